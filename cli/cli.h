@@ -1,0 +1,79 @@
+/* Shared helpers of the command-line front ends (not a library API). */
+#ifndef JF_CLI_H
+#define JF_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "jf_shards.h"
+
+/* Exit codes: 0 success; 1 the command ran and found problems (verify errors, failed
+ * samples above a threshold); 2 usage error; otherwise the jf_status of the failure (3..13). */
+#define EXIT_PROBLEMS 1
+#define EXIT_USAGE 2
+
+typedef struct cli_opts {
+    int json;  /* --json: machine-readable output on stdout */
+    int quiet; /* --quiet: no progress, no chatter */
+} cli_opts;
+
+/* ---- progress on a terminal (stderr), silent otherwise ---- */
+typedef struct progress {
+    const char *label;
+    int enabled;
+    double start, last;
+    int shown;
+} progress;
+void progress_init(progress *p, const char *label, const cli_opts *o);
+void progress_update(progress *p, uint64_t done, uint64_t total, const char *unit);
+void progress_done(progress *p);
+/* Adapter for the libraries' jf_progress_fn (user = progress *). */
+void progress_cb(void *user, uint64_t done, uint64_t total);
+
+/* ---- JSON writer (stdout) ---- */
+typedef struct jw {
+    FILE *f;
+    int depth;
+    int first[32];
+    int after_key;
+} jw;
+void jw_init(jw *w, FILE *f);
+void jw_obj(jw *w);
+void jw_end_obj(jw *w);
+void jw_arr(jw *w);
+void jw_end_arr(jw *w);
+void jw_key(jw *w, const char *k);
+void jw_str(jw *w, const char *s);
+void jw_strn(jw *w, const char *s, size_t n);
+void jw_int(jw *w, long long v);
+void jw_uint(jw *w, unsigned long long v);
+void jw_num(jw *w, double v);
+void jw_bool(jw *w, int v);
+void jw_null(jw *w);
+void jw_newline(jw *w);
+/* key + value shortcuts */
+void jw_kstr(jw *w, const char *k, const char *v);
+void jw_kint(jw *w, const char *k, long long v);
+void jw_knum(jw *w, const char *k, double v);
+
+/* ---- misc ---- */
+const char *human_bytes(double bytes, char *buf, size_t n);
+double now_seconds(void);
+/* Prints "jf CMD: message" to stderr and returns the exit code for the status. */
+int fail(const char *cmd, const jf_error *err);
+int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Parses an unsigned size with optional K/M/G/T suffix (powers of 1024). */
+int parse_size(const char *s, uint64_t *out);
+int parse_u64(const char *s, uint64_t *out);
+int parse_int(const char *s, long *out);
+/* Reads a whole file (or stdin for "-") into a malloc'd NUL-terminated buffer. */
+char *read_text_file(const char *path, size_t *len);
+
+/* Base64 of bytes into a JSON string value. */
+void jw_base64(jw *w, const uint8_t *data, size_t n);
+
+/* ---- subcommands ---- */
+int cmd_shard(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+
+#endif

@@ -1,0 +1,347 @@
+/* Progress bars, JSON output and small parsing helpers for the front ends. */
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+void progress_init(progress *p, const char *label, const cli_opts *o)
+{
+    p->label = label;
+    p->enabled = !o->quiet && isatty(STDERR_FILENO);
+    p->start = p->last = now_seconds();
+    p->shown = 0;
+}
+
+void progress_update(progress *p, uint64_t done, uint64_t total, const char *unit)
+{
+    if (!p->enabled)
+        return;
+    double t = now_seconds();
+    if (t - p->last < 0.1 && done != total)
+        return;
+    p->last = t;
+    double el = t - p->start, rate = el > 0 ? done / el : 0;
+    char eta[32] = "";
+    if (total && rate > 0 && done <= total) {
+        double left = (total - done) / rate;
+        snprintf(eta, sizeof eta, " ETA %dm%02ds", (int)(left / 60), (int)fmod(left, 60));
+    }
+    if (total)
+        fprintf(stderr, "\r%s: %llu/%llu %s (%.0f%%) %.0f %s/s%s   ", p->label, (unsigned long long)done,
+                (unsigned long long)total, unit, 100.0 * done / total, rate, unit, eta);
+    else
+        fprintf(stderr, "\r%s: %llu %s %.0f %s/s   ", p->label, (unsigned long long)done, unit, rate, unit);
+    p->shown = 1;
+}
+
+void progress_done(progress *p)
+{
+    if (p->enabled && p->shown)
+        fputs("\r\033[K", stderr);
+    p->shown = 0;
+}
+
+void progress_cb(void *user, uint64_t done, uint64_t total)
+{
+    progress_update((progress *)user, done, total, "");
+}
+
+/* ---- JSON ---- */
+
+void jw_init(jw *w, FILE *f)
+{
+    memset(w, 0, sizeof *w);
+    w->f = f;
+    w->first[0] = 1;
+}
+
+static void sep(jw *w)
+{
+    if (w->after_key) {
+        w->after_key = 0;
+        return;
+    }
+    if (!w->first[w->depth])
+        fputc(',', w->f);
+    w->first[w->depth] = 0;
+}
+
+static void open_(jw *w, char c)
+{
+    sep(w);
+    fputc(c, w->f);
+    if (w->depth < 31)
+        w->depth++;
+    w->first[w->depth] = 1;
+}
+static void close_(jw *w, char c)
+{
+    fputc(c, w->f);
+    if (w->depth > 0)
+        w->depth--;
+}
+void jw_obj(jw *w) { open_(w, '{'); }
+void jw_end_obj(jw *w) { close_(w, '}'); }
+void jw_arr(jw *w) { open_(w, '['); }
+void jw_end_arr(jw *w) { close_(w, ']'); }
+
+static void put_escaped(FILE *f, const char *s, size_t n)
+{
+    fputc('"', f);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        switch (c) {
+        case '"': fputs("\\\"", f); break;
+        case '\\': fputs("\\\\", f); break;
+        case '\n': fputs("\\n", f); break;
+        case '\r': fputs("\\r", f); break;
+        case '\t': fputs("\\t", f); break;
+        default:
+            if (c < 0x20)
+                fprintf(f, "\\u%04x", c);
+            else
+                fputc(c, f);
+        }
+    }
+    fputc('"', f);
+}
+
+/* Invalid UTF-8 is replaced by U+FFFD so that the output is always valid JSON. */
+void jw_strn(jw *w, const char *s, size_t n)
+{
+    sep(w);
+    size_t i = 0, start = 0;
+    const unsigned char *u = (const unsigned char *)s;
+    int bad = 0;
+    while (i < n) {
+        unsigned char c = u[i];
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        int ok = len && i + len <= n;
+        for (size_t k = 1; ok && k < len; k++)
+            ok = (u[i + k] & 0xC0) == 0x80;
+        if (ok && len == 2 && c < 0xC2)
+            ok = 0;
+        if (!ok) {
+            bad = 1;
+            break;
+        }
+        i += len;
+    }
+    if (!bad) {
+        put_escaped(w->f, s, n);
+        return;
+    }
+    fputc('"', w->f);
+    i = 0;
+    while (i < n) {
+        unsigned char c = u[i];
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        int ok = len && i + len <= n;
+        for (size_t k = 1; ok && k < len; k++)
+            ok = (u[i + k] & 0xC0) == 0x80;
+        if (ok && len == 2 && c < 0xC2)
+            ok = 0;
+        if (ok) {
+            /* escape as above, without quotes */
+            for (size_t k = 0; k < len; k++) {
+                unsigned char d = u[i + k];
+                if (d == '"' || d == '\\')
+                    fprintf(w->f, "\\%c", d);
+                else if (d < 0x20)
+                    fprintf(w->f, "\\u%04x", d);
+                else
+                    fputc(d, w->f);
+            }
+            i += len;
+        } else {
+            fputs("\\ufffd", w->f);
+            i++;
+        }
+    }
+    fputc('"', w->f);
+    (void)start;
+}
+void jw_str(jw *w, const char *s)
+{
+    if (!s) {
+        jw_null(w);
+        return;
+    }
+    jw_strn(w, s, strlen(s));
+}
+void jw_key(jw *w, const char *k)
+{
+    sep(w);
+    put_escaped(w->f, k, strlen(k));
+    fputc(':', w->f);
+    w->after_key = 1;
+}
+void jw_int(jw *w, long long v) { sep(w); fprintf(w->f, "%lld", v); }
+void jw_uint(jw *w, unsigned long long v) { sep(w); fprintf(w->f, "%llu", v); }
+void jw_num(jw *w, double v)
+{
+    sep(w);
+    if (isfinite(v))
+        fprintf(w->f, "%.17g", v);
+    else
+        fputs("null", w->f);
+}
+void jw_bool(jw *w, int v) { sep(w); fputs(v ? "true" : "false", w->f); }
+void jw_null(jw *w) { sep(w); fputs("null", w->f); }
+void jw_newline(jw *w)
+{
+    fputc('\n', w->f);
+    w->first[0] = 1;
+}
+void jw_kstr(jw *w, const char *k, const char *v) { jw_key(w, k); jw_str(w, v); }
+void jw_kint(jw *w, const char *k, long long v) { jw_key(w, k); jw_int(w, v); }
+void jw_knum(jw *w, const char *k, double v) { jw_key(w, k); jw_num(w, v); }
+
+void jw_base64(jw *w, const uint8_t *d, size_t n)
+{
+    static const char tb[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    sep(w);
+    fputc('"', w->f);
+    size_t i = 0;
+    for (; i + 2 < n; i += 3) {
+        uint32_t v = (uint32_t)d[i] << 16 | (uint32_t)d[i + 1] << 8 | d[i + 2];
+        char o[4] = {tb[v >> 18], tb[(v >> 12) & 63], tb[(v >> 6) & 63], tb[v & 63]};
+        fwrite(o, 1, 4, w->f);
+    }
+    if (i < n) {
+        uint32_t v = (uint32_t)d[i] << 16 | (i + 1 < n ? (uint32_t)d[i + 1] << 8 : 0);
+        char o[4] = {tb[v >> 18], tb[(v >> 12) & 63], i + 1 < n ? tb[(v >> 6) & 63] : '=', '='};
+        fwrite(o, 1, 4, w->f);
+    }
+    fputc('"', w->f);
+}
+
+/* ---- misc ---- */
+
+const char *human_bytes(double b, char *buf, size_t n)
+{
+    const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    int i = 0;
+    while (b >= 1024 && i < 5) {
+        b /= 1024;
+        i++;
+    }
+    snprintf(buf, n, i ? "%.1f %s" : "%.0f %s", b, u[i]);
+    return buf;
+}
+
+int fail(const char *cmd, const jf_error *err)
+{
+    fprintf(stderr, "jf %s: %s\n", cmd, err->msg[0] ? err->msg : jf_status_str(err->code));
+    return err->code ? (int)err->code : 3;
+}
+
+int usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "jf %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n(see `jf %s --help`)\n", cmd);
+    va_end(ap);
+    return EXIT_USAGE;
+}
+
+int parse_u64(const char *s, uint64_t *out)
+{
+    if (!s || !*s || *s == '-')
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int parse_int(const char *s, long *out)
+{
+    if (!s || !*s)
+        return -1;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int parse_size(const char *s, uint64_t *out)
+{
+    if (!s || !*s || *s == '-')
+        return -1;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || v < 0)
+        return -1;
+    double mul = 1;
+    switch (*end) {
+    case 'k': case 'K': mul = 1024.0; end++; break;
+    case 'm': case 'M': mul = 1048576.0; end++; break;
+    case 'g': case 'G': mul = 1073741824.0; end++; break;
+    case 't': case 'T': mul = 1099511627776.0; end++; break;
+    default: break;
+    }
+    if (*end == 'i' || *end == 'I')
+        end++;
+    if (*end == 'b' || *end == 'B')
+        end++;
+    if (*end)
+        return -1;
+    *out = (uint64_t)(v * mul);
+    return 0;
+}
+
+char *read_text_file(const char *path, size_t *len)
+{
+    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    if (!f)
+        return NULL;
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        size_t r = fread(buf + n, 1, cap - n - 1, f);
+        n += r;
+        if (n + 1 < cap)
+            break;
+        char *nb = realloc(buf, cap * 2);
+        if (!nb) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = nb;
+        cap *= 2;
+    }
+    int err = ferror(f);
+    if (f != stdin)
+        fclose(f);
+    if (!buf || err) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = 0;
+    if (len)
+        *len = n;
+    return buf;
+}

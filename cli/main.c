@@ -1,0 +1,61 @@
+/* jf: one multi-call binary. `jf shard ...` and `jf-shard ...` are the same command. */
+#include "cli.h"
+
+#include <libgen.h>
+#include <string.h>
+
+static const char HELP[] =
+    "usage: jf COMMAND [options]      (also installed as jf-shard, jf-ingest, jf-filter, jf-eval)\n"
+    "\n"
+    "commands:\n"
+    "  shard    the shard store: ls, cat, stats, verify, reindex, merge, export, import, gc, mix\n"
+    "  demo     the main job on an embedded sample set it generates itself\n"
+    "  version  print the version\n"
+    "\n"
+    "not built yet (open issues): ingest (#3), filter (#4), chat/model (#5), eval (#6)\n"
+    "\n"
+    "Every command takes --help. Exit codes: 0 ok, 1 problems found, 2 usage error, 3.. an error\n"
+    "(3 i/o, 4 no space, 5 corrupt data, 6 unrecognised format, 7 out of memory, 8 index database,\n"
+    "9 not found, 10 exists, 11 truncated, 12 limit exceeded).\n";
+
+static int not_yet(const char *name, int issue)
+{
+    fprintf(stderr, "jf %s: not implemented yet (issue #%d); see `jf --help` for what is available\n", name, issue);
+    return EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    const char *self = basename(argv[0]);
+    /* Multi-call: jf-shard ARGS == jf shard ARGS. */
+    if (!strncmp(self, "jf-", 3)) {
+        argv[0] = (char *)self + 3;
+        return !strcmp(argv[0], "shard")    ? cmd_shard(argc, argv)
+               : !strcmp(argv[0], "ingest") ? not_yet("ingest", 3)
+               : !strcmp(argv[0], "filter") ? not_yet("filter", 4)
+               : !strcmp(argv[0], "eval")   ? not_yet("eval", 6)
+                                            : usage_error("", "unknown program name %s", self);
+    }
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        fputs(HELP, argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : 0;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("jf %s (shard format %d, index schema %d)\n", JF_VERSION, JF_SHARD_FORMAT_VERSION, JF_INDEX_SCHEMA_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "shard"))
+        return cmd_shard(argc - 1, argv + 1);
+    if (!strcmp(cmd, "demo"))
+        return cmd_demo(argc - 1, argv + 1);
+    if (!strcmp(cmd, "ingest"))
+        return not_yet("ingest", 3);
+    if (!strcmp(cmd, "filter"))
+        return not_yet("filter", 4);
+    if (!strcmp(cmd, "eval"))
+        return not_yet("eval", 6);
+    if (!strcmp(cmd, "chat") || !strcmp(cmd, "model"))
+        return not_yet(cmd, 5);
+    return usage_error("", "unknown command '%s'", cmd);
+}
