@@ -121,9 +121,10 @@ jf_status jf_dicts_load_dir(jf_dicts *d, const char *dir, jf_error *err)
         }
         s = jf__read_file(p, 64u << 20, &data, &len, err);
         if (s == JF_OK) {
-            s = jf_dicts_add(d, data, len, NULL, err);
+            jf_error e2;
+            s = jf_dicts_add(d, data, len, NULL, &e2);
             if (s != JF_OK)
-                jf_error_set(err, s, "%s: %s", p, err ? err->msg : "bad dictionary");
+                jf_error_set(err, s, "%s: %s", p, e2.msg);
             free(data);
         }
         free(p);

@@ -354,6 +354,9 @@ jf_status jf__insert_rows(sqlite3 *db, int64_t shard_id, const jf__row *rows, si
             size_t k = 0;
             while (k < n_names && strcasecmp(names[k], col->name))
                 k++;
+            /* A NULL in a column nobody has declared yet needs no column at all. */
+            if (k == n_names && col->type == JF_COL_NULL && jf__column_type(db, col->name) == JF_COL_NULL)
+                continue;
             if (k == n_names) {
                 if (n_names == cap) {
                     cap = cap ? cap * 2 : 16;
@@ -384,12 +387,13 @@ jf_status jf__insert_rows(sqlite3 *db, int64_t shard_id, const jf__row *rows, si
     jf__buf sql = {0};
     if (s == JF_OK) {
         char tmp[128];
-        int bad = jf__buf_put(&sql, "INSERT INTO samples(key,kind,shard_id,offset,length,source_id", 61);
+        static const char head[] = "INSERT INTO samples(key,kind,shard_id,offset,length,source_id";
+        int bad = jf__buf_put(&sql, head, strlen(head));
         for (size_t k = 0; k < n_names && !bad; k++) {
             snprintf(tmp, sizeof tmp, ",\"%s\"", names[k]);
             bad = jf__buf_put(&sql, tmp, strlen(tmp));
         }
-        bad = bad || jf__buf_put(&sql, ") VALUES(?,?,?,?,?,?", 20);
+        bad = bad || jf__buf_put(&sql, ") VALUES(?,?,?,?,?,?", strlen(") VALUES(?,?,?,?,?,?"));
         for (size_t k = 0; k < n_names && !bad; k++)
             bad = jf__buf_put(&sql, ",?", 2);
         bad = bad || jf__buf_put(&sql, ")", 2);
@@ -425,8 +429,10 @@ jf_status jf__insert_rows(sqlite3 *db, int64_t shard_id, const jf__row *rows, si
                 continue;
             }
             size_t k = 0;
-            while (strcasecmp(names[k], col->name))
+            while (k < n_names && strcasecmp(names[k], col->name))
                 k++;
+            if (k == n_names)
+                continue;
             int idx = 7 + (int)k;
             switch (col->type) {
             case JF_COL_INT:

@@ -695,22 +695,23 @@ jf_status jf_store_merge(jf_store *dst, const char *src_dir, jf_merge_mode mode,
     rep.sources = (uint64_t)sqlite3_changes(db);
     jf__buf ins = {0};
     if (s == JF_OK) {
-        int bad = jf__buf_put(&ins, "INSERT INTO main.samples(key,kind,shard_id,offset,length,source_id", 67);
+        static const char head[] = "INSERT INTO main.samples(key,kind,shard_id,offset,length,source_id";
+        static const char mid[] = ") SELECT s.key, s.kind, ?1, s.offset, s.length, (SELECT m.id FROM main.sources m "
+                                  "JOIN src.sources o ON o.name = m.name WHERE o.id = s.source_id)";
+        static const char tail[] = " FROM src.samples s WHERE s.shard_id = ?2 ORDER BY s.offset";
+        int bad = jf__buf_put(&ins, head, strlen(head));
         for (size_t i = 0; i < n_cols && !bad; i++) {
             char t[96];
             snprintf(t, sizeof t, ",\"%s\"", cols[i]);
             bad = jf__buf_put(&ins, t, strlen(t));
         }
-        bad = bad || jf__buf_put(&ins, ") SELECT s.key, s.kind, ?1, s.offset, s.length, "
-                                       "(SELECT m.id FROM main.sources m JOIN src.sources o ON o.name = m.name WHERE o.id = s.source_id)",
-                                 strlen(") SELECT s.key, s.kind, ?1, s.offset, s.length, "
-                                        "(SELECT m.id FROM main.sources m JOIN src.sources o ON o.name = m.name WHERE o.id = s.source_id)"));
+        bad = bad || jf__buf_put(&ins, mid, strlen(mid));
         for (size_t i = 0; i < n_cols && !bad; i++) {
             char t[96];
             snprintf(t, sizeof t, ",s.\"%s\"", cols[i]);
             bad = jf__buf_put(&ins, t, strlen(t));
         }
-        bad = bad || jf__buf_put(&ins, " FROM src.samples s WHERE s.shard_id = ?2 ORDER BY s.offset", 61);
+        bad = bad || jf__buf_put(&ins, tail, sizeof tail); /* with its NUL */
         if (bad)
             s = jf_error_set(err, JF_ENOMEM, "out of memory");
     }

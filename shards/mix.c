@@ -386,8 +386,10 @@ static jf_status parse(jf_mix *m, yajl_val root, jf_error *err)
                                     (unsigned long long)u);
         }
     }
-    if (m->steps > (uint64_t)1e10)
-        return jf_error_set(err, JF_ELIMIT, "mix: %llu steps is more than this planner takes", (unsigned long long)m->steps);
+    /* Planning walks every step once (about 60 ns a step), so a schedule is capped at 1e8 steps. */
+    if (m->steps > (uint64_t)1e8)
+        return jf_error_set(err, JF_ELIMIT, "mix: %llu steps in all; this planner takes at most 100000000",
+                            (unsigned long long)m->steps);
     return JF_OK;
 }
 

@@ -353,7 +353,8 @@ jf_status jf_wds_import(jf_writer *w, const char *tar_path, jf_problem_fn on_pro
     archive_read_support_format_tar(a);
     jf_status s = JF_OK;
     if (archive_read_open_filename(a, tar_path, 1 << 20) != ARCHIVE_OK) {
-        s = jf_error_set(err, JF_EIO, "%s: %s", tar_path, archive_error_string(a));
+        /* One unreadable input is a finding, not the end of an import of many. */
+        problem(&im, 1, 0, "cannot read as a tar: %s", archive_error_string(a));
         goto out;
     }
     rep->tars++;

@@ -136,6 +136,8 @@ jf_status jf_writer_create(jf_store *st, const jf_writer_params *params, jf_writ
 
 /* ---- the open shard ---- */
 
+static jf_status flush_wbuf(jf_writer *w, jf_error *err);
+
 static jf_status shard_open(jf_writer *w, jf_error *err)
 {
     sqlite3 *db = jf_store_db(w->st);
@@ -194,7 +196,9 @@ static jf_status shard_open(jf_writer *w, jf_error *err)
         return jf_error_set(err, JF_ENOMEM, "out of memory");
     XXH64_update(w->xh, hdr, sizeof hdr);
     w->off = sizeof hdr;
-    return JF_OK;
+    /* The header goes out at once, so that even a writer killed before its first buffer flush
+     * leaves a file that a scan recognises. */
+    return flush_wbuf(w, err);
 }
 
 static jf_status flush_wbuf(jf_writer *w, jf_error *err)
@@ -271,8 +275,10 @@ static jf_status shard_finalize(jf_writer *w, jf_error *err)
         s = jf__db_exec(db, "COMMIT", err);
     if (s != JF_OK) {
         jf__db_exec(db, "ROLLBACK", NULL);
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err ? err->msg : "");
         return jf_error_set(err, s, "%s is complete on disk but could not be indexed (%s); `jf shard reindex` adds it",
-                            w->path_final, err ? err->msg : "");
+                            w->path_final, why);
     }
     w->stats.shards++;
     if (w->done_fn)

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Command-line tests: --help everywhere, exit codes, JSON output, the multi-call names, and the
+# round trips users do by hand (cat --field, export read by GNU tar, verify after damage).
+# Usage: cli.sh BUILD_DIR
+set -u
+jf="$1/cli/jf"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fails=0
+ok() { printf 'ok   %s\n' "$1"; }
+bad() { printf 'FAIL %s\n' "$1"; fails=$((fails+1)); }
+expect() { # expect CODE NAME CMD...
+  local want=$1 name=$2; shift 2
+  "$@" >"$work/out" 2>"$work/err"; local got=$?
+  if [ "$got" = "$want" ]; then ok "$name"; else bad "$name (exit $got, wanted $want)"; sed 's/^/    /' "$work/err" | head -5; fi
+}
+
+for c in "" "shard" "shard ls" "shard cat" "shard stats" "shard verify" "shard reindex" "shard merge" \
+         "shard export" "shard import" "shard gc" "shard mix" "demo"; do
+  expect 0 "help: jf $c --help" $jf $c --help
+  grep -q "usage" "$work/out" || bad "help text of 'jf $c' has no usage line"
+done
+expect 2 "no arguments is a usage error" $jf
+expect 2 "unknown command" $jf frobnicate
+expect 2 "unknown shard command" $jf shard frobnicate
+expect 2 "bad option" $jf shard ls --nonsense x
+expect 9 "missing dataset" $jf shard ls "$work/nothing-here"
+expect 0 "multi-call name jf-shard" "$1/cli/jf-shard" --help
+
+expect 0 "demo runs" $jf demo --dir "$work/demo" --quiet
+ds="$work/demo/dataset"
+expect 0 "stats --json" $jf shard stats "$ds" --json
+python3 -c "import json,sys; d=json.load(open('$work/out')); sys.exit(0 if d['samples']==64 and d['by_kind']['generation']['samples']==64 else 1)" \
+  && ok "stats JSON content" || bad "stats JSON content"
+expect 0 "verify clean" $jf shard verify "$ds" --json
+tail -1 "$work/out" | grep -q '"errors":0' && ok "verify JSON summary" || bad "verify JSON summary"
+
+# cat --field gives the bytes that went in
+mkdir -p "$work/x" && tar -xf "$work/demo/input/laion/00000.tar" -C "$work/x" 000000001.jpg
+expect 0 "cat --field" $jf shard cat "$ds" 000000001 --field jpg
+cmp -s "$work/out" "$work/x/000000001.jpg" && ok "cat --field bytes equal the tar member" || bad "cat --field bytes differ"
+expect 9 "cat of a missing key" $jf shard cat "$ds" no-such-key
+expect 0 "cat --json" $jf shard cat "$ds" sa_1000 --json
+grep -q '"kind":"generation"' "$work/out" && ok "cat JSON" || bad "cat JSON"
+
+# export is read by GNU tar
+mkdir -p "$work/exp"
+expect 0 "export" $jf shard export "$ds" "$work/exp/%03d.tar" --max-records 40 --quiet
+tar -tf "$work/exp/000.tar" | head -1 | grep -q '^000000000\.' && ok "GNU tar lists the export" || bad "GNU tar cannot list the export"
+
+# mix streams are identical run to run, and slices partition the global batch
+printf '{"seed":3,"global_batch":6,"sources":[{"name":"a","where":"source = '"'"'00000'"'"'"},{"name":"b","where":"source = '"'"'sa_000000'"'"'"}],"stages":[{"steps":10,"weights":{"a":2,"b":1}}]}' > "$work/mix.json"
+$jf shard mix "$ds" "$work/mix.json" --stream --rank 1 --world 3 > "$work/m1"
+$jf shard mix "$ds" "$work/mix.json" --stream --rank 1 --world 3 > "$work/m2"
+cmp -s "$work/m1" "$work/m2" && ok "mix stream deterministic" || bad "mix stream differs between runs"
+[ "$(wc -l < "$work/m1")" = 20 ] && ok "mix slice size" || bad "mix slice size $(wc -l < "$work/m1")"
+expect 0 "mix materialize" $jf shard mix "$ds" "$work/mix.json" --materialize "$work/mixed" --quiet
+expect 0 "materialized set verifies" $jf shard verify "$work/mixed" --quiet
+expect 0 "mix plan --json" $jf shard mix "$ds" "$work/mix.json" --json
+expect 2 "mix rank >= world" $jf shard mix "$ds" "$work/mix.json" --stream --rank 3 --world 3
+
+# import reports problems with exit 1 and keeps the good samples
+head -c 50000 "$work/demo/input/laion/00000.tar" > "$work/cut.tar"
+expect 1 "import of a truncated tar exits 1" $jf shard import "$work/imp" "$work/cut.tar" --json
+grep -q '"severity":"error"' "$work/out" && ok "truncation reported as JSON" || bad "truncation not reported"
+tail -1 "$work/out" | python3 -c "import json,sys; d=json.loads(sys.stdin.read()); sys.exit(0 if d['samples']>=1 else 1)" \
+  && ok "samples before the cut kept" || bad "samples before the cut lost"
+
+# verify finds damage (exit 1) and names the file; reindex restores a deleted index
+cp -r "$ds" "$work/damaged"
+f=$(ls "$work/damaged/shards/"*.jfr | head -1)
+printf '\xff\xff\xff\xff' | dd of="$f" bs=1 seek=3000 conv=notrunc 2>/dev/null
+expect 1 "verify of a damaged shard exits 1" $jf shard verify "$work/damaged"
+grep -q "$(basename "$f")" "$work/err" && ok "verify names the damaged file" || bad "verify does not name the file"
+rm "$work/demo/dataset/index.sqlite"*
+expect 0 "reindex without an index" $jf shard reindex "$ds" --quiet
+expect 0 "verify after reindex" $jf shard verify "$ds" --quiet
+expect 0 "gc" $jf shard gc "$ds" --quiet
+
+[ $fails -eq 0 ] || { echo "$fails failures"; exit 1; }

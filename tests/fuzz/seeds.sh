@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Builds seed corpora for the fuzz targets from the demo sample set: record-file streams, tars
+# (whole, truncated, compressed) and mix files. Usage: seeds.sh JF_BINARY OUT_DIR
+set -eu
+jf=$1 out=$2
+rm -rf "$out"; mkdir -p "$out/jfr" "$out/wds" "$out/mix" "$out/work"
+"$jf" demo --dir "$out/work" --quiet >/dev/null 2>&1 || true
+i=0
+for f in "$out"/work/dataset/shards/*.jfr; do
+  # mode byte 0 (record stream) + the records after the file header; and a cut-down copy
+  { printf '\0'; tail -c +57 "$f"; } > "$out/jfr/stream$i"
+  { printf '\0'; tail -c +57 "$f" | head -c 3000; } > "$out/jfr/cut$i"
+  i=$((i+1))
+done
+printf '\1JFRC\1\1' > "$out/jfr/body0"
+head -c 20000 "$out/work/input/laion/00000.tar" > "$out/wds/laion_head.tar"
+head -c 9000 "$out/work/input/sa1b/sa_000000.tar" > "$out/wds/sa1b_head.tar"
+head -c 30000 "$out/work/input/laion/00000.tar" | gzip -c > "$out/wds/laion.tar.gz"
+cp "$out/work/mix.json" "$out/mix/demo.json"
+printf '{"seed":1,"global_batch":3,"sources":[{"name":"a","where":"kind=%s"}],"stages":[{"steps":4,"weights":{"a":1}}]}' "'text'" > "$out/mix/small.json"
+rm -rf "$out/work"
