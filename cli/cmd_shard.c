@@ -44,6 +44,31 @@ static int common_opt(int c, cli_opts *o)
     return 1;
 }
 
+/* verify and reindex report problems and progress through one user pointer. */
+typedef struct report_ctx {
+    jw *w;        /* JSON lines, or NULL for text on stderr */
+    progress *pg; /* may be NULL */
+    uint64_t unit; /* progress values are divided by this */
+    const char *unit_name;
+} report_ctx;
+
+static void print_problem(void *user, const jf_problem *p);
+
+static void ctx_problem(void *user, const jf_problem *p)
+{
+    report_ctx *c = user;
+    if (c->pg)
+        progress_done(c->pg);
+    print_problem(c->w, p);
+}
+
+static void ctx_progress(void *user, uint64_t done, uint64_t total)
+{
+    report_ctx *c = user;
+    if (c->pg)
+        progress_update(c->pg, done / c->unit, total / c->unit, c->unit_name);
+}
+
 static void print_problem(void *user, const jf_problem *p)
 {
     jw *w = user;
@@ -462,7 +487,8 @@ static int shard_verify(int argc, char **argv)
     progress pg;
     progress_init(&pg, "verify", &o);
     jf_verify_report rep;
-    jf_status s = jf_store_verify(st, print_problem, NULL, o.json ? (void *)&w : NULL, &rep, &err);
+    report_ctx ctx = {o.json ? &w : NULL, &pg, 1048576, "MiB"};
+    jf_status s = jf_store_verify(st, ctx_problem, ctx_progress, &ctx, &rep, &err);
     progress_done(&pg);
     jf_store_close(st);
     if (s != JF_OK)
@@ -521,7 +547,8 @@ static int shard_reindex(int argc, char **argv)
     jf_reindex_report rep;
     progress pg;
     progress_init(&pg, "reindex", &o);
-    jf_status s = jf_store_reindex(argv[optind], recover, print_problem, NULL, NULL, &rep, &err);
+    report_ctx ctx = {NULL, &pg, 1, "files"};
+    jf_status s = jf_store_reindex(argv[optind], recover, ctx_problem, ctx_progress, &ctx, &rep, &err);
     progress_done(&pg);
     if (s != JF_OK)
         return fail("shard reindex", &err);
