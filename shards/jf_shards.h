@@ -337,6 +337,47 @@ jf_status jf_wds_export(jf_store *st, const char *pattern, uint64_t max_records,
                         jf_progress_fn progress, void *user, jf_wds_report *report,
                         jf_error *err);
 
+/* A WebDataset sample as read from a tar: members grouped by the WebDataset key rule (the key
+ * is the member path up to the first dot of its basename; the rest, lower-cased, names the
+ * field). Pointers stay valid until the next jf_wds_reader_next call. */
+typedef struct jf_wds_member {
+    const char *name;  /* full member path as in the tar */
+    const char *ext;   /* field name, lower-cased ("jpg", "seg.png", "json") */
+    const uint8_t *data;
+    size_t size;
+    int64_t offset;    /* offset of the member's header in the (uncompressed) tar */
+} jf_wds_member;
+
+typedef struct jf_wds_sample {
+    const char *key;   /* leading "./" removed */
+    size_t n_members;
+    const jf_wds_member *members;
+    int64_t offset;    /* offset of the first member's header */
+    int repeated_key;  /* 1: this key was seen before in this tar (members not adjacent) */
+} jf_wds_sample;
+
+typedef struct jf_wds_reader jf_wds_reader;
+
+/* Reads a chunk of the tar stream: sets *buf and returns its size, 0 at the end, -1 on error
+ * (then *errmsg may be set). For tars that arrive over the network. */
+typedef long (*jf_read_fn)(void *user, const void **buf, const char **errmsg);
+
+/* Opens a tar (plain, gzip, zstd, xz, bzip2; detected by content) from a path, or from a
+ * stream of chunks when `read` is not NULL (`path` then only names it in messages). Members
+ * that cannot be samples (links, devices, absolute or `..` paths, names without key.ext,
+ * `__meta__` names) are skipped and reported to `on_problem`, as are truncations (the samples
+ * before the cut are returned) and duplicate fields (the second is dropped). */
+jf_status jf_wds_reader_open(const char *path, jf_read_fn read, void *read_user,
+                             jf_problem_fn on_problem, void *user, jf_wds_reader **out,
+                             jf_error *err);
+/* JF_OK with a sample, JF_ENOTFOUND at the end of the tar (including a reported truncation). */
+jf_status jf_wds_reader_next(jf_wds_reader *r, jf_wds_sample *sample, jf_error *err);
+/* Counts so far: tars (1), samples, members, skipped members, errors. */
+jf_wds_report jf_wds_reader_report(const jf_wds_reader *r);
+/* 1 if the tar ended early (truncated or damaged). */
+int jf_wds_reader_truncated(const jf_wds_reader *r);
+void jf_wds_reader_close(jf_wds_reader *r);
+
 /* Reads WebDataset tars (plain or compressed) into the store without decoding images:
  * members grouped by the WebDataset key rule, kinds inferred (image + conv: understanding,
  * image: generation, text only: text). Problems (truncation, re-seen keys, duplicate fields)

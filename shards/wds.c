@@ -4,6 +4,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <stdarg.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <yajl/yajl_tree.h>
 
@@ -77,7 +78,7 @@ static int cmp_field(const void *a, const void *b)
     return strcmp((*(const jf_field *const *)a)->name, (*(const jf_field *const *)b)->name);
 }
 
-static jf_status add_member(struct archive *a, struct archive_entry *e, const char *name, const void *data, size_t size,
+static jf_status write_member(struct archive *a, struct archive_entry *e, const char *name, const void *data, size_t size,
                             const char *path, jf_error *err)
 {
     archive_entry_clear(e);
@@ -170,7 +171,7 @@ jf_status jf_wds_export(jf_store *st, const char *pattern, uint64_t max_records,
         qsort(sorted, nf, sizeof *sorted, cmp_field);
         for (size_t i = 0; i < nf && s == JF_OK; i++) {
             snprintf(name, sizeof name, "%s.%s", key, sorted[i]->name);
-            s = add_member(a, entry, name, sorted[i]->data, sorted[i]->size, path, err);
+            s = write_member(a, entry, name, sorted[i]->data, sorted[i]->size, path, err);
             rep.members++;
         }
         int m = s == JF_OK ? jf_meta_json(rec, &meta) : 0;
@@ -178,7 +179,7 @@ jf_status jf_wds_export(jf_store *st, const char *pattern, uint64_t max_records,
             s = jf_error_set(err, JF_ENOMEM, "out of memory");
         else if (m > 0) {
             snprintf(name, sizeof name, "%s.jf.json", key);
-            s = add_member(a, entry, name, meta.p, meta.len, path, err);
+            s = write_member(a, entry, name, meta.p, meta.len, path, err);
             rep.members++;
         }
         rep.samples++;
@@ -201,25 +202,40 @@ jf_status jf_wds_export(jf_store *st, const char *pattern, uint64_t max_records,
     return s;
 }
 
-/* ---- import ---- */
+/* ---- reading tars ---- */
 
-typedef struct importer {
-    jf_writer *w;
+struct jf_wds_reader {
+    struct archive *a;
+    char *path;
     jf_problem_fn fn;
     void *user;
-    const char *path;
-    jf_wds_report *rep;
-    jf_record *rec;
-    char *cur_key;
-    int has_meta;
-    jf__buf meta;
-    /* keys seen in this tar (to report re-appearing keys); open addressing over hashes */
+    jf_read_fn read;
+    void *read_user;
+    jf_wds_report rep;
+    int done, truncated, failed_open;
+    /* the sample being assembled, and the member that ended it (start of the next sample) */
+    char *key;
+    int64_t key_offset;
+    jf_wds_member *members;
+    size_t n_members, cap_members;
+    jf__buf data;          /* member payloads, back to back */
+    jf__buf names;         /* member names and exts, NUL-terminated, back to back */
+    size_t *data_off, *name_off, *ext_off;
+    int have_pending;      /* a member read ahead belongs to the next sample */
+    char *pending_key;
+    int64_t pending_offset;
+    jf__buf pend_data, pend_name, pend_ext;
+    int pending_repeated;
+    int repeated;
     uint64_t *seen;
     size_t seen_cap, seen_n;
-} importer;
+    /* what the caller sees */
+    char *out_key;
+    jf_wds_member *out;
+};
 
-static void problem(importer *im, int error, int64_t offset, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static void problem(importer *im, int error, int64_t offset, const char *fmt, ...)
+static void rproblem(jf_wds_reader *r, int error, int64_t offset, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void rproblem(jf_wds_reader *r, int error, int64_t offset, const char *fmt, ...)
 {
     char msg[1200];
     va_list ap;
@@ -227,10 +243,10 @@ static void problem(importer *im, int error, int64_t offset, const char *fmt, ..
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     if (error)
-        im->rep->errors++;
-    if (im->fn) {
-        jf_problem p = {error ? "error" : "warning", im->path, offset, msg};
-        im->fn(im->user, &p);
+        r->rep.errors++;
+    if (r->fn) {
+        jf_problem p = {error ? "error" : "warning", r->path, offset, msg};
+        r->fn(r->user, &p);
     }
 }
 
@@ -242,177 +258,253 @@ static uint64_t hash_key(const char *k)
     return h ? h : 1;
 }
 
-/* Returns 1 if the key was seen before in this tar (by hash; a collision only costs a warning). */
-static int seen_before(importer *im, const char *key)
+/* Returns 1 if the key was seen before in this tar (by 64-bit hash). */
+static int seen_before(jf_wds_reader *r, const char *key)
 {
-    if (im->seen_n * 2 >= im->seen_cap) {
-        size_t cap = im->seen_cap ? im->seen_cap * 2 : 4096;
+    if (r->seen_n * 2 >= r->seen_cap) {
+        size_t cap = r->seen_cap ? r->seen_cap * 2 : 4096;
         uint64_t *t = calloc(cap, sizeof *t);
         if (!t)
             return 0;
-        for (size_t i = 0; i < im->seen_cap; i++)
-            if (im->seen[i]) {
-                size_t j = im->seen[i] & (cap - 1);
+        for (size_t i = 0; i < r->seen_cap; i++)
+            if (r->seen[i]) {
+                size_t j = r->seen[i] & (cap - 1);
                 while (t[j])
                     j = (j + 1) & (cap - 1);
-                t[j] = im->seen[i];
+                t[j] = r->seen[i];
             }
-        free(im->seen);
-        im->seen = t;
-        im->seen_cap = cap;
+        free(r->seen);
+        r->seen = t;
+        r->seen_cap = cap;
     }
     uint64_t h = hash_key(key);
-    size_t j = h & (im->seen_cap - 1);
-    while (im->seen[j]) {
-        if (im->seen[j] == h)
+    size_t j = h & (r->seen_cap - 1);
+    while (r->seen[j]) {
+        if (r->seen[j] == h)
             return 1;
-        j = (j + 1) & (im->seen_cap - 1);
+        j = (j + 1) & (r->seen_cap - 1);
     }
-    im->seen[j] = h;
-    im->seen_n++;
+    r->seen[j] = h;
+    r->seen_n++;
     return 0;
 }
 
-static jf_status apply_meta(importer *im, jf_error *err)
+static la_ssize_t stream_read(struct archive *a, void *user, const void **buf)
 {
-    char ebuf[256];
-    jf__buf_put8(&im->meta, 0);
-    yajl_val root = yajl_tree_parse((const char *)im->meta.p, ebuf, sizeof ebuf);
-    if (!root || !YAJL_IS_OBJECT(root)) {
-        problem(im, 1, -1, "sample '%s': jf.json is not a JSON object; ignored", im->cur_key);
-        yajl_tree_free(root);
-        return JF_OK;
+    jf_wds_reader *r = user;
+    const char *msg = NULL;
+    long n = r->read(r->read_user, buf, &msg);
+    if (n < 0) {
+        archive_set_error(a, EIO, "%s", msg ? msg : "read error");
+        return -1;
     }
-    const char *kp[] = {"kind", NULL}, *cp[] = {"columns", NULL};
-    yajl_val kind = yajl_tree_get(root, kp, yajl_t_string);
-    if (kind)
-        jf_record_set_kind(im->rec, jf_kind_from_name(YAJL_GET_STRING(kind)));
-    yajl_val cols = yajl_tree_get(root, cp, yajl_t_object);
-    jf_status s = JF_OK;
-    for (size_t i = 0; cols && i < cols->u.object.len && s == JF_OK; i++) {
-        const char *name = cols->u.object.keys[i];
-        yajl_val v = cols->u.object.values[i];
-        if (YAJL_IS_INTEGER(v))
-            s = jf_record_set_int(im->rec, name, YAJL_GET_INTEGER(v), err);
-        else if (YAJL_IS_DOUBLE(v))
-            s = jf_record_set_real(im->rec, name, YAJL_GET_DOUBLE(v), err);
-        else if (YAJL_IS_STRING(v))
-            s = jf_record_set_text(im->rec, name, YAJL_GET_STRING(v), err);
-        else if (YAJL_IS_NULL(v))
-            s = jf_record_set_text(im->rec, name, NULL, err);
-    }
-    yajl_tree_free(root);
-    return s;
+    return (la_ssize_t)n;
 }
 
-static jf_status emit(importer *im, jf_error *err)
+jf_status jf_wds_reader_open(const char *path, jf_read_fn read, void *read_user, jf_problem_fn on_problem, void *user,
+                             jf_wds_reader **out, jf_error *err)
 {
-    if (!im->cur_key)
-        return JF_OK;
-    jf_status s = JF_OK;
-    if (jf_record_field_count(im->rec) > 0) {
-        jf_record_set_kind(im->rec, jf_kind_infer(im->rec));
-        if (im->has_meta)
-            s = apply_meta(im, err);
-        jf_error e;
-        if (s == JF_OK) {
-            s = jf_writer_add(im->w, im->rec, &e);
-            if (s == JF_EARG || s == JF_ELIMIT) {
-                problem(im, 1, -1, "sample '%s' not imported: %s", im->cur_key, e.msg);
-                s = JF_OK;
-            } else if (s != JF_OK) {
-                if (err)
-                    *err = e;
-            } else {
-                im->rep->samples++;
-            }
-        }
-    }
-    jf_record_reset(im->rec);
-    free(im->cur_key);
-    im->cur_key = NULL;
-    im->has_meta = 0;
-    return s;
-}
-
-jf_status jf_wds_import(jf_writer *w, const char *tar_path, jf_problem_fn on_problem, void *user, jf_wds_report *rep,
-                        jf_error *err)
-{
-    jf_wds_report local = {0};
-    if (!rep)
-        rep = &local;
-    importer im = {.w = w, .fn = on_problem, .user = user, .path = tar_path, .rep = rep};
-    im.rec = jf_record_create();
-    struct archive *a = archive_read_new();
-    if (!im.rec || !a) {
-        jf_record_destroy(im.rec);
-        archive_read_free(a);
+    *out = NULL;
+    jf_wds_reader *r = calloc(1, sizeof *r);
+    if (!r || !(r->path = jf__strdup(path))) {
+        free(r);
         return jf_error_set(err, JF_ENOMEM, "out of memory");
     }
-    archive_read_support_filter_all(a);
-    archive_read_support_format_tar(a);
-    jf_status s = JF_OK;
-    if (archive_read_open_filename(a, tar_path, 1 << 20) != ARCHIVE_OK) {
-        /* One unreadable input is a finding, not the end of an import of many. */
-        problem(&im, 1, 0, "cannot read as a tar: %s", archive_error_string(a));
-        goto out;
+    r->fn = on_problem;
+    r->user = user;
+    r->read = read;
+    r->read_user = read_user;
+    r->a = archive_read_new();
+    if (!r->a) {
+        jf_wds_reader_close(r);
+        return jf_error_set(err, JF_ENOMEM, "out of memory");
     }
-    rep->tars++;
-    uint8_t *data = NULL;
-    size_t data_cap = 0;
-    struct archive_entry *e;
-    for (;;) {
-        int64_t hdr_off = archive_read_header_position(a);
-        int rc = archive_read_next_header(a, &e);
-        if (rc == ARCHIVE_EOF)
-            break;
-        if (rc == ARCHIVE_WARN)
-            problem(&im, 0, hdr_off, "%s", archive_error_string(a));
-        else if (rc != ARCHIVE_OK) {
-            problem(&im, 1, hdr_off, "tar stops here: %s; %llu samples before it were kept%s",
-                    archive_error_string(a), (unsigned long long)rep->samples,
-                    im.cur_key ? ", the sample being read is dropped" : "");
-            if (im.cur_key) {
-                jf_record_reset(im.rec);
-                free(im.cur_key);
-                im.cur_key = NULL;
-            }
+    archive_read_support_filter_all(r->a);
+    archive_read_support_format_tar(r->a);
+    int rc = read ? archive_read_open(r->a, r, NULL, stream_read, NULL) : archive_read_open_filename(r->a, path, 1 << 20);
+    r->rep.tars = 1;
+    if (rc != ARCHIVE_OK) {
+        /* One unreadable input is a finding, not the end of a run over many. */
+        rproblem(r, 1, 0, "cannot read as a tar: %s", archive_error_string(r->a));
+        r->done = r->truncated = r->failed_open = 1;
+    }
+    *out = r;
+    return JF_OK;
+}
+
+jf_wds_report jf_wds_reader_report(const jf_wds_reader *r) { return r->rep; }
+int jf_wds_reader_truncated(const jf_wds_reader *r) { return r->truncated; }
+
+void jf_wds_reader_close(jf_wds_reader *r)
+{
+    if (!r)
+        return;
+    archive_read_free(r->a);
+    free(r->path);
+    free(r->key);
+    free(r->pending_key);
+    free(r->members);
+    free(r->data_off);
+    free(r->name_off);
+    free(r->ext_off);
+    jf__buf_free(&r->data);
+    jf__buf_free(&r->names);
+    jf__buf_free(&r->pend_data);
+    jf__buf_free(&r->pend_name);
+    jf__buf_free(&r->pend_ext);
+    free(r->seen);
+    free(r->out_key);
+    free(r->out);
+    free(r);
+}
+
+/* Appends a member (name, ext, payload) to the sample being assembled. */
+static jf_status add_member(jf_wds_reader *r, const char *name, const char *ext, const uint8_t *data, size_t size,
+                            int64_t offset, jf_error *err)
+{
+    for (size_t i = 0; i < r->n_members; i++)
+        if (!strcmp((const char *)r->names.p + r->ext_off[i], ext)) {
+            rproblem(r, 1, offset, "sample '%s' has two '%s' members; the second is skipped", r->key, ext);
+            r->rep.skipped_members++;
+            return JF_OK;
+        }
+    if (r->n_members == r->cap_members) {
+        size_t cap = r->cap_members ? r->cap_members * 2 : 8;
+        jf_wds_member *m = realloc(r->members, cap * sizeof *m);
+        size_t *a = m ? realloc(r->data_off, cap * sizeof *a) : NULL;
+        if (m)
+            r->members = m;
+        if (a)
+            r->data_off = a;
+        size_t *b = a ? realloc(r->name_off, cap * sizeof *b) : NULL;
+        if (b)
+            r->name_off = b;
+        size_t *c = b ? realloc(r->ext_off, cap * sizeof *c) : NULL;
+        if (!c)
+            return jf_error_set(err, JF_ENOMEM, "out of memory");
+        r->ext_off = c;
+        r->cap_members = cap;
+    }
+    size_t k = r->n_members;
+    r->data_off[k] = r->data.len;
+    r->name_off[k] = r->names.len;
+    if (jf__buf_put(&r->data, data, size) || jf__buf_put(&r->names, name, strlen(name) + 1))
+        return jf_error_set(err, JF_ENOMEM, "out of memory");
+    r->ext_off[k] = r->names.len;
+    if (jf__buf_put(&r->names, ext, strlen(ext) + 1))
+        return jf_error_set(err, JF_ENOMEM, "out of memory");
+    r->members[k] = (jf_wds_member){.size = size, .offset = offset};
+    r->n_members++;
+    return JF_OK;
+}
+
+static void start_sample(jf_wds_reader *r, char *key, int64_t offset)
+{
+    free(r->key);
+    r->key = key;
+    r->key_offset = offset;
+    r->n_members = 0;
+    r->data.len = 0;
+    r->names.len = 0;
+    r->repeated = seen_before(r, key);
+    if (r->repeated)
+        rproblem(r, 1, offset,
+                 "key '%s' appears again, apart from its first members (members of a sample must be adjacent); "
+                 "these members form a second sample with the same key",
+                 key);
+}
+
+/* Hands the assembled sample to the caller. */
+static jf_status emit_sample(jf_wds_reader *r, jf_wds_sample *s, jf_error *err)
+{
+    free(r->out);
+    r->out = malloc((r->n_members ? r->n_members : 1) * sizeof *r->out);
+    free(r->out_key);
+    r->out_key = jf__strdup(r->key);
+    if (!r->out || !r->out_key)
+        return jf_error_set(err, JF_ENOMEM, "out of memory");
+    for (size_t i = 0; i < r->n_members; i++) {
+        r->out[i] = r->members[i];
+        r->out[i].data = r->data.p + r->data_off[i];
+        r->out[i].name = (const char *)r->names.p + r->name_off[i];
+        r->out[i].ext = (const char *)r->names.p + r->ext_off[i];
+    }
+    s->key = r->out_key;
+    s->n_members = r->n_members;
+    s->members = r->out;
+    s->offset = r->key_offset;
+    s->repeated_key = r->repeated;
+    r->rep.samples++;
+    return JF_OK;
+}
+
+jf_status jf_wds_reader_next(jf_wds_reader *r, jf_wds_sample *s, jf_error *err)
+{
+    /* A member read ahead at the last call starts this sample. The payload buffers of the
+     * previous sample are reused only now, since the caller is done with them. */
+    if (r->have_pending) {
+        start_sample(r, r->pending_key, r->pending_offset);
+        r->pending_key = NULL;
+        r->have_pending = 0;
+        jf_status st = add_member(r, (const char *)r->pend_name.p, (const char *)r->pend_ext.p, r->pend_data.p,
+                                  r->pend_data.len, r->pending_offset, err);
+        if (st != JF_OK)
+            return st;
+    } else if (r->key && !r->done) {
+        free(r->key);
+        r->key = NULL;
+    }
+    while (!r->done) {
+        struct archive_entry *e;
+        int64_t hdr_off = archive_read_header_position(r->a);
+        int rc = archive_read_next_header(r->a, &e);
+        if (rc == ARCHIVE_EOF) {
+            r->done = 1;
             break;
         }
-        rep->members++;
+        if (rc == ARCHIVE_WARN)
+            rproblem(r, 0, hdr_off, "%s", archive_error_string(r->a));
+        else if (rc != ARCHIVE_OK) {
+            rproblem(r, 1, hdr_off, "tar stops here: %s; %llu samples before it were kept%s", archive_error_string(r->a),
+                     (unsigned long long)r->rep.samples, r->key && r->n_members ? ", the sample being read is dropped" : "");
+            r->done = r->truncated = 1;
+            free(r->key);
+            r->key = NULL;
+            break;
+        }
+        r->rep.members++;
         const char *name = archive_entry_pathname(e);
         if (!name) {
-            problem(&im, 1, hdr_off, "member without a usable name skipped");
-            rep->skipped_members++;
+            rproblem(r, 1, hdr_off, "member without a usable name skipped");
+            r->rep.skipped_members++;
             continue;
         }
         if (archive_entry_filetype(e) != AE_IFREG) {
-            if (archive_entry_filetype(e) != AE_IFDIR) {
-                problem(&im, 0, hdr_off, "member '%s' is not a regular file (link or device); skipped", name);
-                rep->skipped_members++;
+            if (archive_entry_filetype(e) == AE_IFDIR) {
+                r->rep.members--;
             } else {
-                rep->members--;
+                rproblem(r, 0, hdr_off, "member '%s' is not a regular file (link or device); skipped", name);
+                r->rep.skipped_members++;
             }
             continue;
         }
-        /* Key and extension by the WebDataset rule: directories stay in the key, the key ends at
-         * the first dot of the basename. */
+        const char *full = name;
         while (name[0] == '.' && name[1] == '/')
             name += 2;
-        if (name[0] == '/' || !strncmp(name, "../", 3) || strstr(name, "/../")) {
-            problem(&im, 1, hdr_off, "member '%s' has an absolute or parent-directory path; skipped", name);
-            rep->skipped_members++;
+        if (name[0] == '/' || !strncmp(name, "../", 3) || strstr(name, "/../") || !strcmp(name, "..")) {
+            rproblem(r, 1, hdr_off, "member '%s' has an absolute or parent-directory path; skipped", full);
+            r->rep.skipped_members++;
             continue;
         }
         const char *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
         const char *dot = strchr(base, '.');
         if (!dot || dot == base || !dot[1]) {
-            problem(&im, 0, hdr_off, "member '%s' has no key.extension name; skipped", name);
-            rep->skipped_members++;
+            rproblem(r, 0, hdr_off, "member '%s' has no key.extension name; skipped", full);
+            r->rep.skipped_members++;
             continue;
         }
         if (!strncmp(base, "__", 2)) {
-            rep->skipped_members++; /* WebDataset metadata member */
+            r->rep.skipped_members++; /* WebDataset metadata member */
             continue;
         }
         size_t key_len = (size_t)(dot - name);
@@ -422,80 +514,169 @@ jf_status jf_wds_import(jf_writer *w, const char *tar_path, jf_problem_fn on_pro
             if (*p >= 'A' && *p <= 'Z')
                 *p = (char)(*p - 'A' + 'a');
         if (key_len > JF__MAX_KEY) {
-            problem(&im, 1, hdr_off, "member '%s': key longer than %u bytes; skipped", name, JF__MAX_KEY);
-            rep->skipped_members++;
+            rproblem(r, 1, hdr_off, "member '%s': key longer than %u bytes; skipped", full, JF__MAX_KEY);
+            r->rep.skipped_members++;
             continue;
-        }
-        if (!im.cur_key || strlen(im.cur_key) != key_len || memcmp(im.cur_key, name, key_len)) {
-            if ((s = emit(&im, err)) != JF_OK)
-                break;
-            im.cur_key = malloc(key_len + 1);
-            if (!im.cur_key) {
-                s = jf_error_set(err, JF_ENOMEM, "out of memory");
-                break;
-            }
-            memcpy(im.cur_key, name, key_len);
-            im.cur_key[key_len] = 0;
-            if (seen_before(&im, im.cur_key))
-                problem(&im, 1, hdr_off, "key '%s' appears again, apart from its first members (members of a sample must be adjacent); "
-                        "these members form a second sample with the same key", im.cur_key);
-            jf_record_set_key(im.rec, im.cur_key, NULL);
         }
         la_int64_t size = archive_entry_size(e);
         if (size < 0 || (uint64_t)size > JF__MAX_RECORD) {
-            problem(&im, 1, hdr_off, "member '%s' is %lld bytes, over the limit; skipped", name, (long long)size);
-            rep->skipped_members++;
+            rproblem(r, 1, hdr_off, "member '%s' is %lld bytes, over the limit; skipped", full, (long long)size);
+            r->rep.skipped_members++;
             continue;
         }
-        if ((size_t)size + 1 > data_cap) {
-            uint8_t *d = realloc(data, (size_t)size + 1);
-            if (!d) {
-                s = jf_error_set(err, JF_ENOMEM, "out of memory");
-                break;
-            }
-            data = d;
-            data_cap = (size_t)size + 1;
+        int same = r->key && strlen(r->key) == key_len && !memcmp(r->key, name, key_len);
+        if (!r->key) {
+            char *k = malloc(key_len + 1);
+            if (!k)
+                return jf_error_set(err, JF_ENOMEM, "out of memory");
+            memcpy(k, name, key_len);
+            k[key_len] = 0;
+            start_sample(r, k, hdr_off);
+            same = 1;
         }
+        jf__buf *dst = &r->pend_data;
+        dst->len = 0;
+        if (jf__buf_reserve(dst, (size_t)size + 1))
+            return jf_error_set(err, JF_ENOMEM, "out of memory");
         la_ssize_t got = 0;
         while (got < size) {
-            la_ssize_t r = archive_read_data(a, data + got, (size_t)(size - got));
-            if (r <= 0)
+            la_ssize_t n = archive_read_data(r->a, dst->p + got, (size_t)(size - got));
+            if (n <= 0)
                 break;
-            got += r;
+            got += n;
         }
         if (got != size) {
-            problem(&im, 1, hdr_off, "member '%s' cut short (%lld of %lld bytes): %s; sample '%s' dropped", name,
-                    (long long)got, (long long)size, archive_error_string(a) ? archive_error_string(a) : "end of data",
-                    im.cur_key);
-            jf_record_reset(im.rec);
-            free(im.cur_key);
-            im.cur_key = NULL;
+            rproblem(r, 1, hdr_off, "member '%s' cut short (%lld of %lld bytes): %s; sample '%.*s' dropped", full,
+                     (long long)got, (long long)size, archive_error_string(r->a) ? archive_error_string(r->a) : "end of data",
+                     (int)key_len, name);
+            r->done = r->truncated = 1;
+            free(r->key);
+            r->key = NULL;
             break;
         }
-        if (!strcmp(ext, "jf.json")) {
-            im.meta.len = 0;
-            jf__buf_put(&im.meta, data, (size_t)size);
-            im.has_meta = 1;
+        dst->len = (size_t)got;
+        if (same) {
+            jf_status st = add_member(r, full, ext, dst->p, dst->len, hdr_off, err);
+            if (st != JF_OK)
+                return st;
             continue;
         }
+        /* A new key: this member starts the next sample; hand out the current one. */
+        r->pending_key = malloc(key_len + 1);
+        if (!r->pending_key)
+            return jf_error_set(err, JF_ENOMEM, "out of memory");
+        memcpy(r->pending_key, name, key_len);
+        r->pending_key[key_len] = 0;
+        r->pending_offset = hdr_off;
+        r->pend_name.len = r->pend_ext.len = 0;
+        if (jf__buf_put(&r->pend_name, full, strlen(full) + 1) || jf__buf_put(&r->pend_ext, ext, strlen(ext) + 1))
+            return jf_error_set(err, JF_ENOMEM, "out of memory");
+        r->have_pending = 1;
+        return emit_sample(r, s, err);
+    }
+    if (r->key && r->n_members) {
+        jf_status st = emit_sample(r, s, err);
+        free(r->key);
+        r->key = NULL;
+        return st;
+    }
+    return JF_ENOTFOUND;
+}
+
+/* ---- import ---- */
+
+static jf_status apply_meta(jf_record *rec, const uint8_t *json, size_t len, jf_wds_reader *r, jf_error *err)
+{
+    char ebuf[256];
+    char *text = malloc(len + 1);
+    if (!text)
+        return jf_error_set(err, JF_ENOMEM, "out of memory");
+    memcpy(text, json, len);
+    text[len] = 0;
+    yajl_val root = yajl_tree_parse(text, ebuf, sizeof ebuf);
+    free(text);
+    if (!root || !YAJL_IS_OBJECT(root)) {
+        rproblem(r, 1, -1, "sample '%s': jf.json is not a JSON object; ignored", jf_record_key(rec));
+        yajl_tree_free(root);
+        return JF_OK;
+    }
+    const char *kp[] = {"kind", NULL}, *cp[] = {"columns", NULL};
+    yajl_val kind = yajl_tree_get(root, kp, yajl_t_string);
+    if (kind)
+        jf_record_set_kind(rec, jf_kind_from_name(YAJL_GET_STRING(kind)));
+    yajl_val cols = yajl_tree_get(root, cp, yajl_t_object);
+    jf_status s = JF_OK;
+    for (size_t i = 0; cols && i < cols->u.object.len && s == JF_OK; i++) {
+        const char *name = cols->u.object.keys[i];
+        yajl_val v = cols->u.object.values[i];
+        if (YAJL_IS_INTEGER(v))
+            s = jf_record_set_int(rec, name, YAJL_GET_INTEGER(v), err);
+        else if (YAJL_IS_DOUBLE(v))
+            s = jf_record_set_real(rec, name, YAJL_GET_DOUBLE(v), err);
+        else if (YAJL_IS_STRING(v))
+            s = jf_record_set_text(rec, name, YAJL_GET_STRING(v), err);
+        else if (YAJL_IS_NULL(v))
+            s = jf_record_set_text(rec, name, NULL, err);
+    }
+    yajl_tree_free(root);
+    return s;
+}
+
+jf_status jf_wds_import(jf_writer *w, const char *tar_path, jf_problem_fn on_problem, void *user, jf_wds_report *rep,
+                        jf_error *err)
+{
+    jf_wds_reader *r;
+    jf_status s = jf_wds_reader_open(tar_path, NULL, NULL, on_problem, user, &r, err);
+    if (s != JF_OK)
+        return s;
+    jf_record *rec = jf_record_create();
+    if (!rec) {
+        jf_wds_reader_close(r);
+        return jf_error_set(err, JF_ENOMEM, "out of memory");
+    }
+    uint64_t imported = 0;
+    jf_wds_sample smp;
+    while (s == JF_OK && (s = jf_wds_reader_next(r, &smp, err)) == JF_OK) {
+        jf_record_reset(rec);
+        jf_record_set_key(rec, smp.key, NULL);
+        const jf_wds_member *meta = NULL;
         jf_error fe;
-        jf_status fs = jf_record_add_field(im.rec, ext, jf_field_type_for_name(ext), data, (size_t)size, &fe);
-        if (fs == JF_EEXISTS) {
-            problem(&im, 1, hdr_off, "sample '%s' has two '%s' members; the second is skipped", im.cur_key, ext);
-            rep->skipped_members++;
-        } else if (fs != JF_OK) {
-            problem(&im, 1, hdr_off, "member '%s': %s; skipped", name, fe.msg);
-            rep->skipped_members++;
+        for (size_t i = 0; i < smp.n_members; i++) {
+            const jf_wds_member *m = &smp.members[i];
+            if (!strcmp(m->ext, "jf.json")) {
+                meta = m;
+                continue;
+            }
+            if (jf_record_add_field(rec, m->ext, jf_field_type_for_name(m->ext), m->data, m->size, &fe) != JF_OK)
+                rproblem(r, 1, m->offset, "member '%s': %s; skipped", m->name, fe.msg);
+        }
+        if (jf_record_field_count(rec) == 0)
+            continue;
+        jf_record_set_kind(rec, jf_kind_infer(rec));
+        if (meta && (s = apply_meta(rec, meta->data, meta->size, r, err)) != JF_OK)
+            break;
+        s = jf_writer_add(w, rec, &fe);
+        if (s == JF_EARG || s == JF_ELIMIT) {
+            rproblem(r, 1, smp.offset, "sample '%s' not imported: %s", smp.key, fe.msg);
+            s = JF_OK;
+        } else if (s != JF_OK) {
+            if (err)
+                *err = fe;
+        } else {
+            imported++;
         }
     }
-    if (s == JF_OK)
-        s = emit(&im, err);
-    free(data);
-out:
-    archive_read_free(a);
-    jf_record_destroy(im.rec);
-    free(im.cur_key);
-    free(im.seen);
-    jf__buf_free(&im.meta);
+    if (s == JF_ENOTFOUND)
+        s = JF_OK;
+    if (rep) {
+        jf_wds_report rr = jf_wds_reader_report(r);
+        rep->tars += rr.tars;
+        rep->members += rr.members;
+        rep->skipped_members += rr.skipped_members;
+        rep->errors += rr.errors;
+        rep->samples += imported;
+    }
+    jf_record_destroy(rec);
+    jf_wds_reader_close(r);
     return s;
 }
