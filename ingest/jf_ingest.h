@@ -1,8 +1,11 @@
 /*
  * jf_ingest.h — reading image–text datasets into the shard store.
  *
- * This header currently holds the synthetic sample-set generator used by the README's main
- * job, the benchmarks and the tests; the ingest pipeline itself (issue #3) lands here next.
+ * Inputs, detected by content: WebDataset / img2dataset tars and SA-1B tars (plain or
+ * compressed), JSON arrays and JSONL files of ShareGPT4V / LLaVA conversations, image+caption
+ * manifests with local paths, and text-only corpora. Every image is decoded and checked; every
+ * sample ends with one outcome (ok, or the reason it went), counted, stored in the index, and
+ * reported. Runs are resumable and can be split with part K/N.
  */
 #ifndef JF_INGEST_H
 #define JF_INGEST_H
@@ -15,6 +18,128 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* ---- images ---- */
+
+typedef enum jf_image_status {
+    JF_IMAGE_OK = 0,
+    JF_IMAGE_EMPTY,       /* zero bytes */
+    JF_IMAGE_UNSUPPORTED, /* not JPEG, PNG or WebP (or an animated WebP) */
+    JF_IMAGE_CORRUPT,     /* the header or the compressed data is damaged or cut short */
+    JF_IMAGE_TOO_LARGE    /* the header claims more pixels than the limits allow (a bomb) */
+} jf_image_status;
+
+typedef struct jf_image_limits {
+    uint64_t max_pixels; /* default 178,956,970 (PIL's decompression-bomb error threshold) */
+    uint32_t max_side;   /* default 65500 */
+} jf_image_limits;
+
+jf_image_limits jf_image_default_limits(void);
+
+typedef struct jf_image_info {
+    const char *format;     /* "jpeg", "png", "webp" (from the bytes, not the name) */
+    int width, height;
+    int channels;
+    const char *colorspace; /* "ycbcr", "rgb", "gray", "cmyk", "ycck", "rgba", "palette", ... */
+    int progressive;        /* progressive JPEG, interlaced PNG, animated WebP */
+} jf_image_info;
+
+/* Format from the first bytes ("jpeg", "png", "webp", "gif", "bmp", "tiff") or NULL. */
+const char *jf_image_format_of(const uint8_t *data, size_t size);
+
+/* Decodes the image completely enough to find any damage, without keeping pixels: JPEG scans
+ * are entropy-decoded in full (at 1/8 DCT scale unless full_decode), PNG rows and CRCs are read
+ * one row at a time, WebP is decoded to YUV. Corrupt-data warnings count as damage. `detail`
+ * receives a message for anything but JF_IMAGE_OK. */
+jf_image_status jf_image_check(const uint8_t *data, size_t size, const jf_image_limits *limits,
+                               int full_decode, jf_image_info *info, char *detail,
+                               size_t detail_len);
+
+/* ---- ingestion ---- */
+
+/* The outcome of every sample an ingest run sees. Numbers are stable. */
+typedef enum jf_outcome {
+    JF_OUT_OK = 0,
+    JF_OUT_ALREADY_PRESENT,   /* the index holds the key already (resumed run) */
+    JF_OUT_DUPLICATE_KEY,     /* a second sample with a key seen in this run */
+    JF_OUT_NOT_ADJACENT,      /* members of a key that re-appear apart from its first ones */
+    JF_OUT_DECODE_ERROR,      /* the image is damaged or cut short */
+    JF_OUT_EMPTY_FILE,        /* a zero-byte image */
+    JF_OUT_UNSUPPORTED_FORMAT,/* not JPEG, PNG or WebP */
+    JF_OUT_TOO_LARGE,         /* header claims more pixels than allowed (decompression bomb) */
+    JF_OUT_TOO_SMALL,         /* shorter side under --min-side */
+    JF_OUT_BAD_ASPECT,        /* long/short side ratio over --max-aspect */
+    JF_OUT_MISSING_IMAGE,     /* a manifest names an image file that is not under any root */
+    JF_OUT_MISSING_PAIR,      /* SA-1B image without its JSON, or annotations without image */
+    JF_OUT_BAD_RECORD,        /* a manifest record that is not usable (bad JSON, no content) */
+    JF_OUT_TRUNCATED,         /* the sample was being read when its tar ended early */
+    JF_OUT_COUNT_
+} jf_outcome;
+
+const char *jf_outcome_name(jf_outcome o); /* "ok", "decode_error", ... */
+
+/* Notes: things fixed or worth knowing on samples that were kept. */
+typedef enum jf_note {
+    JF_NOTE_CAPTION_REPAIRED = 0, /* caption was not valid UTF-8; bad bytes became U+FFFD */
+    JF_NOTE_EXTENSION_MISMATCH,   /* e.g. PNG bytes in a .jpg member; stored under "png" */
+    JF_NOTE_METADATA_INVALID,     /* a .json member that is not a JSON object (kept as bytes) */
+    JF_NOTE_REJECTED_MEMBER,      /* tar members skipped: links, absolute or ../ paths, no key.ext */
+    JF_NOTE_COUNT_
+} jf_note;
+
+const char *jf_note_name(jf_note n);
+
+typedef struct jf_ingest_params {
+    int threads;                /* decode workers; 0 = the number of CPUs */
+    uint32_t part_k, part_n;    /* take part K of N (0-based); n <= 1 = everything */
+    const char *source;         /* source name; default: per input (folder or file name) */
+    const char *const *image_roots; /* folders where manifest image paths are resolved */
+    size_t n_image_roots;       /* 0 = the manifest's own folder */
+    const char *captions;       /* JSON or JSONL captions joined to SA-1B images, or NULL */
+    jf_image_limits limits;
+    int min_side;               /* drop images whose shorter side is smaller (0 = keep) */
+    double max_aspect;          /* drop images with long/short above this (0 = no limit) */
+    int full_decode;            /* JPEG check at full scale (default: 1/8 DCT scale) */
+    size_t batch;               /* samples decoded in parallel per batch (default 256) */
+    jf_writer_params writer;
+    jf_problem_fn on_problem;   /* every reason a sample went, with input and offset */
+    void *user;
+    jf_progress_fn on_progress; /* (user, samples seen, 0) */
+} jf_ingest_params;
+
+jf_ingest_params jf_ingest_default_params(void);
+
+typedef struct jf_prefix_count {
+    char prefix[128];
+    uint64_t count;
+} jf_prefix_count;
+
+typedef struct jf_ingest_stats {
+    uint64_t inputs;          /* inputs read in this run */
+    uint64_t inputs_skipped;  /* inputs a previous run finished (same size and mtime) */
+    uint64_t inputs_other_part; /* inputs left to other parts (--part) */
+    uint64_t seen;            /* samples seen */
+    uint64_t outcome[JF_OUT_COUNT_];
+    uint64_t note[JF_NOTE_COUNT_];
+    jf_prefix_count missing_by_prefix[64]; /* missing manifest images by path prefix */
+    size_t n_missing_prefixes;
+    uint64_t image_bytes;     /* bytes of images stored */
+    uint64_t records_written;
+    double seconds;
+    int64_t run_id;           /* row of ingest_runs in the index */
+} jf_ingest_stats;
+
+/* Expands shard patterns: `::` separates patterns; braces as bash/braceexpand
+ * (`{000..099}` keeps zero padding, `{a,b}`, nesting, `\` escapes); then `*`, `?` and `[...]`
+ * glob local paths (sorted). Each result is passed to `fn`. Returns JF_EARG for unbalanced
+ * braces or ranges over 10 million items. */
+jf_status jf_expand_pattern(const char *spec, void (*fn)(void *user, const char *path), void *user,
+                            jf_error *err);
+
+/* Ingests the inputs into the store. Problems with single samples are outcomes, not errors:
+ * the return is an error only when the run cannot go on (store, disk, memory). */
+jf_status jf_ingest_run(jf_store *st, const char *const *inputs, size_t n_inputs,
+                        const jf_ingest_params *params, jf_ingest_stats *stats, jf_error *err);
 
 /* Encodes an RGB (3 bytes per pixel, row-major) or grayscale image as a baseline JPEG.
  * *out is malloc'd by the function; free() it. */

@@ -295,6 +295,9 @@ static void rle_rect(int H, int W, int x0, int y0, int bw, int bh, char *out, si
             more = (c & 0x10) ? x != -1 : x != 0;
             if (more)
                 c |= 0x20;
+            /* the characters are written JSON-escaped: '\\' (92) is a legal RLE character */
+            if (c + 48 == '\\' || c + 48 == '"')
+                out[p++] = '\\';
             out[p++] = (char)(c + 48);
         }
     }

@@ -1,0 +1,236 @@
+/* jf ingest: the front end of ingest/jf_ingest.h. */
+#include "cli.h"
+#include "jf_ingest.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char HELP[] =
+    "usage: jf ingest DATASET INPUT... [options]\n"
+    "\n"
+    "Reads image-text data into the shard store DATASET (created if missing), decoding and checking\n"
+    "every image. INPUT is a path, a brace pattern (shards/{00000..00099}.tar, zero padding kept),\n"
+    "a glob (quoted), or several joined with '::'. Formats are detected by content:\n"
+    "  WebDataset / img2dataset tars (.tar, .tar.gz, .tar.zst, ...): jpg/png/webp + txt + json;\n"
+    "      the json's scalar fields (similarity, punsafe, pwatermark, AESTHETIC_SCORE, status, ...)\n"
+    "      become index columns; _stats.json and .parquet side files are not inputs\n"
+    "  SA-1B tars: sa_N.jpg + sa_N.json; mask_count, mask_area, mask_iou_mean, ... as columns\n"
+    "  JSON arrays / JSON lines: ShareGPT4V / LLaVA conversations (image path + conversations),\n"
+    "      image+caption manifests, text-only records (text field); read streaming\n"
+    "\n"
+    "options:\n"
+    "  --source NAME        source name (default: a tar's folder name, else the file name)\n"
+    "  --image-root DIR     where manifest image paths are looked up (repeatable; default: the\n"
+    "                       manifest's folder)\n"
+    "  --captions FILE      JSON/JSONL captions joined to SA-1B images by file name or id\n"
+    "  --threads N          decode workers (default: all cores)\n"
+    "  --part K/N           take part K (0-based) of N: every N-th tar, and every N-th manifest record\n"
+    "  --min-side PX        drop images whose shorter side is smaller\n"
+    "  --max-aspect R       drop images with long/short side ratio above R\n"
+    "  --max-pixels N       refuse larger images before decoding (default 178956970)\n"
+    "  --full-decode        check JPEGs with a full-size decode (default: entropy decode at 1/8 scale,\n"
+    "                       which reads every coefficient)\n"
+    "  --shard-size SIZE    target shard size (default 256M)   --max-records N  per shard\n"
+    "  --json               the summary as JSON on stdout; every dropped sample as a JSON line first\n"
+    "  --quiet              no progress, no per-sample messages\n"
+    "\n"
+    "Every sample ends with one outcome: ok, already_present (a rerun skips what the index holds),\n"
+    "duplicate_key, not_adjacent, decode_error, empty_file, unsupported_format, too_large, too_small,\n"
+    "bad_aspect, missing_image, missing_pair_member, bad_record, truncated. Failures are kept in the\n"
+    "index (table ingest_failures) and each run's counts in ingest_runs.\n"
+    "Exit status: 0 when every sample was ok or already present, 1 when some went, >1 on errors.\n";
+
+typedef struct ctx {
+    cli_opts *o;
+    jw *w;
+    progress *pg;
+    uint64_t shown;
+} ctx;
+
+static void on_problem(void *user, const jf_problem *p)
+{
+    ctx *c = user;
+    if (c->o->json) {
+        jw_obj(c->w);
+        jw_kstr(c->w, "severity", p->severity);
+        jw_kstr(c->w, "input", p->path);
+        jw_kint(c->w, "offset", p->offset);
+        jw_kstr(c->w, "message", p->what);
+        jw_end_obj(c->w);
+        jw_newline(c->w);
+        return;
+    }
+    if (c->o->quiet)
+        return;
+    progress_done(c->pg);
+    if (c->shown++ == 200)
+        fprintf(stderr, "(more problems: see the summary and table ingest_failures)\n");
+    if (c->shown > 200)
+        return;
+    if (p->offset >= 0)
+        fprintf(stderr, "%s: %s @%lld: %s\n", p->severity, p->path, (long long)p->offset, p->what);
+    else
+        fprintf(stderr, "%s: %s: %s\n", p->severity, p->path, p->what);
+}
+
+static void on_progress(void *user, uint64_t done, uint64_t total)
+{
+    ctx *c = user;
+    progress_update(c->pg, done, total, "samples");
+}
+
+int cmd_ingest(int argc, char **argv)
+{
+    cli_opts o = {0};
+    jf_ingest_params p = jf_ingest_default_params();
+    const char **roots = NULL;
+    size_t n_roots = 0;
+    static struct option lo[] = {{"json", no_argument, 0, 'j'},          {"quiet", no_argument, 0, 'q'},
+                                 {"help", no_argument, 0, 'h'},          {"source", required_argument, 0, 's'},
+                                 {"image-root", required_argument, 0, 'r'}, {"captions", required_argument, 0, 'c'},
+                                 {"threads", required_argument, 0, 't'}, {"part", required_argument, 0, 'p'},
+                                 {"min-side", required_argument, 0, 'm'}, {"max-aspect", required_argument, 0, 'a'},
+                                 {"max-pixels", required_argument, 0, 'x'}, {"full-decode", no_argument, 0, 'f'},
+                                 {"shard-size", required_argument, 0, 'S'}, {"max-records", required_argument, 0, 'n'},
+                                 {0, 0, 0, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        long v;
+        uint64_t u;
+        switch (c) {
+        case 'j': o.json = 1; break;
+        case 'q': o.quiet = 1; break;
+        case 'h': fputs(HELP, stdout); free(roots); return 0;
+        case 's': p.source = optarg; break;
+        case 'r': {
+            const char **nr = realloc(roots, (n_roots + 1) * sizeof *nr);
+            if (!nr)
+                return JF_ENOMEM;
+            roots = nr;
+            roots[n_roots++] = optarg;
+            break;
+        }
+        case 'c': p.captions = optarg; break;
+        case 't':
+            if (parse_int(optarg, &v) || v < 1 || v > 1024)
+                return usage_error("ingest", "--threads needs 1..1024");
+            p.threads = (int)v;
+            break;
+        case 'p': {
+            unsigned k, n;
+            char extra;
+            if (sscanf(optarg, "%u/%u%c", &k, &n, &extra) != 2 || n == 0 || k >= n)
+                return usage_error("ingest", "--part needs K/N with 0 <= K < N, e.g. 3/8");
+            p.part_k = k;
+            p.part_n = n;
+            break;
+        }
+        case 'm':
+            if (parse_int(optarg, &v) || v < 0)
+                return usage_error("ingest", "--min-side needs pixels");
+            p.min_side = (int)v;
+            break;
+        case 'a': {
+            char *end;
+            p.max_aspect = strtod(optarg, &end);
+            if (*end || p.max_aspect < 1)
+                return usage_error("ingest", "--max-aspect needs a ratio >= 1");
+            break;
+        }
+        case 'x':
+            if (parse_u64(optarg, &u) || !u)
+                return usage_error("ingest", "--max-pixels needs a positive integer");
+            p.limits.max_pixels = u;
+            break;
+        case 'f': p.full_decode = 1; break;
+        case 'S':
+            if (parse_size(optarg, &p.writer.shard_bytes) || !p.writer.shard_bytes)
+                return usage_error("ingest", "--shard-size needs a size like 256M");
+            break;
+        case 'n':
+            if (parse_u64(optarg, &p.writer.max_records))
+                return usage_error("ingest", "--max-records needs an integer");
+            break;
+        default: free(roots); return usage_error("ingest", "unknown option");
+        }
+    }
+    if (optind + 2 > argc) {
+        free(roots);
+        return usage_error("ingest", "expected DATASET and at least one INPUT");
+    }
+    p.image_roots = roots;
+    p.n_image_roots = n_roots;
+    jf_error err;
+    jf_store *st;
+    if (jf_store_open(argv[optind], JF_STORE_CREATE, &st, &err)) {
+        free(roots);
+        return fail("ingest", &err);
+    }
+    jw w;
+    jw_init(&w, stdout);
+    progress pg;
+    progress_init(&pg, "ingest", &o);
+    ctx cx = {&o, &w, &pg, 0};
+    p.on_problem = on_problem;
+    p.on_progress = on_progress;
+    p.user = &cx;
+    jf_ingest_stats s;
+    jf_status rc = jf_ingest_run(st, (const char *const *)argv + optind + 1, (size_t)(argc - optind - 1), &p, &s, &err);
+    progress_done(&pg);
+    jf_store_close(st);
+    free(roots);
+    uint64_t went = s.seen - s.outcome[JF_OUT_OK] - s.outcome[JF_OUT_ALREADY_PRESENT];
+    char hb[32];
+    if (o.json) {
+        jw_obj(&w);
+        jw_kstr(&w, "summary", rc ? "failed" : went ? "some samples went" : "ok");
+        if (rc)
+            jw_kstr(&w, "error", err.msg);
+        jw_kint(&w, "run_id", s.run_id);
+        jw_kint(&w, "inputs", (long long)s.inputs);
+        jw_kint(&w, "inputs_skipped", (long long)s.inputs_skipped);
+        jw_kint(&w, "inputs_other_part", (long long)s.inputs_other_part);
+        jw_kint(&w, "seen", (long long)s.seen);
+        jw_key(&w, "outcomes");
+        jw_obj(&w);
+        for (int k = 0; k < JF_OUT_COUNT_; k++)
+            jw_kint(&w, jf_outcome_name((jf_outcome)k), (long long)s.outcome[k]);
+        jw_end_obj(&w);
+        jw_key(&w, "notes");
+        jw_obj(&w);
+        for (int k = 0; k < JF_NOTE_COUNT_; k++)
+            jw_kint(&w, jf_note_name((jf_note)k), (long long)s.note[k]);
+        jw_end_obj(&w);
+        jw_key(&w, "missing_by_prefix");
+        jw_obj(&w);
+        for (size_t i = 0; i < s.n_missing_prefixes; i++)
+            jw_kint(&w, s.missing_by_prefix[i].prefix, (long long)s.missing_by_prefix[i].count);
+        jw_end_obj(&w);
+        jw_kint(&w, "records_written", (long long)s.records_written);
+        jw_kint(&w, "image_bytes", (long long)s.image_bytes);
+        jw_knum(&w, "seconds", s.seconds);
+        jw_knum(&w, "samples_per_second", s.seconds > 0 ? s.seen / s.seconds : 0);
+        jw_end_obj(&w);
+        jw_newline(&w);
+    } else if (!o.quiet || rc) {
+        printf("ingested %llu inputs (%llu done before, %llu left to other parts): %llu samples seen, %llu written, "
+               "%s of images, %.1f s (%.0f samples/s)\n",
+               (unsigned long long)s.inputs, (unsigned long long)s.inputs_skipped, (unsigned long long)s.inputs_other_part,
+               (unsigned long long)s.seen, (unsigned long long)s.records_written,
+               human_bytes((double)s.image_bytes, hb, sizeof hb), s.seconds, s.seconds > 0 ? s.seen / s.seconds : 0);
+        for (int k = 0; k < JF_OUT_COUNT_; k++)
+            if (s.outcome[k])
+                printf("  %-20s %10llu\n", jf_outcome_name((jf_outcome)k), (unsigned long long)s.outcome[k]);
+        for (int k = 0; k < JF_NOTE_COUNT_; k++)
+            if (s.note[k])
+                printf("  note: %-14s %10llu\n", jf_note_name((jf_note)k), (unsigned long long)s.note[k]);
+        for (size_t i = 0; i < s.n_missing_prefixes; i++)
+            printf("  missing images under %-20s %llu\n", s.missing_by_prefix[i].prefix,
+                   (unsigned long long)s.missing_by_prefix[i].count);
+    }
+    if (rc)
+        return fail("ingest", &err);
+    return went ? EXIT_PROBLEMS : 0;
+}

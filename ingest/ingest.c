@@ -1,0 +1,1680 @@
+/* jf_ingest_run: inputs → samples → checked records in the shard store, with an outcome for
+ * every sample. One reader (this thread) fills batches; a pool decodes and checks a batch while
+ * the next one is read; records are written in input order, so shards are deterministic. */
+#include "internal.h"
+
+#include <dirent.h>
+#include <libgen.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+static const char *const OUTCOME_NAMES[JF_OUT_COUNT_] = {
+    "ok", "already_present", "duplicate_key", "not_adjacent", "decode_error", "empty_file", "unsupported_format",
+    "too_large", "too_small", "bad_aspect", "missing_image", "missing_pair_member", "bad_record", "truncated"};
+static const char *const NOTE_NAMES[JF_NOTE_COUNT_] = {"caption_repaired", "extension_mismatch", "metadata_invalid",
+                                                      "rejected_member"};
+
+const char *jf_outcome_name(jf_outcome o) { return (unsigned)o < JF_OUT_COUNT_ ? OUTCOME_NAMES[o] : "unknown"; }
+const char *jf_note_name(jf_note n) { return (unsigned)n < JF_NOTE_COUNT_ ? NOTE_NAMES[n] : "unknown"; }
+
+jf_ingest_params jf_ingest_default_params(void)
+{
+    jf_ingest_params p;
+    memset(&p, 0, sizeof p);
+    p.limits = jf_image_default_limits();
+    p.batch = 256;
+    p.writer = jf_writer_default_params();
+    return p;
+}
+
+/* ---- small helpers ---- */
+
+static char *xstrdup(const char *s)
+{
+    if (!s)
+        return NULL;
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+/* Valid UTF-8 copy of (s, n): invalid bytes become U+FFFD. *repaired is set when any was. */
+static char *utf8_repair(const char *s, size_t n, int *repaired)
+{
+    char *out = malloc(n * 3 + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = u[i];
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        int ok = len && i + len <= n;
+        for (size_t k = 1; ok && k < len; k++)
+            ok = (u[i + k] & 0xC0) == 0x80;
+        if (ok && len == 2 && c < 0xC2)
+            ok = 0;
+        if (ok && len == 3) {
+            unsigned cp = ((c & 0x0Fu) << 12) | ((u[i + 1] & 0x3Fu) << 6) | (u[i + 2] & 0x3Fu);
+            ok = cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF);
+        }
+        if (ok && len == 4) {
+            unsigned cp = ((c & 0x07u) << 18) | ((u[i + 1] & 0x3Fu) << 12) | ((u[i + 2] & 0x3Fu) << 6) | (u[i + 3] & 0x3Fu);
+            ok = cp >= 0x10000 && cp <= 0x10FFFF;
+        }
+        if (ok && !(len == 1 && c == 0)) {
+            memcpy(out + o, s + i, len);
+            o += len;
+            i += len;
+        } else {
+            memcpy(out + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            i++;
+            *repaired = 1;
+        }
+    }
+    out[o] = 0;
+    return out;
+}
+
+typedef struct sbuf {
+    char *p;
+    size_t len, cap;
+} sbuf;
+
+static void sb_put(sbuf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p)
+            return;
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = 0;
+}
+static void sb_puts(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
+static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(sbuf *b, const char *fmt, ...)
+{
+    char tmp[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        sb_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+static void sb_json_str(sbuf *b, const char *s)
+{
+    sb_put(b, "\"", 1);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') {
+            char e[2] = {'\\', (char)*p};
+            sb_put(b, e, 2);
+        } else if (*p == '\n')
+            sb_put(b, "\\n", 2);
+        else if (*p == '\t')
+            sb_put(b, "\\t", 2);
+        else if (*p == '\r')
+            sb_put(b, "\\r", 2);
+        else if (*p < 0x20)
+            sb_printf(b, "\\u%04x", *p);
+        else
+            sb_put(b, (const char *)p, 1);
+    }
+    sb_put(b, "\"", 1);
+}
+
+/* ---- captions joined to SA-1B images ---- */
+
+typedef struct cap_map {
+    char **keys;
+    char **vals;
+    size_t cap, n;
+} cap_map;
+
+static uint64_t str_hash(const char *s) { return XXH3_64bits(s, strlen(s)); }
+
+static void cap_put(cap_map *m, const char *k, const char *v)
+{
+    if (!k || !*k || !v)
+        return;
+    if ((m->n + 1) * 2 > m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 1024;
+        char **nk = calloc(cap, sizeof *nk), **nv = calloc(cap, sizeof *nv);
+        if (!nk || !nv) {
+            free(nk);
+            free(nv);
+            return;
+        }
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->keys[i]) {
+                size_t j = str_hash(m->keys[i]) & (cap - 1);
+                while (nk[j])
+                    j = (j + 1) & (cap - 1);
+                nk[j] = m->keys[i];
+                nv[j] = m->vals[i];
+            }
+        free(m->keys);
+        free(m->vals);
+        m->keys = nk;
+        m->vals = nv;
+        m->cap = cap;
+    }
+    size_t j = str_hash(k) & (m->cap - 1);
+    while (m->keys[j]) {
+        if (!strcmp(m->keys[j], k))
+            return; /* first caption wins */
+        j = (j + 1) & (m->cap - 1);
+    }
+    m->keys[j] = xstrdup(k);
+    m->vals[j] = xstrdup(v);
+    m->n++;
+}
+
+static const char *cap_get(const cap_map *m, const char *k)
+{
+    if (!m->cap || !k)
+        return NULL;
+    size_t j = str_hash(k) & (m->cap - 1);
+    while (m->keys[j]) {
+        if (!strcmp(m->keys[j], k))
+            return m->vals[j];
+        j = (j + 1) & (m->cap - 1);
+    }
+    return NULL;
+}
+
+static void cap_free(cap_map *m)
+{
+    for (size_t i = 0; i < m->cap; i++) {
+        free(m->keys[i]);
+        free(m->vals[i]);
+    }
+    free(m->keys);
+    free(m->vals);
+}
+
+static const char *obj_str(yajl_val o, const char *const *names)
+{
+    for (int i = 0; names[i]; i++) {
+        const char *path[] = {names[i], NULL};
+        yajl_val v = yajl_tree_get(o, path, yajl_t_any);
+        if (v && YAJL_IS_STRING(v))
+            return YAJL_GET_STRING(v);
+        if (v && YAJL_IS_NUMBER(v))
+            return v->u.number.r;
+    }
+    return NULL;
+}
+
+/* Adds one caption record under every name the image may be looked up by: file name, stem,
+ * and numeric id ("sa_17.jpg", "sa_17", "17"). */
+static void cap_add_record(cap_map *m, const char *name, const char *caption)
+{
+    if (!name || !caption)
+        return;
+    const char *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+    cap_put(m, base, caption);
+    char stem[256];
+    snprintf(stem, sizeof stem, "%s", base);
+    char *dot = strchr(stem, '.');
+    if (dot)
+        *dot = 0;
+    cap_put(m, stem, caption);
+    const char *digits = stem;
+    if (!strncmp(digits, "sa_", 3))
+        digits += 3;
+    if (*digits && strspn(digits, "0123456789") == strlen(digits))
+        cap_put(m, digits, caption);
+}
+
+static void cap_add_value(cap_map *m, const char *key, yajl_val v)
+{
+    static const char *const cap_names[] = {"caption", "text", "txt", "TEXT", NULL};
+    static const char *const id_names[] = {"image", "file_name", "image_id", "id", "key", "filename", NULL};
+    if (YAJL_IS_STRING(v))
+        cap_add_record(m, key, YAJL_GET_STRING(v));
+    else if (YAJL_IS_OBJECT(v))
+        cap_add_record(m, key ? key : obj_str(v, id_names), obj_str(v, cap_names));
+}
+
+static jf_status load_captions(cap_map *m, const char *path, jf_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return jf_error_set(err, JF_ENOTFOUND, "%s: cannot open caption file: %s", path, strerror(errno));
+    int c;
+    while ((c = fgetc(f)) == ' ' || c == '\n' || c == '\r' || c == '\t')
+        ;
+    ungetc(c, f);
+    /* JSON lines: one object per line with an image name and a caption. */
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n = c == '{' ? getline(&line, &cap, f) : -1;
+    char ebuf[256];
+    yajl_val first = n > 0 ? yajl_tree_parse(line, ebuf, sizeof ebuf) : NULL;
+    int more = 0;
+    if (first) {
+        while ((c = fgetc(f)) == ' ' || c == '\n' || c == '\r' || c == '\t')
+            ;
+        more = c != EOF;
+        ungetc(c, f);
+    }
+    if (first && more && YAJL_IS_OBJECT(first)) {
+        cap_add_value(m, NULL, first);
+        yajl_tree_free(first);
+        long lineno = 1;
+        while ((n = getline(&line, &cap, f)) > 0) {
+            lineno++;
+            yajl_val v = yajl_tree_parse(line, ebuf, sizeof ebuf);
+            if (v)
+                cap_add_value(m, NULL, v);
+            yajl_tree_free(v);
+        }
+        free(line);
+        fclose(f);
+        return JF_OK;
+    }
+    yajl_tree_free(first);
+    free(line);
+    rewind(f);
+    /* A JSON document: an object {name: caption | {caption: ...}} or an array of records. */
+    jf__jsonstream *js = jf__jsonstream_create();
+    uint8_t buf[1 << 16];
+    size_t got;
+    uint64_t off = 0;
+    jf_status s = JF_OK;
+    for (;;) {
+        got = fread(buf, 1, sizeof buf, f);
+        if (jf__jsonstream_feed(js, buf, got, off, ebuf, sizeof ebuf) != 0) {
+            s = jf_error_set(err, JF_EFORMAT, "%s: %s", path, ebuf);
+            break;
+        }
+        off += got;
+        yajl_val v;
+        while ((v = jf__jsonstream_take(js))) {
+            if (YAJL_IS_OBJECT(v) && v->u.object.len == 1 && !obj_str(v, (const char *const[]){"caption", "text", "txt", NULL}))
+                cap_add_value(m, v->u.object.keys[0], v->u.object.values[0]);
+            else
+                cap_add_value(m, NULL, v);
+            yajl_tree_free(v);
+        }
+        if (got == 0)
+            break;
+    }
+    jf__jsonstream_destroy(js);
+    fclose(f);
+    return s;
+}
+
+/* ---- items ---- */
+
+typedef struct member {
+    char *ext;
+    uint8_t *data;
+    size_t size;
+} member;
+
+typedef struct item {
+    int manifest;          /* 0: tar sample, 1: manifest record */
+    char *key;             /* dataset key: source/key or source/index */
+    char *orig;            /* original key or id */
+    const char *source;
+    const char *input;
+    const char *manifest_dir;
+    int64_t offset;        /* tar header offset, or record index */
+    member *m;
+    size_t n_m;
+    yajl_val rec;          /* manifest record */
+    /* results */
+    jf_record *out;
+    jf_outcome outcome;
+    unsigned notes;
+    char detail[400];
+    char missing_prefix[128];
+    uint64_t image_bytes;
+} item;
+
+static void item_clear(item *it)
+{
+    free(it->key);
+    free(it->orig);
+    for (size_t i = 0; i < it->n_m; i++) {
+        free(it->m[i].ext);
+        free(it->m[i].data);
+    }
+    free(it->m);
+    yajl_tree_free(it->rec);
+    jf_record_destroy(it->out);
+    memset(it, 0, sizeof *it);
+}
+
+typedef struct run {
+    jf_store *st;
+    const jf_ingest_params *p;
+    cap_map captions;
+    const char *const *roots;
+    size_t n_roots;
+} run;
+
+static jf_outcome image_outcome(jf_image_status s)
+{
+    switch (s) {
+    case JF_IMAGE_EMPTY: return JF_OUT_EMPTY_FILE;
+    case JF_IMAGE_UNSUPPORTED: return JF_OUT_UNSUPPORTED_FORMAT;
+    case JF_IMAGE_TOO_LARGE: return JF_OUT_TOO_LARGE;
+    default: return JF_OUT_DECODE_ERROR;
+    }
+}
+
+static const char *ext_for_format(const char *fmt)
+{
+    return !strcmp(fmt, "jpeg") ? "jpg" : fmt;
+}
+
+/* Checks an image and its size rules; on success adds it as a field and its columns. */
+static int add_image(const run *r, item *it, const char *field, const uint8_t *data, size_t size, int first)
+{
+    jf_image_info info;
+    char detail[300];
+    jf_image_status s = jf_image_check(data, size, &r->p->limits, r->p->full_decode, &info, detail, sizeof detail);
+    if (s != JF_IMAGE_OK) {
+        it->outcome = image_outcome(s);
+        snprintf(it->detail, sizeof it->detail, "%s: %s", field, detail);
+        return -1;
+    }
+    int shorter = info.width < info.height ? info.width : info.height;
+    int longer = info.width < info.height ? info.height : info.width;
+    if (r->p->min_side > 0 && shorter < r->p->min_side) {
+        it->outcome = JF_OUT_TOO_SMALL;
+        snprintf(it->detail, sizeof it->detail, "%dx%d, shorter side under %d", info.width, info.height, r->p->min_side);
+        return -1;
+    }
+    if (r->p->max_aspect > 0 && (double)longer / shorter > r->p->max_aspect) {
+        it->outcome = JF_OUT_BAD_ASPECT;
+        snprintf(it->detail, sizeof it->detail, "%dx%d, aspect %.2f over %.2f", info.width, info.height,
+                 (double)longer / shorter, r->p->max_aspect);
+        return -1;
+    }
+    /* The field is named after what the bytes are, whatever the member was called. */
+    char name[300];
+    snprintf(name, sizeof name, "%s", field);
+    const char *want = ext_for_format(info.format);
+    const char *dot = strrchr(name, '.');
+    const char *have = dot ? dot + 1 : name;
+    int same = !strcasecmp(have, want) || (!strcmp(want, "jpg") && !strcasecmp(have, "jpeg"));
+    if (!same) {
+        it->notes |= 1u << JF_NOTE_EXTENSION_MISMATCH;
+        if (dot)
+            snprintf(name + (dot - name) + 1, sizeof name - (size_t)(dot - name) - 1, "%s", want);
+        else
+            snprintf(name, sizeof name, "%s", want);
+    }
+    jf_error err;
+    if (jf_record_add_field(it->out, name, JF_FIELD_IMAGE, data, size, &err) != JF_OK) {
+        it->outcome = JF_OUT_BAD_RECORD;
+        snprintf(it->detail, sizeof it->detail, "%.380s", err.msg);
+        return -1;
+    }
+    if (first) {
+        XXH128_hash_t h = XXH3_128bits(data, size);
+        char hex[40];
+        snprintf(hex, sizeof hex, "%016llx%016llx", (unsigned long long)h.high64, (unsigned long long)h.low64);
+        jf_record_set_text(it->out, "content_hash", hex, &err);
+        jf_record_set_text(it->out, "colorspace", info.colorspace, &err);
+        jf_record_set_int(it->out, "progressive", info.progressive, &err);
+    }
+    it->image_bytes += size;
+    return 0;
+}
+
+static void set_caption(item *it, const char *field, const char *text, size_t n)
+{
+    int repaired = 0;
+    char *clean = utf8_repair(text, n, &repaired);
+    if (!clean)
+        return;
+    if (repaired)
+        it->notes |= 1u << JF_NOTE_CAPTION_REPAIRED;
+    jf_record_add_field(it->out, field, JF_FIELD_TEXT, clean, strlen(clean), NULL);
+    free(clean);
+}
+
+/* img2dataset / LAION metadata: scalar members of the .json become index columns under the
+ * names users know; a few are renamed (AESTHETIC_SCORE → aesthetic) or skipped (the caption,
+ * which is the txt field, and sizes, which come from decoding). */
+static void metadata_columns(item *it, yajl_val o)
+{
+    static const char *const skip[] = {"caption", "TEXT", "text", "width", "height", "exif", "WIDTH", "HEIGHT", NULL};
+    static const char *const rename[][2] = {{"AESTHETIC_SCORE", "aesthetic"}, {"aesthetic_score_laion_v2", "aesthetic"},
+                                            {"URL", "url"}, {"key", "orig_key"}, {"hash", "laion_hash"},
+                                            {"SAMPLE_ID", "sample_id"}, {"NSFW", "nsfw"}, {"LICENSE", "license"},
+                                            {"LANGUAGE", "language"}, {"id", "orig_id"}, {"source", "orig_source"},
+                                            {"kind", "orig_kind"}, {"offset", "orig_offset"}, {"length", "orig_length"},
+                                            {NULL, NULL}};
+    static const char *const integers[] = {"original_width", "original_height", "sample_id", "laion_hash", NULL};
+    jf_error err;
+    for (size_t i = 0; i < o->u.object.len; i++) {
+        const char *k = o->u.object.keys[i];
+        yajl_val v = o->u.object.values[i];
+        int skipped = 0;
+        for (int s = 0; skip[s]; s++)
+            skipped |= !strcmp(k, skip[s]);
+        if (skipped)
+            continue;
+        char name[65];
+        snprintf(name, sizeof name, "%s", k);
+        for (int s = 0; rename[s][0]; s++)
+            if (!strcmp(k, rename[s][0]))
+                snprintf(name, sizeof name, "%s", rename[s][1]);
+        for (char *c = name; *c; c++)
+            if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_'))
+                *c = '_';
+        if (name[0] >= '0' && name[0] <= '9')
+            continue;
+        int is_int = 0;
+        for (int s = 0; integers[s]; s++)
+            is_int |= !strcmp(name, integers[s]);
+        if (YAJL_IS_NUMBER(v)) {
+            if (is_int && YAJL_IS_INTEGER(v))
+                jf_record_set_int(it->out, name, YAJL_GET_INTEGER(v), &err);
+            else if (!is_int)
+                jf_record_set_real(it->out, name, v->u.number.d, &err);
+        } else if (YAJL_IS_STRING(v) && strlen(v->u.string) < 4096) {
+            int rep = 0;
+            char *clean = utf8_repair(v->u.string, strlen(v->u.string), &rep);
+            if (clean)
+                jf_record_set_text(it->out, name, clean, &err);
+            free(clean);
+        } else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v)) {
+            jf_record_set_int(it->out, name, YAJL_IS_TRUE(v), &err);
+        }
+    }
+}
+
+/* SA-1B annotation summary: mask count, total area, mean predicted IoU and stability. */
+static void sa1b_columns(item *it, yajl_val o, int64_t *image_id)
+{
+    const char *ann_p[] = {"annotations", NULL}, *id_p[] = {"image", "image_id", NULL};
+    yajl_val anns = yajl_tree_get(o, ann_p, yajl_t_array);
+    yajl_val id = yajl_tree_get(o, id_p, yajl_t_number);
+    jf_error err;
+    double area = 0, iou = 0, stab = 0;
+    size_t n = anns ? anns->u.array.len : 0;
+    for (size_t i = 0; i < n; i++) {
+        yajl_val a = anns->u.array.values[i];
+        const char *pa[] = {"area", NULL}, *pi[] = {"predicted_iou", NULL}, *ps[] = {"stability_score", NULL};
+        yajl_val va = yajl_tree_get(a, pa, yajl_t_number), vi = yajl_tree_get(a, pi, yajl_t_number),
+                 vs = yajl_tree_get(a, ps, yajl_t_number);
+        area += va ? va->u.number.d : 0;
+        iou += vi ? vi->u.number.d : 0;
+        stab += vs ? vs->u.number.d : 0;
+    }
+    jf_record_set_int(it->out, "mask_count", (int64_t)n, &err);
+    jf_record_set_real(it->out, "mask_area", area, &err);
+    if (n) {
+        jf_record_set_real(it->out, "mask_iou_mean", iou / (double)n, &err);
+        jf_record_set_real(it->out, "mask_stability_mean", stab / (double)n, &err);
+    }
+    if (id && YAJL_IS_INTEGER(id)) {
+        *image_id = YAJL_GET_INTEGER(id);
+        jf_record_set_int(it->out, "sa_image_id", *image_id, &err);
+    }
+}
+
+static int is_image_ext(const char *ext) { return jf_field_type_for_name(ext) == JF_FIELD_IMAGE; }
+
+static void process_tar_item(const run *r, item *it)
+{
+    jf_error err;
+    const member *img = NULL, *txt = NULL, *json = NULL;
+    for (size_t i = 0; i < it->n_m; i++) {
+        const member *m = &it->m[i];
+        if (!img && is_image_ext(m->ext))
+            img = m;
+        else if (!txt && (!strcmp(m->ext, "txt") || !strcmp(m->ext, "caption") || !strcmp(m->ext, "text")))
+            txt = m;
+        else if (!json && !strcmp(m->ext, "json"))
+            json = m;
+    }
+    yajl_val meta = NULL;
+    int sa1b = 0;
+    if (json) {
+        char *text = malloc(json->size + 1), ebuf[128];
+        if (text) {
+            memcpy(text, json->data, json->size);
+            text[json->size] = 0;
+            meta = yajl_tree_parse(text, ebuf, sizeof ebuf);
+            free(text);
+        }
+        if (!meta || !YAJL_IS_OBJECT(meta)) {
+            it->notes |= 1u << JF_NOTE_METADATA_INVALID;
+            yajl_tree_free(meta);
+            meta = NULL;
+        } else {
+            const char *ann_p[] = {"annotations", NULL}, *img_p[] = {"image", NULL};
+            sa1b = yajl_tree_get(meta, ann_p, yajl_t_array) && yajl_tree_get(meta, img_p, yajl_t_object);
+        }
+    }
+    const char *base = strrchr(it->orig, '/') ? strrchr(it->orig, '/') + 1 : it->orig;
+    int sa_name = !strncmp(base, "sa_", 3) && base[3] >= '0' && base[3] <= '9';
+    if (sa1b && !img) {
+        it->outcome = JF_OUT_MISSING_PAIR;
+        snprintf(it->detail, sizeof it->detail, "SA-1B annotations without their image");
+        yajl_tree_free(meta);
+        return;
+    }
+    if (sa_name && img && !json && r->captions.n == 0) {
+        it->outcome = JF_OUT_MISSING_PAIR;
+        snprintf(it->detail, sizeof it->detail, "SA-1B image without its annotation JSON");
+        return;
+    }
+    if (!img && !txt && json && !sa1b) {
+        it->outcome = JF_OUT_MISSING_PAIR;
+        snprintf(it->detail, sizeof it->detail, "metadata without an image or caption");
+        yajl_tree_free(meta);
+        return;
+    }
+    it->out = jf_record_create();
+    jf_record_set_key(it->out, it->key, &err);
+    jf_record_set_text(it->out, "source", it->source, &err);
+    int n_img = 0;
+    for (size_t i = 0; i < it->n_m; i++) {
+        const member *m = &it->m[i];
+        if (!is_image_ext(m->ext))
+            continue;
+        if (add_image(r, it, m->ext, m->data, m->size, n_img == 0) != 0) {
+            yajl_tree_free(meta);
+            return;
+        }
+        n_img++;
+    }
+    int64_t sa_id = -1;
+    if (meta && sa1b)
+        sa1b_columns(it, meta, &sa_id);
+    else if (meta)
+        metadata_columns(it, meta);
+    if (txt) {
+        set_caption(it, "txt", (const char *)txt->data, txt->size);
+    } else if (meta && !sa1b) {
+        const char *cp[] = {"caption", NULL};
+        yajl_val c = yajl_tree_get(meta, cp, yajl_t_string);
+        if (c && c->u.string)
+            set_caption(it, "txt", c->u.string, strlen(c->u.string));
+    }
+    if (!txt && r->captions.n) { /* captions joined from a separate file (SA-1B) */
+        char idbuf[32];
+        snprintf(idbuf, sizeof idbuf, "%lld", (long long)sa_id);
+        const char *c = cap_get(&r->captions, base);
+        if (!c && sa_id >= 0)
+            c = cap_get(&r->captions, idbuf);
+        if (c)
+            set_caption(it, "txt", c, strlen(c));
+    }
+    /* every other member goes in as it is */
+    for (size_t i = 0; i < it->n_m; i++) {
+        const member *m = &it->m[i];
+        if (is_image_ext(m->ext) || (m == txt))
+            continue;
+        jf_record_add_field(it->out, m->ext, jf_field_type_for_name(m->ext), m->data, m->size, &err);
+    }
+    yajl_tree_free(meta);
+    jf_record_set_kind(it->out, jf_kind_infer(it->out));
+    it->outcome = JF_OUT_OK;
+}
+
+/* ---- manifest records (ShareGPT4V / LLaVA / image+caption / text) ---- */
+
+static int read_whole(const char *path, uint8_t **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size > (1LL << 30)) {
+        fclose(f);
+        return -2;
+    }
+    *out = malloc((size_t)sb.st_size + 1);
+    *len = *out ? fread(*out, 1, (size_t)sb.st_size, f) : 0;
+    fclose(f);
+    return *out ? 0 : -2;
+}
+
+/* First two components of a relative path: the part users look for when images are missing. */
+static void path_prefix(const char *p, char *out, size_t n)
+{
+    const char *a = strchr(p, '/');
+    const char *b = a ? strchr(a + 1, '/') : NULL;
+    size_t len = b ? (size_t)(b - p) : a ? (size_t)(a - p) : strlen(p);
+    if (!b && !a)
+        len = 0; /* a bare file name: no prefix */
+    snprintf(out, n, "%.*s", (int)(len < n ? len : n - 1), p);
+    if (!out[0])
+        snprintf(out, n, ".");
+}
+
+static int load_manifest_image(const run *r, item *it, const char *rel, const char *field, int first)
+{
+    char path[4096];
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int found = 0;
+    if (rel[0] == '/') {
+        snprintf(path, sizeof path, "%s", rel);
+        found = read_whole(path, &data, &len) == 0;
+    } else if (strstr(rel, "..") && (strstr(rel, "../") == rel || strstr(rel, "/../"))) {
+        it->outcome = JF_OUT_BAD_RECORD;
+        snprintf(it->detail, sizeof it->detail, "image path '%s' leaves the image root", rel);
+        return -1;
+    } else if (r->n_roots == 0) {
+        snprintf(path, sizeof path, "%s/%s", it->manifest_dir, rel);
+        found = read_whole(path, &data, &len) == 0;
+    } else {
+        for (size_t k = 0; k < r->n_roots && !found; k++) {
+            snprintf(path, sizeof path, "%s/%s", r->roots[k], rel);
+            found = read_whole(path, &data, &len) == 0;
+        }
+    }
+    if (!found) {
+        it->outcome = JF_OUT_MISSING_IMAGE;
+        snprintf(it->detail, sizeof it->detail, "image '%s' not found under %s", rel,
+                 r->n_roots ? "the image roots" : it->manifest_dir);
+        path_prefix(rel, it->missing_prefix, sizeof it->missing_prefix);
+        return -1;
+    }
+    int rc = add_image(r, it, field, data, len, first);
+    free(data);
+    return rc;
+}
+
+/* Appends a normalized turn list [{"from": "human"|"gpt"|..., "value": "..."}]. */
+static int normalize_conversation(item *it, yajl_val conv, sbuf *out, int *turns)
+{
+    sb_puts(out, "[");
+    *turns = 0;
+    for (size_t i = 0; i < conv->u.array.len; i++) {
+        yajl_val t = conv->u.array.values[i];
+        if (!YAJL_IS_OBJECT(t))
+            return -1;
+        const char *role = obj_str(t, (const char *const[]){"from", "role", NULL});
+        const char *value = obj_str(t, (const char *const[]){"value", "content", "text", NULL});
+        if (!role || !value)
+            return -1;
+        const char *norm = !strcmp(role, "user") ? "human" : !strcmp(role, "assistant") ? "gpt" : role;
+        int rep = 0;
+        char *clean = utf8_repair(value, strlen(value), &rep);
+        char *crole = utf8_repair(norm, strlen(norm), &rep);
+        if (!clean || !crole) {
+            free(clean);
+            free(crole);
+            return -1;
+        }
+        if (rep)
+            it->notes |= 1u << JF_NOTE_CAPTION_REPAIRED;
+        sb_puts(out, i ? ",{\"from\":" : "{\"from\":");
+        sb_json_str(out, crole);
+        sb_puts(out, ",\"value\":");
+        sb_json_str(out, clean);
+        sb_puts(out, "}");
+        free(clean);
+        free(crole);
+        (*turns)++;
+    }
+    sb_puts(out, "]");
+    return *turns ? 0 : -1;
+}
+
+static void process_manifest_item(const run *r, item *it)
+{
+    jf_error err;
+    yajl_val o = it->rec;
+    if (!YAJL_IS_OBJECT(o)) {
+        it->outcome = JF_OUT_BAD_RECORD;
+        snprintf(it->detail, sizeof it->detail, "record %lld is not a JSON object", (long long)it->offset);
+        return;
+    }
+    const char *conv_p[] = {"conversations", NULL}, *msg_p[] = {"messages", NULL}, *imgs_p[] = {"images", NULL};
+    yajl_val conv = yajl_tree_get(o, conv_p, yajl_t_array);
+    if (!conv)
+        conv = yajl_tree_get(o, msg_p, yajl_t_array);
+    const char *image = obj_str(o, (const char *const[]){"image", "file_name", "filepath", "image_path", "path", NULL});
+    yajl_val images = yajl_tree_get(o, imgs_p, yajl_t_array);
+    const char *caption = obj_str(o, (const char *const[]){"caption", "title", "txt", "TEXT", NULL});
+    const char *text = obj_str(o, (const char *const[]){"text", "content", NULL});
+    it->out = jf_record_create();
+    jf_record_set_key(it->out, it->key, &err);
+    jf_record_set_text(it->out, "source", it->source, &err);
+    const char *id = obj_str(o, (const char *const[]){"id", "uid", "key", NULL});
+    if (id) {
+        int rep = 0;
+        char *clean = utf8_repair(id, strlen(id), &rep);
+        jf_record_set_text(it->out, "orig_id", clean, &err);
+        free(clean);
+    }
+    /* images first: a missing or damaged one decides the outcome */
+    int n_img = 0;
+    if (image) {
+        jf_record_set_text(it->out, "image_path", image, &err);
+        const char *dot = strrchr(image, '.');
+        char field[32];
+        snprintf(field, sizeof field, "%s", dot && strlen(dot + 1) < 8 ? dot + 1 : "jpg");
+        for (char *c = field; *c; c++)
+            *c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
+        if (!is_image_ext(field))
+            snprintf(field, sizeof field, "jpg");
+        if (load_manifest_image(r, it, image, field, 1) != 0)
+            return;
+        n_img++;
+    }
+    for (size_t i = 0; images && i < images->u.array.len; i++) {
+        yajl_val v = images->u.array.values[i];
+        const char *p = YAJL_IS_STRING(v) ? YAJL_GET_STRING(v) : YAJL_IS_OBJECT(v) ? obj_str(v, (const char *const[]){"path", "image", NULL}) : NULL;
+        if (!p)
+            continue;
+        char field[32];
+        if (n_img == 0)
+            snprintf(field, sizeof field, "jpg");
+        else
+            snprintf(field, sizeof field, "%d.jpg", n_img);
+        if (n_img == 0)
+            jf_record_set_text(it->out, "image_path", p, &err);
+        if (load_manifest_image(r, it, p, field, n_img == 0) != 0)
+            return;
+        n_img++;
+    }
+    if (conv) {
+        sbuf sb = {0};
+        int turns = 0;
+        if (normalize_conversation(it, conv, &sb, &turns) != 0) {
+            free(sb.p);
+            it->outcome = JF_OUT_BAD_RECORD;
+            snprintf(it->detail, sizeof it->detail, "record %lld: conversations need turns with from/value (or role/content) strings",
+                     (long long)it->offset);
+            return;
+        }
+        jf_record_add_field(it->out, "conv", JF_FIELD_JSON, sb.p, sb.len, &err);
+        jf_record_set_int(it->out, "n_turns", turns, &err);
+        free(sb.p);
+        jf_record_set_kind(it->out, n_img ? JF_KIND_UNDERSTANDING : JF_KIND_TEXT);
+    } else if (n_img && (caption || text)) {
+        const char *c = caption ? caption : text;
+        set_caption(it, "txt", c, strlen(c));
+        jf_record_set_kind(it->out, JF_KIND_GENERATION);
+    } else if (!n_img && (text || caption)) {
+        const char *c = text ? text : caption;
+        set_caption(it, "txt", c, strlen(c));
+        jf_record_set_kind(it->out, JF_KIND_TEXT);
+    } else {
+        it->outcome = JF_OUT_BAD_RECORD;
+        snprintf(it->detail, sizeof it->detail, "record %lld has no conversations, image with caption, or text",
+                 (long long)it->offset);
+        return;
+    }
+    it->outcome = JF_OUT_OK;
+}
+
+static void process_item(const run *r, item *it)
+{
+    if (it->outcome != JF_OUT_OK) /* decided while reading (already present, duplicate, ...) */
+        return;
+    if (it->manifest)
+        process_manifest_item(r, it);
+    else
+        process_tar_item(r, it);
+    if (it->outcome != JF_OUT_OK) {
+        jf_record_destroy(it->out);
+        it->out = NULL;
+    }
+}
+
+/* ---- worker pool ---- */
+
+typedef struct batch {
+    item *v;
+    size_t n, cap;
+    atomic_size_t next;
+} batch;
+
+typedef struct pool {
+    const run *r;
+    pthread_t *t;
+    int n;
+    pthread_mutex_t mu;
+    pthread_cond_t work, done;
+    batch *cur;
+    unsigned gen;
+    int finished, stop;
+} pool;
+
+static void drain(const run *r, batch *b)
+{
+    size_t i;
+    while ((i = atomic_fetch_add(&b->next, 1)) < b->n)
+        process_item(r, &b->v[i]);
+}
+
+static void *worker(void *arg)
+{
+    pool *pl = arg;
+    unsigned seen = 0;
+    for (;;) {
+        pthread_mutex_lock(&pl->mu);
+        while (pl->gen == seen && !pl->stop)
+            pthread_cond_wait(&pl->work, &pl->mu);
+        if (pl->stop) {
+            pthread_mutex_unlock(&pl->mu);
+            return NULL;
+        }
+        seen = pl->gen;
+        batch *b = pl->cur;
+        pthread_mutex_unlock(&pl->mu);
+        drain(pl->r, b);
+        pthread_mutex_lock(&pl->mu);
+        if (++pl->finished == pl->n)
+            pthread_cond_signal(&pl->done);
+        pthread_mutex_unlock(&pl->mu);
+    }
+}
+
+static int pool_start(pool *pl, const run *r, int n)
+{
+    memset(pl, 0, sizeof *pl);
+    pl->r = r;
+    pthread_mutex_init(&pl->mu, NULL);
+    pthread_cond_init(&pl->work, NULL);
+    pthread_cond_init(&pl->done, NULL);
+    pl->t = calloc((size_t)n, sizeof *pl->t);
+    if (!pl->t)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        if (pthread_create(&pl->t[i], NULL, worker, pl) != 0)
+            break;
+        pl->n++;
+    }
+    return pl->n ? 0 : -1;
+}
+
+static void pool_submit(pool *pl, batch *b)
+{
+    atomic_store(&b->next, 0);
+    pthread_mutex_lock(&pl->mu);
+    pl->cur = b;
+    pl->finished = 0;
+    pl->gen++;
+    pthread_cond_broadcast(&pl->work);
+    pthread_mutex_unlock(&pl->mu);
+}
+
+static void pool_wait(pool *pl)
+{
+    pthread_mutex_lock(&pl->mu);
+    while (pl->finished < pl->n)
+        pthread_cond_wait(&pl->done, &pl->mu);
+    pthread_mutex_unlock(&pl->mu);
+}
+
+static void pool_stop(pool *pl)
+{
+    pthread_mutex_lock(&pl->mu);
+    pl->stop = 1;
+    pthread_cond_broadcast(&pl->work);
+    pthread_mutex_unlock(&pl->mu);
+    for (int i = 0; i < pl->n; i++)
+        pthread_join(pl->t[i], NULL);
+    free(pl->t);
+    pthread_mutex_destroy(&pl->mu);
+    pthread_cond_destroy(&pl->work);
+    pthread_cond_destroy(&pl->done);
+}
+
+/* ---- the run ---- */
+
+typedef struct key_set {
+    XXH128_hash_t *v;
+    size_t cap, n;
+} key_set;
+
+/* Returns 1 if present; inserts otherwise. 128-bit hashes: collisions are not a practical concern. */
+static int key_seen(key_set *s, const char *key)
+{
+    if ((s->n + 1) * 2 > s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 1 << 14;
+        XXH128_hash_t *t = calloc(cap, sizeof *t);
+        if (!t)
+            return 0;
+        for (size_t i = 0; i < s->cap; i++)
+            if (s->v[i].low64 | s->v[i].high64) {
+                size_t j = s->v[i].low64 & (cap - 1);
+                while (t[j].low64 | t[j].high64)
+                    j = (j + 1) & (cap - 1);
+                t[j] = s->v[i];
+            }
+        free(s->v);
+        s->v = t;
+        s->cap = cap;
+    }
+    XXH128_hash_t h = XXH3_128bits(key, strlen(key));
+    if (!(h.low64 | h.high64))
+        h.low64 = 1;
+    size_t j = h.low64 & (s->cap - 1);
+    while (s->v[j].low64 | s->v[j].high64) {
+        if (s->v[j].low64 == h.low64 && s->v[j].high64 == h.high64)
+            return 1;
+        j = (j + 1) & (s->cap - 1);
+    }
+    s->v[j] = h;
+    s->n++;
+    return 0;
+}
+
+typedef struct state {
+    run r;
+    jf_ingest_stats *stats;
+    jf_writer *w;
+    sqlite3 *db;
+    sqlite3_stmt *exists, *fail;
+    key_set keys;
+    pool pl;
+    int threads;
+    batch b[2];
+    int cur;
+    int64_t run_id;
+    uint64_t n_seen;
+} state;
+
+static void problem(state *s, const char *input, int64_t offset, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void problem(state *s, const char *input, int64_t offset, const char *fmt, ...)
+{
+    if (!s->r.p->on_problem)
+        return;
+    char msg[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    jf_problem p = {"error", input, offset, msg};
+    s->r.p->on_problem(s->r.p->user, &p);
+}
+
+static void count_missing(jf_ingest_stats *st, const char *prefix)
+{
+    for (size_t i = 0; i < st->n_missing_prefixes; i++)
+        if (!strcmp(st->missing_by_prefix[i].prefix, prefix)) {
+            st->missing_by_prefix[i].count++;
+            return;
+        }
+    size_t k = st->n_missing_prefixes < 64 ? st->n_missing_prefixes++ : 63;
+    if (k == 63 && st->n_missing_prefixes == 64 && strcmp(st->missing_by_prefix[63].prefix, "(other)")) {
+        snprintf(st->missing_by_prefix[63].prefix, sizeof st->missing_by_prefix[63].prefix, "(other)");
+        st->missing_by_prefix[63].count = 0;
+    }
+    if (k < 63)
+        snprintf(st->missing_by_prefix[k].prefix, sizeof st->missing_by_prefix[k].prefix, "%s", prefix);
+    st->missing_by_prefix[k].count++;
+}
+
+/* Writes a processed batch in order: records to the writer, then the failures to the index in
+ * one transaction (the writer runs its own transactions, so the two are kept apart). */
+static jf_status write_batch(state *s, batch *b, jf_error *err)
+{
+    jf_status rc = JF_OK;
+    size_t n_fail = 0;
+    for (size_t i = 0; i < b->n && rc == JF_OK; i++) {
+        item *it = &b->v[i];
+        for (int n = 0; n < JF_NOTE_COUNT_; n++)
+            if (it->notes & (1u << n))
+                s->stats->note[n]++;
+        if (it->outcome == JF_OUT_OK) {
+            jf_error we;
+            jf_status ws = jf_writer_add(s->w, it->out, &we);
+            if (ws == JF_EARG || ws == JF_ELIMIT) {
+                it->outcome = JF_OUT_BAD_RECORD;
+                snprintf(it->detail, sizeof it->detail, "%.380s", we.msg);
+            } else if (ws != JF_OK) {
+                if (err)
+                    *err = we;
+                rc = ws;
+                break;
+            } else {
+                s->stats->records_written++;
+                s->stats->image_bytes += it->image_bytes;
+            }
+        }
+        s->stats->outcome[it->outcome]++;
+        if (it->outcome == JF_OUT_OK || it->outcome == JF_OUT_ALREADY_PRESENT)
+            continue;
+        if (it->outcome == JF_OUT_MISSING_IMAGE)
+            count_missing(s->stats, it->missing_prefix);
+        problem(s, it->input, it->offset, "%s: %s%s%s", it->key, jf_outcome_name(it->outcome), it->detail[0] ? ": " : "",
+                it->detail);
+        n_fail++;
+    }
+    if (n_fail && rc == JF_OK) {
+        if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+            rc = jf_error_set(err, JF_EDB, "recording failures: %s", sqlite3_errmsg(s->db));
+        for (size_t i = 0; i < b->n && rc == JF_OK; i++) {
+            item *it = &b->v[i];
+            if (it->outcome == JF_OUT_OK || it->outcome == JF_OUT_ALREADY_PRESENT)
+                continue;
+            sqlite3_reset(s->fail);
+            sqlite3_bind_int64(s->fail, 1, s->run_id);
+            sqlite3_bind_text(s->fail, 2, it->source, -1, SQLITE_STATIC);
+            sqlite3_bind_text(s->fail, 3, it->input, -1, SQLITE_STATIC);
+            sqlite3_bind_text(s->fail, 4, it->key, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(s->fail, 5, it->offset);
+            sqlite3_bind_text(s->fail, 6, jf_outcome_name(it->outcome), -1, SQLITE_STATIC);
+            sqlite3_bind_text(s->fail, 7, it->detail, -1, SQLITE_STATIC);
+            if (sqlite3_step(s->fail) != SQLITE_DONE)
+                rc = jf_error_set(err, JF_EDB, "recording a failure: %s", sqlite3_errmsg(s->db));
+        }
+        if (rc == JF_OK && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+            rc = jf_error_set(err, JF_EDB, "recording failures: %s", sqlite3_errmsg(s->db));
+        if (rc != JF_OK)
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    for (size_t i = 0; i < b->n; i++)
+        item_clear(&b->v[i]);
+    b->n = 0;
+    return rc;
+}
+
+/* Hands the filled batch to the workers and writes the previous one meanwhile. */
+static jf_status flush_batch(state *s, int final, jf_error *err)
+{
+    batch *b = &s->b[s->cur];
+    if (s->threads <= 1) {
+        atomic_store(&b->next, 0);
+        drain(&s->r, b);
+        return write_batch(s, b, err);
+    }
+    /* b[cur] was filled while b[!cur] was being decoded: wait, write it, start b[cur]. */
+    batch *prev = &s->b[!s->cur];
+    jf_status rc = JF_OK;
+    if (prev->n) {
+        pool_wait(&s->pl);
+        rc = write_batch(s, prev, err);
+    }
+    if (b->n && rc == JF_OK) {
+        pool_submit(&s->pl, b);
+        s->cur = !s->cur;
+    }
+    if (final && rc == JF_OK && b->n) {
+        pool_wait(&s->pl);
+        rc = write_batch(s, b, err);
+    }
+    return rc;
+}
+
+static item *new_item(state *s, jf_error *err, jf_status *rc)
+{
+    batch *b = &s->b[s->cur];
+    if (b->n >= s->r.p->batch) {
+        if ((*rc = flush_batch(s, 0, err)) != JF_OK)
+            return NULL;
+        b = &s->b[s->cur];
+    }
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        item *v = realloc(b->v, cap * sizeof *v);
+        if (!v) {
+            *rc = jf_error_set(err, JF_ENOMEM, "out of memory");
+            return NULL;
+        }
+        b->v = v;
+        b->cap = cap;
+    }
+    item *it = &b->v[b->n++];
+    memset(it, 0, sizeof *it);
+    s->n_seen++;
+    s->stats->seen++;
+    if (s->r.p->on_progress && s->n_seen % 64 == 0)
+        s->r.p->on_progress(s->r.p->user, s->n_seen, 0);
+    return it;
+}
+
+/* Decides what needs no decoding: already in the index, or a duplicate in this run. */
+static void triage(state *s, item *it)
+{
+    sqlite3_reset(s->exists);
+    sqlite3_bind_text(s->exists, 1, it->key, -1, SQLITE_STATIC);
+    if (sqlite3_step(s->exists) == SQLITE_ROW) {
+        it->outcome = JF_OUT_ALREADY_PRESENT;
+        key_seen(&s->keys, it->key);
+        return;
+    }
+    if (key_seen(&s->keys, it->key)) {
+        it->outcome = JF_OUT_DUPLICATE_KEY;
+        snprintf(it->detail, sizeof it->detail, "key seen earlier in this run; the first sample is kept");
+    }
+}
+
+static void problem_cb(void *user, const jf_problem *p)
+{
+    state *s = user;
+    if (s->r.p->on_problem)
+        s->r.p->on_problem(s->r.p->user, p);
+}
+
+static jf_status ingest_tar(state *s, const char *path, const char *source, jf_error *err)
+{
+    jf_wds_reader *rd;
+    jf_status rc = jf_wds_reader_open(path, NULL, NULL, problem_cb, s, &rd, err);
+    if (rc != JF_OK)
+        return rc;
+    jf_wds_sample smp;
+    while ((rc = jf_wds_reader_next(rd, &smp, err)) == JF_OK) {
+        char key[4400];
+        snprintf(key, sizeof key, "%s/%s", source, smp.key);
+        /* Members of a key that come back later join their sample if it is still in the batch
+         * being read; otherwise they are reported, not silently merged or lost. */
+        if (smp.repeated_key) {
+            batch *b = &s->b[s->cur];
+            item *prev = NULL;
+            for (size_t i = b->n; i-- > 0;)
+                if (!strcmp(b->v[i].key, key) && !b->v[i].manifest && b->v[i].outcome == JF_OUT_OK) {
+                    prev = &b->v[i];
+                    break;
+                }
+            if (prev) {
+                for (size_t k = 0; k < smp.n_members; k++) {
+                    int dup = 0;
+                    for (size_t j = 0; j < prev->n_m; j++)
+                        dup |= !strcmp(prev->m[j].ext, smp.members[k].ext);
+                    if (dup)
+                        continue;
+                    member *nm = realloc(prev->m, (prev->n_m + 1) * sizeof *nm);
+                    if (!nm)
+                        return jf_error_set(err, JF_ENOMEM, "out of memory");
+                    prev->m = nm;
+                    member *m = &prev->m[prev->n_m++];
+                    m->ext = xstrdup(smp.members[k].ext);
+                    m->size = smp.members[k].size;
+                    m->data = malloc(m->size ? m->size : 1);
+                    if (m->data)
+                        memcpy(m->data, smp.members[k].data, m->size);
+                }
+                continue;
+            }
+        }
+        item *it = new_item(s, err, &rc);
+        if (!it)
+            break;
+        it->key = xstrdup(key);
+        it->orig = xstrdup(smp.key);
+        it->source = source;
+        it->input = path;
+        it->offset = smp.offset;
+        it->m = calloc(smp.n_members ? smp.n_members : 1, sizeof *it->m);
+        if (!it->key || !it->orig || !it->m) {
+            rc = jf_error_set(err, JF_ENOMEM, "out of memory");
+            break;
+        }
+        for (size_t k = 0; k < smp.n_members; k++) {
+            member *m = &it->m[it->n_m++];
+            m->ext = xstrdup(smp.members[k].ext);
+            m->size = smp.members[k].size;
+            m->data = malloc(m->size ? m->size : 1);
+            if (!m->ext || !m->data) {
+                rc = jf_error_set(err, JF_ENOMEM, "out of memory");
+                break;
+            }
+            memcpy(m->data, smp.members[k].data, m->size);
+        }
+        if (rc != JF_OK)
+            break;
+        if (smp.repeated_key) {
+            it->outcome = JF_OUT_NOT_ADJACENT;
+            snprintf(it->detail, sizeof it->detail, "members of this key re-appear apart from its first ones");
+            key_seen(&s->keys, key);
+        } else {
+            triage(s, it);
+        }
+    }
+    if (rc == JF_ENOTFOUND)
+        rc = JF_OK;
+    jf_wds_report rep = jf_wds_reader_report(rd);
+    s->stats->note[JF_NOTE_REJECTED_MEMBER] += rep.skipped_members;
+    if (jf_wds_reader_truncated(rd)) {
+        s->stats->outcome[JF_OUT_TRUNCATED]++;
+        s->stats->seen++;
+    }
+    jf_wds_reader_close(rd);
+    return rc;
+}
+
+static jf_status manifest_item(state *s, const char *path, const char *dir, const char *source, int64_t index,
+                               yajl_val rec, jf_error *err)
+{
+    const jf_ingest_params *p = s->r.p;
+    if (p->part_n > 1 && (uint64_t)index % p->part_n != p->part_k) {
+        yajl_tree_free(rec);
+        return JF_OK;
+    }
+    jf_status rc = JF_OK;
+    item *it = new_item(s, err, &rc);
+    if (!it) {
+        yajl_tree_free(rec);
+        return rc;
+    }
+    char key[600];
+    snprintf(key, sizeof key, "%s/%08lld", source, (long long)index);
+    it->manifest = 1;
+    it->key = xstrdup(key);
+    it->source = source;
+    it->input = path;
+    it->manifest_dir = dir;
+    it->offset = index;
+    it->rec = rec;
+    if (!it->key)
+        return jf_error_set(err, JF_ENOMEM, "out of memory");
+    triage(s, it);
+    return JF_OK;
+}
+
+static jf_status ingest_manifest(state *s, const char *path, const char *source, int jsonl, jf_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return JF_OK; /* reported by the caller's sniffing */
+    char *tmp = xstrdup(path);
+    char *dir = xstrdup(dirname(tmp));
+    free(tmp);
+    jf_status rc = JF_OK;
+    int64_t index = 0;
+    char ebuf[600];
+    if (jsonl) {
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t n;
+        int64_t lineno = 0;
+        while (rc == JF_OK && (n = getline(&line, &cap, f)) >= 0) {
+            lineno++;
+            size_t k = strspn(line, " \t\r\n");
+            if (line[k] == 0)
+                continue;
+            yajl_val v = yajl_tree_parse(line, ebuf, sizeof ebuf);
+            if (!v) {
+                /* a broken line is one bad record; the rest of the file goes on */
+                if (!(s->r.p->part_n > 1 && (uint64_t)index % s->r.p->part_n != s->r.p->part_k)) {
+                    item *it = new_item(s, err, &rc);
+                    if (it) {
+                        char key[600];
+                        snprintf(key, sizeof key, "%s/%08lld", source, (long long)index);
+                        it->key = xstrdup(key);
+                        it->source = source;
+                        it->input = path;
+                        it->offset = index;
+                        it->manifest = 1;
+                        it->outcome = JF_OUT_BAD_RECORD;
+                        char *nl = strchr(ebuf, '\n');
+                        if (nl)
+                            *nl = 0;
+                        snprintf(it->detail, sizeof it->detail, "line %lld is not JSON: %.300s", (long long)lineno, ebuf);
+                    }
+                }
+                index++;
+                continue;
+            }
+            rc = manifest_item(s, path, dir, source, index++, v, err);
+        }
+        free(line);
+    } else {
+        jf__jsonstream *js = jf__jsonstream_create();
+        uint8_t *buf = malloc(1 << 20);
+        uint64_t off = 0;
+        if (!js || !buf)
+            rc = jf_error_set(err, JF_ENOMEM, "out of memory");
+        while (rc == JF_OK) {
+            size_t got = fread(buf, 1, 1 << 20, f);
+            int bad = jf__jsonstream_feed(js, buf, got, off, ebuf, sizeof ebuf);
+            off += got;
+            yajl_val v;
+            while (rc == JF_OK && (v = jf__jsonstream_take(js)))
+                rc = manifest_item(s, path, dir, source, index++, v, err);
+            if (bad) {
+                /* The records before the damage are kept; what follows cannot be located. */
+                problem(s, path, -1, "%s; %lld records before it were read", ebuf, (long long)index);
+                s->stats->outcome[JF_OUT_BAD_RECORD]++;
+                s->stats->seen++;
+                break;
+            }
+            if (got == 0)
+                break;
+        }
+        free(buf);
+        jf__jsonstream_destroy(js);
+    }
+    fclose(f);
+    free(dir);
+    return rc;
+}
+
+/* ---- inputs ---- */
+
+typedef enum input_kind { IN_MISSING, IN_TAR, IN_JSON, IN_JSONL, IN_UNKNOWN } input_kind;
+
+static input_kind sniff(const char *path, char *why, size_t n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(why, n, "cannot open: %s", strerror(errno));
+        return IN_MISSING;
+    }
+    uint8_t h[512];
+    size_t got = fread(h, 1, sizeof h, f);
+    fclose(f);
+    if (got == 0) {
+        snprintf(why, n, "empty file");
+        return IN_UNKNOWN;
+    }
+    if ((got >= 2 && h[0] == 0x1f && h[1] == 0x8b) || (got >= 4 && !memcmp(h, "\x28\xb5\x2f\xfd", 4)) ||
+        (got >= 6 && !memcmp(h, "\xfd" "7zXZ\0", 6)) || (got >= 3 && !memcmp(h, "BZh", 3)) ||
+        (got >= 262 && !memcmp(h + 257, "ustar", 5)))
+        return IN_TAR;
+    size_t k = 0;
+    if (got >= 3 && !memcmp(h, "\xEF\xBB\xBF", 3))
+        k = 3; /* byte-order mark */
+    while (k < got && (h[k] == ' ' || h[k] == '\n' || h[k] == '\r' || h[k] == '\t'))
+        k++;
+    if (k < got && h[k] == '[')
+        return IN_JSON;
+    if (k < got && h[k] == '{') {
+        /* JSON lines, unless the first line does not close the object (a pretty-printed document) */
+        f = fopen(path, "rb");
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t len = f ? getline(&line, &cap, f) : -1;
+        char ebuf[64];
+        yajl_val v = len > 0 ? yajl_tree_parse(line, ebuf, sizeof ebuf) : NULL;
+        input_kind kind = v ? IN_JSONL : IN_JSON;
+        yajl_tree_free(v);
+        free(line);
+        if (f)
+            fclose(f);
+        return kind;
+    }
+    snprintf(why, n, "not a tar, JSON or JSON-lines file (CSV/TSV URL lists arrive with the downloader)");
+    return IN_UNKNOWN;
+}
+
+/* Default source name: the folder of a tar (laion/00003.tar → "laion"), else the file stem. */
+static void default_source(const char *path, input_kind kind, char *out, size_t n)
+{
+    char *tmp = xstrdup(path);
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    char stem[256];
+    snprintf(stem, sizeof stem, "%s", base);
+    char *dot = strchr(stem, '.');
+    if (dot && dot != stem)
+        *dot = 0;
+    const char *parent = NULL;
+    if (kind == IN_TAR && tmp) {
+        char *d = dirname(tmp);
+        const char *pb = strrchr(d, '/') ? strrchr(d, '/') + 1 : d;
+        if (strcmp(pb, ".") && strcmp(pb, "/") && *pb)
+            parent = pb;
+    }
+    snprintf(out, n, "%s", parent ? parent : stem);
+    free(tmp);
+}
+
+typedef struct input {
+    char *path;
+    input_kind kind;
+    char source[128];
+    int64_t size, mtime;
+} input;
+
+typedef struct input_list {
+    input *v;
+    size_t n, cap;
+} input_list;
+
+static void add_input(void *user, const char *path)
+{
+    input_list *l = user;
+    for (size_t i = 0; i < l->n; i++)
+        if (!strcmp(l->v[i].path, path))
+            return;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        input *v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return;
+        l->v = v;
+        l->cap = cap;
+    }
+    memset(&l->v[l->n], 0, sizeof l->v[l->n]);
+    l->v[l->n++].path = xstrdup(path);
+}
+
+static const char *const INGEST_SCHEMA =
+    "CREATE TABLE IF NOT EXISTS ingest_runs(id INTEGER PRIMARY KEY, started_at REAL, finished_at REAL,"
+    "  host TEXT, part TEXT, inputs INTEGER, stats TEXT);"
+    "CREATE TABLE IF NOT EXISTS ingest_inputs(path TEXT NOT NULL, part TEXT NOT NULL, source TEXT, size INTEGER,"
+    "  mtime INTEGER, samples INTEGER, run_id INTEGER, finished_at REAL, PRIMARY KEY(path, part));"
+    "CREATE TABLE IF NOT EXISTS ingest_failures(source TEXT NOT NULL, key TEXT NOT NULL, run_id INTEGER, input TEXT,"
+    "  offset INTEGER, outcome TEXT, detail TEXT, PRIMARY KEY(source, key));"
+    "CREATE INDEX IF NOT EXISTS ingest_failures_outcome ON ingest_failures(outcome);";
+
+static void stats_json(const jf_ingest_stats *st, sbuf *b)
+{
+    sb_printf(b, "{\"inputs\":%llu,\"inputs_skipped\":%llu,\"inputs_other_part\":%llu,\"seen\":%llu,\"outcomes\":{",
+              (unsigned long long)st->inputs, (unsigned long long)st->inputs_skipped,
+              (unsigned long long)st->inputs_other_part, (unsigned long long)st->seen);
+    int first = 1;
+    for (int o = 0; o < JF_OUT_COUNT_; o++)
+        if (st->outcome[o]) {
+            sb_printf(b, "%s\"%s\":%llu", first ? "" : ",", jf_outcome_name((jf_outcome)o), (unsigned long long)st->outcome[o]);
+            first = 0;
+        }
+    sb_puts(b, "},\"notes\":{");
+    first = 1;
+    for (int n = 0; n < JF_NOTE_COUNT_; n++)
+        if (st->note[n]) {
+            sb_printf(b, "%s\"%s\":%llu", first ? "" : ",", jf_note_name((jf_note)n), (unsigned long long)st->note[n]);
+            first = 0;
+        }
+    sb_puts(b, "},\"missing_by_prefix\":{");
+    for (size_t i = 0; i < st->n_missing_prefixes; i++) {
+        if (i)
+            sb_puts(b, ",");
+        sb_json_str(b, st->missing_by_prefix[i].prefix);
+        sb_printf(b, ":%llu", (unsigned long long)st->missing_by_prefix[i].count);
+    }
+    sb_printf(b, "},\"records_written\":%llu,\"image_bytes\":%llu,\"seconds\":%.3f}",
+              (unsigned long long)st->records_written, (unsigned long long)st->image_bytes, st->seconds);
+}
+
+jf_status jf_ingest_run(jf_store *store, const char *const *inputs, size_t n_inputs, const jf_ingest_params *params,
+                        jf_ingest_stats *stats_out, jf_error *err)
+{
+    jf_ingest_params p = params ? *params : jf_ingest_default_params();
+    if (p.batch == 0)
+        p.batch = 256;
+    if (p.part_n > 1 && p.part_k >= p.part_n)
+        return jf_error_set(err, JF_EARG, "part %u/%u: K must be below N", p.part_k, p.part_n);
+    jf_ingest_stats stats;
+    memset(&stats, 0, sizeof stats);
+    state s;
+    memset(&s, 0, sizeof s);
+    s.r.st = store;
+    s.r.p = &p;
+    s.r.roots = p.image_roots;
+    s.r.n_roots = p.n_image_roots;
+    s.stats = &stats;
+    s.db = jf_store_db(store);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    jf_status rc = JF_OK;
+    char part[32];
+    snprintf(part, sizeof part, "%u/%u", p.part_n > 1 ? p.part_k : 0, p.part_n > 1 ? p.part_n : 1);
+
+    input_list in = {0};
+    for (size_t i = 0; i < n_inputs && rc == JF_OK; i++)
+        rc = jf_expand_pattern(inputs[i], add_input, &in, err);
+    if (rc == JF_OK && p.captions)
+        rc = load_captions(&s.r.captions, p.captions, err);
+    if (rc == JF_OK && sqlite3_exec(s.db, INGEST_SCHEMA, NULL, NULL, NULL) != SQLITE_OK)
+        rc = jf_error_set(err, JF_EDB, "creating ingest tables: %s", sqlite3_errmsg(s.db));
+    if (rc == JF_OK && (sqlite3_prepare_v2(s.db, "SELECT 1 FROM samples WHERE key=? LIMIT 1", -1, &s.exists, NULL) != SQLITE_OK ||
+                        sqlite3_prepare_v2(s.db,
+                                           "INSERT OR REPLACE INTO ingest_failures(run_id,source,input,key,offset,outcome,detail) "
+                                           "VALUES(?,?,?,?,?,?,?)",
+                                           -1, &s.fail, NULL) != SQLITE_OK))
+        rc = jf_error_set(err, JF_EDB, "preparing ingest statements: %s", sqlite3_errmsg(s.db));
+    if (rc == JF_OK) {
+        char host[64] = "?";
+        gethostname(host, sizeof host - 1);
+        sqlite3_stmt *q;
+        sqlite3_prepare_v2(s.db, "INSERT INTO ingest_runs(started_at, host, part, inputs) VALUES(unixepoch('subsec'), ?, ?, ?)", -1, &q, NULL);
+        if (!q)
+            sqlite3_prepare_v2(s.db, "INSERT INTO ingest_runs(started_at, host, part, inputs) VALUES(strftime('%s','now'), ?, ?, ?)", -1, &q, NULL);
+        sqlite3_bind_text(q, 1, host, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(q, 2, part, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(q, 3, (sqlite3_int64)in.n);
+        if (sqlite3_step(q) != SQLITE_DONE)
+            rc = jf_error_set(err, JF_EDB, "recording the run: %s", sqlite3_errmsg(s.db));
+        sqlite3_finalize(q);
+        s.run_id = sqlite3_last_insert_rowid(s.db);
+        stats.run_id = s.run_id;
+    }
+    /* Classify inputs; split tars between parts by position, manifests by record. */
+    size_t tar_index = 0;
+    for (size_t i = 0; i < in.n && rc == JF_OK; i++) {
+        char why[256] = "";
+        in.v[i].kind = sniff(in.v[i].path, why, sizeof why);
+        if (in.v[i].kind == IN_MISSING || in.v[i].kind == IN_UNKNOWN) {
+            problem(&s, in.v[i].path, -1, "input not read: %s", why);
+            continue;
+        }
+        if (in.v[i].kind == IN_TAR && p.part_n > 1 && tar_index++ % p.part_n != p.part_k) {
+            in.v[i].kind = IN_MISSING;
+            stats.inputs_other_part++;
+            continue;
+        }
+        if (p.source)
+            snprintf(in.v[i].source, sizeof in.v[i].source, "%s", p.source);
+        else
+            default_source(in.v[i].path, in.v[i].kind, in.v[i].source, sizeof in.v[i].source);
+        struct stat sb;
+        if (stat(in.v[i].path, &sb) == 0) {
+            in.v[i].size = sb.st_size;
+            in.v[i].mtime = sb.st_mtime;
+        }
+    }
+    int threads = p.threads > 0 ? p.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    s.threads = threads < 1 ? 1 : threads;
+    if (rc == JF_OK && s.threads > 1 && pool_start(&s.pl, &s.r, s.threads) != 0)
+        s.threads = 1;
+    if (rc == JF_OK)
+        rc = jf_writer_create(store, &p.writer, &s.w, err);
+    sqlite3_stmt *done_q = NULL;
+    if (rc == JF_OK)
+        sqlite3_prepare_v2(s.db, "SELECT 1 FROM ingest_inputs WHERE path=? AND part=? AND size=? AND mtime=?", -1, &done_q, NULL);
+    for (size_t i = 0; i < in.n && rc == JF_OK; i++) {
+        input *x = &in.v[i];
+        if (x->kind == IN_MISSING || x->kind == IN_UNKNOWN)
+            continue;
+        sqlite3_reset(done_q);
+        sqlite3_bind_text(done_q, 1, x->path, -1, SQLITE_STATIC);
+        sqlite3_bind_text(done_q, 2, part, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(done_q, 3, x->size);
+        sqlite3_bind_int64(done_q, 4, x->mtime);
+        if (done_q && sqlite3_step(done_q) == SQLITE_ROW) {
+            stats.inputs_skipped++;
+            continue;
+        }
+        stats.inputs++;
+        if (x->kind == IN_TAR)
+            rc = ingest_tar(&s, x->path, x->source, err);
+        else
+            rc = ingest_manifest(&s, x->path, x->source, x->kind == IN_JSONL, err);
+    }
+    sqlite3_finalize(done_q);
+    if (rc == JF_OK)
+        rc = flush_batch(&s, 1, err);
+    else if (s.threads > 1 && s.b[!s.cur].n)
+        pool_wait(&s.pl); /* let the workers finish before the batches are freed */
+    if (s.threads > 1)
+        pool_stop(&s.pl);
+    if (s.w) {
+        if (rc == JF_OK)
+            rc = jf_writer_close(s.w, err);
+        else
+            jf_writer_close(s.w, NULL); /* what was complete is kept */
+    }
+    /* Inputs are marked done only once every record of theirs is in a finalized shard. */
+    if (rc == JF_OK) {
+        sqlite3_stmt *q;
+        sqlite3_exec(s.db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        sqlite3_prepare_v2(s.db,
+                           "INSERT OR REPLACE INTO ingest_inputs(path,part,source,size,mtime,run_id,finished_at) "
+                           "VALUES(?,?,?,?,?,?,strftime('%s','now'))",
+                           -1, &q, NULL);
+        for (size_t i = 0; i < in.n; i++) {
+            input *x = &in.v[i];
+            if (x->kind == IN_MISSING || x->kind == IN_UNKNOWN)
+                continue;
+            sqlite3_reset(q);
+            sqlite3_bind_text(q, 1, x->path, -1, SQLITE_STATIC);
+            sqlite3_bind_text(q, 2, part, -1, SQLITE_STATIC);
+            sqlite3_bind_text(q, 3, x->source, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(q, 4, x->size);
+            sqlite3_bind_int64(q, 5, x->mtime);
+            sqlite3_bind_int64(q, 6, s.run_id);
+            sqlite3_step(q);
+        }
+        sqlite3_finalize(q);
+        if (sqlite3_exec(s.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+            rc = jf_error_set(err, JF_EDB, "recording finished inputs: %s", sqlite3_errmsg(s.db));
+    }
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    stats.seconds = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    if (s.run_id) {
+        sbuf js = {0};
+        stats_json(&stats, &js);
+        sqlite3_stmt *q;
+        if (sqlite3_prepare_v2(s.db, "UPDATE ingest_runs SET finished_at=strftime('%s','now'), stats=? WHERE id=?", -1, &q,
+                               NULL) == SQLITE_OK) {
+            sqlite3_bind_text(q, 1, js.p ? js.p : "{}", -1, SQLITE_STATIC);
+            sqlite3_bind_int64(q, 2, s.run_id);
+            sqlite3_step(q);
+            sqlite3_finalize(q);
+        }
+        free(js.p);
+    }
+    for (int k = 0; k < 2; k++) {
+        for (size_t i = 0; i < s.b[k].n; i++)
+            item_clear(&s.b[k].v[i]);
+        free(s.b[k].v);
+    }
+    for (size_t i = 0; i < in.n; i++)
+        free(in.v[i].path);
+    free(in.v);
+    free(s.keys.v);
+    cap_free(&s.r.captions);
+    sqlite3_finalize(s.exists);
+    sqlite3_finalize(s.fail);
+    if (stats_out)
+        *stats_out = stats;
+    return rc;
+}
