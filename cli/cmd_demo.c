@@ -12,9 +12,10 @@
 static const char HELP[] =
     "usage: jf demo [--dir DIR] [--seed N] [--json] [--quiet]\n"
     "Generates a LAION/img2dataset-style tar, an SA-1B-style tar, a ShareGPT4V-style JSON with images\n"
-    "and a text corpus under DIR/input (default DIR = ./jf-demo), then: imports the tars into the\n"
-    "shard store DIR/dataset, prints its stats, verifies it, exports it back to WebDataset tars, and\n"
-    "plans and streams a staged training mix for two ranks.\n";
+    "and a text corpus under DIR/input (default DIR = ./jf-demo), with a few damaged inputs among them,\n"
+    "then: ingests all of it into the shard store DIR/dataset (every image checked, every sample's\n"
+    "outcome counted), prints its stats, verifies it, exports it back to WebDataset tars, and plans\n"
+    "and streams a staged understanding : generation : text mix for two ranks.\n";
 
 static void step(const cli_opts *o, const char *fmt, const char *arg)
 {
@@ -58,7 +59,7 @@ int cmd_demo(int argc, char **argv)
         default: return usage_error("demo", "unknown option");
         }
     }
-    char input[3800], dataset[4096], exported[4096], mixfile[4096], pattern[4096], laion[4096], sa1b[4096];
+    char input[3700], dataset[4096], exported[4096], mixfile[4096], pattern[4096], laion[4096], sa1b[4096];
     snprintf(input, sizeof input, "%s/input", dir);
     snprintf(dataset, sizeof dataset, "%s/dataset", dir);
     snprintf(exported, sizeof exported, "%s/export", dir);
@@ -87,18 +88,27 @@ int cmd_demo(int argc, char **argv)
                "    sharegpt4v/sharegpt4v_demo.json + data/ (ShareGPT4V), text/corpus.jsonl\n",
                sr.files, sr.images, human_bytes((double)sr.bytes, hb, sizeof hb));
 
-    step(&o, "importing the WebDataset tars into the shard store %s", dataset);
+    step(&o, "ingesting all four inputs into the shard store %s (every image decoded and checked)", dataset);
+    char sharegpt[4096], text[4096], root[4096];
+    snprintf(sharegpt, sizeof sharegpt, "%s/sharegpt4v/sharegpt4v_demo.json", input);
+    snprintf(text, sizeof text, "%s/text/corpus.jsonl", input);
+    snprintf(root, sizeof root, "%s/sharegpt4v/data", input);
     const char *q = o.quiet || o.json ? "--quiet" : NULL;
-    char *imp[] = {"shard", "import", dataset, laion, sa1b, "--max-records", "24", (char *)q, NULL};
-    int rc = run(imp);
+    char *ing[] = {"ingest", dataset, laion, sa1b, sharegpt, text, "--image-root", root, "--max-records", "40",
+                   (char *)q, NULL};
+    optind = 1;
+    int rc = cmd_ingest(10 + (q != NULL), ing);
     if (rc > EXIT_PROBLEMS)
         return rc;
-    step(&o, "%s", "ShareGPT4V JSON and the text corpus: generated; reading them is `jf ingest` (issue #3, not built yet)");
+    if (!o.quiet && !o.json)
+        printf("    (the damaged JPEG and the missing ShareGPT4V image above are planted: they show as outcomes)\n");
 
     step(&o, "shard stats %s", dataset);
-    char *stats[] = {"shard", "stats", dataset, o.json ? "--json" : NULL, NULL};
-    if ((rc = run(stats)))
-        return rc;
+    if (!o.quiet) {
+        char *stats[] = {"shard", "stats", dataset, o.json ? "--json" : NULL, NULL};
+        if ((rc = run(stats)))
+            return rc;
+    }
 
     step(&o, "shard verify %s", dataset);
     char *ver[] = {"shard", "verify", dataset, NULL};
@@ -111,18 +121,19 @@ int cmd_demo(int argc, char **argv)
     if ((rc = run(exp)))
         return rc;
 
-    step(&o, "training mix %s: stage 1 50:50, stage 2 ramps generation from 20%% to 80%%", mixfile);
+    step(&o, "training mix %s: understanding : generation : text = 50:50:0, then 14:80:6 with generation ramping up", mixfile);
     FILE *f = fopen(mixfile, "w");
     if (!f) {
         fprintf(stderr, "jf demo: cannot write %s\n", mixfile);
         return JF_EIO;
     }
     fputs("{\n  \"seed\": 42,\n  \"global_batch\": 8,\n  \"sources\": [\n"
-          "    {\"name\": \"laion\", \"where\": \"source = '00000' AND width >= 2\"},\n"
-          "    {\"name\": \"sa1b\", \"where\": \"source = 'sa_000000'\"}\n  ],\n  \"stages\": [\n"
-          "    {\"name\": \"adapt\", \"steps\": 20, \"weights\": {\"laion\": 50, \"sa1b\": 50}},\n"
-          "    {\"name\": \"pretrain\", \"steps\": 60, \"weights\": {\"laion\": 80, \"sa1b\": 20},\n"
-          "     \"ramps\": {\"laion\": {\"from\": 20, \"to\": 80, \"steps\": 40}}}\n  ]\n}\n",
+          "    {\"name\": \"und\", \"where\": \"kind = 'understanding'\"},\n"
+          "    {\"name\": \"gen\", \"where\": \"kind = 'generation' AND width >= 16 AND height >= 16\"},\n"
+          "    {\"name\": \"text\", \"where\": \"kind = 'text'\"}\n  ],\n  \"stages\": [\n"
+          "    {\"name\": \"adapt\", \"steps\": 20, \"weights\": {\"und\": 50, \"gen\": 50, \"text\": 0}},\n"
+          "    {\"name\": \"pretrain\", \"steps\": 60, \"weights\": {\"und\": 14, \"gen\": 80, \"text\": 6},\n"
+          "     \"ramps\": {\"gen\": {\"from\": 30, \"to\": 80, \"steps\": 40}}}\n  ]\n}\n",
           f);
     fclose(f);
     char *plan[] = {"shard", "mix", dataset, mixfile, o.json ? "--json" : "--plan", NULL};
@@ -136,6 +147,7 @@ int cmd_demo(int argc, char **argv)
             return rc;
     }
     if (!o.quiet && !o.json)
-        printf("==> done in %.1f s. Try: jf shard cat %s 000000000 ; jf shard ls %s\n", now_seconds() - t0, dataset, dataset);
+        printf("==> done in %.1f s. Try: jf shard cat %s laion/000000000 ; jf shard ls %s\n", now_seconds() - t0, dataset,
+               dataset);
     return 0;
 }

@@ -16,7 +16,7 @@ expect() { # expect CODE NAME CMD...
 }
 
 for c in "" "shard" "shard ls" "shard cat" "shard stats" "shard verify" "shard reindex" "shard merge" \
-         "shard export" "shard import" "shard gc" "shard mix" "demo"; do
+         "shard export" "shard import" "shard gc" "shard mix" "ingest" "demo"; do
   expect 0 "help: jf $c --help" $jf $c --help
   grep -q "usage" "$work/out" || bad "help text of 'jf $c' has no usage line"
 done
@@ -30,26 +30,26 @@ expect 0 "multi-call name jf-shard" "$1/cli/jf-shard" --help
 expect 0 "demo runs" $jf demo --dir "$work/demo" --quiet
 ds="$work/demo/dataset"
 expect 0 "stats --json" $jf shard stats "$ds" --json
-python3 -c "import json,sys; d=json.load(open('$work/out')); sys.exit(0 if d['samples']==64 and d['by_kind']['generation']['samples']==64 else 1)" \
+python3 -c "import json,sys; d=json.load(open('$work/out')); sys.exit(0 if d['samples']==102 and d['by_kind']['generation']['samples']==63 and d['by_kind']['understanding']['samples']==19 and d['by_kind']['text']['samples']==20 else 1)" \
   && ok "stats JSON content" || bad "stats JSON content"
 expect 0 "verify clean" $jf shard verify "$ds" --json
 tail -1 "$work/out" | grep -q '"errors":0' && ok "verify JSON summary" || bad "verify JSON summary"
 
 # cat --field gives the bytes that went in
 mkdir -p "$work/x" && tar -xf "$work/demo/input/laion/00000.tar" -C "$work/x" 000000001.jpg
-expect 0 "cat --field" $jf shard cat "$ds" 000000001 --field jpg
+expect 0 "cat --field" $jf shard cat "$ds" laion/000000001 --field jpg
 cmp -s "$work/out" "$work/x/000000001.jpg" && ok "cat --field bytes equal the tar member" || bad "cat --field bytes differ"
 expect 9 "cat of a missing key" $jf shard cat "$ds" no-such-key
-expect 0 "cat --json" $jf shard cat "$ds" sa_1000 --json
+expect 0 "cat --json" $jf shard cat "$ds" sa1b/sa_1000 --json
 grep -q '"kind":"generation"' "$work/out" && ok "cat JSON" || bad "cat JSON"
 
 # export is read by GNU tar
 mkdir -p "$work/exp"
 expect 0 "export" $jf shard export "$ds" "$work/exp/%03d.tar" --max-records 40 --quiet
-tar -tf "$work/exp/000.tar" | head -1 | grep -q '^000000000\.' && ok "GNU tar lists the export" || bad "GNU tar cannot list the export"
+tar -tf "$work/exp/000.tar" | head -1 | grep -q '^laion/000000000\.' && ok "GNU tar lists the export" || bad "GNU tar cannot list the export"
 
 # mix streams are identical run to run, and slices partition the global batch
-printf '{"seed":3,"global_batch":6,"sources":[{"name":"a","where":"source = '"'"'00000'"'"'"},{"name":"b","where":"source = '"'"'sa_000000'"'"'"}],"stages":[{"steps":10,"weights":{"a":2,"b":1}}]}' > "$work/mix.json"
+printf '{"seed":3,"global_batch":6,"sources":[{"name":"a","where":"source = '"'"'laion'"'"'"},{"name":"b","where":"source = '"'"'sa1b'"'"'"}],"stages":[{"steps":10,"weights":{"a":2,"b":1}}]}' > "$work/mix.json"
 $jf shard mix "$ds" "$work/mix.json" --stream --rank 1 --world 3 > "$work/m1"
 $jf shard mix "$ds" "$work/mix.json" --stream --rank 1 --world 3 > "$work/m2"
 cmp -s "$work/m1" "$work/m2" && ok "mix stream deterministic" || bad "mix stream differs between runs"
@@ -58,6 +58,16 @@ expect 0 "mix materialize" $jf shard mix "$ds" "$work/mix.json" --materialize "$
 expect 0 "materialized set verifies" $jf shard verify "$work/mixed" --quiet
 expect 0 "mix plan --json" $jf shard mix "$ds" "$work/mix.json" --json
 expect 2 "mix rank >= world" $jf shard mix "$ds" "$work/mix.json" --stream --rank 3 --world 3
+
+# ingest: problems give exit 1, JSON lines and a JSON summary; a rerun skips finished inputs
+in="$work/demo/input"
+expect 1 "ingest with planted damage exits 1" $jf ingest "$work/ing" "$in/laion/00000.tar" "$in/sharegpt4v/sharegpt4v_demo.json" --image-root "$in/sharegpt4v/data" --json
+tail -1 "$work/out" | python3 -c "import json,sys; d=json.loads(sys.stdin.read()); o=d['outcomes']; sys.exit(0 if o['ok']==70 and o['decode_error']==1 and o['missing_image']==1 and d['missing_by_prefix']=={'sam/images':1} else 1)" \
+  && ok "ingest JSON summary" || { bad "ingest JSON summary"; tail -1 "$work/out"; }
+grep -q '"message":"laion/000000003: decode_error' "$work/out" && ok "ingest reports the damaged sample" || bad "ingest does not report the damaged sample"
+expect 0 "ingest rerun skips finished inputs" $jf ingest "$work/ing" "$in/laion/00000.tar" "$in/sharegpt4v/sharegpt4v_demo.json" --image-root "$in/sharegpt4v/data" --json
+tail -1 "$work/out" | grep -q '"inputs_skipped":2' && ok "rerun skipped both inputs" || bad "rerun did not skip"
+expect 2 "ingest --part 3/2 is a usage error" $jf ingest "$work/ing" "$in/laion/00000.tar" --part 3/2
 
 # import reports problems with exit 1 and keeps the good samples
 head -c 50000 "$work/demo/input/laion/00000.tar" > "$work/cut.tar"
