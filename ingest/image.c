@@ -67,6 +67,13 @@ static jf_image_status check_jpeg(const uint8_t *data, size_t size, const jf_ima
     e.pub.error_exit = j_error_exit;
     e.pub.emit_message = j_emit_message;
     jf_image_status st = JF_IMAGE_OK;
+    /* The frame header is read first without libjpeg, which refuses sides over 65500 with a
+     * generic error: a bomb should be called a bomb. */
+    const char *fmt;
+    int sw, sh;
+    if (jf_image_sniff(data, size, &fmt, &sw, &sh) == 0 &&
+        (st = too_large(lim, (uint64_t)sw, (uint64_t)sh, detail, n)) != JF_IMAGE_OK)
+        return st;
     if (setjmp(e.jump)) {
         snprintf(detail, n, "jpeg: %s", e.msg);
         jpeg_destroy_decompress(&c);

@@ -1,0 +1,634 @@
+/* Tests of jf ingest: image checks, patterns, and every kind of bad input ending as an outcome. */
+#include "check.h"
+#include "jf_ingest.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <png.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <jpeglib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <webp/encode.h>
+#include <zlib.h>
+
+static char tmpdir[256];
+
+static const char *tmp(const char *name)
+{
+    static char buf[8][512];
+    static int k;
+    k = (k + 1) % 8;
+    if (!tmpdir[0]) {
+        snprintf(tmpdir, sizeof tmpdir, "%s/jf-ingest-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+        if (!mkdtemp(tmpdir))
+            abort();
+    }
+    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
+    return buf[k];
+}
+
+static void cleanup(void)
+{
+    if (tmpdir[0] && !getenv("JF_KEEP_TEST_FILES")) {
+        char cmd[600];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", tmpdir);
+    }
+}
+
+/* ---- image makers ---- */
+
+static uint8_t *jpeg_make(int w, int h, J_COLOR_SPACE cs, int progressive, size_t *len)
+{
+    int comps = cs == JCS_GRAYSCALE ? 1 : cs == JCS_CMYK ? 4 : 3;
+    uint8_t *px = malloc((size_t)w * h * comps);
+    for (int i = 0; i < w * h * comps; i++)
+        px[i] = (uint8_t)((i * 7) ^ (i >> 5));
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr e;
+    unsigned char *out = NULL;
+    unsigned long n = 0;
+    c.err = jpeg_std_error(&e);
+    jpeg_create_compress(&c);
+    jpeg_mem_dest(&c, &out, &n);
+    c.image_width = (JDIMENSION)w;
+    c.image_height = (JDIMENSION)h;
+    c.input_components = comps;
+    c.in_color_space = cs;
+    jpeg_set_defaults(&c);
+    if (progressive)
+        jpeg_simple_progression(&c);
+    jpeg_start_compress(&c, TRUE);
+    while (c.next_scanline < c.image_height) {
+        JSAMPROW row = px + (size_t)c.next_scanline * w * comps;
+        jpeg_write_scanlines(&c, &row, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    free(px);
+    *len = n;
+    return out;
+}
+
+typedef struct pngbuf {
+    uint8_t *p;
+    size_t n;
+} pngbuf;
+
+static void png_write_mem(png_structp png, png_bytep data, png_size_t len)
+{
+    pngbuf *b = png_get_io_ptr(png);
+    b->p = realloc(b->p, b->n + len);
+    memcpy(b->p + b->n, data, len);
+    b->n += len;
+}
+static void png_flush_mem(png_structp png) { (void)png; }
+
+static uint8_t *png_make(int w, int h, size_t *len)
+{
+    pngbuf b = {0};
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    png_set_write_fn(png, &b, png_write_mem, png_flush_mem);
+    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    uint8_t *row = malloc((size_t)w * 3);
+    for (int y = 0; y < h; y++) {
+        for (int x = 0; x < w * 3; x++)
+            row[x] = (uint8_t)(x * y);
+        png_write_row(png, row);
+    }
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    free(row);
+    *len = b.n;
+    return b.p;
+}
+
+static void check_status(const uint8_t *d, size_t n, jf_image_status want, const char *what, int *bad)
+{
+    jf_image_info info;
+    char detail[300];
+    jf_image_status s = jf_image_check(d, n, NULL, 0, &info, detail, sizeof detail);
+    if (s != want) {
+        fprintf(stderr, "%s: status %d, wanted %d (%s)\n", what, s, want, detail);
+        (*bad)++;
+    }
+}
+
+static void test_image_checks(void)
+{
+    int bad = 0;
+    size_t n;
+    jf_image_info info;
+    char detail[300];
+    uint8_t *rgb = jpeg_make(64, 48, JCS_RGB, 0, &n);
+    check_status(rgb, n, JF_IMAGE_OK, "rgb jpeg", &bad);
+    /* truncated: libjpeg calls it a warning ("Premature end"), we call it damage */
+    check_status(rgb, n / 2, JF_IMAGE_CORRUPT, "truncated jpeg", &bad);
+    /* bomb: the SOF claims 65535 x 65535 */
+    uint8_t *bomb = malloc(n);
+    memcpy(bomb, rgb, n);
+    for (size_t i = 2; i + 9 < n; i++)
+        if (bomb[i] == 0xFF && bomb[i + 1] == 0xC0) {
+            bomb[i + 5] = bomb[i + 6] = bomb[i + 7] = bomb[i + 8] = 0xFF;
+            break;
+        }
+    CHECK(jf_image_check(bomb, n, NULL, 0, &info, detail, sizeof detail) == JF_IMAGE_TOO_LARGE);
+    CHECK(strstr(detail, "65535x65535"));
+    free(bomb);
+    free(rgb);
+    uint8_t *gray = jpeg_make(33, 17, JCS_GRAYSCALE, 0, &n);
+    CHECK(jf_image_check(gray, n, NULL, 1, &info, detail, sizeof detail) == JF_IMAGE_OK);
+    CHECK(!strcmp(info.colorspace, "gray") && info.width == 33 && info.height == 17);
+    free(gray);
+    uint8_t *cmyk = jpeg_make(40, 30, JCS_CMYK, 0, &n);
+    CHECK(jf_image_check(cmyk, n, NULL, 1, &info, detail, sizeof detail) == JF_IMAGE_OK);
+    CHECK(!strcmp(info.colorspace, "cmyk") || !strcmp(info.colorspace, "ycck"));
+    free(cmyk);
+    uint8_t *prog = jpeg_make(100, 60, JCS_RGB, 1, &n);
+    CHECK(jf_image_check(prog, n, NULL, 0, &info, detail, sizeof detail) == JF_IMAGE_OK);
+    CHECK(info.progressive == 1);
+    check_status(prog, n - 200, JF_IMAGE_CORRUPT, "truncated progressive jpeg", &bad);
+    free(prog);
+    uint8_t *one = jpeg_make(1, 1, JCS_RGB, 0, &n);
+    CHECK(jf_image_check(one, n, NULL, 0, &info, detail, sizeof detail) == JF_IMAGE_OK && info.width == 1);
+    free(one);
+    uint8_t *png = png_make(31, 20, &n);
+    CHECK(jf_image_check(png, n, NULL, 0, &info, detail, sizeof detail) == JF_IMAGE_OK);
+    CHECK(!strcmp(info.format, "png") && info.width == 31);
+    png[n - 30] ^= 0x55; /* damage the IDAT or its CRC */
+    check_status(png, n, JF_IMAGE_CORRUPT, "damaged png", &bad);
+    png[n - 30] ^= 0x55;
+    /* PNG bomb: IHDR says 65535 x 65535, with a correct CRC */
+    png[16] = png[17] = 0;
+    png[18] = png[19] = 0xFF;
+    png[20] = png[21] = 0;
+    png[22] = png[23] = 0xFF;
+    uint32_t crc = (uint32_t)crc32(0, png + 12, 17);
+    png[29] = (uint8_t)(crc >> 24);
+    png[30] = (uint8_t)(crc >> 16);
+    png[31] = (uint8_t)(crc >> 8);
+    png[32] = (uint8_t)crc;
+    CHECK(jf_image_check(png, n, NULL, 0, &info, detail, sizeof detail) == JF_IMAGE_TOO_LARGE);
+    free(png);
+    uint8_t px[48 * 32 * 3];
+    for (size_t i = 0; i < sizeof px; i++)
+        px[i] = (uint8_t)i;
+    uint8_t *webp = NULL;
+    size_t wn = WebPEncodeRGB(px, 48, 32, 48 * 3, 80, &webp);
+    CHECK(wn > 0);
+    CHECK(jf_image_check(webp, wn, NULL, 0, &info, detail, sizeof detail) == JF_IMAGE_OK);
+    CHECK(!strcmp(info.format, "webp") && info.width == 48 && info.height == 32);
+    check_status(webp, wn / 2, JF_IMAGE_CORRUPT, "truncated webp", &bad);
+    WebPFree(webp);
+    check_status((const uint8_t *)"", 0, JF_IMAGE_EMPTY, "empty", &bad);
+    check_status((const uint8_t *)"GIF89a\x01\0\x01\0", 10, JF_IMAGE_UNSUPPORTED, "gif", &bad);
+    check_status((const uint8_t *)"hello", 5, JF_IMAGE_UNSUPPORTED, "text", &bad);
+    CHECK(bad == 0);
+}
+
+typedef struct names {
+    char v[64][128];
+    int n;
+} names;
+
+static void collect_name(void *user, const char *p)
+{
+    names *l = user;
+    if (l->n < 64)
+        snprintf(l->v[l->n++], sizeof l->v[0], "%s", p);
+}
+
+static void test_patterns(void)
+{
+    jf_error err;
+    names l = {0};
+    CHECK_OK(jf_expand_pattern("s/{0007..0010}.tar", collect_name, &l, &err));
+    CHECK(l.n == 4 && !strcmp(l.v[0], "s/0007.tar") && !strcmp(l.v[3], "s/0010.tar"));
+    memset(&l, 0, sizeof l);
+    CHECK_OK(jf_expand_pattern("a{1..3}::x{b,c{d,e}}y", collect_name, &l, &err));
+    CHECK_EQ_INT(l.n, 6);
+    CHECK(!strcmp(l.v[3], "xby") && !strcmp(l.v[4], "xcdy") && !strcmp(l.v[5], "xcey"));
+    memset(&l, 0, sizeof l);
+    CHECK_OK(jf_expand_pattern("{10..0..5}-{a..c}", collect_name, &l, &err));
+    CHECK(l.n == 9 && !strcmp(l.v[0], "10-a") && !strcmp(l.v[8], "0-c"));
+    memset(&l, 0, sizeof l);
+    CHECK_OK(jf_expand_pattern("lit\\{1..2\\}", collect_name, &l, &err));
+    CHECK(l.n == 1 && !strcmp(l.v[0], "lit{1..2}"));
+    memset(&l, 0, sizeof l);
+    CHECK_OK(jf_expand_pattern("x{,.bak}", collect_name, &l, &err));
+    CHECK(l.n == 2 && !strcmp(l.v[0], "x") && !strcmp(l.v[1], "x.bak"));
+    CHECK_EQ_INT(jf_expand_pattern("bad{1..3", collect_name, &l, &err), JF_EARG);
+    CHECK(strstr(err.msg, "unbalanced"));
+    CHECK_EQ_INT(jf_expand_pattern("{0..99999999999}", collect_name, &l, &err), JF_EARG);
+    /* globs over local files, sorted */
+    const char *d = tmp("globs");
+    mkdir(d, 0777);
+    for (int i = 2; i >= 0; i--) {
+        char p[600];
+        snprintf(p, sizeof p, "%s/part-%d.tar", d, i);
+        FILE *f = fopen(p, "w");
+        fclose(f);
+    }
+    memset(&l, 0, sizeof l);
+    char pat[600];
+    snprintf(pat, sizeof pat, "%s/part-*.tar", d);
+    CHECK_OK(jf_expand_pattern(pat, collect_name, &l, &err));
+    CHECK(l.n == 3 && strstr(l.v[0], "part-0.tar") && strstr(l.v[2], "part-2.tar"));
+}
+
+/* ---- ingest runs ---- */
+
+typedef struct tarw {
+    struct archive *a;
+    struct archive_entry *e;
+} tarw;
+
+static void tw_open(tarw *t, const char *path, int gzip)
+{
+    t->a = archive_write_new();
+    t->e = archive_entry_new();
+    archive_write_set_format_pax_restricted(t->a);
+    if (gzip)
+        archive_write_add_filter_gzip(t->a);
+    archive_write_open_filename(t->a, path);
+}
+static void tw_add(tarw *t, const char *name, const void *data, size_t n)
+{
+    archive_entry_clear(t->e);
+    archive_entry_set_pathname(t->e, name);
+    archive_entry_set_size(t->e, (la_int64_t)n);
+    archive_entry_set_filetype(t->e, AE_IFREG);
+    archive_entry_set_perm(t->e, 0644);
+    archive_write_header(t->a, t->e);
+    if (n)
+        archive_write_data(t->a, data, n);
+}
+static void tw_link(tarw *t, const char *name, const char *target)
+{
+    archive_entry_clear(t->e);
+    archive_entry_set_pathname(t->e, name);
+    archive_entry_set_filetype(t->e, AE_IFLNK);
+    archive_entry_set_symlink(t->e, target);
+    archive_write_header(t->a, t->e);
+}
+static void tw_close(tarw *t)
+{
+    archive_write_close(t->a);
+    archive_write_free(t->a);
+    archive_entry_free(t->e);
+}
+
+static long long q1(jf_store *st, const char *sql)
+{
+    sqlite3_stmt *q;
+    long long v = -1;
+    if (sqlite3_prepare_v2(jf_store_db(st), sql, -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+        v = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    return v;
+}
+
+static jf_status run(const char *ds, const char *const *inputs, size_t n, jf_ingest_params *p, jf_ingest_stats *s,
+                     jf_error *err)
+{
+    jf_store *st;
+    jf_status rc = jf_store_open(ds, JF_STORE_CREATE, &st, err);
+    if (rc)
+        return rc;
+    p->writer.fsync = 0;
+    rc = jf_ingest_run(st, inputs, n, p, s, err);
+    jf_store_close(st);
+    return rc;
+}
+
+static void test_tar_bad_inputs(void)
+{
+    jf_error err;
+    const char *t1 = tmp("bad/one.tar"), *t2 = tmp("bad/two.tar.gz"), *t3 = tmp("bad/cut.tar");
+    mkdir(tmp("bad"), 0777);
+    size_t n, pn, bn;
+    uint8_t *jpg = jpeg_make(40, 30, JCS_RGB, 0, &n);
+    uint8_t *png = png_make(20, 20, &pn);
+    uint8_t *bomb = jpeg_make(40, 30, JCS_RGB, 0, &bn);
+    for (size_t i = 2; i + 9 < bn; i++)
+        if (bomb[i] == 0xFF && bomb[i + 1] == 0xC0) {
+            memset(bomb + i + 5, 0xFF, 4);
+            break;
+        }
+    tarw t;
+    tw_open(&t, t1, 0);
+    tw_add(&t, "good.jpg", jpg, n);
+    tw_add(&t, "good.txt", "a good caption", 14);
+    tw_add(&t, "good.json", "{\"similarity\": 0.31, \"AESTHETIC_SCORE\": 6.2, \"status\": \"success\", \"key\": \"good\"}", 81);
+    tw_add(&t, "pngnamedjpg.jpg", png, pn);
+    tw_add(&t, "pngnamedjpg.txt", "png inside", 10);
+    tw_add(&t, "empty.jpg", "", 0);
+    tw_add(&t, "empty.txt", "nothing", 7);
+    tw_add(&t, "bomb.jpg", bomb, bn);
+    tw_add(&t, "cut.jpg", jpg, n / 2);
+    tw_add(&t, "latin1.jpg", jpg, n);
+    tw_add(&t, "latin1.txt", "caf\xe9 au lait", 12);
+    tw_add(&t, "../escape.jpg", jpg, n);
+    tw_add(&t, "/etc/abs.jpg", jpg, n);
+    tw_link(&t, "sym.jpg", "/etc/passwd");
+    tw_add(&t, "split.jpg", jpg, n);
+    tw_add(&t, "between.jpg", jpg, n);
+    tw_add(&t, "split.txt", "came later", 10); /* not adjacent: joins its sample in the batch */
+    tw_add(&t, "textonly.txt", "just text", 9);
+    tw_add(&t, "README", "no key", 6);
+    tw_close(&t);
+    tw_open(&t, t2, 1); /* gzip-compressed, same source folder: a key repeats across tars */
+    tw_add(&t, "good.jpg", jpg, n);
+    tw_add(&t, "good.txt", "the same key again", 18);
+    tw_add(&t, "other.jpg", jpg, n);
+    tw_close(&t);
+    tw_open(&t, t3, 0);
+    for (int i = 0; i < 6; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "k%d.jpg", i);
+        tw_add(&t, name, jpg, n);
+        snprintf(name, sizeof name, "k%d.txt", i);
+        tw_add(&t, name, "caption", 7);
+    }
+    tw_close(&t);
+    struct stat sb;
+    stat(t3, &sb);
+    CHECK(truncate(t3, sb.st_size / 2) == 0);
+    free(jpg);
+    free(png);
+    free(bomb);
+
+    const char *ds = tmp("bad_ds");
+    jf_ingest_params p = jf_ingest_default_params();
+    p.threads = 2;
+    p.batch = 64;
+    jf_ingest_stats s;
+    const char *inputs[] = {t1, t2, t3};
+    CHECK_OK(run(ds, inputs, 3, &p, &s, &err));
+    for (int k = 0; k < JF_OUT_COUNT_; k++)
+        if (s.outcome[k])
+            printf("    %-20s %llu\n", jf_outcome_name((jf_outcome)k), (unsigned long long)s.outcome[k]);
+    /* one.tar: good, pngnamedjpg, latin1, split (merged), between, textonly ok; empty, bomb, cut went */
+    CHECK_EQ_INT(s.outcome[JF_OUT_EMPTY_FILE], 1);
+    CHECK_EQ_INT(s.outcome[JF_OUT_TOO_LARGE], 1);
+    CHECK_EQ_INT(s.outcome[JF_OUT_DECODE_ERROR], 1);
+    CHECK_EQ_INT(s.outcome[JF_OUT_DUPLICATE_KEY], 1);
+    CHECK_EQ_INT(s.outcome[JF_OUT_TRUNCATED], 1);
+    CHECK_EQ_INT(s.note[JF_NOTE_EXTENSION_MISMATCH], 1);
+    CHECK_EQ_INT(s.note[JF_NOTE_CAPTION_REPAIRED], 1);
+    CHECK(s.note[JF_NOTE_REJECTED_MEMBER] >= 4); /* ../, /abs, symlink, README */
+    CHECK(s.outcome[JF_OUT_OK] >= 6 + 1 + 1);     /* one.tar, other, and cut.tar's first samples */
+    jf_store *st;
+    CHECK_OK(jf_store_open(ds, JF_STORE_READONLY, &st, &err));
+    jf_record *r = jf_record_create();
+    CHECK_OK(jf_store_get(st, "bad/pngnamedjpg", r, &err));
+    CHECK(jf_record_find_field(r, "png") && !jf_record_find_field(r, "jpg"));
+    CHECK_OK(jf_store_get(st, "bad/latin1", r, &err));
+    const jf_field *f = jf_record_find_field(r, "txt");
+    CHECK(f && f->size == 14 && !memcmp(f->data, "caf\xEF\xBF\xBD au lait", 14));
+    CHECK_OK(jf_store_get(st, "bad/split", r, &err));
+    CHECK(jf_record_find_field(r, "txt") && jf_record_find_field(r, "jpg"));
+    CHECK_OK(jf_store_get(st, "bad/textonly", r, &err));
+    CHECK(jf_record_kind(r) == JF_KIND_TEXT);
+    CHECK_OK(jf_store_get(st, "bad/good", r, &err));
+    f = jf_record_find_field(r, "txt");
+    CHECK(f && f->size == 14); /* the first 'good' is kept, the repeat in two.tar went */
+    CHECK(q1(st, "SELECT aesthetic FROM samples WHERE key='bad/good'") == 6);
+    CHECK(q1(st, "SELECT count(*) FROM samples WHERE key='bad/good' AND similarity BETWEEN 0.3 AND 0.32") == 1);
+    CHECK(q1(st, "SELECT count(*) FROM ingest_failures") == 4); /* truncation: in the run stats */
+    CHECK(q1(st, "SELECT count(*) FROM ingest_failures WHERE outcome='too_large' AND key='bad/bomb'") == 1);
+    CHECK(q1(st, "SELECT count(*) FROM samples WHERE key LIKE 'bad/k%'") >= 1);
+    jf_record_destroy(r);
+    jf_store_close(st);
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+static void write_jpeg_file(const char *path)
+{
+    size_t n;
+    uint8_t *j = jpeg_make(24, 24, JCS_RGB, 0, &n);
+    FILE *f = fopen(path, "wb");
+    fwrite(j, 1, n, f);
+    fclose(f);
+    free(j);
+}
+
+static void test_manifests(void)
+{
+    jf_error err;
+    const char *root = tmp("sgpt");
+    char p[600];
+    mkdir(root, 0777);
+    snprintf(p, sizeof p, "%s/coco", root);
+    mkdir(p, 0777);
+    snprintf(p, sizeof p, "%s/coco/1.jpg", root);
+    write_jpeg_file(p);
+    snprintf(p, sizeof p, "%s/coco/2.png", root);
+    write_jpeg_file(p); /* JPEG bytes named .png */
+    const char *json = tmp("sgpt/mix.json");
+    write_text(json,
+               "[\n"
+               " {\"id\": \"a\", \"image\": \"coco/1.jpg\", \"conversations\": [{\"from\": \"human\", \"value\": \"<image>\\nWhat?\"},"
+               "  {\"from\": \"gpt\", \"value\": \"A test.\"}]},\n"
+               " {\"id\": \"b\", \"conversations\": [{\"from\": \"human\", \"value\": \"Hi\"}, {\"from\": \"gpt\", \"value\": \"Hello\"}]},\n"
+               " {\"id\": \"c\", \"image\": \"sam/images/sa_1.jpg\", \"conversations\": [{\"from\": \"human\", \"value\": \"x\"}]},\n"
+               " {\"id\": \"d\", \"image\": \"sam/images/sa_2.jpg\", \"conversations\": [{\"from\": \"human\", \"value\": \"x\"}]},\n"
+               " {\"id\": 5, \"images\": [\"coco/1.jpg\", \"coco/2.png\"], \"messages\": [{\"role\": \"user\", \"content\": \"two\"},"
+               "  {\"role\": \"assistant\", \"content\": \"images\"}]},\n"
+               " {\"id\": \"f\", \"image\": \"coco/1.jpg\", \"caption\": \"a plain caption\"},\n"
+               " {\"id\": \"g\"},\n"
+               " {\"id\": \"h\", \"image\": \"../../etc/passwd\", \"caption\": \"escape\"},\n"
+               " {\"id\": \"i\", \"conversations\": [{\"from\": \"human\"}]},\n"
+               " {\"id\": \"j\", \"conversations\": [{\"from\": \"human\", \"value\": \"cut\"}]}, {\"id\": \"k\", \"conv");
+    const char *jsonl = tmp("sgpt/corpus.jsonl");
+    write_text(jsonl, "{\"text\": \"first document\"}\n{\"text\": \"second\"\nnot json at all\n\n{\"content\": \"third, via content\"}\n");
+    const char *ds = tmp("sgpt_ds");
+    jf_ingest_params pr = jf_ingest_default_params();
+    const char *roots[] = {root};
+    pr.image_roots = roots;
+    pr.n_image_roots = 1;
+    pr.threads = 3;
+    jf_ingest_stats s;
+    const char *inputs[] = {json, jsonl};
+    CHECK_OK(run(ds, inputs, 2, &pr, &s, &err));
+    for (int k = 0; k < JF_OUT_COUNT_; k++)
+        if (s.outcome[k])
+            printf("    %-20s %llu\n", jf_outcome_name((jf_outcome)k), (unsigned long long)s.outcome[k]);
+    /* mix.json: a, b, 5, f, j ok; c, d missing (sam/images x2); g, h, i bad; the cut tail is one
+     * bad record. corpus.jsonl: 2 ok (first, third); 2 bad lines. */
+    CHECK_EQ_INT(s.outcome[JF_OUT_OK], 5 + 2);
+    CHECK_EQ_INT(s.outcome[JF_OUT_MISSING_IMAGE], 2);
+    CHECK_EQ_INT(s.outcome[JF_OUT_BAD_RECORD], 3 + 1 + 2);
+    CHECK_EQ_INT(s.n_missing_prefixes, 1);
+    CHECK(!strcmp(s.missing_by_prefix[0].prefix, "sam/images") && s.missing_by_prefix[0].count == 2);
+    jf_store *st;
+    CHECK_OK(jf_store_open(ds, JF_STORE_READONLY, &st, &err));
+    jf_record *r = jf_record_create();
+    CHECK_OK(jf_store_get(st, "mix/00000000", r, &err));
+    CHECK(jf_record_kind(r) == JF_KIND_UNDERSTANDING && jf_record_find_field(r, "jpg") && jf_record_find_field(r, "conv"));
+    CHECK(!strcmp(jf_record_find_column(r, "orig_id")->s, "a"));
+    CHECK_OK(jf_store_get(st, "mix/00000001", r, &err));
+    CHECK(jf_record_kind(r) == JF_KIND_TEXT);
+    CHECK_OK(jf_store_get(st, "mix/00000004", r, &err));
+    CHECK(jf_record_find_field(r, "jpg") && jf_record_find_field(r, "1.jpg"));
+    const jf_field *conv = jf_record_find_field(r, "conv");
+    CHECK(conv && strstr((const char *)conv->data, "\"from\":\"human\"") && strstr((const char *)conv->data, "\"from\":\"gpt\""));
+    CHECK_OK(jf_store_get(st, "mix/00000005", r, &err));
+    CHECK(jf_record_kind(r) == JF_KIND_GENERATION);
+    CHECK_OK(jf_store_get(st, "corpus/00000003", r, &err));
+    CHECK(jf_record_kind(r) == JF_KIND_TEXT);
+    CHECK(q1(st, "SELECT count(*) FROM ingest_failures WHERE outcome='missing_image'") == 2);
+    jf_record_destroy(r);
+    jf_store_close(st);
+}
+
+static char *dump(const char *ds)
+{
+    jf_store *st;
+    jf_error err;
+    if (jf_store_open(ds, JF_STORE_READONLY, &st, &err))
+        return NULL;
+    sqlite3_stmt *q;
+    sqlite3_prepare_v2(jf_store_db(st),
+                       "SELECT s.key, s.kind, s.offset, s.length, h.path, s.width, s.content_hash FROM samples s "
+                       "JOIN shards h ON h.id = s.shard_id ORDER BY s.key",
+                       -1, &q, NULL);
+    size_t cap = 1 << 16, n = 0;
+    char *out = malloc(cap);
+    out[0] = 0;
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        for (int c = 0; c < 7; c++) {
+            const char *t = (const char *)sqlite3_column_text(q, c);
+            if (n + 512 > cap)
+                out = realloc(out, cap *= 2);
+            n += (size_t)snprintf(out + n, cap - n, "%s|", t ? t : "-");
+        }
+        n += (size_t)snprintf(out + n, cap - n, "\n");
+    }
+    sqlite3_finalize(q);
+    jf_store_close(st);
+    return out;
+}
+
+static void test_threads_parts_resume(void)
+{
+    jf_error err;
+    const char *in = tmp("synth");
+    jf_synth_params sp = jf_synth_default_params();
+    sp.laion_samples = 90;
+    sp.sharegpt_records = 30;
+    CHECK_OK(jf_synth_write(in, &sp, NULL, &err));
+    char laion[600], sa[600], sg[600], txt[600], root[600];
+    snprintf(laion, sizeof laion, "%s/laion/00000.tar", in);
+    snprintf(sa, sizeof sa, "%s/sa1b/sa_000000.tar", in);
+    snprintf(sg, sizeof sg, "%s/sharegpt4v/sharegpt4v_demo.json", in);
+    snprintf(txt, sizeof txt, "%s/text/corpus.jsonl", in);
+    snprintf(root, sizeof root, "%s/sharegpt4v/data", in);
+    const char *inputs[] = {laion, sa, sg, txt};
+    const char *roots[] = {root};
+    jf_ingest_params p = jf_ingest_default_params();
+    p.image_roots = roots;
+    p.n_image_roots = 1;
+    p.batch = 16;
+    jf_ingest_stats s1, s4;
+    p.threads = 1;
+    CHECK_OK(run(tmp("t1"), inputs, 4, &p, &s1, &err));
+    p.threads = 4;
+    CHECK_OK(run(tmp("t4"), inputs, 4, &p, &s4, &err));
+    char *d1 = dump(tmp("t1")), *d4 = dump(tmp("t4"));
+    CHECK(d1 && d4 && !strcmp(d1, d4)); /* same records at the same offsets of the same shards */
+    CHECK(!memcmp(s1.outcome, s4.outcome, sizeof s1.outcome));
+    /* parts: disjoint, and together the whole */
+    const char *tars[] = {laion, sa};
+    jf_ingest_stats sa0, sa1, all;
+    p.part_n = 2;
+    p.part_k = 0;
+    CHECK_OK(run(tmp("p0"), inputs, 4, &p, &sa0, &err));
+    p.part_k = 1;
+    CHECK_OK(run(tmp("p1"), inputs, 4, &p, &sa1, &err));
+    CHECK_EQ_INT(sa0.outcome[JF_OUT_OK] + sa1.outcome[JF_OUT_OK], s1.outcome[JF_OUT_OK]);
+    CHECK_EQ_INT(sa0.inputs_other_part + sa1.inputs_other_part, 2);
+    jf_store *dst;
+    CHECK_OK(jf_store_open(tmp("merged"), JF_STORE_CREATE, &dst, &err));
+    jf_merge_report mr;
+    CHECK_OK(jf_store_merge(dst, tmp("p0"), JF_MERGE_COPY, &mr, &err));
+    CHECK_OK(jf_store_merge(dst, tmp("p1"), JF_MERGE_COPY, &mr, &err));
+    CHECK_EQ_INT(q1(dst, "SELECT count(DISTINCT key) FROM samples"), (long long)s1.outcome[JF_OUT_OK]);
+    jf_store_close(dst);
+    /* resume: a finished input is skipped; an input whose run died before it was marked done is
+     * read again and its samples are found present */
+    p.part_n = 0;
+    p.part_k = 0;
+    CHECK_OK(run(tmp("r"), tars, 1, &p, &all, &err));
+    jf_ingest_stats again;
+    CHECK_OK(run(tmp("r"), tars, 2, &p, &again, &err));
+    CHECK_EQ_INT(again.inputs_skipped, 1);
+    CHECK_EQ_INT(again.inputs, 1);
+    jf_store *st;
+    CHECK_OK(jf_store_open(tmp("r"), JF_STORE_WRITE, &st, &err));
+    sqlite3_exec(jf_store_db(st), "DELETE FROM ingest_inputs", NULL, NULL, NULL);
+    jf_store_close(st);
+    CHECK_OK(run(tmp("r"), tars, 2, &p, &again, &err));
+    CHECK_EQ_INT(again.outcome[JF_OUT_OK], 0);
+    CHECK_EQ_INT(again.outcome[JF_OUT_ALREADY_PRESENT], all.outcome[JF_OUT_OK] + 16);
+    free(d1);
+    free(d4);
+}
+
+static void test_sa1b_captions(void)
+{
+    jf_error err;
+    const char *in = tmp("sa_caps");
+    jf_synth_params sp = jf_synth_default_params();
+    sp.laion_samples = sp.sharegpt_records = sp.text_records = 0;
+    sp.sa1b_samples = 6;
+    CHECK_OK(jf_synth_write(in, &sp, NULL, &err));
+    const char *caps = tmp("sa_caps/captions.jsonl");
+    write_text(caps, "{\"image\": \"sa_1000.jpg\", \"caption\": \"first caption\"}\n"
+                     "{\"image_id\": 1013, \"caption\": \"by id\"}\n");
+    const char *caps2 = tmp("sa_caps/captions.json");
+    write_text(caps2, "{\"sa_1026.jpg\": \"from an object\", \"sa_1039\": {\"caption\": \"nested\"}}");
+    char tar[600];
+    snprintf(tar, sizeof tar, "%s/sa1b/sa_000000.tar", in);
+    const char *inputs[] = {tar};
+    for (int k = 0; k < 2; k++) {
+        jf_ingest_params p = jf_ingest_default_params();
+        p.captions = k ? caps2 : caps;
+        jf_ingest_stats s;
+        const char *ds = tmp(k ? "sa_ds2" : "sa_ds1");
+        CHECK_OK(run(ds, inputs, 1, &p, &s, &err));
+        CHECK_EQ_INT(s.outcome[JF_OUT_OK], 6);
+        jf_store *st;
+        CHECK_OK(jf_store_open(ds, JF_STORE_READONLY, &st, &err));
+        CHECK_EQ_INT(q1(st, "SELECT count(*) FROM samples WHERE caption_len > 0"), 2);
+        CHECK_EQ_INT(q1(st, "SELECT sum(mask_count) > 0 FROM samples"), 1);
+        jf_record *r = jf_record_create();
+        CHECK_OK(jf_store_get(st, k ? "sa1b/sa_1039" : "sa1b/sa_1013", r, &err));
+        const jf_field *f = jf_record_find_field(r, "txt");
+        CHECK(f && !memcmp(f->data, k ? "nested" : "by id", f->size));
+        jf_record_destroy(r);
+        jf_store_close(st);
+    }
+}
+
+static const test_case cases[] = {
+    {"image_checks", test_image_checks},
+    {"patterns", test_patterns},
+    {"tar_bad_inputs", test_tar_bad_inputs},
+    {"manifests", test_manifests},
+    {"threads_parts_resume", test_threads_parts_resume},
+    {"sa1b_captions", test_sa1b_captions},
+};
+TEST_MAIN(cases)
