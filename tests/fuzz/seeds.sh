@@ -3,7 +3,7 @@
 # (whole, truncated, compressed) and mix files. Usage: seeds.sh JF_BINARY OUT_DIR
 set -eu
 jf=$1 out=$2
-rm -rf "$out"; mkdir -p "$out/jfr" "$out/wds" "$out/mix" "$out/work"
+rm -rf "$out"; mkdir -p "$out/jfr" "$out/wds" "$out/mix" "$out/manifest" "$out/work"
 "$jf" demo --dir "$out/work" --quiet >/dev/null 2>&1 || true
 i=0
 for f in "$out"/work/dataset/shards/*.jfr; do
@@ -18,4 +18,9 @@ head -c 9000 "$out/work/input/sa1b/sa_000000.tar" > "$out/wds/sa1b_head.tar"
 head -c 30000 "$out/work/input/laion/00000.tar" | gzip -c > "$out/wds/laion.tar.gz"
 cp "$out/work/mix.json" "$out/mix/demo.json"
 printf '{"seed":1,"global_batch":3,"sources":[{"name":"a","where":"kind=%s"}],"stages":[{"steps":4,"weights":{"a":1}}]}' "'text'" > "$out/mix/small.json"
+{ printf '\0'; cat "$out/work/input/sharegpt4v/sharegpt4v_demo.json"; } > "$out/manifest/sharegpt.json"
+{ printf '\0'; cat "$out/work/input/text/corpus.jsonl"; } > "$out/manifest/corpus.jsonl"
+printf '\1{"sa_1.jpg": "a caption", "sa_2": {"caption": "x"}}' > "$out/manifest/captions.json"
+printf '\1{"image": "sa_1.jpg", "caption": "a"}\n{"image_id": 2, "text": "b"}\n' > "$out/manifest/captions.jsonl"
+printf '\0[{"id": 1, "images": ["a.jpg"], "messages": [{"role": "user", "content": "hi"}]}, {"text": "t"}]' > "$out/manifest/llava.json"
 rm -rf "$out/work"

@@ -1,0 +1,69 @@
+/* libFuzzer target: the manifest readers of jf ingest on arbitrary bytes — JSON arrays streamed
+ * element by element, JSON lines, record interpretation (conversations, images, captions, text),
+ * and the SA-1B caption-file loader. First byte: even = a manifest input, odd = a caption file. */
+#include "jf_ingest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static jf_store *st;
+static char dir[256];
+
+static void cleanup(void)
+{
+    char cmd[320];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cleanup failed\n");
+}
+
+static void setup(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/jf-fuzz-manifest-%ld", (long)getpid());
+    atexit(cleanup);
+    jf_error err;
+    if (jf_store_open(dir, JF_STORE_CREATE, &st, &err))
+        abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (!st)
+        setup();
+    if (size < 1)
+        return 0;
+    char path[300];
+    snprintf(path, sizeof path, "%s/input.json", dir);
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return 0;
+    fwrite(data + 1, 1, size - 1, f);
+    fclose(f);
+    jf_ingest_params p = jf_ingest_default_params();
+    p.threads = 1;
+    p.writer.fsync = 0;
+    p.writer.use_dict = 0;
+    const char *roots[] = {dir};
+    p.image_roots = roots;
+    p.n_image_roots = 1;
+    jf_ingest_stats s;
+    jf_error err;
+    const char *inputs[] = {path};
+    if (data[0] & 1) {
+        p.captions = path;
+        jf_ingest_run(st, inputs, 0, &p, &s, &err);
+    } else {
+        /* A new file name each time, so that no input counts as finished from an earlier one. */
+        static unsigned long k;
+        char moved[320];
+        snprintf(moved, sizeof moved, "%s/input-%lu.json", dir, k++);
+        if (rename(path, moved) == 0) {
+            inputs[0] = moved;
+            jf_ingest_run(st, inputs, 1, &p, &s, &err);
+            unlink(moved);
+        }
+    }
+    return 0;
+}
