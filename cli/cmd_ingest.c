@@ -31,6 +31,12 @@ static const char HELP[] =
     "  --max-pixels N       refuse larger images before decoding (default 178956970)\n"
     "  --full-decode        check JPEGs with a full-size decode (default: entropy decode at 1/8 scale,\n"
     "                       which reads every coefficient)\n"
+    "  --resize MODE        keep (default: original bytes), shortest-side, longest-side, center-crop, pad\n"
+    "  --size PX            target for --resize (default 256)\n"
+    "  --resize-filter F    lanczos (default), bicubic, bilinear, box: Pillow's antialiased resampling,\n"
+    "                       after a reduced-scale JPEG decode when shrinking by 2x or more\n"
+    "  --only-shrink        never upscale   --format jpg|png|webp (default jpg)   --quality Q (95)\n"
+    "  --pad-color RRGGBB   border for pad mode and background for transparency (default ffffff)\n"
     "  --shard-size SIZE    target shard size (default 256M)   --max-records N  per shard\n"
     "  --json               the summary as JSON on stdout; every dropped sample as a JSON line first\n"
     "  --quiet              no progress, no per-sample messages\n"
@@ -93,7 +99,10 @@ int cmd_ingest(int argc, char **argv)
                                  {"min-side", required_argument, 0, 'm'}, {"max-aspect", required_argument, 0, 'a'},
                                  {"max-pixels", required_argument, 0, 'x'}, {"full-decode", no_argument, 0, 'f'},
                                  {"shard-size", required_argument, 0, 'S'}, {"max-records", required_argument, 0, 'n'},
-                                 {0, 0, 0, 0}};
+                                 {"resize", required_argument, 0, 'R'}, {"size", required_argument, 0, 'Z'},
+                                 {"resize-filter", required_argument, 0, 'F'}, {"only-shrink", no_argument, 0, 'O'},
+                                 {"format", required_argument, 0, 'T'}, {"quality", required_argument, 0, 'Q'},
+                                 {"pad-color", required_argument, 0, 'P'}, {0, 0, 0, 0}};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -153,6 +162,52 @@ int cmd_ingest(int argc, char **argv)
             if (parse_u64(optarg, &p.writer.max_records))
                 return usage_error("ingest", "--max-records needs an integer");
             break;
+        case 'R': {
+            static const char *const modes[] = {"keep", "shortest-side", "longest-side", "center-crop", "pad", NULL};
+            int k = 0;
+            while (modes[k] && strcmp(modes[k], optarg))
+                k++;
+            if (!modes[k])
+                return usage_error("ingest", "--resize takes keep, shortest-side, longest-side, center-crop or pad");
+            p.resize.mode = (jf_resize_mode)k;
+            break;
+        }
+        case 'Z':
+            if (parse_int(optarg, &v) || v < 1 || v > 65500)
+                return usage_error("ingest", "--size needs 1..65500 pixels");
+            p.resize.size = (int)v;
+            break;
+        case 'F': {
+            static const char *const f[] = {"lanczos", "bicubic", "bilinear", "box", NULL};
+            int k = 0;
+            while (f[k] && strcmp(f[k], optarg))
+                k++;
+            if (!f[k])
+                return usage_error("ingest", "--resize-filter takes lanczos, bicubic, bilinear or box");
+            p.resize.filter = (jf_resample)k;
+            break;
+        }
+        case 'O': p.resize.only_shrink = 1; break;
+        case 'T':
+            if (strcmp(optarg, "jpg") && strcmp(optarg, "png") && strcmp(optarg, "webp"))
+                return usage_error("ingest", "--format takes jpg, png or webp");
+            p.resize.format = optarg;
+            break;
+        case 'Q':
+            if (parse_int(optarg, &v) || v < 1 || v > 100)
+                return usage_error("ingest", "--quality needs 1..100");
+            p.resize.quality = (int)v;
+            break;
+        case 'P': {
+            unsigned rgb;
+            char extra;
+            if (strlen(optarg) != 6 || sscanf(optarg, "%6x%c", &rgb, &extra) != 1)
+                return usage_error("ingest", "--pad-color needs RRGGBB hex");
+            p.resize.pad_rgb[0] = (uint8_t)(rgb >> 16);
+            p.resize.pad_rgb[1] = (uint8_t)(rgb >> 8);
+            p.resize.pad_rgb[2] = (uint8_t)rgb;
+            break;
+        }
         default: free(roots); return usage_error("ingest", "unknown option");
         }
     }

@@ -30,6 +30,12 @@ jf_ingest_params jf_ingest_default_params(void)
     memset(&p, 0, sizeof p);
     p.limits = jf_image_default_limits();
     p.batch = 256;
+    p.resize.mode = JF_RESIZE_KEEP;
+    p.resize.size = 256;
+    p.resize.filter = JF_RESAMPLE_LANCZOS;
+    p.resize.format = "jpg";
+    p.resize.quality = 95;
+    p.resize.pad_rgb[0] = p.resize.pad_rgb[1] = p.resize.pad_rgb[2] = 255;
     p.writer = jf_writer_default_params();
     return p;
 }
@@ -412,6 +418,28 @@ static int add_image(const run *r, item *it, const char *field, const uint8_t *d
                  (double)longer / shorter, r->p->max_aspect);
         return -1;
     }
+    XXH128_hash_t orig_hash = XXH3_128bits(data, size); /* of the bytes as found, for duplicates */
+    /* Resized and re-encoded when asked; the original's size and format stay as columns. */
+    uint8_t *resized = NULL;
+    size_t resized_len = 0;
+    if (r->p->resize.mode != JF_RESIZE_KEEP) {
+        int ow, oh, iw, ih;
+        jf_error terr;
+        if (jf_image_transform(data, size, &r->p->resize, &resized, &resized_len, &ow, &oh, &iw, &ih, &terr) != JF_OK) {
+            it->outcome = JF_OUT_DECODE_ERROR;
+            snprintf(it->detail, sizeof it->detail, "%s: resize: %.300s", field, terr.msg);
+            return -1;
+        }
+        if (first) {
+            jf_record_set_int(it->out, "orig_width", info.width, &terr);
+            jf_record_set_int(it->out, "orig_height", info.height, &terr);
+            jf_record_set_int(it->out, "orig_bytes", (int64_t)size, &terr);
+            jf_record_set_text(it->out, "orig_format", info.format, &terr);
+        }
+        info.format = !strcmp(r->p->resize.format ? r->p->resize.format : "jpg", "jpg") ? "jpeg" : r->p->resize.format;
+        data = resized;
+        size = resized_len;
+    }
     /* The field is named after what the bytes are, whatever the member was called. */
     char name[300];
     snprintf(name, sizeof name, "%s", field);
@@ -426,14 +454,18 @@ static int add_image(const run *r, item *it, const char *field, const uint8_t *d
         else
             snprintf(name, sizeof name, "%s", want);
     }
+    if (resized)
+        it->notes &= ~(1u << JF_NOTE_EXTENSION_MISMATCH); /* re-encoded: the name is ours */
     jf_error err;
-    if (jf_record_add_field(it->out, name, JF_FIELD_IMAGE, data, size, &err) != JF_OK) {
+    jf_status added = jf_record_add_field(it->out, name, JF_FIELD_IMAGE, data, size, &err);
+    if (added != JF_OK) {
+        free(resized);
         it->outcome = JF_OUT_BAD_RECORD;
         snprintf(it->detail, sizeof it->detail, "%.380s", err.msg);
         return -1;
     }
     if (first) {
-        XXH128_hash_t h = XXH3_128bits(data, size);
+        XXH128_hash_t h = orig_hash;
         char hex[40];
         snprintf(hex, sizeof hex, "%016llx%016llx", (unsigned long long)h.high64, (unsigned long long)h.low64);
         jf_record_set_text(it->out, "content_hash", hex, &err);
@@ -441,6 +473,7 @@ static int add_image(const run *r, item *it, const char *field, const uint8_t *d
         jf_record_set_int(it->out, "progressive", info.progressive, &err);
     }
     it->image_bytes += size;
+    free(resized);
     return 0;
 }
 

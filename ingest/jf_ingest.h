@@ -55,6 +55,41 @@ jf_image_status jf_image_check(const uint8_t *data, size_t size, const jf_image_
                                int full_decode, jf_image_info *info, char *detail,
                                size_t detail_len);
 
+/* ---- resizing ---- */
+
+typedef enum jf_resample { JF_RESAMPLE_LANCZOS = 0, JF_RESAMPLE_BICUBIC, JF_RESAMPLE_BILINEAR, JF_RESAMPLE_BOX } jf_resample;
+
+/* Resamples RGB (3 bytes per pixel) from w x h to ow x oh with Pillow's 8-bit algorithm
+ * (antialiased when shrinking); the output equals PIL.Image.resize with the same filter.
+ * Returns 0, or -1 when out of memory. */
+int jf_resample_rgb(const uint8_t *in, int w, int h, uint8_t *out, int ow, int oh, jf_resample method);
+
+typedef enum jf_resize_mode {
+    JF_RESIZE_KEEP = 0,     /* store the original bytes */
+    JF_RESIZE_SHORTEST,     /* shorter side to size, aspect kept (img2dataset keep_ratio) */
+    JF_RESIZE_LONGEST,      /* longer side to size, aspect kept (keep_ratio_largest) */
+    JF_RESIZE_CENTER_CROP,  /* shorter side to size, then the centred size x size square */
+    JF_RESIZE_PAD           /* longer side to size, then padded to size x size (img2dataset border) */
+} jf_resize_mode;
+
+const char *jf_resize_mode_name(jf_resize_mode m);
+
+typedef struct jf_resize_params {
+    jf_resize_mode mode;
+    int size;               /* target in pixels */
+    int only_shrink;        /* never upscale */
+    jf_resample filter;     /* default Lanczos */
+    const char *format;     /* "jpg" (default), "png", "webp" */
+    int quality;            /* JPEG/WebP quality, default 95 */
+    uint8_t pad_rgb[3];     /* border colour for pad mode and alpha compositing (default white) */
+} jf_resize_params;
+
+/* Decodes (JPEGs at a reduced DCT scale when shrinking by 2x or more; alpha composited on
+ * pad_rgb; Adobe CMYK converted), resamples, crops or pads, and encodes. *out is malloc'd. */
+jf_status jf_image_transform(const uint8_t *data, size_t size, const jf_resize_params *params,
+                             uint8_t **out, size_t *out_len, int *out_w, int *out_h, int *orig_w,
+                             int *orig_h, jf_error *err);
+
 /* ---- ingestion ---- */
 
 /* The outcome of every sample an ingest run sees. Numbers are stable. */
@@ -100,6 +135,7 @@ typedef struct jf_ingest_params {
     int min_side;               /* drop images whose shorter side is smaller (0 = keep) */
     double max_aspect;          /* drop images with long/short above this (0 = no limit) */
     int full_decode;            /* JPEG check at full scale (default: 1/8 DCT scale) */
+    jf_resize_params resize;    /* mode KEEP (default) stores the original bytes */
     size_t batch;               /* samples decoded in parallel per batch (default 256) */
     jf_writer_params writer;
     jf_problem_fn on_problem;   /* every reason a sample went, with input and offset */

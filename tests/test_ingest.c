@@ -623,7 +623,86 @@ static void test_sa1b_captions(void)
     }
 }
 
+/* jf_resample_rgb against Pillow's Image.resize (tests/reference/resize_pil.py): exact. */
+static void test_resample_vs_pil(void)
+{
+    FILE *f = fopen(JF_TEST_DATA "/resize_pil.bin", "rb");
+    CHECK(f);
+    uint32_t hdr[5];
+    int cases = 0, exact = 0;
+    while (fread(hdr, 4, 5, f) == 5) {
+        uint32_t w = hdr[0], h = hdr[1], ow = hdr[2], oh = hdr[3];
+        uint8_t *in = malloc(w * h * 3), *want = malloc(ow * oh * 3), *got = malloc(ow * oh * 3);
+        CHECK(fread(in, 1, w * h * 3, f) == w * h * 3 && fread(want, 1, ow * oh * 3, f) == ow * oh * 3);
+        CHECK(jf_resample_rgb(in, (int)w, (int)h, got, (int)ow, (int)oh, (jf_resample)hdr[4]) == 0);
+        int maxd = 0;
+        for (size_t i = 0; i < ow * oh * 3; i++) {
+            int d = abs((int)got[i] - (int)want[i]);
+            if (d > maxd)
+                maxd = d;
+        }
+        if (maxd)
+            fprintf(stderr, "    %ux%u -> %ux%u filter %u: max difference %d\n", w, h, ow, oh, hdr[4], maxd);
+        exact += maxd == 0;
+        cases++;
+        free(in);
+        free(want);
+        free(got);
+    }
+    fclose(f);
+    printf("    %d/%d cases identical to Pillow\n", exact, cases);
+    CHECK(cases == 32);
+    CHECK_EQ_INT(exact, cases);
+}
+
+static void test_resize_modes(void)
+{
+    jf_error err;
+    size_t n;
+    uint8_t *jpg = jpeg_make(400, 300, JCS_RGB, 0, &n);
+    jf_resize_params rp = jf_ingest_default_params().resize;
+    static const struct { jf_resize_mode m; int size, w, h; } cases[] = {
+        {JF_RESIZE_SHORTEST, 100, 133, 100}, {JF_RESIZE_LONGEST, 100, 100, 75},
+        {JF_RESIZE_CENTER_CROP, 100, 100, 100}, {JF_RESIZE_PAD, 100, 100, 100}, {JF_RESIZE_SHORTEST, 600, 800, 600}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rp.mode = cases[i].m;
+        rp.size = cases[i].size;
+        uint8_t *out;
+        size_t len;
+        int w, h, ow, oh;
+        CHECK_OK(jf_image_transform(jpg, n, &rp, &out, &len, &w, &h, &ow, &oh, &err));
+        CHECK_MSG(w == cases[i].w && h == cases[i].h, "%s %d: %dx%d", jf_resize_mode_name(cases[i].m), cases[i].size, w, h);
+        CHECK(ow == 400 && oh == 300);
+        jf_image_info info;
+        char detail[200];
+        CHECK(jf_image_check(out, len, NULL, 1, &info, detail, sizeof detail) == JF_IMAGE_OK && info.width == w);
+        free(out);
+    }
+    rp.mode = JF_RESIZE_SHORTEST;
+    rp.size = 600;
+    rp.only_shrink = 1;
+    rp.format = "png";
+    uint8_t *out;
+    size_t len;
+    int w, h, ow, oh;
+    CHECK_OK(jf_image_transform(jpg, n, &rp, &out, &len, &w, &h, &ow, &oh, &err));
+    CHECK(w == 400 && h == 300 && !strcmp(jf_image_format_of(out, len), "png"));
+    free(out);
+    free(jpg);
+    /* CMYK JPEG converts to RGB */
+    uint8_t *cmyk = jpeg_make(40, 30, JCS_CMYK, 0, &n);
+    rp.format = "jpg";
+    rp.size = 20;
+    rp.only_shrink = 0;
+    CHECK_OK(jf_image_transform(cmyk, n, &rp, &out, &len, &w, &h, &ow, &oh, &err));
+    CHECK(w == 27 && h == 20);
+    free(out);
+    free(cmyk);
+}
+
 static const test_case cases[] = {
+    {"resample_vs_pil", test_resample_vs_pil},
+    {"resize_modes", test_resize_modes},
     {"image_checks", test_image_checks},
     {"patterns", test_patterns},
     {"tar_bad_inputs", test_tar_bad_inputs},
