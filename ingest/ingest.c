@@ -1464,7 +1464,7 @@ static void default_source(const char *path, input_kind kind, char *out, size_t 
         if (strcmp(pb, ".") && strcmp(pb, "/") && *pb)
             parent = pb;
     }
-    snprintf(out, n, "%s", parent ? parent : stem);
+    snprintf(out, n, "%.120s", parent ? parent : stem);
     free(tmp);
 }
 

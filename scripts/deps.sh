@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages jf needs, only those that are missing (a no-op when all are
-# present). Usage: scripts/deps.sh build|test
+# present). Usage: scripts/deps.sh build|test|bench
 set -euo pipefail
 
 build_pkgs=(gcc make cmake pkg-config libarchive-dev libsqlite3-dev libjpeg62-turbo-dev libzstd-dev
@@ -10,8 +10,12 @@ build_pkgs=(gcc make cmake pkg-config libarchive-dev libsqlite3-dev libjpeg62-tu
 # WebDataset reader.
 test_pkgs=(clang libclang-rt-14-dev zstd sqlite3 tar python3)
 
+# Benchmarks add the baselines they compare against: djpeg, Python with PIL, bc.
+bench_pkgs=(zstd sqlite3 tar libjpeg-turbo-progs python3-pil python3-numpy bc)
+
 want=("${build_pkgs[@]}")
 [ "${1:-build}" = test ] && want+=("${test_pkgs[@]}")
+[ "${1:-build}" = bench ] && want+=("${bench_pkgs[@]}")
 
 missing=()
 for p in "${want[@]}"; do
