@@ -38,6 +38,11 @@ static const char HELP[] =
     "  --only-shrink        never upscale   --format jpg|png|webp (default jpg)   --quality Q (95)\n"
     "  --pad-color RRGGBB   border for pad mode and background for transparency (default ffffff)\n"
     "  --shard-size SIZE    target shard size (default 256M)   --max-records N  per shard\n"
+    "downloads (URL lists: CSV/TSV with a url column, JSONL records with url, plain lists; and\n"
+    "http(s):// tar inputs, streamed with Range resume):\n"
+    "  --parallel N (64)  --per-host N (8)  --timeout S (20 per image)  --retries N (2, with backoff)\n"
+    "  --user-agent-token T  appended to the user agent and matched in X-Robots-Tag\n"
+    "  --ignore-robots      do not honour X-Robots-Tag noai/noimageai/noindex/noimageindex\n"
     "  --json               the summary as JSON on stdout; every dropped sample as a JSON line first\n"
     "  --quiet              no progress, no per-sample messages\n"
     "\n"
@@ -102,7 +107,10 @@ int cmd_ingest(int argc, char **argv)
                                  {"resize", required_argument, 0, 'R'}, {"size", required_argument, 0, 'Z'},
                                  {"resize-filter", required_argument, 0, 'F'}, {"only-shrink", no_argument, 0, 'O'},
                                  {"format", required_argument, 0, 'T'}, {"quality", required_argument, 0, 'Q'},
-                                 {"pad-color", required_argument, 0, 'P'}, {0, 0, 0, 0}};
+                                 {"pad-color", required_argument, 0, 'P'}, {"parallel", required_argument, 0, 'L'},
+                                 {"per-host", required_argument, 0, 'H'}, {"timeout", required_argument, 0, 'W'},
+                                 {"retries", required_argument, 0, 'Y'}, {"user-agent-token", required_argument, 0, 'U'},
+                                 {"ignore-robots", no_argument, 0, 'I'}, {0, 0, 0, 0}};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -208,6 +216,28 @@ int cmd_ingest(int argc, char **argv)
             p.resize.pad_rgb[2] = (uint8_t)rgb;
             break;
         }
+        case 'L':
+            if (parse_int(optarg, &v) || v < 1 || v > 4096)
+                return usage_error("ingest", "--parallel needs 1..4096");
+            p.http.parallel = (int)v;
+            break;
+        case 'H':
+            if (parse_int(optarg, &v) || v < 1 || v > 1024)
+                return usage_error("ingest", "--per-host needs 1..1024");
+            p.http.per_host = (int)v;
+            break;
+        case 'W':
+            if (parse_int(optarg, &v) || v < 1 || v > 3600)
+                return usage_error("ingest", "--timeout needs 1..3600 seconds");
+            p.http.timeout = (int)v;
+            break;
+        case 'Y':
+            if (parse_int(optarg, &v) || v < 0 || v > 100)
+                return usage_error("ingest", "--retries needs 0..100");
+            p.http.retries = (int)v;
+            break;
+        case 'U': p.http.user_agent_token = optarg; break;
+        case 'I': p.http.ignore_robots = 1; break;
         default: free(roots); return usage_error("ingest", "unknown option");
         }
     }
@@ -263,6 +293,10 @@ int cmd_ingest(int argc, char **argv)
         for (size_t i = 0; i < s.n_missing_prefixes; i++)
             jw_kint(&w, s.missing_by_prefix[i].prefix, (long long)s.missing_by_prefix[i].count);
         jw_end_obj(&w);
+        jw_kint(&w, "http_4xx", (long long)s.http_status[4]);
+        jw_kint(&w, "http_404", (long long)s.http_404);
+        jw_kint(&w, "http_5xx", (long long)s.http_status[5]);
+        jw_kint(&w, "downloaded_bytes", (long long)s.downloaded_bytes);
         jw_kint(&w, "records_written", (long long)s.records_written);
         jw_kint(&w, "image_bytes", (long long)s.image_bytes);
         jw_knum(&w, "seconds", s.seconds);
@@ -281,6 +315,9 @@ int cmd_ingest(int argc, char **argv)
         for (int k = 0; k < JF_NOTE_COUNT_; k++)
             if (s.note[k])
                 printf("  note: %-14s %10llu\n", jf_note_name((jf_note)k), (unsigned long long)s.note[k]);
+        if (s.http_status[4] || s.http_status[5])
+            printf("  http errors: %llu 4xx (%llu of them 404), %llu 5xx\n", (unsigned long long)s.http_status[4],
+                   (unsigned long long)s.http_404, (unsigned long long)s.http_status[5]);
         for (size_t i = 0; i < s.n_missing_prefixes; i++)
             printf("  missing images under %-20s %llu\n", s.missing_by_prefix[i].prefix,
                    (unsigned long long)s.missing_by_prefix[i].count);

@@ -17,7 +17,8 @@
 
 static const char *const OUTCOME_NAMES[JF_OUT_COUNT_] = {
     "ok", "already_present", "duplicate_key", "not_adjacent", "decode_error", "empty_file", "unsupported_format",
-    "too_large", "too_small", "bad_aspect", "missing_image", "missing_pair_member", "bad_record", "truncated"};
+    "too_large", "too_small", "bad_aspect", "missing_image", "missing_pair_member", "bad_record", "truncated",
+    "http_error", "timeout", "network_error", "opted_out"};
 static const char *const NOTE_NAMES[JF_NOTE_COUNT_] = {"caption_repaired", "extension_mismatch", "metadata_invalid",
                                                       "rejected_member"};
 
@@ -36,6 +37,14 @@ jf_ingest_params jf_ingest_default_params(void)
     p.resize.format = "jpg";
     p.resize.quality = 95;
     p.resize.pad_rgb[0] = p.resize.pad_rgb[1] = p.resize.pad_rgb[2] = 255;
+    p.http.parallel = 64;
+    p.http.per_host = 8;
+    p.http.timeout = 20;
+    p.http.connect_timeout = 10;
+    p.http.stall_timeout = 30;
+    p.http.retries = 2;
+    p.http.backoff = 1.0;
+    p.http.max_bytes = 64u << 20;
     p.writer = jf_writer_default_params();
     return p;
 }
@@ -355,6 +364,7 @@ typedef struct item {
     char detail[400];
     char missing_prefix[128];
     uint64_t image_bytes;
+    long http_status;
 } item;
 
 static void item_clear(item *it)
@@ -494,7 +504,8 @@ static void set_caption(item *it, const char *field, const char *text, size_t n)
  * which is the txt field, and sizes, which come from decoding). */
 static void metadata_columns(item *it, yajl_val o)
 {
-    static const char *const skip[] = {"caption", "TEXT", "text", "width", "height", "exif", "WIDTH", "HEIGHT", NULL};
+    static const char *const skip[] = {"caption", "TEXT", "text", "txt", "title", "width", "height", "exif", "WIDTH",
+                                       "HEIGHT", NULL};
     static const char *const rename[][2] = {{"AESTHETIC_SCORE", "aesthetic"}, {"aesthetic_score_laion_v2", "aesthetic"},
                                             {"URL", "url"}, {"key", "orig_key"}, {"hash", "laion_hash"},
                                             {"SAMPLE_ID", "sample_id"}, {"NSFW", "nsfw"}, {"LICENSE", "license"},
@@ -863,11 +874,31 @@ static void process_manifest_item(const run *r, item *it)
     it->outcome = JF_OUT_OK;
 }
 
+/* A downloaded image with its URL-list row: the image, the caption, the row's other columns. */
+static void process_url_item(const run *r, item *it)
+{
+    jf_error err;
+    it->out = jf_record_create();
+    jf_record_set_key(it->out, it->key, &err);
+    jf_record_set_text(it->out, "source", it->source, &err);
+    if (it->n_m < 1 || add_image(r, it, "jpg", it->m[0].data, it->m[0].size, 1) != 0)
+        return;
+    const char *caption = it->rec ? obj_str(it->rec, (const char *const[]){"caption", "TEXT", "text", "txt", "title", NULL}) : NULL;
+    if (caption)
+        set_caption(it, "txt", caption, strlen(caption));
+    if (it->rec && YAJL_IS_OBJECT(it->rec))
+        metadata_columns(it, it->rec);
+    jf_record_set_kind(it->out, jf_kind_infer(it->out));
+    it->outcome = JF_OUT_OK;
+}
+
 static void process_item(const run *r, item *it)
 {
     if (it->outcome != JF_OUT_OK) /* decided while reading (already present, duplicate, ...) */
         return;
-    if (it->manifest)
+    if (it->manifest == 2)
+        process_url_item(r, it);
+    else if (it->manifest)
         process_manifest_item(r, it);
     else
         process_tar_item(r, it);
@@ -1030,6 +1061,7 @@ typedef struct state {
     int cur;
     int64_t run_id;
     uint64_t n_seen;
+    jf__downloader *dl;
 } state;
 
 static void problem(state *s, const char *input, int64_t offset, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -1095,6 +1127,10 @@ static jf_status write_batch(state *s, batch *b, jf_error *err)
             continue;
         if (it->outcome == JF_OUT_MISSING_IMAGE)
             count_missing(s->stats, it->missing_prefix);
+        if (it->outcome == JF_OUT_HTTP_ERROR && it->http_status >= 100 && it->http_status < 600) {
+            s->stats->http_status[it->http_status / 100]++;
+            s->stats->http_404 += it->http_status == 404;
+        }
         problem(s, it->input, it->offset, "%s: %s%s%s", it->key, jf_outcome_name(it->outcome), it->detail[0] ? ": " : "",
                 it->detail);
         n_fail++;
@@ -1205,12 +1241,23 @@ static void problem_cb(void *user, const jf_problem *p)
         s->r.p->on_problem(s->r.p->user, p);
 }
 
+static int is_url(const char *p) { return !strncmp(p, "http://", 7) || !strncmp(p, "https://", 8); }
+
 static jf_status ingest_tar(state *s, const char *path, const char *source, jf_error *err)
 {
     jf_wds_reader *rd;
-    jf_status rc = jf_wds_reader_open(path, NULL, NULL, problem_cb, s, &rd, err);
-    if (rc != JF_OK)
+    jf__http_stream *hs = NULL;
+    if (is_url(path)) {
+        /* streamed: no temporary copy; a broken connection resumes with a Range request */
+        hs = jf__http_stream_open(path, &s->r.p->http);
+        if (!hs)
+            return jf_error_set(err, JF_ENOMEM, "%s: cannot start the download", path);
+    }
+    jf_status rc = jf_wds_reader_open(path, hs ? jf__http_stream_read : NULL, hs, problem_cb, s, &rd, err);
+    if (rc != JF_OK) {
+        jf__http_stream_close(hs);
         return rc;
+    }
     jf_wds_sample smp;
     while ((rc = jf_wds_reader_next(rd, &smp, err)) == JF_OK) {
         char key[4400];
@@ -1289,6 +1336,319 @@ static jf_status ingest_tar(state *s, const char *path, const char *source, jf_e
         s->stats->seen++;
     }
     jf_wds_reader_close(rd);
+    if (hs)
+        s->stats->downloaded_bytes += jf__http_stream_bytes(hs);
+    jf__http_stream_close(hs);
+    return rc;
+}
+
+/* ---- URL downloads ---- */
+
+typedef struct pending_url {
+    char *key;
+    const char *source;
+    const char *input;
+    int64_t index;
+    yajl_val row;
+} pending_url;
+
+/* Turns finished downloads into items. */
+static jf_status collect_downloads(state *s, jf_error *err)
+{
+    jf__dl_result *r;
+    jf_status rc = JF_OK;
+    while (rc == JF_OK && (r = jf__downloader_take(s->dl))) {
+        pending_url *pu = r->user;
+        item *it = new_item(s, err, &rc);
+        if (it) {
+            it->manifest = 2;
+            it->key = pu->key;
+            pu->key = NULL;
+            it->source = pu->source;
+            it->input = pu->input;
+            it->offset = pu->index;
+            it->rec = pu->row;
+            pu->row = NULL;
+            it->http_status = r->status;
+            if (r->outcome == JF_OUT_OK) {
+                it->m = calloc(1, sizeof *it->m);
+                if (it->m) {
+                    it->m[0].ext = xstrdup("jpg");
+                    it->m[0].data = r->data;
+                    it->m[0].size = r->len;
+                    r->data = NULL;
+                    it->n_m = 1;
+                }
+            } else {
+                it->outcome = r->outcome;
+                snprintf(it->detail, sizeof it->detail, "%s", r->detail);
+            }
+        }
+        free(pu->key);
+        yajl_tree_free(pu->row);
+        free(pu);
+        jf__dl_result_free(r);
+    }
+    s->stats->downloaded_bytes = s->dl ? jf__downloader_bytes(s->dl) : 0;
+    return rc;
+}
+
+/* Queues one URL; keeps the number of queued transfers bounded. Takes `row`. */
+static jf_status queue_url(state *s, const char *url, const char *key, const char *source, const char *input,
+                           int64_t index, yajl_val row, jf_error *err)
+{
+    if (!s->dl && !(s->dl = jf__downloader_create(&s->r.p->http))) {
+        yajl_tree_free(row);
+        return jf_error_set(err, JF_ENOMEM, "cannot start the downloader");
+    }
+    pending_url *pu = calloc(1, sizeof *pu);
+    if (!pu || !(pu->key = xstrdup(key)) || jf__downloader_add(s->dl, url, pu) != 0) {
+        if (pu)
+            free(pu->key);
+        free(pu);
+        yajl_tree_free(row);
+        return jf_error_set(err, JF_ENOMEM, "out of memory");
+    }
+    pu->source = source;
+    pu->input = input;
+    pu->index = index;
+    pu->row = row;
+    jf_status rc = JF_OK;
+    while (rc == JF_OK && jf__downloader_pending(s->dl) >= 2 * s->r.p->http.parallel) {
+        jf__downloader_pump(s->dl, 50);
+        rc = collect_downloads(s, err);
+    }
+    return rc;
+}
+
+static jf_status drain_downloads(state *s, jf_error *err)
+{
+    jf_status rc = JF_OK;
+    while (rc == JF_OK && s->dl && jf__downloader_pending(s->dl) > 0) {
+        jf__downloader_pump(s->dl, 100);
+        rc = collect_downloads(s, err);
+    }
+    if (rc == JF_OK && s->dl)
+        rc = collect_downloads(s, err);
+    return rc;
+}
+
+/* A row of a URL list, or a JSONL record with a URL: triaged, then downloaded. */
+static jf_status url_row(state *s, const char *path, const char *source, int64_t index, const char *url, yajl_val row,
+                         jf_error *err)
+{
+    const jf_ingest_params *p = s->r.p;
+    if (p->part_n > 1 && (uint64_t)index % p->part_n != p->part_k) {
+        yajl_tree_free(row);
+        return JF_OK;
+    }
+    char key[600];
+    snprintf(key, sizeof key, "%s/%09lld", source, (long long)index);
+    /* already in the index or seen in this run: no download */
+    item probe;
+    memset(&probe, 0, sizeof probe);
+    probe.key = key;
+    triage(s, &probe);
+    if (probe.outcome != JF_OUT_OK || !url || !*url) {
+        jf_status rc = JF_OK;
+        item *it = new_item(s, err, &rc);
+        if (!it) {
+            yajl_tree_free(row);
+            return rc;
+        }
+        it->manifest = 2;
+        it->key = xstrdup(key);
+        it->source = source;
+        it->input = path;
+        it->offset = index;
+        it->rec = row;
+        it->outcome = probe.outcome != JF_OUT_OK ? probe.outcome : JF_OUT_BAD_RECORD;
+        snprintf(it->detail, sizeof it->detail, "%s", probe.outcome != JF_OUT_OK ? probe.detail : "row has no URL");
+        return JF_OK;
+    }
+    return queue_url(s, url, key, source, path, index, row, err);
+}
+
+/* ---- URL lists: CSV, TSV, plain ---- */
+
+/* One CSV record (RFC 4180: quotes, doubled quotes, newlines inside quotes). Returns the number
+ * of fields, or -1 at the end of the file. Fields point into *buf. */
+static int csv_record(FILE *f, char sep, char **buf, size_t *cap, char ***fields, size_t *fcap)
+{
+    size_t n = 0;
+    int nf = 0, c, quoted = 0, any = 0;
+    size_t start = 0;
+    size_t *starts = NULL;
+    size_t scap = 0;
+    for (;;) {
+        c = fgetc(f);
+        if (c == EOF && !any) {
+            free(starts);
+            return -1;
+        }
+        any = 1;
+        if (n + 2 > *cap) {
+            *cap = *cap ? *cap * 2 : 4096;
+            *buf = realloc(*buf, *cap);
+        }
+        if (quoted) {
+            if (c == EOF)
+                quoted = 0;
+            else if (c == '"') {
+                int d = fgetc(f);
+                if (d == '"')
+                    (*buf)[n++] = '"';
+                else {
+                    quoted = 0;
+                    if (d != EOF)
+                        ungetc(d, f);
+                }
+                continue;
+            } else {
+                (*buf)[n++] = (char)c;
+                continue;
+            }
+        }
+        if (c == '"' && sep == ',' && n == start) {
+            quoted = 1;
+            continue;
+        }
+        if (c == sep || c == '\n' || c == EOF) {
+            (*buf)[n++] = 0;
+            if ((size_t)nf == scap) {
+                scap = scap ? scap * 2 : 16;
+                starts = realloc(starts, scap * sizeof *starts);
+            }
+            starts[nf++] = start;
+            start = n;
+            if (c != sep)
+                break;
+            continue;
+        }
+        if (c == '\n')
+            continue;
+        (*buf)[n++] = (char)c;
+    }
+    if ((size_t)nf > *fcap) {
+        *fcap = (size_t)nf;
+        *fields = realloc(*fields, *fcap * sizeof **fields);
+    }
+    for (int i = 0; i < nf; i++)
+        (*fields)[i] = *buf + starts[i];
+    free(starts);
+    return nf;
+}
+
+/* A JSON-like object of a row: numbers where the text is a number, else strings. */
+static yajl_val row_object(char **names, char **values, int n)
+{
+    yajl_val o = calloc(1, sizeof *o);
+    if (!o)
+        return NULL;
+    o->type = yajl_t_object;
+    o->u.object.keys = calloc((size_t)(n ? n : 1), sizeof(char *));
+    o->u.object.values = calloc((size_t)(n ? n : 1), sizeof(yajl_val));
+    for (int i = 0; i < n; i++) {
+        yajl_val v = calloc(1, sizeof *v);
+        if (!v || !o->u.object.keys || !o->u.object.values)
+            break;
+        char *end;
+        double d = strtod(values[i], &end);
+        if (*values[i] && *end == 0 && strcmp(values[i], "nan") && strcmp(values[i], "inf")) {
+            v->type = yajl_t_number;
+            v->u.number.r = xstrdup(values[i]);
+            v->u.number.d = d;
+            v->u.number.flags = YAJL_NUMBER_DOUBLE_VALID;
+            long long ll = strtoll(values[i], &end, 10);
+            if (*end == 0) {
+                v->u.number.i = ll;
+                v->u.number.flags |= YAJL_NUMBER_INT_VALID;
+            }
+        } else if (!*values[i]) {
+            v->type = yajl_t_null;
+        } else {
+            v->type = yajl_t_string;
+            v->u.string = xstrdup(values[i]);
+        }
+        o->u.object.keys[o->u.object.len] = xstrdup(names[i]);
+        o->u.object.values[o->u.object.len++] = v;
+    }
+    return o;
+}
+
+static int url_column(char **names, int n)
+{
+    static const char *const want[] = {"url", "URL", "image_url", "img_url", NULL};
+    for (int k = 0; want[k]; k++)
+        for (int i = 0; i < n; i++)
+            if (!strcmp(names[i], want[k]))
+                return i;
+    return -1;
+}
+
+static jf_status ingest_url_list(state *s, const char *path, const char *source, char sep, jf_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return JF_OK;
+    jf_status rc = JF_OK;
+    char *buf = NULL, **fields = NULL, **names = NULL;
+    size_t cap = 0, fcap = 0;
+    int n_names = 0, ucol = 0;
+    int64_t index = 0;
+    if (sep) {
+        int nf = csv_record(f, sep, &buf, &cap, &fields, &fcap);
+        if (nf > 0) {
+            names = calloc((size_t)nf, sizeof *names);
+            for (int i = 0; i < nf; i++)
+                names[i] = xstrdup(fields[i]);
+            n_names = nf;
+        }
+        ucol = url_column(names, n_names);
+        if (ucol < 0) {
+            problem(s, path, 0, "no url column (url, URL, image_url) in the header");
+            rc = JF_OK;
+            goto out;
+        }
+    }
+    for (;;) {
+        int nf;
+        if (sep) {
+            nf = csv_record(f, sep, &buf, &cap, &fields, &fcap);
+        } else {
+            ssize_t len = getline(&buf, &cap, f);
+            nf = len < 0 ? -1 : 1;
+            if (nf == 1) {
+                buf[strcspn(buf, "\r\n")] = 0;
+                if (fcap < 1) {
+                    fcap = 1;
+                    fields = realloc(fields, sizeof *fields);
+                }
+                fields[0] = buf;
+            }
+        }
+        if (nf < 0)
+            break;
+        if (nf == 1 && !fields[0][0])
+            continue; /* blank line */
+        yajl_val row = NULL;
+        const char *url = fields[0];
+        if (sep) {
+            row = row_object(names, fields, nf < n_names ? nf : n_names);
+            url = ucol < nf ? fields[ucol] : NULL;
+        }
+        if ((rc = url_row(s, path, source, index++, url, row, err)) != JF_OK)
+            break;
+    }
+out:
+    if (rc == JF_OK)
+        rc = drain_downloads(s, err);
+    for (int i = 0; i < n_names; i++)
+        free(names[i]);
+    free(names);
+    free(fields);
+    free(buf);
+    fclose(f);
     return rc;
 }
 
@@ -1296,6 +1656,17 @@ static jf_status manifest_item(state *s, const char *path, const char *dir, cons
                                yajl_val rec, jf_error *err)
 {
     const jf_ingest_params *p = s->r.p;
+    /* A record with a URL and no local image or conversation is a download (LAION-style JSONL). */
+    if (YAJL_IS_OBJECT(rec)) {
+        const char *url = obj_str(rec, (const char *const[]){"url", "URL", "image_url", NULL});
+        const char *local = obj_str(rec, (const char *const[]){"image", "file_name", "filepath", "image_path", "path", NULL});
+        const char *cp[] = {"conversations", NULL};
+        if (url && !local && !yajl_tree_get(rec, cp, yajl_t_array) && is_url(url)) {
+            char u[4096];
+            snprintf(u, sizeof u, "%s", url);
+            return url_row(s, path, source, index, u, rec, err);
+        }
+    }
     if (p->part_n > 1 && (uint64_t)index % p->part_n != p->part_k) {
         yajl_tree_free(rec);
         return JF_OK;
@@ -1309,6 +1680,7 @@ static jf_status manifest_item(state *s, const char *path, const char *dir, cons
     char key[600];
     snprintf(key, sizeof key, "%s/%08lld", source, (long long)index);
     it->manifest = 1;
+    /* decided in url_row instead when the record is a URL to download */
     it->key = xstrdup(key);
     it->source = source;
     it->input = path;
@@ -1396,12 +1768,14 @@ static jf_status ingest_manifest(state *s, const char *path, const char *source,
     }
     fclose(f);
     free(dir);
+    if (rc == JF_OK)
+        rc = drain_downloads(s, err);
     return rc;
 }
 
 /* ---- inputs ---- */
 
-typedef enum input_kind { IN_MISSING, IN_TAR, IN_JSON, IN_JSONL, IN_UNKNOWN } input_kind;
+typedef enum input_kind { IN_MISSING, IN_TAR, IN_JSON, IN_JSONL, IN_CSV, IN_TSV, IN_URLS, IN_UNKNOWN } input_kind;
 
 static input_kind sniff(const char *path, char *why, size_t n)
 {
@@ -1443,7 +1817,32 @@ static input_kind sniff(const char *path, char *why, size_t n)
             fclose(f);
         return kind;
     }
-    snprintf(why, n, "not a tar, JSON or JSON-lines file (CSV/TSV URL lists arrive with the downloader)");
+    /* URL lists: a plain list of URLs, or CSV/TSV with a url column in the header */
+    char line[512];
+    size_t ll = got - k < sizeof line - 1 ? got - k : sizeof line - 1;
+    memcpy(line, h + k, ll);
+    line[ll] = 0;
+    line[strcspn(line, "\r\n")] = 0;
+    if (!strncmp(line, "http://", 7) || !strncmp(line, "https://", 8))
+        return IN_URLS;
+    char *names[64];
+    int nn = 0;
+    for (int tsv = 1; tsv >= 0; tsv--) {
+        char copy[512];
+        snprintf(copy, sizeof copy, "%s", line);
+        nn = 0;
+        for (char *save = NULL, *t = strtok_r(copy, tsv ? "\t" : ",", &save); t && nn < 64; t = strtok_r(NULL, tsv ? "\t" : ",", &save)) {
+            if (*t == '"')
+                t++;
+            size_t tl = strlen(t);
+            if (tl && t[tl - 1] == '"')
+                t[tl - 1] = 0;
+            names[nn++] = t;
+        }
+        if (nn > 1 && url_column(names, nn) >= 0)
+            return tsv ? IN_TSV : IN_CSV;
+    }
+    snprintf(why, n, "not a tar, JSON, JSON-lines, CSV/TSV with a url column, or URL list");
     return IN_UNKNOWN;
 }
 
@@ -1532,7 +1931,10 @@ static void stats_json(const jf_ingest_stats *st, sbuf *b)
         sb_json_str(b, st->missing_by_prefix[i].prefix);
         sb_printf(b, ":%llu", (unsigned long long)st->missing_by_prefix[i].count);
     }
-    sb_printf(b, "},\"records_written\":%llu,\"image_bytes\":%llu,\"seconds\":%.3f}",
+    sb_printf(b, "},\"http_4xx\":%llu,\"http_404\":%llu,\"http_5xx\":%llu,\"downloaded_bytes\":%llu",
+              (unsigned long long)st->http_status[4], (unsigned long long)st->http_404,
+              (unsigned long long)st->http_status[5], (unsigned long long)st->downloaded_bytes);
+    sb_printf(b, ",\"records_written\":%llu,\"image_bytes\":%llu,\"seconds\":%.3f}",
               (unsigned long long)st->records_written, (unsigned long long)st->image_bytes, st->seconds);
 }
 
@@ -1593,7 +1995,13 @@ jf_status jf_ingest_run(jf_store *store, const char *const *inputs, size_t n_inp
     size_t tar_index = 0;
     for (size_t i = 0; i < in.n && rc == JF_OK; i++) {
         char why[256] = "";
-        in.v[i].kind = sniff(in.v[i].path, why, sizeof why);
+        if (is_url(in.v[i].path)) {
+            /* remote inputs are streamed tars (lists and manifests are read from local files) */
+            in.v[i].kind = IN_TAR;
+            in.v[i].size = in.v[i].mtime = -1;
+        } else {
+            in.v[i].kind = sniff(in.v[i].path, why, sizeof why);
+        }
         if (in.v[i].kind == IN_MISSING || in.v[i].kind == IN_UNKNOWN) {
             problem(&s, in.v[i].path, -1, "input not read: %s", why);
             continue;
@@ -1608,7 +2016,7 @@ jf_status jf_ingest_run(jf_store *store, const char *const *inputs, size_t n_inp
         else
             default_source(in.v[i].path, in.v[i].kind, in.v[i].source, sizeof in.v[i].source);
         struct stat sb;
-        if (stat(in.v[i].path, &sb) == 0) {
+        if (!is_url(in.v[i].path) && stat(in.v[i].path, &sb) == 0) {
             in.v[i].size = sb.st_size;
             in.v[i].mtime = sb.st_mtime;
         }
@@ -1638,6 +2046,8 @@ jf_status jf_ingest_run(jf_store *store, const char *const *inputs, size_t n_inp
         stats.inputs++;
         if (x->kind == IN_TAR)
             rc = ingest_tar(&s, x->path, x->source, err);
+        else if (x->kind == IN_CSV || x->kind == IN_TSV || x->kind == IN_URLS)
+            rc = ingest_url_list(&s, x->path, x->source, x->kind == IN_CSV ? ',' : x->kind == IN_TSV ? '\t' : 0, err);
         else
             rc = ingest_manifest(&s, x->path, x->source, x->kind == IN_JSONL, err);
     }
@@ -1704,6 +2114,7 @@ jf_status jf_ingest_run(jf_store *store, const char *const *inputs, size_t n_inp
         free(in.v[i].path);
     free(in.v);
     free(s.keys.v);
+    jf__downloader_destroy(s.dl);
     cap_free(&s.r.captions);
     sqlite3_finalize(s.exists);
     sqlite3_finalize(s.fail);

@@ -18,4 +18,40 @@ int jf__jsonstream_feed(jf__jsonstream *js, const uint8_t *data, size_t n, uint6
 yajl_val jf__jsonstream_take(jf__jsonstream *js);
 void jf__jsonstream_destroy(jf__jsonstream *js);
 
+/* ---- HTTP (http.c) ---- */
+void jf__http_global_init(void);
+/* 1 if an X-Robots-Tag value forbids use for the given agent token (img2dataset's rule). */
+int jf__robots_disallows(const char *value, const char *token);
+
+/* A tar streamed from a URL: a jf_read_fn (retries resume with Range; the length is checked). */
+typedef struct jf__http_stream jf__http_stream;
+jf__http_stream *jf__http_stream_open(const char *url, const jf_http_params *p);
+long jf__http_stream_read(void *stream, const void **buf, const char **errmsg);
+uint64_t jf__http_stream_bytes(const jf__http_stream *s);
+void jf__http_stream_close(jf__http_stream *s);
+
+/* Many small downloads at once. */
+typedef struct jf__dl_result {
+    void *user;
+    jf_outcome outcome;   /* OK, HTTP_ERROR, TIMEOUT, NETWORK_ERROR, OPTED_OUT, TOO_LARGE */
+    long status;
+    int attempts;
+    uint8_t *data;        /* the body when OK; owned by the result */
+    size_t len;
+    char detail[300];
+    struct jf__dl_result *next;
+} jf__dl_result;
+typedef struct jf__downloader jf__downloader;
+jf__downloader *jf__downloader_create(const jf_http_params *p);
+int jf__downloader_add(jf__downloader *d, const char *url, void *user);
+/* Transfers started or waiting (retries included). */
+int jf__downloader_pending(const jf__downloader *d);
+/* Moves transfers forward, waiting at most timeout_ms for network activity. */
+void jf__downloader_pump(jf__downloader *d, int timeout_ms);
+/* A finished transfer (caller frees it with jf__dl_result_free), or NULL. */
+jf__dl_result *jf__downloader_take(jf__downloader *d);
+uint64_t jf__downloader_bytes(const jf__downloader *d);
+void jf__dl_result_free(jf__dl_result *r);
+void jf__downloader_destroy(jf__downloader *d);
+
 #endif

@@ -2,8 +2,9 @@
  * jf_ingest.h — reading image–text datasets into the shard store.
  *
  * Inputs, detected by content: WebDataset / img2dataset tars and SA-1B tars (plain or
- * compressed), JSON arrays and JSONL files of ShareGPT4V / LLaVA conversations, image+caption
- * manifests with local paths, and text-only corpora. Every image is decoded and checked; every
+ * compressed, local or streamed over http(s) with resume), JSON arrays and JSONL files of
+ * ShareGPT4V / LLaVA conversations, image+caption manifests with local paths, text-only
+ * corpora, and URL lists (CSV, TSV, JSONL, plain) downloaded concurrently. Every image is decoded and checked; every
  * sample ends with one outcome (ok, or the reason it went), counted, stored in the index, and
  * reported. Runs are resumable and can be split with part K/N.
  */
@@ -108,6 +109,10 @@ typedef enum jf_outcome {
     JF_OUT_MISSING_PAIR,      /* SA-1B image without its JSON, or annotations without image */
     JF_OUT_BAD_RECORD,        /* a manifest record that is not usable (bad JSON, no content) */
     JF_OUT_TRUNCATED,         /* the sample was being read when its tar ended early */
+    JF_OUT_HTTP_ERROR,        /* the server answered with an error status (counted per status) */
+    JF_OUT_TIMEOUT,           /* no complete answer within the time limits */
+    JF_OUT_NETWORK_ERROR,     /* DNS, connection refused or reset, TLS, too many redirects */
+    JF_OUT_OPTED_OUT,         /* X-Robots-Tag: noai / noimageai / noindex / noimageindex */
     JF_OUT_COUNT_
 } jf_outcome;
 
@@ -124,6 +129,20 @@ typedef enum jf_note {
 
 const char *jf_note_name(jf_note n);
 
+/* Downloads: URL lists, and tars or lists given as http(s):// inputs. */
+typedef struct jf_http_params {
+    int parallel;               /* transfers at once (default 64) */
+    int per_host;               /* connections per host (default 8) */
+    int timeout;                /* seconds per image download (default 20) */
+    int connect_timeout;        /* seconds (default 10) */
+    int stall_timeout;          /* a stream below 1 byte/s this long is cut (default 30) */
+    int retries;                /* extra attempts for timeouts, resets and 5xx/408/429 (default 2) */
+    double backoff;             /* seconds before the first retry, doubling (default 1) */
+    const char *user_agent_token; /* appended to the user agent, and matched in X-Robots-Tag */
+    int ignore_robots;          /* do not honour X-Robots-Tag opt-outs */
+    uint64_t max_bytes;         /* largest image download (default 64 MiB) */
+} jf_http_params;
+
 typedef struct jf_ingest_params {
     int threads;                /* decode workers; 0 = the number of CPUs */
     uint32_t part_k, part_n;    /* take part K of N (0-based); n <= 1 = everything */
@@ -137,6 +156,7 @@ typedef struct jf_ingest_params {
     int full_decode;            /* JPEG check at full scale (default: 1/8 DCT scale) */
     jf_resize_params resize;    /* mode KEEP (default) stores the original bytes */
     size_t batch;               /* samples decoded in parallel per batch (default 256) */
+    jf_http_params http;
     jf_writer_params writer;
     jf_problem_fn on_problem;   /* every reason a sample went, with input and offset */
     void *user;
@@ -159,6 +179,9 @@ typedef struct jf_ingest_stats {
     uint64_t note[JF_NOTE_COUNT_];
     jf_prefix_count missing_by_prefix[64]; /* missing manifest images by path prefix */
     size_t n_missing_prefixes;
+    uint64_t http_status[6];  /* http_error outcomes by class: [4] = 4xx, [5] = 5xx */
+    uint64_t http_404;        /* of which 404 */
+    uint64_t downloaded_bytes;
     uint64_t image_bytes;     /* bytes of images stored */
     uint64_t records_written;
     double seconds;

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 build_pkgs=(gcc make cmake pkg-config libarchive-dev libsqlite3-dev libjpeg62-turbo-dev libzstd-dev
-            libxxhash-dev libyajl-dev libpng-dev libwebp-dev)
+            libxxhash-dev libyajl-dev libpng-dev libwebp-dev libcurl4-openssl-dev)
 # Tests add: clang with its sanitizer/libFuzzer runtimes (second build), the zstd, sqlite3 and tar
 # command-line tools (baselines and interchange checks), and Python's tarfile as an independent
 # WebDataset reader.

@@ -700,7 +700,146 @@ static void test_resize_modes(void)
     free(cmyk);
 }
 
+/* ---- downloads against a local, misbehaving server ---- */
+
+#include <signal.h>
+#include <sys/wait.h>
+
+static pid_t server_pid;
+static int server_port;
+
+static void stop_server(void)
+{
+    if (server_pid > 0) {
+        kill(server_pid, SIGTERM);
+        waitpid(server_pid, NULL, 0);
+        server_pid = 0;
+    }
+}
+
+static int start_server(const char *root)
+{
+    const char *portfile = tmp("http.port");
+    unlink(portfile);
+    server_pid = fork();
+    if (server_pid == 0) {
+        execl("/usr/bin/python3", "python3", JF_TEST_SRC "/http_server.py", root, portfile, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 200; i++) {
+        FILE *f = fopen(portfile, "r");
+        if (f) {
+            int ok = fscanf(f, "%d", &server_port) == 1;
+            fclose(f);
+            if (ok)
+                return 0;
+        }
+        usleep(50000);
+    }
+    return -1;
+}
+
+static void test_http(void)
+{
+    jf_error err;
+    const char *root = tmp("www");
+    mkdir(root, 0777);
+    char p[600];
+    snprintf(p, sizeof p, "%s/a.jpg", root);
+    write_jpeg_file(p);
+    /* a tar to stream */
+    jf_synth_params sp = jf_synth_default_params();
+    sp.sa1b_samples = sp.sharegpt_records = sp.text_records = 0;
+    sp.laion_samples = 40;
+    sp.bad_samples = 0;
+    CHECK_OK(jf_synth_write(tmp("www_synth"), &sp, NULL, &err));
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "cp '%s/laion/00000.tar' '%s/shard.tar'", tmp("www_synth"), root);
+    CHECK(system(cmd) == 0);
+    CHECK(start_server(root) == 0);
+    atexit(stop_server);
+    char base[64];
+    snprintf(base, sizeof base, "http://127.0.0.1:%d", server_port);
+    const char *list = tmp("urls.csv");
+    FILE *f = fopen(list, "w");
+    fprintf(f, "url,caption,similarity,AESTHETIC_SCORE\n");
+    static const char *const paths[] = {"img/a.jpg", "flaky/a.jpg", "robots-other/a.jpg", "status/404", "status/500",
+                                        "hang/a.jpg", "loop", "cut/a.jpg", "robots/a.jpg", "robots-ours/a.jpg",
+                                        "img/missing.jpg"};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
+        fprintf(f, "%s/%s,\"caption, number %zu\",0.3%zu,5.5\n", base, paths[i], i, i);
+    fprintf(f, "http://no-such-host.invalid/x.jpg,dns,0.1,1\n");
+    fclose(f);
+    jf_ingest_params pr = jf_ingest_default_params();
+    pr.http.timeout = 2;
+    pr.http.connect_timeout = 2;
+    pr.http.retries = 1;
+    pr.http.backoff = 0.05;
+    pr.http.user_agent_token = "jftest";
+    pr.threads = 2;
+    jf_ingest_stats s;
+    const char *inputs[] = {list};
+    const char *ds = tmp("http_ds");
+    CHECK_OK(run(ds, inputs, 1, &pr, &s, &err));
+    for (int k = 0; k < JF_OUT_COUNT_; k++)
+        if (s.outcome[k])
+            printf("    %-20s %llu\n", jf_outcome_name((jf_outcome)k), (unsigned long long)s.outcome[k]);
+    CHECK_EQ_INT(s.outcome[JF_OUT_OK], 3);           /* img, flaky after a retry, robots for another agent */
+    CHECK_EQ_INT(s.outcome[JF_OUT_HTTP_ERROR], 3);   /* 404, 500 after a retry, missing file */
+    CHECK_EQ_INT(s.http_404, 2);
+    CHECK_EQ_INT(s.outcome[JF_OUT_TIMEOUT], 1);      /* hang */
+    CHECK_EQ_INT(s.outcome[JF_OUT_NETWORK_ERROR], 3); /* redirect loop, cut body, unknown host */
+    CHECK_EQ_INT(s.outcome[JF_OUT_OPTED_OUT], 2);    /* noai, and noimageai for our token */
+    jf_store *st;
+    CHECK_OK(jf_store_open(ds, JF_STORE_READONLY, &st, &err));
+    CHECK_EQ_INT(q1(st, "SELECT count(*) FROM ingest_failures"), 9);
+    CHECK_EQ_INT(q1(st, "SELECT count(*) FROM ingest_failures WHERE outcome='opted_out'"), 2);
+    CHECK_EQ_INT(q1(st, "SELECT count(*) FROM samples WHERE aesthetic = 5.5 AND caption_len > 0"), 3);
+    jf_store_close(st);
+    /* A rerun downloads only what failed: the three present rows are skipped. */
+    CHECK_OK(jf_store_open(ds, JF_STORE_WRITE, &st, &err));
+    sqlite3_exec(jf_store_db(st), "DELETE FROM ingest_inputs", NULL, NULL, NULL);
+    jf_store_close(st);
+    CHECK_OK(run(ds, inputs, 1, &pr, &s, &err));
+    CHECK_EQ_INT(s.outcome[JF_OUT_ALREADY_PRESENT], 3);
+    CHECK_EQ_INT(s.outcome[JF_OUT_OK], 0);
+    CHECK_EQ_INT(s.outcome[JF_OUT_HTTP_ERROR] + s.outcome[JF_OUT_TIMEOUT] + s.outcome[JF_OUT_NETWORK_ERROR] +
+                     s.outcome[JF_OUT_OPTED_OUT], 9);
+    /* Tars streamed over HTTP: a cut connection resumes with Range (or skips a repeated body). */
+    char u1[128], u2[128], u3[128], u4[128];
+    snprintf(u1, sizeof u1, "%s/tar/shard.tar", base);
+    snprintf(u2, sizeof u2, "%s/tarcut/shard.tar", base);
+    snprintf(u3, sizeof u3, "%s/tarnorange/shard.tar", base);
+    snprintf(u4, sizeof u4, "%s/status/404", base);
+    const char *tars[4] = {u1, u2, u3, u4};
+    for (int k = 0; k < 4; k++) {
+        char dsn[32];
+        snprintf(dsn, sizeof dsn, "http_tar%d", k);
+        pr.source = "web";
+        CHECK_OK(run(tmp(dsn), tars + k, 1, &pr, &s, &err));
+        printf("    %s: %llu ok, %llu truncated\n", tars[k], (unsigned long long)s.outcome[JF_OUT_OK],
+               (unsigned long long)s.outcome[JF_OUT_TRUNCATED]);
+        CHECK_EQ_INT(s.outcome[JF_OUT_OK], k < 3 ? 40 : 0);
+        CHECK_EQ_INT(s.outcome[JF_OUT_TRUNCATED], k < 3 ? 0 : 1);
+    }
+    stop_server();
+}
+
+static void test_robots_rule(void)
+{
+    int jf__robots_disallows(const char *value, const char *token);
+    CHECK(jf__robots_disallows(" noai", NULL));
+    CHECK(jf__robots_disallows("noindex, nofollow", "x"));
+    CHECK(!jf__robots_disallows("nofollow", NULL));
+    CHECK(!jf__robots_disallows("otherbot: noai", "jftest"));
+    CHECK(jf__robots_disallows("jftest: noimageai", "jftest"));
+    CHECK(jf__robots_disallows("JFTest:NOIMAGEINDEX", "jftest"));
+    CHECK(!jf__robots_disallows("googlebot: noindex", NULL));
+}
+
 static const test_case cases[] = {
+    {"http", test_http},
+    {"robots_rule", test_robots_rule},
     {"resample_vs_pil", test_resample_vs_pil},
     {"resize_modes", test_resize_modes},
     {"image_checks", test_image_checks},
