@@ -387,6 +387,7 @@ typedef struct run {
     cap_map captions;
     const char *const *roots;
     size_t n_roots;
+    jf__tarindex **root_tars; /* per root: a plain tar indexed by member name, or NULL (a folder) */
 } run;
 
 static jf_outcome image_outcome(jf_image_status s)
@@ -732,6 +733,10 @@ static int load_manifest_image(const run *r, item *it, const char *rel, const ch
         found = read_whole(path, &data, &len) == 0;
     } else {
         for (size_t k = 0; k < r->n_roots && !found; k++) {
+            if (r->root_tars && r->root_tars[k]) {
+                found = jf__tarindex_read(r->root_tars[k], rel, &data, &len) == 0;
+                continue;
+            }
             snprintf(path, sizeof path, "%s/%s", r->roots[k], rel);
             found = read_whole(path, &data, &len) == 0;
         }
@@ -1967,6 +1972,21 @@ jf_status jf_ingest_run(jf_store *store, const char *const *inputs, size_t n_inp
         rc = jf_expand_pattern(inputs[i], add_input, &in, err);
     if (rc == JF_OK && p.captions)
         rc = load_captions(&s.r.captions, p.captions, err);
+    /* image roots that are files are plain tars, indexed once by member name */
+    if (rc == JF_OK && p.n_image_roots) {
+        s.r.root_tars = calloc(p.n_image_roots, sizeof *s.r.root_tars);
+        for (size_t i = 0; s.r.root_tars && i < p.n_image_roots && rc == JF_OK; i++) {
+            struct stat rsb;
+            if (stat(p.image_roots[i], &rsb) != 0)
+                rc = jf_error_set(err, JF_ENOTFOUND, "image root %s: %s", p.image_roots[i], strerror(errno));
+            else if (S_ISREG(rsb.st_mode)) {
+                char why[600];
+                s.r.root_tars[i] = jf__tarindex_open(p.image_roots[i], why, sizeof why);
+                if (!s.r.root_tars[i])
+                    rc = jf_error_set(err, JF_EFORMAT, "image root %s", why);
+            }
+        }
+    }
     if (rc == JF_OK && sqlite3_exec(s.db, INGEST_SCHEMA, NULL, NULL, NULL) != SQLITE_OK)
         rc = jf_error_set(err, JF_EDB, "creating ingest tables: %s", sqlite3_errmsg(s.db));
     if (rc == JF_OK && (sqlite3_prepare_v2(s.db, "SELECT 1 FROM samples WHERE key=? LIMIT 1", -1, &s.exists, NULL) != SQLITE_OK ||
@@ -2115,6 +2135,9 @@ jf_status jf_ingest_run(jf_store *store, const char *const *inputs, size_t n_inp
     free(in.v);
     free(s.keys.v);
     jf__downloader_destroy(s.dl);
+    for (size_t i = 0; s.r.root_tars && i < p.n_image_roots; i++)
+        jf__tarindex_close(s.r.root_tars[i]);
+    free(s.r.root_tars);
     cap_free(&s.r.captions);
     sqlite3_finalize(s.exists);
     sqlite3_finalize(s.fail);

@@ -18,6 +18,15 @@ int jf__jsonstream_feed(jf__jsonstream *js, const uint8_t *data, size_t n, uint6
 yajl_val jf__jsonstream_take(jf__jsonstream *js);
 void jf__jsonstream_destroy(jf__jsonstream *js);
 
+/* ---- plain tars read at random (tarindex.c) ---- */
+typedef struct jf__tarindex jf__tarindex;
+/* NULL with a reason in `why` when the file is not a plain tar. */
+jf__tarindex *jf__tarindex_open(const char *path, char *why, size_t n);
+size_t jf__tarindex_count(const jf__tarindex *t);
+/* 0 with a malloc'd copy of the member, -1 if absent, -2 on a read error. Thread-safe (pread). */
+int jf__tarindex_read(jf__tarindex *t, const char *name, uint8_t **out, size_t *len);
+void jf__tarindex_close(jf__tarindex *t);
+
 /* ---- HTTP (http.c) ---- */
 void jf__http_global_init(void);
 /* 1 if an X-Robots-Tag value forbids use for the given agent token (img2dataset's rule). */

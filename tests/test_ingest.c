@@ -837,7 +837,52 @@ static void test_robots_rule(void)
     CHECK(!jf__robots_disallows("googlebot: noindex", NULL));
 }
 
+/* Manifest images inside a plain tar used as an image root (pax long names included). */
+static void test_tar_image_root(void)
+{
+    jf_error err;
+    size_t n;
+    uint8_t *jpg = jpeg_make(30, 20, JCS_RGB, 0, &n);
+    char longdir[300];
+    memset(longdir, 'd', 180);
+    longdir[180] = 0;
+    char longname[400];
+    snprintf(longname, sizeof longname, "web/%s/img.jpg", longdir);
+    const char *tarp = tmp("roots.tar");
+    tarw t;
+    tw_open(&t, tarp, 0);
+    tw_add(&t, "./sam/images/sa_7.jpg", jpg, n);
+    tw_add(&t, longname, jpg, n);
+    tw_close(&t);
+    const char *json = tmp("roots.json");
+    FILE *f = fopen(json, "w");
+    fprintf(f, "[{\"image\": \"sam/images/sa_7.jpg\", \"conversations\": [{\"from\": \"human\", \"value\": \"a\"}, {\"from\": \"gpt\", \"value\": \"b\"}]},\n"
+               " {\"image\": \"%s\", \"caption\": \"long\"},\n"
+               " {\"image\": \"sam/images/sa_8.jpg\", \"caption\": \"absent\"}]\n", longname);
+    fclose(f);
+    jf_ingest_params p = jf_ingest_default_params();
+    const char *roots[] = {tmp("nothing-here-folder"), tarp};
+    mkdir(roots[0], 0777);
+    p.image_roots = roots;
+    p.n_image_roots = 2;
+    jf_ingest_stats s;
+    const char *inputs[] = {json};
+    CHECK_OK(run(tmp("roots_ds"), inputs, 1, &p, &s, &err));
+    CHECK_EQ_INT(s.outcome[JF_OUT_OK], 2);
+    CHECK_EQ_INT(s.outcome[JF_OUT_MISSING_IMAGE], 1);
+    /* a compressed tar cannot be a root: a clear error before anything is read */
+    const char *gz = tmp("roots.tar.gz");
+    tw_open(&t, gz, 1);
+    tw_add(&t, "x.jpg", jpg, n);
+    tw_close(&t);
+    roots[1] = gz;
+    CHECK_EQ_INT(run(tmp("roots_ds2"), inputs, 1, &p, &s, &err), JF_EFORMAT);
+    CHECK(strstr(err.msg, "decompress it first"));
+    free(jpg);
+}
+
 static const test_case cases[] = {
+    {"tar_image_root", test_tar_image_root},
     {"http", test_http},
     {"robots_rule", test_robots_rule},
     {"resample_vs_pil", test_resample_vs_pil},
