@@ -277,6 +277,7 @@ int cmd_ingest(int argc, char **argv)
         jw_kint(&w, "inputs", (long long)s.inputs);
         jw_kint(&w, "inputs_skipped", (long long)s.inputs_skipped);
         jw_kint(&w, "inputs_other_part", (long long)s.inputs_other_part);
+        jw_kint(&w, "side_files", (long long)s.side_files);
         jw_kint(&w, "seen", (long long)s.seen);
         jw_key(&w, "outcomes");
         jw_obj(&w);
@@ -304,9 +305,10 @@ int cmd_ingest(int argc, char **argv)
         jw_end_obj(&w);
         jw_newline(&w);
     } else if (!o.quiet || rc) {
-        printf("ingested %llu inputs (%llu done before, %llu left to other parts): %llu samples seen, %llu written, "
-               "%s of images, %.1f s (%.0f samples/s)\n",
+        printf("ingested %llu inputs (%llu done before, %llu left to other parts, %llu img2dataset side files): "
+               "%llu samples seen, %llu written, %s of images, %.1f s (%.0f samples/s)\n",
                (unsigned long long)s.inputs, (unsigned long long)s.inputs_skipped, (unsigned long long)s.inputs_other_part,
+               (unsigned long long)s.side_files,
                (unsigned long long)s.seen, (unsigned long long)s.records_written,
                human_bytes((double)s.image_bytes, hb, sizeof hb), s.seconds, s.seconds > 0 ? s.seen / s.seconds : 0);
         for (int k = 0; k < JF_OUT_COUNT_; k++)

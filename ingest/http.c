@@ -1,7 +1,7 @@
 /* HTTP(S) for ingest, on libcurl: a pull stream for tars (retries resume with Range and the
  * byte count is checked), and a multi-handle downloader for URL lists (parallel transfers,
  * per-host limits, a shared DNS cache, timeouts, retries with backoff, X-Robots-Tag opt-outs). */
-#include "internal.h"
+#include "ingest_internal.h"
 
 #include <curl/curl.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* jf_ingest_run: inputs → samples → checked records in the shard store, with an outcome for
  * every sample. One reader (this thread) fills batches; a pool decodes and checks a batch while
  * the next one is read; records are written in input order, so shards are deterministic. */
-#include "internal.h"
+#include "ingest_internal.h"
 
 #include <dirent.h>
 #include <libgen.h>
@@ -1478,7 +1478,7 @@ static jf_status url_row(state *s, const char *path, const char *source, int64_t
 
 /* One CSV record (RFC 4180: quotes, doubled quotes, newlines inside quotes). Returns the number
  * of fields, or -1 at the end of the file. Fields point into *buf. */
-static int csv_record(FILE *f, char sep, char **buf, size_t *cap, char ***fields, size_t *fcap)
+int jf__csv_record(FILE *f, char sep, char **buf, size_t *cap, char ***fields, size_t *fcap)
 {
     size_t n = 0;
     int nf = 0, c, quoted = 0, any = 0;
@@ -1602,7 +1602,7 @@ static jf_status ingest_url_list(state *s, const char *path, const char *source,
     int n_names = 0, ucol = 0;
     int64_t index = 0;
     if (sep) {
-        int nf = csv_record(f, sep, &buf, &cap, &fields, &fcap);
+        int nf = jf__csv_record(f, sep, &buf, &cap, &fields, &fcap);
         if (nf > 0) {
             names = calloc((size_t)nf, sizeof *names);
             for (int i = 0; i < nf; i++)
@@ -1619,7 +1619,7 @@ static jf_status ingest_url_list(state *s, const char *path, const char *source,
     for (;;) {
         int nf;
         if (sep) {
-            nf = csv_record(f, sep, &buf, &cap, &fields, &fcap);
+            nf = jf__csv_record(f, sep, &buf, &cap, &fields, &fcap);
         } else {
             ssize_t len = getline(&buf, &cap, f);
             nf = len < 0 ? -1 : 1;
@@ -1780,7 +1780,17 @@ static jf_status ingest_manifest(state *s, const char *path, const char *source,
 
 /* ---- inputs ---- */
 
-typedef enum input_kind { IN_MISSING, IN_TAR, IN_JSON, IN_JSONL, IN_CSV, IN_TSV, IN_URLS, IN_UNKNOWN } input_kind;
+typedef enum input_kind { IN_MISSING, IN_TAR, IN_JSON, IN_JSONL, IN_CSV, IN_TSV, IN_URLS, IN_SIDEFILE, IN_UNKNOWN } input_kind;
+
+/* img2dataset writes NNNNN_stats.json and NNNNN.parquet beside each tar: not samples. */
+static int is_side_file(const char *path, const uint8_t *h, size_t got)
+{
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    size_t digits = strspn(base, "0123456789");
+    if (digits && !strcmp(base + digits, "_stats.json"))
+        return 1;
+    return got >= 4 && !memcmp(h, "PAR1", 4);
+}
 
 static input_kind sniff(const char *path, char *why, size_t n)
 {
@@ -1796,6 +1806,8 @@ static input_kind sniff(const char *path, char *why, size_t n)
         snprintf(why, n, "empty file");
         return IN_UNKNOWN;
     }
+    if (is_side_file(path, h, got))
+        return IN_SIDEFILE;
     if ((got >= 2 && h[0] == 0x1f && h[1] == 0x8b) || (got >= 4 && !memcmp(h, "\x28\xb5\x2f\xfd", 4)) ||
         (got >= 6 && !memcmp(h, "\xfd" "7zXZ\0", 6)) || (got >= 3 && !memcmp(h, "BZh", 3)) ||
         (got >= 262 && !memcmp(h + 257, "ustar", 5)))
@@ -1913,7 +1925,8 @@ static const char *const INGEST_SCHEMA =
 
 static void stats_json(const jf_ingest_stats *st, sbuf *b)
 {
-    sb_printf(b, "{\"inputs\":%llu,\"inputs_skipped\":%llu,\"inputs_other_part\":%llu,\"seen\":%llu,\"outcomes\":{",
+    sb_printf(b, "{\"side_files\":%llu,", (unsigned long long)st->side_files);
+    sb_printf(b, "\"inputs\":%llu,\"inputs_skipped\":%llu,\"inputs_other_part\":%llu,\"seen\":%llu,\"outcomes\":{",
               (unsigned long long)st->inputs, (unsigned long long)st->inputs_skipped,
               (unsigned long long)st->inputs_other_part, (unsigned long long)st->seen);
     int first = 1;
@@ -2026,6 +2039,10 @@ jf_status jf_ingest_run(jf_store *store, const char *const *inputs, size_t n_inp
             problem(&s, in.v[i].path, -1, "input not read: %s", why);
             continue;
         }
+        if (in.v[i].kind == IN_SIDEFILE) {
+            stats.side_files++;
+            continue;
+        }
         if (in.v[i].kind == IN_TAR && p.part_n > 1 && tar_index++ % p.part_n != p.part_k) {
             in.v[i].kind = IN_MISSING;
             stats.inputs_other_part++;
@@ -2052,7 +2069,7 @@ jf_status jf_ingest_run(jf_store *store, const char *const *inputs, size_t n_inp
         sqlite3_prepare_v2(s.db, "SELECT 1 FROM ingest_inputs WHERE path=? AND part=? AND size=? AND mtime=?", -1, &done_q, NULL);
     for (size_t i = 0; i < in.n && rc == JF_OK; i++) {
         input *x = &in.v[i];
-        if (x->kind == IN_MISSING || x->kind == IN_UNKNOWN)
+        if (x->kind == IN_MISSING || x->kind == IN_UNKNOWN || x->kind == IN_SIDEFILE)
             continue;
         sqlite3_reset(done_q);
         sqlite3_bind_text(done_q, 1, x->path, -1, SQLITE_STATIC);
@@ -2094,7 +2111,7 @@ jf_status jf_ingest_run(jf_store *store, const char *const *inputs, size_t n_inp
                            -1, &q, NULL);
         for (size_t i = 0; i < in.n; i++) {
             input *x = &in.v[i];
-            if (x->kind == IN_MISSING || x->kind == IN_UNKNOWN)
+            if (x->kind == IN_MISSING || x->kind == IN_UNKNOWN || x->kind == IN_SIDEFILE)
                 continue;
             sqlite3_reset(q);
             sqlite3_bind_text(q, 1, x->path, -1, SQLITE_STATIC);

@@ -174,6 +174,7 @@ typedef struct jf_ingest_stats {
     uint64_t inputs;          /* inputs read in this run */
     uint64_t inputs_skipped;  /* inputs a previous run finished (same size and mtime) */
     uint64_t inputs_other_part; /* inputs left to other parts (--part) */
+    uint64_t side_files;      /* img2dataset _stats.json / .parquet files recognised and skipped */
     uint64_t seen;            /* samples seen */
     uint64_t outcome[JF_OUT_COUNT_];
     uint64_t note[JF_NOTE_COUNT_];

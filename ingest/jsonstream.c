@@ -1,7 +1,7 @@
 /* Streaming a JSON array of objects in bounded memory: yajl's event parser builds one element
  * at a time as a yajl_val tree (the same structures yajl_tree makes, so yajl_tree_get and
  * yajl_tree_free work on it). Used for ShareGPT4V / LLaVA files of a million records. */
-#include "internal.h"
+#include "ingest_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -2,7 +2,7 @@
  * in tarballs (ShareGPT4V's SAM and web images are shipped that way). A scan of the 512-byte
  * headers (ustar name + prefix, GNU long names, pax path records) maps each regular member to
  * its data offset; reads are then one pread. */
-#include "internal.h"
+#include "ingest_internal.h"
 
 #include <fcntl.h>
 #include <stdlib.h>

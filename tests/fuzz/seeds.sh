@@ -23,4 +23,6 @@ printf '{"seed":1,"global_batch":3,"sources":[{"name":"a","where":"kind=%s"}],"s
 printf '\1{"sa_1.jpg": "a caption", "sa_2": {"caption": "x"}}' > "$out/manifest/captions.json"
 printf '\1{"image": "sa_1.jpg", "caption": "a"}\n{"image_id": 2, "text": "b"}\n' > "$out/manifest/captions.jsonl"
 printf '\0[{"id": 1, "images": ["a.jpg"], "messages": [{"role": "user", "content": "hi"}]}, {"text": "t"}]' > "$out/manifest/llava.json"
+printf '\2url,caption,similarity\nhttp://127.0.0.1:9/a.jpg,"a, quoted ""caption""",0.3\n' > "$out/manifest/urls.csv"
+printf '\3URL\tTEXT\nhttp://127.0.0.1:9/a.jpg\tcap\n' > "$out/manifest/urls.tsv"
 rm -rf "$out/work"

@@ -1,6 +1,6 @@
 /* Private helpers of the ingest module. */
-#ifndef JF_INGEST_INTERNAL_H
-#define JF_INGEST_INTERNAL_H
+#ifndef JF_INGEST_INGEST_INTERNAL_H
+#define JF_INGEST_INGEST_INTERNAL_H
 
 #include "jf_ingest.h"
 
@@ -17,6 +17,10 @@ int jf__jsonstream_feed(jf__jsonstream *js, const uint8_t *data, size_t n, uint6
 /* The next completed element (caller frees it with yajl_tree_free), or NULL. */
 yajl_val jf__jsonstream_take(jf__jsonstream *js);
 void jf__jsonstream_destroy(jf__jsonstream *js);
+
+/* One CSV/TSV record (RFC 4180 quoting for ','): the field count, or -1 at the end of the
+ * file. Fields point into *buf; both arrays are grown as needed and owned by the caller. */
+int jf__csv_record(FILE *f, char sep, char **buf, size_t *cap, char ***fields, size_t *fcap);
 
 /* ---- plain tars read at random (tarindex.c) ---- */
 typedef struct jf__tarindex jf__tarindex;
