@@ -37,7 +37,7 @@ static const char HELP[] =
     "                       after a reduced-scale JPEG decode when shrinking by 2x or more\n"
     "  --only-shrink        never upscale   --format jpg|png|webp (default jpg)   --quality Q (95)\n"
     "  --pad-color RRGGBB   border for pad mode and background for transparency (default ffffff)\n"
-    "  --shard-size SIZE    target shard size (default 256M)   --max-records N  per shard\n"
+    "  --shard-size SIZE    target shard size (default 256M)   --max-records N  per shard (100000)\n"
     "downloads (URL lists: CSV/TSV with a url column, JSONL records with url, plain lists; and\n"
     "http(s):// tar inputs, streamed with Range resume):\n"
     "  --parallel N (64)  --per-host N (8)  --timeout S (20 per image)  --retries N (2, with backoff)\n"

@@ -240,7 +240,7 @@ jf_status jf_store_ensure_column(jf_store *st, const char *name, jf_col_type typ
 
 typedef struct jf_writer_params {
     uint64_t shard_bytes;    /* roll to a new shard beyond this many bytes (default 256 MiB) */
-    uint64_t max_records;    /* and beyond this many records (0 = no limit) */
+    uint64_t max_records;    /* and beyond this many records (default 100000; 0 = no limit) */
     int level;               /* zstd level for text fields (default 3) */
     int use_dict;            /* train/use a dataset dictionary for text fields (default 1) */
     size_t dict_train_records; /* records buffered to train the first dictionary (default 2000) */

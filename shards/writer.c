@@ -50,7 +50,7 @@ jf_writer_params jf_writer_default_params(void)
 {
     return (jf_writer_params){
         .shard_bytes = 256u << 20,
-        .max_records = 0,
+        .max_records = 100000, /* as WebDataset's ShardWriter: bounds the rows held until finalize */
         .level = 3,
         .use_dict = 1,
         .dict_train_records = 2000,
