@@ -57,7 +57,7 @@ static void j_emit_message(j_common_ptr c, int level)
 }
 
 static jf_image_status check_jpeg(const uint8_t *data, size_t size, const jf_image_limits *lim, int full,
-                                  jf_image_info *info, char *detail, size_t n)
+                                  jf_image_info *info, uint8_t **pixels, int *pw, int *ph, char *detail, size_t n)
 {
     struct jpeg_decompress_struct c;
     jerr e;
@@ -77,6 +77,10 @@ static jf_image_status check_jpeg(const uint8_t *data, size_t size, const jf_ima
     if (setjmp(e.jump)) {
         snprintf(detail, n, "jpeg: %s", e.msg);
         jpeg_destroy_decompress(&c);
+        if (pixels && *pixels) {
+            free(*pixels);
+            *pixels = NULL;
+        }
         return st != JF_IMAGE_OK ? st : JF_IMAGE_CORRUPT;
     }
     jpeg_create_decompress(&c);
@@ -98,8 +102,17 @@ static jf_image_status check_jpeg(const uint8_t *data, size_t size, const jf_ima
         return st;
     }
     /* A check needs every coefficient entropy-decoded (that is where damage shows), not the
-     * full-size inverse DCT: decoding at 1/8 scale reads the whole scan at a fraction of the cost. */
-    if (!full) {
+     * full-size inverse DCT: decoding at 1/8 scale reads the whole scan at a fraction of the cost.
+     * When the caller also wants pixels (for statistics), the scale keeps 64 pixels a side. */
+    int rgb = pixels && c.jpeg_color_space != JCS_CMYK && c.jpeg_color_space != JCS_YCCK;
+    if (rgb) {
+        c.out_color_space = JCS_RGB;
+        unsigned d = 8;
+        while (d > 1 && ((c.image_width + d - 1) / d < 64 || (c.image_height + d - 1) / d < 64))
+            d /= 2;
+        c.scale_num = 1;
+        c.scale_denom = full ? 1 : d;
+    } else if (!full) {
         c.scale_num = 1;
         c.scale_denom = 8;
         c.dct_method = JDCT_IFAST;
@@ -107,13 +120,31 @@ static jf_image_status check_jpeg(const uint8_t *data, size_t size, const jf_ima
     }
     jpeg_start_decompress(&c);
     size_t stride = (size_t)c.output_width * (size_t)c.output_components;
-    rows = (*c.mem->alloc_sarray)((j_common_ptr)&c, JPOOL_IMAGE, (JDIMENSION)stride, 1);
-    while (c.output_scanline < c.output_height)
-        jpeg_read_scanlines(&c, rows, 1);
+    if (rgb) {
+        *pixels = malloc(stride * c.output_height);
+        if (!*pixels) {
+            snprintf(e.msg, sizeof e.msg, "out of memory");
+            longjmp(e.jump, 1);
+        }
+        *pw = (int)c.output_width;
+        *ph = (int)c.output_height;
+        while (c.output_scanline < c.output_height) {
+            JSAMPROW r = *pixels + (size_t)c.output_scanline * stride;
+            jpeg_read_scanlines(&c, &r, 1);
+        }
+    } else {
+        rows = (*c.mem->alloc_sarray)((j_common_ptr)&c, JPOOL_IMAGE, (JDIMENSION)stride, 1);
+        while (c.output_scanline < c.output_height)
+            jpeg_read_scanlines(&c, rows, 1);
+    }
     jpeg_finish_decompress(&c);
     jpeg_destroy_decompress(&c);
     if (e.warnings) {
         snprintf(detail, n, "jpeg: %s", e.msg);
+        if (pixels && *pixels) {
+            free(*pixels);
+            *pixels = NULL;
+        }
         return JF_IMAGE_CORRUPT;
     }
     return JF_IMAGE_OK;
@@ -251,6 +282,42 @@ const char *jf_image_format_of(const uint8_t *d, size_t n)
     return NULL;
 }
 
+int jf__image_stats_rgb(const uint8_t *rgb, int w, int h, jf_image_stats *st);
+
+jf_image_status jf_image_check_stats(const uint8_t *data, size_t size, const jf_image_limits *limits, int full_decode,
+                                     jf_image_info *info, jf_image_stats *stats, char *detail, size_t detail_len)
+{
+    if (!stats)
+        return jf_image_check(data, size, limits, full_decode, info, detail, detail_len);
+    const char *fmt = jf_image_format_of(data, size);
+    jf_image_status s;
+    if (fmt && !strcmp(fmt, "jpeg")) {
+        /* one decode for both: the check at a scale that leaves pixels for the statistics */
+        jf_image_limits lim = limits ? *limits : jf_image_default_limits();
+        memset(info, 0, sizeof *info);
+        detail[0] = 0;
+        info->format = "jpeg";
+        uint8_t *px = NULL;
+        int w = 0, h = 0;
+        s = check_jpeg(data, size, &lim, full_decode, info, &px, &w, &h, detail, detail_len);
+        if (s != JF_IMAGE_OK)
+            return s;
+        if (px) {
+            int rc = jf__image_stats_rgb(px, w, h, stats);
+            free(px);
+            return rc ? JF_IMAGE_CORRUPT : JF_IMAGE_OK;
+        }
+    } else if ((s = jf_image_check(data, size, limits, full_decode, info, detail, detail_len)) != JF_IMAGE_OK) {
+        return s;
+    }
+    jf_error err;
+    if (jf_image_analyze(data, size, full_decode, stats, &err) != JF_OK) {
+        snprintf(detail, detail_len, "%.250s", err.msg);
+        return JF_IMAGE_CORRUPT;
+    }
+    return JF_IMAGE_OK;
+}
+
 jf_image_status jf_image_check(const uint8_t *data, size_t size, const jf_image_limits *limits, int full_decode,
                                jf_image_info *info, char *detail, size_t detail_len)
 {
@@ -268,7 +335,7 @@ jf_image_status jf_image_check(const uint8_t *data, size_t size, const jf_image_
         return JF_IMAGE_UNSUPPORTED;
     }
     if (!strcmp(fmt, "jpeg"))
-        return check_jpeg(data, size, &lim, full_decode, info, detail, detail_len);
+        return check_jpeg(data, size, &lim, full_decode, info, NULL, NULL, NULL, detail, detail_len);
     if (!strcmp(fmt, "png"))
         return check_png(data, size, &lim, info, detail, detail_len);
     if (!strcmp(fmt, "webp"))

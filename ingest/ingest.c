@@ -409,8 +409,12 @@ static const char *ext_for_format(const char *fmt)
 static int add_image(const run *r, item *it, const char *field, const uint8_t *data, size_t size, int first)
 {
     jf_image_info info;
+    jf_image_stats stats;
     char detail[300];
-    jf_image_status s = jf_image_check(data, size, &r->p->limits, r->p->full_decode, &info, detail, sizeof detail);
+    /* the first image's pixel statistics and perceptual hash become columns (blank-image and
+     * near-duplicate filters need no second decode) */
+    jf_image_status s = jf_image_check_stats(data, size, &r->p->limits, r->p->full_decode, &info,
+                                             first && !r->p->no_analysis ? &stats : NULL, detail, sizeof detail);
     if (s != JF_IMAGE_OK) {
         it->outcome = image_outcome(s);
         snprintf(it->detail, sizeof it->detail, "%s: %s", field, detail);
@@ -482,6 +486,12 @@ static int add_image(const run *r, item *it, const char *field, const uint8_t *d
         jf_record_set_text(it->out, "content_hash", hex, &err);
         jf_record_set_text(it->out, "colorspace", info.colorspace, &err);
         jf_record_set_int(it->out, "progressive", info.progressive, &err);
+        if (!r->p->no_analysis) {
+            jf_record_set_real(it->out, "img_mean", stats.mean, &err);
+            jf_record_set_real(it->out, "img_std", stats.std, &err);
+            jf_record_set_real(it->out, "img_entropy", stats.entropy, &err);
+            jf_record_set_int(it->out, "phash", (int64_t)stats.phash, &err);
+        }
     }
     it->image_bytes += size;
     free(resized);

@@ -65,6 +65,22 @@ typedef enum jf_resample { JF_RESAMPLE_LANCZOS = 0, JF_RESAMPLE_BICUBIC, JF_RESA
  * Returns 0, or -1 when out of memory. */
 int jf_resample_rgb(const uint8_t *in, int w, int h, uint8_t *out, int ow, int oh, jf_resample method);
 
+/* The same for one 8-bit channel. */
+int jf_resample_gray(const uint8_t *in, int w, int h, uint8_t *out, int ow, int oh, jf_resample method);
+
+/* Pixel statistics for filtering: luminance mean, standard deviation and histogram entropy
+ * (blank or near-uniform images), and a 64-bit perceptual hash with imagehash's pHash
+ * definition (32x32 Lanczos of the luminance, DCT-II, 8x8 low frequencies above their median,
+ * row-major, first bit most significant). JPEGs are decoded at the smallest DCT scale that
+ * keeps 64 pixels a side unless full_decode, with which values equal imagehash.phash. */
+typedef struct jf_image_stats {
+    double mean, std, entropy;
+    uint64_t phash;
+    int width, height;        /* of the decoded image the statistics were computed on */
+} jf_image_stats;
+jf_status jf_image_analyze(const uint8_t *data, size_t size, int full_decode, jf_image_stats *stats,
+                           jf_error *err);
+
 typedef enum jf_resize_mode {
     JF_RESIZE_KEEP = 0,     /* store the original bytes */
     JF_RESIZE_SHORTEST,     /* shorter side to size, aspect kept (img2dataset keep_ratio) */
@@ -154,6 +170,7 @@ typedef struct jf_ingest_params {
     int min_side;               /* drop images whose shorter side is smaller (0 = keep) */
     double max_aspect;          /* drop images with long/short above this (0 = no limit) */
     int full_decode;            /* JPEG check at full scale (default: 1/8 DCT scale) */
+    int no_analysis;            /* skip img_mean/img_std/img_entropy/phash columns */
     jf_resize_params resize;    /* mode KEEP (default) stores the original bytes */
     size_t batch;               /* samples decoded in parallel per batch (default 256) */
     jf_http_params http;
@@ -200,6 +217,12 @@ jf_status jf_expand_pattern(const char *spec, void (*fn)(void *user, const char 
  * the return is an error only when the run cannot go on (store, disk, memory). */
 jf_status jf_ingest_run(jf_store *st, const char *const *inputs, size_t n_inputs,
                         const jf_ingest_params *params, jf_ingest_stats *stats, jf_error *err);
+
+/* jf_image_check that also computes jf_image_stats (when `stats` is not NULL), with one decode
+ * for JPEGs: the check then runs at the scale the statistics need. */
+jf_image_status jf_image_check_stats(const uint8_t *data, size_t size, const jf_image_limits *limits,
+                                     int full_decode, jf_image_info *info, jf_image_stats *stats,
+                                     char *detail, size_t detail_len);
 
 /* Encodes an RGB (3 bytes per pixel, row-major) or grayscale image as a baseline JPEG.
  * *out is malloc'd by the function; free() it. */

@@ -117,7 +117,8 @@ static inline uint8_t clip8(int32_t v)
     return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
-int jf_resample_rgb(const uint8_t *in, int w, int h, uint8_t *out, int ow, int oh, jf_resample method)
+/* Separable resampling of 8-bit images with `ch` interleaved channels (1 or 3). */
+static int resample(const uint8_t *in, int w, int h, int ch, uint8_t *out, int ow, int oh, jf_resample method)
 {
     filter f = filter_of(method);
     int *bh = NULL, *bv = NULL;
@@ -131,7 +132,7 @@ int jf_resample_rgb(const uint8_t *in, int w, int h, uint8_t *out, int ow, int o
     }
     int first = bv[0], last = bv[(oh - 1) * 2] + bv[(oh - 1) * 2 + 1];
     int rows = last - first;
-    size_t orow = (size_t)ow * 3;
+    size_t orow = (size_t)ow * ch;
     uint8_t *tmp = malloc(orow * rows);
     int32_t *acc = malloc(orow * sizeof *acc);
     if (!tmp || !acc) {
@@ -145,21 +146,28 @@ int jf_resample_rgb(const uint8_t *in, int w, int h, uint8_t *out, int ow, int o
     }
     /* horizontal pass over the rows the vertical pass reads */
     for (int y = 0; y < rows; y++) {
-        const uint8_t *src = in + (size_t)(y + first) * w * 3;
+        const uint8_t *src = in + (size_t)(y + first) * w * ch;
         uint8_t *dst = tmp + (size_t)y * orow;
         for (int xx = 0; xx < ow; xx++) {
             int xmin = bh[xx * 2], xmax = bh[xx * 2 + 1];
             const int32_t *k = &kh[(size_t)xx * ksh];
-            const uint8_t *p = src + (size_t)xmin * 3;
-            int32_t s0 = 1 << (PRECISION_BITS - 1), s1 = s0, s2 = s0;
-            for (int x = 0; x < xmax; x++, p += 3) {
-                s0 += p[0] * k[x];
-                s1 += p[1] * k[x];
-                s2 += p[2] * k[x];
+            const uint8_t *p = src + (size_t)xmin * ch;
+            if (ch == 3) {
+                int32_t s0 = 1 << (PRECISION_BITS - 1), s1 = s0, s2 = s0;
+                for (int x = 0; x < xmax; x++, p += 3) {
+                    s0 += p[0] * k[x];
+                    s1 += p[1] * k[x];
+                    s2 += p[2] * k[x];
+                }
+                dst[xx * 3] = clip8(s0);
+                dst[xx * 3 + 1] = clip8(s1);
+                dst[xx * 3 + 2] = clip8(s2);
+            } else {
+                int32_t s0 = 1 << (PRECISION_BITS - 1);
+                for (int x = 0; x < xmax; x++)
+                    s0 += p[x] * k[x];
+                dst[xx] = clip8(s0);
             }
-            dst[xx * 3] = clip8(s0);
-            dst[xx * 3 + 1] = clip8(s1);
-            dst[xx * 3 + 2] = clip8(s2);
         }
     }
     /* vertical pass: whole rows at a time, so that the inner loop runs over contiguous bytes */
@@ -185,6 +193,16 @@ int jf_resample_rgb(const uint8_t *in, int w, int h, uint8_t *out, int ow, int o
     free(bv);
     free(kv);
     return 0;
+}
+
+int jf_resample_rgb(const uint8_t *in, int w, int h, uint8_t *out, int ow, int oh, jf_resample method)
+{
+    return resample(in, w, h, 3, out, ow, oh, method);
+}
+
+int jf_resample_gray(const uint8_t *in, int w, int h, uint8_t *out, int ow, int oh, jf_resample method)
+{
+    return resample(in, w, h, 1, out, ow, oh, method);
 }
 
 /* ---- decoding to RGB ---- */
@@ -458,4 +476,104 @@ jf_status jf_image_transform(const uint8_t *data, size_t size, const jf_resize_p
     *out_w = fw;
     *out_h = fh;
     return s;
+}
+
+/* ---- pixel statistics and perceptual hash ---- */
+
+/* 8-bit luminance as Pillow's convert("L"): ITU-R 601-2 weights in 16-bit fixed point. */
+static uint8_t luma(const uint8_t *p) { return (uint8_t)((p[0] * 19595 + p[1] * 38470 + p[2] * 7471 + 0x8000) >> 16); }
+
+int jf__image_stats_rgb(const uint8_t *rgb, int w, int h, jf_image_stats *st)
+{
+    size_t n = (size_t)w * h;
+    uint8_t *l = malloc(n ? n : 1);
+    uint8_t small[32 * 32];
+    if (!l)
+        return -1;
+    uint64_t hist[256] = {0};
+    double sum = 0, sum2 = 0;
+    for (size_t i = 0; i < n; i++) {
+        l[i] = luma(rgb + i * 3);
+        hist[l[i]]++;
+        sum += l[i];
+        sum2 += (double)l[i] * l[i];
+    }
+    double mean = sum / n;
+    st->mean = mean;
+    st->std = sqrt(sum2 / n - mean * mean > 0 ? sum2 / n - mean * mean : 0);
+    double ent = 0;
+    for (int i = 0; i < 256; i++)
+        if (hist[i]) {
+            double q = (double)hist[i] / n;
+            ent -= q * log2(q);
+        }
+    st->entropy = ent;
+    /* pHash as imagehash: 32x32 Lanczos of the luminance, 2-D DCT-II, the 8x8 lowest
+     * frequencies compared with their median, row-major, first bit most significant. */
+    int rc = resample(l, w, h, 1, small, 32, 32, JF_RESAMPLE_LANCZOS);
+    free(l);
+    if (rc != 0)
+        return -1;
+    static double cosines[32][32];
+    static int ready;
+    if (!ready) { /* benign race: every thread writes the same values */
+        for (int k = 0; k < 32; k++)
+            for (int i = 0; i < 32; i++)
+                cosines[k][i] = cos(M_PI * k * (2 * i + 1) / 64.0);
+        ready = 1;
+    }
+    double rows[32][8], dct[8][8];
+    for (int y = 0; y < 32; y++) /* along x (axis 1) for the 8 lowest frequencies */
+        for (int k = 0; k < 8; k++) {
+            double a = 0;
+            for (int x = 0; x < 32; x++)
+                a += small[y * 32 + x] * cosines[k][x];
+            rows[y][k] = 2 * a;
+        }
+    for (int ky = 0; ky < 8; ky++)
+        for (int kx = 0; kx < 8; kx++) {
+            double a = 0;
+            for (int y = 0; y < 32; y++)
+                a += rows[y][kx] * cosines[ky][y];
+            dct[ky][kx] = 2 * a;
+        }
+    double sorted[64];
+    memcpy(sorted, dct, sizeof sorted);
+    for (int i = 1; i < 64; i++) /* insertion sort of 64 values */
+        for (int j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
+            double t = sorted[j];
+            sorted[j] = sorted[j - 1];
+            sorted[j - 1] = t;
+        }
+    double median = (sorted[31] + sorted[32]) / 2;
+    uint64_t hash = 0;
+    for (int i = 0; i < 64; i++)
+        hash = (hash << 1) | (((const double *)dct)[i] > median ? 1u : 0u);
+    st->phash = hash;
+    st->width = w;
+    st->height = h;
+    return 0;
+}
+
+jf_status jf_image_analyze(const uint8_t *data, size_t size, int full_decode, jf_image_stats *st, jf_error *err)
+{
+    memset(st, 0, sizeof *st);
+    const char *fmt = jf_image_format_of(data, size);
+    if (!fmt)
+        return jf_error_set(err, JF_EFORMAT, "not a JPEG, PNG or WebP image");
+    static const uint8_t white[3] = {255, 255, 255};
+    char detail[300] = "";
+    int w = 0, h = 0;
+    /* The hash needs 32x32: JPEGs are decoded at the smallest DCT scale that keeps 64 pixels on
+     * each side (or in full, for values identical to imagehash). */
+    int min = full_decode ? 1 << 30 : 64;
+    uint8_t *rgb = !strcmp(fmt, "jpeg") ? jpeg_rgb(data, size, min, min, &w, &h, detail, sizeof detail)
+                   : !strcmp(fmt, "png") ? png_rgb(data, size, white, &w, &h, detail, sizeof detail)
+                   : !strcmp(fmt, "webp") ? webp_rgb(data, size, white, &w, &h, detail, sizeof detail)
+                                          : NULL;
+    if (!rgb)
+        return jf_error_set(err, JF_ECORRUPT, "%s", detail[0] ? detail : "unsupported image");
+    int rc = jf__image_stats_rgb(rgb, w, h, st);
+    free(rgb);
+    return rc ? jf_error_set(err, JF_ENOMEM, "out of memory") : JF_OK;
 }

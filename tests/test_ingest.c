@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <webp/encode.h>
 #include <zlib.h>
+#include <math.h>
 
 static char tmpdir[256];
 
@@ -881,7 +882,43 @@ static void test_tar_image_root(void)
     free(jpg);
 }
 
+/* pHash, std and entropy against tests/reference/phash_ref.py (imagehash's algorithm). */
+static void test_phash_vs_reference(void)
+{
+    FILE *f = fopen(JF_TEST_DATA "/phash_ref.bin", "rb");
+    CHECK(f);
+    uint32_t n;
+    int cases = 0, exact = 0;
+    while (fread(&n, 4, 1, f) == 1) {
+        uint8_t *img = malloc(n);
+        uint64_t want;
+        double std, ent;
+        CHECK(fread(img, 1, n, f) == n && fread(&want, 8, 1, f) == 1 && fread(&std, 8, 1, f) == 1 && fread(&ent, 8, 1, f) == 1);
+        jf_image_stats st;
+        jf_error err;
+        CHECK_OK(jf_image_analyze(img, n, 1, &st, &err));
+        int bits = __builtin_popcountll(st.phash ^ want);
+        if (bits)
+            fprintf(stderr, "    case %d: phash %016llx, reference %016llx (%d bits)\n", cases, (unsigned long long)st.phash,
+                    (unsigned long long)want, bits);
+        CHECK_MSG(fabs(st.std - std) < 1e-9 * (1 + std) && fabs(st.entropy - ent) < 1e-9 * (1 + ent),
+                  "case %d: std %.12g vs %.12g, entropy %.12g vs %.12g", cases, st.std, std, st.entropy, ent);
+        exact += bits == 0;
+        cases++;
+        /* the default reduced-scale decode stays close */
+        jf_image_stats fast;
+        CHECK_OK(jf_image_analyze(img, n, 0, &fast, &err));
+        CHECK(__builtin_popcountll(fast.phash ^ want) <= 8);
+        free(img);
+    }
+    fclose(f);
+    printf("    %d/%d hashes identical to the reference\n", exact, cases);
+    CHECK(cases == 7);
+    CHECK_EQ_INT(exact, cases);
+}
+
 static const test_case cases[] = {
+    {"phash_vs_reference", test_phash_vs_reference},
     {"tar_image_root", test_tar_image_root},
     {"http", test_http},
     {"robots_rule", test_robots_rule},
