@@ -76,5 +76,6 @@ void jw_base64(jw *w, const uint8_t *data, size_t n);
 int cmd_shard(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_ingest(int argc, char **argv);
+int cmd_filter(int argc, char **argv);
 
 #endif

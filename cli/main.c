@@ -10,10 +10,11 @@ static const char HELP[] =
     "commands:\n"
     "  shard    the shard store: ls, cat, stats, verify, reindex, merge, export, import, gc, mix\n"
     "  ingest   read WebDataset/img2dataset, SA-1B and ShareGPT4V-style data, checking every image\n"
+    "  filter   keep/drop samples by rules, presets and duplicates; named subsets with a funnel\n"
     "  demo     the main job on an embedded sample set it generates itself\n"
     "  version  print the version\n"
     "\n"
-    "not built yet (open issues): filter (#4), chat/model (#5), eval (#6)\n"
+    "not built yet (open issues): chat/model (#5), eval (#6)\n"
     "\n"
     "Every command takes --help. Exit codes: 0 ok, 1 problems found, 2 usage error, 3.. an error\n"
     "(3 i/o, 4 no space, 5 corrupt data, 6 unrecognised format, 7 out of memory, 8 index database,\n"
@@ -33,7 +34,7 @@ int main(int argc, char **argv)
         argv[0] = (char *)self + 3;
         return !strcmp(argv[0], "shard")    ? cmd_shard(argc, argv)
                : !strcmp(argv[0], "ingest") ? cmd_ingest(argc, argv)
-               : !strcmp(argv[0], "filter") ? not_yet("filter", 4)
+               : !strcmp(argv[0], "filter") ? cmd_filter(argc, argv)
                : !strcmp(argv[0], "eval")   ? not_yet("eval", 6)
                                             : usage_error("", "unknown program name %s", self);
     }
@@ -53,7 +54,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "ingest"))
         return cmd_ingest(argc - 1, argv + 1);
     if (!strcmp(cmd, "filter"))
-        return not_yet("filter", 4);
+        return cmd_filter(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval"))
         return not_yet("eval", 6);
     if (!strcmp(cmd, "chat") || !strcmp(cmd, "model"))

@@ -1927,8 +1927,8 @@ static void add_input(void *user, const char *path)
 static const char *const INGEST_SCHEMA =
     "CREATE TABLE IF NOT EXISTS ingest_runs(id INTEGER PRIMARY KEY, started_at REAL, finished_at REAL,"
     "  host TEXT, part TEXT, inputs INTEGER, stats TEXT);"
-    "CREATE TABLE IF NOT EXISTS ingest_inputs(path TEXT NOT NULL, part TEXT NOT NULL, source TEXT, size INTEGER,"
-    "  mtime INTEGER, samples INTEGER, run_id INTEGER, finished_at REAL, PRIMARY KEY(path, part));"
+    "CREATE TABLE IF NOT EXISTS ingest_inputs(path TEXT NOT NULL, part TEXT NOT NULL, source TEXT NOT NULL, size INTEGER,"
+    "  mtime INTEGER, samples INTEGER, run_id INTEGER, finished_at REAL, PRIMARY KEY(path, part, source));"
     "CREATE TABLE IF NOT EXISTS ingest_failures(source TEXT NOT NULL, key TEXT NOT NULL, run_id INTEGER, input TEXT,"
     "  offset INTEGER, outcome TEXT, detail TEXT, PRIMARY KEY(source, key));"
     "CREATE INDEX IF NOT EXISTS ingest_failures_outcome ON ingest_failures(outcome);";
@@ -2076,7 +2076,8 @@ jf_status jf_ingest_run(jf_store *store, const char *const *inputs, size_t n_inp
         rc = jf_writer_create(store, &p.writer, &s.w, err);
     sqlite3_stmt *done_q = NULL;
     if (rc == JF_OK)
-        sqlite3_prepare_v2(s.db, "SELECT 1 FROM ingest_inputs WHERE path=? AND part=? AND size=? AND mtime=?", -1, &done_q, NULL);
+        sqlite3_prepare_v2(s.db, "SELECT 1 FROM ingest_inputs WHERE path=? AND part=? AND size=? AND mtime=? AND source=?", -1,
+                           &done_q, NULL);
     for (size_t i = 0; i < in.n && rc == JF_OK; i++) {
         input *x = &in.v[i];
         if (x->kind == IN_MISSING || x->kind == IN_UNKNOWN || x->kind == IN_SIDEFILE)
@@ -2086,6 +2087,7 @@ jf_status jf_ingest_run(jf_store *store, const char *const *inputs, size_t n_inp
         sqlite3_bind_text(done_q, 2, part, -1, SQLITE_STATIC);
         sqlite3_bind_int64(done_q, 3, x->size);
         sqlite3_bind_int64(done_q, 4, x->mtime);
+        sqlite3_bind_text(done_q, 5, x->source, -1, SQLITE_STATIC);
         if (done_q && sqlite3_step(done_q) == SQLITE_ROW) {
             stats.inputs_skipped++;
             continue;

@@ -19,7 +19,7 @@ static const char *const SCHEMA =
     "CREATE TABLE IF NOT EXISTS samples(id INTEGER PRIMARY KEY, key TEXT NOT NULL, kind TEXT NOT NULL,"
     "  shard_id INTEGER NOT NULL, offset INTEGER NOT NULL, length INTEGER NOT NULL, source_id INTEGER,"
     "  width INTEGER, height INTEGER, image_format TEXT, image_bytes INTEGER, n_images INTEGER,"
-    "  caption_len INTEGER);"
+    "  caption_len INTEGER, caption_words INTEGER);"
     "CREATE INDEX IF NOT EXISTS samples_key ON samples(key);"
     "CREATE INDEX IF NOT EXISTS samples_shard ON samples(shard_id, offset);"
     "CREATE TABLE IF NOT EXISTS columns(name TEXT PRIMARY KEY COLLATE NOCASE, type TEXT NOT NULL,"
@@ -32,7 +32,8 @@ static const char *const SCHEMA =
     "  ('image_format','TEXT','jpeg, png, webp or gif',1),"
     "  ('image_bytes','INTEGER','size of the first image field',1),"
     "  ('n_images','INTEGER','number of image fields',1),"
-    "  ('caption_len','INTEGER','caption length in characters',1);"
+    "  ('caption_len','INTEGER','caption length in characters',1),"
+    "  ('caption_words','INTEGER','words in the caption (whitespace-separated)',1);"
     "INSERT OR IGNORE INTO jf_meta VALUES('schema_version','1');";
 
 jf_status jf__db_err(sqlite3 *db, jf_error *err, const char *what)
@@ -54,12 +55,33 @@ jf_status jf__db_exec(sqlite3 *db, const char *sql, jf_error *err)
     return JF_OK;
 }
 
+/* Registered columns missing from the samples table (an index made by an older jf that had
+ * fewer built-in columns) are added. */
+static jf_status add_missing_columns(sqlite3 *db, jf_error *err)
+{
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT c.name, c.type FROM columns c WHERE NOT EXISTS "
+                           "(SELECT 1 FROM pragma_table_info('samples') t WHERE t.name = c.name COLLATE NOCASE)",
+                           -1, &q, NULL) != SQLITE_OK)
+        return jf__db_err(db, err, "checking columns");
+    jf_status s = JF_OK;
+    while (s == JF_OK && sqlite3_step(q) == SQLITE_ROW) {
+        char *sql = sqlite3_mprintf("ALTER TABLE samples ADD COLUMN \"%w\" %s", sqlite3_column_text(q, 0),
+                                    sqlite3_column_text(q, 1));
+        s = jf__db_exec(db, sql, err);
+        sqlite3_free(sql);
+    }
+    sqlite3_finalize(q);
+    return s;
+}
+
 jf_status jf__index_init(sqlite3 *db, jf_error *err)
 {
     jf_status s = jf__db_exec(db, "BEGIN IMMEDIATE", err);
     if (s != JF_OK)
         return s;
-    if ((s = jf__db_exec(db, SCHEMA, err)) != JF_OK) {
+    if ((s = jf__db_exec(db, SCHEMA, err)) != JF_OK || (s = add_missing_columns(db, err)) != JF_OK) {
         jf__db_exec(db, "ROLLBACK", NULL);
         return s;
     }

@@ -26,6 +26,7 @@ typedef struct stage {
 typedef struct source {
     char *name;
     char *where;
+    char *subset;
     int64_t *ids;
     uint64_t n;
 } source;
@@ -235,6 +236,14 @@ jf_status jf_mix_counts_at(jf_mix *m, uint64_t step, uint64_t *counts, jf_error 
 static jf_status resolve_source(jf_mix *m, source *s, jf_error *err)
 {
     sqlite3 *db = jf_store_db(m->st);
+    if (s->subset) {
+        sqlite3_stmt *q = NULL;
+        int found = sqlite3_prepare_v2(db, "SELECT 1 FROM subsets WHERE name=?", -1, &q, NULL) == SQLITE_OK &&
+                    (sqlite3_bind_text(q, 1, s->subset, -1, SQLITE_STATIC), sqlite3_step(q) == SQLITE_ROW);
+        sqlite3_finalize(q);
+        if (!found)
+            return jf_error_set(err, JF_EARG, "source '%s': no subset named '%s' (make it with jf filter)", s->name, s->subset);
+    }
     jf_status st = jf__db_exec(db,
                                "CREATE TEMP VIEW IF NOT EXISTS mix_samples AS SELECT s.*, src.name AS source, h.path AS shard "
                                "FROM samples s JOIN shards h ON h.id = s.shard_id AND h.state = 'complete' "
@@ -311,14 +320,25 @@ static jf_status parse(jf_mix *m, yajl_val root, jf_error *err)
         return jf_error_set(err, JF_ENOMEM, "out of memory");
     for (size_t i = 0; i < srcs->u.array.len; i++) {
         yajl_val o = srcs->u.array.values[i];
-        const char *pn[] = {"name", NULL}, *pw[] = {"where", NULL};
+        const char *pn[] = {"name", NULL}, *pw[] = {"where", NULL}, *ps[] = {"subset", NULL};
         yajl_val n = yajl_tree_get(o, pn, yajl_t_string), w = yajl_tree_get(o, pw, yajl_t_string);
+        yajl_val sub = yajl_tree_get(o, ps, yajl_t_string);
         if (!n || !*YAJL_GET_STRING(n))
             return jf_error_set(err, JF_EARG, "mix: source %zu has no \"name\"", i);
         if (source_index(m, YAJL_GET_STRING(n)) >= 0)
             return jf_error_set(err, JF_EARG, "mix: source name '%s' used twice", YAJL_GET_STRING(n));
         m->src[i].name = jf__strdup(YAJL_GET_STRING(n));
-        m->src[i].where = jf__strdup(w ? YAJL_GET_STRING(w) : "1");
+        if (sub) {
+            /* a subset written by jf filter, optionally narrowed by a where clause */
+            char *cond = sqlite3_mprintf("id IN (SELECT sample_id FROM subset_members WHERE subset_id = "
+                                         "(SELECT id FROM subsets WHERE name = %Q)) AND (%s)",
+                                         YAJL_GET_STRING(sub), w ? YAJL_GET_STRING(w) : "1");
+            m->src[i].where = cond ? jf__strdup(cond) : NULL;
+            sqlite3_free(cond);
+            m->src[i].subset = jf__strdup(YAJL_GET_STRING(sub));
+        } else {
+            m->src[i].where = jf__strdup(w ? YAJL_GET_STRING(w) : "1");
+        }
         m->n_src = i + 1;
         if (!m->src[i].name || !m->src[i].where)
             return jf_error_set(err, JF_ENOMEM, "out of memory");
@@ -454,6 +474,7 @@ void jf_mix_destroy(jf_mix *m)
     for (size_t i = 0; i < m->n_src; i++) {
         free(m->src[i].name);
         free(m->src[i].where);
+        free(m->src[i].subset);
         free(m->src[i].ids);
     }
     for (size_t i = 0; i < m->n_stages; i++) {

@@ -587,9 +587,19 @@ jf_status jf__compute_columns(const jf_record *rec, jf_column *out, size_t *n_ou
         out[n++] = (jf_column){.name = "image_bytes", .type = JF_COL_INT, .i = (int64_t)img->size};
     }
     out[n++] = (jf_column){.name = "n_images", .type = JF_COL_INT, .i = n_images};
-    if (txt)
+    if (txt) {
         out[n++] = (jf_column){.name = "caption_len", .type = JF_COL_INT,
                                .i = (int64_t)jf__utf8_chars(txt->data, txt->size)};
+        int64_t words = 0;
+        int in = 0;
+        for (size_t i = 0; i < txt->size; i++) {
+            unsigned char c = txt->data[i];
+            int sp = c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+            words += !sp && !in;
+            in = !sp;
+        }
+        out[n++] = (jf_column){.name = "caption_words", .type = JF_COL_INT, .i = words};
+    }
     *n_out = n;
     return JF_OK;
 }

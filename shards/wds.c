@@ -11,7 +11,8 @@
 /* Names of the columns the writer derives from the fields; export leaves them out. */
 static int derived_column(const char *name)
 {
-    static const char *const derived[] = {"width", "height", "image_format", "image_bytes", "n_images", "caption_len", NULL};
+    static const char *const derived[] = {"width", "height", "image_format", "image_bytes", "n_images", "caption_len",
+                                          "caption_words", NULL};
     for (int i = 0; derived[i]; i++)
         if (!strcmp(name, derived[i]))
             return 1;
