@@ -232,8 +232,6 @@ jf_status jf_dedup_run(jf_store *st, const jf_dedup_params *params, jf_dedup_res
     if (p.keep == JF_KEEP_HIGHEST && (!p.score_column || !*p.score_column))
         return jf_error_set(err, JF_EARG, "keep=highest needs a score column");
     jf_status s = jf__subset_schema(st, err);
-    if (s == JF_OK)
-        s = jf__filter_view(st, err);
     if (s != JF_OK)
         return s;
     sqlite3 *db = jf_store_db(st);
@@ -271,8 +269,8 @@ jf_status jf_dedup_run(jf_store *st, const jf_dedup_params *params, jf_dedup_res
             return jf_error_set(err, JF_EEXISTS, "subset '%s' exists (choose another name, or replace it)", p.into);
         }
     }
-    char *sql = sqlite3_mprintf("SELECT id, %s, coalesce(width * height, 0), coalesce(image_bytes, 0), %s FROM jf_filter_view "
-                                "WHERE %s AND %s IS NOT NULL",
+    char *sql = sqlite3_mprintf("SELECT id, %s, coalesce(width * height, 0), coalesce(image_bytes, 0), %s FROM samples "
+                                "WHERE " JF_COMPLETE " AND %s AND %s IS NOT NULL",
                                 hashcol, chk ? chk : "NULL", base, hashcol);
     free(chk);
     sqlite3_stmt *q;
@@ -359,7 +357,7 @@ jf_status jf_dedup_run(jf_store *st, const jf_dedup_params *params, jf_dedup_res
     }
     /* samples in scope without a hash are kept as they are */
     sqlite3_stmt *cnt;
-    char *csql = sqlite3_mprintf("SELECT count(*) FROM jf_filter_view WHERE %s", base);
+    char *csql = sqlite3_mprintf("SELECT count(*) FROM samples WHERE " JF_COMPLETE " AND %s", base);
     uint64_t total = n;
     if (sqlite3_prepare_v2(db, csql, -1, &cnt, NULL) == SQLITE_OK && sqlite3_step(cnt) == SQLITE_ROW)
         total = (uint64_t)sqlite3_column_int64(cnt, 0);
@@ -415,7 +413,7 @@ jf_status jf_dedup_run(jf_store *st, const jf_dedup_params *params, jf_dedup_res
                          p.from ? " from " : "", p.from ? p.from : "");
             char *ins = sqlite3_mprintf("INSERT INTO subsets(name, created_at, description, count) VALUES(%Q, %lld, %Q, %lld);"
                                         "INSERT INTO subset_members(subset_id, sample_id) SELECT last_insert_rowid(), id FROM "
-                                        "jf_filter_view WHERE %s AND id NOT IN (SELECT id FROM temp.jf_dropped);",
+                                        "samples WHERE " JF_COMPLETE " AND %s AND id NOT IN (SELECT id FROM temp.jf_dropped);",
                                         p.into, (long long)time(NULL), desc, (long long)res->kept, base);
             if (sqlite3_exec(db, ins, NULL, NULL, NULL) != SQLITE_OK)
                 s = jf_error_set(err, JF_EDB, "writing subset: %s", sqlite3_errmsg(db));

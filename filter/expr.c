@@ -57,6 +57,19 @@ typedef struct node {
 static const char *const DERIVED[] = {"source", "shard", "short_side", "long_side", "aspect", "pixels", "caption_chars",
                                       "format", NULL};
 
+/* What each derived column is, over the samples table (rules compile to plain SQL on samples, so
+ * SQLite scans one table with no join). */
+static const struct { const char *name, *sql; int text; } DERIVED_SQL[] = {
+    {"source", "(SELECT name FROM sources WHERE sources.id = samples.source_id)", 1},
+    {"shard", "(SELECT path FROM shards WHERE shards.id = samples.shard_id)", 1},
+    {"short_side", "min(\"width\", \"height\")", 0},
+    {"long_side", "max(\"width\", \"height\")", 0},
+    {"aspect", "(CAST(max(\"width\", \"height\") AS REAL) / nullif(min(\"width\", \"height\"), 0))", 0},
+    {"pixels", "(\"width\" * \"height\")", 0},
+    {"caption_chars", "\"caption_len\"", 0},
+    {"format", "\"image_format\"", 1},
+    {NULL, NULL, 0}};
+
 const char *const *jf_filter_derived_columns(void) { return DERIVED; }
 
 /* Names users know from the datasets' own files, mapped to the columns ingest writes. */
@@ -222,8 +235,12 @@ static node column(parser *p, int pos, int len)
                 snprintf(name, sizeof name, "%s", ALIASES[i][1]);
         }
     for (size_t k = 0; k < p->n_cols; k++)
-        if (!strcasecmp(p->cols[k].name, name))
+        if (!strcasecmp(p->cols[k].name, name)) {
+            for (int d = 0; DERIVED_SQL[d].name; d++)
+                if (!strcmp(DERIVED_SQL[d].name, p->cols[k].name))
+                    return (node){strdup(DERIVED_SQL[d].sql), p->cols[k].type, pos, len, 0, 0};
             return (node){dupf("\"%s\"", p->cols[k].name), p->cols[k].type, pos, len, 0, 0};
+        }
     const char *best = NULL;
     int bestd = 3;
     for (size_t k = 0; k < p->n_cols; k++) {
@@ -574,47 +591,38 @@ static node parse_expr(parser *p)
     return a;
 }
 
-jf_status jf__filter_view(jf_store *st, jf_error *err)
-{
-    sqlite3 *db = jf_store_db(st);
-    /* Recreated each time: `s.*` must cover columns added since. */
-    char *e = NULL;
-    int rc = sqlite3_exec(db,
-                          "DROP VIEW IF EXISTS temp.jf_filter_view;"
-                          "CREATE TEMP VIEW jf_filter_view AS SELECT s.*, src.name AS source, h.path AS shard,"
-                          " min(s.width, s.height) AS short_side, max(s.width, s.height) AS long_side,"
-                          " CAST(max(s.width, s.height) AS REAL) / nullif(min(s.width, s.height), 0) AS aspect,"
-                          " s.width * s.height AS pixels, s.caption_len AS caption_chars, s.image_format AS format"
-                          " FROM samples s JOIN shards h ON h.id = s.shard_id AND h.state = 'complete'"
-                          " LEFT JOIN sources src ON src.id = s.source_id",
-                          NULL, NULL, &e);
-    if (rc != SQLITE_OK) {
-        jf_status s = jf_error_set(err, JF_EDB, "creating the filter view: %s", e ? e : sqlite3_errmsg(db));
-        sqlite3_free(e);
-        return s;
-    }
-    return JF_OK;
-}
-
 jf_status jf_filter_compile(jf_store *st, const char *expr, char **sql, char **divisors, jf_error *err)
 {
     *sql = NULL;
     if (divisors)
         *divisors = NULL;
-    jf_status s = jf__filter_view(st, err);
-    if (s != JF_OK)
-        return s;
     sqlite3 *db = jf_store_db(st);
     parser p;
     memset(&p, 0, sizeof p);
     p.src = expr;
     p.err = err;
-    /* columns of the view, with types from their declarations */
+    /* columns of the samples table, with types from their declarations, and the derived ones */
     sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(db, "SELECT name, type FROM pragma_table_info('jf_filter_view', 'temp')", -1, &q, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db, "SELECT name, type FROM pragma_table_info('samples')", -1, &q, NULL) != SQLITE_OK)
         return jf_error_set(err, JF_EDB, "reading columns: %s", sqlite3_errmsg(db));
     size_t cap = 0;
-    while (sqlite3_step(q) == SQLITE_ROW) {
+    int d = 0;
+    for (;;) {
+        const char *name, *ty;
+        int derived = 0;
+        if (sqlite3_step(q) == SQLITE_ROW) {
+            name = (const char *)sqlite3_column_text(q, 0);
+            ty = (const char *)sqlite3_column_text(q, 1);
+        } else if (DERIVED_SQL[d].name) {
+            name = DERIVED_SQL[d].name;
+            ty = DERIVED_SQL[d].text ? "TEXT" : "REAL";
+            derived = 1;
+            d++;
+        } else {
+            break;
+        }
+        if (!derived && !strcmp(name, "source_id"))
+            continue;
         if (p.n_cols == cap) {
             cap = cap ? cap * 2 : 64;
             col *c = realloc(p.cols, cap * sizeof *c);
@@ -626,20 +634,10 @@ jf_status jf_filter_compile(jf_store *st, const char *expr, char **sql, char **d
             p.cols = c;
         }
         col *c = &p.cols[p.n_cols++];
-        snprintf(c->name, sizeof c->name, "%s", (const char *)sqlite3_column_text(q, 0));
-        const char *ty = (const char *)sqlite3_column_text(q, 1);
+        snprintf(c->name, sizeof c->name, "%s", name);
         c->type = !ty || !*ty ? V_ANY : strcasestr(ty, "INT") || strcasestr(ty, "REAL") ? V_NUM : strcasestr(ty, "TEXT") ? V_TEXT : V_ANY;
     }
     sqlite3_finalize(q);
-    /* derived columns the view computes (their declared types are empty) */
-    for (size_t k = 0; k < p.n_cols; k++) {
-        if (!strcmp(p.cols[k].name, "source") || !strcmp(p.cols[k].name, "shard") || !strcmp(p.cols[k].name, "format"))
-            p.cols[k].type = V_TEXT;
-        else if (!strcmp(p.cols[k].name, "short_side") || !strcmp(p.cols[k].name, "long_side") ||
-                 !strcmp(p.cols[k].name, "aspect") || !strcmp(p.cols[k].name, "pixels") ||
-                 !strcmp(p.cols[k].name, "caption_chars"))
-            p.cols[k].type = V_NUM;
-    }
     next(&p);
     node n = parse_expr(&p);
     if (!p.failed && p.cur.t != T_END)

@@ -100,6 +100,30 @@ static int valid_subset_name(const char *n)
     return 1;
 }
 
+/* The funnel's aggregate: per row, the rule bits; counts of each rule alone and of the leading
+ * run of passed rules, accumulated in C so that each rule is evaluated once per row. */
+typedef struct funnel_acc {
+    size_t n_rules;
+    uint64_t total, alone[64], seq[64];
+} funnel_acc;
+
+static void funnel_step(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    funnel_acc *a = sqlite3_user_data(ctx);
+    uint64_t m = (uint64_t)sqlite3_value_int64(argv[0]);
+    a->total++;
+    size_t i = 0;
+    for (; i < a->n_rules && (m >> i & 1); i++) {
+        a->alone[i]++;
+        a->seq[i]++;
+    }
+    for (; i < a->n_rules; i++)
+        a->alone[i] += m >> i & 1;
+}
+
+static void funnel_final(sqlite3_context *ctx) { sqlite3_result_int64(ctx, 0); }
+
 void jf_filter_result_free(jf_filter_result *r)
 {
     if (r) {
@@ -148,7 +172,7 @@ jf_status jf_filter_run(jf_store *st, const jf_filter_rule *rules, size_t n_rule
         snprintf(res->steps[i].expr, sizeof res->steps[i].expr, "%s", rules[i].expr);
         /* a divisor that is zero for some sample is an error, not a silent NULL */
         for (const char *d = div; s == JF_OK && d && *d; d += strlen(d) + 1) {
-            char *chk = sqlite3_mprintf("SELECT count(*), min(key) FROM jf_filter_view WHERE %s AND (%s) = 0", base, d);
+            char *chk = sqlite3_mprintf("SELECT count(*), min(key) FROM samples WHERE " JF_COMPLETE " AND %s AND (%s) = 0", base, d);
             sqlite3_stmt *c;
             if (sqlite3_prepare_v2(db, chk, -1, &c, NULL) == SQLITE_OK && sqlite3_step(c) == SQLITE_ROW &&
                 sqlite3_column_int64(c, 0) > 0)
@@ -159,39 +183,34 @@ jf_status jf_filter_run(jf_store *st, const jf_filter_rule *rules, size_t n_rule
         }
         free(div);
     }
-    /* One scan for the whole funnel: each rule alone, and the running conjunction. A rule whose
-     * value is missing (NULL) counts as failed. */
+    /* One scan for the whole funnel: each row's pass/fail bits for every rule, counted per bit
+     * pattern; both "alone" and "in sequence" follow from the histogram. A rule whose value is
+     * missing (NULL) counts as failed. */
+    if (s == JF_OK && n_rules > 60)
+        s = jf_error_set(err, JF_ELIMIT, "at most 60 rules in one run (%zu given)", n_rules);
     if (s == JF_OK) {
-        fb_puts(&q, "SELECT count(*)");
+        funnel_acc acc = {.n_rules = n_rules};
+        sqlite3_create_function(db, "jf_funnel", 1, SQLITE_UTF8, &acc, NULL, funnel_step, funnel_final);
+        fb_puts(&q, "SELECT jf_funnel(0");
         for (size_t i = 0; i < n_rules; i++)
-            fb_printf(&q, ", coalesce(sum(coalesce(%s, 0) != 0), 0)", sql[i]);
-        for (size_t i = 0; i < n_rules; i++) {
-            fb_puts(&q, ", coalesce(sum(1");
-            for (size_t k = 0; k <= i; k++)
-                fb_printf(&q, " AND coalesce(%s, 0) != 0", sql[k]);
-            fb_puts(&q, "), 0)");
-        }
-        fb_printf(&q, " FROM jf_filter_view WHERE %s", base);
+            fb_printf(&q, " | ((coalesce(%s, 0) != 0) << %zu)", sql[i], i);
+        fb_printf(&q, ") FROM samples WHERE " JF_COMPLETE " AND %s", base);
         sqlite3_stmt *c;
-        if (sqlite3_prepare_v2(db, q.p, -1, &c, NULL) != SQLITE_OK) {
+        if (sqlite3_prepare_v2(db, q.p, -1, &c, NULL) != SQLITE_OK || sqlite3_step(c) != SQLITE_ROW) {
             s = jf_error_set(err, JF_EDB, "funnel query: %s", sqlite3_errmsg(db));
-        } else if (sqlite3_step(c) != SQLITE_ROW) {
-            s = jf_error_set(err, JF_EDB, "funnel query: %s", sqlite3_errmsg(db));
-            sqlite3_finalize(c);
         } else {
-            res->input = (uint64_t)sqlite3_column_int64(c, 0);
+            res->input = acc.total;
             uint64_t prev = res->input;
             for (size_t i = 0; i < n_rules; i++) {
-                uint64_t alone = (uint64_t)sqlite3_column_int64(c, 1 + (int)i);
-                uint64_t rem = (uint64_t)sqlite3_column_int64(c, 1 + (int)(n_rules + i));
-                res->steps[i].removed_alone = res->input - alone;
-                res->steps[i].removed_in_sequence = prev - rem;
-                res->steps[i].remaining = rem;
-                prev = rem;
+                res->steps[i].removed_alone = res->input - acc.alone[i];
+                res->steps[i].removed_in_sequence = prev - acc.seq[i];
+                res->steps[i].remaining = acc.seq[i];
+                prev = acc.seq[i];
             }
             res->kept = prev;
-            sqlite3_finalize(c);
         }
+        sqlite3_finalize(c);
+        sqlite3_create_function(db, "jf_funnel", 1, SQLITE_UTF8, NULL, NULL, NULL, NULL);
     }
     if (s == JF_OK && p.into && res->kept == 0 && !p.allow_empty)
         s = jf_error_set(err, JF_EARG, "no sample passes the rules: subset '%s' not written", p.into);
@@ -237,7 +256,7 @@ jf_status jf_filter_run(jf_store *st, const jf_filter_rule *rules, size_t n_rule
         res->subset_id = sqlite3_last_insert_rowid(db);
         if (s == JF_OK) {
             fbuf m = {0};
-            fb_printf(&m, "INSERT INTO subset_members(subset_id, sample_id) SELECT %lld, id FROM jf_filter_view WHERE %s",
+            fb_printf(&m, "INSERT INTO subset_members(subset_id, sample_id) SELECT %lld, id FROM samples WHERE " JF_COMPLETE " AND %s",
                       (long long)res->subset_id, base);
             for (size_t i = 0; i < n_rules; i++)
                 fb_printf(&m, " AND coalesce(%s, 0) != 0", sql[i]);

@@ -20,8 +20,8 @@ extern "C" {
 
 /* ---- expressions ---- */
 
-/* Compiles an expression to an SQL condition over the view `jf_filter_view` (created on the
- * store's connection by this call): columns are checked against the index, types are checked
+/* Compiles an expression to an SQL condition over the `samples` table (derived columns such as
+ * short_side or source become expressions): columns are checked against the index, types are checked
  * (text vs number), constant division by zero is refused. Errors point at the bad token with a
  * caret line. *sql is malloc'd. `divisors` (may be NULL) receives the SQL of every non-constant
  * divisor, NUL-separated, double-NUL-terminated, for the run-time zero check. */
