@@ -14,8 +14,9 @@ static const char HELP[] =
     "Generates a LAION/img2dataset-style tar, an SA-1B-style tar, a ShareGPT4V-style JSON with images\n"
     "and a text corpus under DIR/input (default DIR = ./jf-demo), with a few damaged inputs among them,\n"
     "then: ingests all of it into the shard store DIR/dataset (every image checked, every sample's\n"
-    "outcome counted), prints its stats, verifies it, exports it back to WebDataset tars, and plans\n"
-    "and streams a staged understanding : generation : text mix for two ranks.\n";
+    "outcome counted), prints its stats, verifies it, removes near duplicates, filters the generation\n"
+    "samples with presets (printing the funnel), exports WebDataset tars, and plans and streams a staged\n"
+    "understanding : generation : text mix for two ranks from the filtered subset.\n";
 
 static void step(const cli_opts *o, const char *fmt, const char *arg)
 {
@@ -101,7 +102,8 @@ int cmd_demo(int argc, char **argv)
     if (rc > EXIT_PROBLEMS)
         return rc;
     if (!o.quiet && !o.json)
-        printf("    (the damaged JPEG and the missing ShareGPT4V image above are planted: they show as outcomes)\n");
+        printf("    (the damaged JPEG and the missing ShareGPT4V image above are planted: they show as outcomes;\n"
+               "     so are two duplicates of laion/000000009, found by the near-duplicate pass below)\n");
 
     step(&o, "shard stats %s", dataset);
     if (!o.quiet) {
@@ -113,6 +115,18 @@ int cmd_demo(int argc, char **argv)
     step(&o, "shard verify %s", dataset);
     char *ver[] = {"shard", "verify", dataset, NULL};
     if ((rc = run(ver)))
+        return rc;
+
+    step(&o, "near-duplicate pass (perceptual hash within 3 bits) over %s", dataset);
+    char *dd[] = {"filter", "dedup", dataset, "--near", "3", "--keep", "largest", "--into", "unique", (char *)q, NULL};
+    optind = 1;
+    if ((rc = cmd_filter(9 + (q != NULL), dd)))
+        return rc;
+    step(&o, "%s", "filtering the generation samples with the laion-safe and not-blank presets (funnel)");
+    char *fl[] = {"filter", dataset, "--from", "unique", "--where", "kind = 'generation'", "--preset", "laion-safe",
+                  "--preset", "not-blank", "--where", "short_side >= 64", "--into", "gen_clean", (char *)q, NULL};
+    optind = 1;
+    if ((rc = cmd_filter(14 + (q != NULL), fl)))
         return rc;
 
     step(&o, "shard export %s -> WebDataset tars", dataset);
@@ -129,7 +143,7 @@ int cmd_demo(int argc, char **argv)
     }
     fputs("{\n  \"seed\": 42,\n  \"global_batch\": 8,\n  \"sources\": [\n"
           "    {\"name\": \"und\", \"where\": \"kind = 'understanding'\"},\n"
-          "    {\"name\": \"gen\", \"where\": \"kind = 'generation' AND width >= 16 AND height >= 16\"},\n"
+          "    {\"name\": \"gen\", \"subset\": \"gen_clean\"},\n"
           "    {\"name\": \"text\", \"where\": \"kind = 'text'\"}\n  ],\n  \"stages\": [\n"
           "    {\"name\": \"adapt\", \"steps\": 20, \"weights\": {\"und\": 50, \"gen\": 50, \"text\": 0}},\n"
           "    {\"name\": \"pretrain\", \"steps\": 60, \"weights\": {\"und\": 14, \"gen\": 80, \"text\": 6},\n"

@@ -12,6 +12,7 @@ static const char HELP[] =
     "       jf filter dedup DATASET (--exact | --near BITS) [--keep first|largest|highest:COLUMN]\n"
     "                       [--from SUBSET] (--into NAME | --dry-run)\n"
     "       jf filter text DATASET [--banned-words FILE] [--normalize] [--all]\n"
+    "       jf filter scores DATASET --column NAME FILE   (key,value CSV or JSONL: a score column)\n"
     "       jf filter subsets DATASET | drop DATASET NAME | materialize DATASET SUBSET OUT\n"
     "       jf filter presets\n"
     "\n"
@@ -364,6 +365,38 @@ int cmd_filter(int argc, char **argv)
         return filter_text(argc - 1, argv + 1);
     if (!strcmp(argv[1], "subsets"))
         return filter_subsets(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "scores")) {
+        const char *column = NULL, *ds = NULL, *file = NULL;
+        for (int i = 2; i < argc; i++) {
+            if (!strcmp(argv[i], "--help")) {
+                fputs(HELP, stdout);
+                return 0;
+            }
+            if (!strcmp(argv[i], "--column") && i + 1 < argc)
+                column = argv[++i];
+            else if (!ds)
+                ds = argv[i];
+            else if (!file)
+                file = argv[i];
+        }
+        if (!column || !ds || !file)
+            return usage_error("filter scores", "expected DATASET --column NAME FILE");
+        jf_error err;
+        jf_store *st;
+        if (jf_store_open(ds, JF_STORE_WRITE, &st, &err))
+            return fail("filter scores", &err);
+        jf_scores_report rep;
+        jf_status s = jf_filter_set_scores(st, column, file, &rep, &err);
+        jf_store_close(st);
+        if (s != JF_OK)
+            return fail("filter scores", &err);
+        printf("%s: %llu samples scored, %llu keys not in the dataset, %llu unreadable lines", column,
+               (unsigned long long)rep.updated, (unsigned long long)rep.unknown_keys, (unsigned long long)rep.bad_lines);
+        if (rep.bad_lines)
+            printf(" (first: line %ld)", rep.first_bad_line);
+        printf("\n");
+        return rep.bad_lines || rep.unknown_keys ? EXIT_PROBLEMS : 0;
+    }
     if (!strcmp(argv[1], "presets")) {
         for (const jf_filter_preset *p = jf_filter_presets(); p->name; p++) {
             printf("%-24s %s\n", p->name, p->description);

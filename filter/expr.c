@@ -497,6 +497,7 @@ static node cmp(parser *p)
         node lo = sum(p);
         if (!is_kw(p, "and")) {
             fail_at(p, p->cur.pos, p->cur.len, "expected 'and' in 'between ... and ...'");
+            free(lo.sql);
             return a;
         }
         next(p);

@@ -409,3 +409,101 @@ jf_status jf_subset_materialize(jf_store *st, const char *name, const char *out_
     free(ids);
     return s;
 }
+
+/* ---- scores ---- */
+
+static int parse_score_line(char *line, char **key, double *value)
+{
+    line[strcspn(line, "\r\n")] = 0;
+    char *p = line;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (!*p)
+        return 0;
+    if (*p == '{') {
+        /* {"key": "...", "value": 0.3} or "score"; a minimal reader for this one shape */
+        char *k = strstr(p, "\"key\"");
+        char *v = strstr(p, "\"value\"");
+        if (!v)
+            v = strstr(p, "\"score\"");
+        if (!k || !v)
+            return -1;
+        k = strchr(k + 5, '"');
+        char *ke = k ? strchr(k + 1, '"') : NULL;
+        v = strchr(v + 7, ':');
+        if (!k || !ke || !v)
+            return -1;
+        *ke = 0;
+        *key = k + 1;
+        char *end;
+        *value = strtod(v + 1, &end);
+        return end == v + 1 ? -1 : 1;
+    }
+    char *sep = strpbrk(p, ",\t");
+    if (!sep)
+        return -1;
+    *sep = 0;
+    *key = p;
+    char *end;
+    *value = strtod(sep + 1, &end);
+    if (end == sep + 1)
+        return -1;
+    return 1;
+}
+
+jf_status jf_filter_set_scores(jf_store *st, const char *column, const char *path, jf_scores_report *rep, jf_error *err)
+{
+    memset(rep, 0, sizeof *rep);
+    jf_status s = jf_store_ensure_column(st, column, JF_COL_REAL, "score loaded by jf filter scores", err);
+    if (s != JF_OK)
+        return s;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return jf_error_set(err, JF_ENOTFOUND, "%s: cannot open", path);
+    sqlite3 *db = jf_store_db(st);
+    char *sql = sqlite3_mprintf("UPDATE samples SET \"%w\" = ? WHERE key = ?", column);
+    sqlite3_stmt *up;
+    if (sqlite3_prepare_v2(db, sql, -1, &up, NULL) != SQLITE_OK) {
+        sqlite3_free(sql);
+        fclose(f);
+        return jf_error_set(err, JF_EDB, "%s", sqlite3_errmsg(db));
+    }
+    sqlite3_free(sql);
+    sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    char *line = NULL;
+    size_t cap = 0;
+    long lineno = 0;
+    while (s == JF_OK && getline(&line, &cap, f) >= 0) {
+        lineno++;
+        char *key;
+        double v;
+        int r = parse_score_line(line, &key, &v);
+        if (r == 0)
+            continue;
+        if (r < 0) {
+            if (lineno == 1) /* a header line */
+                continue;
+            rep->bad_lines++;
+            if (rep->bad_lines == 1)
+                rep->first_bad_line = lineno;
+            continue;
+        }
+        sqlite3_reset(up);
+        sqlite3_bind_double(up, 1, v);
+        sqlite3_bind_text(up, 2, key, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(up) != SQLITE_DONE)
+            s = jf_error_set(err, JF_EDB, "%s line %ld: %s", path, lineno, sqlite3_errmsg(db));
+        else if (sqlite3_changes(db))
+            rep->updated += (uint64_t)sqlite3_changes(db);
+        else
+            rep->unknown_keys++;
+    }
+    free(line);
+    fclose(f);
+    sqlite3_finalize(up);
+    if (s == JF_OK && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        s = jf_error_set(err, JF_EDB, "%s", sqlite3_errmsg(db));
+    if (s != JF_OK)
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return s;
+}

@@ -96,6 +96,18 @@ jf_status jf_subset_ids(jf_store *st, const char *name, int64_t **ids, size_t *n
 jf_status jf_subset_materialize(jf_store *st, const char *name, const char *out_dir, jf_progress_fn progress,
                                 void *user, uint64_t *written, jf_error *err);
 
+/* ---- scores ---- */
+
+typedef struct jf_scores_report {
+    uint64_t updated, unknown_keys, bad_lines;
+    long first_bad_line;
+} jf_scores_report;
+
+/* Loads a REAL column from `key,value` lines (CSV or TSV, an optional header) or JSONL lines
+ * {"key": ..., "value" or "score": ...}; the column is created when new. One transaction. */
+jf_status jf_filter_set_scores(jf_store *st, const char *column, const char *path, jf_scores_report *report,
+                               jf_error *err);
+
 /* ---- text columns ---- */
 
 typedef struct jf_text_params {

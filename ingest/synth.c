@@ -61,6 +61,31 @@ jf_status jf_jpeg_encode(const uint8_t *pixels, int width, int height, int chann
     return JF_OK;
 }
 
+/* Decodes a JPEG we just wrote back to RGB (w x h known). */
+static void decode_rgb(const uint8_t *jpg, size_t len, uint8_t *rgb, int w, int h)
+{
+    struct jpeg_decompress_struct c;
+    jpeg_err je;
+    c.err = jpeg_std_error(&je.pub);
+    je.pub.error_exit = on_jpeg_error;
+    if (setjmp(je.jump)) {
+        jpeg_destroy_decompress(&c);
+        memset(rgb, 128, (size_t)w * h * 3);
+        return;
+    }
+    jpeg_create_decompress(&c);
+    jpeg_mem_src(&c, jpg, (unsigned long)len);
+    jpeg_read_header(&c, TRUE);
+    c.out_color_space = JCS_RGB;
+    jpeg_start_decompress(&c);
+    while (c.output_scanline < c.output_height && (int)c.output_scanline < h) {
+        JSAMPROW row = rgb + (size_t)c.output_scanline * w * 3;
+        jpeg_read_scanlines(&c, &row, 1);
+    }
+    jpeg_finish_decompress(&c);
+    jpeg_destroy_decompress(&c);
+}
+
 static uint64_t rng_next(uint64_t *s)
 {
     uint64_t x = (*s += 0x9E3779B97F4A7C15ull);
@@ -212,12 +237,40 @@ static jf_status laion(const char *dir, const jf_synth_params *p, jf_synth_repor
     jf_status s = tar_open(&t, path, err);
     uint64_t r = p->seed * 1000003u + 11;
     int ok = 0;
+    uint8_t *dup_rgb = NULL, *dup_jpg = NULL;
+    size_t dup_len = 0;
+    int dup_w = 0, dup_h = 0;
     for (int i = 0; i < p->laion_samples && s == JF_OK; i++) {
         uint8_t *jpg = NULL;
         size_t len = 0;
         int w, h;
-        if ((s = make_jpeg(&r, p, &jpg, &len, &w, &h, err)) != JF_OK)
+        if (p->bad_samples && (i == 10 || i == 11) && dup_rgb) {
+            /* planted duplicates of sample 9: re-encoded at another quality (near), and as is (exact) */
+            w = dup_w;
+            h = dup_h;
+            if (i == 10)
+                s = jf_jpeg_encode(dup_rgb, w, h, 3, 70, &jpg, &len, err);
+            else if ((jpg = malloc(dup_len)) != NULL) {
+                memcpy(jpg, dup_jpg, dup_len);
+                len = dup_len;
+            }
+            if (s != JF_OK || !jpg)
+                break;
+        } else if ((s = make_jpeg(&r, p, &jpg, &len, &w, &h, err)) != JF_OK) {
             break;
+        }
+        if (p->bad_samples && i == 9) {
+            /* keep sample 9's picture for the duplicates that follow */
+            dup_w = w;
+            dup_h = h;
+            dup_rgb = malloc((size_t)w * h * 3);
+            dup_jpg = malloc(len);
+            if (dup_rgb && dup_jpg) {
+                memcpy(dup_jpg, jpg, len);
+                dup_len = len;
+                decode_rgb(jpg, len, dup_rgb, w, h);
+            }
+        }
         /* img2dataset keys: shard * 10^4 + row, 9 digits; failed rows leave gaps. */
         int row = i + i / 7;
         snprintf(name, sizeof name, "%09d", row);
@@ -255,6 +308,8 @@ static jf_status laion(const char *dir, const jf_synth_params *p, jf_synth_repor
         free(jpg);
         ok++;
     }
+    free(dup_rgb);
+    free(dup_jpg);
     jf_status cs = tar_close(&t, err);
     if (s == JF_OK)
         s = cs;

@@ -27,6 +27,7 @@ typedef struct source {
     char *name;
     char *where;
     char *subset;
+    char *shown;  /* the source as the mix file gives it, for the plan */
     int64_t *ids;
     uint64_t n;
 } source;
@@ -336,6 +337,9 @@ static jf_status parse(jf_mix *m, yajl_val root, jf_error *err)
             m->src[i].where = cond ? jf__strdup(cond) : NULL;
             sqlite3_free(cond);
             m->src[i].subset = jf__strdup(YAJL_GET_STRING(sub));
+            char *shown = sqlite3_mprintf("subset %s%s%s", YAJL_GET_STRING(sub), w ? " and " : "", w ? YAJL_GET_STRING(w) : "");
+            m->src[i].shown = shown ? jf__strdup(shown) : NULL;
+            sqlite3_free(shown);
         } else {
             m->src[i].where = jf__strdup(w ? YAJL_GET_STRING(w) : "1");
         }
@@ -447,7 +451,7 @@ jf_status jf_mix_create(jf_store *st, const char *json, size_t json_len, jf_mix 
             XXH64_update(h, &m->src[i].n, sizeof m->src[i].n);
             XXH64_update(h, m->src[i].ids, m->src[i].n * sizeof *m->src[i].ids);
             m->src_info[i].name = m->src[i].name;
-            m->src_info[i].where = m->src[i].where;
+            m->src_info[i].where = m->src[i].shown ? m->src[i].shown : m->src[i].where;
             m->src_info[i].samples = m->src[i].n;
         }
         m->info.fingerprint = XXH64_digest(h);
@@ -475,6 +479,7 @@ void jf_mix_destroy(jf_mix *m)
         free(m->src[i].name);
         free(m->src[i].where);
         free(m->src[i].subset);
+        free(m->src[i].shown);
         free(m->src[i].ids);
     }
     for (size_t i = 0; i < m->n_stages; i++) {

@@ -16,7 +16,7 @@ expect() { # expect CODE NAME CMD...
 }
 
 for c in "" "shard" "shard ls" "shard cat" "shard stats" "shard verify" "shard reindex" "shard merge" \
-         "shard export" "shard import" "shard gc" "shard mix" "ingest" "demo"; do
+         "shard export" "shard import" "shard gc" "shard mix" "ingest" "filter" "filter dedup" "filter text" "demo"; do
   expect 0 "help: jf $c --help" $jf $c --help
   grep -q "usage" "$work/out" || bad "help text of 'jf $c' has no usage line"
 done
@@ -68,6 +68,26 @@ grep -q '"message":"laion/000000003: decode_error' "$work/out" && ok "ingest rep
 expect 0 "ingest rerun skips finished inputs" $jf ingest "$work/ing" "$in/laion/00000.tar" "$in/sharegpt4v/sharegpt4v_demo.json" --image-root "$in/sharegpt4v/data" --json
 tail -1 "$work/out" | grep -q '"inputs_skipped":2' && ok "rerun skipped both inputs" || bad "rerun did not skip"
 expect 2 "ingest --part 3/2 is a usage error" $jf ingest "$work/ing" "$in/laion/00000.tar" --part 3/2
+
+# filter: funnel as JSON, caret errors, subsets usable by mixes, dedup of the planted duplicates
+expect 0 "filter presets" $jf filter presets
+grep -q datacomp-basic "$work/out" && ok "presets listed" || bad "presets not listed"
+expect 0 "filter dry run JSON" $jf filter "$ds" --where "kind = 'generation'" --preset laion-safe --dry-run --json
+python3 -c "import json,sys; d=json.load(open('$work/out')); f=d['funnel']; sys.exit(0 if d['input']==102 and f[0]['remaining']==63 and d['subset'] is None else 1)" \
+  && ok "funnel JSON" || { bad "funnel JSON"; cat "$work/out"; }
+expect 2 "filter: unknown column" $jf filter "$ds" --where "shrot_side > 3" --dry-run
+grep -q "did you mean 'short_side'" "$work/err" && grep -q '\^' "$work/err" && ok "caret error message" || bad "caret error message"
+expect 10 "filter: existing subset" $jf filter "$ds" --where "width > 0" --into gen_clean
+expect 0 "filter subsets --json" $jf filter subsets "$ds" --json
+grep -q '"name":"unique"' "$work/out" && grep -q '"name":"gen_clean"' "$work/out" && ok "demo subsets present" || bad "demo subsets missing"
+expect 0 "dedup exact dry run" $jf filter dedup "$ds" --exact --dry-run --json
+grep -q '"clusters":1,"largest_cluster":2' "$work/out" && ok "exact duplicate found" || { bad "exact duplicate not found"; cat "$work/out"; }
+printf 'key,score\nlaion/000000000,0.9\nlaion/000000001,0.1\n' > "$work/scores.csv"
+expect 0 "filter scores" $jf filter scores "$ds" --column clip_score "$work/scores.csv"
+expect 0 "filter on the score" $jf filter "$ds" --where "clip_score > 0.5" --into scored --json
+grep -q '"kept":1' "$work/out" && ok "score column filtered" || bad "score column not filtered"
+expect 0 "materialize subset" $jf filter materialize "$ds" scored "$work/scored"
+expect 0 "materialized subset verifies" $jf shard verify "$work/scored" --quiet
 
 # import reports problems with exit 1 and keeps the good samples
 head -c 50000 "$work/demo/input/laion/00000.tar" > "$work/cut.tar"

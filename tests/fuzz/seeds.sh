@@ -3,7 +3,7 @@
 # (whole, truncated, compressed) and mix files. Usage: seeds.sh JF_BINARY OUT_DIR
 set -eu
 jf=$1 out=$2
-rm -rf "$out"; mkdir -p "$out/jfr" "$out/wds" "$out/mix" "$out/manifest" "$out/work"
+rm -rf "$out"; mkdir -p "$out/jfr" "$out/wds" "$out/mix" "$out/manifest" "$out/rule" "$out/work"
 "$jf" demo --dir "$out/work" --quiet >/dev/null 2>&1 || true
 i=0
 for f in "$out"/work/dataset/shards/*.jfr; do
@@ -25,4 +25,8 @@ printf '\1{"image": "sa_1.jpg", "caption": "a"}\n{"image_id": 2, "text": "b"}\n'
 printf '\0[{"id": 1, "images": ["a.jpg"], "messages": [{"role": "user", "content": "hi"}]}, {"text": "t"}]' > "$out/manifest/llava.json"
 printf '\2url,caption,similarity\nhttp://127.0.0.1:9/a.jpg,"a, quoted ""caption""",0.3\n' > "$out/manifest/urls.csv"
 printf '\3URL\tTEXT\nhttp://127.0.0.1:9/a.jpg\tcap\n' > "$out/manifest/urls.tsv"
+printf "short_side >= 256 and punsafe < 0.1" > "$out/rule/a"
+printf "status in ('success', 'x') or not (width / height between 1 and 3)" > "$out/rule/b"
+printf "lower(status) like 'suc%%' and coalesce(punsafe, 1) * 2 < 1.5 and kind = 'generation'" > "$out/rule/c"
+printf "min(width, height, 3) + max(1, 2) %% 2 = 0 or status is not null" > "$out/rule/d"
 rm -rf "$out/work"
