@@ -278,6 +278,8 @@ jf_status jf_filter_run(jf_store *st, const jf_filter_rule *rules, size_t n_rule
         free(sql[i]);
     free(sql);
     free(q.p);
+    if (s != JF_OK)
+        jf_filter_result_free(res); /* on failure the caller has nothing to free */
     return s;
 }
 

@@ -72,7 +72,8 @@ typedef struct jf_filter_params {
 } jf_filter_params;
 
 /* Applies the rules in order; fills the funnel; writes the subset when `into` is set (in one
- * transaction, after all checks: nothing is written on any error). */
+ * transaction, after all checks: nothing is written on any error). On success free the result
+ * with jf_filter_result_free; on failure it holds nothing. */
 jf_status jf_filter_run(jf_store *st, const jf_filter_rule *rules, size_t n_rules,
                         const jf_filter_params *params, jf_filter_result *result, jf_error *err);
 void jf_filter_result_free(jf_filter_result *r);
