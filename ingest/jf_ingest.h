@@ -1,5 +1,6 @@
 /*
  * jf_ingest.h — reading image–text datasets into the shard store.
+ * (Image decoding, checking and resizing are in jf_shards.h, shared with filter and eval.)
  *
  * Inputs, detected by content: WebDataset / img2dataset tars and SA-1B tars (plain or
  * compressed, local or streamed over http(s) with resume), JSON arrays and JSONL files of
@@ -19,93 +20,6 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* ---- images ---- */
-
-typedef enum jf_image_status {
-    JF_IMAGE_OK = 0,
-    JF_IMAGE_EMPTY,       /* zero bytes */
-    JF_IMAGE_UNSUPPORTED, /* not JPEG, PNG or WebP (or an animated WebP) */
-    JF_IMAGE_CORRUPT,     /* the header or the compressed data is damaged or cut short */
-    JF_IMAGE_TOO_LARGE    /* the header claims more pixels than the limits allow (a bomb) */
-} jf_image_status;
-
-typedef struct jf_image_limits {
-    uint64_t max_pixels; /* default 178,956,970 (PIL's decompression-bomb error threshold) */
-    uint32_t max_side;   /* default 65500 */
-} jf_image_limits;
-
-jf_image_limits jf_image_default_limits(void);
-
-typedef struct jf_image_info {
-    const char *format;     /* "jpeg", "png", "webp" (from the bytes, not the name) */
-    int width, height;
-    int channels;
-    const char *colorspace; /* "ycbcr", "rgb", "gray", "cmyk", "ycck", "rgba", "palette", ... */
-    int progressive;        /* progressive JPEG, interlaced PNG, animated WebP */
-} jf_image_info;
-
-/* Format from the first bytes ("jpeg", "png", "webp", "gif", "bmp", "tiff") or NULL. */
-const char *jf_image_format_of(const uint8_t *data, size_t size);
-
-/* Decodes the image completely enough to find any damage, without keeping pixels: JPEG scans
- * are entropy-decoded in full (at 1/8 DCT scale unless full_decode), PNG rows and CRCs are read
- * one row at a time, WebP is decoded to YUV. Corrupt-data warnings count as damage. `detail`
- * receives a message for anything but JF_IMAGE_OK. */
-jf_image_status jf_image_check(const uint8_t *data, size_t size, const jf_image_limits *limits,
-                               int full_decode, jf_image_info *info, char *detail,
-                               size_t detail_len);
-
-/* ---- resizing ---- */
-
-typedef enum jf_resample { JF_RESAMPLE_LANCZOS = 0, JF_RESAMPLE_BICUBIC, JF_RESAMPLE_BILINEAR, JF_RESAMPLE_BOX } jf_resample;
-
-/* Resamples RGB (3 bytes per pixel) from w x h to ow x oh with Pillow's 8-bit algorithm
- * (antialiased when shrinking); the output equals PIL.Image.resize with the same filter.
- * Returns 0, or -1 when out of memory. */
-int jf_resample_rgb(const uint8_t *in, int w, int h, uint8_t *out, int ow, int oh, jf_resample method);
-
-/* The same for one 8-bit channel. */
-int jf_resample_gray(const uint8_t *in, int w, int h, uint8_t *out, int ow, int oh, jf_resample method);
-
-/* Pixel statistics for filtering: luminance mean, standard deviation and histogram entropy
- * (blank or near-uniform images), and a 64-bit perceptual hash with imagehash's pHash
- * definition (32x32 Lanczos of the luminance, DCT-II, 8x8 low frequencies above their median,
- * row-major, first bit most significant). JPEGs are decoded at the smallest DCT scale that
- * keeps 64 pixels a side unless full_decode, with which values equal imagehash.phash. */
-typedef struct jf_image_stats {
-    double mean, std, entropy;
-    uint64_t phash;
-    int width, height;        /* of the decoded image the statistics were computed on */
-} jf_image_stats;
-jf_status jf_image_analyze(const uint8_t *data, size_t size, int full_decode, jf_image_stats *stats,
-                           jf_error *err);
-
-typedef enum jf_resize_mode {
-    JF_RESIZE_KEEP = 0,     /* store the original bytes */
-    JF_RESIZE_SHORTEST,     /* shorter side to size, aspect kept (img2dataset keep_ratio) */
-    JF_RESIZE_LONGEST,      /* longer side to size, aspect kept (keep_ratio_largest) */
-    JF_RESIZE_CENTER_CROP,  /* shorter side to size, then the centred size x size square */
-    JF_RESIZE_PAD           /* longer side to size, then padded to size x size (img2dataset border) */
-} jf_resize_mode;
-
-const char *jf_resize_mode_name(jf_resize_mode m);
-
-typedef struct jf_resize_params {
-    jf_resize_mode mode;
-    int size;               /* target in pixels */
-    int only_shrink;        /* never upscale */
-    jf_resample filter;     /* default Lanczos */
-    const char *format;     /* "jpg" (default), "png", "webp" */
-    int quality;            /* JPEG/WebP quality, default 95 */
-    uint8_t pad_rgb[3];     /* border colour for pad mode and alpha compositing (default white) */
-} jf_resize_params;
-
-/* Decodes (JPEGs at a reduced DCT scale when shrinking by 2x or more; alpha composited on
- * pad_rgb; Adobe CMYK converted), resamples, crops or pads, and encodes. *out is malloc'd. */
-jf_status jf_image_transform(const uint8_t *data, size_t size, const jf_resize_params *params,
-                             uint8_t **out, size_t *out_len, int *out_w, int *out_h, int *orig_w,
-                             int *orig_h, jf_error *err);
 
 /* ---- ingestion ---- */
 
@@ -223,11 +137,6 @@ jf_status jf_ingest_run(jf_store *st, const char *const *inputs, size_t n_inputs
 jf_image_status jf_image_check_stats(const uint8_t *data, size_t size, const jf_image_limits *limits,
                                      int full_decode, jf_image_info *info, jf_image_stats *stats,
                                      char *detail, size_t detail_len);
-
-/* Encodes an RGB (3 bytes per pixel, row-major) or grayscale image as a baseline JPEG.
- * *out is malloc'd by the function; free() it. */
-jf_status jf_jpeg_encode(const uint8_t *pixels, int width, int height, int channels, int quality,
-                         uint8_t **out, size_t *out_len, jf_error *err);
 
 /* Fills an RGB image with a deterministic picture (gradients, discs, bars, texture) from seed. */
 void jf_synth_picture(uint8_t *rgb, int width, int height, uint64_t seed);

@@ -26,41 +26,6 @@ static void on_jpeg_error(j_common_ptr cinfo)
     longjmp(e->jump, 1);
 }
 
-jf_status jf_jpeg_encode(const uint8_t *pixels, int width, int height, int channels, int quality, uint8_t **out,
-                         size_t *out_len, jf_error *err)
-{
-    struct jpeg_compress_struct c;
-    jpeg_err je;
-    unsigned char *buf = NULL;
-    unsigned long len = 0;
-    *out = NULL;
-    c.err = jpeg_std_error(&je.pub);
-    je.pub.error_exit = on_jpeg_error;
-    if (setjmp(je.jump)) {
-        jpeg_destroy_compress(&c);
-        free(buf);
-        return jf_error_set(err, JF_EARG, "jpeg encode: %s", je.msg);
-    }
-    jpeg_create_compress(&c);
-    jpeg_mem_dest(&c, &buf, &len);
-    c.image_width = (JDIMENSION)width;
-    c.image_height = (JDIMENSION)height;
-    c.input_components = channels;
-    c.in_color_space = channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
-    jpeg_set_defaults(&c);
-    jpeg_set_quality(&c, quality, TRUE);
-    jpeg_start_compress(&c, TRUE);
-    while (c.next_scanline < c.image_height) {
-        JSAMPROW row = (JSAMPROW)(pixels + (size_t)c.next_scanline * (size_t)width * (size_t)channels);
-        jpeg_write_scanlines(&c, &row, 1);
-    }
-    jpeg_finish_compress(&c);
-    jpeg_destroy_compress(&c);
-    *out = buf;
-    *out_len = len;
-    return JF_OK;
-}
-
 /* Decodes a JPEG we just wrote back to RGB (w x h known). */
 static void decode_rgb(const uint8_t *jpg, size_t len, uint8_t *rgb, int w, int h)
 {

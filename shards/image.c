@@ -1,6 +1,6 @@
 /* Image decoding and checking: JPEG (libjpeg-turbo), PNG (libpng), WebP (libwebp). The size in
  * the header is checked against the limits before any pixel buffer is allocated. */
-#include "jf_ingest.h"
+#include "jf_shards.h"
 
 #include <stdio.h>
 #include <jpeglib.h>
@@ -343,3 +343,54 @@ jf_image_status jf_image_check(const uint8_t *data, size_t size, const jf_image_
     snprintf(detail, detail_len, "%s images are not supported (JPEG, PNG, WebP are)", fmt);
     return JF_IMAGE_UNSUPPORTED;
 }
+
+/* ---- encoding ---- */
+
+typedef struct jenc_err {
+    struct jpeg_error_mgr pub;
+    jmp_buf jump;
+    char msg[JMSG_LENGTH_MAX];
+} jenc_err;
+
+static void on_jpeg_error(j_common_ptr cinfo)
+{
+    jenc_err *e = (jenc_err *)cinfo->err;
+    (*cinfo->err->format_message)(cinfo, e->msg);
+    longjmp(e->jump, 1);
+}
+
+jf_status jf_jpeg_encode(const uint8_t *pixels, int width, int height, int channels, int quality, uint8_t **out,
+                         size_t *out_len, jf_error *err)
+{
+    struct jpeg_compress_struct c;
+    jenc_err je;
+    unsigned char *buf = NULL;
+    unsigned long len = 0;
+    *out = NULL;
+    c.err = jpeg_std_error(&je.pub);
+    je.pub.error_exit = on_jpeg_error;
+    if (setjmp(je.jump)) {
+        jpeg_destroy_compress(&c);
+        free(buf);
+        return jf_error_set(err, JF_EARG, "jpeg encode: %s", je.msg);
+    }
+    jpeg_create_compress(&c);
+    jpeg_mem_dest(&c, &buf, &len);
+    c.image_width = (JDIMENSION)width;
+    c.image_height = (JDIMENSION)height;
+    c.input_components = channels;
+    c.in_color_space = channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    jpeg_set_defaults(&c);
+    jpeg_set_quality(&c, quality, TRUE);
+    jpeg_start_compress(&c, TRUE);
+    while (c.next_scanline < c.image_height) {
+        JSAMPROW row = (JSAMPROW)(pixels + (size_t)c.next_scanline * (size_t)width * (size_t)channels);
+        jpeg_write_scanlines(&c, &row, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    *out = buf;
+    *out_len = len;
+    return JF_OK;
+}
+

@@ -5,7 +5,7 @@
  * per output pixel and rounded to 22-bit fixed point, horizontal pass over the rows the vertical
  * pass needs, then the vertical pass. Results equal Image.resize on RGB images (tested against
  * Pillow). JPEGs shrunk by 2x or more are first decoded at a reduced DCT scale. */
-#include "jf_ingest.h"
+#include "jf_shards.h"
 
 #include <math.h>
 #include <stdio.h>
