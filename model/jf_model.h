@@ -1,0 +1,181 @@
+/*
+ * jf_model.h — the built-in JanusFlow runtime: tensors on OpenBLAS, weights loaded from the
+ * released safetensors files unchanged, the DeepSeek/CLIP byte-level BPE tokenizer, and the
+ * understanding path (SigLIP → aligner → LLaMA decoder with a KV cache).
+ *
+ * The model takes tensors and token ids, not records: image decoding and resizing are the
+ * caller's (jf_shards.h has them), the model says which size, background and normalisation it
+ * wants (jf_janus_image_spec).
+ */
+#ifndef JF_MODEL_H
+#define JF_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- errors ---- */
+
+typedef enum jf_model_status {
+    JF_MODEL_OK = 0,
+    JF_MODEL_EARG = 2,
+    JF_MODEL_EIO = 3,
+    JF_MODEL_EFORMAT = 6,  /* a file that is not what it claims, or an unsupported variant */
+    JF_MODEL_ENOMEM = 7,
+    JF_MODEL_ENOTFOUND = 9,
+    JF_MODEL_ESHAPE = 14,  /* a tensor of the wrong shape or dtype */
+    JF_MODEL_ELIMIT = 12   /* a prompt longer than the context, a header too large */
+} jf_model_status;
+
+typedef struct jf_model_error {
+    jf_model_status code;
+    char msg[1024];
+} jf_model_error;
+
+/* ---- threads ---- */
+
+/* The process-wide worker pool used by every kernel (and OpenBLAS is told the same count).
+ * 0 = all cores. Call before loading a model; later calls resize the pool. */
+void jf_model_set_threads(int n);
+int jf_model_threads(void);
+
+/* ---- safetensors ---- */
+
+typedef enum jf_dtype { JF_F32 = 0, JF_F16 = 1, JF_BF16 = 2, JF_I64 = 3, JF_I32 = 4, JF_U8 = 5, JF_DTYPE_OTHER = 99 } jf_dtype;
+const char *jf_dtype_name(jf_dtype t);
+
+typedef struct jf_tensor_info {
+    const char *name;
+    jf_dtype dtype;
+    int ndim;
+    int64_t shape[8];
+    const void *data;   /* mmapped, read-only */
+    size_t bytes;
+    const char *file;   /* the shard it lives in */
+} jf_tensor_info;
+
+typedef struct jf_safetensors jf_safetensors;
+
+/* Opens a model directory's weights: model.safetensors, or model.safetensors.index.json with
+ * its shards, or a single .safetensors path. Headers are checked against the file sizes
+ * (offsets inside the data, no overlaps); files are mmapped, not read. */
+jf_model_status jf_safetensors_open(const char *path, jf_safetensors **out, jf_model_error *err);
+void jf_safetensors_close(jf_safetensors *st);
+size_t jf_safetensors_count(const jf_safetensors *st);
+const jf_tensor_info *jf_safetensors_at(const jf_safetensors *st, size_t i);
+const jf_tensor_info *jf_safetensors_find(const jf_safetensors *st, const char *name);
+/* The tensor, checked for dtype (any of BF16/F16/F32 when want == JF_DTYPE_OTHER) and shape
+ * (dims < 0 in `shape` are not checked). The error names the tensor and both shapes. */
+jf_model_status jf_safetensors_get(const jf_safetensors *st, const char *name, jf_dtype want, int ndim,
+                                   const int64_t *shape, const jf_tensor_info **out, jf_model_error *err);
+
+/* ---- tokenizer (Hugging Face tokenizer.json, byte-level BPE) ---- */
+
+typedef struct jf_tokenizer jf_tokenizer;
+
+/* Loads tokenizer.json: added tokens with their flags, the normalizer, the pre-tokenizer
+ * pipeline (Split with regexes, Digits, ByteLevel, Whitespace), BPE (merges by rank, optional
+ * end-of-word suffix), the post-processor (Template/Roberta/Bert) and the ByteLevel decoder. */
+jf_model_status jf_tokenizer_load(const char *path, jf_tokenizer **out, jf_model_error *err);
+void jf_tokenizer_free(jf_tokenizer *t);
+/* Token ids of a UTF-8 text (invalid bytes are taken as they come, as Hugging Face does with
+ * lossy input). add_special = 1 applies the post-processor (e.g. BOS). Returns the count,
+ * or -1 (err set); *ids is malloc'd. */
+long jf_tokenizer_encode(jf_tokenizer *t, const char *text, size_t len, int add_special, int32_t **ids,
+                         jf_model_error *err);
+/* UTF-8 text of ids (invalid byte sequences become U+FFFD); skip_special drops special tokens.
+ * Returns a malloc'd string. */
+char *jf_tokenizer_decode(jf_tokenizer *t, const int32_t *ids, size_t n, int skip_special);
+/* Id of a token string (vocabulary or added token), or -1. */
+int32_t jf_tokenizer_token_id(const jf_tokenizer *t, const char *token);
+/* Adds a special token if absent (the processor's rule for image tags); returns its id. */
+int32_t jf_tokenizer_add_special(jf_tokenizer *t, const char *token);
+/* Largest id + 1. */
+int32_t jf_tokenizer_size(const jf_tokenizer *t);
+const char *jf_tokenizer_id_token(const jf_tokenizer *t, int32_t id);
+
+/* ---- JanusFlow ---- */
+
+typedef struct jf_janus jf_janus;
+
+typedef struct jf_janus_config {
+    /* language model */
+    int hidden, layers, heads, kv_heads, head_dim, intermediate, vocab, max_positions;
+    double rms_eps, rope_theta;
+    /* understanding encoder (SigLIP ViT) */
+    int vit_width, vit_layers, vit_heads, vit_mlp, patch, image_size, image_tokens;
+    double ln_eps;
+    /* image preprocessing (preprocessor_config.json) */
+    float image_mean[3], image_std[3];
+    int do_normalize;
+    double rescale;
+    int min_size;
+    /* special ids (processor rule, spec §3.3) */
+    int32_t bos, eos, pad, image_tag, image_start, image_end, image_gen;
+    char system_prompt[1024];
+} jf_janus_config;
+
+typedef struct jf_janus_load_stats {
+    size_t tensors, used_tensors, unknown_tensors;
+    uint64_t parameters;
+    uint64_t bytes;
+    int n_bf16, n_f16, n_f32;
+} jf_janus_load_stats;
+
+/* Loads a JanusFlow model directory as released: config.json, preprocessor/processor configs,
+ * special_tokens_map.json, tokenizer files, and the safetensors weights (mmapped, kept in their
+ * dtype). Every expected tensor is checked for presence, dtype and shape; unknown ones are
+ * listed (on_unknown may be NULL) and ignored. */
+jf_model_status jf_janus_load(const char *dir, jf_janus **out, jf_janus_load_stats *stats,
+                              void (*on_unknown)(void *user, const char *name), void *user,
+                              jf_model_error *err);
+void jf_janus_free(jf_janus *m);
+const jf_janus_config *jf_janus_get_config(const jf_janus *m);
+jf_tokenizer *jf_janus_tokenizer(jf_janus *m);
+
+/* What an input image must be: size x size RGB, the source resized so that its long side is
+ * `size` (Pillow bicubic), centred on a `background` square; then value * rescale, then
+ * (v - mean) / std when normalize. */
+typedef struct jf_janus_image_spec {
+    int size, min_size;
+    uint8_t background[3];
+    float mean[3], std[3];
+    double rescale;
+    int normalize;
+} jf_janus_image_spec;
+jf_janus_image_spec jf_janus_image_spec_of(const jf_janus *m);
+
+/* SigLIP features of one preprocessed image (CHW floats) → [image_tokens, vit_width]. */
+jf_model_status jf_janus_encode_image(jf_janus *m, const float *pixels, float *features, jf_model_error *err);
+
+typedef struct jf_gen_params {
+    int max_new_tokens;   /* default 512 */
+    float temperature;    /* 0 = greedy (default) */
+    float top_p;          /* default 0.95 with temperature > 0 */
+    uint64_t seed;
+} jf_gen_params;
+jf_gen_params jf_gen_default_params(void);
+
+/* The chat prompt of spec §3.2 for understanding: system prompt, "User: <image_placeholder>\n"
+ * + question, "Assistant:". Returns malloc'd text. */
+char *jf_janus_chat_prompt(const jf_janus *m, const char *question, int with_image);
+
+/* Answers one prompt (its text may hold <image_placeholder> tags, one per image in order).
+ * `on_token` (may be NULL) gets every new token's text as it is produced. Returns the
+ * generated ids (malloc'd) and their count in *n. */
+jf_model_status jf_janus_generate(jf_janus *m, const char *prompt, const float *const *images, size_t n_images,
+                                  const jf_gen_params *params, void (*on_token)(void *user, const char *piece),
+                                  void *user, int32_t **out_ids, size_t *n, jf_model_error *err);
+
+/* Lower-level entry points (tests, eval): the logits of the last position of a prompt given
+ * as ids and image feature rows already aligned. */
+jf_model_status jf_janus_prefill_logits(jf_janus *m, const int32_t *ids, size_t n_ids, const float *const *images,
+                                        size_t n_images, float *logits, jf_model_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

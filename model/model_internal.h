@@ -1,0 +1,58 @@
+/* Private helpers of the model module. */
+#ifndef JF_MODEL_INTERNAL_H
+#define JF_MODEL_INTERNAL_H
+
+#include "jf_model.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static inline jf_model_status jf__merr(jf_model_error *err, jf_model_status code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static inline jf_model_status jf__merr(jf_model_error *err, jf_model_status code, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+        err->code = code;
+    }
+    return code;
+}
+
+/* ---- the worker pool (ops.c) ---- */
+/* Runs fn(user, i) for i in [0, n) over the pool's threads and the caller. */
+void jf__parallel_for(size_t n, void (*fn)(void *user, size_t i), void *user);
+
+/* ---- weights in their stored dtype ---- */
+typedef struct jf__w {
+    const void *p;
+    jf_dtype dt;
+    int64_t rows, cols; /* a matrix [rows, cols] (or a vector with rows = 1) */
+} jf__w;
+
+/* Copies (widens) n values of w starting at element `off` into f32. */
+void jf__w_to_f32(const jf__w *w, size_t off, size_t n, float *out);
+
+/* ---- ops (ops.c) ---- */
+/* y[m, rows] = x[m, cols] · Wᵀ (+ bias), any stored dtype; sgemm for m ≥ 4, a threaded
+ * dot-product kernel for single rows. */
+void jf__linear(const float *x, size_t m, const jf__w *w, const jf__w *bias, float *y);
+void jf__rmsnorm(const float *x, size_t m, size_t n, const jf__w *w, double eps, float *y);
+void jf__layernorm(const float *x, size_t m, size_t n, const jf__w *w, const jf__w *b, double eps, float *y);
+void jf__gelu(float *x, size_t n);
+void jf__silu(float *x, size_t n);
+void jf__softmax_row(float *x, size_t n);
+/* RoPE, rotate-half, on [m, heads, head_dim] with positions pos0.. */
+void jf__rope(float *x, size_t m, int heads, int head_dim, const int *positions, double theta);
+/* softmax(q kᵀ · scale [+ causal]) v for [tq, heads, d] queries over [tk, kv_heads, d] keys and
+ * values; causal masks key j > q_offset + i. */
+void jf__attention(const float *q, size_t tq, const float *k, const float *v, size_t tk, int heads, int kv_heads,
+                   int d, float scale, int causal, size_t q_offset, float *out);
+/* Conv2d with stride = kernel (a patch embedding): [c, h, w] → [(h/k)*(w/k), out]. */
+void jf__patch_embed(const float *img, int c, int h, int w, int k, const jf__w *weight, const jf__w *bias, float *out);
+
+#endif

@@ -1,0 +1,488 @@
+/* Kernels on f32 activations with weights kept in their stored dtype (BF16/F16/F32), the
+ * process-wide worker pool, and OpenBLAS for the matrix products. */
+#include "model_internal.h"
+
+#include <cblas.h>
+#include <immintrin.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
+void openblas_set_num_threads(int n);
+
+/* ---- pool ---- */
+
+static struct {
+    pthread_t t[256];
+    int n; /* worker threads besides the caller */
+    pthread_mutex_t mu;
+    pthread_cond_t go, done;
+    unsigned gen;
+    int busy;
+    size_t count;
+    atomic_size_t next;
+    void (*fn)(void *, size_t);
+    void *user;
+    int stop;
+} pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .go = PTHREAD_COND_INITIALIZER, .done = PTHREAD_COND_INITIALIZER};
+
+static int threads_wanted;
+
+static void run_items(void)
+{
+    size_t i;
+    while ((i = atomic_fetch_add(&pool.next, 1)) < pool.count)
+        pool.fn(pool.user, i);
+}
+
+static void *worker(void *arg)
+{
+    (void)arg;
+    unsigned seen = 0;
+    for (;;) {
+        pthread_mutex_lock(&pool.mu);
+        while (pool.gen == seen && !pool.stop)
+            pthread_cond_wait(&pool.go, &pool.mu);
+        if (pool.stop) {
+            pthread_mutex_unlock(&pool.mu);
+            return NULL;
+        }
+        seen = pool.gen;
+        pthread_mutex_unlock(&pool.mu);
+        run_items();
+        pthread_mutex_lock(&pool.mu);
+        if (--pool.busy == 0)
+            pthread_cond_signal(&pool.done);
+        pthread_mutex_unlock(&pool.mu);
+    }
+}
+
+static void pool_resize(int total)
+{
+    if (pool.n) {
+        pthread_mutex_lock(&pool.mu);
+        pool.stop = 1;
+        pthread_cond_broadcast(&pool.go);
+        pthread_mutex_unlock(&pool.mu);
+        for (int i = 0; i < pool.n; i++)
+            pthread_join(pool.t[i], NULL);
+        pool.n = 0;
+        pool.stop = 0;
+    }
+    for (int i = 0; i < total - 1 && i < 256; i++)
+        if (pthread_create(&pool.t[pool.n], NULL, worker, NULL) == 0)
+            pool.n++;
+}
+
+void jf_model_set_threads(int n)
+{
+    if (n <= 0)
+        n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1)
+        n = 1;
+    threads_wanted = n;
+    pool_resize(n);
+    openblas_set_num_threads(n); /* the same cores, never at the same time as the pool */
+}
+
+int jf_model_threads(void)
+{
+    if (!threads_wanted)
+        jf_model_set_threads(0);
+    return threads_wanted;
+}
+
+void jf__parallel_for(size_t n, void (*fn)(void *user, size_t i), void *user)
+{
+    if (!threads_wanted)
+        jf_model_set_threads(0);
+    if (n == 0)
+        return;
+    if (pool.n == 0 || n == 1) {
+        for (size_t i = 0; i < n; i++)
+            fn(user, i);
+        return;
+    }
+    pthread_mutex_lock(&pool.mu);
+    pool.fn = fn;
+    pool.user = user;
+    pool.count = n;
+    atomic_store(&pool.next, 0);
+    pool.busy = pool.n;
+    pool.gen++;
+    pthread_cond_broadcast(&pool.go);
+    pthread_mutex_unlock(&pool.mu);
+    run_items();
+    pthread_mutex_lock(&pool.mu);
+    while (pool.busy)
+        pthread_cond_wait(&pool.done, &pool.mu);
+    pthread_mutex_unlock(&pool.mu);
+}
+
+/* ---- dtype conversion ---- */
+
+static inline float bf16_to_f32(uint16_t v)
+{
+    uint32_t u = (uint32_t)v << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static inline float f16_to_f32(uint16_t h)
+{
+    uint32_t s = (uint32_t)(h & 0x8000) << 16, e = (h >> 10) & 0x1F, m = h & 0x3FF, u;
+    if (e == 0) {
+        if (m == 0)
+            u = s;
+        else { /* subnormal */
+            e = 127 - 15 + 1;
+            while (!(m & 0x400)) {
+                m <<= 1;
+                e--;
+            }
+            u = s | (e << 23) | ((m & 0x3FF) << 13);
+        }
+    } else if (e == 31) {
+        u = s | 0x7F800000u | (m << 13);
+    } else {
+        u = s | ((e + 127 - 15) << 23) | (m << 13);
+    }
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+void jf__w_to_f32(const jf__w *w, size_t off, size_t n, float *out)
+{
+    if (w->dt == JF_F32) {
+        memcpy(out, (const float *)w->p + off, n * sizeof *out);
+    } else if (w->dt == JF_BF16) {
+        const uint16_t *s = (const uint16_t *)w->p + off;
+        for (size_t i = 0; i < n; i++)
+            out[i] = bf16_to_f32(s[i]);
+    } else {
+        const uint16_t *s = (const uint16_t *)w->p + off;
+        for (size_t i = 0; i < n; i++)
+            out[i] = f16_to_f32(s[i]);
+    }
+}
+
+/* ---- linear ---- */
+
+typedef struct conv_job {
+    const jf__w *w;
+    size_t row0, rows_per, rows_total;
+    float *dst;
+} conv_job;
+
+static void conv_rows(void *user, size_t i)
+{
+    conv_job *j = user;
+    size_t r0 = i * j->rows_per, r1 = r0 + j->rows_per;
+    if (r1 > j->rows_total)
+        r1 = j->rows_total;
+    if (r0 >= r1)
+        return;
+    jf__w_to_f32(j->w, (j->row0 + r0) * (size_t)j->w->cols, (r1 - r0) * (size_t)j->w->cols, j->dst + r0 * (size_t)j->w->cols);
+}
+
+/* Dot products of a few activation rows with many weight rows, straight from BF16/F16/F32. */
+typedef struct gemv_job {
+    const float *x;
+    size_t m;
+    const jf__w *w;
+    const jf__w *bias;
+    float *y;
+    size_t chunk;
+} gemv_job;
+
+__attribute__((target("avx512f,avx512bw"))) static float dot_bf16_avx512(const float *x, const uint16_t *w, size_t n)
+{
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512i a = _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(w + i))), 16);
+        __m512i b = _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(w + i + 16))), 16);
+        acc0 = _mm512_fmadd_ps(_mm512_castsi512_ps(a), _mm512_loadu_ps(x + i), acc0);
+        acc1 = _mm512_fmadd_ps(_mm512_castsi512_ps(b), _mm512_loadu_ps(x + i + 16), acc1);
+    }
+    float s = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+    for (; i < n; i++)
+        s += x[i] * bf16_to_f32(w[i]);
+    return s;
+}
+
+__attribute__((target("avx2,fma"))) static float dot_bf16_avx2(const float *x, const uint16_t *w, size_t n)
+{
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256i a = _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(w + i))), 16);
+        __m256i b = _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(w + i + 8))), 16);
+        acc0 = _mm256_fmadd_ps(_mm256_castsi256_ps(a), _mm256_loadu_ps(x + i), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_castsi256_ps(b), _mm256_loadu_ps(x + i + 8), acc1);
+    }
+    __m256 acc = _mm256_add_ps(acc0, acc1);
+    __m128 lo = _mm256_castps256_ps128(acc), hi = _mm256_extractf128_ps(acc, 1);
+    lo = _mm_add_ps(lo, hi);
+    lo = _mm_hadd_ps(lo, lo);
+    lo = _mm_hadd_ps(lo, lo);
+    float s = _mm_cvtss_f32(lo);
+    for (; i < n; i++)
+        s += x[i] * bf16_to_f32(w[i]);
+    return s;
+}
+
+static float dot_bf16_scalar(const float *x, const uint16_t *w, size_t n)
+{
+    float s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += x[i] * bf16_to_f32(w[i]);
+    return s;
+}
+
+static float (*dot_bf16)(const float *, const uint16_t *, size_t);
+
+static float dot_any(const float *x, const jf__w *w, size_t row)
+{
+    size_t n = (size_t)w->cols;
+    if (w->dt == JF_BF16)
+        return dot_bf16(x, (const uint16_t *)w->p + row * n, n);
+    float s = 0;
+    if (w->dt == JF_F32) {
+        const float *r = (const float *)w->p + row * n;
+        for (size_t i = 0; i < n; i++)
+            s += x[i] * r[i];
+    } else {
+        const uint16_t *r = (const uint16_t *)w->p + row * n;
+        for (size_t i = 0; i < n; i++)
+            s += x[i] * f16_to_f32(r[i]);
+    }
+    return s;
+}
+
+static void gemv_rows(void *user, size_t c)
+{
+    gemv_job *j = user;
+    size_t r0 = c * j->chunk, r1 = r0 + j->chunk, rows = (size_t)j->w->rows, cols = (size_t)j->w->cols;
+    if (r1 > rows)
+        r1 = rows;
+    for (size_t r = r0; r < r1; r++) {
+        float b = 0;
+        if (j->bias)
+            jf__w_to_f32(j->bias, r, 1, &b);
+        for (size_t i = 0; i < j->m; i++)
+            j->y[i * rows + r] = dot_any(j->x + i * cols, j->w, r) + b;
+    }
+}
+
+static float *scratch;
+static size_t scratch_cap;
+
+static float *get_scratch(size_t n)
+{
+    if (n > scratch_cap) {
+        free(scratch);
+        scratch = malloc(n * sizeof *scratch);
+        scratch_cap = scratch ? n : 0;
+    }
+    return scratch;
+}
+
+void jf__linear(const float *x, size_t m, const jf__w *w, const jf__w *bias, float *y)
+{
+    if (!dot_bf16) {
+        __builtin_cpu_init();
+        dot_bf16 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") ? dot_bf16_avx512
+                   : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")        ? dot_bf16_avx2
+                                                                                             : dot_bf16_scalar;
+    }
+    size_t rows = (size_t)w->rows, cols = (size_t)w->cols;
+    if (m < 4) {
+        /* memory-bound: read each weight once, straight from its stored dtype */
+        size_t chunk = 64;
+        gemv_job j = {x, m, w, bias, y, chunk};
+        jf__parallel_for((rows + chunk - 1) / chunk, gemv_rows, &j);
+        return;
+    }
+    if (w->dt == JF_F32) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)rows, (int)cols, 1.0f, x, (int)cols,
+                    (const float *)w->p, (int)cols, 0.0f, y, (int)rows);
+    } else {
+        /* widen a block of weight rows at a time, then sgemm into the matching output columns */
+        size_t block = 512;
+        float *wf = get_scratch(block * cols);
+        for (size_t r0 = 0; r0 < rows; r0 += block) {
+            size_t nb = rows - r0 < block ? rows - r0 : block;
+            size_t per = (nb + 31) / 32;
+            conv_job cj = {w, r0, per, nb, wf};
+            jf__parallel_for((nb + per - 1) / per, conv_rows, &cj);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)nb, (int)cols, 1.0f, x, (int)cols, wf, (int)cols,
+                        0.0f, y + r0, (int)rows);
+        }
+    }
+    if (bias) {
+        float *b = malloc(rows * sizeof *b);
+        jf__w_to_f32(bias, 0, rows, b);
+        for (size_t i = 0; i < m; i++)
+            for (size_t r = 0; r < rows; r++)
+                y[i * rows + r] += b[r];
+        free(b);
+    }
+}
+
+/* ---- norms and activations ---- */
+
+void jf__rmsnorm(const float *x, size_t m, size_t n, const jf__w *w, double eps, float *y)
+{
+    float *wf = malloc(n * sizeof *wf);
+    jf__w_to_f32(w, 0, n, wf);
+    for (size_t i = 0; i < m; i++) {
+        const float *r = x + i * n;
+        double ss = 0;
+        for (size_t k = 0; k < n; k++)
+            ss += (double)r[k] * r[k];
+        float inv = (float)(1.0 / sqrt(ss / (double)n + eps));
+        for (size_t k = 0; k < n; k++)
+            y[i * n + k] = wf[k] * (r[k] * inv);
+    }
+    free(wf);
+}
+
+void jf__layernorm(const float *x, size_t m, size_t n, const jf__w *w, const jf__w *b, double eps, float *y)
+{
+    float *wf = malloc(2 * n * sizeof *wf), *bf = wf + n;
+    jf__w_to_f32(w, 0, n, wf);
+    jf__w_to_f32(b, 0, n, bf);
+    for (size_t i = 0; i < m; i++) {
+        const float *r = x + i * n;
+        double mean = 0, var = 0;
+        for (size_t k = 0; k < n; k++)
+            mean += r[k];
+        mean /= (double)n;
+        for (size_t k = 0; k < n; k++)
+            var += ((double)r[k] - mean) * ((double)r[k] - mean);
+        var /= (double)n;
+        float inv = (float)(1.0 / sqrt(var + eps));
+        for (size_t k = 0; k < n; k++)
+            y[i * n + k] = (float)((r[k] - mean) * inv) * wf[k] + bf[k];
+    }
+    free(wf);
+}
+
+void jf__gelu(float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+}
+
+void jf__silu(float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = x[i] / (1.0f + expf(-x[i]));
+}
+
+void jf__softmax_row(float *x, size_t n)
+{
+    float mx = -INFINITY;
+    for (size_t i = 0; i < n; i++)
+        if (x[i] > mx)
+            mx = x[i];
+    double s = 0;
+    for (size_t i = 0; i < n; i++) {
+        x[i] = expf(x[i] - mx);
+        s += x[i];
+    }
+    float inv = (float)(1.0 / s);
+    for (size_t i = 0; i < n; i++)
+        x[i] *= inv;
+}
+
+void jf__rope(float *x, size_t m, int heads, int d, const int *positions, double theta)
+{
+    int half = d / 2;
+    float *cs = malloc((size_t)half * 2 * sizeof *cs);
+    for (size_t t = 0; t < m; t++) {
+        for (int i = 0; i < half; i++) {
+            /* as transformers: inv_freq in float, angle = position * inv_freq in float */
+            float inv = (float)(1.0 / pow(theta, (double)(2 * i) / d));
+            float a = (float)positions[t] * inv;
+            cs[i] = cosf(a);
+            cs[half + i] = sinf(a);
+        }
+        for (int h = 0; h < heads; h++) {
+            float *v = x + (t * (size_t)heads + (size_t)h) * (size_t)d;
+            for (int i = 0; i < half; i++) {
+                float x1 = v[i], x2 = v[half + i];
+                v[i] = x1 * cs[i] - x2 * cs[half + i];
+                v[half + i] = x2 * cs[i] + x1 * cs[half + i];
+            }
+        }
+    }
+    free(cs);
+}
+
+/* ---- attention ---- */
+
+typedef struct attn_job {
+    const float *q, *k, *v;
+    size_t tq, tk, q_offset;
+    int heads, kv_heads, d, causal;
+    float scale;
+    float *out;
+} attn_job;
+
+static void attn_head(void *user, size_t h)
+{
+    attn_job *j = user;
+    int kvh = (int)h / (j->heads / j->kv_heads);
+    size_t ldq = (size_t)j->heads * j->d, ldk = (size_t)j->kv_heads * j->d;
+    float *s = malloc(j->tq * j->tk * sizeof *s);
+    if (!s)
+        return;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)j->tq, (int)j->tk, j->d, j->scale, j->q + h * (size_t)j->d,
+                (int)ldq, j->k + (size_t)kvh * j->d, (int)ldk, 0.0f, s, (int)j->tk);
+    for (size_t i = 0; i < j->tq; i++) {
+        float *row = s + i * j->tk;
+        size_t valid = j->causal ? j->q_offset + i + 1 : j->tk;
+        if (valid > j->tk)
+            valid = j->tk;
+        jf__softmax_row(row, valid);
+        for (size_t c = valid; c < j->tk; c++)
+            row[c] = 0;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)j->tq, j->d, (int)j->tk, 1.0f, s, (int)j->tk,
+                j->v + (size_t)kvh * j->d, (int)ldk, 0.0f, j->out + h * (size_t)j->d, (int)ldq);
+    free(s);
+}
+
+void jf__attention(const float *q, size_t tq, const float *k, const float *v, size_t tk, int heads, int kv_heads, int d,
+                   float scale, int causal, size_t q_offset, float *out)
+{
+    attn_job j = {q, k, v, tq, tk, q_offset, heads, kv_heads, d, causal, scale, out};
+    /* heads run in parallel on the pool, each with single-threaded sgemm */
+    openblas_set_num_threads(1);
+    jf__parallel_for((size_t)heads, attn_head, &j);
+    openblas_set_num_threads(jf_model_threads());
+}
+
+/* ---- patch embedding ---- */
+
+void jf__patch_embed(const float *img, int c, int h, int w, int k, const jf__w *weight, const jf__w *bias, float *out)
+{
+    int ph = h / k, pw = w / k;
+    size_t n = (size_t)ph * pw, kk = (size_t)c * k * k;
+    float *cols = malloc(n * kk * sizeof *cols);
+    for (int py = 0; py < ph; py++)
+        for (int px = 0; px < pw; px++) {
+            float *dst = cols + ((size_t)py * pw + px) * kk;
+            for (int ch = 0; ch < c; ch++)
+                for (int y = 0; y < k; y++)
+                    memcpy(dst + ((size_t)ch * k + y) * k, img + ((size_t)ch * h + (size_t)(py * k + y)) * w + (size_t)px * k,
+                           (size_t)k * sizeof *dst);
+        }
+    jf__linear(cols, n, weight, bias, out);
+    free(cols);
+}
