@@ -1,1 +1,989 @@
+/* JanusFlow's understanding path: configuration and tokenizer as the official processor builds
+ * them, the weights bound by their released names and checked for shape, SigLIP, the aligner,
+ * and the LLaMA decoder with a KV cache. Everything is computed in f32 from the stored weights. */
+#include "model_internal.h"
 
+#include <math.h>
+#include <yajl/yajl_tree.h>
+
+#define LLM "language_model."
+#define VIT "vision_und_enc_model.vision_tower."
+
+typedef struct llm_layer {
+    jf__w in_norm, q, k, v, o, post_norm, gate, up, down;
+} llm_layer;
+
+typedef struct vit_block {
+    jf__w norm1_w, norm1_b, qkv_w, qkv_b, proj_w, proj_b, norm2_w, norm2_b, fc1_w, fc1_b, fc2_w, fc2_b;
+} vit_block;
+
+struct jf_janus {
+    jf_janus_config cfg;
+    jf_safetensors *st;
+    jf_tokenizer *tok;
+    /* language model */
+    jf__w embed, final_norm, lm_head;
+    llm_layer *layers;
+    /* understanding encoder and aligner */
+    jf__w patch_w, patch_b, pos_embed, vit_norm_w, vit_norm_b;
+    vit_block *blocks;
+    jf__w aligner_w, aligner_b, beg_of_und;
+    /* KV cache: [layers][cap][kv_heads * head_dim] for keys, the same for values */
+    float *kcache, *vcache;
+    size_t cache_cap, n_past;
+    /* names bound to a tensor, for the unknown-tensor report */
+    char **bound;
+    size_t n_bound;
+};
+
+/* ---- JSON helpers ---- */
+
+static yajl_val load_json(const char *dir, const char *name, int required, jf_model_error *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        if (required)
+            jf__merr(err, JF_MODEL_EIO, "%s: cannot open", path);
+        return NULL;
+    }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        fclose(f);
+        jf__merr(err, JF_MODEL_EIO, "%s: cannot read", path);
+        return NULL;
+    }
+    fclose(f);
+    buf[n] = 0;
+    char eb[512];
+    yajl_val v = yajl_tree_parse(buf, eb, sizeof eb);
+    free(buf);
+    if (!v || !YAJL_IS_OBJECT(v)) {
+        char *nl = strchr(eb, '\n');
+        if (nl)
+            *nl = 0;
+        jf__merr(err, JF_MODEL_EFORMAT, "%s: not a JSON object: %s", path, v ? "" : eb);
+        yajl_tree_free(v);
+        return NULL;
+    }
+    return v;
+}
+
+static yajl_val jget(yajl_val o, const char *a, const char *b, const char *c)
+{
+    const char *p[] = {a, b, c, NULL};
+    return o ? yajl_tree_get(o, p, yajl_t_any) : NULL;
+}
+
+/* The string of a JSON value, "" when it is not a string. */
+static const char *jstr(yajl_val v)
+{
+    const char *s = v && YAJL_IS_STRING(v) ? YAJL_GET_STRING(v) : NULL;
+    return s ? s : "";
+}
+
+static double jnum(yajl_val v, double dflt)
+{
+    return v && YAJL_IS_NUMBER(v) ? YAJL_GET_DOUBLE(v) : dflt;
+}
+
+/* A token in a tokenizer config: "text" or {"content": "text", ...}. */
+static const char *token_text(yajl_val v)
+{
+    if (v && YAJL_IS_STRING(v))
+        return YAJL_GET_STRING(v);
+    if (v && YAJL_IS_OBJECT(v)) {
+        yajl_val c = jget(v, "content", NULL, NULL);
+        return c && YAJL_IS_STRING(c) ? YAJL_GET_STRING(c) : NULL;
+    }
+    return NULL;
+}
+
+/* ---- configuration ---- */
+
+static jf_model_status read_config(jf_janus *m, const char *dir, jf_model_error *err)
+{
+    jf_janus_config *c = &m->cfg;
+    yajl_val root = load_json(dir, "config.json", 1, err);
+    if (!root)
+        return err->code;
+    yajl_val lc = jget(root, "language_config", NULL, NULL);
+    if (!lc || !YAJL_IS_OBJECT(lc)) {
+        yajl_tree_free(root);
+        return jf__merr(err, JF_MODEL_EFORMAT, "%s/config.json: no language_config (is this a JanusFlow model?)", dir);
+    }
+    /* LlamaConfig's defaults apply to what the file leaves out */
+    c->hidden = (int)jnum(jget(lc, "hidden_size", NULL, NULL), 4096);
+    c->intermediate = (int)jnum(jget(lc, "intermediate_size", NULL, NULL), 11008);
+    c->heads = (int)jnum(jget(lc, "num_attention_heads", NULL, NULL), 32);
+    c->layers = (int)jnum(jget(lc, "num_hidden_layers", NULL, NULL), 32);
+    c->kv_heads = (int)jnum(jget(lc, "num_key_value_heads", NULL, NULL), c->heads);
+    c->vocab = (int)jnum(jget(lc, "vocab_size", NULL, NULL), 32000);
+    c->max_positions = (int)jnum(jget(lc, "max_position_embeddings", NULL, NULL), 2048);
+    c->rms_eps = jnum(jget(lc, "rms_norm_eps", NULL, NULL), 1e-6);
+    c->rope_theta = jnum(jget(lc, "rope_theta", NULL, NULL), 10000.0);
+    yajl_val rs = jget(lc, "rope_scaling", NULL, NULL);
+    yajl_val act = jget(lc, "hidden_act", NULL, NULL);
+    jf_model_status st = JF_MODEL_OK;
+    if (rs && !YAJL_IS_NULL(rs))
+        st = jf__merr(err, JF_MODEL_EFORMAT, "%s/config.json: rope_scaling is not supported", dir);
+    else if (act && YAJL_IS_STRING(act) && strcmp(jstr(act), "silu"))
+        st = jf__merr(err, JF_MODEL_EFORMAT, "%s/config.json: hidden_act %s is not supported (silu only)", dir,
+                      YAJL_GET_STRING(act));
+    else if (c->heads <= 0 || c->hidden % c->heads || c->kv_heads <= 0 || c->heads % c->kv_heads || c->layers <= 0)
+        st = jf__merr(err, JF_MODEL_EFORMAT, "%s/config.json: inconsistent heads/hidden/layers", dir);
+    c->head_dim = c->heads > 0 ? c->hidden / c->heads : 0;
+    if (!st && c->head_dim % 2)
+        st = jf__merr(err, JF_MODEL_EFORMAT, "%s/config.json: odd head dimension %d", dir, c->head_dim);
+
+    /* The SigLIP tower: the official constructor takes width/heads/patch/MLP from the model_name
+     * table and only depth from select_layer; jf reads shapes from the tensors and heads from
+     * the table (head width 64 for the names it does not know). */
+    yajl_val vp = jget(root, "vision_und_enc_config", "params", NULL);
+    yajl_val mn = jget(vp, "model_name", NULL, NULL);
+    const char *model_name = mn && YAJL_IS_STRING(mn) ? jstr(mn) : "siglip_large_patch16_384";
+    c->vit_heads = strstr(model_name, "so400m") ? 16 : 0; /* 0: width / 64, once the width is known */
+    yajl_val vh = jget(vp, "heads", NULL, NULL);
+    if (vh && YAJL_IS_INTEGER(vh))
+        c->vit_heads = (int)YAJL_GET_INTEGER(vh);
+    c->image_size = (int)jnum(jget(vp, "image_size", NULL, NULL), 384);
+    c->vit_layers = (int)jnum(jget(vp, "select_layer", NULL, NULL), -1); /* resolved once depth is known */
+    yajl_val sf = jget(vp, "select_feature", NULL, NULL);
+    if (!st && sf && YAJL_IS_STRING(sf) && strcmp(jstr(sf), "same"))
+        st = jf__merr(err, JF_MODEL_EFORMAT, "%s/config.json: select_feature %s is not supported (\"same\" only)", dir,
+                      YAJL_GET_STRING(sf));
+    c->ln_eps = 1e-6;
+    yajl_tree_free(root);
+    return st;
+}
+
+static void read_preprocessor(jf_janus *m, const char *dir)
+{
+    jf_janus_config *c = &m->cfg;
+    /* spec §3.1: without the file, SigLIP's convention (mean = std = 0.5, normalised) */
+    for (int i = 0; i < 3; i++)
+        c->image_mean[i] = c->image_std[i] = 0.5f;
+    c->do_normalize = 1;
+    c->rescale = 1.0 / 255.0;
+    c->min_size = 14;
+    yajl_val pc = load_json(dir, "preprocessor_config.json", 0, NULL);
+    if (!pc)
+        return;
+    yajl_val mean = jget(pc, "image_mean", NULL, NULL), sd = jget(pc, "image_std", NULL, NULL);
+    for (int i = 0; i < 3; i++) {
+        if (mean && YAJL_IS_ARRAY(mean) && mean->u.array.len == 3)
+            c->image_mean[i] = (float)jnum(mean->u.array.values[i], 0.5);
+        if (sd && YAJL_IS_ARRAY(sd) && sd->u.array.len == 3)
+            c->image_std[i] = (float)jnum(sd->u.array.values[i], 0.5);
+    }
+    yajl_val dn = jget(pc, "do_normalize", NULL, NULL);
+    if (dn && (YAJL_IS_TRUE(dn) || YAJL_IS_FALSE(dn)))
+        c->do_normalize = YAJL_IS_TRUE(dn);
+    c->rescale = jnum(jget(pc, "rescale_factor", NULL, NULL), c->rescale);
+    c->min_size = (int)jnum(jget(pc, "min_size", NULL, NULL), c->min_size);
+    yajl_val is = jget(pc, "image_size", NULL, NULL);
+    if (is && YAJL_IS_INTEGER(is))
+        c->image_size = (int)YAJL_GET_INTEGER(is);
+    yajl_tree_free(pc);
+}
+
+/* Special ids as the official stack computes them (spec §3.3 and its addendum): the fast
+ * tokenizer's loader first appends every special token its configs name that tokenizer.json
+ * lacks, then the processor appends the image tags it does not find. */
+static jf_model_status resolve_tokens(jf_janus *m, const char *dir, jf_model_error *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    jf_model_status s = jf_tokenizer_load(path, &m->tok, err);
+    if (s)
+        return s;
+    yajl_val tc = load_json(dir, "tokenizer_config.json", 0, NULL);
+    yajl_val sm = load_json(dir, "special_tokens_map.json", 0, NULL);
+    yajl_val pc = load_json(dir, "processor_config.json", 0, NULL);
+
+    /* added_tokens_decoder, in id order */
+    yajl_val atd = jget(tc, "added_tokens_decoder", NULL, NULL);
+    if (atd && YAJL_IS_OBJECT(atd)) {
+        size_t n = atd->u.object.len;
+        size_t *order = malloc(n * sizeof *order);
+        for (size_t i = 0; order && i < n; i++)
+            order[i] = i;
+        for (size_t i = 1; order && i < n; i++)
+            for (size_t j = i; j > 0 && atol(atd->u.object.keys[order[j]]) < atol(atd->u.object.keys[order[j - 1]]); j--) {
+                size_t t = order[j];
+                order[j] = order[j - 1];
+                order[j - 1] = t;
+            }
+        for (size_t i = 0; order && i < n; i++) {
+            const char *txt = token_text(atd->u.object.values[order[i]]);
+            if (txt)
+                jf_tokenizer_add_special(m->tok, txt);
+        }
+        free(order);
+    }
+    /* the special-token attributes, tokenizer_config.json first, then special_tokens_map.json */
+    static const char *const attrs[] = {"bos_token", "eos_token", "unk_token", "sep_token", "pad_token",
+                                        "cls_token", "mask_token"};
+    const char *bos = NULL, *eos = NULL;
+    yajl_val cls = jget(tc, "tokenizer_class", NULL, NULL);
+    int llama_class = !tc || strstr(jstr(cls), "Llama");
+    for (size_t a = 0; a < sizeof attrs / sizeof *attrs; a++) {
+        yajl_val v = jget(tc, attrs[a], NULL, NULL);
+        if (!v)
+            v = jget(sm, attrs[a], NULL, NULL);
+        const char *txt = token_text(v);
+        if (!v && !strcmp(attrs[a], "unk_token") && llama_class)
+            txt = "<unk>"; /* LlamaTokenizerFast's default, unless a config sets it (even to null) */
+        if (!txt)
+            continue;
+        jf_tokenizer_add_special(m->tok, txt);
+        if (a == 0)
+            bos = txt;
+        if (a == 1)
+            eos = txt;
+    }
+    for (int which = 0; which < 2; which++) {
+        yajl_val ast = jget(which ? sm : tc, "additional_special_tokens", NULL, NULL);
+        for (size_t i = 0; ast && YAJL_IS_ARRAY(ast) && i < ast->u.array.len; i++) {
+            const char *txt = token_text(ast->u.array.values[i]);
+            if (txt)
+                jf_tokenizer_add_special(m->tok, txt);
+        }
+    }
+    jf_janus_config *c = &m->cfg;
+    c->bos = bos ? jf_tokenizer_token_id(m->tok, bos) : jf_tokenizer_token_id(m->tok, "<｜begin▁of▁sentence｜>");
+    c->eos = eos ? jf_tokenizer_token_id(m->tok, eos) : jf_tokenizer_token_id(m->tok, "<｜end▁of▁sentence｜>");
+
+    /* the processor's tags (processor_config.json may rename them) */
+    const char *tag = "<image_placeholder>", *gen = "<｜begin▁of▁generation｜>", *start = "<begin_of_image>",
+               *end = "<end_of_image>", *pad = "<｜▁pad▁｜>";
+    const char *t;
+    if ((t = token_text(jget(pc, "image_tag", NULL, NULL))))
+        tag = t;
+    if ((t = token_text(jget(pc, "image_gen_tag", NULL, NULL))))
+        gen = t;
+    if ((t = token_text(jget(pc, "image_start_tag", NULL, NULL))))
+        start = t;
+    if ((t = token_text(jget(pc, "image_end_tag", NULL, NULL))))
+        end = t;
+    if ((t = token_text(jget(pc, "pad_tag", NULL, NULL))))
+        pad = t;
+    c->image_tag = jf_tokenizer_add_special(m->tok, tag);
+    c->image_gen = jf_tokenizer_add_special(m->tok, gen);
+    c->image_start = jf_tokenizer_add_special(m->tok, start);
+    c->image_end = jf_tokenizer_add_special(m->tok, end);
+    c->pad = jf_tokenizer_token_id(m->tok, pad);
+    if (c->pad < 0)
+        c->pad = c->eos;
+    int nit = (int)jnum(jget(pc, "num_image_tokens", NULL, NULL), 0);
+    c->image_tokens = nit; /* checked against the tower once its shape is known */
+    yajl_tree_free(tc);
+    yajl_tree_free(sm);
+    yajl_tree_free(pc);
+
+    if (c->bos < 0 || c->eos < 0)
+        return jf__merr(err, JF_MODEL_EFORMAT, "%s: the tokenizer has no BOS/EOS token", dir);
+    int32_t ids[] = {c->bos, c->eos, c->image_tag, c->image_start, c->image_end};
+    for (size_t i = 0; i < sizeof ids / sizeof *ids; i++)
+        if (ids[i] < 0 || ids[i] >= c->vocab)
+            return jf__merr(err, JF_MODEL_EFORMAT,
+                            "%s: token %s has id %d, outside the model's %d embedding rows", dir,
+                            ids[i] >= 0 ? jf_tokenizer_id_token(m->tok, ids[i]) : "?", ids[i], c->vocab);
+    snprintf(c->system_prompt, sizeof c->system_prompt, "%s",
+             "You are a helpful language and vision assistant. You are able to understand the visual content that "
+             "the user provides, and assist the user with a variety of tasks using natural language.");
+    return JF_MODEL_OK;
+}
+
+/* ---- weights ---- */
+
+static jf_model_status bind(jf_janus *m, const char *name, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3,
+                            jf__w *w, jf_model_error *err)
+{
+    int64_t shape[4] = {d0, d1, d2, d3};
+    const jf_tensor_info *t;
+    jf_model_status s = jf_safetensors_get(m->st, name, JF_DTYPE_OTHER, ndim, shape, &t, err);
+    if (s)
+        return s;
+    w->p = t->data;
+    w->dt = t->dtype;
+    if (ndim == 1) {
+        w->rows = 1;
+        w->cols = t->shape[0];
+    } else {
+        w->rows = t->shape[0];
+        w->cols = 1;
+        for (int i = 1; i < ndim; i++)
+            w->cols *= t->shape[i];
+    }
+    char **b = realloc(m->bound, (m->n_bound + 1) * sizeof *b);
+    if (!b)
+        return jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
+    m->bound = b;
+    m->bound[m->n_bound++] = strdup(name);
+    return JF_MODEL_OK;
+}
+
+#define BIND(name, nd, a, b, c_, d, w)                                                                                 \
+    do {                                                                                                           \
+        jf_model_status s_ = bind(m, name, nd, a, b, c_, d, w, err);                                               \
+        if (s_)                                                                                                    \
+            return s_;                                                                                             \
+    } while (0)
+
+static jf_model_status bind_llm(jf_janus *m, jf_model_error *err)
+{
+    const jf_janus_config *c = &m->cfg;
+    int64_t H = c->hidden, I = c->intermediate, KV = (int64_t)c->kv_heads * c->head_dim;
+    BIND(LLM "model.embed_tokens.weight", 2, c->vocab, H, 0, 0, &m->embed);
+    BIND(LLM "model.norm.weight", 1, H, 0, 0, 0, &m->final_norm);
+    BIND(LLM "lm_head.weight", 2, c->vocab, H, 0, 0, &m->lm_head);
+    m->layers = calloc((size_t)c->layers, sizeof *m->layers);
+    if (!m->layers)
+        return jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
+    char n[256];
+    for (int i = 0; i < c->layers; i++) {
+        llm_layer *L = &m->layers[i];
+#define LN(suffix) (snprintf(n, sizeof n, LLM "model.layers.%d.%s", i, suffix), n)
+        BIND(LN("input_layernorm.weight"), 1, H, 0, 0, 0, &L->in_norm);
+        BIND(LN("self_attn.q_proj.weight"), 2, H, H, 0, 0, &L->q);
+        BIND(LN("self_attn.k_proj.weight"), 2, KV, H, 0, 0, &L->k);
+        BIND(LN("self_attn.v_proj.weight"), 2, KV, H, 0, 0, &L->v);
+        BIND(LN("self_attn.o_proj.weight"), 2, H, H, 0, 0, &L->o);
+        BIND(LN("post_attention_layernorm.weight"), 1, H, 0, 0, 0, &L->post_norm);
+        BIND(LN("mlp.gate_proj.weight"), 2, I, H, 0, 0, &L->gate);
+        BIND(LN("mlp.up_proj.weight"), 2, I, H, 0, 0, &L->up);
+        BIND(LN("mlp.down_proj.weight"), 2, H, I, 0, 0, &L->down);
+#undef LN
+    }
+    return JF_MODEL_OK;
+}
+
+static jf_model_status bind_vit(jf_janus *m, const char *dir, jf_model_error *err)
+{
+    jf_janus_config *c = &m->cfg;
+    /* shapes from the tensors: width and patch from the patch embedding, the grid from pos_embed */
+    const jf_tensor_info *pe = jf_safetensors_find(m->st, VIT "patch_embed.proj.weight");
+    const jf_tensor_info *pos = jf_safetensors_find(m->st, VIT "pos_embed");
+    if (!pe || !pos || pe->ndim != 4 || pos->ndim != 3)
+        return jf__merr(err, JF_MODEL_ENOTFOUND, "%s: no SigLIP patch embedding / pos_embed (" VIT "*)", dir);
+    c->vit_width = (int)pe->shape[0];
+    c->patch = (int)pe->shape[2];
+    int n_tok = (int)pos->shape[1];
+    int grid = (int)lround(sqrt((double)n_tok));
+    if (grid * grid != n_tok || pe->shape[1] != 3 || pe->shape[3] != c->patch)
+        return jf__merr(err, JF_MODEL_ESHAPE, "%s: SigLIP pos_embed has %d positions (not a square grid)", dir, n_tok);
+    if (grid * c->patch != c->image_size)
+        return jf__merr(err, JF_MODEL_ESHAPE, "%s: SigLIP grid %d x patch %d does not make image_size %d", dir, grid,
+                        c->patch, c->image_size);
+    if (c->image_tokens && c->image_tokens != n_tok)
+        return jf__merr(err, JF_MODEL_ESHAPE, "%s: processor num_image_tokens %d but the tower makes %d", dir,
+                        c->image_tokens, n_tok);
+    c->image_tokens = n_tok;
+    if (!c->vit_heads)
+        c->vit_heads = c->vit_width / 64 > 0 ? c->vit_width / 64 : 1;
+    if (c->vit_width % c->vit_heads)
+        return jf__merr(err, JF_MODEL_ESHAPE, "%s: SigLIP width %d is not a multiple of %d heads", dir, c->vit_width,
+                        c->vit_heads);
+    int depth = 0;
+    char n[256];
+    for (;; depth++) {
+        snprintf(n, sizeof n, VIT "blocks.%d.norm1.weight", depth);
+        if (!jf_safetensors_find(m->st, n))
+            break;
+    }
+    /* select_layer as the official builder reads it: ≤ 0 counts from the end (−1 = all) */
+    int sel = c->vit_layers;
+    int layers = sel <= 0 ? depth + sel + 1 : sel;
+    if (layers > depth)
+        layers = depth;
+    if (layers <= 0)
+        return jf__merr(err, JF_MODEL_ESHAPE, "%s: SigLIP has %d blocks, select_layer %d leaves none", dir, depth, sel);
+    c->vit_layers = layers;
+    const jf_tensor_info *fc1 = jf_safetensors_find(m->st, VIT "blocks.0.mlp.fc1.weight");
+    c->vit_mlp = fc1 && fc1->ndim == 2 ? (int)fc1->shape[0] : 4 * c->vit_width;
+
+    int64_t W = c->vit_width, F = c->vit_mlp;
+    BIND(VIT "patch_embed.proj.weight", 4, W, 3, c->patch, c->patch, &m->patch_w);
+    BIND(VIT "patch_embed.proj.bias", 1, W, 0, 0, 0, &m->patch_b);
+    BIND(VIT "pos_embed", 3, 1, n_tok, W, 0, &m->pos_embed);
+    BIND(VIT "norm.weight", 1, W, 0, 0, 0, &m->vit_norm_w);
+    BIND(VIT "norm.bias", 1, W, 0, 0, 0, &m->vit_norm_b);
+    m->blocks = calloc((size_t)layers, sizeof *m->blocks);
+    if (!m->blocks)
+        return jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
+    for (int i = 0; i < layers; i++) {
+        vit_block *B = &m->blocks[i];
+#define BN(suffix) (snprintf(n, sizeof n, VIT "blocks.%d.%s", i, suffix), n)
+        BIND(BN("norm1.weight"), 1, W, 0, 0, 0, &B->norm1_w);
+        BIND(BN("norm1.bias"), 1, W, 0, 0, 0, &B->norm1_b);
+        BIND(BN("attn.qkv.weight"), 2, 3 * W, W, 0, 0, &B->qkv_w);
+        BIND(BN("attn.qkv.bias"), 1, 3 * W, 0, 0, 0, &B->qkv_b);
+        BIND(BN("attn.proj.weight"), 2, W, W, 0, 0, &B->proj_w);
+        BIND(BN("attn.proj.bias"), 1, W, 0, 0, 0, &B->proj_b);
+        BIND(BN("norm2.weight"), 1, W, 0, 0, 0, &B->norm2_w);
+        BIND(BN("norm2.bias"), 1, W, 0, 0, 0, &B->norm2_b);
+        BIND(BN("mlp.fc1.weight"), 2, F, W, 0, 0, &B->fc1_w);
+        BIND(BN("mlp.fc1.bias"), 1, F, 0, 0, 0, &B->fc1_b);
+        BIND(BN("mlp.fc2.weight"), 2, W, F, 0, 0, &B->fc2_w);
+        BIND(BN("mlp.fc2.bias"), 1, W, 0, 0, 0, &B->fc2_b);
+#undef BN
+    }
+    BIND("vision_und_enc_aligner.weight", 2, c->hidden, W, 0, 0, &m->aligner_w);
+    BIND("vision_und_enc_aligner.bias", 1, c->hidden, 0, 0, 0, &m->aligner_b);
+    BIND("beg_of_und_embed", 2, 1, c->hidden, 0, 0, &m->beg_of_und);
+    return JF_MODEL_OK;
+}
+
+/* Tensors of the release that this path does not use (yet): the generation heads, the MAP
+ * pooling head the official encoder builds but never runs, and blocks beyond select_layer. */
+static int known_unused(const char *name)
+{
+    static const char *const prefixes[] = {"vision_gen_enc_model.", "vision_gen_dec_model.", "vision_gen_enc_aligner.",
+                                           "vision_gen_dec_aligner_norm.", "vision_gen_dec_aligner.",
+                                           VIT "attn_pool.", VIT "blocks."};
+    for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++)
+        if (!strncmp(name, prefixes[i], strlen(prefixes[i])))
+            return 1;
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+jf_model_status jf_janus_load(const char *dir, jf_janus **out, jf_janus_load_stats *stats,
+                              void (*on_unknown)(void *user, const char *name), void *user, jf_model_error *err)
+{
+    jf_model_error local;
+    if (!err)
+        err = &local;
+    *out = NULL;
+    jf_janus *m = calloc(1, sizeof *m);
+    if (!m)
+        return jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
+    jf_model_status s = read_config(m, dir, err);
+    if (!s) {
+        read_preprocessor(m, dir);
+        s = resolve_tokens(m, dir, err);
+    }
+    if (!s)
+        s = jf_safetensors_open(dir, &m->st, err);
+    if (!s)
+        s = bind_llm(m, err);
+    if (!s)
+        s = bind_vit(m, dir, err);
+    if (s) {
+        jf_janus_free(m);
+        return s;
+    }
+    qsort(m->bound, m->n_bound, sizeof *m->bound, cmp_str);
+    jf_janus_load_stats ls;
+    memset(&ls, 0, sizeof ls);
+    ls.tensors = jf_safetensors_count(m->st);
+    for (size_t i = 0; i < ls.tensors; i++) {
+        const jf_tensor_info *t = jf_safetensors_at(m->st, i);
+        uint64_t count = 1;
+        for (int d = 0; d < t->ndim; d++)
+            count *= (uint64_t)t->shape[d];
+        ls.parameters += count;
+        ls.bytes += t->bytes;
+        ls.n_bf16 += t->dtype == JF_BF16;
+        ls.n_f16 += t->dtype == JF_F16;
+        ls.n_f32 += t->dtype == JF_F32;
+        const char *key = t->name;
+        if (bsearch(&key, m->bound, m->n_bound, sizeof *m->bound, cmp_str))
+            ls.used_tensors++;
+        else if (!known_unused(t->name)) {
+            ls.unknown_tensors++;
+            if (on_unknown)
+                on_unknown(user, t->name);
+        }
+    }
+    if (stats)
+        *stats = ls;
+    *out = m;
+    return JF_MODEL_OK;
+}
+
+void jf_janus_free(jf_janus *m)
+{
+    if (!m)
+        return;
+    jf_safetensors_close(m->st);
+    jf_tokenizer_free(m->tok);
+    free(m->layers);
+    free(m->blocks);
+    free(m->kcache);
+    free(m->vcache);
+    for (size_t i = 0; i < m->n_bound; i++)
+        free(m->bound[i]);
+    free(m->bound);
+    free(m);
+}
+
+const jf_janus_config *jf_janus_get_config(const jf_janus *m)
+{
+    return &m->cfg;
+}
+
+jf_tokenizer *jf_janus_tokenizer(jf_janus *m)
+{
+    return m->tok;
+}
+
+jf_janus_image_spec jf_janus_image_spec_of(const jf_janus *m)
+{
+    jf_janus_image_spec s;
+    memset(&s, 0, sizeof s);
+    s.size = m->cfg.image_size;
+    s.min_size = m->cfg.min_size;
+    for (int i = 0; i < 3; i++) {
+        /* the processor pads with int(mean * 255) */
+        double bg = (double)m->cfg.image_mean[i] * 255.0;
+        s.background[i] = (uint8_t)(bg < 0 ? 0 : bg > 255 ? 255 : (int)bg);
+        s.mean[i] = m->cfg.image_mean[i];
+        s.std[i] = m->cfg.image_std[i];
+    }
+    s.rescale = m->cfg.rescale;
+    s.normalize = m->cfg.do_normalize;
+    return s;
+}
+
+void jf_janus_image_to_pixels(const jf_janus_image_spec *spec, const uint8_t *rgb, float *pixels)
+{
+    size_t n = (size_t)spec->size * spec->size;
+    for (int ch = 0; ch < 3; ch++)
+        for (size_t i = 0; i < n; i++) {
+            /* as the official processor: uint8 × rescale in float64, cast to float32, then the
+             * normalisation in float32 */
+            float v = (float)((double)rgb[i * 3 + (size_t)ch] * spec->rescale);
+            if (spec->normalize)
+                v = (v - spec->mean[ch]) / spec->std[ch];
+            pixels[(size_t)ch * n + i] = v;
+        }
+}
+
+/* ---- SigLIP ---- */
+
+jf_model_status jf_janus_encode_image(jf_janus *m, const float *pixels, float *features, jf_model_error *err)
+{
+    const jf_janus_config *c = &m->cfg;
+    size_t N = (size_t)c->image_tokens, W = (size_t)c->vit_width, F = (size_t)c->vit_mlp;
+    int heads = c->vit_heads, hd = c->vit_width / c->vit_heads;
+    float *x = features;
+    float *h = malloc(N * W * sizeof *h), *qkv = malloc(N * 3 * W * sizeof *qkv), *q = malloc(N * W * sizeof *q),
+          *k = malloc(N * W * sizeof *k), *v = malloc(N * W * sizeof *v), *att = malloc(N * W * sizeof *att),
+          *f = malloc(N * F * sizeof *f), *pos = malloc(N * W * sizeof *pos);
+    jf_model_status s = JF_MODEL_OK;
+    if (!h || !qkv || !q || !k || !v || !att || !f || !pos) {
+        s = jf__merr(err, JF_MODEL_ENOMEM, "out of memory encoding an image");
+        goto done;
+    }
+    jf__patch_embed(pixels, 3, c->image_size, c->image_size, c->patch, &m->patch_w, &m->patch_b, x);
+    jf__w_to_f32(&m->pos_embed, 0, N * W, pos);
+    for (size_t i = 0; i < N * W; i++)
+        x[i] += pos[i];
+    for (int l = 0; l < c->vit_layers; l++) {
+        const vit_block *B = &m->blocks[l];
+        jf__layernorm(x, N, W, &B->norm1_w, &B->norm1_b, c->ln_eps, h);
+        jf__linear(h, N, &B->qkv_w, &B->qkv_b, qkv);
+        for (size_t t = 0; t < N; t++) {
+            memcpy(q + t * W, qkv + t * 3 * W, W * sizeof *q);
+            memcpy(k + t * W, qkv + t * 3 * W + W, W * sizeof *k);
+            memcpy(v + t * W, qkv + t * 3 * W + 2 * W, W * sizeof *v);
+        }
+        jf__attention(q, N, k, v, N, heads, heads, hd, 1.0f / sqrtf((float)hd), 0, 0, att);
+        jf__linear(att, N, &B->proj_w, &B->proj_b, h);
+        for (size_t i = 0; i < N * W; i++)
+            x[i] += h[i];
+        jf__layernorm(x, N, W, &B->norm2_w, &B->norm2_b, c->ln_eps, h);
+        jf__linear(h, N, &B->fc1_w, &B->fc1_b, f);
+        jf__gelu(f, N * F);
+        jf__linear(f, N, &B->fc2_w, &B->fc2_b, h);
+        for (size_t i = 0; i < N * W; i++)
+            x[i] += h[i];
+    }
+    jf__layernorm(x, N, W, &m->vit_norm_w, &m->vit_norm_b, c->ln_eps, h);
+    memcpy(x, h, N * W * sizeof *x);
+done:
+    free(h);
+    free(qkv);
+    free(q);
+    free(k);
+    free(v);
+    free(att);
+    free(f);
+    free(pos);
+    return s;
+}
+
+/* ---- the language model ---- */
+
+static jf_model_status cache_reserve(jf_janus *m, size_t need, jf_model_error *err)
+{
+    const jf_janus_config *c = &m->cfg;
+    if (need > (size_t)c->max_positions)
+        return jf__merr(err, JF_MODEL_ELIMIT, "%zu positions exceed the model's context of %d", need, c->max_positions);
+    if (need <= m->cache_cap)
+        return JF_MODEL_OK;
+    size_t cap = m->cache_cap ? m->cache_cap : 256;
+    while (cap < need)
+        cap *= 2;
+    if (cap > (size_t)c->max_positions)
+        cap = (size_t)c->max_positions;
+    size_t kv = (size_t)c->kv_heads * c->head_dim, L = (size_t)c->layers;
+    float *kc = malloc(L * cap * kv * sizeof *kc), *vc = malloc(L * cap * kv * sizeof *vc);
+    if (!kc || !vc) {
+        free(kc);
+        free(vc);
+        return jf__merr(err, JF_MODEL_ENOMEM, "out of memory for a KV cache of %zu positions", cap);
+    }
+    for (size_t l = 0; m->kcache && l < L; l++) {
+        memcpy(kc + l * cap * kv, m->kcache + l * m->cache_cap * kv, m->n_past * kv * sizeof *kc);
+        memcpy(vc + l * cap * kv, m->vcache + l * m->cache_cap * kv, m->n_past * kv * sizeof *vc);
+    }
+    free(m->kcache);
+    free(m->vcache);
+    m->kcache = kc;
+    m->vcache = vc;
+    m->cache_cap = cap;
+    return JF_MODEL_OK;
+}
+
+/* Runs T new positions (embeddings x[T, hidden], consumed) after the cached ones; writes the
+ * logits of the last position when `logits` is set. */
+static jf_model_status llm_forward(jf_janus *m, float *x, size_t T, float *logits, jf_model_error *err)
+{
+    const jf_janus_config *c = &m->cfg;
+    jf_model_status s = cache_reserve(m, m->n_past + T, err);
+    if (s)
+        return s;
+    size_t H = (size_t)c->hidden, I = (size_t)c->intermediate, KV = (size_t)c->kv_heads * c->head_dim;
+    float *h = malloc(T * H * sizeof *h), *q = malloc(T * H * sizeof *q), *att = malloc(T * H * sizeof *att),
+          *g = malloc(T * I * sizeof *g), *u = malloc(T * I * sizeof *u);
+    int *positions = malloc(T * sizeof *positions);
+    if (!h || !q || !att || !g || !u || !positions) {
+        s = jf__merr(err, JF_MODEL_ENOMEM, "out of memory for %zu positions", T);
+        goto done;
+    }
+    for (size_t t = 0; t < T; t++)
+        positions[t] = (int)(m->n_past + t);
+    for (int l = 0; l < c->layers; l++) {
+        const llm_layer *L = &m->layers[l];
+        float *kc = m->kcache + (size_t)l * m->cache_cap * KV, *vc = m->vcache + (size_t)l * m->cache_cap * KV;
+        jf__rmsnorm(x, T, H, &L->in_norm, c->rms_eps, h);
+        jf__linear(h, T, &L->q, NULL, q);
+        jf__linear(h, T, &L->k, NULL, kc + m->n_past * KV);
+        jf__linear(h, T, &L->v, NULL, vc + m->n_past * KV);
+        jf__rope(q, T, c->heads, c->head_dim, positions, c->rope_theta);
+        jf__rope(kc + m->n_past * KV, T, c->kv_heads, c->head_dim, positions, c->rope_theta);
+        jf__attention(q, T, kc, vc, m->n_past + T, c->heads, c->kv_heads, c->head_dim,
+                      1.0f / sqrtf((float)c->head_dim), 1, m->n_past, att);
+        jf__linear(att, T, &L->o, NULL, h);
+        for (size_t i = 0; i < T * H; i++)
+            x[i] += h[i];
+        jf__rmsnorm(x, T, H, &L->post_norm, c->rms_eps, h);
+        jf__linear(h, T, &L->gate, NULL, g);
+        jf__linear(h, T, &L->up, NULL, u);
+        jf__silu(g, T * I);
+        for (size_t i = 0; i < T * I; i++)
+            g[i] *= u[i];
+        jf__linear(g, T, &L->down, NULL, h);
+        for (size_t i = 0; i < T * H; i++)
+            x[i] += h[i];
+    }
+    m->n_past += T;
+    if (logits) {
+        jf__rmsnorm(x + (T - 1) * H, 1, H, &m->final_norm, c->rms_eps, h);
+        jf__linear(h, 1, &m->lm_head, NULL, logits);
+    }
+done:
+    free(h);
+    free(q);
+    free(att);
+    free(g);
+    free(u);
+    free(positions);
+    return s;
+}
+
+/* Embeddings of ids, with the rows of BOI and image placeholders replaced, in order, by each
+ * image's [beg_of_und_embed; aligner(SigLIP(image))] block (spec §4). */
+static jf_model_status embed_prompt(jf_janus *m, const int32_t *ids, size_t n, const float *const *images,
+                                    size_t n_images, float *x, jf_model_error *err)
+{
+    const jf_janus_config *c = &m->cfg;
+    size_t H = (size_t)c->hidden, N = (size_t)c->image_tokens;
+    size_t slots = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (ids[i] < 0 || ids[i] >= c->vocab)
+            return jf__merr(err, JF_MODEL_EARG, "token id %d at position %zu is outside the vocabulary (%d)", ids[i], i,
+                            c->vocab);
+        slots += ids[i] == c->image_start || ids[i] == c->image_tag;
+        jf__w_to_f32(&m->embed, (size_t)ids[i] * H, H, x + i * H);
+    }
+    if (slots != n_images * (N + 1))
+        return jf__merr(err, JF_MODEL_EARG,
+                        "the prompt has %zu image positions (begin_of_image + placeholders) but %zu image(s) need %zu",
+                        slots, n_images, n_images * (N + 1));
+    if (!n_images)
+        return JF_MODEL_OK;
+    float *feat = malloc(N * (size_t)c->vit_width * sizeof *feat), *block = malloc((N + 1) * H * sizeof *block);
+    jf_model_status s = feat && block ? JF_MODEL_OK : jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
+    size_t at = 0;
+    for (size_t im = 0; !s && im < n_images; im++) {
+        s = jf_janus_encode_image(m, images[im], feat, err);
+        if (s)
+            break;
+        jf__w_to_f32(&m->beg_of_und, 0, H, block);
+        jf__linear(feat, N, &m->aligner_w, &m->aligner_b, block + H);
+        for (size_t r = 0; r <= N; r++) {
+            while (ids[at] != c->image_start && ids[at] != c->image_tag)
+                at++;
+            memcpy(x + at * H, block + r * H, H * sizeof *x);
+            at++;
+        }
+    }
+    free(feat);
+    free(block);
+    return s;
+}
+
+jf_model_status jf_janus_encode_prompt(jf_janus *m, const char *prompt, int32_t **out_ids, size_t *n_out,
+                                       size_t *n_images, jf_model_error *err)
+{
+    const jf_janus_config *c = &m->cfg;
+    int32_t *ids = NULL;
+    long n = jf_tokenizer_encode(m->tok, prompt, strlen(prompt), 1, &ids, err);
+    if (n < 0)
+        return err ? err->code : JF_MODEL_EFORMAT;
+    size_t tags = 0;
+    for (long i = 0; i < n; i++)
+        tags += ids[i] == c->image_tag;
+    size_t total = (size_t)n + tags * ((size_t)c->image_tokens + 1);
+    int32_t *x = malloc((total ? total : 1) * sizeof *x);
+    if (!x) {
+        free(ids);
+        return jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
+    }
+    size_t k = 0;
+    for (long i = 0; i < n; i++) {
+        if (ids[i] != c->image_tag) {
+            x[k++] = ids[i];
+            continue;
+        }
+        x[k++] = c->image_start;
+        for (int j = 0; j < c->image_tokens; j++)
+            x[k++] = c->image_tag;
+        x[k++] = c->image_end;
+    }
+    free(ids);
+    *out_ids = x;
+    *n_out = k;
+    if (n_images)
+        *n_images = tags;
+    return JF_MODEL_OK;
+}
+
+jf_model_status jf_janus_prefill_logits(jf_janus *m, const int32_t *ids, size_t n_ids, const float *const *images,
+                                        size_t n_images, float *logits, jf_model_error *err)
+{
+    if (!n_ids)
+        return jf__merr(err, JF_MODEL_EARG, "an empty prompt");
+    float *x = malloc(n_ids * (size_t)m->cfg.hidden * sizeof *x);
+    if (!x)
+        return jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
+    m->n_past = 0;
+    jf_model_status s = embed_prompt(m, ids, n_ids, images, n_images, x, err);
+    if (!s)
+        s = llm_forward(m, x, n_ids, logits, err);
+    free(x);
+    return s;
+}
+
+jf_model_status jf_janus_step_logits(jf_janus *m, int32_t id, float *logits, jf_model_error *err)
+{
+    const jf_janus_config *c = &m->cfg;
+    if (id < 0 || id >= c->vocab)
+        return jf__merr(err, JF_MODEL_EARG, "token id %d is outside the vocabulary (%d)", id, c->vocab);
+    if (!m->n_past)
+        return jf__merr(err, JF_MODEL_EARG, "a step needs a prefilled prompt");
+    float *x = malloc((size_t)c->hidden * sizeof *x);
+    if (!x)
+        return jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
+    jf__w_to_f32(&m->embed, (size_t)id * (size_t)c->hidden, (size_t)c->hidden, x);
+    jf_model_status s = llm_forward(m, x, 1, logits, err);
+    free(x);
+    return s;
+}
+
+/* ---- decoding ---- */
+
+jf_gen_params jf_gen_default_params(void)
+{
+    jf_gen_params p = {512, 0.0f, 0.95f, 42};
+    return p;
+}
+
+static uint64_t next_random(uint64_t *s)
+{
+    /* splitmix64 */
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+typedef struct prob_idx {
+    float p;
+    int32_t id;
+} prob_idx;
+
+static int by_prob_desc(const void *a, const void *b)
+{
+    const prob_idx *x = a, *y = b;
+    return x->p < y->p ? 1 : x->p > y->p ? -1 : (x->id > y->id) - (x->id < y->id);
+}
+
+/* Greedy (first maximum, as torch.argmax) or temperature + top-p (nucleus: the smallest set of
+ * most likely tokens whose mass reaches top_p, at least one). */
+static int32_t pick_token(float *logits, int vocab, const jf_gen_params *p, uint64_t *rng)
+{
+    if (p->temperature <= 0) {
+        int32_t best = 0;
+        for (int i = 1; i < vocab; i++)
+            if (logits[i] > logits[best])
+                best = i;
+        return best;
+    }
+    prob_idx *pi = malloc((size_t)vocab * sizeof *pi);
+    if (!pi)
+        return -1;
+    float mx = -INFINITY;
+    for (int i = 0; i < vocab; i++)
+        mx = fmaxf(mx, logits[i] / p->temperature);
+    double sum = 0;
+    for (int i = 0; i < vocab; i++) {
+        pi[i].p = expf(logits[i] / p->temperature - mx);
+        pi[i].id = i;
+        sum += pi[i].p;
+    }
+    qsort(pi, (size_t)vocab, sizeof *pi, by_prob_desc);
+    double top = p->top_p > 0 && p->top_p < 1 ? p->top_p : 1.0, mass = 0;
+    int keep = 0;
+    while (keep < vocab && (keep == 0 || mass < top * sum))
+        mass += pi[keep++].p;
+    double r = (double)(next_random(rng) >> 11) / 9007199254740992.0 * mass, acc = 0;
+    int32_t id = pi[keep - 1].id;
+    for (int i = 0; i < keep; i++) {
+        acc += pi[i].p;
+        if (r < acc) {
+            id = pi[i].id;
+            break;
+        }
+    }
+    free(pi);
+    return id;
+}
+
+char *jf_janus_chat_prompt(const jf_janus *m, const char *question, int with_image)
+{
+    /* spec §3.2, sft_format "deepseek": "{system}\n\nUser: {content}\n\nAssistant:", the content
+     * stripped, the image tag on its own line before the question */
+    const char *q = question ? question : "";
+    while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')
+        q++;
+    size_t ql = strlen(q);
+    while (ql && (q[ql - 1] == ' ' || q[ql - 1] == '\t' || q[ql - 1] == '\n' || q[ql - 1] == '\r'))
+        ql--;
+    const char *tag = with_image ? "<image_placeholder>\n" : "";
+    size_t need = strlen(m->cfg.system_prompt) + strlen(tag) + ql + 64;
+    char *s = malloc(need);
+    if (!s)
+        return NULL;
+    snprintf(s, need, "%s\n\nUser: %s%.*s\n\nAssistant:", m->cfg.system_prompt, tag, (int)ql, q);
+    return s;
+}
+
+jf_model_status jf_janus_generate(jf_janus *m, const char *prompt, const float *const *images, size_t n_images,
+                                  const jf_gen_params *params, void (*on_token)(void *user, const char *piece),
+                                  void *user, int32_t **out_ids, size_t *n_out, jf_model_error *err)
+{
+    const jf_janus_config *c = &m->cfg;
+    jf_gen_params p = params ? *params : jf_gen_default_params();
+    *out_ids = NULL;
+    *n_out = 0;
+    int32_t *ids = NULL;
+    size_t n = 0, tags = 0;
+    jf_model_status s = jf_janus_encode_prompt(m, prompt, &ids, &n, &tags, err);
+    if (s)
+        return s;
+    if (tags != n_images) {
+        free(ids);
+        return jf__merr(err, JF_MODEL_EARG, "the prompt has %zu <image_placeholder> tag(s) for %zu image(s)", tags,
+                        n_images);
+    }
+    size_t cap = p.max_new_tokens > 0 ? (size_t)p.max_new_tokens : 1;
+    if (n + cap > (size_t)c->max_positions) {
+        free(ids);
+        return jf__merr(err, JF_MODEL_ELIMIT, "prompt of %zu tokens + %zu new exceeds the context of %d", n, cap,
+                        c->max_positions);
+    }
+    float *logits = malloc((size_t)c->vocab * sizeof *logits);
+    int32_t *gen = malloc(cap * sizeof *gen);
+    if (!logits || !gen) {
+        free(ids);
+        free(logits);
+        free(gen);
+        return jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
+    }
+    s = cache_reserve(m, n + cap, err);
+    if (!s)
+        s = jf_janus_prefill_logits(m, ids, n, images, n_images, logits, err);
+    free(ids);
+    uint64_t rng = p.seed;
+    size_t count = 0, emitted = 0;
+    while (!s && count < cap) {
+        int32_t id = pick_token(logits, c->vocab, &p, &rng);
+        if (id < 0) {
+            s = jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
+            break;
+        }
+        if (id == c->eos)
+            break;
+        gen[count++] = id;
+        if (on_token) {
+            /* emit the text that is complete so far (a character split over tokens waits) */
+            char *text = jf_tokenizer_decode(m->tok, gen, count, 1);
+            size_t len = text ? strlen(text) : 0;
+            if (len > emitted && !(len >= 3 && !memcmp(text + len - 3, "\xEF\xBF\xBD", 3))) {
+                on_token(user, text + emitted);
+                emitted = len;
+            }
+            free(text);
+        }
+        if (count < cap)
+            s = jf_janus_step_logits(m, id, logits, err);
+    }
+    free(logits);
+    if (!s && on_token && count) {
+        char *text = jf_tokenizer_decode(m->tok, gen, count, 1);
+        if (text && strlen(text) > emitted)
+            on_token(user, text + emitted);
+        free(text);
+    }
+    if (s) {
+        free(gen);
+        return s;
+    }
+    *out_ids = gen;
+    *n_out = count;
+    return JF_MODEL_OK;
+}

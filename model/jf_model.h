@@ -148,6 +148,11 @@ typedef struct jf_janus_image_spec {
 } jf_janus_image_spec;
 jf_janus_image_spec jf_janus_image_spec_of(const jf_janus *m);
 
+/* An RGB image already size x size (resized and padded by the caller) → CHW floats as the
+ * model wants them: value × rescale in double, cast to float, then (v − mean) / std in float
+ * (the official processor's arithmetic, for bit-level agreement). */
+void jf_janus_image_to_pixels(const jf_janus_image_spec *spec, const uint8_t *rgb, float *pixels);
+
 /* SigLIP features of one preprocessed image (CHW floats) → [image_tokens, vit_width]. */
 jf_model_status jf_janus_encode_image(jf_janus *m, const float *pixels, float *features, jf_model_error *err);
 
@@ -170,10 +175,17 @@ jf_model_status jf_janus_generate(jf_janus *m, const char *prompt, const float *
                                   const jf_gen_params *params, void (*on_token)(void *user, const char *piece),
                                   void *user, int32_t **out_ids, size_t *n, jf_model_error *err);
 
-/* Lower-level entry points (tests, eval): the logits of the last position of a prompt given
- * as ids and image feature rows already aligned. */
+/* Lower-level entry points (tests, eval). The ids of a prompt: tokenized with BOS, each
+ * <image_placeholder> expanded to begin_of_image + image_tokens placeholders + end_of_image
+ * (spec §4); *n_images gets the number of tags (may be NULL). */
+jf_model_status jf_janus_encode_prompt(jf_janus *m, const char *prompt, int32_t **ids, size_t *n, size_t *n_images,
+                                       jf_model_error *err);
+/* Starts a new sequence: runs the expanded ids (images as preprocessed pixels, one per
+ * begin_of_image block, in order) and writes the logits [vocab] of the last position. */
 jf_model_status jf_janus_prefill_logits(jf_janus *m, const int32_t *ids, size_t n_ids, const float *const *images,
                                         size_t n_images, float *logits, jf_model_error *err);
+/* Appends one token to the sequence (KV cache) and writes the next logits. */
+jf_model_status jf_janus_step_logits(jf_janus *m, int32_t id, float *logits, jf_model_error *err);
 
 #ifdef __cplusplus
 }

@@ -278,8 +278,8 @@ static void gemv_rows(void *user, size_t c)
     }
 }
 
-static float *scratch;
-static size_t scratch_cap;
+static _Thread_local float *scratch;
+static _Thread_local size_t scratch_cap;
 
 static float *get_scratch(size_t n)
 {

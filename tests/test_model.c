@@ -151,7 +151,333 @@ static void tokenizer_clip(void)
     golden_tokenizer(JF_SHARED_DATA "/tokenizers/clip/tokenizer.json", JF_TEST_DATA "/tokenizer_clip.json");
 }
 
+
+/* ---- the tiny JanusFlow of tests/reference/janus_ref.py ---- */
+
+#define TINY_DIR JF_TEST_DATA "/janus_tiny"
+
+typedef struct golden {
+    uint32_t n_ids, image_size, n_feat, vocab, steps;
+    int32_t *ids;
+    uint8_t *rgb;
+    float *pixels, *features, *logits;
+    int32_t *greedy;
+    char *buf;
+} golden;
+
+static int load_golden(golden *g)
+{
+    size_t len;
+    g->buf = slurp(JF_TEST_DATA "/janus_tiny_golden.bin", &len);
+    if (!g->buf || len < 28 || memcmp(g->buf, "JFJG1\0\0\0", 8))
+        return 0;
+    memcpy(&g->n_ids, g->buf + 8, 20);
+    size_t px = (size_t)g->image_size * g->image_size;
+    char *p = g->buf + 28;
+    g->ids = (int32_t *)p;
+    p += g->n_ids * 4;
+    g->rgb = (uint8_t *)p;
+    p += px * 3;
+    g->pixels = (float *)p;
+    p += px * 3 * 4;
+    g->features = (float *)p;
+    p += (size_t)g->n_feat * 4;
+    g->logits = (float *)p;
+    p += (size_t)(g->steps + 1) * g->vocab * 4;
+    g->greedy = (int32_t *)p;
+    p += g->steps * 4;
+    return (size_t)(p - g->buf) == len;
+}
+
+/* max |a − b| relative to max |b| */
+static double rel_err(const float *a, const float *b, size_t n)
+{
+    double d = 0, m = 0;
+    for (size_t i = 0; i < n; i++) {
+        d = fmax(d, fabs((double)a[i] - b[i]));
+        m = fmax(m, fabs((double)b[i]));
+    }
+    return m > 0 ? d / m : d;
+}
+
+static void tiny_load(void)
+{
+    jf_model_error err = {0};
+    jf_janus *m = NULL;
+    jf_janus_load_stats st;
+    CHECK_OK(jf_janus_load(TINY_DIR, &m, &st, NULL, NULL, &err));
+    const jf_janus_config *c = jf_janus_get_config(m);
+    CHECK_EQ_INT(st.tensors, 130);
+    CHECK_EQ_INT(st.unknown_tensors, 0);
+    CHECK_EQ_INT(st.n_bf16, 130);
+    CHECK_EQ_INT(c->hidden, 32);
+    CHECK_EQ_INT(c->heads, 4);
+    CHECK_EQ_INT(c->kv_heads, 2);
+    CHECK_EQ_INT(c->vit_width, 32);
+    CHECK_EQ_INT(c->vit_heads, 2);
+    CHECK_EQ_INT(c->vit_layers, 2);
+    CHECK_EQ_INT(c->image_tokens, 16);
+    CHECK_EQ_INT(c->image_size, 16);
+    /* the loader's order (spec §3.3 addendum): tokenizer.json ends at 301; the special-tokens
+     * map adds the generation tag (302), unk is null; the processor adds the image tags */
+    CHECK_EQ_INT(c->bos, 300);
+    CHECK_EQ_INT(c->eos, 301);
+    CHECK_EQ_INT(c->image_gen, 302);
+    CHECK_EQ_INT(c->image_tag, 303);
+    CHECK_EQ_INT(c->image_start, 304);
+    CHECK_EQ_INT(c->image_end, 305);
+    CHECK_EQ_INT(c->pad, 301);
+    jf_janus_image_spec spec = jf_janus_image_spec_of(m);
+    CHECK_EQ_INT(spec.background[0], 127);
+    CHECK_EQ_INT(spec.size, 16);
+    /* the chat prompt of spec §3.2, checked against its stated length */
+    char *prompt = jf_janus_chat_prompt(m, "Convert the formula into latex code.", 1);
+    CHECK(prompt && strlen(prompt) == 262);
+    CHECK(!strncmp(prompt, "You are a helpful language and vision assistant.", 48));
+    CHECK(strstr(prompt, "\n\nUser: <image_placeholder>\nConvert the formula into latex code.\n\nAssistant:"));
+    int32_t *ids = NULL;
+    size_t n = 0, tags = 0;
+    CHECK_OK(jf_janus_encode_prompt(m, prompt, &ids, &n, &tags, &err));
+    free(prompt);
+    CHECK_EQ_INT(tags, 1);
+    CHECK_EQ_INT(ids[0], 300);
+    size_t boi = 0;
+    while (boi < n && ids[boi] != 304)
+        boi++;
+    CHECK(boi + 17 < n);
+    CHECK(ids[boi - 1] == 32); /* the space before an added token is its own token */
+    for (size_t i = 1; i <= 16; i++)
+        CHECK_EQ_INT(ids[boi + i], 303);
+    CHECK_EQ_INT(ids[boi + 17], 305);
+    free(ids);
+    jf_janus_free(m);
+}
+
+static void tiny_golden(void)
+{
+    jf_model_error err = {0};
+    golden g = {0};
+    CHECK(load_golden(&g));
+    jf_janus *m = NULL;
+    CHECK_OK(jf_janus_load(TINY_DIR, &m, NULL, NULL, NULL, &err));
+    jf_janus_image_spec spec = jf_janus_image_spec_of(m);
+    size_t px = (size_t)g.image_size * g.image_size;
+    float *pixels = malloc(px * 3 * sizeof *pixels), *feat = malloc(g.n_feat * sizeof *feat),
+          *logits = malloc(g.vocab * sizeof *logits);
+    jf_janus_image_to_pixels(&spec, g.rgb, pixels);
+    /* the processor's arithmetic is reproduced bit for bit */
+    CHECK(!memcmp(pixels, g.pixels, px * 3 * sizeof *pixels));
+    CHECK_OK(jf_janus_encode_image(m, pixels, feat, &err));
+    double e = rel_err(feat, g.features, g.n_feat);
+    printf("SigLIP features: max error %.2e of max |value|\n", e);
+    CHECK(e < 1e-5);
+    const float *images[] = {pixels};
+    CHECK_OK(jf_janus_prefill_logits(m, g.ids, g.n_ids, images, 1, logits, &err));
+    for (uint32_t s = 0; s <= g.steps; s++) {
+        e = rel_err(logits, g.logits + (size_t)s * g.vocab, g.vocab);
+        printf("step %u: logits max error %.2e of max |logit|\n", s, e);
+        CHECK(e < 1e-5);
+        if (s == g.steps)
+            break;
+        int32_t best = 0;
+        for (uint32_t i = 1; i < g.vocab; i++)
+            if (logits[i] > logits[best])
+                best = (int32_t)i;
+        CHECK_EQ_INT(best, g.greedy[s]);
+        CHECK_OK(jf_janus_step_logits(m, best, logits, &err));
+    }
+    /* a prefill again starts a new sequence (the cache is reset) */
+    CHECK_OK(jf_janus_prefill_logits(m, g.ids, g.n_ids, images, 1, logits, &err));
+    CHECK(rel_err(logits, g.logits, g.vocab) < 1e-5);
+    /* wrong image count */
+    CHECK(jf_janus_prefill_logits(m, g.ids, g.n_ids, images, 0, logits, &err) == JF_MODEL_EARG);
+    CHECK(strstr(err.msg, "image"));
+    free(pixels);
+    free(feat);
+    free(logits);
+    free(g.buf);
+    jf_janus_free(m);
+}
+
+static void collect(void *user, const char *piece)
+{
+    char *buf = user;
+    strncat(buf, piece, 4095 - strlen(buf));
+}
+
+static void tiny_generate(void)
+{
+    jf_model_error err = {0};
+    golden g = {0};
+    CHECK(load_golden(&g));
+    jf_janus *m = NULL;
+    CHECK_OK(jf_janus_load(TINY_DIR, &m, NULL, NULL, NULL, &err));
+    jf_janus_image_spec spec = jf_janus_image_spec_of(m);
+    float *pixels = malloc((size_t)g.image_size * g.image_size * 3 * sizeof *pixels);
+    jf_janus_image_to_pixels(&spec, g.rgb, pixels);
+    const float *images[] = {pixels};
+    jf_gen_params p = jf_gen_default_params();
+    p.max_new_tokens = 12;
+    int32_t *out = NULL;
+    size_t n = 0;
+    char streamed[4096] = "";
+    char *prompt = jf_janus_chat_prompt(m, "What is this?", 1);
+    CHECK_OK(jf_janus_generate(m, prompt, images, 1, &p, collect, streamed, &out, &n, &err));
+    CHECK(n > 0 && n <= 12);
+    /* the streamed pieces add up to the decoded answer */
+    char *text = jf_tokenizer_decode(jf_janus_tokenizer(m), out, n, 1);
+    CHECK(text && !strcmp(text, streamed));
+    free(text);
+    /* greedy is deterministic; sampling with a seed is too */
+    int32_t *out2 = NULL;
+    size_t n2 = 0;
+    CHECK_OK(jf_janus_generate(m, prompt, images, 1, &p, NULL, NULL, &out2, &n2, &err));
+    CHECK(n2 == n && !memcmp(out, out2, n * sizeof *out));
+    free(out2);
+    p.temperature = 1.0f;
+    p.seed = 7;
+    int32_t *s1 = NULL, *s2 = NULL;
+    size_t k1 = 0, k2 = 0;
+    CHECK_OK(jf_janus_generate(m, prompt, images, 1, &p, NULL, NULL, &s1, &k1, &err));
+    CHECK_OK(jf_janus_generate(m, prompt, images, 1, &p, NULL, NULL, &s2, &k2, &err));
+    CHECK(k1 == k2 && !memcmp(s1, s2, k1 * sizeof *s1));
+    free(s1);
+    free(s2);
+    /* a prompt whose tags do not match the images */
+    CHECK(jf_janus_generate(m, prompt, images, 0, &p, NULL, NULL, &s1, &k1, &err) == JF_MODEL_EARG);
+    free(prompt);
+    free(out);
+    free(pixels);
+    free(g.buf);
+    jf_janus_free(m);
+}
+
+/* A copy of the tiny model directory with model.safetensors replaced by `edit`. */
+static void copy_tiny(const char *dst)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -r '%s' '%s'", dst, TINY_DIR, dst);
+    if (system(cmd) != 0)
+        abort();
+}
+
+/* Writes `orig` (a safetensors file) to path with one header substring replaced. */
+static int rewrite_header(const char *orig, size_t len, const char *from, const char *to, const char *path)
+{
+    uint64_t hl;
+    memcpy(&hl, orig, 8);
+    const char *hit = memmem(orig + 8, hl, from, strlen(from));
+    if (!hit)
+        return 0;
+    uint64_t nl = hl - strlen(from) + strlen(to);
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return 0;
+    fwrite(&nl, 8, 1, f);
+    fwrite(orig + 8, 1, (size_t)(hit - orig - 8), f);
+    fwrite(to, 1, strlen(to), f);
+    fwrite(hit + strlen(from), 1, len - (size_t)(hit + strlen(from) - orig), f);
+    return fclose(f) == 0;
+}
+
+static char unknown_seen[256];
+static void on_unknown(void *user, const char *name)
+{
+    (void)user;
+    snprintf(unknown_seen, sizeof unknown_seen, "%s", name);
+}
+
+static void bad_weights(void)
+{
+    jf_model_error err = {0};
+    jf_janus *m = NULL;
+    char dir[256], path[300];
+    snprintf(dir, sizeof dir, "/tmp/jf_test_model_%d", (int)getpid());
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    size_t len;
+    char *orig = slurp(TINY_DIR "/model.safetensors", &len);
+    CHECK(orig);
+
+    /* truncated file: the header's offsets run past the end */
+    copy_tiny(dir);
+    FILE *f = fopen(path, "wb");
+    fwrite(orig, 1, len - 100, f);
+    fclose(f);
+    CHECK(jf_janus_load(dir, &m, NULL, NULL, NULL, &err) != JF_MODEL_OK);
+    printf("truncated: %s\n", err.msg);
+    CHECK(strstr(err.msg, "model.safetensors"));
+
+    /* a header length beyond the file */
+    f = fopen(path, "wb");
+    uint64_t big = (uint64_t)len * 4;
+    fwrite(&big, 8, 1, f);
+    fwrite(orig + 8, 1, len - 8, f);
+    fclose(f);
+    CHECK(jf_janus_load(dir, &m, NULL, NULL, NULL, &err) != JF_MODEL_OK);
+    printf("header length: %s\n", err.msg);
+
+    /* a renamed tensor: the message names the missing one */
+    CHECK(rewrite_header(orig, len, "\"language_model.model.norm.weight\"", "\"language_model.model.NORM.weight\"", path));
+    CHECK(jf_janus_load(dir, &m, NULL, NULL, NULL, &err) == JF_MODEL_ENOTFOUND);
+    printf("missing: %s\n", err.msg);
+    CHECK(strstr(err.msg, "language_model.model.norm.weight"));
+
+    /* a wrong shape with the right byte count: the message names the tensor and both shapes */
+    CHECK(rewrite_header(orig, len, "\"vision_und_enc_aligner.bias\":{\"dtype\":\"BF16\",\"shape\":[32]",
+                         "\"vision_und_enc_aligner.bias\":{\"dtype\":\"BF16\",\"shape\":[2,16]", path));
+    CHECK(jf_janus_load(dir, &m, NULL, NULL, NULL, &err) == JF_MODEL_ESHAPE);
+    printf("shape: %s\n", err.msg);
+    CHECK(strstr(err.msg, "vision_und_enc_aligner.bias") && strstr(err.msg, "[2, 16]") && strstr(err.msg, "[32]"));
+
+    /* a byte count that does not match the shape */
+    CHECK(rewrite_header(orig, len, "\"vision_und_enc_aligner.bias\":{\"dtype\":\"BF16\",\"shape\":[32]",
+                         "\"vision_und_enc_aligner.bias\":{\"dtype\":\"BF16\",\"shape\":[31]", path));
+    CHECK(jf_janus_load(dir, &m, NULL, NULL, NULL, &err) != JF_MODEL_OK);
+    printf("bytes: %s\n", err.msg);
+    CHECK(strstr(err.msg, "vision_und_enc_aligner.bias"));
+
+    /* broken JSON in the header */
+    CHECK(rewrite_header(orig, len, "\"__metadata__\"", "\"__metadata__", path));
+    CHECK(jf_janus_load(dir, &m, NULL, NULL, NULL, &err) == JF_MODEL_EFORMAT);
+    printf("json: %s\n", err.msg);
+
+    /* an unknown tensor is reported and ignored (a REPA head, say) */
+    uint64_t hl;
+    memcpy(&hl, orig, 8);
+    char extra[256];
+    size_t data_len = len - 8 - (size_t)hl;
+    snprintf(extra, sizeof extra, "\"repa_projector.0.weight\":{\"dtype\":\"BF16\",\"shape\":[1],\"data_offsets\":[%zu,%zu]},"
+             "\"beg_of_und_embed\"", data_len, data_len + 2);
+    CHECK(rewrite_header(orig, len, "\"beg_of_und_embed\"", extra, path));
+    f = fopen(path, "ab");
+    fwrite("\0\0", 1, 2, f);
+    fclose(f);
+    unknown_seen[0] = 0;
+    jf_janus_load_stats st;
+    CHECK_OK(jf_janus_load(dir, &m, &st, on_unknown, NULL, &err));
+    CHECK_EQ_INT(st.unknown_tensors, 1);
+    CHECK(!strcmp(unknown_seen, "repa_projector.0.weight"));
+    jf_janus_free(m);
+    m = NULL;
+
+    /* a missing config */
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    unlink(path);
+    CHECK(jf_janus_load(dir, &m, NULL, NULL, NULL, &err) == JF_MODEL_EIO);
+    CHECK(strstr(err.msg, "config.json"));
+    free(orig);
+
+
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
+
 static const test_case cases[] = {
+    {"tiny_load", tiny_load},
+    {"tiny_golden", tiny_golden},
+    {"tiny_generate", tiny_generate},
+    {"bad_weights", bad_weights},
     {"tokenizer_deepseek", tokenizer_deepseek},
     {"tokenizer_clip", tokenizer_clip},
 };

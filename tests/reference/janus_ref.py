@@ -1,0 +1,438 @@
+#!/usr/bin/python3
+"""Reference for jf's JanusFlow understanding path, written from the architecture spec in plain
+PyTorch (f32): SigLIP ViT, the understanding aligner, the LLaMA decoder (RMSNorm, rotate-half
+RoPE, grouped KV heads, SiLU MLP), prompt embedding with the image block, greedy decoding by
+full recomputation (no KV cache, so jf's cache is checked too).
+
+  tiny   OUT_DIR GOLDEN   writes a tiny random model in the released layout (config files,
+                          tokenizer files, model.safetensors in BF16 with the official tensor
+                          names) and a golden file of its outputs
+  full   OUT_DIR          writes a random checkpoint with the full JanusFlow-1.3B shapes
+                          (587 tensors, 2,046,367,504 parameters, ~4.1 GB; not committed)
+  run    MODEL_DIR IDS... runs the reference on a model directory (for the benchmark): prints
+                          time and the greedy tokens
+
+Golden layout (little-endian): b"JFJG1\\0\\0\\0", then u32 n_ids, u32 image_size, u32 n_feat
+(image_tokens * vit_width), u32 vocab, u32 steps; i32 ids[n_ids]; u8 rgb[image_size^2 * 3];
+f32 pixels[3 * image_size^2]; f32 features[n_feat]; f32 logits[(steps + 1) * vocab];
+i32 greedy[steps].
+"""
+import json
+import math
+import os
+import struct
+import sys
+import time
+
+import numpy as np
+import torch
+
+torch.set_grad_enabled(False)
+
+
+# ---------- safetensors (written by hand: the format is a JSON header and raw arrays) ----------
+
+def write_safetensors(path, tensors):
+    """tensors: list of (name, torch tensor bf16/f32); written in the given order."""
+    header, blobs, off = {}, [], 0
+    for name, t in tensors:
+        t = t.contiguous()
+        if t.dtype == torch.bfloat16:
+            raw = t.view(torch.int16).numpy().tobytes()
+            dt = "BF16"
+        else:
+            raw = t.to(torch.float32).numpy().tobytes()
+            dt = "F32"
+        header[name] = {"dtype": dt, "shape": list(t.shape), "data_offsets": [off, off + len(raw)]}
+        blobs.append(raw)
+        off += len(raw)
+    header["__metadata__"] = {"format": "pt"}
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        base = 8 + n
+        out = {}
+        for name, info in header.items():
+            if name == "__metadata__":
+                continue
+            a, b = info["data_offsets"]
+            f.seek(base + a)
+            raw = f.read(b - a)
+            shape = info["shape"]
+            if info["dtype"] == "BF16":
+                v = torch.frombuffer(bytearray(raw), dtype=torch.int16).view(torch.bfloat16).float()
+            elif info["dtype"] == "F16":
+                v = torch.frombuffer(bytearray(raw), dtype=torch.float16).float()
+            else:
+                v = torch.frombuffer(bytearray(raw), dtype=torch.float32).clone()
+            out[name] = v.reshape(shape)
+        return out
+
+
+# ---------- the tensor inventory (spec §1.3) ----------
+
+def inventory(c):
+    """(name, shape) of every tensor of the release for config dict c."""
+    H, I, V, KV = c["hidden"], c["inter"], c["vocab"], c["kv_heads"] * (c["hidden"] // c["heads"])
+    W, F, P, N = c["vit_width"], c["vit_mlp"], c["patch"], c["image_tokens"]
+    t = [("language_model.model.embed_tokens.weight", [V, H])]
+    for i in range(c["layers"]):
+        p = f"language_model.model.layers.{i}."
+        t += [(p + "input_layernorm.weight", [H]), (p + "self_attn.q_proj.weight", [H, H]),
+              (p + "self_attn.k_proj.weight", [KV, H]), (p + "self_attn.v_proj.weight", [KV, H]),
+              (p + "self_attn.o_proj.weight", [H, H]), (p + "post_attention_layernorm.weight", [H]),
+              (p + "mlp.gate_proj.weight", [I, H]), (p + "mlp.up_proj.weight", [I, H]),
+              (p + "mlp.down_proj.weight", [H, I])]
+    t += [("language_model.model.norm.weight", [H]), ("language_model.lm_head.weight", [V, H])]
+    v = "vision_und_enc_model.vision_tower."
+    t += [(v + "patch_embed.proj.weight", [W, 3, P, P]), (v + "patch_embed.proj.bias", [W]),
+          (v + "pos_embed", [1, N, W])]
+    for i in range(c["vit_layers"]):
+        p = f"{v}blocks.{i}."
+        t += [(p + "norm1.weight", [W]), (p + "norm1.bias", [W]), (p + "attn.qkv.weight", [3 * W, W]),
+              (p + "attn.qkv.bias", [3 * W]), (p + "attn.proj.weight", [W, W]), (p + "attn.proj.bias", [W]),
+              (p + "norm2.weight", [W]), (p + "norm2.bias", [W]), (p + "mlp.fc1.weight", [F, W]),
+              (p + "mlp.fc1.bias", [F]), (p + "mlp.fc2.weight", [W, F]), (p + "mlp.fc2.bias", [W])]
+    t += [(v + "norm.weight", [W]), (v + "norm.bias", [W]),
+          (v + "attn_pool.latent", [1, 1, W]), (v + "attn_pool.q.weight", [W, W]), (v + "attn_pool.q.bias", [W]),
+          (v + "attn_pool.kv.weight", [2 * W, W]), (v + "attn_pool.kv.bias", [2 * W]),
+          (v + "attn_pool.proj.weight", [W, W]), (v + "attn_pool.proj.bias", [W]),
+          (v + "attn_pool.norm.weight", [W]), (v + "attn_pool.norm.bias", [W]),
+          (v + "attn_pool.mlp.fc1.weight", [F, W]), (v + "attn_pool.mlp.fc1.bias", [F]),
+          (v + "attn_pool.mlp.fc2.weight", [W, F]), (v + "attn_pool.mlp.fc2.bias", [W])]
+    t += [("vision_und_enc_aligner.weight", [H, W]), ("vision_und_enc_aligner.bias", [H]),
+          ("beg_of_und_embed", [1, H])]
+    # generation heads (spec §1.3 d/e; full shapes only for the full checkpoint)
+    G, D = c["gen_width"], c["gen_dec_width"]
+    t += [("vision_gen_enc_aligner.weight", [H, G]), ("vision_gen_enc_aligner.bias", [H]),
+          ("vision_gen_dec_aligner_norm.weight", [H]),
+          ("vision_gen_dec_aligner.weight", [G, H]), ("vision_gen_dec_aligner.bias", [G])]
+    t += gen_heads(c)
+    return t
+
+
+def gen_heads(c):
+    """ShallowUViTEncoder / Decoder tensors (spec §1.3 d, e)."""
+    G, H = c["gen_width"], c["hidden"]
+    e = "vision_gen_enc_model."
+    t = [(e + "time_embedding.linear_1.weight", [H, G]), (e + "time_embedding.linear_1.bias", [H]),
+         (e + "time_embedding.linear_2.weight", [H, H]), (e + "time_embedding.linear_2.bias", [H]),
+         (e + "in_conv.weight", [G, 4, 2, 2]), (e + "in_conv.bias", [G])]
+    for i in range(2):
+        t += convnext(e + f"mid_block.{i}.", G, H)
+    d = "vision_gen_dec_model."
+    t += [(d + "input_norm.weight", [G]), (d + "input_norm.bias", [G])]
+    for i in range(2):
+        t += convnext(d + f"mid_block.{i}.", 2 * G, H)
+    t += [(d + "out_norm.weight", [2 * G]), (d + "out_convs.weight", [16, 2 * G, 1, 1]), (d + "out_convs.bias", [16])]
+    return t
+
+
+def convnext(p, C, H):
+    return [(p + "depthwise.weight", [C, 1, 7, 7]), (p + "depthwise.bias", [C]), (p + "norm.weight", [C]),
+            (p + "norm.bias", [C]), (p + "channelwise.0.weight", [4 * C, C]), (p + "channelwise.0.bias", [4 * C]),
+            (p + "channelwise.2.gamma", [1, 1, 1, 4 * C]), (p + "channelwise.2.beta", [1, 1, 1, 4 * C]),
+            (p + "channelwise.3.weight", [C, 4 * C]), (p + "channelwise.3.bias", [C]),
+            (p + "cond_embeds_mapper.1.weight", [2 * C, H]), (p + "cond_embeds_mapper.1.bias", [2 * C])]
+
+
+def random_weights(c, seed):
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for name, shape in inventory(c):
+        if name.endswith("norm.weight") or "layernorm" in name or name.endswith("norm1.weight") or name.endswith("norm2.weight"):
+            v = 1.0 + 0.1 * torch.randn(shape, generator=g)
+        elif name.endswith("embed_tokens.weight") or name.endswith("beg_of_und_embed") or name.endswith("pos_embed"):
+            v = torch.randn(shape, generator=g) * (1.0 if "embed_tokens" in name else 0.5)
+        elif len(shape) == 1:
+            v = 0.1 * torch.randn(shape, generator=g)
+        else:
+            fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else shape[0]
+            v = torch.randn(shape, generator=g) / math.sqrt(fan_in)
+        out.append((name, v.to(torch.bfloat16)))
+    return out
+
+
+# ---------- forward passes (spec §2.2–2.4, §4) ----------
+
+def layernorm(x, w, b, eps):
+    return torch.nn.functional.layer_norm(x, (x.shape[-1],), w, b, eps)
+
+
+def rmsnorm(x, w, eps):
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
+
+
+def siglip(wt, c, pixels):
+    v = "vision_und_enc_model.vision_tower."
+    W, heads = c["vit_width"], c["vit_heads"]
+    hd = W // heads
+    x = torch.nn.functional.conv2d(pixels[None], wt[v + "patch_embed.proj.weight"], wt[v + "patch_embed.proj.bias"],
+                                   stride=c["patch"])
+    x = x.flatten(2).transpose(1, 2)[0]  # [N, W]
+    x = x + wt[v + "pos_embed"][0]
+    N = x.shape[0]
+    for i in range(c["vit_layers"]):
+        p = f"{v}blocks.{i}."
+        h = layernorm(x, wt[p + "norm1.weight"], wt[p + "norm1.bias"], 1e-6)
+        qkv = h @ wt[p + "attn.qkv.weight"].T + wt[p + "attn.qkv.bias"]
+        qkv = qkv.reshape(N, 3, heads, hd).permute(1, 2, 0, 3)  # [3, heads, N, hd]
+        q, k, vv = qkv[0], qkv[1], qkv[2]
+        a = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(hd), dim=-1) @ vv
+        a = a.transpose(0, 1).reshape(N, W)
+        x = x + a @ wt[p + "attn.proj.weight"].T + wt[p + "attn.proj.bias"]
+        h = layernorm(x, wt[p + "norm2.weight"], wt[p + "norm2.bias"], 1e-6)
+        f = torch.nn.functional.gelu(h @ wt[p + "mlp.fc1.weight"].T + wt[p + "mlp.fc1.bias"])
+        x = x + f @ wt[p + "mlp.fc2.weight"].T + wt[p + "mlp.fc2.bias"]
+    return layernorm(x, wt[v + "norm.weight"], wt[v + "norm.bias"], 1e-6)
+
+
+def rope(x, theta):
+    """x [heads, T, d] at positions 0..T-1, HF rotate-half."""
+    d = x.shape[-1]
+    T = x.shape[-2]
+    inv = 1.0 / (theta ** (torch.arange(0, d, 2, dtype=torch.int64).float() / d))
+    freqs = torch.outer(torch.arange(T, dtype=torch.float32), inv)
+    emb = torch.cat([freqs, freqs], dim=-1)
+    cos, sin = emb.cos(), emb.sin()
+    x1, x2 = x[..., : d // 2], x[..., d // 2:]
+    return x * cos + torch.cat([-x2, x1], dim=-1) * sin
+
+
+def llm_logits(wt, c, x):
+    """x [T, H] embeddings → logits of the last position [V]."""
+    H, heads, kvh = c["hidden"], c["heads"], c["kv_heads"]
+    hd = H // heads
+    T = x.shape[0]
+    mask = torch.full((T, T), float("-inf")).triu(1)
+    for i in range(c["layers"]):
+        p = f"language_model.model.layers.{i}."
+        h = rmsnorm(x, wt[p + "input_layernorm.weight"], c["rms_eps"])
+        q = (h @ wt[p + "self_attn.q_proj.weight"].T).reshape(T, heads, hd).transpose(0, 1)
+        k = (h @ wt[p + "self_attn.k_proj.weight"].T).reshape(T, kvh, hd).transpose(0, 1)
+        v = (h @ wt[p + "self_attn.v_proj.weight"].T).reshape(T, kvh, hd).transpose(0, 1)
+        q, k = rope(q, c["rope_theta"]), rope(k, c["rope_theta"])
+        k = k.repeat_interleave(heads // kvh, dim=0)
+        v = v.repeat_interleave(heads // kvh, dim=0)
+        a = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(hd) + mask, dim=-1) @ v
+        x = x + a.transpose(0, 1).reshape(T, H) @ wt[p + "self_attn.o_proj.weight"].T
+        h = rmsnorm(x, wt[p + "post_attention_layernorm.weight"], c["rms_eps"])
+        g = torch.nn.functional.silu(h @ wt[p + "mlp.gate_proj.weight"].T) * (h @ wt[p + "mlp.up_proj.weight"].T)
+        x = x + g @ wt[p + "mlp.down_proj.weight"].T
+    h = rmsnorm(x[-1:], wt["language_model.model.norm.weight"], c["rms_eps"])
+    return (h @ wt["language_model.lm_head.weight"].T)[0]
+
+
+def embed(wt, c, ids, feats):
+    x = wt["language_model.model.embed_tokens.weight"][torch.tensor(ids)]
+    if feats is not None:
+        block = torch.cat([wt["beg_of_und_embed"],
+                           feats @ wt["vision_und_enc_aligner.weight"].T + wt["vision_und_enc_aligner.bias"]])
+        slots = [i for i, t in enumerate(ids) if t in (c["image_start"], c["image_tag"])]
+        assert len(slots) == block.shape[0]
+        x = x.clone()
+        x[torch.tensor(slots)] = block
+    return x
+
+
+def pixels_of(rgb, c):
+    """uint8 HWC → CHW as the official processor: ×(1/255) in float64, to float32, (x−mean)/std."""
+    x = (rgb.astype(np.float64) * (1.0 / 255.0)).astype(np.float32)
+    x = (x - np.float32(0.5)) / np.float32(0.5)
+    return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))
+
+
+# ---------- the tiny model ----------
+
+TINY = dict(hidden=32, heads=4, kv_heads=2, layers=2, inter=64, vocab=320, rms_eps=1e-6, rope_theta=10000.0,
+            vit_width=32, vit_heads=2, vit_layers=2, vit_mlp=64, patch=4, image_size=16, image_tokens=16,
+            gen_width=8, gen_dec_width=8, image_tag=303, image_start=304, image_end=305, bos=300, eos=301)
+
+FULL = dict(hidden=2048, heads=16, kv_heads=16, layers=24, inter=5632, vocab=102400, rms_eps=1e-6,
+            rope_theta=10000.0, vit_width=1024, vit_heads=16, vit_layers=24, vit_mlp=4096, patch=16, image_size=384,
+            image_tokens=576, gen_width=768, gen_dec_width=768)
+
+BOS, EOS, GEN = "<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", "<｜begin▁of▁generation｜>"
+
+
+def byte_chars():
+    """GPT-2's byte → printable character table (ByteLevel)."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return {b: chr(ch) for b, ch in zip(bs, cs)}
+
+
+def tiny_tokenizer():
+    """A byte-level BPE tokenizer.json shaped like DeepSeek-LLM's (same pre-tokenizer kinds,
+    template post-processor with BOS, ByteLevel decoder), with 300 BPE tokens."""
+    bc = byte_chars()
+    vocab = {bc[b]: b for b in range(256)}
+    merges = []
+    words = ["the", "is", "what", "this", "image", "an", "in", "of", "Assistant", "User", "you", "are"]
+    for w in words:
+        for prefix in ("Ġ", ""):
+            cur = prefix + w
+            pieces = list(cur) if prefix == "" else ["Ġ"] + list(w)
+            while len(pieces) > 1 and len(vocab) < 300:
+                a, b = pieces[0], pieces[1]
+                m = a + b
+                if m not in vocab:
+                    vocab[m] = len(vocab)
+                    merges.append(f"{a} {b}")
+                pieces = [m] + pieces[2:]
+    while len(vocab) < 300:  # filler tokens up to id 299
+        vocab[f"<filler_{len(vocab)}>"] = len(vocab)
+    added = [{"id": 300, "content": BOS, "single_word": False, "lstrip": False, "rstrip": False, "normalized": True,
+              "special": True},
+             {"id": 301, "content": EOS, "single_word": False, "lstrip": False, "rstrip": False, "normalized": True,
+              "special": True}]
+    return {
+        "version": "1.0", "truncation": None, "padding": None, "added_tokens": added, "normalizer": None,
+        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+            {"type": "Split", "pattern": {"Regex": "[\r\n]"}, "behavior": "Isolated", "invert": False},
+            {"type": "Split", "pattern": {"Regex": "\\s?\\p{L}+"}, "behavior": "Isolated", "invert": False},
+            {"type": "Split", "pattern": {"Regex": "\\s?\\p{P}+"}, "behavior": "Isolated", "invert": False},
+            {"type": "Digits", "individual_digits": True},
+            {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}]},
+        "post_processor": {"type": "TemplateProcessing",
+                           "single": [{"SpecialToken": {"id": BOS, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+                           "pair": [{"SpecialToken": {"id": BOS, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                                    {"SpecialToken": {"id": BOS, "type_id": 1}}, {"Sequence": {"id": "B", "type_id": 1}}],
+                           "special_tokens": {BOS: {"id": BOS, "ids": [300], "tokens": [BOS]}}},
+        "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
+        "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
+                  "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False, "vocab": vocab,
+                  "merges": merges},
+    }
+
+
+def write_model_dir(out, c, weights, tokenizer=None):
+    os.makedirs(out, exist_ok=True)
+    cfg = {
+        "architectures": ["MultiModalityCausalLM"], "model_type": "multi_modality", "torch_dtype": "bfloat16",
+        "language_config": {"hidden_size": c["hidden"], "intermediate_size": c["inter"],
+                            "max_position_embeddings": 16384 if c is FULL else 1024, "model_type": "llama",
+                            "num_attention_heads": c["heads"], "num_hidden_layers": c["layers"],
+                            "num_key_value_heads": c["kv_heads"], "torch_dtype": "bfloat16", "vocab_size": c["vocab"]},
+        "vision_und_enc_config": {"cls": "CLIPVisionTower", "model_type": "vision",
+                                  "params": {"image_size": c["image_size"], "model_name": "siglip_large_patch16_384",
+                                             "select_feature": "same", "select_layer": -1, "width": c["vit_width"]}},
+    }
+    if c is not FULL:
+        cfg["vision_und_enc_config"]["params"]["heads"] = c["vit_heads"]  # jf's extension for tiny towers
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+    with open(os.path.join(out, "preprocessor_config.json"), "w") as f:
+        json.dump({"image_processor_type": "VLMImageProcessor", "image_size": c["image_size"], "min_size": 14,
+                   "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5], "rescale_factor": 1 / 255,
+                   "do_normalize": True}, f, indent=2)
+    with open(os.path.join(out, "processor_config.json"), "w") as f:
+        json.dump({"image_tag": "<image_placeholder>", "num_image_tokens": c["image_tokens"], "sft_format": "deepseek",
+                   "add_special_token": False, "ignore_id": -100, "mask_prompt": True,
+                   "processor_class": "VLChatProcessor"}, f, indent=2)
+    with open(os.path.join(out, "special_tokens_map.json"), "w") as f:
+        json.dump({"bos_token": {"content": BOS, "lstrip": False, "normalized": True, "rstrip": False, "single_word": False},
+                   "eos_token": {"content": EOS, "lstrip": False, "normalized": True, "rstrip": False, "single_word": False},
+                   "additional_special_tokens": [GEN]}, f, indent=2, ensure_ascii=False)
+    with open(os.path.join(out, "tokenizer_config.json"), "w") as f:
+        json.dump({"add_bos_token": True, "add_eos_token": False, "bos_token": BOS, "eos_token": EOS,
+                   "unk_token": None, "tokenizer_class": "LlamaTokenizerFast", "model_max_length": 16384,
+                   "legacy": True, "clean_up_tokenization_spaces": False}, f, indent=2, ensure_ascii=False)
+    if tokenizer is not None:
+        with open(os.path.join(out, "tokenizer.json"), "w") as f:
+            json.dump(tokenizer, f, ensure_ascii=False)
+    write_safetensors(os.path.join(out, "model.safetensors"), weights)
+
+
+def tiny(out_dir, golden):
+    c = TINY
+    weights = random_weights(c, 20261126)
+    write_model_dir(out_dir, c, weights, tiny_tokenizer())
+    wt = read_safetensors(os.path.join(out_dir, "model.safetensors"))
+    S = c["image_size"]
+    yy, xx = np.mgrid[0:S, 0:S]
+    rgb = np.stack([(xx * 37 + yy * 11) % 256, (xx * 5 + yy * 29 + 80) % 256, (xx * yy * 7 + 13) % 256], -1).astype(np.uint8)
+    pix = pixels_of(rgb, c)
+    feats = siglip(wt, c, pix)
+    # BOS, "User:" bytes, " ", the image block, "\n", a few text tokens
+    # (in the tiny vocabulary byte b has id b)
+    text = list(b"User: ")
+    ids = [c["bos"]] + text + [c["image_start"]] + [c["image_tag"]] * c["image_tokens"] + [c["image_end"]] + \
+          list(b"\nWhat?")
+    steps = 6
+    seq = list(ids)
+    all_logits, greedy = [], []
+    for s in range(steps + 1):
+        lg = llm_logits(wt, c, embed(wt, c, seq, feats))
+        all_logits.append(lg)
+        if s == steps:
+            break
+        top2 = torch.topk(lg, 2).values
+        nxt = int(torch.argmax(lg))
+        print(f"step {s}: token {nxt}, top-2 margin {float(top2[0] - top2[1]):.4f}", file=sys.stderr)
+        greedy.append(nxt)
+        seq.append(nxt)
+    with open(golden, "wb") as f:
+        f.write(b"JFJG1\0\0\0")
+        f.write(struct.pack("<5I", len(ids), S, feats.numel(), c["vocab"], steps))
+        f.write(np.array(ids, dtype="<i4").tobytes())
+        f.write(rgb.tobytes())
+        f.write(pix.numpy().astype("<f4").tobytes())
+        f.write(feats.numpy().astype("<f4").tobytes())
+        f.write(torch.stack(all_logits).numpy().astype("<f4").tobytes())
+        f.write(np.array(greedy, dtype="<i4").tobytes())
+    print(f"{out_dir}: {len(weights)} tensors; {golden}: {len(ids)} ids, greedy {greedy}", file=sys.stderr)
+
+
+def full(out_dir):
+    weights = random_weights(FULL, 1)
+    n = sum(int(np.prod(t.shape)) for _, t in weights)
+    write_model_dir(out_dir, FULL, weights)
+    print(f"{out_dir}: {len(weights)} tensors, {n} parameters", file=sys.stderr)
+
+
+def run(model_dir, ids, steps):
+    """Greedy decoding with the reference (KV-cache-free) on a model directory, for timing."""
+    with open(os.path.join(model_dir, "config.json")) as f:
+        cfg = json.load(f)
+    lc = cfg["language_config"]
+    c = dict(FULL)
+    c.update(hidden=lc["hidden_size"], heads=lc["num_attention_heads"], kv_heads=lc.get("num_key_value_heads", lc["num_attention_heads"]),
+             layers=lc["num_hidden_layers"], inter=lc["intermediate_size"], vocab=lc["vocab_size"])
+    wt = read_safetensors(os.path.join(model_dir, "model.safetensors"))
+    t0 = time.time()
+    seq = list(ids)
+    out = []
+    for _ in range(steps):
+        lg = llm_logits(wt, c, embed(wt, c, seq, None))
+        nxt = int(torch.argmax(lg))
+        out.append(nxt)
+        seq.append(nxt)
+    print(json.dumps({"seconds": time.time() - t0, "tokens": out, "threads": torch.get_num_threads()}))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "tiny":
+        tiny(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) == 3 and sys.argv[1] == "full":
+        full(sys.argv[2])
+    elif len(sys.argv) >= 4 and sys.argv[1] == "run":
+        run(sys.argv[2], [int(a) for a in sys.argv[4:]], int(sys.argv[3]))
+    else:
+        sys.exit(__doc__)
