@@ -7,6 +7,7 @@
  * Pillow). JPEGs shrunk by 2x or more are first decoded at a reduced DCT scale. */
 #include "jf_shards.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <jpeglib.h>
@@ -302,6 +303,7 @@ static uint8_t *jpeg_rgb(const uint8_t *data, size_t size, int min_w, int min_h,
     return out;
 }
 
+/* bg NULL: alpha is dropped (PIL's convert("RGB")), otherwise composited on bg. */
 static uint8_t *png_rgb(const uint8_t *data, size_t size, const uint8_t bg[3], int *w, int *h, char *detail, size_t n)
 {
     png_image img;
@@ -311,9 +313,10 @@ static uint8_t *png_rgb(const uint8_t *data, size_t size, const uint8_t bg[3], i
         snprintf(detail, n, "png: %s", img.message);
         return NULL;
     }
-    img.format = PNG_FORMAT_RGB;
+    int drop_alpha = !bg && (img.format & PNG_FORMAT_FLAG_ALPHA);
+    img.format = drop_alpha ? PNG_FORMAT_RGBA : PNG_FORMAT_RGB;
     uint8_t *out = malloc(PNG_IMAGE_SIZE(img));
-    png_color back = {bg[0], bg[1], bg[2]};
+    png_color back = {bg ? bg[0] : 0, bg ? bg[1] : 0, bg ? bg[2] : 0};
     if (!out || !png_image_finish_read(&img, &back, out, 0, NULL)) {
         snprintf(detail, n, "png: %s", out ? img.message : "out of memory");
         free(out);
@@ -322,6 +325,9 @@ static uint8_t *png_rgb(const uint8_t *data, size_t size, const uint8_t bg[3], i
     }
     *w = (int)img.width;
     *h = (int)img.height;
+    if (drop_alpha)
+        for (size_t i = 0; i < (size_t)*w * *h; i++)
+            memmove(out + i * 3, out + i * 4, 3);
     return out;
 }
 
@@ -336,12 +342,56 @@ static uint8_t *webp_rgb(const uint8_t *data, size_t size, const uint8_t bg[3], 
     for (size_t i = 0; out && i < (size_t)*w * *h; i++) {
         unsigned a = rgba[i * 4 + 3];
         for (int c = 0; c < 3; c++)
-            out[i * 3 + c] = (uint8_t)((rgba[i * 4 + c] * a + bg[c] * (255 - a) + 127) / 255);
+            out[i * 3 + c] = bg ? (uint8_t)((rgba[i * 4 + c] * a + bg[c] * (255 - a) + 127) / 255) : rgba[i * 4 + c];
     }
     WebPFree(rgba);
     if (!out)
         snprintf(detail, n, "out of memory");
     return out;
+}
+
+jf_status jf_image_decode_rgb(const uint8_t *data, size_t size, const uint8_t *alpha_bg, uint8_t **rgb, int *w, int *h,
+                             jf_error *err)
+{
+    *rgb = NULL;
+    const char *fmt = jf_image_format_of(data, size);
+    if (!fmt || (strcmp(fmt, "jpeg") && strcmp(fmt, "png") && strcmp(fmt, "webp")))
+        return jf_error_set(err, JF_EFORMAT, "not a JPEG, PNG or WebP image");
+    char detail[300] = "";
+    *rgb = !strcmp(fmt, "jpeg") ? jpeg_rgb(data, size, INT_MAX, INT_MAX, w, h, detail, sizeof detail)
+           : !strcmp(fmt, "png") ? png_rgb(data, size, alpha_bg, w, h, detail, sizeof detail)
+                                 : webp_rgb(data, size, alpha_bg, w, h, detail, sizeof detail);
+    return *rgb ? JF_OK : jf_error_set(err, JF_ECORRUPT, "%s", detail);
+}
+
+jf_status jf_image_letterbox(const uint8_t *rgb, int w, int h, int size, int min_side, const uint8_t bg[3],
+                             jf_resample method, uint8_t *out, jf_error *err)
+{
+    if (w <= 0 || h <= 0 || size <= 0)
+        return jf_error_set(err, JF_EARG, "letterbox of a %dx%d image to %d", w, h, size);
+    /* the sizes as the JanusFlow processor computes them: int() truncation, then min_side */
+    int m = w > h ? w : h;
+    int nh = (int)((double)h / m * size), nw = (int)((double)w / m * size);
+    if (nh < min_side)
+        nh = min_side;
+    if (nw < min_side)
+        nw = min_side;
+    if (nh > size || nw > size)
+        return jf_error_set(err, JF_EARG, "letterbox: min side %d exceeds size %d", min_side, size);
+    uint8_t *res = malloc((size_t)nw * nh * 3);
+    if (!res || jf_resample_rgb(rgb, w, h, res, nw, nh, method) != 0) {
+        free(res);
+        return jf_error_set(err, JF_ENOMEM, "out of memory resizing %dx%d to %dx%d", w, h, nw, nh);
+    }
+    /* expand2square on the resized image: its long side is size (int(long / long * size)), the
+     * image centred with offsets (size - short) // 2 */
+    for (size_t i = 0; i < (size_t)size * size; i++)
+        memcpy(out + i * 3, bg, 3);
+    int x0 = (size - nw) / 2, y0 = (size - nh) / 2;
+    for (int y = 0; y < nh; y++)
+        memcpy(out + ((size_t)(y + y0) * size + x0) * 3, res + (size_t)y * nw * 3, (size_t)nw * 3);
+    free(res);
+    return JF_OK;
 }
 
 /* ---- encoding ---- */

@@ -192,6 +192,18 @@ typedef enum jf_resample { JF_RESAMPLE_LANCZOS = 0, JF_RESAMPLE_BICUBIC, JF_RESA
  * Returns 0, or -1 when out of memory. */
 int jf_resample_rgb(const uint8_t *in, int w, int h, uint8_t *out, int ow, int oh, jf_resample method);
 
+/* Decodes a JPEG, PNG or WebP completely to RGB (3 bytes per pixel), as PIL's
+ * Image.open(...).convert("RGB"): alpha dropped, or composited on alpha_bg when it is given.
+ * *rgb is malloc'd. */
+jf_status jf_image_decode_rgb(const uint8_t *data, size_t size, const uint8_t *alpha_bg, uint8_t **rgb, int *w, int *h,
+                             jf_error *err);
+
+/* Letterboxes RGB into a size x size square as the JanusFlow/LLaVA processors do: the long side
+ * scaled to size (each side int(side / long * size), at least min_side), Pillow resampling,
+ * then centred on a bg square (offsets (long - short) // 2). out holds size*size*3 bytes. */
+jf_status jf_image_letterbox(const uint8_t *rgb, int w, int h, int size, int min_side, const uint8_t bg[3],
+                             jf_resample method, uint8_t *out, jf_error *err);
+
 /* The same for one 8-bit channel. */
 int jf_resample_gray(const uint8_t *in, int w, int h, uint8_t *out, int ow, int oh, jf_resample method);
 

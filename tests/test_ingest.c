@@ -656,6 +656,38 @@ static void test_resample_vs_pil(void)
     CHECK_EQ_INT(exact, cases);
 }
 
+/* jf_image_letterbox against PIL doing the JanusFlow processor's resize + expand2square
+ * (tests/reference/letterbox_pil.py): exact. */
+static void test_letterbox_vs_pil(void)
+{
+    FILE *f = fopen(JF_TEST_DATA "/letterbox_pil.bin", "rb");
+    CHECK(f);
+    char magic[4];
+    uint32_t count;
+    CHECK(fread(magic, 1, 4, f) == 4 && !memcmp(magic, "JFLB", 4) && fread(&count, 4, 1, f) == 1);
+    int exact = 0;
+    for (uint32_t c = 0; c < count; c++) {
+        uint32_t hdr[4];
+        uint8_t bg[4];
+        CHECK(fread(hdr, 4, 4, f) == 4 && fread(bg, 1, 4, f) == 4);
+        uint32_t w = hdr[0], h = hdr[1], size = hdr[2];
+        uint8_t *in = malloc(w * h * 3), *want = malloc(size * size * 3), *got = malloc(size * size * 3);
+        CHECK(fread(in, 1, w * h * 3, f) == w * h * 3 && fread(want, 1, size * size * 3, f) == size * size * 3);
+        jf_error err = {0};
+        CHECK_OK(jf_image_letterbox(in, (int)w, (int)h, (int)size, (int)hdr[3], bg, JF_RESAMPLE_BICUBIC, got, &err));
+        if (memcmp(got, want, size * size * 3))
+            fprintf(stderr, "    %ux%u -> %u: differs from PIL\n", w, h, size);
+        else
+            exact++;
+        free(in);
+        free(want);
+        free(got);
+    }
+    fclose(f);
+    printf("    %d/%u letterboxes identical to PIL\n", exact, count);
+    CHECK_EQ_INT(exact, count);
+}
+
 static void test_resize_modes(void)
 {
     jf_error err;
@@ -923,6 +955,7 @@ static const test_case cases[] = {
     {"http", test_http},
     {"robots_rule", test_robots_rule},
     {"resample_vs_pil", test_resample_vs_pil},
+    {"letterbox_vs_pil", test_letterbox_vs_pil},
     {"resize_modes", test_resize_modes},
     {"image_checks", test_image_checks},
     {"patterns", test_patterns},
