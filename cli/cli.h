@@ -77,5 +77,7 @@ int cmd_shard(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_ingest(int argc, char **argv);
 int cmd_filter(int argc, char **argv);
+int cmd_model(int argc, char **argv);
+int cmd_chat(int argc, char **argv);
 
 #endif

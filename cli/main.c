@@ -11,10 +11,12 @@ static const char HELP[] =
     "  shard    the shard store: ls, cat, stats, verify, reindex, merge, export, import, gc, mix\n"
     "  ingest   read WebDataset/img2dataset, SA-1B and ShareGPT4V-style data, checking every image\n"
     "  filter   keep/drop samples by rules, presets and duplicates; named subsets with a funnel\n"
+    "  model    inspect a JanusFlow model directory; write random ones in the released layout\n"
+    "  chat     answer a question about images with the built-in JanusFlow\n"
     "  demo     the main job on an embedded sample set it generates itself\n"
     "  version  print the version\n"
     "\n"
-    "not built yet (open issues): chat/model (#5), eval (#6)\n"
+    "not built yet (open issue): eval (#6)\n"
     "\n"
     "Every command takes --help. Exit codes: 0 ok, 1 problems found, 2 usage error, 3.. an error\n"
     "(3 i/o, 4 no space, 5 corrupt data, 6 unrecognised format, 7 out of memory, 8 index database,\n"
@@ -57,7 +59,9 @@ int main(int argc, char **argv)
         return cmd_filter(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval"))
         return not_yet("eval", 6);
-    if (!strcmp(cmd, "chat") || !strcmp(cmd, "model"))
-        return not_yet(cmd, 5);
+    if (!strcmp(cmd, "model"))
+        return cmd_model(argc - 1, argv + 1);
+    if (!strcmp(cmd, "chat"))
+        return cmd_chat(argc - 1, argv + 1);
     return usage_error("", "unknown command '%s'", cmd);
 }

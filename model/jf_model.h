@@ -187,6 +187,24 @@ jf_model_status jf_janus_prefill_logits(jf_janus *m, const int32_t *ids, size_t 
 /* Appends one token to the sequence (KV cache) and writes the next logits. */
 jf_model_status jf_janus_step_logits(jf_janus *m, int32_t id, float *logits, jf_model_error *err);
 
+/* ---- random models in the released layout (demo, benchmarks) ---- */
+
+typedef struct jf_janus_random_shape {
+    int hidden, heads, kv_heads, layers, intermediate, vocab;
+    int vit_width, vit_heads, vit_layers, vit_mlp, patch, image_size;
+    int gen_width; /* the generation heads' width (768 in the release) */
+    int max_positions;
+} jf_janus_random_shape;
+jf_janus_random_shape jf_janus_tiny_shape(void); /* ~0.2 M parameters, 64 x 64 images */
+jf_janus_random_shape jf_janus_full_shape(void); /* JanusFlow-1.3B: 587 tensors, 2,046,367,504 parameters */
+
+/* Writes a model directory that jf_janus_load (and the official loader) takes: config.json,
+ * preprocessor/processor configs, special_tokens_map.json, tokenizer_config.json, a byte-level
+ * BPE tokenizer.json, and model.safetensors with random BF16 weights for every tensor of the
+ * release under its official name. Deterministic for a seed. */
+jf_model_status jf_janus_write_random(const char *dir, const jf_janus_random_shape *shape, uint64_t seed,
+                                      jf_model_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -107,4 +107,23 @@ expect 0 "reindex without an index" $jf shard reindex "$ds" --quiet
 expect 0 "verify after reindex" $jf shard verify "$ds" --quiet
 expect 0 "gc" $jf shard gc "$ds" --quiet
 
+# the model front ends on a random tiny model, with an image from the demo's data
+for c in "model" "chat"; do
+  expect 0 "help: jf $c --help" $jf $c --help
+done
+expect 0 "model random" $jf model random "$work/tiny" --seed 3
+expect 0 "model inspect --json" $jf model inspect "$work/tiny" --json
+python3 -c "import json,sys; d=json.load(open('$work/out')); sys.exit(0 if d['weights']['unknown']==0 and d['special_ids']['image_end']==305 and d['vision']['image_tokens']==64 else 1)" \
+  && ok "inspect JSON content" || bad "inspect JSON content"
+expect 0 "chat with an image" $jf chat --model "$work/tiny" --image "$work/x/000000001.jpg" --max-new-tokens 8 --json "What is this?"
+python3 -c "import json,sys; d=json.load(open('$work/out')); sys.exit(0 if d['new_tokens']>=1 and d['prompt_tokens']>64 else 1)" \
+  && ok "chat JSON content" || bad "chat JSON content"
+expect 2 "chat without a question" $jf chat --model "$work/tiny"
+expect 3 "chat with a missing image" $jf chat --model "$work/tiny" --image "$work/nothing.jpg" "q"
+printf 'not an image' > "$work/junk.jpg"
+expect 6 "chat with a non-image" $jf chat --model "$work/tiny" --image "$work/junk.jpg" "q"
+grep -q "junk.jpg" "$work/err" && ok "chat names the bad image" || bad "chat does not name the bad image"
+rm "$work/tiny/config.json"
+expect 3 "inspect without config.json" $jf model inspect "$work/tiny"
+
 [ $fails -eq 0 ] || { echo "$fails failures"; exit 1; }

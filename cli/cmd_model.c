@@ -1,0 +1,413 @@
+/* jf model / jf chat: the front ends of model/jf_model.h. */
+#include "cli.h"
+#include "jf_model.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char MODEL_HELP[] =
+    "usage: jf model inspect DIR [--json] [--tensors]\n"
+    "       jf model random DIR [--full] [--seed N]\n"
+    "\n"
+    "inspect  loads a JanusFlow model directory as released (config.json, preprocessor/processor\n"
+    "         configs, special_tokens_map.json, tokenizer files, model.safetensors) and prints its\n"
+    "         configuration, the special token ids as the official processor computes them, and the\n"
+    "         tensor inventory: every expected tensor is checked for shape; unknown ones are listed.\n"
+    "random   writes a model directory with random BF16 weights in the released layout: a tiny one\n"
+    "         (default, for demos and tests) or --full, the JanusFlow-1.3B shapes (~4.1 GB).\n";
+
+static const char CHAT_HELP[] =
+    "usage: jf chat --model DIR [--image FILE]... [options] QUESTION\n"
+    "\n"
+    "Answers a question about images with the built-in JanusFlow (understanding path): the prompt is\n"
+    "the official chat template (system prompt, \"User: <image_placeholder>\\nQUESTION\", \"Assistant:\"),\n"
+    "each image is letterboxed as the official processor does (long side to the model's size, Pillow\n"
+    "bicubic, centred on the mean colour). The answer streams to stdout.\n"
+    "\n"
+    "options:\n"
+    "  --max-new-tokens N   default 512\n"
+    "  --temperature T      0 = greedy (default, as the official README); > 0 samples\n"
+    "  --top-p P            nucleus sampling mass, default 0.95\n"
+    "  --seed N             sampling seed, default 42\n"
+    "  --raw                QUESTION is the whole prompt (tags and all), no template\n"
+    "  --threads N          worker threads (default: all cores)\n"
+    "  --json               one JSON object: answer, token counts, timings\n"
+    "  --quiet              no timing line on stderr\n";
+
+static void print_unknown(void *user, const char *name)
+{
+    (void)user;
+    fprintf(stderr, "jf model: unknown tensor %s (ignored)\n", name);
+}
+
+static int model_fail(const char *cmd, const jf_model_error *err)
+{
+    fprintf(stderr, "jf %s: %s\n", cmd, err->msg);
+    return err->code ? (int)err->code : 3;
+}
+
+static int model_inspect(int argc, char **argv)
+{
+    int json = 0, tensors = 0;
+    const char *dir = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json"))
+            json = 1;
+        else if (!strcmp(argv[i], "--tensors"))
+            tensors = 1;
+        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(MODEL_HELP, stdout);
+            return 0;
+        } else if (argv[i][0] == '-')
+            return usage_error("model inspect", "unknown option %s", argv[i]);
+        else
+            dir = argv[i];
+    }
+    if (!dir)
+        return usage_error("model inspect", "a model directory is required");
+    jf_model_error err = {0};
+    jf_janus *m = NULL;
+    jf_janus_load_stats st;
+    if (jf_janus_load(dir, &m, &st, print_unknown, NULL, &err))
+        return model_fail("model inspect", &err);
+    const jf_janus_config *c = jf_janus_get_config(m);
+    jf_janus_image_spec is = jf_janus_image_spec_of(m);
+    jf_tokenizer *tok = jf_janus_tokenizer(m);
+    struct {
+        const char *name;
+        int32_t id;
+    } ids[] = {{"bos", c->bos}, {"eos", c->eos}, {"pad", c->pad}, {"image_tag", c->image_tag},
+               {"image_start", c->image_start}, {"image_end", c->image_end}, {"image_gen", c->image_gen}};
+    if (json) {
+        jw w;
+        jw_init(&w, stdout);
+        jw_obj(&w);
+        jw_kstr(&w, "dir", dir);
+        jw_key(&w, "language_model");
+        jw_obj(&w);
+        jw_kint(&w, "hidden", c->hidden);
+        jw_kint(&w, "layers", c->layers);
+        jw_kint(&w, "heads", c->heads);
+        jw_kint(&w, "kv_heads", c->kv_heads);
+        jw_kint(&w, "head_dim", c->head_dim);
+        jw_kint(&w, "intermediate", c->intermediate);
+        jw_kint(&w, "vocab", c->vocab);
+        jw_kint(&w, "max_positions", c->max_positions);
+        jw_knum(&w, "rms_eps", c->rms_eps);
+        jw_knum(&w, "rope_theta", c->rope_theta);
+        jw_end_obj(&w);
+        jw_key(&w, "vision");
+        jw_obj(&w);
+        jw_kint(&w, "width", c->vit_width);
+        jw_kint(&w, "layers", c->vit_layers);
+        jw_kint(&w, "heads", c->vit_heads);
+        jw_kint(&w, "mlp", c->vit_mlp);
+        jw_kint(&w, "patch", c->patch);
+        jw_kint(&w, "image_size", c->image_size);
+        jw_kint(&w, "image_tokens", c->image_tokens);
+        jw_end_obj(&w);
+        jw_key(&w, "image");
+        jw_obj(&w);
+        jw_key(&w, "mean");
+        jw_arr(&w);
+        for (int i = 0; i < 3; i++)
+            jw_num(&w, is.mean[i]);
+        jw_end_arr(&w);
+        jw_key(&w, "std");
+        jw_arr(&w);
+        for (int i = 0; i < 3; i++)
+            jw_num(&w, is.std[i]);
+        jw_end_arr(&w);
+        jw_key(&w, "background");
+        jw_arr(&w);
+        for (int i = 0; i < 3; i++)
+            jw_int(&w, is.background[i]);
+        jw_end_arr(&w);
+        jw_kint(&w, "min_size", is.min_size);
+        jw_key(&w, "normalize");
+        jw_bool(&w, is.normalize);
+        jw_end_obj(&w);
+        jw_key(&w, "special_ids");
+        jw_obj(&w);
+        for (size_t i = 0; i < sizeof ids / sizeof *ids; i++)
+            jw_kint(&w, ids[i].name, ids[i].id);
+        jw_end_obj(&w);
+        jw_kint(&w, "tokenizer_size", jf_tokenizer_size(tok));
+        jw_key(&w, "weights");
+        jw_obj(&w);
+        jw_kint(&w, "tensors", (long long)st.tensors);
+        jw_kint(&w, "used", (long long)st.used_tensors);
+        jw_kint(&w, "unknown", (long long)st.unknown_tensors);
+        jw_kint(&w, "parameters", (long long)st.parameters);
+        jw_kint(&w, "bytes", (long long)st.bytes);
+        jw_kint(&w, "bf16", st.n_bf16);
+        jw_kint(&w, "f16", st.n_f16);
+        jw_kint(&w, "f32", st.n_f32);
+        jw_end_obj(&w);
+        jw_end_obj(&w);
+        jw_newline(&w);
+    } else {
+        char hb[32];
+        printf("model %s\n", dir);
+        printf("  language model  %d layers, hidden %d, %d heads (%d KV) of %d, MLP %d, vocab %d, context %d\n",
+               c->layers, c->hidden, c->heads, c->kv_heads, c->head_dim, c->intermediate, c->vocab, c->max_positions);
+        printf("                  RMSNorm eps %g, RoPE theta %g\n", c->rms_eps, c->rope_theta);
+        printf("  vision (SigLIP) %d layers, width %d, %d heads, MLP %d, patch %d, %dx%d -> %d tokens\n", c->vit_layers,
+               c->vit_width, c->vit_heads, c->vit_mlp, c->patch, c->image_size, c->image_size, c->image_tokens);
+        printf("  image input     mean (%g, %g, %g), std (%g, %g, %g), %s, background (%d, %d, %d), min side %d\n",
+               is.mean[0], is.mean[1], is.mean[2], is.std[0], is.std[1], is.std[2],
+               is.normalize ? "normalised" : "not normalised", is.background[0], is.background[1], is.background[2],
+               is.min_size);
+        printf("  special ids    ");
+        for (size_t i = 0; i < sizeof ids / sizeof *ids; i++)
+            printf(" %s=%d", ids[i].name, ids[i].id);
+        printf("  (tokenizer size %d)\n", jf_tokenizer_size(tok));
+        printf("  weights         %zu tensors (%zu used by understanding, %zu unknown), %llu parameters, %s\n", st.tensors,
+               st.used_tensors, st.unknown_tensors, (unsigned long long)st.parameters,
+               human_bytes((double)st.bytes, hb, sizeof hb));
+        printf("                  dtypes: %d BF16, %d F16, %d F32\n", st.n_bf16, st.n_f16, st.n_f32);
+    }
+    if (tensors) {
+        /* the inventory, as the header lists it */
+        jf_safetensors *sf = NULL;
+        if (jf_safetensors_open(dir, &sf, &err) == JF_MODEL_OK) {
+            for (size_t i = 0; i < jf_safetensors_count(sf); i++) {
+                const jf_tensor_info *t = jf_safetensors_at(sf, i);
+                printf("%-72s %-5s [", t->name, jf_dtype_name(t->dtype));
+                for (int d = 0; d < t->ndim; d++)
+                    printf("%s%lld", d ? ", " : "", (long long)t->shape[d]);
+                printf("]\n");
+            }
+            jf_safetensors_close(sf);
+        }
+    }
+    jf_janus_free(m);
+    return 0;
+}
+
+static int model_random(int argc, char **argv)
+{
+    int full = 0;
+    uint64_t seed = 1;
+    const char *dir = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--full"))
+            full = 1;
+        else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
+            if (parse_u64(argv[++i], &seed))
+                return usage_error("model random", "bad --seed %s", argv[i]);
+        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(MODEL_HELP, stdout);
+            return 0;
+        } else if (argv[i][0] == '-')
+            return usage_error("model random", "unknown option %s", argv[i]);
+        else
+            dir = argv[i];
+    }
+    if (!dir)
+        return usage_error("model random", "an output directory is required");
+    jf_janus_random_shape s = full ? jf_janus_full_shape() : jf_janus_tiny_shape();
+    jf_model_error err = {0};
+    double t0 = now_seconds();
+    if (jf_janus_write_random(dir, &s, seed, &err))
+        return model_fail("model random", &err);
+    fprintf(stderr, "jf model random: wrote %s (%s shapes) in %.1f s\n", dir, full ? "JanusFlow-1.3B" : "tiny",
+            now_seconds() - t0);
+    return 0;
+}
+
+int cmd_model(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs(MODEL_HELP, argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : 0;
+    }
+    if (!strcmp(argv[1], "inspect"))
+        return model_inspect(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "random"))
+        return model_random(argc - 1, argv + 1);
+    return usage_error("model", "unknown subcommand '%s'", argv[1]);
+}
+
+/* ---- chat ---- */
+
+/* An image file → the model's pixels (decode, letterbox, normalise). */
+static int load_pixels(jf_janus *m, const char *path, float **out)
+{
+    size_t len;
+    char *data = read_text_file(path, &len);
+    if (!data) {
+        fprintf(stderr, "jf chat: %s: cannot read\n", path);
+        return 3;
+    }
+    jf_janus_image_spec spec = jf_janus_image_spec_of(m);
+    uint8_t *rgb = NULL, *box = malloc((size_t)spec.size * spec.size * 3);
+    int w, h;
+    jf_error err = {0};
+    jf_status s = jf_image_decode_rgb((const uint8_t *)data, len, NULL, &rgb, &w, &h, &err);
+    if (!s)
+        s = jf_image_letterbox(rgb, w, h, spec.size, spec.min_size, spec.background, JF_RESAMPLE_BICUBIC, box, &err);
+    free(data);
+    free(rgb);
+    if (s) {
+        free(box);
+        fprintf(stderr, "jf chat: %s: %s\n", path, err.msg);
+        return (int)s;
+    }
+    *out = malloc((size_t)spec.size * spec.size * 3 * sizeof **out);
+    jf_janus_image_to_pixels(&spec, box, *out);
+    free(box);
+    return 0;
+}
+
+typedef struct chat_state {
+    int stream;
+    double start, first;
+    size_t pieces;
+} chat_state;
+
+static void on_piece(void *user, const char *piece)
+{
+    chat_state *cs = user;
+    if (!cs->pieces++)
+        cs->first = now_seconds();
+    if (cs->stream) {
+        fputs(piece, stdout);
+        fflush(stdout);
+    }
+}
+
+int cmd_chat(int argc, char **argv)
+{
+    enum { O_MODEL = 1000, O_IMAGE, O_MAX, O_TEMP, O_TOPP, O_SEED, O_RAW, O_THREADS, O_JSON, O_QUIET, O_HELP };
+    static const struct option opts[] = {
+        {"model", required_argument, 0, O_MODEL}, {"image", required_argument, 0, O_IMAGE},
+        {"max-new-tokens", required_argument, 0, O_MAX}, {"temperature", required_argument, 0, O_TEMP},
+        {"top-p", required_argument, 0, O_TOPP}, {"seed", required_argument, 0, O_SEED},
+        {"raw", no_argument, 0, O_RAW}, {"threads", required_argument, 0, O_THREADS},
+        {"json", no_argument, 0, O_JSON}, {"quiet", no_argument, 0, O_QUIET}, {"help", no_argument, 0, O_HELP},
+        {0, 0, 0, 0}};
+    const char *model_dir = NULL;
+    const char *images[64];
+    size_t n_images = 0;
+    int raw = 0, json = 0, quiet = 0;
+    long threads = 0;
+    jf_gen_params p = jf_gen_default_params();
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        long v;
+        char *end;
+        switch (c) {
+        case O_MODEL: model_dir = optarg; break;
+        case O_IMAGE:
+            if (n_images == 64)
+                return usage_error("chat", "at most 64 images");
+            images[n_images++] = optarg;
+            break;
+        case O_MAX:
+            if (parse_int(optarg, &v) || v <= 0)
+                return usage_error("chat", "bad --max-new-tokens %s", optarg);
+            p.max_new_tokens = (int)v;
+            break;
+        case O_TEMP:
+            p.temperature = strtof(optarg, &end);
+            if (*end || p.temperature < 0)
+                return usage_error("chat", "bad --temperature %s", optarg);
+            break;
+        case O_TOPP:
+            p.top_p = strtof(optarg, &end);
+            if (*end || p.top_p <= 0 || p.top_p > 1)
+                return usage_error("chat", "bad --top-p %s", optarg);
+            break;
+        case O_SEED:
+            if (parse_u64(optarg, &p.seed))
+                return usage_error("chat", "bad --seed %s", optarg);
+            break;
+        case O_RAW: raw = 1; break;
+        case O_THREADS:
+            if (parse_int(optarg, &threads) || threads < 0)
+                return usage_error("chat", "bad --threads %s", optarg);
+            break;
+        case O_JSON: json = 1; break;
+        case O_QUIET: quiet = 1; break;
+        case O_HELP: fputs(CHAT_HELP, stdout); return 0;
+        default: return usage_error("chat", "see jf chat --help");
+        }
+    }
+    if (!model_dir)
+        return usage_error("chat", "--model DIR is required");
+    if (optind + 1 != argc)
+        return usage_error("chat", "one QUESTION is required (quote it)");
+    const char *question = argv[optind];
+    jf_model_set_threads((int)threads);
+    jf_model_error err = {0};
+    jf_janus *m = NULL;
+    double t0 = now_seconds();
+    if (jf_janus_load(model_dir, &m, NULL, print_unknown, NULL, &err))
+        return model_fail("chat", &err);
+    double t_load = now_seconds() - t0;
+    float *pix[64] = {0};
+    int rc = 0;
+    for (size_t i = 0; i < n_images && !rc; i++)
+        rc = load_pixels(m, images[i], &pix[i]);
+    char *prompt = NULL;
+    if (!rc) {
+        if (raw) {
+            prompt = strdup(question);
+        } else {
+            /* one tag per image, each on its own line, before the question */
+            size_t need = strlen(question) + n_images * 21 + 1;
+            char *q = malloc(need);
+            q[0] = 0;
+            for (size_t i = 1; i < n_images; i++)
+                strcat(q, "<image_placeholder>\n");
+            strcat(q, question);
+            prompt = jf_janus_chat_prompt(m, q, n_images > 0);
+            free(q);
+        }
+    }
+    if (!rc) {
+        int32_t *ids = NULL;
+        size_t n_prompt = 0, n = 0;
+        if (jf_janus_encode_prompt(m, prompt, &ids, &n_prompt, NULL, &err) == JF_MODEL_OK)
+            free(ids);
+        chat_state cs = {!json, now_seconds(), 0, 0};
+        int32_t *out = NULL;
+        if (jf_janus_generate(m, prompt, (const float *const *)pix, n_images, &p, on_piece, &cs, &out, &n, &err)) {
+            rc = model_fail("chat", &err);
+        } else {
+            double end = now_seconds();
+            char *answer = jf_tokenizer_decode(jf_janus_tokenizer(m), out, n, 1);
+            double prefill = (cs.pieces ? cs.first : end) - cs.start;
+            double decode_rate = n > 1 && cs.pieces ? (double)(n - 1) / (end - cs.first) : 0;
+            if (json) {
+                jw w;
+                jw_init(&w, stdout);
+                jw_obj(&w);
+                jw_kstr(&w, "answer", answer ? answer : "");
+                jw_kint(&w, "prompt_tokens", (long long)n_prompt);
+                jw_kint(&w, "new_tokens", (long long)n);
+                jw_knum(&w, "load_seconds", t_load);
+                jw_knum(&w, "first_token_seconds", prefill);
+                jw_knum(&w, "decode_tokens_per_second", decode_rate);
+                jw_kint(&w, "threads", jf_model_threads());
+                jw_end_obj(&w);
+                jw_newline(&w);
+            } else {
+                putchar('\n');
+                if (!quiet)
+                    fprintf(stderr, "jf chat: %zu prompt tokens, %zu new; load %.2f s, first token %.2f s, %.1f tokens/s\n",
+                            n_prompt, n, t_load, prefill, decode_rate);
+            }
+            free(answer);
+            free(out);
+        }
+    }
+    free(prompt);
+    for (size_t i = 0; i < n_images; i++)
+        free(pix[i]);
+    jf_janus_free(m);
+    return rc;
+}
