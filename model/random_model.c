@@ -42,20 +42,20 @@ static void add(inv *v, int kind, int ndim, int64_t a, int64_t b, int64_t c, int
     t->kind = kind;
 }
 
+/* One ConvNeXt block with FiLM of the generation heads (spec §1.3 d/e, §2.6). */
 static void convnext(inv *v, const char *p, int64_t C, int64_t H)
 {
     add(v, 0, 4, C, 1, 7, 7, "%sdepthwise.weight", p);
     add(v, 2, 1, C, 0, 0, 0, "%sdepthwise.bias", p);
     add(v, 1, 1, C, 0, 0, 0, "%snorm.weight", p);
-    add(v, 2, 1, C, 0, 0, 0, "%snorm.bias", p);
-    add(v, 0, 2, 4 * C, C, 0, 0, "%schannelwise.0.weight", p);
-    add(v, 2, 1, 4 * C, 0, 0, 0, "%schannelwise.0.bias", p);
-    add(v, 2, 4, 1, 1, 1, 4 * C, "%schannelwise.2.gamma", p);
-    add(v, 2, 4, 1, 1, 1, 4 * C, "%schannelwise.2.beta", p);
-    add(v, 0, 2, C, 4 * C, 0, 0, "%schannelwise.3.weight", p);
-    add(v, 2, 1, C, 0, 0, 0, "%schannelwise.3.bias", p);
-    add(v, 0, 2, 2 * C, H, 0, 0, "%scond_embeds_mapper.1.weight", p);
-    add(v, 2, 1, 2 * C, 0, 0, 0, "%scond_embeds_mapper.1.bias", p);
+    add(v, 0, 2, 4 * C, C, 0, 0, "%schannelwise_linear_1.weight", p);
+    add(v, 2, 1, 4 * C, 0, 0, 0, "%schannelwise_linear_1.bias", p);
+    add(v, 2, 4, 1, 1, 1, 4 * C, "%schannelwise_norm.weight", p);
+    add(v, 2, 4, 1, 1, 1, 4 * C, "%schannelwise_norm.bias", p);
+    add(v, 0, 2, C, 4 * C, 0, 0, "%schannelwise_linear_2.weight", p);
+    add(v, 2, 1, C, 0, 0, 0, "%schannelwise_linear_2.bias", p);
+    add(v, 0, 2, 2 * C, H, 0, 0, "%scond_embeds_mapper.weight", p);
+    add(v, 2, 1, 2 * C, 0, 0, 0, "%scond_embeds_mapper.bias", p);
 }
 
 /* The release's inventory for a shape (the same list as tests/reference/janus_ref.py). */
@@ -121,27 +121,26 @@ static void inventory(const jf_janus_random_shape *s, inv *v)
     add(v, 0, 2, G, H, 0, 0, "vision_gen_dec_aligner.weight");
     add(v, 2, 1, G, 0, 0, 0, "vision_gen_dec_aligner.bias");
     const char *e = "vision_gen_enc_model.";
-    add(v, 0, 2, H, G, 0, 0, "%stime_embedding.linear_1.weight", e);
-    add(v, 2, 1, H, 0, 0, 0, "%stime_embedding.linear_1.bias", e);
-    add(v, 0, 2, H, H, 0, 0, "%stime_embedding.linear_2.weight", e);
-    add(v, 2, 1, H, 0, 0, 0, "%stime_embedding.linear_2.bias", e);
+    add(v, 0, 2, H, G, 0, 0, "%stime_embed.linear_1.weight", e);
+    add(v, 2, 1, H, 0, 0, 0, "%stime_embed.linear_1.bias", e);
+    add(v, 0, 2, H, H, 0, 0, "%stime_embed.linear_2.weight", e);
+    add(v, 2, 1, H, 0, 0, 0, "%stime_embed.linear_2.bias", e);
     add(v, 0, 4, G, 4, 2, 2, "%sin_conv.weight", e);
     add(v, 2, 1, G, 0, 0, 0, "%sin_conv.bias", e);
     char p[128];
     for (int i = 0; i < 2; i++) {
-        snprintf(p, sizeof p, "%smid_block.%d.", e, i);
+        snprintf(p, sizeof p, "%smid_block.res_blocks.%d.", e, i);
         convnext(v, p, G, H);
     }
     const char *d = "vision_gen_dec_model.";
     add(v, 1, 1, G, 0, 0, 0, "%sinput_norm.weight", d);
-    add(v, 2, 1, G, 0, 0, 0, "%sinput_norm.bias", d);
     for (int i = 0; i < 2; i++) {
-        snprintf(p, sizeof p, "%smid_block.%d.", d, i);
+        snprintf(p, sizeof p, "%smid_block.res_blocks.%d.", d, i);
         convnext(v, p, 2 * G, H);
     }
-    add(v, 1, 1, 2 * G, 0, 0, 0, "%sout_norm.weight", d);
-    add(v, 0, 4, 16, 2 * G, 1, 1, "%sout_convs.weight", d);
-    add(v, 2, 1, 16, 0, 0, 0, "%sout_convs.bias", d);
+    add(v, 1, 1, 2 * G, 0, 0, 0, "%sout_convs.0.norm.weight", d);
+    add(v, 0, 4, 16, 2 * G, 1, 1, "%sout_convs.0.unpatch_conv.weight", d);
+    add(v, 2, 1, 16, 0, 0, 0, "%sout_convs.0.unpatch_conv.bias", d);
 }
 
 jf_janus_random_shape jf_janus_tiny_shape(void)

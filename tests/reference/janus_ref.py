@@ -125,25 +125,26 @@ def gen_heads(c):
     """ShallowUViTEncoder / Decoder tensors (spec §1.3 d, e)."""
     G, H = c["gen_width"], c["hidden"]
     e = "vision_gen_enc_model."
-    t = [(e + "time_embedding.linear_1.weight", [H, G]), (e + "time_embedding.linear_1.bias", [H]),
-         (e + "time_embedding.linear_2.weight", [H, H]), (e + "time_embedding.linear_2.bias", [H]),
+    t = [(e + "time_embed.linear_1.weight", [H, G]), (e + "time_embed.linear_1.bias", [H]),
+         (e + "time_embed.linear_2.weight", [H, H]), (e + "time_embed.linear_2.bias", [H]),
          (e + "in_conv.weight", [G, 4, 2, 2]), (e + "in_conv.bias", [G])]
     for i in range(2):
-        t += convnext(e + f"mid_block.{i}.", G, H)
+        t += convnext(e + f"mid_block.res_blocks.{i}.", G, H)
     d = "vision_gen_dec_model."
-    t += [(d + "input_norm.weight", [G]), (d + "input_norm.bias", [G])]
+    t += [(d + "input_norm.weight", [G])]
     for i in range(2):
-        t += convnext(d + f"mid_block.{i}.", 2 * G, H)
-    t += [(d + "out_norm.weight", [2 * G]), (d + "out_convs.weight", [16, 2 * G, 1, 1]), (d + "out_convs.bias", [16])]
+        t += convnext(d + f"mid_block.res_blocks.{i}.", 2 * G, H)
+    t += [(d + "out_convs.0.norm.weight", [2 * G]), (d + "out_convs.0.unpatch_conv.weight", [16, 2 * G, 1, 1]),
+          (d + "out_convs.0.unpatch_conv.bias", [16])]
     return t
 
 
 def convnext(p, C, H):
     return [(p + "depthwise.weight", [C, 1, 7, 7]), (p + "depthwise.bias", [C]), (p + "norm.weight", [C]),
-            (p + "norm.bias", [C]), (p + "channelwise.0.weight", [4 * C, C]), (p + "channelwise.0.bias", [4 * C]),
-            (p + "channelwise.2.gamma", [1, 1, 1, 4 * C]), (p + "channelwise.2.beta", [1, 1, 1, 4 * C]),
-            (p + "channelwise.3.weight", [C, 4 * C]), (p + "channelwise.3.bias", [C]),
-            (p + "cond_embeds_mapper.1.weight", [2 * C, H]), (p + "cond_embeds_mapper.1.bias", [2 * C])]
+            (p + "channelwise_linear_1.weight", [4 * C, C]), (p + "channelwise_linear_1.bias", [4 * C]),
+            (p + "channelwise_norm.weight", [1, 1, 1, 4 * C]), (p + "channelwise_norm.bias", [1, 1, 1, 4 * C]),
+            (p + "channelwise_linear_2.weight", [C, 4 * C]), (p + "channelwise_linear_2.bias", [C]),
+            (p + "cond_embeds_mapper.weight", [2 * C, H]), (p + "cond_embeds_mapper.bias", [2 * C])]
 
 
 def random_weights(c, seed):
