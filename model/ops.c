@@ -312,7 +312,10 @@ void jf__linear(const float *x, size_t m, const jf__w *w, const jf__w *bias, flo
                     (const float *)w->p, (int)cols, 0.0f, y, (int)rows);
     } else {
         /* widen a block of weight rows at a time, then sgemm into the matching output columns */
-        size_t block = 512;
+        /* big blocks: few, large sgemm calls; the scratch stays under 64 MB */
+        size_t block = cols ? (size_t)(16u << 20) / cols : rows;
+        if (block < 64)
+            block = 64;
         float *wf = get_scratch(block * cols);
         for (size_t r0 = 0; r0 < rows; r0 += block) {
             size_t nb = rows - r0 < block ? rows - r0 : block;
@@ -372,16 +375,108 @@ void jf__layernorm(const float *x, size_t m, size_t n, const jf__w *w, const jf_
     free(wf);
 }
 
+/* Element-wise exp and erf: glibc's vector math library (libmvec, ≤ 4 ulp) where the CPU has
+ * AVX2, libm otherwise. */
+__m256 _ZGVdN8v_expf(__m256 x);
+__m256 _ZGVdN8v_erff(__m256 x);
+
+static int cpu_avx2(void)
+{
+    static int have = -1;
+    if (have < 0) {
+        __builtin_cpu_init();
+        have = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    }
+    return have;
+}
+
+__attribute__((target("avx2,fma"))) static void gelu_avx2(float *x, size_t n)
+{
+    size_t i = 0;
+    const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f), r2 = _mm256_set1_ps(0.70710678118654752f);
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        __m256 e = _ZGVdN8v_erff(_mm256_mul_ps(v, r2));
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_add_ps(one, e)));
+    }
+    for (; i < n; i++)
+        x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+}
+
+__attribute__((target("avx2,fma"))) static void silu_avx2(float *x, size_t n)
+{
+    size_t i = 0;
+    const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        __m256 e = _ZGVdN8v_expf(_mm256_sub_ps(zero, v));
+        _mm256_storeu_ps(x + i, _mm256_div_ps(v, _mm256_add_ps(one, e)));
+    }
+    for (; i < n; i++)
+        x[i] = x[i] / (1.0f + expf(-x[i]));
+}
+
+/* x[i] = exp(x[i] - mx); returns the sum */
+__attribute__((target("avx2,fma"))) static float exp_sub_sum_avx2(float *x, size_t n, float mx)
+{
+    size_t i = 0;
+    __m256 acc = _mm256_setzero_ps(), m = _mm256_set1_ps(mx);
+    for (; i + 8 <= n; i += 8) {
+        __m256 e = _ZGVdN8v_expf(_mm256_sub_ps(_mm256_loadu_ps(x + i), m));
+        _mm256_storeu_ps(x + i, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    float lanes[8];
+    _mm256_storeu_ps(lanes, acc);
+    float s = 0;
+    for (int k = 0; k < 8; k++)
+        s += lanes[k];
+    for (; i < n; i++) {
+        x[i] = expf(x[i] - mx);
+        s += x[i];
+    }
+    return s;
+}
+
+typedef struct ew_job {
+    float *x;
+    size_t n, chunk;
+    int kind; /* 0 gelu, 1 silu */
+} ew_job;
+
+static void ew_chunk(void *user, size_t c)
+{
+    ew_job *j = user;
+    size_t a = c * j->chunk, n = j->n - a < j->chunk ? j->n - a : j->chunk;
+    float *x = j->x + a;
+    if (cpu_avx2()) {
+        if (j->kind == 0)
+            gelu_avx2(x, n);
+        else
+            silu_avx2(x, n);
+    } else if (j->kind == 0) {
+        for (size_t i = 0; i < n; i++)
+            x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+    } else {
+        for (size_t i = 0; i < n; i++)
+            x[i] = x[i] / (1.0f + expf(-x[i]));
+    }
+}
+
+static void elementwise(float *x, size_t n, int kind)
+{
+    ew_job j = {x, n, 16384, kind};
+    jf__parallel_for((n + j.chunk - 1) / j.chunk, ew_chunk, &j);
+}
+
 void jf__gelu(float *x, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+    elementwise(x, n, 0);
 }
 
 void jf__silu(float *x, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        x[i] = x[i] / (1.0f + expf(-x[i]));
+    elementwise(x, n, 1);
 }
 
 void jf__softmax_row(float *x, size_t n)
@@ -390,12 +485,17 @@ void jf__softmax_row(float *x, size_t n)
     for (size_t i = 0; i < n; i++)
         if (x[i] > mx)
             mx = x[i];
-    double s = 0;
-    for (size_t i = 0; i < n; i++) {
-        x[i] = expf(x[i] - mx);
-        s += x[i];
+    float s;
+    if (cpu_avx2()) {
+        s = exp_sub_sum_avx2(x, n, mx);
+    } else {
+        s = 0;
+        for (size_t i = 0; i < n; i++) {
+            x[i] = expf(x[i] - mx);
+            s += x[i];
+        }
     }
-    float inv = (float)(1.0 / s);
+    float inv = 1.0f / s;
     for (size_t i = 0; i < n; i++)
         x[i] *= inv;
 }

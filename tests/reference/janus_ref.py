@@ -9,8 +9,8 @@ full recomputation (no KV cache, so jf's cache is checked too).
                           names) and a golden file of its outputs
   full   OUT_DIR          writes a random checkpoint with the full JanusFlow-1.3B shapes
                           (587 tensors, 2,046,367,504 parameters, ~4.1 GB; not committed)
-  run    MODEL_DIR IDS... runs the reference on a model directory (for the benchmark): prints
-                          time and the greedy tokens
+  bench  MODEL_DIR DUMP [THREADS]  the PyTorch side of bench/bench_model.sh (reads what bench_model
+                          wrote, runs the same, prints timings and the differences as JSON)
 
 Golden layout (little-endian): b"JFJG1\\0\\0\\0", then u32 n_ids, u32 image_size, u32 n_feat
 (image_tokens * vit_width), u32 vocab, u32 steps; i32 ids[n_ids]; u8 rgb[image_size^2 * 3];
@@ -198,31 +198,38 @@ def siglip(wt, c, pixels):
     return layernorm(x, wt[v + "norm.weight"], wt[v + "norm.bias"], 1e-6)
 
 
-def rope(x, theta):
-    """x [heads, T, d] at positions 0..T-1, HF rotate-half."""
+def rope(x, theta, pos0=0):
+    """x [heads, T, d] at positions pos0..pos0+T-1, HF rotate-half."""
     d = x.shape[-1]
     T = x.shape[-2]
     inv = 1.0 / (theta ** (torch.arange(0, d, 2, dtype=torch.int64).float() / d))
-    freqs = torch.outer(torch.arange(T, dtype=torch.float32), inv)
+    freqs = torch.outer(torch.arange(pos0, pos0 + T, dtype=torch.float32), inv)
     emb = torch.cat([freqs, freqs], dim=-1)
     cos, sin = emb.cos(), emb.sin()
     x1, x2 = x[..., : d // 2], x[..., d // 2:]
     return x * cos + torch.cat([-x2, x1], dim=-1) * sin
 
 
-def llm_logits(wt, c, x):
-    """x [T, H] embeddings → logits of the last position [V]."""
+def llm_logits(wt, c, x, cache=None):
+    """x [T, H] embeddings → logits of the last position [V]. With a cache (a dict, empty at
+    first) the positions continue after the cached ones and the keys/values are kept."""
     H, heads, kvh = c["hidden"], c["heads"], c["kv_heads"]
     hd = H // heads
     T = x.shape[0]
-    mask = torch.full((T, T), float("-inf")).triu(1)
+    pos0 = cache.get("n", 0) if cache is not None else 0
+    mask = torch.full((T, pos0 + T), float("-inf")).triu(pos0 + 1)
     for i in range(c["layers"]):
         p = f"language_model.model.layers.{i}."
         h = rmsnorm(x, wt[p + "input_layernorm.weight"], c["rms_eps"])
         q = (h @ wt[p + "self_attn.q_proj.weight"].T).reshape(T, heads, hd).transpose(0, 1)
         k = (h @ wt[p + "self_attn.k_proj.weight"].T).reshape(T, kvh, hd).transpose(0, 1)
         v = (h @ wt[p + "self_attn.v_proj.weight"].T).reshape(T, kvh, hd).transpose(0, 1)
-        q, k = rope(q, c["rope_theta"]), rope(k, c["rope_theta"])
+        q, k = rope(q, c["rope_theta"], pos0), rope(k, c["rope_theta"], pos0)
+        if cache is not None:
+            if i in cache:
+                k = torch.cat([cache[i][0], k], dim=1)
+                v = torch.cat([cache[i][1], v], dim=1)
+            cache[i] = (k, v)
         k = k.repeat_interleave(heads // kvh, dim=0)
         v = v.repeat_interleave(heads // kvh, dim=0)
         a = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(hd) + mask, dim=-1) @ v
@@ -230,6 +237,8 @@ def llm_logits(wt, c, x):
         h = rmsnorm(x, wt[p + "post_attention_layernorm.weight"], c["rms_eps"])
         g = torch.nn.functional.silu(h @ wt[p + "mlp.gate_proj.weight"].T) * (h @ wt[p + "mlp.up_proj.weight"].T)
         x = x + g @ wt[p + "mlp.down_proj.weight"].T
+    if cache is not None:
+        cache["n"] = pos0 + T
     h = rmsnorm(x[-1:], wt["language_model.model.norm.weight"], c["rms_eps"])
     return (h @ wt["language_model.lm_head.weight"].T)[0]
 
@@ -408,24 +417,52 @@ def full(out_dir):
     print(f"{out_dir}: {len(weights)} tensors, {n} parameters", file=sys.stderr)
 
 
-def run(model_dir, ids, steps):
-    """Greedy decoding with the reference (KV-cache-free) on a model directory, for timing."""
-    with open(os.path.join(model_dir, "config.json")) as f:
-        cfg = json.load(f)
-    lc = cfg["language_config"]
+def bench(model_dir, dump_dir, threads=None):
+    """The PyTorch side of bench/bench_model.sh: the same image and ids as jf's run, SigLIP,
+    prefill and cached greedy decoding (teacher-forced with jf's tokens), timed and compared."""
     c = dict(FULL)
-    c.update(hidden=lc["hidden_size"], heads=lc["num_attention_heads"], kv_heads=lc.get("num_key_value_heads", lc["num_attention_heads"]),
-             layers=lc["num_hidden_layers"], inter=lc["intermediate_size"], vocab=lc["vocab_size"])
-    wt = read_safetensors(os.path.join(model_dir, "model.safetensors"))
+    with open(os.path.join(model_dir, "config.json")) as f:
+        lc = json.load(f)["language_config"]
+    c.update(hidden=lc["hidden_size"], heads=lc["num_attention_heads"], layers=lc["num_hidden_layers"],
+             kv_heads=lc.get("num_key_value_heads", lc["num_attention_heads"]), inter=lc["intermediate_size"],
+             vocab=lc["vocab_size"])
+    with open(os.path.join(dump_dir, "jf.json")) as f:
+        jfrun = json.load(f)
+    c.update(image_tag=jfrun["image_tag"], image_start=jfrun["image_start"])
+    torch.set_num_threads(threads or jfrun["threads"])  # by default the same cores as jf's run
     t0 = time.time()
-    seq = list(ids)
-    out = []
-    for _ in range(steps):
-        lg = llm_logits(wt, c, embed(wt, c, seq, None))
-        nxt = int(torch.argmax(lg))
-        out.append(nxt)
-        seq.append(nxt)
-    print(json.dumps({"seconds": time.time() - t0, "tokens": out, "threads": torch.get_num_threads()}))
+    wt = read_safetensors(os.path.join(model_dir, "model.safetensors"))
+    t_load = time.time() - t0
+    ld = lambda n, dt: np.fromfile(os.path.join(dump_dir, n), dtype=dt)
+    ids = ld("ids.i32", "<i4").tolist()
+    pix = torch.from_numpy(ld("pixels.f32", "<f4").reshape(3, c["image_size"], c["image_size"]))
+    jf_feat = torch.from_numpy(ld("features.f32", "<f4"))
+    jf_logits = torch.from_numpy(ld("logits.f32", "<f4")).reshape(-1, c["vocab"])
+    tokens = ld("tokens.i32", "<i4").tolist()
+    t0 = time.time()
+    feats = siglip(wt, c, pix)
+    t_vit = time.time() - t0
+    rel = lambda a, b: float((a - b).abs().max() / b.abs().max())
+    out = {"threads": torch.get_num_threads(), "load_s": t_load, "siglip_s": t_vit,
+           "features_rel_err": rel(jf_feat.reshape(feats.shape), feats)}
+    x = embed(wt, c, ids, feats)
+    cache = {}
+    t0 = time.time()
+    lg = llm_logits(wt, c, x, cache)
+    out["prefill_s"] = time.time() - t0
+    errs = [rel(jf_logits[0], lg)]
+    agree = int(torch.argmax(lg)) == tokens[0] if tokens else True
+    t0 = time.time()
+    for k, tok in enumerate(tokens):
+        lg = llm_logits(wt, c, wt["language_model.model.embed_tokens.weight"][tok:tok + 1], cache)
+        errs.append(rel(jf_logits[k + 1], lg))
+        if k + 1 < len(tokens):
+            agree = agree and int(torch.argmax(lg)) == tokens[k + 1]
+    out["decode_s"] = time.time() - t0
+    out["decode_tok_s"] = len(tokens) / out["decode_s"] if tokens else 0
+    out["logits_rel_err_max"] = max(errs)
+    out["greedy_tokens_agree"] = bool(agree)
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":
@@ -433,7 +470,7 @@ if __name__ == "__main__":
         tiny(sys.argv[2], sys.argv[3])
     elif len(sys.argv) == 3 and sys.argv[1] == "full":
         full(sys.argv[2])
-    elif len(sys.argv) >= 4 and sys.argv[1] == "run":
-        run(sys.argv[2], [int(a) for a in sys.argv[4:]], int(sys.argv[3]))
+    elif len(sys.argv) in (4, 5) and sys.argv[1] == "bench":
+        bench(sys.argv[2], sys.argv[3], int(sys.argv[4]) if len(sys.argv) == 5 else None)
     else:
         sys.exit(__doc__)
