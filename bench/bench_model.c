@@ -7,9 +7,12 @@
  * tokens.i32 and jf.json (timings). */
 #include "jf_model.h"
 
+#include <cblas.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 static double now(void)
@@ -29,6 +32,80 @@ static void dump(const char *dir, const char *name, const void *p, size_t bytes)
         exit(1);
     }
     fclose(f);
+}
+
+/* ---- the machine's limits: read bandwidth with the same threads, sgemm peak ---- */
+
+typedef struct bw_job {
+    const uint64_t *p;
+    size_t n;
+    uint64_t sum;
+} bw_job;
+
+static void *bw_read(void *arg)
+{
+    bw_job *j = arg;
+    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (size_t i = 0; i + 4 <= j->n; i += 4) {
+        s0 += j->p[i];
+        s1 += j->p[i + 1];
+        s2 += j->p[i + 2];
+        s3 += j->p[i + 3];
+    }
+    j->sum = s0 + s1 + s2 + s3;
+    return NULL;
+}
+
+/* GB/s reading a 2 GiB buffer with `threads` threads (best of 3). */
+static double read_bandwidth(int threads)
+{
+    size_t bytes = (size_t)2 << 30, n = bytes / 8;
+    uint64_t *buf = malloc(bytes);
+    if (!buf)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        buf[i] = i;
+    double best = 0;
+    for (int rep = 0; rep < 3; rep++) {
+        pthread_t t[64];
+        bw_job jobs[64];
+        double t0 = now();
+        for (int k = 0; k < threads; k++) {
+            jobs[k] = (bw_job){buf + n / (size_t)threads * (size_t)k, n / (size_t)threads, 0};
+            pthread_create(&t[k], NULL, bw_read, &jobs[k]);
+        }
+        uint64_t sum = 0;
+        for (int k = 0; k < threads; k++) {
+            pthread_join(t[k], NULL);
+            sum += jobs[k].sum;
+        }
+        double gbs = (double)bytes / (now() - t0) / 1e9;
+        if (gbs > best && sum)
+            best = gbs;
+    }
+    free(buf);
+    return best;
+}
+
+/* GFLOP/s of a 2048³ f32 sgemm with OpenBLAS's current threads (best of 3). */
+static double sgemm_peak(void)
+{
+    int n = 2048;
+    float *a = malloc((size_t)n * n * sizeof *a), *b = malloc((size_t)n * n * sizeof *b), *c = malloc((size_t)n * n * sizeof *c);
+    for (size_t i = 0; i < (size_t)n * n; i++)
+        a[i] = b[i] = (float)(i % 7) * 0.1f;
+    double best = 0;
+    for (int rep = 0; rep < 3; rep++) {
+        double t0 = now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+        double g = 2.0 * n * n * n / (now() - t0) / 1e9;
+        if (g > best)
+            best = g;
+    }
+    free(a);
+    free(b);
+    free(c);
+    return best;
 }
 
 int main(int argc, char **argv)
@@ -95,19 +172,31 @@ int main(int argc, char **argv)
         }
     }
     double t_decode = now() - t0;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double peak_rss_gb = (double)ru.ru_maxrss * 1024 / 1e9;
+    /* bytes of weights one decode step reads: every LLM layer, the final norm and lm_head, in
+     * their stored dtype (BF16 in the release) */
+    double layer = 4.0 * c->hidden * c->hidden * ((double)c->kv_heads / c->heads * 0.5 + 0.5) +
+                   3.0 * c->hidden * c->intermediate + 2.0 * c->hidden;
+    double step_bytes = 2.0 * (c->layers * layer + (double)c->vocab * c->hidden + c->hidden);
+    double prefill_flop = 2.0 * (double)n * (c->layers * (layer - 2.0 * c->hidden));
+    double bw = read_bandwidth(jf_model_threads()), peak = sgemm_peak();
     const char *out = argv[2];
     dump(out, "ids.i32", ids, n * sizeof *ids);
     dump(out, "pixels.f32", pixels, px * 3 * sizeof *pixels);
     dump(out, "features.f32", feat, (size_t)c->image_tokens * c->vit_width * sizeof *feat);
     dump(out, "logits.f32", logits, (size_t)(steps + 1) * c->vocab * sizeof *logits);
     dump(out, "tokens.i32", tokens, (size_t)steps * sizeof *tokens);
-    char json[1024];
+    char json[2048];
     int len = snprintf(json, sizeof json,
                        "{\"threads\": %d, \"load_s\": %.3f, \"siglip_s\": %.3f, \"prompt_tokens\": %zu, "
                        "\"prefill_s\": %.3f, \"decode_steps\": %d, \"decode_s\": %.3f, \"decode_tok_s\": %.3f, "
-                       "\"image_tag\": %d, \"image_start\": %d}\n",
+                       "\"image_tag\": %d, \"image_start\": %d, \"peak_rss_gb\": %.3f, \"read_gb_s\": %.2f, "
+                       "\"decode_bound_tok_s\": %.2f, \"sgemm_gflops\": %.1f, \"prefill_gflops\": %.1f}\n",
                        jf_model_threads(), t_load, t_vit, n, t_prefill - t_vit, steps, t_decode,
-                       steps ? steps / t_decode : 0.0, c->image_tag, c->image_start);
+                       steps ? steps / t_decode : 0.0, c->image_tag, c->image_start, peak_rss_gb, bw,
+                       bw * 1e9 / step_bytes, peak, prefill_flop / (t_prefill - t_vit) / 1e9);
     dump(out, "jf.json", json, (size_t)len);
     fputs(json, stdout);
     free(prompt);

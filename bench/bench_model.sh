@@ -27,7 +27,12 @@ for k, label in [("siglip_s", "SigLIP 576 tok (s)"), ("prefill_s", f"LLM prefill
     print(f"{label:26}{j[k]:10.2f}{best(k, True):10.2f}{best(k, True) / j[k]:9.2f}x")
 print(f"{'decode (tokens/s)':26}{j['decode_tok_s']:10.2f}{best('decode_tok_s', False):10.2f}"
       f"{j['decode_tok_s'] / best('decode_tok_s', False):9.2f}x")
-# the memory-bound floor of decoding: every LLM weight read once per token (BF16 for jf)
+# the machine's limits, measured in jf's run with the same threads
+print(f"decode bound (weights read per token / read bandwidth {j['read_gb_s']:.1f} GB/s): "
+      f"{j['decode_bound_tok_s']:.2f} tokens/s; jf reaches {j['decode_tok_s'] / j['decode_bound_tok_s']:.2f} of it")
+print(f"prefill {j['prefill_gflops']:.0f} GFLOP/s = {j['prefill_gflops'] / j['sgemm_gflops']:.2f} of OpenBLAS sgemm "
+      f"({j['sgemm_gflops']:.0f} GFLOP/s); peak RSS {j['peak_rss_gb']:.2f} GB "
+      f"({j['peak_rss_gb'] / 4.0927:.2f}x the 4.09 GB checkpoint)")
 print(f"SigLIP features max rel. error {t1['features_rel_err']:.1e}; logits max rel. error "
       f"{max(t1['logits_rel_err_max'], tn['logits_rel_err_max']):.1e}; greedy tokens agree: "
       f"{t1['greedy_tokens_agree'] and tn['greedy_tokens_agree']}")

@@ -198,6 +198,9 @@ typedef struct jf_janus_random_shape {
 jf_janus_random_shape jf_janus_tiny_shape(void); /* ~0.2 M parameters, 64 x 64 images */
 jf_janus_random_shape jf_janus_full_shape(void); /* JanusFlow-1.3B: 587 tensors, 2,046,367,504 parameters */
 
+/* The tensor count and parameter count of the release's inventory at a shape. */
+void jf_janus_random_inventory(const jf_janus_random_shape *shape, size_t *tensors, uint64_t *parameters);
+
 /* Writes a model directory that jf_janus_load (and the official loader) takes: config.json,
  * preprocessor/processor configs, special_tokens_map.json, tokenizer_config.json, a byte-level
  * BPE tokenizer.json, and model.safetensors with random BF16 weights for every tensor of the

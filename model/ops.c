@@ -377,8 +377,8 @@ void jf__layernorm(const float *x, size_t m, size_t n, const jf__w *w, const jf_
 
 /* Element-wise exp and erf: glibc's vector math library (libmvec, ≤ 4 ulp) where the CPU has
  * AVX2, libm otherwise. */
-__m256 _ZGVdN8v_expf(__m256 x);
-__m256 _ZGVdN8v_erff(__m256 x);
+__attribute__((target("avx2"))) __m256 _ZGVdN8v_expf(__m256 x);
+__attribute__((target("avx2"))) __m256 _ZGVdN8v_erff(__m256 x);
 
 static int cpu_avx2(void)
 {

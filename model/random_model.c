@@ -160,6 +160,22 @@ jf_janus_random_shape jf_janus_full_shape(void)
     return s;
 }
 
+void jf_janus_random_inventory(const jf_janus_random_shape *shape, size_t *tensors, uint64_t *parameters)
+{
+    inv v = {0};
+    inventory(shape, &v);
+    uint64_t total = 0;
+    for (size_t i = 0; i < v.n; i++) {
+        uint64_t count = 1;
+        for (int d = 0; d < v.t[i].ndim; d++)
+            count *= (uint64_t)v.t[i].shape[d];
+        total += count;
+    }
+    *tensors = v.n;
+    *parameters = total;
+    free(v.t);
+}
+
 static uint64_t splitmix(uint64_t *x)
 {
     uint64_t z = (*x += 0x9E3779B97F4A7C15ull);

@@ -11,9 +11,9 @@ build_pkgs=(gcc make cmake pkg-config libarchive-dev libsqlite3-dev libjpeg62-tu
 # WebDataset reader.
 test_pkgs=(clang libclang-rt-14-dev zstd sqlite3 tar python3)
 
-# Benchmarks add the baselines they compare against: djpeg, Python with PIL, bc, and nginx as a
+# Benchmarks add the baselines they compare against: djpeg, Python with PIL and PyTorch, bc, and nginx as a
 # local image server for the download benchmark.
-bench_pkgs=(zstd sqlite3 tar libjpeg-turbo-progs python3-pil python3-numpy bc nginx-light)
+bench_pkgs=(zstd sqlite3 tar libjpeg-turbo-progs python3-pil python3-numpy python3-torch bc nginx-light)
 
 want=("${build_pkgs[@]}")
 [ "${1:-build}" = test ] && want+=("${test_pkgs[@]}")

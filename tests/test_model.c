@@ -2,6 +2,7 @@
  * its checks, the layers and the whole understanding path against PyTorch goldens. */
 #include "check.h"
 #include "jf_model.h"
+#include "model_internal.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -503,7 +504,75 @@ static void bad_weights(void)
     CHECK(system(cmd) == 0);
 }
 
+/* Appendix B of the spec: the checks that need no weights. */
+static void self_checks(void)
+{
+    /* the released inventory: 587 tensors, 2,046,367,504 parameters */
+    jf_janus_random_shape full = jf_janus_full_shape();
+    size_t nt;
+    uint64_t np;
+    jf_janus_random_inventory(&full, &nt, &np);
+    CHECK_EQ_INT(nt, 587);
+    CHECK_EQ_INT(np, 2046367504ll);
+    /* RoPE at position 0 is the identity; rotate-half pairs dim i with dim i + 64 */
+    float x[2 * 128], y[2 * 128];
+    for (int i = 0; i < 256; i++)
+        x[i] = y[i] = (float)(i % 17) - 8.0f;
+    int pos0[1] = {0};
+    jf__rope(y, 1, 2, 128, pos0, 10000.0);
+    CHECK(!memcmp(x, y, sizeof x));
+    float e[128] = {0};
+    e[3] = 1.0f; /* a unit vector in dim 3 rotates into dim 3 + 64 only */
+    int pos1[1] = {1};
+    jf__rope(e, 1, 1, 128, pos1, 10000.0);
+    double theta = 1.0 * pow(10000.0, -6.0 / 128.0);
+    CHECK(fabs(e[3] - cos(theta)) < 1e-6 && fabs(e[67] - sin(theta)) < 1e-6);
+    for (int i = 0; i < 128; i++)
+        if (i != 3 && i != 67)
+            CHECK(e[i] == 0.0f);
+    /* softmax, GELU (erf form) and SiLU at known points */
+    float sm[3] = {1.0f, 2.0f, 3.0f};
+    jf__softmax_row(sm, 3);
+    CHECK(fabs(sm[2] - 0.66524096) < 1e-6 && fabs(sm[0] + sm[1] + sm[2] - 1.0) < 1e-6);
+    float g[20], sl[20];
+    for (int i = 0; i < 20; i++)
+        g[i] = sl[i] = (float)i * 0.5f - 5.0f;
+    jf__gelu(g, 20);
+    jf__silu(sl, 20);
+    for (int i = 0; i < 20; i++) {
+        double v = (double)i * 0.5 - 5.0;
+        CHECK(fabs(g[i] - 0.5 * v * (1.0 + erf(v / sqrt(2.0)))) < 2e-6);
+        CHECK(fabs(sl[i] - v / (1.0 + exp(-v))) < 2e-6);
+    }
+}
+
+/* A prompt plus new tokens beyond the context is refused, naming the limit. */
+static void context_limit(void)
+{
+    jf_model_error err = {0};
+    jf_janus *m = NULL;
+    CHECK_OK(jf_janus_load(TINY_DIR, &m, NULL, NULL, NULL, &err));
+    jf_gen_params p = jf_gen_default_params();
+    p.max_new_tokens = 1020; /* the tiny context is 1024 */
+    int32_t *out = NULL;
+    size_t n = 0;
+    CHECK(jf_janus_generate(m, "Hello there", NULL, 0, &p, NULL, NULL, &out, &n, &err) == JF_MODEL_ELIMIT);
+    printf("%s\n", err.msg);
+    CHECK(strstr(err.msg, "1024"));
+    /* a very long text prompt alone */
+    size_t len = 5000;
+    char *text = malloc(len + 1);
+    memset(text, 'a', len);
+    text[len] = 0;
+    p.max_new_tokens = 4;
+    CHECK(jf_janus_generate(m, text, NULL, 0, &p, NULL, NULL, &out, &n, &err) == JF_MODEL_ELIMIT);
+    free(text);
+    jf_janus_free(m);
+}
+
 static const test_case cases[] = {
+    {"self_checks", self_checks},
+    {"context_limit", context_limit},
     {"tiny_load", tiny_load},
     {"tiny_golden", tiny_golden},
     {"random_model", random_model},
