@@ -2,6 +2,7 @@
  * runs every stage that exists on it, ending with a short report. Grows as issues land. */
 #include "cli.h"
 #include "jf_ingest.h"
+#include "jf_model.h"
 
 #include <getopt.h>
 #include <sqlite3.h>
@@ -15,8 +16,98 @@ static const char HELP[] =
     "and a text corpus under DIR/input (default DIR = ./jf-demo), with a few damaged inputs among them,\n"
     "then: ingests all of it into the shard store DIR/dataset (every image checked, every sample's\n"
     "outcome counted), prints its stats, verifies it, removes near duplicates, filters the generation\n"
-    "samples with presets (printing the funnel), exports WebDataset tars, and plans and streams a staged\n"
-    "understanding : generation : text mix for two ranks from the filtered subset.\n";
+    "samples with presets (printing the funnel), exports WebDataset tars, plans and streams a staged\n"
+    "understanding : generation : text mix for two ranks from the filtered subset, then writes a tiny\n"
+    "random JanusFlow in the released layout (DIR/tiny-janusflow) and runs the understanding path on\n"
+    "two images read from the shards (random weights: the answers are noise, the pipeline is real).\n";
+
+static void print_piece(void *user, const char *piece)
+{
+    (void)user;
+    fputs(piece, stdout);
+}
+
+/* The understanding path on the first understanding samples of the dataset. */
+static int demo_model(const char *dir, const char *dataset, const cli_opts *o)
+{
+    char model_dir[4200];
+    snprintf(model_dir, sizeof model_dir, "%s/tiny-janusflow", dir);
+    jf_model_error merr = {0};
+    jf_janus_random_shape shape = jf_janus_tiny_shape();
+    if (jf_janus_write_random(model_dir, &shape, 7, &merr)) {
+        fprintf(stderr, "jf demo: %s\n", merr.msg);
+        return (int)merr.code;
+    }
+    jf_janus *m = NULL;
+    jf_janus_load_stats ls;
+    if (jf_janus_load(model_dir, &m, &ls, NULL, NULL, &merr)) {
+        fprintf(stderr, "jf demo: %s\n", merr.msg);
+        return (int)merr.code;
+    }
+    if (!o->quiet && !o->json)
+        printf("    %s: %zu tensors, %llu parameters (random), %d image tokens per image\n", model_dir, ls.tensors,
+               (unsigned long long)ls.parameters, jf_janus_get_config(m)->image_tokens);
+    jf_error err = {0};
+    jf_store *st = NULL;
+    int rc = 0;
+    if (jf_store_open(dataset, JF_STORE_READONLY, &st, &err)) {
+        jf_janus_free(m);
+        return fail("demo", &err);
+    }
+    sqlite3_stmt *q = NULL;
+    sqlite3_prepare_v2(jf_store_db(st), "SELECT id, key FROM samples WHERE kind = 'understanding' AND n_images >= 1 ORDER BY id LIMIT 2",
+                       -1, &q, NULL);
+    jf_record *rec = jf_record_create();
+    jf_janus_image_spec spec = jf_janus_image_spec_of(m);
+    uint8_t *box = malloc((size_t)spec.size * spec.size * 3);
+    float *pix = malloc((size_t)spec.size * spec.size * 3 * sizeof *pix);
+    while (!rc && q && sqlite3_step(q) == SQLITE_ROW) {
+        const char *key = (const char *)sqlite3_column_text(q, 1);
+        if (jf_store_get_row(st, sqlite3_column_int64(q, 0), rec, &err)) {
+            rc = fail("demo", &err);
+            break;
+        }
+        const jf_field *img = NULL;
+        for (size_t i = 0; i < jf_record_field_count(rec) && !img; i++)
+            if (jf_record_field(rec, i)->type == JF_FIELD_IMAGE)
+                img = jf_record_field(rec, i);
+        uint8_t *rgb = NULL;
+        int w = 0, h = 0;
+        if (!img || jf_image_decode_rgb(img->data, img->size, NULL, &rgb, &w, &h, &err) ||
+            jf_image_letterbox(rgb, w, h, spec.size, spec.min_size, spec.background, JF_RESAMPLE_BICUBIC, box, &err)) {
+            fprintf(stderr, "jf demo: %s: %s\n", key, img ? err.msg : "no image field");
+            free(rgb);
+            continue;
+        }
+        free(rgb);
+        jf_janus_image_to_pixels(&spec, box, pix);
+        char *prompt = jf_janus_chat_prompt(m, "What is in this image?", 1);
+        const float *images[] = {pix};
+        jf_gen_params gp = jf_gen_default_params();
+        gp.max_new_tokens = 12;
+        int32_t *ids = NULL;
+        size_t n = 0;
+        if (!o->quiet && !o->json) {
+            printf("    %s (%dx%d): \"What is in this image?\" -> ", key, w, h);
+            fflush(stdout);
+        }
+        if (jf_janus_generate(m, prompt, images, 1, &gp, o->quiet || o->json ? NULL : print_piece, NULL, &ids, &n, &merr)) {
+            fprintf(stderr, "jf demo: %s\n", merr.msg);
+            rc = (int)merr.code;
+        } else if (!o->quiet && !o->json) {
+            printf("  [%zu tokens]\n", n);
+        }
+        free(ids);
+        free(prompt);
+    }
+    sqlite3_finalize(q);
+    free(box);
+    free(pix);
+    jf_record_destroy(rec);
+    jf_store_close(st);
+    jf_janus_free(m);
+    return rc;
+}
 
 static void step(const cli_opts *o, const char *fmt, const char *arg)
 {
@@ -160,6 +251,9 @@ int cmd_demo(int argc, char **argv)
         if ((rc = run(stream)))
             return rc;
     }
+    step(&o, "%s", "model: a tiny random JanusFlow in the released layout; the understanding path on two images from the shards");
+    if ((rc = demo_model(dir, dataset, &o)))
+        return rc;
     if (!o.quiet && !o.json)
         printf("==> done in %.1f s. Try: jf shard cat %s laion/000000000 ; jf shard ls %s\n", now_seconds() - t0, dataset,
                dataset);
