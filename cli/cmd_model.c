@@ -170,16 +170,16 @@ static int model_inspect(int argc, char **argv)
     }
     if (tensors) {
         /* the inventory, as the header lists it */
-        jf_safetensors *sf = NULL;
-        if (jf_safetensors_open(dir, &sf, &err) == JF_MODEL_OK) {
-            for (size_t i = 0; i < jf_safetensors_count(sf); i++) {
-                const jf_tensor_info *t = jf_safetensors_at(sf, i);
+        jf_weights *sf = NULL;
+        if (jf_weights_open(dir, &sf, &err) == JF_MODEL_OK) {
+            for (size_t i = 0; i < jf_weights_count(sf); i++) {
+                const jf_tensor_info *t = jf_weights_at(sf, i);
                 printf("%-72s %-5s [", t->name, jf_dtype_name(t->dtype));
                 for (int d = 0; d < t->ndim; d++)
                     printf("%s%lld", d ? ", " : "", (long long)t->shape[d]);
                 printf("]\n");
             }
-            jf_safetensors_close(sf);
+            jf_weights_close(sf);
         }
     }
     jf_janus_free(m);

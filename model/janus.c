@@ -19,7 +19,7 @@ typedef struct vit_block {
 
 struct jf_janus {
     jf_janus_config cfg;
-    jf_safetensors *st;
+    jf_weights *st;
     jf_tokenizer *tok;
     /* language model */
     jf__w embed, final_norm, lm_head;
@@ -307,7 +307,7 @@ static jf_model_status bind(jf_janus *m, const char *name, int ndim, int64_t d0,
 {
     int64_t shape[4] = {d0, d1, d2, d3};
     const jf_tensor_info *t;
-    jf_model_status s = jf_safetensors_get(m->st, name, JF_DTYPE_OTHER, ndim, shape, &t, err);
+    jf_model_status s = jf_weights_get(m->st, name, JF_DTYPE_OTHER, ndim, shape, &t, err);
     if (s)
         return s;
     w->p = t->data;
@@ -368,8 +368,8 @@ static jf_model_status bind_vit(jf_janus *m, const char *dir, jf_model_error *er
 {
     jf_janus_config *c = &m->cfg;
     /* shapes from the tensors: width and patch from the patch embedding, the grid from pos_embed */
-    const jf_tensor_info *pe = jf_safetensors_find(m->st, VIT "patch_embed.proj.weight");
-    const jf_tensor_info *pos = jf_safetensors_find(m->st, VIT "pos_embed");
+    const jf_tensor_info *pe = jf_weights_find(m->st, VIT "patch_embed.proj.weight");
+    const jf_tensor_info *pos = jf_weights_find(m->st, VIT "pos_embed");
     if (!pe || !pos || pe->ndim != 4 || pos->ndim != 3)
         return jf__merr(err, JF_MODEL_ENOTFOUND, "%s: no SigLIP patch embedding / pos_embed (" VIT "*)", dir);
     c->vit_width = (int)pe->shape[0];
@@ -394,7 +394,7 @@ static jf_model_status bind_vit(jf_janus *m, const char *dir, jf_model_error *er
     char n[256];
     for (;; depth++) {
         snprintf(n, sizeof n, VIT "blocks.%d.norm1.weight", depth);
-        if (!jf_safetensors_find(m->st, n))
+        if (!jf_weights_find(m->st, n))
             break;
     }
     /* select_layer as the official builder reads it: ≤ 0 counts from the end (−1 = all) */
@@ -405,7 +405,7 @@ static jf_model_status bind_vit(jf_janus *m, const char *dir, jf_model_error *er
     if (layers <= 0)
         return jf__merr(err, JF_MODEL_ESHAPE, "%s: SigLIP has %d blocks, select_layer %d leaves none", dir, depth, sel);
     c->vit_layers = layers;
-    const jf_tensor_info *fc1 = jf_safetensors_find(m->st, VIT "blocks.0.mlp.fc1.weight");
+    const jf_tensor_info *fc1 = jf_weights_find(m->st, VIT "blocks.0.mlp.fc1.weight");
     c->vit_mlp = fc1 && fc1->ndim == 2 ? (int)fc1->shape[0] : 4 * c->vit_width;
 
     int64_t W = c->vit_width, F = c->vit_mlp;
@@ -474,7 +474,7 @@ jf_model_status jf_janus_load(const char *dir, jf_janus **out, jf_janus_load_sta
         s = resolve_tokens(m, dir, err);
     }
     if (!s)
-        s = jf_safetensors_open(dir, &m->st, err);
+        s = jf_weights_open(dir, &m->st, err);
     if (!s)
         s = bind_llm(m, err);
     if (!s)
@@ -486,9 +486,9 @@ jf_model_status jf_janus_load(const char *dir, jf_janus **out, jf_janus_load_sta
     qsort(m->bound, m->n_bound, sizeof *m->bound, cmp_str);
     jf_janus_load_stats ls;
     memset(&ls, 0, sizeof ls);
-    ls.tensors = jf_safetensors_count(m->st);
+    ls.tensors = jf_weights_count(m->st);
     for (size_t i = 0; i < ls.tensors; i++) {
-        const jf_tensor_info *t = jf_safetensors_at(m->st, i);
+        const jf_tensor_info *t = jf_weights_at(m->st, i);
         uint64_t count = 1;
         for (int d = 0; d < t->ndim; d++)
             count *= (uint64_t)t->shape[d];
@@ -516,7 +516,7 @@ void jf_janus_free(jf_janus *m)
 {
     if (!m)
         return;
-    jf_safetensors_close(m->st);
+    jf_weights_close(m->st);
     jf_tokenizer_free(m->tok);
     free(m->layers);
     free(m->blocks);

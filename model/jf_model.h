@@ -42,7 +42,7 @@ typedef struct jf_model_error {
 void jf_model_set_threads(int n);
 int jf_model_threads(void);
 
-/* ---- safetensors ---- */
+/* ---- weight files: safetensors and PyTorch checkpoints ---- */
 
 typedef enum jf_dtype { JF_F32 = 0, JF_F16 = 1, JF_BF16 = 2, JF_I64 = 3, JF_I32 = 4, JF_U8 = 5, JF_DTYPE_OTHER = 99 } jf_dtype;
 const char *jf_dtype_name(jf_dtype t);
@@ -57,19 +57,22 @@ typedef struct jf_tensor_info {
     const char *file;   /* the shard it lives in */
 } jf_tensor_info;
 
-typedef struct jf_safetensors jf_safetensors;
+typedef struct jf_weights jf_weights;
 
 /* Opens a model directory's weights: model.safetensors, or model.safetensors.index.json with
- * its shards, or a single .safetensors path. Headers are checked against the file sizes
- * (offsets inside the data, no overlaps); files are mmapped, not read. */
-jf_model_status jf_safetensors_open(const char *path, jf_safetensors **out, jf_model_error *err);
-void jf_safetensors_close(jf_safetensors *st);
-size_t jf_safetensors_count(const jf_safetensors *st);
-const jf_tensor_info *jf_safetensors_at(const jf_safetensors *st, size_t i);
-const jf_tensor_info *jf_safetensors_find(const jf_safetensors *st, const char *name);
+ * its shards; or one file: safetensors, or a PyTorch checkpoint of a state dict (torch.save's
+ * zip container or the legacy one, recognised by content; nested dicts give dotted names).
+ * Headers are checked against the file sizes (offsets inside the data, no overlaps); files are
+ * mmapped, not read. A checkpoint's pickle is interpreted, never executed: only the opcodes and
+ * globals of a state dict are accepted, anything else is refused with its offset. */
+jf_model_status jf_weights_open(const char *path, jf_weights **out, jf_model_error *err);
+void jf_weights_close(jf_weights *st);
+size_t jf_weights_count(const jf_weights *st);
+const jf_tensor_info *jf_weights_at(const jf_weights *st, size_t i);
+const jf_tensor_info *jf_weights_find(const jf_weights *st, const char *name);
 /* The tensor, checked for dtype (any of BF16/F16/F32 when want == JF_DTYPE_OTHER) and shape
  * (dims < 0 in `shape` are not checked). The error names the tensor and both shapes. */
-jf_model_status jf_safetensors_get(const jf_safetensors *st, const char *name, jf_dtype want, int ndim,
+jf_model_status jf_weights_get(const jf_weights *st, const char *name, jf_dtype want, int ndim,
                                    const int64_t *shape, const jf_tensor_info **out, jf_model_error *err);
 
 /* ---- tokenizer (Hugging Face tokenizer.json, byte-level BPE) ---- */

@@ -23,6 +23,14 @@ static inline jf_model_status jf__merr(jf_model_error *err, jf_model_status code
     return code;
 }
 
+/* ---- weight files (weights.c, torch_ckpt.c) ---- */
+/* Appends a tensor (name copied; data borrowed from a mapping the weights own). */
+jf_model_status jf__weights_add(jf_weights *w, const char *name, jf_dtype dtype, int ndim, const int64_t *shape,
+                                const void *data, size_t bytes, const char *file, jf_model_error *err);
+/* 1: a zip-container PyTorch checkpoint, 2: the legacy container, 0: neither. */
+int jf__is_torch_checkpoint(const uint8_t *p, size_t n);
+jf_model_status jf__torch_load(jf_weights *w, const uint8_t *base, size_t size, const char *file, jf_model_error *err);
+
 /* ---- the worker pool (ops.c) ---- */
 /* Runs fn(user, i) for i in [0, n) over the pool's threads and the caller. */
 void jf__parallel_for(size_t n, void (*fn)(void *user, size_t i), void *user);

@@ -263,16 +263,16 @@ static void random_model(void)
     snprintf(dir, sizeof dir, "/tmp/jf_test_random_%d", (int)getpid());
     jf_janus_random_shape shape = jf_janus_tiny_shape();
     CHECK_OK(jf_janus_write_random(dir, &shape, 5, &err));
-    jf_safetensors *a = NULL, *b = NULL;
-    CHECK_OK(jf_safetensors_open(dir, &a, &err));
-    CHECK_OK(jf_safetensors_open(TINY_DIR, &b, &err));
-    CHECK_EQ_INT(jf_safetensors_count(a), jf_safetensors_count(b));
-    for (size_t i = 0; i < jf_safetensors_count(b); i++) {
-        const jf_tensor_info *t = jf_safetensors_at(b, i);
-        CHECK_MSG(jf_safetensors_find(a, t->name), "%s", t->name);
+    jf_weights *a = NULL, *b = NULL;
+    CHECK_OK(jf_weights_open(dir, &a, &err));
+    CHECK_OK(jf_weights_open(TINY_DIR, &b, &err));
+    CHECK_EQ_INT(jf_weights_count(a), jf_weights_count(b));
+    for (size_t i = 0; i < jf_weights_count(b); i++) {
+        const jf_tensor_info *t = jf_weights_at(b, i);
+        CHECK_MSG(jf_weights_find(a, t->name), "%s", t->name);
     }
-    jf_safetensors_close(a);
-    jf_safetensors_close(b);
+    jf_weights_close(a);
+    jf_weights_close(b);
     jf_janus *m = NULL;
     jf_janus_load_stats st;
     CHECK_OK(jf_janus_load(dir, &m, &st, NULL, NULL, &err));
@@ -570,7 +570,87 @@ static void context_limit(void)
     jf_janus_free(m);
 }
 
+/* PyTorch checkpoints (tests/reference/torch_ckpt.py): both containers give every tensor with
+ * its dtype, shape and values; a pickle that would call os.system is refused; cut files are
+ * refused with a message. */
+static void check_ckpt(const char *path, yajl_val expected)
+{
+    jf_model_error err = {0};
+    jf_weights *w = NULL;
+    CHECK_OK(jf_weights_open(path, &w, &err));
+    CHECK_EQ_INT(jf_weights_count(w), expected->u.object.len);
+    for (size_t i = 0; i < expected->u.object.len; i++) {
+        const char *name = expected->u.object.keys[i];
+        yajl_val e = expected->u.object.values[i];
+        const jf_tensor_info *t = jf_weights_find(w, name);
+        CHECK_MSG(t, "%s missing", name);
+        const char *kd[] = {"dtype", NULL}, *ks[] = {"shape", NULL}, *kv[] = {"values", NULL};
+        const char *want_dt = YAJL_GET_STRING(yajl_tree_get(e, kd, yajl_t_string));
+        CHECK_MSG(want_dt && !strcmp(jf_dtype_name(t->dtype), want_dt), "%s dtype", name);
+        yajl_val sh = yajl_tree_get(e, ks, yajl_t_array), vals = yajl_tree_get(e, kv, yajl_t_array);
+        CHECK_EQ_INT(t->ndim, sh->u.array.len);
+        for (int d = 0; d < t->ndim; d++)
+            CHECK_EQ_INT(t->shape[d], YAJL_GET_INTEGER(sh->u.array.values[d]));
+        for (size_t k = 0; k < vals->u.array.len; k++) {
+            double want = YAJL_GET_DOUBLE(vals->u.array.values[k]), got;
+            if (t->dtype == JF_I64)
+                got = (double)((const int64_t *)t->data)[k];
+            else {
+                float f;
+                jf__w tw = {t->data, t->dtype, 1, (int64_t)vals->u.array.len};
+                jf__w_to_f32(&tw, k, 1, &f);
+                got = f;
+            }
+            CHECK_MSG(got == want, "%s[%zu]: %g vs %g", name, k, got, want);
+        }
+    }
+    jf_weights_close(w);
+}
+
+static void torch_checkpoints(void)
+{
+    char *json = slurp(JF_TEST_DATA "/ckpt/expected.json", NULL);
+    CHECK(json);
+    yajl_val expected = yajl_tree_parse(json, NULL, 0);
+    free(json);
+    CHECK(expected && YAJL_IS_OBJECT(expected));
+    check_ckpt(JF_TEST_DATA "/ckpt/zip.pth", expected);
+    check_ckpt(JF_TEST_DATA "/ckpt/legacy.pth", expected);
+    yajl_tree_free(expected);
+
+    jf_model_error err = {0};
+    jf_weights *w = NULL;
+    CHECK(jf_weights_open(JF_TEST_DATA "/ckpt/evil.pth", &w, &err) == JF_MODEL_EFORMAT);
+    printf("evil: %s\n", err.msg);
+    CHECK(strstr(err.msg, "system") && strstr(err.msg, "refused"));
+    /* every cut of both containers is refused cleanly (or, cut inside the zip's ignored tail
+     * records, still reads) */
+    const char *files[] = {JF_TEST_DATA "/ckpt/zip.pth", JF_TEST_DATA "/ckpt/legacy.pth"};
+    char tmp[256];
+    snprintf(tmp, sizeof tmp, "/tmp/jf_test_ckpt_%d.pth", (int)getpid());
+    for (int fi = 0; fi < 2; fi++) {
+        size_t len;
+        char *data = slurp(files[fi], &len);
+        CHECK(data);
+        int refused = 0;
+        for (size_t cut = 0; cut < len; cut += 7) {
+            FILE *f = fopen(tmp, "wb");
+            fwrite(data, 1, cut, f);
+            fclose(f);
+            if (jf_weights_open(tmp, &w, &err) == JF_MODEL_OK)
+                jf_weights_close(w);
+            else
+                refused++;
+        }
+        printf("%s: %d of %zu cuts refused; last message: %s\n", files[fi], refused, (len + 6) / 7, err.msg);
+        CHECK(refused == (int)((len + 6) / 7));
+        free(data);
+    }
+    unlink(tmp);
+}
+
 static const test_case cases[] = {
+    {"torch_checkpoints", torch_checkpoints},
     {"self_checks", self_checks},
     {"context_limit", context_limit},
     {"tiny_load", tiny_load},

@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Builds seed corpora for the fuzz targets from the demo sample set: record-file streams, tars
-# (whole, truncated, compressed) and mix files. Usage: seeds.sh JF_BINARY OUT_DIR
+# (whole, truncated, compressed) and mix files; weight files and tokenizers from tests/data.
+# Usage: seeds.sh JF_BINARY OUT_DIR TEST_DATA_DIR
 set -eu
-jf=$1 out=$2
-rm -rf "$out"; mkdir -p "$out/jfr" "$out/wds" "$out/mix" "$out/manifest" "$out/rule" "$out/work"
+jf=$1 out=$2 data=$3
+rm -rf "$out"; mkdir -p "$out/jfr" "$out/wds" "$out/mix" "$out/manifest" "$out/rule" "$out/work" "$out/weights" "$out/tokenizer"
+cp "$data"/ckpt/zip.pth "$data"/ckpt/legacy.pth "$data"/ckpt/evil.pth "$out/weights/"
+cp "$data"/janus_tiny/model.safetensors "$out/weights/tiny.safetensors"
+cp "$data"/janus_tiny/tokenizer.json "$out/tokenizer/tiny.json"
+printf '{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]},"normalizer":{"type":"Lowercase"},"pre_tokenizer":{"type":"Whitespace"},"added_tokens":[{"id":3,"content":"<s>","special":true}]}' > "$out/tokenizer/small.json"
 "$jf" demo --dir "$out/work" --quiet >/dev/null 2>&1 || true
 i=0
 for f in "$out"/work/dataset/shards/*.jfr; do

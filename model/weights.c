@@ -1,7 +1,7 @@
-/* safetensors files, mmapped: an 8-byte little-endian header length, a JSON header of
- * {name: {dtype, shape, data_offsets}}, then the data. Sharded models add
- * model.safetensors.index.json with a weight_map. Everything a header claims is checked
- * against the file before it is used. */
+/* Weight files, mmapped. safetensors: an 8-byte little-endian header length, a JSON header of
+ * {name: {dtype, shape, data_offsets}}, then the data; sharded models add
+ * model.safetensors.index.json with a weight_map. PyTorch checkpoints (torch_ckpt.c) are
+ * recognised by content. Everything a header claims is checked against the file before use. */
 #include "model_internal.h"
 
 #include <errno.h>
@@ -19,7 +19,7 @@ typedef struct mapped {
     size_t size;
 } mapped;
 
-struct jf_safetensors {
+struct jf_weights {
     mapped *files;
     size_t n_files;
     jf_tensor_info *t;
@@ -67,7 +67,35 @@ static int cmp_begin(const void *a, const void *b)
     return (const char *)x->data < (const char *)y->data ? -1 : (const char *)x->data > (const char *)y->data;
 }
 
-static jf_model_status add_file(jf_safetensors *st, const char *path, jf_model_error *err)
+jf_model_status jf__weights_add(jf_weights *st, const char *name, jf_dtype dtype, int ndim, const int64_t *shape,
+                                const void *data, size_t bytes, const char *file, jf_model_error *err)
+{
+    if (ndim > 8)
+        return jf__merr(err, JF_MODEL_EFORMAT, "%s: tensor '%s' has %d dimensions", file, name, ndim);
+    if (st->n == st->cap) {
+        st->cap = st->cap ? st->cap * 2 : 1024;
+        jf_tensor_info *v = realloc(st->t, st->cap * sizeof *v);
+        if (!v)
+            return jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
+        st->t = v;
+    }
+    jf_tensor_info *ti = &st->t[st->n];
+    memset(ti, 0, sizeof *ti);
+    ti->name = strdup(name);
+    if (!ti->name)
+        return jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
+    ti->dtype = dtype;
+    ti->ndim = ndim;
+    for (int d = 0; d < ndim; d++)
+        ti->shape[d] = shape[d];
+    ti->data = data;
+    ti->bytes = bytes;
+    ti->file = file;
+    st->n++;
+    return JF_MODEL_OK;
+}
+
+static jf_model_status add_file(jf_weights *st, const char *path, jf_model_error *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -80,7 +108,7 @@ static jf_model_status add_file(jf_safetensors *st, const char *path, jf_model_e
     size_t size = (size_t)sb.st_size;
     if (size < 8) {
         close(fd);
-        return jf__merr(err, JF_MODEL_EFORMAT, "%s: %zu bytes, too short for a safetensors file", path, size);
+        return jf__merr(err, JF_MODEL_EFORMAT, "%s: %zu bytes, too short for a weights file", path, size);
     }
     void *base = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
@@ -97,6 +125,8 @@ static jf_model_status add_file(jf_safetensors *st, const char *path, jf_model_e
     m->base = base;
     m->size = size;
     const uint8_t *p = base;
+    if (jf__is_torch_checkpoint(p, size))
+        return jf__torch_load(st, p, size, m->path, err);
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--)
         hlen = hlen << 8 | p[i];
@@ -193,10 +223,10 @@ static jf_model_status add_file(jf_safetensors *st, const char *path, jf_model_e
     return s;
 }
 
-jf_model_status jf_safetensors_open(const char *path, jf_safetensors **out, jf_model_error *err)
+jf_model_status jf_weights_open(const char *path, jf_weights **out, jf_model_error *err)
 {
     *out = NULL;
-    jf_safetensors *st = calloc(1, sizeof *st);
+    jf_weights *st = calloc(1, sizeof *st);
     if (!st)
         return jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
     struct stat sb;
@@ -244,7 +274,7 @@ jf_model_status jf_safetensors_open(const char *path, jf_safetensors **out, jf_m
             }
             /* every mapped name must be found in its shard */
             for (size_t i = 0; wm && s == JF_MODEL_OK && i < wm->u.object.len; i++)
-                if (!jf_safetensors_find(st, wm->u.object.keys[i]))
+                if (!jf_weights_find(st, wm->u.object.keys[i]))
                     s = jf__merr(err, JF_MODEL_EFORMAT, "%s: '%s' is in the weight map but in no shard", p, wm->u.object.keys[i]);
             free(seen);
             yajl_tree_free(root);
@@ -256,14 +286,14 @@ jf_model_status jf_safetensors_open(const char *path, jf_safetensors **out, jf_m
         s = add_file(st, path, err);
     }
     if (s != JF_MODEL_OK) {
-        jf_safetensors_close(st);
+        jf_weights_close(st);
         return s;
     }
     *out = st;
     return JF_MODEL_OK;
 }
 
-void jf_safetensors_close(jf_safetensors *st)
+void jf_weights_close(jf_weights *st)
 {
     if (!st)
         return;
@@ -278,10 +308,10 @@ void jf_safetensors_close(jf_safetensors *st)
     free(st);
 }
 
-size_t jf_safetensors_count(const jf_safetensors *st) { return st->n; }
-const jf_tensor_info *jf_safetensors_at(const jf_safetensors *st, size_t i) { return i < st->n ? &st->t[i] : NULL; }
+size_t jf_weights_count(const jf_weights *st) { return st->n; }
+const jf_tensor_info *jf_weights_at(const jf_weights *st, size_t i) { return i < st->n ? &st->t[i] : NULL; }
 
-const jf_tensor_info *jf_safetensors_find(const jf_safetensors *st, const char *name)
+const jf_tensor_info *jf_weights_find(const jf_weights *st, const char *name)
 {
     for (size_t i = 0; i < st->n; i++)
         if (!strcmp(st->t[i].name, name))
@@ -298,10 +328,10 @@ static void shape_str(int ndim, const int64_t *shape, char *out, size_t n)
         snprintf(out + k, n - k, "]");
 }
 
-jf_model_status jf_safetensors_get(const jf_safetensors *st, const char *name, jf_dtype want, int ndim,
+jf_model_status jf_weights_get(const jf_weights *st, const char *name, jf_dtype want, int ndim,
                                    const int64_t *shape, const jf_tensor_info **out, jf_model_error *err)
 {
-    const jf_tensor_info *t = jf_safetensors_find(st, name);
+    const jf_tensor_info *t = jf_weights_find(st, name);
     *out = NULL;
     if (!t)
         return jf__merr(err, JF_MODEL_ENOTFOUND, "tensor '%s' is missing from the weights", name);
