@@ -27,6 +27,8 @@ static inline jf_model_status jf__merr(jf_model_error *err, jf_model_status code
 /* Appends a tensor (name copied; data borrowed from a mapping the weights own). */
 jf_model_status jf__weights_add(jf_weights *w, const char *name, jf_dtype dtype, int ndim, const int64_t *shape,
                                 const void *data, size_t bytes, const char *file, jf_model_error *err);
+/* Hands a malloc'd buffer to the weights (freed with them); -1 when out of memory. */
+int jf__weights_own(jf_weights *w, void *p);
 /* 1: a zip-container PyTorch checkpoint, 2: the legacy container, 0: neither. */
 int jf__is_torch_checkpoint(const uint8_t *p, size_t n);
 jf_model_status jf__torch_load(jf_weights *w, const uint8_t *base, size_t size, const char *file, jf_model_error *err);

@@ -804,6 +804,17 @@ static jf_model_status load_legacy(jf_weights *w, const uint8_t *base, size_t si
         refs[n_refs].key = k->s;
         refs[n_refs].data = m.p;
         refs[n_refs].bytes = (size_t)count * es;
+        if ((uintptr_t)m.p % es) {
+            /* the legacy layout does not align storages: keep an aligned copy */
+            void *copy = malloc(refs[n_refs].bytes ? refs[n_refs].bytes : 1);
+            if (!copy || jf__weights_own(w, copy)) {
+                free(copy);
+                rc = fail(&m, "out of memory");
+                break;
+            }
+            memcpy(copy, m.p, refs[n_refs].bytes);
+            refs[n_refs].data = copy;
+        }
         n_refs++;
         m.p += count * es;
     }

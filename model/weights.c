@@ -25,7 +25,19 @@ struct jf_weights {
     jf_tensor_info *t;
     size_t n, cap;
     char **names;
+    void **owned; /* aligned copies of misaligned storages (legacy checkpoints) */
+    size_t n_owned;
 };
+
+int jf__weights_own(jf_weights *w, void *p)
+{
+    void **o = realloc(w->owned, (w->n_owned + 1) * sizeof *o);
+    if (!o)
+        return -1;
+    w->owned = o;
+    w->owned[w->n_owned++] = p;
+    return 0;
+}
 
 const char *jf_dtype_name(jf_dtype t)
 {
@@ -303,6 +315,9 @@ void jf_weights_close(jf_weights *st)
         munmap(st->files[i].base, st->files[i].size);
         free(st->files[i].path);
     }
+    for (size_t i = 0; i < st->n_owned; i++)
+        free(st->owned[i]);
+    free(st->owned);
     free(st->files);
     free(st->t);
     free(st);

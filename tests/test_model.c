@@ -593,6 +593,7 @@ static void check_ckpt(const char *path, yajl_val expected)
             CHECK_EQ_INT(t->shape[d], YAJL_GET_INTEGER(sh->u.array.values[d]));
         for (size_t k = 0; k < vals->u.array.len; k++) {
             double want = YAJL_GET_DOUBLE(vals->u.array.values[k]), got;
+            CHECK_MSG((uintptr_t)t->data % (t->dtype == JF_I64 ? 8 : t->dtype == JF_F32 ? 4 : 2) == 0, "%s misaligned", name);
             if (t->dtype == JF_I64)
                 got = (double)((const int64_t *)t->data)[k];
             else {
