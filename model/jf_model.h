@@ -190,6 +190,26 @@ jf_model_status jf_janus_prefill_logits(jf_janus *m, const int32_t *ids, size_t 
 /* Appends one token to the sequence (KV cache) and writes the next logits. */
 jf_model_status jf_janus_step_logits(jf_janus *m, int32_t id, float *logits, jf_model_error *err);
 
+/* ---- FID Inception-v3 (evaluation.md §1.3) ---- */
+
+typedef struct jf_inception jf_inception;
+/* Loads the FID Inception weights as published: pytorch-fid's pt_inception-2015-12-05-*.pth or
+ * torch-fidelity's weights-inception-2015-12-05-*.pth (either PyTorch container), or a
+ * safetensors file with the same tensor names. Every BasicConv2d is checked for shape. */
+jf_model_status jf_inception_load(const char *path, jf_inception **out, jf_model_error *err);
+void jf_inception_free(jf_inception *m);
+/* 16 hex digits identifying the weights (a hash of every tensor used). */
+const char *jf_inception_weights_hash(const jf_inception *m);
+/* pool_3 features [batch, 2048] of images [batch, 3, 299, 299] already resized and normalised
+ * to the network's range ([-1, 1]; the preprocessing modes are the caller's). */
+jf_model_status jf_inception_features(jf_inception *m, const float *images, int batch, float *features,
+                                      jf_model_error *err);
+
+/* Writes FID-Inception weights from a fixed formula (tests/reference/inception_ref.py documents
+ * it) as safetensors with the published tensor names: the demo's and the tests' stand-in for
+ * the real file, which cannot be shipped. */
+jf_model_status jf_inception_write_formula(const char *path, jf_model_error *err);
+
 /* ---- random models in the released layout (demo, benchmarks) ---- */
 
 typedef struct jf_janus_random_shape {

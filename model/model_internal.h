@@ -65,4 +65,12 @@ void jf__attention(const float *q, size_t tq, const float *k, const float *v, si
 /* Conv2d with stride = kernel (a patch embedding): [c, h, w] → [(h/k)*(w/k), out]. */
 void jf__patch_embed(const float *img, int c, int h, int w, int k, const jf__w *weight, const jf__w *bias, float *out);
 
+/* Convolution on [C][B][H][W] activations with f32 weights [O][C][kh][kw], optional bias and
+ * ReLU, into [O][B][OH][OW]. Returns 0, or -1 when out of memory. */
+int jf__conv2d(const float *x, int C, int B, int H, int W, const float *w, const float *bias, int O, int kh, int kw, int sh,
+               int sw, int ph, int pw, int relu, float *y);
+/* Pooling of `planes` H x W planes (floor mode): mode 0 max (padding never wins), 1 average over
+ * the valid cells (count_include_pad=False), 2 average counting the padding. */
+void jf__pool2d(const float *x, int planes, int H, int W, int k, int s, int p, int mode, float *y);
+
 #endif

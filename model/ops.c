@@ -586,3 +586,123 @@ void jf__patch_embed(const float *img, int c, int h, int w, int k, const jf__w *
     jf__linear(cols, n, weight, bias, out);
     free(cols);
 }
+
+/* ---- convolution and pooling on [C][B][H][W] activations ----
+ * Channel-major with the batch inside each channel plane: a 1x1 convolution is one sgemm
+ * W[O, C] · X[C, B·H·W], a k x k one an im2col of column blocks then sgemm, and a channel
+ * slice (a branch of an Inception block) is a contiguous range. */
+
+typedef struct im2col_job {
+    const float *x;
+    int C, B, H, W, kh, kw, sh, sw, ph, pw, OH, OW;
+    size_t col0, ncols;
+    float *cols; /* [C*kh*kw][ncols] */
+} im2col_job;
+
+static void im2col_row(void *user, size_t r)
+{
+    const im2col_job *j = user;
+    int c = (int)(r / ((size_t)j->kh * j->kw)), ky = (int)(r / (size_t)j->kw % (size_t)j->kh), kx = (int)(r % (size_t)j->kw);
+    float *dst = j->cols + r * j->ncols;
+    size_t plane = (size_t)j->OH * j->OW;
+    for (size_t q = 0; q < j->ncols; q++) {
+        size_t col = j->col0 + q;
+        size_t b = col / plane, rem = col % plane;
+        int oy = (int)(rem / (size_t)j->OW), ox = (int)(rem % (size_t)j->OW);
+        int iy = oy * j->sh - j->ph + ky, ix = ox * j->sw - j->pw + kx;
+        dst[q] = iy >= 0 && iy < j->H && ix >= 0 && ix < j->W
+                     ? j->x[(((size_t)c * j->B + b) * j->H + (size_t)iy) * j->W + (size_t)ix]
+                     : 0.0f;
+    }
+}
+
+typedef struct bias_job {
+    float *y;
+    const float *bias;
+    size_t plane;
+    int relu;
+} bias_job;
+
+static void bias_relu_row(void *user, size_t o)
+{
+    const bias_job *j = user;
+    float *row = j->y + o * j->plane, b = j->bias ? j->bias[o] : 0.0f;
+    for (size_t i = 0; i < j->plane; i++) {
+        float v = row[i] + b;
+        row[i] = j->relu && v < 0.0f ? 0.0f : v;
+    }
+}
+
+int jf__conv2d(const float *x, int C, int B, int H, int W, const float *w, const float *bias, int O, int kh, int kw, int sh,
+               int sw, int ph, int pw, int relu, float *y)
+{
+    int OH = (H + 2 * ph - kh) / sh + 1, OW = (W + 2 * pw - kw) / sw + 1;
+    size_t N = (size_t)B * OH * OW, K = (size_t)C * kh * kw;
+    if (kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, O, (int)N, C, 1.0f, w, C, x, (int)N, 0.0f, y, (int)N);
+    } else {
+        /* im2col in column blocks of at most 8 M floats */
+        size_t block = (size_t)(8u << 20) / K;
+        if (block < 256)
+            block = 256;
+        if (block > N)
+            block = N;
+        float *cols = malloc(K * block * sizeof *cols);
+        if (!cols)
+            return -1;
+        for (size_t c0 = 0; c0 < N; c0 += block) {
+            size_t nc = N - c0 < block ? N - c0 : block;
+            im2col_job j = {x, C, B, H, W, kh, kw, sh, sw, ph, pw, OH, OW, c0, nc, cols};
+            jf__parallel_for(K, im2col_row, &j);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, O, (int)nc, (int)K, 1.0f, w, (int)K, cols, (int)nc, 0.0f,
+                        y + c0, (int)N);
+        }
+        free(cols);
+    }
+    if (bias || relu) {
+        bias_job bj = {y, bias, N, relu};
+        jf__parallel_for((size_t)O, bias_relu_row, &bj);
+    }
+    return 0;
+}
+
+typedef struct pool_job {
+    const float *x;
+    int H, W, k, s, p, OH, OW, mode; /* mode 0 max, 1 avg excluding padding, 2 avg including padding */
+    float *y;
+} pool_job;
+
+static void pool_plane(void *user, size_t pl)
+{
+    const pool_job *j = user;
+    const float *in = j->x + pl * (size_t)j->H * j->W;
+    float *out = j->y + pl * (size_t)j->OH * j->OW;
+    for (int oy = 0; oy < j->OH; oy++)
+        for (int ox = 0; ox < j->OW; ox++) {
+            int y0 = oy * j->s - j->p, x0 = ox * j->s - j->p;
+            float best = -INFINITY;
+            double sum = 0;
+            int count = 0;
+            for (int ky = 0; ky < j->k; ky++) {
+                int iy = y0 + ky;
+                if (iy < 0 || iy >= j->H)
+                    continue;
+                for (int kx = 0; kx < j->k; kx++) {
+                    int ix = x0 + kx;
+                    if (ix < 0 || ix >= j->W)
+                        continue;
+                    float v = in[(size_t)iy * j->W + ix];
+                    best = v > best ? v : best;
+                    sum += v;
+                    count++;
+                }
+            }
+            out[(size_t)oy * j->OW + ox] = j->mode == 0 ? best : (float)(sum / (j->mode == 1 ? count : j->k * j->k));
+        }
+}
+
+void jf__pool2d(const float *x, int planes, int H, int W, int k, int s, int p, int mode, float *y)
+{
+    pool_job j = {x, H, W, k, s, p, (H + 2 * p - k) / s + 1, (W + 2 * p - k) / s + 1, mode, y};
+    jf__parallel_for((size_t)planes, pool_plane, &j);
+}

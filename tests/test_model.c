@@ -650,7 +650,48 @@ static void torch_checkpoints(void)
     unlink(tmp);
 }
 
+/* The FID Inception on formula weights and images against tests/reference/inception_ref.py. */
+static void inception_golden(void)
+{
+    jf_model_error err = {0};
+    char path[256];
+    snprintf(path, sizeof path, "/tmp/jf_test_inception_%d.safetensors", (int)getpid());
+    CHECK_OK(jf_inception_write_formula(path, &err));
+    jf_inception *m = NULL;
+    CHECK_OK(jf_inception_load(path, &m, &err));
+    unlink(path);
+    size_t len;
+    char *g = slurp(JF_TEST_DATA "/inception_golden.bin", &len);
+    CHECK(g && !memcmp(g, "JFIN", 4));
+    uint32_t batch;
+    memcpy(&batch, g + 4, 4);
+    CHECK(len == 8 + (size_t)batch * 2048 * 4);
+    size_t n = (size_t)3 * 299 * 299;
+    float *img = malloc(batch * n * sizeof *img), *feat = malloc(batch * 2048 * sizeof *feat);
+    for (uint32_t b = 0; b < batch; b++)
+        for (size_t i = 0; i < n; i++)
+            img[b * n + i] = (float)((double)((int64_t)(i * 40503 + b * 977) % 65536) / 32768.0 - 1.0);
+    CHECK_OK(jf_inception_features(m, img, (int)batch, feat, &err));
+    const float *want = (const float *)(g + 8);
+    double e = rel_err(feat, want, batch * 2048), worst = 0;
+    for (size_t i = 0; i < batch * 2048; i++)
+        worst = fmax(worst, fabs((double)feat[i] - want[i]) / fmax(fabs((double)want[i]), 1e-2));
+    printf("Inception pool_3 features: max error %.2e of max |value|; worst element %.2e relative (floor 1e-2)\n", e,
+           worst);
+    CHECK(e < 1e-5);
+    CHECK(worst < 1e-4);
+    /* batch of one gives the same as in a batch */
+    float one[2048];
+    CHECK_OK(jf_inception_features(m, img + n, 1, one, &err));
+    CHECK(rel_err(one, feat + 2048, 2048) < 1e-6);
+    free(img);
+    free(feat);
+    free(g);
+    jf_inception_free(m);
+}
+
 static const test_case cases[] = {
+    {"inception_golden", inception_golden},
     {"torch_checkpoints", torch_checkpoints},
     {"self_checks", self_checks},
     {"context_limit", context_limit},
