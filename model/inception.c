@@ -6,6 +6,7 @@
 #include "model_internal.h"
 
 #include <math.h>
+#include <stdatomic.h>
 
 typedef struct conv {
     int in, out, kh, kw, sh, sw, ph, pw;
@@ -380,18 +381,13 @@ static int block_e(const jf_inception *m, int base, int max_pool, const act *x, 
     return rc;
 }
 
-typedef int (*stage_fn)(const jf_inception *m, const act *x, int B, act *o);
-
-jf_model_status jf_inception_features(jf_inception *m, const float *images, int batch, float *features,
-                                      jf_model_error *err)
+/* The forward of B images (NCHW) into features [B][2048]; 0, or -1 when out of memory. */
+static int forward(const jf_inception *m, const float *images, int B, float *features)
 {
-    int B = batch;
-    if (B <= 0)
-        return jf__merr(err, JF_MODEL_EARG, "an empty batch");
     /* NCHW input → [C][B][H][W] */
     act x = {alloc_act(3, B, 299, 299), 3, 299, 299};
     if (!x.p)
-        return jf__merr(err, JF_MODEL_ENOMEM, "out of memory for a batch of %d", B);
+        return -1;
     size_t plane = 299 * 299;
     for (int b = 0; b < B; b++)
         for (int c = 0; c < 3; c++)
@@ -429,7 +425,7 @@ jf_model_status jf_inception_features(jf_inception *m, const float *images, int 
 #undef STEP
     if (rc) {
         free(x.p);
-        return jf__merr(err, JF_MODEL_ENOMEM, "out of memory in the Inception forward (batch %d)", B);
+        return -1;
     }
     /* global average over 8x8, in double, to [B][2048] */
     size_t hw = (size_t)x.H * x.W;
@@ -442,6 +438,36 @@ jf_model_status jf_inception_features(jf_inception *m, const float *images, int 
             features[(size_t)b * x.C + c] = (float)(s / (double)hw);
         }
     free(x.p);
+    return 0;
+}
+
+typedef struct image_job {
+    const jf_inception *m;
+    const float *images;
+    float *features;
+    atomic_int failed;
+} image_job;
+
+static void one_image(void *user, size_t i)
+{
+    image_job *j = user;
+    if (forward(j->m, j->images + i * 3 * 299 * 299, 1, j->features + i * 2048))
+        atomic_store(&j->failed, 1);
+}
+
+jf_model_status jf_inception_features(jf_inception *m, const float *images, int batch, float *features,
+                                      jf_model_error *err)
+{
+    if (batch <= 0)
+        return jf__merr(err, JF_MODEL_EARG, "an empty batch");
+    /* one image per worker, each with single-threaded sgemm: no hand-offs between the pool
+     * and OpenBLAS inside a layer (the layers are small), and no threads left spinning */
+    image_job j = {m, images, features, 0};
+    jf__blas_single(1);
+    jf__parallel_for((size_t)batch, one_image, &j);
+    jf__blas_single(0);
+    if (atomic_load(&j.failed))
+        return jf__merr(err, JF_MODEL_ENOMEM, "out of memory in the Inception forward");
     return JF_MODEL_OK;
 }
 

@@ -34,7 +34,11 @@ int jf__is_torch_checkpoint(const uint8_t *p, size_t n);
 jf_model_status jf__torch_load(jf_weights *w, const uint8_t *base, size_t size, const char *file, jf_model_error *err);
 
 /* ---- the worker pool (ops.c) ---- */
-/* Runs fn(user, i) for i in [0, n) over the pool's threads and the caller. */
+/* OpenBLAS single-threaded (on = 1: kernels that run whole sub-problems per pool thread) or
+ * back to the pool's thread count (on = 0). */
+void jf__blas_single(int on);
+/* Runs fn(user, i) for i in [0, n) over the pool's threads and the caller; called from inside
+ * an item, it runs serially on that thread. */
 void jf__parallel_for(size_t n, void (*fn)(void *user, size_t i), void *user);
 
 /* ---- weights in their stored dtype ---- */

@@ -28,12 +28,19 @@ static struct {
 } pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .go = PTHREAD_COND_INITIALIZER, .done = PTHREAD_COND_INITIALIZER};
 
 static int threads_wanted;
+/* Set while a thread runs pool items: a parallel_for from inside one runs serially (the pool is
+ * not reentrant), which also lets a kernel run whole sub-problems per thread. */
+static _Thread_local int in_pool;
+/* One dispatch at a time: callers on different threads take turns. */
+static pthread_mutex_t dispatch = PTHREAD_MUTEX_INITIALIZER;
 
 static void run_items(void)
 {
     size_t i;
+    in_pool = 1;
     while ((i = atomic_fetch_add(&pool.next, 1)) < pool.count)
         pool.fn(pool.user, i);
+    in_pool = 0;
 }
 
 static void *worker(void *arg)
@@ -86,6 +93,11 @@ void jf_model_set_threads(int n)
     openblas_set_num_threads(n); /* the same cores, never at the same time as the pool */
 }
 
+void jf__blas_single(int on)
+{
+    openblas_set_num_threads(on ? 1 : jf_model_threads());
+}
+
 int jf_model_threads(void)
 {
     if (!threads_wanted)
@@ -99,11 +111,12 @@ void jf__parallel_for(size_t n, void (*fn)(void *user, size_t i), void *user)
         jf_model_set_threads(0);
     if (n == 0)
         return;
-    if (pool.n == 0 || n == 1) {
+    if (pool.n == 0 || n == 1 || in_pool) {
         for (size_t i = 0; i < n; i++)
             fn(user, i);
         return;
     }
+    pthread_mutex_lock(&dispatch);
     pthread_mutex_lock(&pool.mu);
     pool.fn = fn;
     pool.user = user;
@@ -118,6 +131,7 @@ void jf__parallel_for(size_t n, void (*fn)(void *user, size_t i), void *user)
     while (pool.busy)
         pthread_cond_wait(&pool.done, &pool.mu);
     pthread_mutex_unlock(&pool.mu);
+    pthread_mutex_unlock(&dispatch);
 }
 
 /* ---- dtype conversion ---- */
@@ -605,14 +619,46 @@ static void im2col_row(void *user, size_t r)
     int c = (int)(r / ((size_t)j->kh * j->kw)), ky = (int)(r / (size_t)j->kw % (size_t)j->kh), kx = (int)(r % (size_t)j->kw);
     float *dst = j->cols + r * j->ncols;
     size_t plane = (size_t)j->OH * j->OW;
-    for (size_t q = 0; q < j->ncols; q++) {
-        size_t col = j->col0 + q;
-        size_t b = col / plane, rem = col % plane;
-        int oy = (int)(rem / (size_t)j->OW), ox = (int)(rem % (size_t)j->OW);
-        int iy = oy * j->sh - j->ph + ky, ix = ox * j->sw - j->pw + kx;
-        dst[q] = iy >= 0 && iy < j->H && ix >= 0 && ix < j->W
-                     ? j->x[(((size_t)c * j->B + b) * j->H + (size_t)iy) * j->W + (size_t)ix]
-                     : 0.0f;
+    size_t b = j->col0 / plane, rem = j->col0 % plane;
+    int oy = (int)(rem / (size_t)j->OW), ox = (int)(rem % (size_t)j->OW);
+    /* the output columns of one row: where the input column ix = ox·sw − pw + kx is inside */
+    int lo = j->pw - kx > 0 ? (j->pw - kx + j->sw - 1) / j->sw : 0; /* first ox with ix ≥ 0 */
+    int hi = (j->W - 1 + j->pw - kx) >= 0 ? (j->W - 1 + j->pw - kx) / j->sw + 1 : 0; /* ox past the last ix < W */
+    if (hi > j->OW)
+        hi = j->OW;
+    for (size_t q = 0; q < j->ncols;) {
+        size_t run = (size_t)(j->OW - ox);
+        if (run > j->ncols - q)
+            run = j->ncols - q;
+        float *d = dst + q;
+        int iy = oy * j->sh - j->ph + ky;
+        if (iy < 0 || iy >= j->H) {
+            memset(d, 0, run * sizeof *d);
+        } else {
+            const float *src = j->x + (((size_t)c * j->B + b) * j->H + (size_t)iy) * j->W;
+            int a = ox > lo ? ox : lo, e = ox + (int)run < hi ? ox + (int)run : hi;
+            if (a >= e) {
+                memset(d, 0, run * sizeof *d);
+            } else {
+                /* zeros left of the image, the valid span, zeros right of it */
+                memset(d, 0, (size_t)(a - ox) * sizeof *d);
+                if (j->sw == 1)
+                    memcpy(d + (a - ox), src + a - j->pw + kx, (size_t)(e - a) * sizeof *d);
+                else
+                    for (int o = a; o < e; o++)
+                        d[o - ox] = src[o * j->sw - j->pw + kx];
+                memset(d + (e - ox), 0, (size_t)(ox + (int)run - e) * sizeof *d);
+            }
+        }
+        q += run;
+        ox += (int)run;
+        if (ox == j->OW) {
+            ox = 0;
+            if (++oy == j->OH) {
+                oy = 0;
+                b++;
+            }
+        }
     }
 }
 
@@ -627,9 +673,14 @@ static void bias_relu_row(void *user, size_t o)
 {
     const bias_job *j = user;
     float *row = j->y + o * j->plane, b = j->bias ? j->bias[o] : 0.0f;
-    for (size_t i = 0; i < j->plane; i++) {
-        float v = row[i] + b;
-        row[i] = j->relu && v < 0.0f ? 0.0f : v;
+    if (j->relu) {
+        for (size_t i = 0; i < j->plane; i++) {
+            float v = row[i] + b;
+            row[i] = v > 0.0f ? v : 0.0f;
+        }
+    } else {
+        for (size_t i = 0; i < j->plane; i++)
+            row[i] += b;
     }
 }
 
@@ -672,33 +723,51 @@ typedef struct pool_job {
     float *y;
 } pool_job;
 
+/* Separable: a horizontal pass over each input row (sums in double, maxima), then a vertical
+ * pass over those. Sums are accumulated in double as PyTorch's CPU pooling does. */
 static void pool_plane(void *user, size_t pl)
 {
     const pool_job *j = user;
     const float *in = j->x + pl * (size_t)j->H * j->W;
     float *out = j->y + pl * (size_t)j->OH * j->OW;
-    for (int oy = 0; oy < j->OH; oy++)
+    double *hs = malloc((size_t)j->H * j->OW * sizeof *hs);
+    if (!hs)
+        return;
+    for (int iy = 0; iy < j->H; iy++) {
+        const float *row = in + (size_t)iy * j->W;
+        double *h = hs + (size_t)iy * j->OW;
         for (int ox = 0; ox < j->OW; ox++) {
-            int y0 = oy * j->s - j->p, x0 = ox * j->s - j->p;
-            float best = -INFINITY;
-            double sum = 0;
-            int count = 0;
-            for (int ky = 0; ky < j->k; ky++) {
-                int iy = y0 + ky;
-                if (iy < 0 || iy >= j->H)
-                    continue;
-                for (int kx = 0; kx < j->k; kx++) {
-                    int ix = x0 + kx;
-                    if (ix < 0 || ix >= j->W)
-                        continue;
-                    float v = in[(size_t)iy * j->W + ix];
-                    best = v > best ? v : best;
-                    sum += v;
-                    count++;
-                }
+            int x0 = ox * j->s - j->p;
+            int xa = x0 < 0 ? 0 : x0, xb = x0 + j->k > j->W ? j->W : x0 + j->k;
+            if (j->mode == 0) {
+                float best = -INFINITY;
+                for (int ix = xa; ix < xb; ix++)
+                    best = row[ix] > best ? row[ix] : best;
+                h[ox] = best;
+            } else {
+                double sum = 0;
+                for (int ix = xa; ix < xb; ix++)
+                    sum += row[ix];
+                h[ox] = sum;
             }
-            out[(size_t)oy * j->OW + ox] = j->mode == 0 ? best : (float)(sum / (j->mode == 1 ? count : j->k * j->k));
         }
+    }
+    for (int oy = 0; oy < j->OH; oy++) {
+        int y0 = oy * j->s - j->p;
+        int ya = y0 < 0 ? 0 : y0, yb = y0 + j->k > j->H ? j->H : y0 + j->k;
+        for (int ox = 0; ox < j->OW; ox++) {
+            int x0 = ox * j->s - j->p;
+            int xa = x0 < 0 ? 0 : x0, xb = x0 + j->k > j->W ? j->W : x0 + j->k;
+            double acc = j->mode == 0 ? -INFINITY : 0;
+            for (int iy = ya; iy < yb; iy++) {
+                double v = hs[(size_t)iy * j->OW + ox];
+                acc = j->mode == 0 ? (v > acc ? v : acc) : acc + v;
+            }
+            int count = (yb - ya) * (xb - xa);
+            out[(size_t)oy * j->OW + ox] = j->mode == 0 ? (float)acc : (float)(acc / (j->mode == 1 ? count : j->k * j->k));
+        }
+    }
+    free(hs);
 }
 
 void jf__pool2d(const float *x, int planes, int H, int W, int k, int s, int p, int mode, float *y)
