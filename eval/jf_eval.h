@@ -1,0 +1,93 @@
+/*
+ * jf_eval.h — evaluation: FID and KID with the numbers of pytorch-fid, clean-fid,
+ * torch-fidelity and torchmetrics (evaluation.md §1), on the model module's FID Inception and
+ * the shards module's images.
+ *
+ * Statistics are double precision; the Fréchet distance goes through the symmetric eigen route
+ * (LAPACK dsyevd), which equals sqrtm's trace to rounding.
+ */
+#ifndef JF_EVAL_H
+#define JF_EVAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jf_model.h"
+#include "jf_shards.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- image preprocessing for the FID Inception (evaluation.md §1.1–1.2) ---- */
+
+typedef enum jf_fid_mode {
+    JF_FID_CLEAN = 0,       /* clean-fid "clean": PIL bicubic on float per channel, clip, (x − 128)/128 */
+    JF_FID_PYTORCH,         /* pytorch-fid: x/255, bilinear without antialias (align_corners=False), 2x − 1 */
+    JF_FID_LEGACY_TF,       /* TTUR / torch-fidelity / clean-fid legacy_tensorflow: TF1 bilinear on [0,255], (x − 128)/128 */
+    JF_FID_TORCHMETRICS     /* torchmetrics ≥ 1.8: antialiased bilinear on [0,255], (x − 128)/128 */
+} jf_fid_mode;
+
+const char *jf_fid_mode_name(jf_fid_mode m);
+/* "clean", "pytorch-fid", "legacy-tensorflow" (also "torch-fidelity"), "torchmetrics"; -1 if unknown. */
+int jf_fid_mode_parse(const char *name, jf_fid_mode *out);
+
+/* RGB (w x h, 3 bytes per pixel) → the network input [3][299][299] of a mode. Returns 0, or -1
+ * when out of memory. */
+int jf_fid_preprocess(const uint8_t *rgb, int w, int h, jf_fid_mode mode, float *out);
+
+/* The GigaGAN / Janus text-to-image protocol's first step (§1.9): centre crop to the short side
+ * (torchvision offsets, round half to even), then PIL Lanczos to size x size. out: size*size*3. */
+int jf_fid_gigagan_crop(const uint8_t *rgb, int w, int h, int size, uint8_t *out);
+
+/* ---- statistics ---- */
+
+typedef struct jf_fid_stats {
+    int dims;
+    uint64_t n;
+    double *mu;    /* [dims] */
+    double *sigma; /* [dims][dims], unbiased (N − 1) */
+} jf_fid_stats;
+
+/* mu and sigma of n feature rows (two-pass, in double, as numpy's mean and cov). */
+jf_status jf_fid_stats_compute(const float *features, size_t n, int dims, jf_fid_stats *out, jf_error *err);
+void jf_fid_stats_free(jf_fid_stats *s);
+
+typedef struct jf_frechet_result {
+    double fid;
+    double trace_sqrt;   /* Tr((Σ1 Σ2)^½) */
+    double min_eig;      /* the smallest eigenvalue of Σ1^½ Σ2 Σ1^½ before clamping */
+    double max_eig;
+    int clamped;         /* eigenvalues below zero set to zero */
+} jf_frechet_result;
+
+/* ‖μ1 − μ2‖² + Tr Σ1 + Tr Σ2 − 2 Tr((Σ1 Σ2)^½). strict = 1 reproduces pytorch-fid's error for a
+ * clearly complex square root (an eigenvalue below −1e-3 · the largest): JF_ELIMIT with a message. */
+jf_status jf_frechet_distance(const jf_fid_stats *a, const jf_fid_stats *b, int strict, jf_frechet_result *out,
+                              jf_error *err);
+
+typedef struct jf_kid_result {
+    double mean, std; /* std: population (numpy's np.std), as torch-fidelity reports */
+    int subsets, subset_size;
+} jf_kid_result;
+
+/* KID: unbiased MMD² with the cubic polynomial kernel (x·y/d + 1)³ over `subsets` random
+ * subsets of `subset_size` rows of each set (0, 0 = 100 and min(1000, na, nb)). Subsets are
+ * drawn as torch-fidelity draws them: numpy RandomState(seed).choice(n, m, replace=False), set 1
+ * then set 2, per subset (seed 2020 in torch-fidelity). */
+jf_status jf_kid(const float *a, size_t na, const float *b, size_t nb, int dims, int subsets, int subset_size,
+                 uint32_t seed, jf_kid_result *out, jf_error *err);
+
+/* ---- .npz statistics files (pytorch-fid / clean-fid layout) ---- */
+
+/* Reads mu/sigma (f8 or f4) from an .npz (stored or deflated), or `feats` (KID files) when
+ * feats is not NULL (*feats malloc'd float [*n][*dims]). Shapes and dtypes are checked. */
+jf_status jf_npz_read_stats(const char *path, jf_fid_stats *stats, float **feats, size_t *n_feats, int *feat_dims,
+                            jf_error *err);
+/* Writes mu and sigma as float64, like np.savez_compressed(path, mu=mu, sigma=sigma). */
+jf_status jf_npz_write_stats(const char *path, const jf_fid_stats *stats, jf_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,285 @@
+/* .npz statistics files: a zip (stored or deflated) of .npy arrays — mu, sigma, or feats.
+ * Read and written with libarchive; the .npy headers parsed and checked here. */
+#include "eval_internal.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct npy {
+    char name[64];
+    int is_f8;         /* '<f8' or '<f4' */
+    int ndim;
+    uint64_t shape[2];
+    uint8_t *data;     /* raw little-endian values */
+    size_t bytes;
+} npy;
+
+/* Parses a .npy file in memory: magic, version, header dict (descr, fortran_order, shape). */
+static jf_status parse_npy(const char *path, const char *name, const uint8_t *p, size_t n, npy *out, jf_error *err)
+{
+    memset(out, 0, sizeof *out);
+    snprintf(out->name, sizeof out->name, "%s", name);
+    if (n < 10 || memcmp(p, "\x93NUMPY", 6))
+        return jf_error_set(err, JF_EFORMAT, "%s: %s is not a .npy array", path, name);
+    size_t hl, off;
+    if (p[6] == 1) {
+        hl = (size_t)p[8] | (size_t)p[9] << 8;
+        off = 10;
+    } else if (p[6] == 2 || p[6] == 3) {
+        if (n < 12)
+            return jf_error_set(err, JF_ETRUNCATED, "%s: %s is cut short", path, name);
+        hl = (size_t)p[8] | (size_t)p[9] << 8 | (size_t)p[10] << 16 | (size_t)p[11] << 24;
+        off = 12;
+    } else {
+        return jf_error_set(err, JF_EFORMAT, "%s: %s has .npy version %u", path, name, p[6]);
+    }
+    if (hl > n - off || hl > 65536)
+        return jf_error_set(err, JF_ETRUNCATED, "%s: %s has a header past its end", path, name);
+    char h[65537];
+    memcpy(h, p + off, hl);
+    h[hl] = 0;
+    const char *d = strstr(h, "'descr'"), *f = strstr(h, "'fortran_order'"), *s = strstr(h, "'shape'");
+    if (!d || !f || !s)
+        return jf_error_set(err, JF_EFORMAT, "%s: %s has an incomplete .npy header", path, name);
+    const char *colon = strchr(d, ':');
+    const char *q = colon ? strchr(colon, '\'') : NULL;
+    if (!q)
+        return jf_error_set(err, JF_EFORMAT, "%s: %s has a bad descr", path, name);
+    if (!strncmp(q, "'<f8'", 5))
+        out->is_f8 = 1;
+    else if (!strncmp(q, "'<f4'", 5))
+        out->is_f8 = 0;
+    else
+        return jf_error_set(err, JF_EFORMAT, "%s: %s has dtype %.6s, expected float64 or float32 ('<f8'/'<f4')", path,
+                            name, q);
+    const char *fv = strchr(f, ':');
+    while (fv && (*fv == ':' || *fv == ' '))
+        fv++;
+    if (!fv || strncmp(fv, "False", 5))
+        return jf_error_set(err, JF_EFORMAT, "%s: %s is in Fortran order (or its header says neither)", path, name);
+    const char *lp = strchr(s, '(');
+    if (!lp)
+        return jf_error_set(err, JF_EFORMAT, "%s: %s has a bad shape", path, name);
+    lp++;
+    while (*lp && *lp != ')') {
+        while (*lp == ' ' || *lp == ',')
+            lp++;
+        if (*lp == ')')
+            break;
+        char *end;
+        unsigned long long v = strtoull(lp, &end, 10);
+        if (end == lp || out->ndim == 2)
+            return jf_error_set(err, JF_EFORMAT, "%s: %s has a shape of more than 2 dimensions", path, name);
+        out->shape[out->ndim++] = v;
+        lp = end;
+        if (*lp == 'L')
+            lp++;
+    }
+    size_t count = 1;
+    for (int i = 0; i < out->ndim; i++)
+        count *= out->shape[i];
+    size_t es = out->is_f8 ? 8 : 4;
+    if (count > (n - off - hl) / es)
+        return jf_error_set(err, JF_ETRUNCATED, "%s: %s holds %zu bytes, its shape needs %zu", path, name, n - off - hl,
+                            count * es);
+    out->bytes = count * es;
+    out->data = malloc(out->bytes ? out->bytes : 1);
+    if (!out->data)
+        return jf_error_set(err, JF_ENOMEM, "out of memory");
+    memcpy(out->data, p + off + hl, out->bytes);
+    return JF_OK;
+}
+
+static double at(const npy *a, size_t i)
+{
+    if (a->is_f8) {
+        double v;
+        memcpy(&v, a->data + i * 8, 8);
+        return v;
+    }
+    float v;
+    memcpy(&v, a->data + i * 4, 4);
+    return v;
+}
+
+jf_status jf_npz_read_stats(const char *path, jf_fid_stats *stats, float **feats, size_t *n_feats, int *feat_dims,
+                            jf_error *err)
+{
+    if (stats)
+        memset(stats, 0, sizeof *stats);
+    if (feats)
+        *feats = NULL;
+    struct archive *a = archive_read_new();
+    archive_read_support_format_zip(a);
+    archive_read_support_filter_none(a);
+    if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
+        jf_status s = jf_error_set(err, JF_EIO, "%s: %s", path, archive_error_string(a));
+        archive_read_free(a);
+        return s;
+    }
+    npy arr[3];
+    int have[3] = {0, 0, 0}; /* mu, sigma, feats */
+    static const char *const names[3] = {"mu.npy", "sigma.npy", "feats.npy"};
+    jf_status s = JF_OK;
+    struct archive_entry *e;
+    int r;
+    while (!s && (r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+        const char *nm = archive_entry_pathname(e);
+        int which = -1;
+        for (int k = 0; k < 3; k++)
+            if (nm && !strcmp(nm, names[k]))
+                which = k;
+        if (which < 0 || have[which]) {
+            archive_read_data_skip(a);
+            continue;
+        }
+        size_t cap = 1 << 20, n = 0;
+        uint8_t *buf = malloc(cap);
+        for (;;) {
+            if (!buf) {
+                s = jf_error_set(err, JF_ENOMEM, "out of memory");
+                break;
+            }
+            if (n == cap) {
+                uint8_t *nb = cap < ((size_t)1 << 34) ? realloc(buf, cap * 2) : NULL;
+                if (!nb) {
+                    free(buf);
+                    buf = NULL;
+                    continue;
+                }
+                buf = nb;
+                cap *= 2;
+            }
+            la_ssize_t got = archive_read_data(a, buf + n, cap - n);
+            if (got < 0) {
+                s = jf_error_set(err, JF_ECORRUPT, "%s: %s: %s", path, nm, archive_error_string(a));
+                break;
+            }
+            if (got == 0)
+                break;
+            n += (size_t)got;
+        }
+        if (!s)
+            s = parse_npy(path, nm, buf, n, &arr[which], err);
+        free(buf);
+        if (!s)
+            have[which] = 1;
+    }
+    if (!s && r != ARCHIVE_EOF && r != ARCHIVE_OK)
+        s = jf_error_set(err, JF_ECORRUPT, "%s: %s", path, archive_error_string(a));
+    archive_read_free(a);
+    if (!s && stats) {
+        if (!have[0] || !have[1])
+            s = jf_error_set(err, JF_EFORMAT, "%s: no mu and sigma arrays (an .npz of FID statistics has both)", path);
+        else if (arr[0].ndim != 1 || arr[1].ndim != 2 || arr[1].shape[0] != arr[0].shape[0] ||
+                 arr[1].shape[1] != arr[0].shape[0])
+            s = jf_error_set(err, JF_EFORMAT, "%s: mu has shape (%llu) and sigma (%llu, %llu); expected (d) and (d, d)",
+                             path, (unsigned long long)arr[0].shape[0], (unsigned long long)arr[1].shape[0],
+                             (unsigned long long)(arr[1].ndim == 2 ? arr[1].shape[1] : 0));
+        else {
+            size_t d = arr[0].shape[0];
+            stats->dims = (int)d;
+            stats->mu = malloc(d * sizeof *stats->mu);
+            stats->sigma = malloc(d * d * sizeof *stats->sigma);
+            if (!stats->mu || !stats->sigma) {
+                jf_fid_stats_free(stats);
+                s = jf_error_set(err, JF_ENOMEM, "out of memory");
+            } else {
+                for (size_t i = 0; i < d; i++)
+                    stats->mu[i] = at(&arr[0], i);
+                for (size_t i = 0; i < d * d; i++)
+                    stats->sigma[i] = at(&arr[1], i);
+            }
+        }
+    }
+    if (!s && feats) {
+        if (!have[2] || arr[2].ndim != 2)
+            s = jf_error_set(err, JF_EFORMAT, "%s: no feats array of shape (n, d) (a KID .npz has one)", path);
+        else {
+            size_t n = arr[2].shape[0], d = arr[2].shape[1];
+            *feats = malloc(n * d * sizeof **feats);
+            if (!*feats)
+                s = jf_error_set(err, JF_ENOMEM, "out of memory");
+            else {
+                for (size_t i = 0; i < n * d; i++)
+                    (*feats)[i] = (float)at(&arr[2], i);
+                *n_feats = n;
+                *feat_dims = (int)d;
+            }
+        }
+    }
+    for (int k = 0; k < 3; k++)
+        if (have[k])
+            free(arr[k].data);
+    return s;
+}
+
+/* A .npy of float64 values with a 1-D or 2-D C-order shape. */
+static uint8_t *make_npy(const double *v, size_t rows, size_t cols, int ndim, size_t *len)
+{
+    char h[256];
+    int hl = ndim == 1 ? snprintf(h, sizeof h, "{'descr': '<f8', 'fortran_order': False, 'shape': (%zu,), }", rows)
+                       : snprintf(h, sizeof h, "{'descr': '<f8', 'fortran_order': False, 'shape': (%zu, %zu), }", rows, cols);
+    /* numpy pads the header with spaces and a newline to a multiple of 64 bytes (with the 10-byte prelude) */
+    size_t total_h = ((size_t)(10 + hl + 1) + 63) / 64 * 64 - 10;
+    size_t n = ndim == 1 ? rows : rows * cols;
+    *len = 10 + total_h + n * 8;
+    uint8_t *p = malloc(*len);
+    if (!p)
+        return NULL;
+    memcpy(p, "\x93NUMPY\x01\x00", 8);
+    p[8] = (uint8_t)(total_h & 0xff);
+    p[9] = (uint8_t)(total_h >> 8);
+    memcpy(p + 10, h, (size_t)hl);
+    memset(p + 10 + hl, ' ', total_h - (size_t)hl - 1);
+    p[10 + total_h - 1] = '\n';
+    memcpy(p + 10 + total_h, v, n * 8);
+    return p;
+}
+
+jf_status jf_npz_write_stats(const char *path, const jf_fid_stats *stats, jf_error *err)
+{
+    size_t d = (size_t)stats->dims, l1, l2;
+    uint8_t *mu = make_npy(stats->mu, d, 0, 1, &l1), *sg = make_npy(stats->sigma, d, d, 2, &l2);
+    if (!mu || !sg) {
+        free(mu);
+        free(sg);
+        return jf_error_set(err, JF_ENOMEM, "out of memory");
+    }
+    /* written beside the target, then renamed: a reader never sees half a file */
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.partial", path);
+    struct archive *a = archive_write_new();
+    archive_write_set_format_zip(a);
+    archive_write_set_options(a, "zip:compression=deflate");
+    jf_status s = JF_OK;
+    if (archive_write_open_filename(a, tmp) != ARCHIVE_OK)
+        s = jf_error_set(err, JF_EIO, "%s: %s", tmp, archive_error_string(a));
+    const char *names[2] = {"mu.npy", "sigma.npy"};
+    uint8_t *bufs[2] = {mu, sg};
+    size_t lens[2] = {l1, l2};
+    for (int k = 0; !s && k < 2; k++) {
+        struct archive_entry *e = archive_entry_new();
+        archive_entry_set_pathname(e, names[k]);
+        archive_entry_set_size(e, (la_int64_t)lens[k]);
+        archive_entry_set_filetype(e, AE_IFREG);
+        archive_entry_set_perm(e, 0644);
+        archive_entry_set_mtime(e, 315532800, 0); /* 1980-01-01, as zipfile does for arrays */
+        if (archive_write_header(a, e) != ARCHIVE_OK || archive_write_data(a, bufs[k], lens[k]) != (la_ssize_t)lens[k])
+            s = jf_error_set(err, JF_EIO, "%s: %s", tmp, archive_error_string(a));
+        archive_entry_free(e);
+    }
+    if (archive_write_close(a) != ARCHIVE_OK && !s)
+        s = jf_error_set(err, JF_EIO, "%s: %s", tmp, archive_error_string(a));
+    archive_write_free(a);
+    free(mu);
+    free(sg);
+    if (!s && rename(tmp, path) != 0)
+        s = jf_error_set(err, JF_EIO, "%s: cannot rename into place", path);
+    if (s)
+        remove(tmp);
+    return s;
+}

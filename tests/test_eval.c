@@ -1,0 +1,216 @@
+/* Tests of the eval module: statistics, Fréchet distance and KID against numpy/scipy
+ * (tests/reference/fid_ref.py), .npz files both ways, the self-checks of evaluation.md §1.11. */
+#include "check.h"
+#include "jf_eval.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#ifndef JF_TEST_DATA
+#define JF_TEST_DATA "tests/data"
+#endif
+
+static void cleanup(void) {}
+
+typedef struct fcase {
+    uint32_t na, nb, d, subsets, size;
+    const float *a, *b;
+    const double *mu_a, *sigma_a_row0;
+    double fid_sqrtm, fid_eig, kid_mean, kid_std;
+} fcase;
+
+static char *golden;
+
+static int load_cases(fcase *c)
+{
+    FILE *f = fopen(JF_TEST_DATA "/fid/fid_golden.bin", "rb");
+    if (!f)
+        return 0;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    golden = malloc((size_t)n);
+    if (fread(golden, 1, (size_t)n, f) != (size_t)n) {
+        fclose(f);
+        return 0;
+    }
+    fclose(f);
+    if (memcmp(golden, "JFFD", 4))
+        return 0;
+    char *p = golden + 4;
+    for (int k = 0; k < 2; k++) {
+        memcpy(&c[k].na, p, 20);
+        p += 20;
+        c[k].a = (const float *)p;
+        p += (size_t)c[k].na * c[k].d * 4;
+        c[k].b = (const float *)p;
+        p += (size_t)c[k].nb * c[k].d * 4;
+        c[k].mu_a = (const double *)p;
+        p += (size_t)c[k].d * 8;
+        c[k].sigma_a_row0 = (const double *)p;
+        p += (size_t)c[k].d * 8;
+        memcpy(&c[k].fid_sqrtm, p, 32);
+        p += 32;
+    }
+    return p - golden == n;
+}
+
+static double rel(double a, double b)
+{
+    return fabs(a - b) / fmax(fabs(b), 1e-300);
+}
+
+static void fid_vs_scipy(void)
+{
+    fcase c[2];
+    CHECK(load_cases(c));
+    jf_error err = {0};
+    for (int k = 0; k < 2; k++) {
+        jf_fid_stats sa, sb;
+        CHECK_OK(jf_fid_stats_compute(c[k].a, c[k].na, (int)c[k].d, &sa, &err));
+        CHECK_OK(jf_fid_stats_compute(c[k].b, c[k].nb, (int)c[k].d, &sb, &err));
+        double emu = 0, esig = 0;
+        for (uint32_t i = 0; i < c[k].d; i++) {
+            emu = fmax(emu, fabs(sa.mu[i] - c[k].mu_a[i]));
+            esig = fmax(esig, fabs(sa.sigma[i] - c[k].sigma_a_row0[i]));
+        }
+        jf_frechet_result r;
+        CHECK_OK(jf_frechet_distance(&sa, &sb, 0, &r, &err));
+        printf("case %d (%u vs %u, d %u): mu err %.1e, sigma err %.1e; FID %.10f vs scipy sqrtm %.10f (rel %.1e), "
+               "eigvals %.10f (rel %.1e); %d eigenvalues clamped\n",
+               k, c[k].na, c[k].nb, c[k].d, emu, esig, r.fid, c[k].fid_sqrtm, rel(r.fid, c[k].fid_sqrtm), c[k].fid_eig,
+               rel(r.fid, c[k].fid_eig), r.clamped);
+        CHECK(emu < 1e-12 && esig < 1e-12);
+        CHECK(rel(r.fid, c[k].fid_sqrtm) < 1e-8);
+        CHECK(rel(r.fid, c[k].fid_eig) < 1e-8);
+        jf_kid_result kr;
+        CHECK_OK(jf_kid(c[k].a, c[k].na, c[k].b, c[k].nb, (int)c[k].d, (int)c[k].subsets, (int)c[k].size, 2020, &kr, &err));
+        printf("        KID %.10e ± %.4e vs torch-fidelity's draw %.10e ± %.4e\n", kr.mean, kr.std, c[k].kid_mean,
+               c[k].kid_std);
+        CHECK(rel(kr.mean, c[k].kid_mean) < 1e-9 && rel(kr.std, c[k].kid_std) < 1e-7);
+        jf_fid_stats_free(&sa);
+        jf_fid_stats_free(&sb);
+    }
+    free(golden);
+}
+
+/* evaluation.md §1.11: FID(X, X) = 0; a translation by c adds ‖c‖²; KID(X, X) ≈ 0 */
+static void self_checks(void)
+{
+    fcase c[2];
+    CHECK(load_cases(c));
+    jf_error err = {0};
+    uint32_t n = c[0].na, d = c[0].d;
+    jf_fid_stats sa, st;
+    CHECK_OK(jf_fid_stats_compute(c[0].a, n, (int)d, &sa, &err));
+    jf_frechet_result r;
+    CHECK_OK(jf_frechet_distance(&sa, &sa, 1, &r, &err));
+    printf("FID(X, X) = %.3e\n", r.fid);
+    CHECK(fabs(r.fid) < 1e-9);
+    float *t = malloc((size_t)n * d * sizeof *t);
+    double cc = 0;
+    for (uint32_t i = 0; i < n; i++)
+        for (uint32_t k = 0; k < d; k++)
+            t[i * d + k] = c[0].a[i * d + k] + 0.25f * (float)(k % 3);
+    for (uint32_t k = 0; k < d; k++)
+        cc += 0.0625 * (k % 3) * (k % 3);
+    CHECK_OK(jf_fid_stats_compute(t, n, (int)d, &st, &err));
+    CHECK_OK(jf_frechet_distance(&sa, &st, 1, &r, &err));
+    printf("translation by c: FID %.9f, ||c||^2 %.9f\n", r.fid, cc);
+    CHECK(fabs(r.fid - cc) < 1e-5);
+    /* KID(X, X) over all rows: both subsets are X (permuted), so the unbiased estimate is
+     * 2·A/(m(m−1)) − 2·(A + D)/m² with A the off-diagonal and D the diagonal kernel sums */
+    jf_kid_result kr;
+    CHECK_OK(jf_kid(c[0].a, n, c[0].a, n, (int)d, 3, (int)n, 1, &kr, &err));
+    double A = 0, D = 0;
+    for (uint32_t i = 0; i < n; i++)
+        for (uint32_t j = 0; j < n; j++) {
+            double dot = 0;
+            for (uint32_t k = 0; k < d; k++)
+                dot += (double)c[0].a[i * d + k] * c[0].a[j * d + k];
+            double v = pow(dot / d + 1.0, 3);
+            if (i == j)
+                D += v;
+            else
+                A += v;
+        }
+    double want = 2 * A / ((double)n * (n - 1)) - 2 * (A + D) / ((double)n * n);
+    printf("KID(X, X) = %.6e, closed form %.6e (std over subsets %.1e)\n", kr.mean, want, kr.std);
+    CHECK(rel(kr.mean, want) < 1e-9 && kr.std < 1e-9 * fabs(want));
+    /* errors: one image; dimension mismatch; NaN */
+    jf_fid_stats bad;
+    CHECK(jf_fid_stats_compute(c[0].a, 1, (int)d, &bad, &err) == JF_EARG);
+    CHECK(strstr(err.msg, "at least 2"));
+    CHECK(jf_kid(c[0].a, 10, c[0].b, 10, (int)d, 5, 50, 1, &kr, &err) == JF_EARG);
+    t[5] = NAN;
+    CHECK_OK(jf_fid_stats_compute(t, n, (int)d, &st, &err));
+    CHECK(jf_frechet_distance(&sa, &st, 0, &r, &err) != JF_OK);
+    printf("NaN: %s\n", err.msg);
+    free(t);
+    jf_fid_stats_free(&sa);
+    jf_fid_stats_free(&st);
+    free(golden);
+}
+
+static void npz_files(void)
+{
+    fcase c[2];
+    CHECK(load_cases(c));
+    jf_error err = {0};
+    jf_fid_stats s1, s2, mine;
+    CHECK_OK(jf_npz_read_stats(JF_TEST_DATA "/fid/stats_compressed.npz", &s1, NULL, NULL, NULL, &err));
+    CHECK_OK(jf_npz_read_stats(JF_TEST_DATA "/fid/stats_stored_f4.npz", &s2, NULL, NULL, NULL, &err));
+    CHECK_OK(jf_fid_stats_compute(c[0].a, c[0].na, (int)c[0].d, &mine, &err));
+    CHECK_EQ_INT(s1.dims, 48);
+    CHECK_EQ_INT(s2.dims, 48);
+    for (int i = 0; i < 48 * 48; i++) {
+        CHECK(fabs(s1.sigma[i] - mine.sigma[i]) < 1e-12);
+        CHECK(s2.sigma[i] == (double)(float)s1.sigma[i]);
+    }
+    float *feats = NULL;
+    size_t nf = 0;
+    int fd = 0;
+    CHECK_OK(jf_npz_read_stats(JF_TEST_DATA "/fid/kid_feats.npz", NULL, &feats, &nf, &fd, &err));
+    CHECK(nf == c[0].na && fd == 48 && !memcmp(feats, c[0].a, nf * 48 * sizeof *feats));
+    free(feats);
+    /* written, then read back by us and (when numpy is here) by numpy */
+    char path[256], cmd[1024];
+    snprintf(path, sizeof path, "/tmp/jf_test_stats_%d.npz", (int)getpid());
+    CHECK_OK(jf_npz_write_stats(path, &mine, &err));
+    jf_fid_stats back;
+    CHECK_OK(jf_npz_read_stats(path, &back, NULL, NULL, NULL, &err));
+    CHECK(!memcmp(back.sigma, mine.sigma, 48 * 48 * sizeof(double)) && !memcmp(back.mu, mine.mu, 48 * sizeof(double)));
+    snprintf(cmd, sizeof cmd,
+             "/usr/bin/python3 -c \"import numpy\" 2>/dev/null || exit 0; /usr/bin/python3 -c \"import numpy as np; "
+             "z = np.load('%s'); s = np.load('%s'); assert z['mu'].dtype == np.float64 and z['sigma'].shape == (48, 48); "
+             "assert (z['sigma'] == s['sigma']).all() or abs(z['sigma'] - s['sigma']).max() < 1e-12\"",
+             path, JF_TEST_DATA "/fid/stats_compressed.npz");
+    CHECK(system(cmd) == 0);
+    /* bad files: shapes, dtype, truncation, not a zip, missing arrays */
+    FILE *f = fopen(path, "wb");
+    fputs("not a zip at all", f);
+    fclose(f);
+    CHECK(jf_npz_read_stats(path, &back, NULL, NULL, NULL, &err) != JF_OK);
+    printf("not a zip: %s\n", err.msg);
+    CHECK(jf_npz_read_stats(JF_TEST_DATA "/fid/kid_feats.npz", &back, NULL, NULL, NULL, &err) == JF_EFORMAT);
+    printf("no mu/sigma: %s\n", err.msg);
+    CHECK(jf_npz_read_stats(JF_TEST_DATA "/fid/stats_compressed.npz", NULL, &feats, &nf, &fd, &err) == JF_EFORMAT);
+    snprintf(cmd, sizeof cmd, "head -c 9000 %s > %s", JF_TEST_DATA "/fid/stats_stored_f4.npz", path);
+    CHECK(system(cmd) == 0);
+    CHECK(jf_npz_read_stats(path, &back, NULL, NULL, NULL, &err) != JF_OK);
+    printf("truncated: %s\n", err.msg);
+    unlink(path);
+    jf_fid_stats_free(&s1);
+    jf_fid_stats_free(&s2);
+    jf_fid_stats_free(&mine);
+    jf_fid_stats_free(&back);
+    free(golden);
+}
+
+static const test_case cases[] = {
+    {"fid_vs_scipy", fid_vs_scipy},
+    {"self_checks", self_checks},
+    {"npz_files", npz_files},
+};
+TEST_MAIN(cases)
