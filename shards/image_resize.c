@@ -63,7 +63,10 @@ static filter filter_of(jf_resample r)
 }
 
 /* Per output pixel: the first input index, the count, and fixed-point weights. */
-static int precompute(int in_size, double in0, double in1, int out_size, filter f, int **bounds_out, int32_t **kk_out)
+/* Pillow's precompute_coeffs: per output index the first input index, the count, and the
+ * normalised double weights (ksize per row). Returns ksize, or -1 when out of memory. */
+static int precompute_double(int in_size, double in0, double in1, int out_size, filter f, int **bounds_out,
+                             double **pre_out)
 {
     double scale = (in1 - in0) / out_size;
     double filterscale = scale < 1.0 ? 1.0 : scale;
@@ -102,12 +105,88 @@ static int precompute(int in_size, double in0, double in1, int out_size, filter 
         bounds[xx * 2] = xmin;
         bounds[xx * 2 + 1] = xmax;
     }
+    free(kk);
+    *bounds_out = bounds;
+    *pre_out = pre;
+    return ksize;
+}
+
+/* The same weights in Pillow's 8-bit fixed point (PRECISION_BITS). */
+static int precompute(int in_size, double in0, double in1, int out_size, filter f, int **bounds_out, int32_t **kk_out)
+{
+    double *pre = NULL;
+    int ksize = precompute_double(in_size, in0, in1, out_size, f, bounds_out, &pre);
+    if (ksize < 0)
+        return -1;
+    int32_t *kk = malloc((size_t)out_size * ksize * sizeof *kk);
+    if (!kk) {
+        free(pre);
+        free(*bounds_out);
+        return -1;
+    }
     for (size_t i = 0; i < (size_t)out_size * ksize; i++)
         kk[i] = pre[i] < 0 ? (int32_t)(-0.5 + pre[i] * (1 << PRECISION_BITS)) : (int32_t)(0.5 + pre[i] * (1 << PRECISION_BITS));
     free(pre);
-    *bounds_out = bounds;
     *kk_out = kk;
     return ksize;
+}
+
+/* Pillow's 'F' (32-bit float) resampling: each pass sums pixel × weight in double and stores a
+ * float; a pass whose size does not change is skipped (Pillow copies). */
+int jf_resample_float(const float *in, int w, int h, float *out, int ow, int oh, jf_resample method)
+{
+    filter f = filter_of(method);
+    float *tmp = NULL;
+    const float *src = in;
+    int cw = w;
+    if (ow != w) {
+        int *b = NULL;
+        double *k = NULL;
+        int ks = precompute_double(w, 0, w, ow, f, &b, &k);
+        tmp = ks > 0 ? malloc((size_t)ow * h * sizeof *tmp) : NULL;
+        if (!tmp) {
+            free(b);
+            free(k);
+            return -1;
+        }
+        for (int y = 0; y < h; y++)
+            for (int xx = 0; xx < ow; xx++) {
+                const double *kx = &k[(size_t)xx * ks];
+                const float *p = in + (size_t)y * w + b[xx * 2];
+                double ss = 0.0;
+                for (int x = 0; x < b[xx * 2 + 1]; x++)
+                    ss += p[x] * kx[x];
+                tmp[(size_t)y * ow + xx] = (float)ss;
+            }
+        free(b);
+        free(k);
+        src = tmp;
+        cw = ow;
+    }
+    if (oh != h) {
+        int *b = NULL;
+        double *k = NULL;
+        int ks = precompute_double(h, 0, h, oh, f, &b, &k);
+        if (ks < 0) {
+            free(tmp);
+            return -1;
+        }
+        for (int yy = 0; yy < oh; yy++) {
+            const double *ky = &k[(size_t)yy * ks];
+            for (int xx = 0; xx < cw; xx++) {
+                double ss = 0.0;
+                for (int y = 0; y < b[yy * 2 + 1]; y++)
+                    ss += src[(size_t)(y + b[yy * 2]) * cw + xx] * ky[y];
+                out[(size_t)yy * cw + xx] = (float)ss;
+            }
+        }
+        free(b);
+        free(k);
+    } else {
+        memcpy(out, src, (size_t)cw * h * sizeof *out);
+    }
+    free(tmp);
+    return 0;
 }
 
 /* Pillow accumulates in 32 bits: 255 x the sum of |weights| (under 2^22 x 1.3 for these

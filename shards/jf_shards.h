@@ -204,6 +204,11 @@ jf_status jf_image_decode_rgb(const uint8_t *data, size_t size, const uint8_t *a
 jf_status jf_image_letterbox(const uint8_t *rgb, int w, int h, int size, int min_side, const uint8_t bg[3],
                              jf_resample method, uint8_t *out, jf_error *err);
 
+/* Pillow's resampling of a 32-bit float ('F' mode) image of one channel: the same weights,
+ * sums in double, float between and after the passes, no clipping (clean-fid resizes each
+ * channel this way). Returns 0, or -1 when out of memory. */
+int jf_resample_float(const float *in, int w, int h, float *out, int ow, int oh, jf_resample method);
+
 /* The same for one 8-bit channel. */
 int jf_resample_gray(const uint8_t *in, int w, int h, uint8_t *out, int ow, int oh, jf_resample method);
 

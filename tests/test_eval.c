@@ -208,7 +208,64 @@ static void npz_files(void)
     free(golden);
 }
 
+/* The preprocessing modes against the reference libraries (tests/reference/fid_preprocess_ref.py)
+ * on awkward sizes: 1×37, 23×17 (upscale), 299×299, 640×427 and 300×1000 (non-integer down). */
+static void preprocess_modes(void)
+{
+    FILE *f = fopen(JF_TEST_DATA "/fid/preprocess_golden.bin", "rb");
+    CHECK(f);
+    char magic[4];
+    uint32_t ncases;
+    CHECK(fread(magic, 1, 4, f) == 4 && !memcmp(magic, "JFPP", 4) && fread(&ncases, 4, 1, f) == 1);
+    const size_t step = 191, total = (size_t)3 * 299 * 299, ns = (total + step - 1) / step;
+    const size_t gtotal = (size_t)256 * 256 * 3, gns = (gtotal + step - 1) / step;
+    float *want = malloc(ns * sizeof *want), *got = malloc(total * sizeof *got);
+    uint8_t *gwant = malloc(gns), *gout = malloc(gtotal);
+    /* bounds: clean and TF1 bit-exact; pytorch-fid and torchmetrics within a few float ulps
+     * (PyTorch's vectorised kernels may fuse multiply-adds) */
+    const double tol[4] = {0, 5e-7, 0, 5e-7};
+    const jf_fid_mode modes[4] = {JF_FID_CLEAN, JF_FID_PYTORCH, JF_FID_LEGACY_TF, JF_FID_TORCHMETRICS};
+    for (uint32_t c = 0; c < ncases; c++) {
+        uint32_t wh[2];
+        CHECK(fread(wh, 4, 2, f) == 2);
+        int w = (int)wh[0], h = (int)wh[1];
+        uint8_t *img = malloc((size_t)w * h * 3);
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+                for (int ch = 0; ch < 3; ch++)
+                    img[((size_t)y * w + x) * 3 + ch] = (uint8_t)((x * 37 + y * 11 + ch * 71 + (x * y) % 13) % 256);
+        for (int m = 0; m < 4; m++) {
+            CHECK(fread(want, 4, ns, f) == ns);
+            CHECK(jf_fid_preprocess(img, w, h, modes[m], got) == 0);
+            double worst = 0;
+            size_t exact = 0;
+            for (size_t i = 0; i < ns; i++) {
+                double d = fabs((double)got[i * step] - want[i]);
+                worst = fmax(worst, d);
+                exact += d == 0;
+            }
+            printf("%4dx%-4d %-18s max |diff| %.2e, %zu/%zu sampled values identical\n", w, h, jf_fid_mode_name(modes[m]),
+                   worst, exact, ns);
+            CHECK(worst <= tol[m]);
+        }
+        CHECK(fread(gwant, 1, gns, f) == gns);
+        CHECK(jf_fid_gigagan_crop(img, w, h, 256, gout) == 0);
+        size_t gdiff = 0;
+        for (size_t i = 0; i < gns; i++)
+            gdiff += gout[i * step] != gwant[i];
+        printf("%4dx%-4d gigagan crop+lanczos: %zu/%zu sampled bytes differ\n", w, h, gdiff, gns);
+        CHECK(gdiff == 0);
+        free(img);
+    }
+    fclose(f);
+    free(want);
+    free(got);
+    free(gwant);
+    free(gout);
+}
+
 static const test_case cases[] = {
+    {"preprocess_modes", preprocess_modes},
     {"fid_vs_scipy", fid_vs_scipy},
     {"self_checks", self_checks},
     {"npz_files", npz_files},
