@@ -79,5 +79,6 @@ int cmd_ingest(int argc, char **argv);
 int cmd_filter(int argc, char **argv);
 int cmd_model(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 #endif

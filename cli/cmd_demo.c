@@ -1,6 +1,7 @@
 /* jf demo: the README's main job. Generates a small sample set in the three source styles and
  * runs every stage that exists on it, ending with a short report. Grows as issues land. */
 #include "cli.h"
+#include "jf_eval.h"
 #include "jf_ingest.h"
 #include "jf_model.h"
 
@@ -19,7 +20,9 @@ static const char HELP[] =
     "samples with presets (printing the funnel), exports WebDataset tars, plans and streams a staged\n"
     "understanding : generation : text mix for two ranks from the filtered subset, then writes a tiny\n"
     "random JanusFlow in the released layout (DIR/tiny-janusflow) and runs the understanding path on\n"
-    "two images read from the shards (random weights: the answers are noise, the pipeline is real).\n";
+    "two images read from the shards (random weights: the answers are noise, the pipeline is real),\n"
+    "and computes FID and KID between the two exported halves with formula FID-Inception weights\n"
+    "(labelled as such: the real weights cannot be shipped; pass them to jf eval --weights).\n";
 
 static void print_piece(void *user, const char *piece)
 {
@@ -254,6 +257,25 @@ int cmd_demo(int argc, char **argv)
     step(&o, "%s", "model: a tiny random JanusFlow in the released layout; the understanding path on two images from the shards");
     if ((rc = demo_model(dir, dataset, &o)))
         return rc;
+
+    {
+        char weights[4200], half_a[4200], half_b[4200];
+        snprintf(weights, sizeof weights, "%s/inception-formula.safetensors", dir);
+        snprintf(half_a, sizeof half_a, "%s/export/00000.tar", dir);
+        snprintf(half_b, sizeof half_b, "%s/export/00001.tar", dir);
+        step(&o, "%s", "eval: FID and KID between the two exported halves (FORMULA Inception weights, not the real "
+                       "ones: the numbers show the pipeline, not image quality)");
+        jf_model_error me = {0};
+        if (jf_inception_write_formula(weights, &me)) {
+            fprintf(stderr, "jf demo: %s\n", me.msg);
+            return (int)me.code;
+        }
+        char *ev[] = {"eval", "fid", half_a, half_b, "--weights", weights, "--kid", "--kid-size", "16",
+                      o.json ? "--json" : "--quiet", NULL};
+        optind = 1;
+        if ((rc = cmd_eval(10, ev)))
+            return rc;
+    }
     if (!o.quiet && !o.json)
         printf("==> done in %.1f s. Try: jf shard cat %s laion/000000000 ; jf shard ls %s\n", now_seconds() - t0, dataset,
                dataset);

@@ -13,20 +13,14 @@ static const char HELP[] =
     "  filter   keep/drop samples by rules, presets and duplicates; named subsets with a funnel\n"
     "  model    inspect a JanusFlow model directory; write random ones in the released layout\n"
     "  chat     answer a question about images with the built-in JanusFlow\n"
+    "  eval     FID and KID with the numbers of pytorch-fid, clean-fid, torch-fidelity, torchmetrics\n"
     "  demo     the main job on an embedded sample set it generates itself\n"
     "  version  print the version\n"
     "\n"
-    "not built yet (open issue): eval (#6)\n"
-    "\n"
+
     "Every command takes --help. Exit codes: 0 ok, 1 problems found, 2 usage error, 3.. an error\n"
     "(3 i/o, 4 no space, 5 corrupt data, 6 unrecognised format, 7 out of memory, 8 index database,\n"
     "9 not found, 10 exists, 11 truncated, 12 limit exceeded).\n";
-
-static int not_yet(const char *name, int issue)
-{
-    fprintf(stderr, "jf %s: not implemented yet (issue #%d); see `jf --help` for what is available\n", name, issue);
-    return EXIT_USAGE;
-}
 
 int main(int argc, char **argv)
 {
@@ -37,7 +31,7 @@ int main(int argc, char **argv)
         return !strcmp(argv[0], "shard")    ? cmd_shard(argc, argv)
                : !strcmp(argv[0], "ingest") ? cmd_ingest(argc, argv)
                : !strcmp(argv[0], "filter") ? cmd_filter(argc, argv)
-               : !strcmp(argv[0], "eval")   ? not_yet("eval", 6)
+               : !strcmp(argv[0], "eval")   ? cmd_eval(argc, argv)
                                             : usage_error("", "unknown program name %s", self);
     }
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
@@ -58,7 +52,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "filter"))
         return cmd_filter(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval"))
-        return not_yet("eval", 6);
+        return cmd_eval(argc - 1, argv + 1);
     if (!strcmp(cmd, "model"))
         return cmd_model(argc - 1, argv + 1);
     if (!strcmp(cmd, "chat"))

@@ -40,6 +40,49 @@ int jf_fid_preprocess(const uint8_t *rgb, int w, int h, jf_fid_mode mode, float 
  * (torchvision offsets, round half to even), then PIL Lanczos to size x size. out: size*size*3. */
 int jf_fid_gigagan_crop(const uint8_t *rgb, int w, int h, int size, uint8_t *out);
 
+/* ---- image sources ---- */
+
+typedef struct jf_image_source jf_image_source;
+typedef struct jf_image_item {
+    const uint8_t *data;  /* the encoded image, valid until the next call */
+    size_t size;
+    const char *name;     /* a path, tar:member, or sample key (for messages) */
+    const char *caption;  /* from the dataset or a .txt beside the image; NULL if none */
+} jf_image_item;
+
+/* A folder (recursive, sorted by path; jpg/jpeg/png/webp/bmp/gif/tif), a tar (any compression),
+ * or a jf dataset directory, optionally one subset written by jf filter: DIR#SUBSET. */
+jf_status jf_image_source_open(const char *spec, jf_image_source **out, jf_error *err);
+/* JF_OK with the next image, JF_ENOTFOUND at the end, or an error. */
+jf_status jf_image_source_next(jf_image_source *s, jf_image_item *item, jf_error *err);
+/* The number of images when known up front (folders), else 0. */
+uint64_t jf_image_source_total(const jf_image_source *s);
+void jf_image_source_close(jf_image_source *s);
+
+/* ---- features ---- */
+
+typedef struct jf_fid_params {
+    jf_fid_mode mode;
+    int gigagan_size;   /* > 0: centre crop + Lanczos to this size first (the Janus T2I protocol, 256) */
+    int batch;          /* images per network call (default 16) */
+    uint64_t limit;     /* stop after this many images (0 = all) */
+    void (*progress)(void *user, uint64_t done, uint64_t total);
+    void *user;
+} jf_fid_params;
+
+typedef struct jf_feature_set {
+    float *feats;       /* [n][2048] */
+    size_t n;
+    uint64_t seen, undecodable;
+    char first_bad[5400]; /* the first image that did not decode, and why */
+} jf_feature_set;
+
+/* Pool_3 features of every image of a source. Images that do not decode are counted and the
+ * first is named, never skipped silently. */
+jf_status jf_fid_features(jf_inception *net, const char *source, const jf_fid_params *p, jf_feature_set *out,
+                          jf_error *err);
+void jf_feature_set_free(jf_feature_set *f);
+
 /* ---- statistics ---- */
 
 typedef struct jf_fid_stats {

@@ -126,4 +126,27 @@ grep -q "junk.jpg" "$work/err" && ok "chat names the bad image" || bad "chat doe
 rm "$work/tiny/config.json"
 expect 3 "inspect without config.json" $jf model inspect "$work/tiny"
 
+# eval: FID between a folder and a tar of the same images is 0; statistics saved as .npz give
+# the same number; a broken image is counted and named (exit 1); bad inputs are named
+expect 0 "help: jf eval --help" $jf eval --help
+expect 0 "help: jf-eval --help" "$1/cli/jf-eval" --help
+w="$work/demo/inception-formula.safetensors"
+mkdir -p "$work/imgs" && tar -xf "$work/demo/export/00000.tar" -C "$work/imgs" --wildcards '*.jpg'
+expect 0 "eval fid folder vs tar" $jf eval fid "$work/imgs" "$work/demo/export/00000.tar" --weights "$w" --json --limit 8 --save-stats "$work/a.npz"
+python3 -c "import json,sys; d=json.load(open('$work/out')); sys.exit(0 if abs(d['fid'])<1e-6 and d['a']['n']==8 and d['weights_hash'] else 1)" \
+  && ok "eval JSON: FID of the same images is 0" || bad "eval JSON content"
+expect 0 "eval fid against saved stats" $jf eval fid "$work/a.npz" "$work/demo/export/00000.tar" --weights "$w" --json --limit 8
+python3 -c "import json,sys; d=json.load(open('$work/out')); sys.exit(0 if abs(d['fid'])<1e-6 else 1)" \
+  && ok "saved statistics give the same FID" || bad "saved statistics differ"
+expect 0 "eval stats" $jf eval stats "$work/imgs" "$work/b.npz" --weights "$w" --limit 4 --mode pytorch-fid --quiet
+printf 'not a jpeg' > "$work/imgs/zzz_broken.jpg"
+expect 1 "eval counts an undecodable image" $jf eval stats "$work/imgs" "$work/c.npz" --weights "$w" --quiet
+grep -q "zzz_broken.jpg" "$work/err" && ok "the undecodable image is named" || bad "undecodable image not named"
+expect 2 "eval --kid with .npz is a usage error" $jf eval fid "$work/a.npz" "$work/imgs" --kid --weights "$w"
+expect 2 "eval unknown mode" $jf eval fid "$work/imgs" "$work/imgs" --mode bicubic
+expect 9 "eval without weights names the file" $jf eval fid "$work/imgs" "$work/imgs" --weights "$work/none.pth"
+grep -q "none.pth" "$work/err" && ok "missing weights named" || bad "missing weights not named"
+printf 'PK\005\006garbage' > "$work/bad.npz"
+expect 6 "eval with a broken .npz" $jf eval fid "$work/bad.npz" "$work/a.npz"
+
 [ $fails -eq 0 ] || { echo "$fails failures"; exit 1; }
