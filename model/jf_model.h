@@ -83,6 +83,13 @@ typedef struct jf_tokenizer jf_tokenizer;
  * pipeline (Split with regexes, Digits, ByteLevel, Whitespace), BPE (merges by rank, optional
  * end-of-word suffix), the post-processor (Template/Roberta/Bert) and the ByteLevel decoder. */
 jf_model_status jf_tokenizer_load(const char *path, jf_tokenizer **out, jf_model_error *err);
+/* The same from the text of a tokenizer.json (NUL-terminated); `name` labels messages. */
+jf_model_status jf_tokenizer_load_json(const char *json, const char *name, jf_tokenizer **out, jf_model_error *err);
+/* A CLIP tokenizer from the vocab.json + merges.txt pair (the form Hugging Face's CLIPTokenizer
+ * and OpenAI's files use), built as Hugging Face's fast CLIP tokenizer: NFC, whitespace runs to
+ * one space, lowercase, CLIP's pre-tokenizer regex, byte-level BPE with "</w>", SOT/EOT. */
+jf_model_status jf_tokenizer_load_clip(const char *vocab_json, const char *merges_txt, jf_tokenizer **out,
+                                       jf_model_error *err);
 void jf_tokenizer_free(jf_tokenizer *t);
 /* Token ids of a UTF-8 text (invalid bytes are taken as they come, as Hugging Face does with
  * lossy input). add_special = 1 applies the post-processor (e.g. BOS). Returns the count,
@@ -209,6 +216,35 @@ jf_model_status jf_inception_features(jf_inception *m, const float *images, int 
  * it) as safetensors with the published tensor names: the demo's and the tests' stand-in for
  * the real file, which cannot be shipped. */
 jf_model_status jf_inception_write_formula(const char *path, jf_model_error *err);
+
+/* ---- CLIP (evaluation.md §2) ---- */
+
+typedef struct jf_clip jf_clip;
+typedef struct jf_clip_config {
+    int vocab, context, text_width, text_layers, text_heads;
+    int vision_width, vision_layers, vision_heads, patch, image_size;
+    int embed_dim, quick_gelu;
+    int32_t sot, eot;
+} jf_clip_config;
+
+/* A Hugging Face CLIPModel directory as published (openai/clip-vit-large-patch14 and the B/32,
+ * B/16 sizes): model.safetensors (or a .bin/.pth state dict path), config.json, tokenizer.json or
+ * vocab.json + merges.txt. */
+jf_model_status jf_clip_load(const char *dir, jf_clip **out, jf_model_error *err);
+void jf_clip_free(jf_clip *m);
+const jf_clip_config *jf_clip_get_config(const jf_clip *m);
+jf_tokenizer *jf_clip_tokenizer(jf_clip *m);
+/* ids[context] for a caption (prefix, e.g. "A photo depicts", prepended with a space when it has
+ * none): SOT + tokens + EOT, padded with EOT. Long captions are truncated to SOT + 75 + EOT, or
+ * with torchmetrics_slice cut to the context after SOT as torchmetrics does (EOT lost; pooling
+ * then falls on the largest id, as the model's legacy argmax). *eot_pos is the pooled position,
+ * *n_content the caption's token count before any cut. Returns 0 or -1. */
+int jf_clip_tokenize(jf_clip *m, const char *text, const char *prefix, int torchmetrics_slice, int32_t *ids, int *eot_pos,
+                     int *n_content);
+/* Projected embeddings (not normalised): text from ids and the pooled position; image from
+ * pixels [3][image_size][image_size] already normalised with CLIP's mean and std. */
+jf_model_status jf_clip_encode_text(jf_clip *m, const int32_t *ids, int eot_pos, float *embedding, jf_model_error *err);
+jf_model_status jf_clip_encode_image(jf_clip *m, const float *pixels, float *embedding, jf_model_error *err);
 
 /* ---- random models in the released layout (demo, benchmarks) ---- */
 

@@ -59,6 +59,7 @@ void jf__rmsnorm(const float *x, size_t m, size_t n, const jf__w *w, double eps,
 void jf__layernorm(const float *x, size_t m, size_t n, const jf__w *w, const jf__w *b, double eps, float *y);
 void jf__gelu(float *x, size_t n);
 void jf__silu(float *x, size_t n);
+void jf__quick_gelu(float *x, size_t n);
 void jf__softmax_row(float *x, size_t n);
 /* RoPE, rotate-half, on [m, heads, head_dim] with positions pos0.. */
 void jf__rope(float *x, size_t m, int heads, int head_dim, const int *positions, double theta);

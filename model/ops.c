@@ -452,10 +452,24 @@ __attribute__((target("avx2,fma"))) static float exp_sub_sum_avx2(float *x, size
     return s;
 }
 
+/* x · σ(1.702 x), CLIP's quick GELU */
+__attribute__((target("avx2,fma"))) static void quick_gelu_avx2(float *x, size_t n)
+{
+    size_t i = 0;
+    const __m256 one = _mm256_set1_ps(1.0f), k = _mm256_set1_ps(-1.702f);
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        __m256 e = _ZGVdN8v_expf(_mm256_mul_ps(k, v));
+        _mm256_storeu_ps(x + i, _mm256_div_ps(v, _mm256_add_ps(one, e)));
+    }
+    for (; i < n; i++)
+        x[i] = x[i] / (1.0f + expf(-1.702f * x[i]));
+}
+
 typedef struct ew_job {
     float *x;
     size_t n, chunk;
-    int kind; /* 0 gelu, 1 silu */
+    int kind; /* 0 gelu, 1 silu, 2 quick gelu */
 } ew_job;
 
 static void ew_chunk(void *user, size_t c)
@@ -466,8 +480,13 @@ static void ew_chunk(void *user, size_t c)
     if (cpu_avx2()) {
         if (j->kind == 0)
             gelu_avx2(x, n);
-        else
+        else if (j->kind == 1)
             silu_avx2(x, n);
+        else
+            quick_gelu_avx2(x, n);
+    } else if (j->kind == 2) {
+        for (size_t i = 0; i < n; i++)
+            x[i] = x[i] / (1.0f + expf(-1.702f * x[i]));
     } else if (j->kind == 0) {
         for (size_t i = 0; i < n; i++)
             x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
@@ -491,6 +510,11 @@ void jf__gelu(float *x, size_t n)
 void jf__silu(float *x, size_t n)
 {
     elementwise(x, n, 1);
+}
+
+void jf__quick_gelu(float *x, size_t n)
+{
+    elementwise(x, n, 2);
 }
 
 void jf__softmax_row(float *x, size_t n)

@@ -10,6 +10,7 @@
 #include <pcre2.h>
 #include <utf8proc.h>
 #include <xxhash.h>
+#include <yajl/yajl_parse.h>
 #include <yajl/yajl_tree.h>
 
 /* ---- string → id map ---- */
@@ -496,16 +497,247 @@ jf_model_status jf_tokenizer_load(const char *path, jf_tokenizer **out, jf_model
         fclose(f);
         return jf__merr(err, JF_MODEL_EFORMAT, "%s: %ld bytes is not a plausible tokenizer.json", path, n);
     }
-    char *json = malloc((size_t)n + 1), ebuf[512];
+    char *json = malloc((size_t)n + 1);
     size_t got = json ? fread(json, 1, (size_t)n, f) : 0;
     fclose(f);
     if (!json)
         return jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
     json[got] = 0;
-    yajl_val root = yajl_tree_parse(json, ebuf, sizeof ebuf);
+    jf_model_status st = jf_tokenizer_load_json(json, path, out, err);
     free(json);
-    if (!root)
-        return jf__merr(err, JF_MODEL_EFORMAT, "%s: not JSON: %s", path, ebuf);
+    return st;
+}
+
+/* ---- a streaming pass over model.vocab and model.merges ----
+ * tokenizer.json files hold 10^5 vocabulary entries and merges; building them as a yajl tree
+ * grows arrays one element at a time. The streaming parser collects them into amortised
+ * arrays and notes where they are, so that the tree is built for the rest of the file only. */
+
+typedef struct vpair {
+    char *key;
+    int64_t id;
+} vpair;
+
+typedef struct stream_state {
+    int depth;
+    char top_key[64], model_key[64];
+    char *cur_key;
+    vpair *vocab;
+    size_t n_vocab, cap_vocab;
+    char **merges; /* "a b" strings; pairs are joined with a space */
+    size_t n_merges, cap_merges;
+    char *pair_a;  /* inside a ["a", "b"] merge */
+    int pair_n;
+    size_t vocab_start, vocab_end, merges_start, merges_end;
+    yajl_handle h;
+    int oom;
+} stream_state;
+
+static int in_model(const stream_state *st, const char *key)
+{
+    return st->depth >= 3 && !strcmp(st->top_key, "model") && !strcmp(st->model_key, key);
+}
+
+static char *dup_n(const unsigned char *s, size_t n)
+{
+    char *c = malloc(n + 1);
+    if (c) {
+        memcpy(c, s, n);
+        c[n] = 0;
+    }
+    return c;
+}
+
+static int add_merge(stream_state *st, char *m)
+{
+    if (!m) {
+        st->oom = 1;
+        return 0;
+    }
+    if (st->n_merges == st->cap_merges) {
+        st->cap_merges = st->cap_merges ? st->cap_merges * 2 : 4096;
+        char **v = realloc(st->merges, st->cap_merges * sizeof *v);
+        if (!v) {
+            free(m);
+            st->oom = 1;
+            return 0;
+        }
+        st->merges = v;
+    }
+    st->merges[st->n_merges++] = m;
+    return 1;
+}
+
+static int cb_integer(void *u, long long v)
+{
+    stream_state *st = u;
+    if (st->depth == 3 && in_model(st, "vocab") && st->cur_key) {
+        if (st->n_vocab == st->cap_vocab) {
+            st->cap_vocab = st->cap_vocab ? st->cap_vocab * 2 : 4096;
+            vpair *p = realloc(st->vocab, st->cap_vocab * sizeof *p);
+            if (!p) {
+                st->oom = 1;
+                return 0;
+            }
+            st->vocab = p;
+        }
+        st->vocab[st->n_vocab++] = (vpair){st->cur_key, v};
+        st->cur_key = NULL;
+    }
+    return 1;
+}
+
+static int cb_string(void *u, const unsigned char *s, size_t n)
+{
+    stream_state *st = u;
+    if (in_model(st, "merges")) {
+        if (st->depth == 3)
+            return add_merge(st, dup_n(s, n));
+        if (st->depth == 4) {
+            /* ["a", "b"]: joined with a space, as the string form */
+            if (st->pair_n == 0) {
+                free(st->pair_a);
+                st->pair_a = dup_n(s, n);
+            } else if (st->pair_n == 1 && st->pair_a) {
+                size_t la = strlen(st->pair_a);
+                char *m = malloc(la + n + 2);
+                if (m) {
+                    memcpy(m, st->pair_a, la);
+                    m[la] = ' ';
+                    memcpy(m + la + 1, s, n);
+                    m[la + 1 + n] = 0;
+                }
+                if (!add_merge(st, m))
+                    return 0;
+            }
+            st->pair_n++;
+        }
+    }
+    return 1;
+}
+
+static int cb_map_key(void *u, const unsigned char *k, size_t n)
+{
+    stream_state *st = u;
+    if (st->depth == 1)
+        snprintf(st->top_key, sizeof st->top_key, "%.*s", (int)n, (const char *)k);
+    else if (st->depth == 2)
+        snprintf(st->model_key, sizeof st->model_key, "%.*s", (int)n, (const char *)k);
+    else if (st->depth == 3 && in_model(st, "vocab")) {
+        free(st->cur_key);
+        st->cur_key = dup_n(k, n);
+        if (!st->cur_key)
+            st->oom = 1;
+    }
+    return !st->oom;
+}
+
+static int cb_open(void *u, int is_map)
+{
+    stream_state *st = u;
+    st->depth++;
+    if (st->depth == 3 && !strcmp(st->top_key, "model")) {
+        size_t at = yajl_get_bytes_consumed(st->h) - 1;
+        if (is_map && !strcmp(st->model_key, "vocab"))
+            st->vocab_start = at;
+        if (!is_map && !strcmp(st->model_key, "merges"))
+            st->merges_start = at;
+    }
+    if (st->depth == 4)
+        st->pair_n = 0;
+    return 1;
+}
+
+static int cb_close(void *u, int is_map)
+{
+    stream_state *st = u;
+    if (st->depth == 3 && !strcmp(st->top_key, "model")) {
+        size_t at = yajl_get_bytes_consumed(st->h);
+        if (is_map && !strcmp(st->model_key, "vocab"))
+            st->vocab_end = at;
+        if (!is_map && !strcmp(st->model_key, "merges"))
+            st->merges_end = at;
+    }
+    st->depth--;
+    return 1;
+}
+
+static int cb_start_map(void *u) { return cb_open(u, 1); }
+static int cb_end_map(void *u) { return cb_close(u, 1); }
+static int cb_start_array(void *u) { return cb_open(u, 0); }
+static int cb_end_array(void *u) { return cb_close(u, 0); }
+
+static void stream_free(stream_state *st)
+{
+    for (size_t i = 0; i < st->n_vocab; i++)
+        free(st->vocab[i].key);
+    for (size_t i = 0; i < st->n_merges; i++)
+        free(st->merges[i]);
+    free(st->vocab);
+    free(st->merges);
+    free(st->cur_key);
+    free(st->pair_a);
+}
+
+/* Collects model.vocab and model.merges; *rest is the file with them emptied ({} and []). */
+static jf_model_status stream_vocab(const char *json, const char *path, stream_state *st, char **rest,
+                                    jf_model_error *err)
+{
+    static const yajl_callbacks cb = {NULL, NULL, cb_integer, NULL, NULL, cb_string, cb_start_map, cb_map_key,
+                                      cb_end_map, cb_start_array, cb_end_array};
+    memset(st, 0, sizeof *st);
+    *rest = NULL;
+    st->h = yajl_alloc(&cb, NULL, st);
+    if (!st->h)
+        return jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
+    size_t n = strlen(json);
+    yajl_status ys = yajl_parse(st->h, (const unsigned char *)json, n);
+    if (ys == yajl_status_ok)
+        ys = yajl_complete_parse(st->h);
+    jf_model_status s = JF_MODEL_OK;
+    if (st->oom)
+        s = jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
+    else if (ys != yajl_status_ok) {
+        unsigned char *m = yajl_get_error(st->h, 0, (const unsigned char *)json, n);
+        s = jf__merr(err, JF_MODEL_EFORMAT, "%s: not JSON (%s) at byte %zu", path, m ? (const char *)m : "?",
+                     yajl_get_bytes_consumed(st->h));
+        yajl_free_error(st->h, m);
+    }
+    yajl_free(st->h);
+    st->h = NULL;
+    if (s)
+        return s;
+    char *r = malloc(n + 1);
+    if (!r)
+        return jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
+    memcpy(r, json, n + 1);
+    /* blank the two values (keeping the brackets), so offsets and syntax stay valid */
+    if (st->vocab_end > st->vocab_start + 1)
+        memset(r + st->vocab_start + 1, ' ', st->vocab_end - st->vocab_start - 2);
+    if (st->merges_end > st->merges_start + 1)
+        memset(r + st->merges_start + 1, ' ', st->merges_end - st->merges_start - 2);
+    *rest = r;
+    return JF_MODEL_OK;
+}
+
+jf_model_status jf_tokenizer_load_json(const char *json, const char *path, jf_tokenizer **out, jf_model_error *err)
+{
+    *out = NULL;
+    char ebuf[512];
+    stream_state ss;
+    char *rest = NULL;
+    jf_model_status s0 = stream_vocab(json, path, &ss, &rest, err);
+    if (s0) {
+        stream_free(&ss);
+        return s0;
+    }
+    yajl_val root = yajl_tree_parse(rest, ebuf, sizeof ebuf);
+    free(rest);
+    if (!root || !YAJL_IS_OBJECT(root)) {
+        stream_free(&ss);
+        yajl_tree_free(root);
+        return jf__merr(err, JF_MODEL_EFORMAT, "%s: not a JSON object: %s", path, root ? "" : ebuf);
+    }
     jf_tokenizer *t = calloc(1, sizeof *t);
     jf_model_status s = t ? JF_MODEL_OK : jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
     if (t) {
@@ -517,15 +749,12 @@ jf_model_status jf_tokenizer_load(const char *path, jf_tokenizer **out, jf_model
     if (s == JF_MODEL_OK && (!model || (str_at(model, "type") && strcmp(str_at(model, "type"), "BPE"))))
         s = jf__merr(err, JF_MODEL_EFORMAT, "%s: only BPE models are supported", path);
     if (s == JF_MODEL_OK) {
-        const char *pv[] = {"vocab", NULL};
-        yajl_val vocab = yajl_tree_get(model, pv, yajl_t_object);
-        for (size_t i = 0; vocab && i < vocab->u.object.len && s == JF_MODEL_OK; i++) {
-            yajl_val v = vocab->u.object.values[i];
-            if (!YAJL_IS_INTEGER(v))
+        for (size_t i = 0; i < ss.n_vocab && s == JF_MODEL_OK; i++) {
+            if (ss.vocab[i].id < 0 || ss.vocab[i].id > INT32_MAX / 2)
                 continue;
-            if (smap_put(&t->vocab, vocab->u.object.keys[i], (int32_t)YAJL_GET_INTEGER(v)))
+            if (smap_put(&t->vocab, ss.vocab[i].key, (int32_t)ss.vocab[i].id))
                 s = jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
-            set_id_token(t, (int32_t)YAJL_GET_INTEGER(v), vocab->u.object.keys[i]);
+            set_id_token(t, (int32_t)ss.vocab[i].id, ss.vocab[i].key);
         }
         const char *eow = str_at(model, "end_of_word_suffix");
         if (eow && *eow)
@@ -533,26 +762,16 @@ jf_model_status jf_tokenizer_load(const char *path, jf_tokenizer **out, jf_model
         const char *unk = str_at(model, "unk_token");
         if (unk)
             t->unk = smap_get_n(&t->vocab, unk, strlen(unk));
-        const char *pmg[] = {"merges", NULL};
-        yajl_val mg = yajl_tree_get(model, pmg, yajl_t_array);
-        for (size_t i = 0; mg && i < mg->u.array.len && s == JF_MODEL_OK; i++) {
-            yajl_val e = mg->u.array.values[i];
+        for (size_t i = 0; i < ss.n_merges && s == JF_MODEL_OK; i++) {
             const char *a, *b;
             char buf[1024];
-            if (YAJL_IS_STRING(e)) {
-                snprintf(buf, sizeof buf, "%s", e->u.string);
-                char *sp = strchr(buf, ' ');
-                if (!sp)
-                    continue;
-                *sp = 0;
-                a = buf;
-                b = sp + 1;
-            } else if (YAJL_IS_ARRAY(e) && e->u.array.len == 2 && YAJL_IS_STRING(e->u.array.values[0])) {
-                a = e->u.array.values[0]->u.string;
-                b = e->u.array.values[1]->u.string;
-            } else {
+            snprintf(buf, sizeof buf, "%s", ss.merges[i]);
+            char *sp = strchr(buf, ' ');
+            if (!sp)
                 continue;
-            }
+            *sp = 0;
+            a = buf;
+            b = sp + 1;
             int32_t ia = smap_get_n(&t->vocab, a, strlen(a)), ib = smap_get_n(&t->vocab, b, strlen(b));
             char cat[2048];
             snprintf(cat, sizeof cat, "%s%s", a, b);
@@ -585,6 +804,7 @@ jf_model_status jf_tokenizer_load(const char *path, jf_tokenizer **out, jf_model
     if (s == JF_MODEL_OK)
         s = post_processor(t, yajl_tree_get(root, ppp, yajl_t_any), err);
     yajl_tree_free(root);
+    stream_free(&ss);
     if (s != JF_MODEL_OK) {
         jf_tokenizer_free(t);
         return s;

@@ -16,7 +16,7 @@ static void cleanup(void) {}
 typedef struct fcase {
     uint32_t na, nb, d, subsets, size;
     const float *a, *b;
-    const double *mu_a, *sigma_a_row0;
+    double mu_a[64], sigma_a_row0[64]; /* copied: the file does not align them */
     double fid_sqrtm, fid_eig, kid_mean, kid_std;
 } fcase;
 
@@ -46,9 +46,11 @@ static int load_cases(fcase *c)
         p += (size_t)c[k].na * c[k].d * 4;
         c[k].b = (const float *)p;
         p += (size_t)c[k].nb * c[k].d * 4;
-        c[k].mu_a = (const double *)p;
+        if (c[k].d > 64)
+            return 0;
+        memcpy(c[k].mu_a, p, (size_t)c[k].d * 8);
         p += (size_t)c[k].d * 8;
-        c[k].sigma_a_row0 = (const double *)p;
+        memcpy(c[k].sigma_a_row0, p, (size_t)c[k].d * 8);
         p += (size_t)c[k].d * 8;
         memcpy(&c[k].fid_sqrtm, p, 32);
         p += 32;

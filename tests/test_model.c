@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <yajl/yajl_tree.h>
 
@@ -86,7 +87,16 @@ static void golden_tokenizer(const char *tokenizer_path, const char *golden_path
         fprintf(stderr, "SKIP: %s is not here (the shared test data of the brief)\n", tokenizer_path);
         exit(77);
     }
-    CHECK_OK(jf_tokenizer_load(tokenizer_path, &tok, &err));
+    struct stat sb;
+    if (stat(tokenizer_path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        /* a folder: the vocab.json + merges.txt pair */
+        char v[1024], m[1024];
+        snprintf(v, sizeof v, "%s/vocab.json", tokenizer_path);
+        snprintf(m, sizeof m, "%s/merges.txt", tokenizer_path);
+        CHECK_OK(jf_tokenizer_load_clip(v, m, &tok, &err));
+    } else {
+        CHECK_OK(jf_tokenizer_load(tokenizer_path, &tok, &err));
+    }
     char *json = slurp(golden_path, NULL);
     CHECK(json);
     char eb[256];
@@ -150,6 +160,12 @@ static void tokenizer_deepseek(void)
 static void tokenizer_clip(void)
 {
     golden_tokenizer(JF_SHARED_DATA "/tokenizers/clip/tokenizer.json", JF_TEST_DATA "/tokenizer_clip.json");
+}
+
+/* The same ids from the vocab.json + merges.txt pair. */
+static void tokenizer_clip_pair(void)
+{
+    golden_tokenizer(JF_SHARED_DATA "/tokenizers/clip", JF_TEST_DATA "/tokenizer_clip.json");
 }
 
 
@@ -702,5 +718,6 @@ static const test_case cases[] = {
     {"bad_weights", bad_weights},
     {"tokenizer_deepseek", tokenizer_deepseek},
     {"tokenizer_clip", tokenizer_clip},
+    {"tokenizer_clip_pair", tokenizer_clip_pair},
 };
 TEST_MAIN(cases)

@@ -1,0 +1,404 @@
+/* CLIP (Hugging Face CLIPModel layout: openai/clip-vit-large-patch14, -base-patch32, -base-patch16)
+ * on the shared kernels: the text tower (causal, the state at the end-of-text token), the vision
+ * tower (class token, pre/post LayerNorm), the two projections. Sizes come from the tensors,
+ * heads and activation from config.json (CLIPTextConfig/CLIPVisionConfig defaults where it is
+ * silent). evaluation.md §2.2–2.3. */
+#include "model_internal.h"
+
+#include <math.h>
+#include <sys/stat.h>
+#include <yajl/yajl_tree.h>
+
+typedef struct clip_layer {
+    jf__w ln1_w, ln1_b, q_w, q_b, k_w, k_b, v_w, v_b, o_w, o_b, ln2_w, ln2_b, fc1_w, fc1_b, fc2_w, fc2_b;
+} clip_layer;
+
+typedef struct tower {
+    int width, layers, heads, mlp;
+    int quick_gelu;
+    double eps;
+    clip_layer *l;
+} tower;
+
+struct jf_clip {
+    jf_clip_config cfg;
+    jf_weights *w;
+    jf_tokenizer *tok;
+    tower text, vision;
+    jf__w tok_emb, txt_pos, final_ln_w, final_ln_b, text_proj;
+    jf__w cls, patch_w, vis_pos, pre_ln_w, pre_ln_b, post_ln_w, post_ln_b, vis_proj;
+};
+
+static jf_model_status bindw(jf_clip *m, const char *name, int ndim, int64_t a, int64_t b, int64_t c, int64_t d, jf__w *w,
+                             jf_model_error *err)
+{
+    int64_t shape[4] = {a, b, c, d};
+    const jf_tensor_info *t;
+    jf_model_status s = jf_weights_get(m->w, name, JF_DTYPE_OTHER, ndim, shape, &t, err);
+    if (s)
+        return s;
+    w->p = t->data;
+    w->dt = t->dtype;
+    w->rows = ndim == 1 ? 1 : t->shape[0];
+    w->cols = ndim == 1 ? t->shape[0] : 1;
+    for (int i = 1; i < ndim; i++)
+        w->cols *= t->shape[i];
+    return JF_MODEL_OK;
+}
+
+#define B(name, nd, a, b, c, d, w)                                                                                 \
+    do {                                                                                                           \
+        jf_model_status s_ = bindw(m, name, nd, a, b, c, d, w, err);                                               \
+        if (s_)                                                                                                    \
+            return s_;                                                                                             \
+    } while (0)
+
+static jf_model_status bind_tower(jf_clip *m, const char *prefix, tower *t, jf_model_error *err)
+{
+    char n[256];
+    int64_t W = t->width, F = t->mlp;
+    t->l = calloc((size_t)t->layers, sizeof *t->l);
+    if (!t->l)
+        return jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
+    for (int i = 0; i < t->layers; i++) {
+        clip_layer *L = &t->l[i];
+#define N(s) (snprintf(n, sizeof n, "%s.encoder.layers.%d.%s", prefix, i, s), n)
+        B(N("layer_norm1.weight"), 1, W, 0, 0, 0, &L->ln1_w);
+        B(N("layer_norm1.bias"), 1, W, 0, 0, 0, &L->ln1_b);
+        B(N("self_attn.q_proj.weight"), 2, W, W, 0, 0, &L->q_w);
+        B(N("self_attn.q_proj.bias"), 1, W, 0, 0, 0, &L->q_b);
+        B(N("self_attn.k_proj.weight"), 2, W, W, 0, 0, &L->k_w);
+        B(N("self_attn.k_proj.bias"), 1, W, 0, 0, 0, &L->k_b);
+        B(N("self_attn.v_proj.weight"), 2, W, W, 0, 0, &L->v_w);
+        B(N("self_attn.v_proj.bias"), 1, W, 0, 0, 0, &L->v_b);
+        B(N("self_attn.out_proj.weight"), 2, W, W, 0, 0, &L->o_w);
+        B(N("self_attn.out_proj.bias"), 1, W, 0, 0, 0, &L->o_b);
+        B(N("layer_norm2.weight"), 1, W, 0, 0, 0, &L->ln2_w);
+        B(N("layer_norm2.bias"), 1, W, 0, 0, 0, &L->ln2_b);
+        B(N("mlp.fc1.weight"), 2, F, W, 0, 0, &L->fc1_w);
+        B(N("mlp.fc1.bias"), 1, F, 0, 0, 0, &L->fc1_b);
+        B(N("mlp.fc2.weight"), 2, W, F, 0, 0, &L->fc2_w);
+        B(N("mlp.fc2.bias"), 1, W, 0, 0, 0, &L->fc2_b);
+#undef N
+    }
+    return JF_MODEL_OK;
+}
+
+static int count_layers(const jf_weights *w, const char *prefix)
+{
+    char n[256];
+    int k = 0;
+    for (;; k++) {
+        snprintf(n, sizeof n, "%s.encoder.layers.%d.layer_norm1.weight", prefix, k);
+        if (!jf_weights_find(w, n))
+            return k;
+    }
+}
+
+static yajl_val cfg_get(yajl_val root, const char *sub, const char *key)
+{
+    const char *p[] = {sub, key, NULL};
+    return root ? yajl_tree_get(root, p, yajl_t_any) : NULL;
+}
+
+/* heads and activation from config.json's text_config / vision_config */
+static void tower_config(yajl_val root, const char *sub, tower *t, int default_heads)
+{
+    yajl_val h = cfg_get(root, sub, "num_attention_heads");
+    t->heads = h && YAJL_IS_INTEGER(h) ? (int)YAJL_GET_INTEGER(h) : default_heads;
+    yajl_val a = cfg_get(root, sub, "hidden_act");
+    const char *act = a && YAJL_IS_STRING(a) ? YAJL_GET_STRING(a) : NULL;
+    t->quick_gelu = !(act && !strcmp(act, "gelu"));
+    yajl_val e = cfg_get(root, sub, "layer_norm_eps");
+    t->eps = e && YAJL_IS_NUMBER(e) ? YAJL_GET_DOUBLE(e) : 1e-5;
+}
+
+static jf_model_status jf_clip_bind(jf_clip *m, jf_model_error *err);
+
+jf_model_status jf_clip_load(const char *dir, jf_clip **out, jf_model_error *err)
+{
+    *out = NULL;
+    jf_clip *m = calloc(1, sizeof *m);
+    if (!m)
+        return jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
+    jf_model_status s = jf_weights_open(dir, &m->w, err);
+    char p[4200], q[4200];
+    yajl_val root = NULL;
+    if (!s) {
+        snprintf(p, sizeof p, "%s/config.json", dir);
+        FILE *f = fopen(p, "rb");
+        if (f) {
+            fseek(f, 0, SEEK_END);
+            long n = ftell(f);
+            fseek(f, 0, SEEK_SET);
+            char *json = n > 0 && n < (16L << 20) ? malloc((size_t)n + 1) : NULL;
+            if (json && fread(json, 1, (size_t)n, f) == (size_t)n) {
+                json[n] = 0;
+                root = yajl_tree_parse(json, NULL, 0);
+            }
+            free(json);
+            fclose(f);
+        }
+        /* the tokenizer: tokenizer.json, else the vocab.json + merges.txt pair */
+        snprintf(p, sizeof p, "%s/tokenizer.json", dir);
+        struct stat sb;
+        if (stat(p, &sb) == 0) {
+            s = jf_tokenizer_load(p, &m->tok, err);
+        } else {
+            snprintf(p, sizeof p, "%s/vocab.json", dir);
+            snprintf(q, sizeof q, "%s/merges.txt", dir);
+            s = jf_tokenizer_load_clip(p, q, &m->tok, err);
+        }
+    }
+    jf_clip_config *c = &m->cfg;
+    if (!s) {
+        /* sizes from the tensors */
+        const jf_tensor_info *te = jf_weights_find(m->w, "text_model.embeddings.token_embedding.weight");
+        const jf_tensor_info *tp = jf_weights_find(m->w, "text_model.embeddings.position_embedding.weight");
+        const jf_tensor_info *pe = jf_weights_find(m->w, "vision_model.embeddings.patch_embedding.weight");
+        const jf_tensor_info *vp = jf_weights_find(m->w, "vision_model.embeddings.position_embedding.weight");
+        const jf_tensor_info *pr = jf_weights_find(m->w, "text_projection.weight");
+        const jf_tensor_info *f1 = jf_weights_find(m->w, "text_model.encoder.layers.0.mlp.fc1.weight");
+        const jf_tensor_info *v1 = jf_weights_find(m->w, "vision_model.encoder.layers.0.mlp.fc1.weight");
+        if (!te || !tp || !pe || !vp || !pr || !f1 || !v1 || te->ndim != 2 || tp->ndim != 2 || pe->ndim != 4 ||
+            vp->ndim != 2 || pr->ndim != 2 || f1->ndim != 2 || v1->ndim != 2)
+            s = jf__merr(err, JF_MODEL_ENOTFOUND, "%s: not a Hugging Face CLIPModel (text_model.*, vision_model.*, "
+                                                  "text_projection missing)", dir);
+        else {
+            c->vocab = (int)te->shape[0];
+            c->text_width = (int)te->shape[1];
+            c->context = (int)tp->shape[0];
+            c->embed_dim = (int)pr->shape[0];
+            c->vision_width = (int)pe->shape[0];
+            c->patch = (int)pe->shape[2];
+            int n = (int)vp->shape[0] - 1, g = (int)lround(sqrt(n));
+            c->image_size = g * c->patch;
+            c->text_layers = count_layers(m->w, "text_model");
+            c->vision_layers = count_layers(m->w, "vision_model");
+            m->text = (tower){c->text_width, c->text_layers, 0, (int)f1->shape[0], 1, 1e-5, NULL};
+            m->vision = (tower){c->vision_width, c->vision_layers, 0, (int)v1->shape[0], 1, 1e-5, NULL};
+            tower_config(root, "text_config", &m->text, c->text_width / 64);
+            tower_config(root, "vision_config", &m->vision, c->vision_width / 64);
+            c->text_heads = m->text.heads;
+            c->vision_heads = m->vision.heads;
+            c->quick_gelu = m->text.quick_gelu;
+            if (g * g != n || m->text.heads <= 0 || c->text_width % m->text.heads || m->vision.heads <= 0 ||
+                c->vision_width % m->vision.heads)
+                s = jf__merr(err, JF_MODEL_ESHAPE, "%s: inconsistent CLIP shapes (grid %d, heads %d/%d)", dir, n,
+                             m->text.heads, m->vision.heads);
+        }
+    }
+    yajl_tree_free(root);
+    if (!s) {
+        c->sot = jf_tokenizer_token_id(m->tok, "<|startoftext|>");
+        c->eot = jf_tokenizer_token_id(m->tok, "<|endoftext|>");
+        if (c->sot < 0 || c->eot < 0)
+            s = jf__merr(err, JF_MODEL_EFORMAT, "%s: the tokenizer has no <|startoftext|>/<|endoftext|>", dir);
+    }
+    if (!s) {
+        s = jf_clip_bind(m, err);
+    }
+    if (s) {
+        jf_clip_free(m);
+        return s;
+    }
+    *out = m;
+    return JF_MODEL_OK;
+}
+
+static jf_model_status jf_clip_bind(jf_clip *m, jf_model_error *err)
+{
+    const jf_clip_config *c = &m->cfg;
+    int64_t T = c->text_width, V = c->vision_width, P = c->patch, N = (int64_t)(c->image_size / c->patch) * (c->image_size / c->patch);
+    B("text_model.embeddings.token_embedding.weight", 2, c->vocab, T, 0, 0, &m->tok_emb);
+    B("text_model.embeddings.position_embedding.weight", 2, c->context, T, 0, 0, &m->txt_pos);
+    B("text_model.final_layer_norm.weight", 1, T, 0, 0, 0, &m->final_ln_w);
+    B("text_model.final_layer_norm.bias", 1, T, 0, 0, 0, &m->final_ln_b);
+    B("text_projection.weight", 2, c->embed_dim, T, 0, 0, &m->text_proj);
+    B("vision_model.embeddings.class_embedding", 1, V, 0, 0, 0, &m->cls);
+    B("vision_model.embeddings.patch_embedding.weight", 4, V, 3, P, P, &m->patch_w);
+    B("vision_model.embeddings.position_embedding.weight", 2, N + 1, V, 0, 0, &m->vis_pos);
+    B("vision_model.pre_layrnorm.weight", 1, V, 0, 0, 0, &m->pre_ln_w);
+    B("vision_model.pre_layrnorm.bias", 1, V, 0, 0, 0, &m->pre_ln_b);
+    B("vision_model.post_layernorm.weight", 1, V, 0, 0, 0, &m->post_ln_w);
+    B("vision_model.post_layernorm.bias", 1, V, 0, 0, 0, &m->post_ln_b);
+    B("visual_projection.weight", 2, c->embed_dim, V, 0, 0, &m->vis_proj);
+    jf_model_status s = bind_tower(m, "text_model", &m->text, err);
+    return s ? s : bind_tower(m, "vision_model", &m->vision, err);
+}
+
+void jf_clip_free(jf_clip *m)
+{
+    if (!m)
+        return;
+    free(m->text.l);
+    free(m->vision.l);
+    jf_tokenizer_free(m->tok);
+    jf_weights_close(m->w);
+    free(m);
+}
+
+const jf_clip_config *jf_clip_get_config(const jf_clip *m)
+{
+    return &m->cfg;
+}
+
+jf_tokenizer *jf_clip_tokenizer(jf_clip *m)
+{
+    return m->tok;
+}
+
+int jf_clip_tokenize(jf_clip *m, const char *text, const char *prefix, int torchmetrics_slice, int32_t *ids, int *eot_pos,
+                     int *n_content)
+{
+    const jf_clip_config *c = &m->cfg;
+    jf_model_error err;
+    size_t pl = prefix ? strlen(prefix) : 0, tl = strlen(text);
+    char *full = malloc(pl + tl + 2);
+    if (!full)
+        return -1;
+    memcpy(full, prefix ? prefix : "", pl);
+    size_t k = pl;
+    if (pl && prefix[pl - 1] != ' ')
+        full[k++] = ' '; /* Hessel: a space is appended to the prefix when it lacks one */
+    memcpy(full + k, text, tl);
+    full[k + tl] = 0;
+    int32_t *raw = NULL;
+    long n = jf_tokenizer_encode(m->tok, full, k + tl, 0, &raw, &err);
+    free(full);
+    if (n < 0)
+        return -1;
+    int ctx = c->context;
+    *n_content = (int)n;
+    /* SOT + content + EOT, padded with EOT (Hugging Face's pad token) */
+    ids[0] = c->sot;
+    int keep = (int)n;
+    if (torchmetrics_slice) {
+        /* torchmetrics tokenizes without truncation and slices to the context, losing EOT */
+        if (keep > ctx - 1)
+            keep = ctx - 1;
+    } else if (keep > ctx - 2) {
+        keep = ctx - 2; /* truncation: SOT + 75 + EOT */
+    }
+    for (int i = 0; i < keep; i++)
+        ids[1 + i] = raw[i];
+    int pos = 1 + keep;
+    if (pos < ctx)
+        ids[pos++] = c->eot;
+    for (int i = pos; i < ctx; i++)
+        ids[i] = c->eot;
+    free(raw);
+    /* pooling: the first end-of-text token, as Hugging Face does (argmax of ids when EOT is the
+     * largest id gives the same); without one (sliced), the largest id's first position */
+    int e = -1;
+    for (int i = 0; i < ctx && e < 0; i++)
+        if (ids[i] == c->eot)
+            e = i;
+    if (e < 0) {
+        e = 0;
+        for (int i = 1; i < ctx; i++)
+            if (ids[i] > ids[e])
+                e = i;
+    }
+    *eot_pos = e;
+    return 0;
+}
+
+/* One pre-LN residual stack over x[n, width]. */
+static void run_tower(const tower *t, float *x, size_t n, int causal)
+{
+    size_t W = (size_t)t->width, F = (size_t)t->mlp;
+    int hd = t->width / t->heads;
+    float *h = malloc(n * W * sizeof *h), *q = malloc(n * W * sizeof *q), *k = malloc(n * W * sizeof *k),
+          *v = malloc(n * W * sizeof *v), *a = malloc(n * W * sizeof *a), *f = malloc(n * F * sizeof *f);
+    for (int l = 0; h && q && k && v && a && f && l < t->layers; l++) {
+        const clip_layer *L = &t->l[l];
+        jf__layernorm(x, n, W, &L->ln1_w, &L->ln1_b, t->eps, h);
+        jf__linear(h, n, &L->q_w, &L->q_b, q);
+        jf__linear(h, n, &L->k_w, &L->k_b, k);
+        jf__linear(h, n, &L->v_w, &L->v_b, v);
+        jf__attention(q, n, k, v, n, t->heads, t->heads, hd, 1.0f / sqrtf((float)hd), causal, 0, a);
+        jf__linear(a, n, &L->o_w, &L->o_b, h);
+        for (size_t i = 0; i < n * W; i++)
+            x[i] += h[i];
+        jf__layernorm(x, n, W, &L->ln2_w, &L->ln2_b, t->eps, h);
+        jf__linear(h, n, &L->fc1_w, &L->fc1_b, f);
+        if (t->quick_gelu)
+            jf__quick_gelu(f, n * F);
+        else
+            jf__gelu(f, n * F);
+        jf__linear(f, n, &L->fc2_w, &L->fc2_b, h);
+        for (size_t i = 0; i < n * W; i++)
+            x[i] += h[i];
+    }
+    free(h);
+    free(q);
+    free(k);
+    free(v);
+    free(a);
+    free(f);
+}
+
+jf_model_status jf_clip_encode_text(jf_clip *m, const int32_t *ids, int eot_pos, float *embedding, jf_model_error *err)
+{
+    const jf_clip_config *c = &m->cfg;
+    size_t n = (size_t)c->context, W = (size_t)c->text_width;
+    /* the causal mask makes positions after EOT irrelevant to it: run up to EOT only */
+    size_t run = (size_t)eot_pos + 1;
+    if (run > n)
+        run = n;
+    float *x = malloc(run * W * sizeof *x), *pos = malloc(W * sizeof *pos), *h = malloc(W * sizeof *h);
+    if (!x || !pos || !h) {
+        free(x);
+        free(pos);
+        free(h);
+        return jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < run; i++) {
+        if (ids[i] < 0 || ids[i] >= c->vocab) {
+            free(x);
+            free(pos);
+            free(h);
+            return jf__merr(err, JF_MODEL_EARG, "token id %d outside CLIP's vocabulary", ids[i]);
+        }
+        jf__w_to_f32(&m->tok_emb, (size_t)ids[i] * W, W, x + i * W);
+        jf__w_to_f32(&m->txt_pos, i * W, W, pos);
+        for (size_t k = 0; k < W; k++)
+            x[i * W + k] += pos[k];
+    }
+    run_tower(&m->text, x, run, 1);
+    jf__layernorm(x + (run - 1) * W, 1, W, &m->final_ln_w, &m->final_ln_b, m->text.eps, h);
+    jf__linear(h, 1, &m->text_proj, NULL, embedding);
+    free(x);
+    free(pos);
+    free(h);
+    return JF_MODEL_OK;
+}
+
+jf_model_status jf_clip_encode_image(jf_clip *m, const float *pixels, float *embedding, jf_model_error *err)
+{
+    const jf_clip_config *c = &m->cfg;
+    int g = c->image_size / c->patch;
+    size_t N = (size_t)g * g, W = (size_t)c->vision_width;
+    float *x = malloc((N + 1) * W * sizeof *x), *pos = malloc((N + 1) * W * sizeof *pos), *h = malloc((N + 1) * W * sizeof *h);
+    if (!x || !pos || !h) {
+        free(x);
+        free(pos);
+        free(h);
+        return jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
+    }
+    jf__w_to_f32(&m->cls, 0, W, x);
+    jf__patch_embed(pixels, 3, c->image_size, c->image_size, c->patch, &m->patch_w, NULL, x + W);
+    jf__w_to_f32(&m->vis_pos, 0, (N + 1) * W, pos);
+    for (size_t i = 0; i < (N + 1) * W; i++)
+        x[i] += pos[i];
+    jf__layernorm(x, N + 1, W, &m->pre_ln_w, &m->pre_ln_b, m->vision.eps, h);
+    memcpy(x, h, (N + 1) * W * sizeof *x);
+    run_tower(&m->vision, x, N + 1, 0);
+    jf__layernorm(x, 1, W, &m->post_ln_w, &m->post_ln_b, m->vision.eps, h);
+    jf__linear(h, 1, &m->vis_proj, NULL, embedding);
+    free(x);
+    free(pos);
+    free(h);
+    return JF_MODEL_OK;
+}
