@@ -121,6 +121,26 @@ typedef struct jf_kid_result {
 jf_status jf_kid(const float *a, size_t na, const float *b, size_t nb, int dims, int subsets, int subset_size,
                  uint32_t seed, jf_kid_result *out, jf_error *err);
 
+/* ---- CLIP score (evaluation.md §2) ---- */
+
+/* RGB → CLIP pixels [3][size][size]: shorter side to size (PIL bicubic on 8 bits), centre crop
+ * (openai = 1: torchvision's round-half-even offsets and float /255, as OpenAI's clip._transform
+ * and Hessel's CLIPScore; 0: Hugging Face CLIPImageProcessor's floor offsets and ×1/255 in
+ * double), CLIP mean/std. Returns 0, or -1 when out of memory. */
+int jf_clip_preprocess(const uint8_t *rgb, int w, int h, int size, int openai, float *out);
+
+typedef enum jf_clipscore_kind {
+    JF_CLIPSCORE_TORCHMETRICS = 0, /* 100·cos per pair, the mean clamped at 0 (torchmetrics CLIPScore) */
+    JF_CLIPSCORE_HESSEL,           /* 2.5·max(cos, 0) per pair, "A photo depicts" prefix (Hessel et al.) */
+    JF_CLIPSCORE_COSINE            /* plain cosine (GigaGAN / Janus evaluation script) */
+} jf_clipscore_kind;
+const char *jf_clipscore_kind_name(jf_clipscore_kind k);
+int jf_clipscore_kind_parse(const char *name, jf_clipscore_kind *out);
+double jf_clip_cosine(const float *a, const float *b, int n);
+/* A pair's score and the set's score (the mean; torchmetrics clamps the mean at 0). */
+double jf_clipscore_sample(jf_clipscore_kind kind, double cosine);
+double jf_clipscore_total(jf_clipscore_kind kind, const double *samples, size_t n);
+
 /* ---- .npz statistics files (pytorch-fid / clean-fid layout) ---- */
 
 /* Reads mu/sigma (f8 or f4) from an .npz (stored or deflated), or `feats` (KID files) when

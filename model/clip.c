@@ -5,6 +5,7 @@
  * silent). evaluation.md §2.2–2.3. */
 #include "model_internal.h"
 
+#include <errno.h>
 #include <math.h>
 #include <sys/stat.h>
 #include <yajl/yajl_tree.h>
@@ -401,4 +402,210 @@ jf_model_status jf_clip_encode_image(jf_clip *m, const float *pixels, float *emb
     free(pos);
     free(h);
     return JF_MODEL_OK;
+}
+
+/* ---- formula weights (demo, tests): a small CLIP in the Hugging Face layout ---- */
+
+static double clip_u(uint64_t t, uint64_t i)
+{
+    uint64_t h = (i + 1) * 0x9E3779B97F4A7C15ull + (t + 1) * 0xBF58476D1CE4E5B9ull;
+    h ^= h >> 29;
+    return (double)(h >> 11) * 0x1p-53;
+}
+
+typedef struct ctensor {
+    char name[128];
+    int ndim;
+    int64_t shape[4];
+    int kind; /* 0 matrix, 1 LayerNorm weight, 2 bias, 3 embedding */
+} ctensor;
+
+static size_t clip_inventory(const jf_clip_formula_shape *s, ctensor *t)
+{
+    size_t n = 0;
+#define T(k, nd, a, b, c, d, ...)                                                                                  \
+    do {                                                                                                           \
+        if (t) {                                                                                                   \
+            snprintf(t[n].name, sizeof t[n].name, __VA_ARGS__);                                                    \
+            t[n].ndim = nd;                                                                                        \
+            t[n].shape[0] = a;                                                                                     \
+            t[n].shape[1] = b;                                                                                     \
+            t[n].shape[2] = c;                                                                                     \
+            t[n].shape[3] = d;                                                                                     \
+            t[n].kind = k;                                                                                         \
+        }                                                                                                          \
+        n++;                                                                                                       \
+    } while (0)
+    const char *tw[2] = {"text_model", "vision_model"};
+    int widths[2] = {s->text_width, s->vision_width}, layers[2] = {s->text_layers, s->vision_layers},
+        mlps[2] = {s->text_mlp, s->vision_mlp};
+    T(3, 2, s->vocab, s->text_width, 0, 0, "text_model.embeddings.token_embedding.weight");
+    T(3, 2, s->context, s->text_width, 0, 0, "text_model.embeddings.position_embedding.weight");
+    int g = s->image_size / s->patch;
+    T(3, 1, s->vision_width, 0, 0, 0, "vision_model.embeddings.class_embedding");
+    T(0, 4, s->vision_width, 3, s->patch, s->patch, "vision_model.embeddings.patch_embedding.weight");
+    T(3, 2, g * g + 1, s->vision_width, 0, 0, "vision_model.embeddings.position_embedding.weight");
+    T(1, 1, s->vision_width, 0, 0, 0, "vision_model.pre_layrnorm.weight");
+    T(2, 1, s->vision_width, 0, 0, 0, "vision_model.pre_layrnorm.bias");
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < layers[k]; i++) {
+            int W = widths[k], F = mlps[k];
+            const char *p = tw[k];
+            T(1, 1, W, 0, 0, 0, "%s.encoder.layers.%d.layer_norm1.weight", p, i);
+            T(2, 1, W, 0, 0, 0, "%s.encoder.layers.%d.layer_norm1.bias", p, i);
+            const char *pr[4] = {"q_proj", "k_proj", "v_proj", "out_proj"};
+            for (int j = 0; j < 4; j++) {
+                T(0, 2, W, W, 0, 0, "%s.encoder.layers.%d.self_attn.%s.weight", p, i, pr[j]);
+                T(2, 1, W, 0, 0, 0, "%s.encoder.layers.%d.self_attn.%s.bias", p, i, pr[j]);
+            }
+            T(1, 1, W, 0, 0, 0, "%s.encoder.layers.%d.layer_norm2.weight", p, i);
+            T(2, 1, W, 0, 0, 0, "%s.encoder.layers.%d.layer_norm2.bias", p, i);
+            T(0, 2, F, W, 0, 0, "%s.encoder.layers.%d.mlp.fc1.weight", p, i);
+            T(2, 1, F, 0, 0, 0, "%s.encoder.layers.%d.mlp.fc1.bias", p, i);
+            T(0, 2, W, F, 0, 0, "%s.encoder.layers.%d.mlp.fc2.weight", p, i);
+            T(2, 1, W, 0, 0, 0, "%s.encoder.layers.%d.mlp.fc2.bias", p, i);
+        }
+    T(1, 1, s->text_width, 0, 0, 0, "text_model.final_layer_norm.weight");
+    T(2, 1, s->text_width, 0, 0, 0, "text_model.final_layer_norm.bias");
+    T(1, 1, s->vision_width, 0, 0, 0, "vision_model.post_layernorm.weight");
+    T(2, 1, s->vision_width, 0, 0, 0, "vision_model.post_layernorm.bias");
+    T(0, 2, s->embed_dim, s->vision_width, 0, 0, "visual_projection.weight");
+    T(0, 2, s->embed_dim, s->text_width, 0, 0, "text_projection.weight");
+#undef T
+    return n;
+}
+
+jf_clip_formula_shape jf_clip_tiny_shape(void)
+{
+    jf_clip_formula_shape s = {.vocab = 600, .context = 77, .text_width = 64, .text_layers = 2, .text_heads = 2,
+                               .text_mlp = 128, .vision_width = 64, .vision_layers = 2, .vision_heads = 2,
+                               .vision_mlp = 128, .patch = 8, .image_size = 32, .embed_dim = 48};
+    return s;
+}
+
+/* A byte-level CLIP-style tokenizer.json for a formula model: the 256 byte symbols, the same
+ * with "</w>", then SOT and EOT as the last two ids (no merges). */
+static int write_formula_tokenizer(const char *dir, int vocab)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    fprintf(f, "{\"version\":\"1.0\",\"added_tokens\":[{\"id\":%d,\"content\":\"<|startoftext|>\",\"special\":true,"
+               "\"normalized\":true},{\"id\":%d,\"content\":\"<|endoftext|>\",\"special\":true,\"normalized\":true}],"
+               "\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"NFC\"},{\"type\":\"Replace\","
+               "\"pattern\":{\"Regex\":\"\\\\s+\"},\"content\":\" \"},{\"type\":\"Lowercase\"}]},"
+               "\"pre_tokenizer\":{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Split\",\"pattern\":{\"Regex\":"
+               "\"'s|'t|'re|'ve|'m|'ll|'d|[\\\\p{L}]+|[\\\\p{N}]|[^\\\\s\\\\p{L}\\\\p{N}]+\"},\"behavior\":\"Removed\","
+               "\"invert\":true},{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"trim_offsets\":true,"
+               "\"use_regex\":false}]},\"post_processor\":{\"type\":\"RobertaProcessing\",\"sep\":[\"<|endoftext|>\",%d],"
+               "\"cls\":[\"<|startoftext|>\",%d]},\"decoder\":{\"type\":\"ByteLevel\"},"
+               "\"model\":{\"type\":\"BPE\",\"unk_token\":\"<|endoftext|>\",\"end_of_word_suffix\":\"</w>\",\"vocab\":{",
+            vocab - 2, vocab - 1, vocab - 1, vocab - 2);
+    int id = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int b = 0; b < 256; b++) {
+            int cp;
+            if ((b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF))
+                cp = b;
+            else {
+                int k = 0;
+                for (int q = 0; q < b; q++)
+                    if (!((q >= '!' && q <= '~') || (q >= 0xA1 && q <= 0xAC) || (q >= 0xAE && q <= 0xFF)))
+                        k++;
+                cp = 256 + k;
+            }
+            fprintf(f, "%s\"", id ? "," : "");
+            if (cp == '"' || cp == '\\')
+                fprintf(f, "\\%c", cp);
+            else if (cp < 0x80)
+                fputc(cp, f);
+            else
+                fprintf(f, "%c%c", 0xC0 | (cp >> 6), 0x80 | (cp & 0x3F));
+            fprintf(f, "%s\":%d", pass ? "</w>" : "", id++);
+        }
+    fprintf(f, ",\"<|startoftext|>\":%d,\"<|endoftext|>\":%d},\"merges\":[]}}\n", vocab - 2, vocab - 1);
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+jf_model_status jf_clip_write_formula(const char *dir, const jf_clip_formula_shape *s, jf_model_error *err)
+{
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return jf__merr(err, JF_MODEL_EIO, "%s: %s", dir, strerror(errno));
+    if (s->vocab < 514 || s->image_size % s->patch)
+        return jf__merr(err, JF_MODEL_EARG, "formula CLIP: vocab must hold 512 byte tokens + SOT/EOT");
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return jf__merr(err, JF_MODEL_EIO, "%s: cannot write", path);
+    fprintf(f,
+            "{\"architectures\": [\"CLIPModel\"], \"model_type\": \"clip\", \"projection_dim\": %d,\n"
+            " \"text_config\": {\"hidden_size\": %d, \"intermediate_size\": %d, \"num_attention_heads\": %d,"
+            " \"num_hidden_layers\": %d, \"max_position_embeddings\": %d, \"vocab_size\": %d, \"hidden_act\": \"quick_gelu\","
+            " \"layer_norm_eps\": 1e-05, \"eos_token_id\": 2},\n"
+            " \"vision_config\": {\"hidden_size\": %d, \"intermediate_size\": %d, \"num_attention_heads\": %d,"
+            " \"num_hidden_layers\": %d, \"image_size\": %d, \"patch_size\": %d, \"hidden_act\": \"quick_gelu\","
+            " \"layer_norm_eps\": 1e-05}}\n",
+            s->embed_dim, s->text_width, s->text_mlp, s->text_heads, s->text_layers, s->context, s->vocab, s->vision_width,
+            s->vision_mlp, s->vision_heads, s->vision_layers, s->image_size, s->patch);
+    fclose(f);
+    if (write_formula_tokenizer(dir, s->vocab))
+        return jf__merr(err, JF_MODEL_EIO, "%s: cannot write the tokenizer", dir);
+    size_t n = clip_inventory(s, NULL);
+    ctensor *t = calloc(n, sizeof *t);
+    if (!t)
+        return jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
+    clip_inventory(s, t);
+    size_t cap = n * 200 + 64, len = 0;
+    char *h = malloc(cap);
+    uint64_t off = 0;
+    len += (size_t)snprintf(h + len, cap - len, "{\"__metadata__\":{\"format\":\"pt\"}");
+    for (size_t i = 0; i < n; i++) {
+        uint64_t c = 1;
+        len += (size_t)snprintf(h + len, cap - len, ",\"%s\":{\"dtype\":\"F32\",\"shape\":[", t[i].name);
+        for (int d = 0; d < t[i].ndim; d++) {
+            c *= (uint64_t)t[i].shape[d];
+            len += (size_t)snprintf(h + len, cap - len, "%s%lld", d ? "," : "", (long long)t[i].shape[d]);
+        }
+        len += (size_t)snprintf(h + len, cap - len, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off,
+                                (unsigned long long)(off + c * 4));
+        off += c * 4;
+    }
+    len += (size_t)snprintf(h + len, cap - len, "}");
+    while (len % 8)
+        h[len++] = ' ';
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    f = fopen(path, "wb");
+    uint64_t hl = len;
+    jf_model_status st = f && fwrite(&hl, 8, 1, f) == 1 && fwrite(h, 1, len, f) == len ? JF_MODEL_OK
+                                                                                   : jf__merr(err, JF_MODEL_EIO, "%s: cannot write", path);
+    free(h);
+    for (size_t i = 0; !st && i < n; i++) {
+        uint64_t c = 1, fan = 1;
+        for (int d = 0; d < t[i].ndim; d++)
+            c *= (uint64_t)t[i].shape[d];
+        for (int d = 1; d < t[i].ndim; d++)
+            fan *= (uint64_t)t[i].shape[d];
+        float *v = malloc(c * sizeof *v);
+        if (!v) {
+            st = jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
+            break;
+        }
+        for (uint64_t q = 0; q < c; q++) {
+            double u = clip_u(i, q);
+            v[q] = (float)(t[i].kind == 0   ? (u - 0.5) * 2.0 * sqrt(3.0 / (double)fan)
+                           : t[i].kind == 1 ? 1.0 + 0.2 * (u - 0.5)
+                           : t[i].kind == 2 ? 0.1 * (u - 0.5)
+                                            : u - 0.5);
+        }
+        if (fwrite(v, 4, c, f) != c)
+            st = jf__merr(err, JF_MODEL_EIO, "%s: cannot write", path);
+        free(v);
+    }
+    if (f && fclose(f) != 0 && !st)
+        st = jf__merr(err, JF_MODEL_EIO, "%s: cannot write", path);
+    free(t);
+    return st;
 }

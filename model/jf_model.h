@@ -246,6 +246,16 @@ int jf_clip_tokenize(jf_clip *m, const char *text, const char *prefix, int torch
 jf_model_status jf_clip_encode_text(jf_clip *m, const int32_t *ids, int eot_pos, float *embedding, jf_model_error *err);
 jf_model_status jf_clip_encode_image(jf_clip *m, const float *pixels, float *embedding, jf_model_error *err);
 
+/* A small CLIP with formula weights in the Hugging Face layout (config.json, model.safetensors,
+ * a byte-level tokenizer.json): the demo's and the tests' stand-in for the real checkpoints.
+ * The formula is documented in tests/reference/clip_ref.py. */
+typedef struct jf_clip_formula_shape {
+    int vocab, context, text_width, text_layers, text_heads, text_mlp;
+    int vision_width, vision_layers, vision_heads, vision_mlp, patch, image_size, embed_dim;
+} jf_clip_formula_shape;
+jf_clip_formula_shape jf_clip_tiny_shape(void);
+jf_model_status jf_clip_write_formula(const char *dir, const jf_clip_formula_shape *shape, jf_model_error *err);
+
 /* ---- random models in the released layout (demo, benchmarks) ---- */
 
 typedef struct jf_janus_random_shape {

@@ -266,7 +266,109 @@ static void preprocess_modes(void)
     free(gout);
 }
 
+/* CLIP: formula-weight towers and the two preprocessing paths against tests/reference/clip_ref.py */
+static void clip_golden(void)
+{
+    jf_error err = {0};
+    jf_model_error me = {0};
+    char dir[256];
+    snprintf(dir, sizeof dir, "/tmp/jf_test_clip_%d", (int)getpid());
+    jf_clip_formula_shape shape = jf_clip_tiny_shape();
+    CHECK(jf_clip_write_formula(dir, &shape, &me) == JF_MODEL_OK);
+    jf_clip *m = NULL;
+    CHECK_MSG(jf_clip_load(dir, &m, &me) == JF_MODEL_OK, "%s", me.msg);
+    const jf_clip_config *c = jf_clip_get_config(m);
+    CHECK_EQ_INT(c->image_size, 32);
+    CHECK_EQ_INT(c->text_heads, 2);
+    CHECK_EQ_INT(c->eot, 599);
+    FILE *f = fopen(JF_TEST_DATA "/clip_golden.bin", "rb");
+    CHECK(f);
+    char magic[4];
+    uint32_t hdr[3];
+    CHECK(fread(magic, 1, 4, f) == 4 && !memcmp(magic, "JFCL", 4) && fread(hdr, 4, 3, f) == 3);
+    uint32_t d = hdr[2];
+    float want[64], got[64];
+    for (uint32_t t = 0; t < hdr[0]; t++) {
+        uint32_t eot;
+        int32_t ids[77];
+        CHECK(fread(&eot, 4, 1, f) == 1 && fread(ids, 4, 77, f) == 77 && fread(want, 4, d, f) == d);
+        CHECK(jf_clip_encode_text(m, ids, (int)eot, got, &me) == JF_MODEL_OK);
+        double e = 0, mx = 0;
+        for (uint32_t i = 0; i < d; i++) {
+            e = fmax(e, fabs((double)got[i] - want[i]));
+            mx = fmax(mx, fabs((double)want[i]));
+        }
+        printf("text %u: max error %.2e of %.2e\n", t, e, mx);
+        CHECK(e < 1e-5 * mx);
+    }
+    float *pix = malloc(3 * 32 * 32 * sizeof *pix);
+    for (uint32_t b = 0; b < hdr[1]; b++) {
+        CHECK(fread(pix, 4, 3 * 32 * 32, f) == 3 * 32 * 32 && fread(want, 4, d, f) == d);
+        CHECK(jf_clip_encode_image(m, pix, got, &me) == JF_MODEL_OK);
+        double e = 0, mx = 0;
+        for (uint32_t i = 0; i < d; i++) {
+            e = fmax(e, fabs((double)got[i] - want[i]));
+            mx = fmax(mx, fabs((double)want[i]));
+        }
+        printf("image %u: max error %.2e of %.2e\n", b, e, mx);
+        CHECK(e < 1e-5 * mx);
+    }
+    free(pix);
+    /* tokenization: SOT + byte tokens + EOT, padded with EOT; truncation and the torchmetrics cut */
+    int32_t ids[77];
+    int pos, nc;
+    CHECK(jf_clip_tokenize(m, "Hi there", NULL, 0, ids, &pos, &nc) == 0);
+    CHECK(ids[0] == 598 && pos == 1 + nc && ids[pos] == 599 && ids[76] == 599);
+    char long_text[400];
+    memset(long_text, 'a', sizeof long_text);
+    for (int i = 1; i < 399; i += 2)
+        long_text[i] = ' ';
+    long_text[399] = 0;
+    CHECK(jf_clip_tokenize(m, long_text, NULL, 0, ids, &pos, &nc) == 0);
+    CHECK(nc == 200 && pos == 76 && ids[76] == 599);
+    CHECK(jf_clip_tokenize(m, long_text, NULL, 1, ids, &pos, &nc) == 0);
+    CHECK(ids[76] != 599);
+    CHECK(jf_clip_tokenize(m, "cat", "A photo depicts", 0, ids, &pos, &nc) == 0);
+    CHECK(nc == 16); /* the formula tokenizer has no merges: a + photo + depicts + cat = 1 + 5 + 7 + 3 bytes */
+    /* preprocessing: HF (floor crop, double rescale) and OpenAI (rounded crop, float /255) */
+    uint32_t npre;
+    CHECK(fread(&npre, 4, 1, f) == 1);
+    for (uint32_t k = 0; k < npre; k++) {
+        uint32_t ph[4];
+        CHECK(fread(ph, 4, 4, f) == 4);
+        int w = (int)ph[0], h = (int)ph[1], size = (int)ph[2];
+        size_t n = (size_t)3 * size * size;
+        float *exp_ = malloc(n * sizeof *exp_), *out = malloc(n * sizeof *out);
+        uint8_t *img = malloc((size_t)w * h * 3);
+        CHECK(fread(exp_, 4, n, f) == n);
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+                for (int ch = 0; ch < 3; ch++)
+                    img[((size_t)y * w + x) * 3 + ch] = (uint8_t)((x * 37 + y * 11 + ch * 71 + (x * y) % 13) % 256);
+        CHECK(jf_clip_preprocess(img, w, h, size, (int)ph[3], out) == 0);
+        size_t same = 0;
+        double e = 0;
+        for (size_t i = 0; i < n; i++) {
+            same += out[i] == exp_[i];
+            e = fmax(e, fabs((double)out[i] - exp_[i]));
+        }
+        printf("preprocess %dx%d -> %d (%s): %zu/%zu identical, max diff %.1e\n", w, h, size, ph[3] ? "openai" : "hf",
+               same, n, e);
+        CHECK(same == n);
+        free(exp_);
+        free(out);
+        free(img);
+    }
+    fclose(f);
+    jf_clip_free(m);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+    (void)err;
+}
+
 static const test_case cases[] = {
+    {"clip_golden", clip_golden},
     {"preprocess_modes", preprocess_modes},
     {"fid_vs_scipy", fid_vs_scipy},
     {"self_checks", self_checks},
