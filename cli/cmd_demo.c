@@ -21,8 +21,9 @@ static const char HELP[] =
     "understanding : generation : text mix for two ranks from the filtered subset, then writes a tiny\n"
     "random JanusFlow in the released layout (DIR/tiny-janusflow) and runs the understanding path on\n"
     "two images read from the shards (random weights: the answers are noise, the pipeline is real),\n"
-    "and computes FID and KID between the two exported halves with formula FID-Inception weights\n"
-    "(labelled as such: the real weights cannot be shipped; pass them to jf eval --weights).\n";
+    "computes FID and KID between the two exported halves with formula FID-Inception weights, and the\n"
+    "CLIP score of the captioned samples with a formula CLIP, written back as an index column\n"
+    "(formula weights are labelled as such: the real ones cannot be shipped; see jf eval --help).\n";
 
 static void print_piece(void *user, const char *piece)
 {
@@ -274,6 +275,20 @@ int cmd_demo(int argc, char **argv)
                       o.json ? "--json" : "--quiet", NULL};
         optind = 1;
         if ((rc = cmd_eval(10, ev)))
+            return rc;
+        char clip_dir[4200];
+        snprintf(clip_dir, sizeof clip_dir, "%s/clip-formula", dir);
+        jf_clip_formula_shape cs = jf_clip_tiny_shape();
+        if (jf_clip_write_formula(clip_dir, &cs, &me)) {
+            fprintf(stderr, "jf demo: %s\n", me.msg);
+            return (int)me.code;
+        }
+        step(&o, "%s", "eval: CLIP score of the captioned samples (FORMULA CLIP weights), written to the index as "
+                       "column clip_formula");
+        char *cv[] = {"eval", "clipscore", dataset, "--model", clip_dir, "--column", "clip_formula",
+                      o.json ? "--json" : "--quiet", NULL};
+        optind = 1;
+        if ((rc = cmd_eval(8, cv)))
             return rc;
     }
     if (!o.quiet && !o.json)

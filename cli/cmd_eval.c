@@ -10,6 +10,7 @@
 static const char HELP[] =
     "usage: jf eval fid A B [options]        FID (and KID with --kid) between two image sets\n"
     "       jf eval stats SOURCE OUT.npz [options]   FID statistics of one set, as pytorch-fid saves them\n"
+    "       jf eval clipscore SOURCE --model DIR [options]   CLIP score of (image, caption) pairs\n"
     "\n"
     "A, B and SOURCE are image folders (recursive), tarballs, jf datasets (DIR or DIR#SUBSET), or for\n"
     "fid also .npz statistics (mu, sigma: pytorch-fid --save-stats, clean-fid custom stats).\n"
@@ -30,7 +31,18 @@ static const char HELP[] =
     "  --limit N         use the first N images of each set\n"
     "  --batch N         images per network call (default 16); --threads N (default all cores)\n"
     "  --json, --quiet\n"
-    "Images that do not decode are counted and the first is named (exit 1 when any).\n";
+    "Images that do not decode are counted and the first is named (exit 1 when any).\n"
+    "\n"
+    "clipscore: SOURCE is a dataset (captions from the samples; DIR#SUBSET), a folder or tar whose\n"
+    "images have .txt captions beside them, a JSONL of {\"image\": path, \"text\": caption}, or images\n"
+    "with --prompts FILE (one per line, paired in order: generated images). --model is a Hugging Face\n"
+    "CLIP directory (openai/clip-vit-large-patch14 for torchmetrics, clip-vit-base-patch32 for Hessel).\n"
+    "  --kind K          torchmetrics (100·cos, mean clamped at 0; default), hessel (2.5·max(cos,0),\n"
+    "                    \"A photo depicts\" prefix, OpenAI preprocessing), cosine (GigaGAN/Janus script)\n"
+    "  --preprocess P    hf or openai (default by kind); --prefix TEXT; --torchmetrics-cut (cut long\n"
+    "                    captions as torchmetrics does instead of truncating to 75 tokens)\n"
+    "  --column NAME     write each sample's score into this index column (dataset sources), for\n"
+    "                    jf filter --where \"NAME >= 28\" (DataComp-style filtering)\n";
 
 static const char *default_weights(char *buf, size_t n)
 {
@@ -302,6 +314,127 @@ static int eval_stats(int argc, char **argv)
     return rc;
 }
 
+static int eval_clipscore(int argc, char **argv)
+{
+    enum { O_MODEL = 1000, O_KIND, O_PRE, O_PREFIX, O_CUT, O_PROMPTS, O_COLUMN, O_LIMIT, O_THREADS, O_JSON, O_QUIET,
+           O_HELP };
+    static const struct option opts[] = {
+        {"model", required_argument, 0, O_MODEL},   {"kind", required_argument, 0, O_KIND},
+        {"preprocess", required_argument, 0, O_PRE}, {"prefix", required_argument, 0, O_PREFIX},
+        {"torchmetrics-cut", no_argument, 0, O_CUT}, {"prompts", required_argument, 0, O_PROMPTS},
+        {"column", required_argument, 0, O_COLUMN}, {"limit", required_argument, 0, O_LIMIT},
+        {"threads", required_argument, 0, O_THREADS}, {"json", no_argument, 0, O_JSON},
+        {"quiet", no_argument, 0, O_QUIET},         {"help", no_argument, 0, O_HELP},
+        {0, 0, 0, 0}};
+    jf_clipscore_params p;
+    memset(&p, 0, sizeof p);
+    p.preprocess = -1;
+    const char *model = NULL;
+    int json = 0, quiet = 0;
+    long threads = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case O_MODEL: model = optarg; break;
+        case O_KIND:
+            if (jf_clipscore_kind_parse(optarg, &p.kind))
+                return usage_error("eval clipscore", "unknown --kind %s (torchmetrics, hessel, cosine)", optarg);
+            break;
+        case O_PRE:
+            if (strcmp(optarg, "hf") && strcmp(optarg, "openai"))
+                return usage_error("eval clipscore", "--preprocess is hf or openai");
+            p.preprocess = !strcmp(optarg, "openai");
+            break;
+        case O_PREFIX: p.prefix = optarg; break;
+        case O_CUT: p.torchmetrics_slice = 1; break;
+        case O_PROMPTS: p.prompts = optarg; break;
+        case O_COLUMN: p.column = optarg; break;
+        case O_LIMIT:
+            if (parse_u64(optarg, &p.limit))
+                return usage_error("eval clipscore", "bad --limit %s", optarg);
+            break;
+        case O_THREADS:
+            if (parse_int(optarg, &threads) || threads < 0)
+                return usage_error("eval clipscore", "bad --threads %s", optarg);
+            break;
+        case O_JSON: json = 1; break;
+        case O_QUIET: quiet = 1; break;
+        case O_HELP: fputs(HELP, stdout); return 0;
+        default: return usage_error("eval clipscore", "see jf eval --help");
+        }
+    }
+    if (!model)
+        return usage_error("eval clipscore", "--model DIR is required (a Hugging Face CLIP directory)");
+    if (argc - optind != 1)
+        return usage_error("eval clipscore", "one SOURCE is required");
+    jf_model_set_threads((int)threads);
+    jf_model_error me = {0};
+    jf_clip *m = NULL;
+    if (jf_clip_load(model, &m, &me)) {
+        fprintf(stderr, "jf eval: %s\n", me.msg);
+        return me.code ? (int)me.code : 3;
+    }
+    cli_opts co = {json, quiet};
+    progress pg;
+    progress_init(&pg, "pairs", &co);
+    p.progress = on_progress;
+    p.user = &pg;
+    jf_clipscore_result r;
+    jf_error err = {0};
+    double t0 = now_seconds();
+    jf_status st = jf_clipscore_run(m, argv[optind], &p, &r, &err);
+    progress_done(&pg);
+    int rc = 0;
+    if (st) {
+        rc = fail("eval", &err);
+    } else {
+        double secs = now_seconds() - t0;
+        if (json) {
+            jw w;
+            jw_init(&w, stdout);
+            jw_obj(&w);
+            jw_knum(&w, "clipscore", r.score);
+            jw_kstr(&w, "kind", jf_clipscore_kind_name(p.kind));
+            jw_knum(&w, "mean_cosine", r.mean_cosine);
+            jw_kint(&w, "pairs", (long long)r.n);
+            jw_kint(&w, "seen", (long long)r.seen);
+            jw_kint(&w, "no_caption", (long long)r.no_caption);
+            jw_kint(&w, "undecodable", (long long)r.undecodable);
+            jw_kint(&w, "bad_records", (long long)r.bad_records);
+            jw_kint(&w, "long_captions", (long long)r.long_captions);
+            if (p.column) {
+                jw_kstr(&w, "column", p.column);
+                jw_kint(&w, "written", (long long)r.written);
+            }
+            jw_kstr(&w, "model", model);
+            jw_knum(&w, "seconds", secs);
+            jw_end_obj(&w);
+            jw_newline(&w);
+        } else {
+            printf("CLIP score %.4f   (%s; %zu pairs, mean cosine %.4f; model %s)\n", r.score,
+                   jf_clipscore_kind_name(p.kind), r.n, r.mean_cosine, model);
+            if (!quiet)
+                printf("    %.1f pairs/s%s%s\n", r.n / (secs > 0 ? secs : 1), p.column ? "; scores written to column " : "",
+                       p.column ? p.column : "");
+        }
+        if (r.no_caption || r.undecodable || r.bad_records)
+            fprintf(stderr, "jf eval: %llu without caption, %llu undecodable, %llu bad records; first: %s\n",
+                    (unsigned long long)r.no_caption, (unsigned long long)r.undecodable,
+                    (unsigned long long)r.bad_records, r.first_bad);
+        if (r.long_captions && !quiet)
+            fprintf(stderr, "jf eval: %llu captions longer than %d tokens were %s\n", (unsigned long long)r.long_captions,
+                    jf_clip_get_config(m)->context - 2, p.torchmetrics_slice ? "cut as torchmetrics does" : "truncated");
+        if (r.undecodable || r.bad_records)
+            rc = EXIT_PROBLEMS;
+        if (!r.n && !rc)
+            rc = fail("eval", (jf_error[]){{JF_EARG, "no (image, caption) pairs in the source"}});
+    }
+    jf_clipscore_result_free(&r);
+    jf_clip_free(m);
+    return rc;
+}
+
 int cmd_eval(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -312,5 +445,7 @@ int cmd_eval(int argc, char **argv)
         return eval_fid(argc - 1, argv + 1);
     if (!strcmp(argv[1], "stats"))
         return eval_stats(argc - 1, argv + 1);
-    return usage_error("eval", "unknown subcommand '%s' (fid, stats)", argv[1]);
+    if (!strcmp(argv[1], "clipscore"))
+        return eval_clipscore(argc - 1, argv + 1);
+    return usage_error("eval", "unknown subcommand '%s' (fid, stats, clipscore)", argv[1]);
 }

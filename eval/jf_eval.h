@@ -141,6 +141,33 @@ double jf_clip_cosine(const float *a, const float *b, int n);
 double jf_clipscore_sample(jf_clipscore_kind kind, double cosine);
 double jf_clipscore_total(jf_clipscore_kind kind, const double *samples, size_t n);
 
+typedef struct jf_clipscore_params {
+    jf_clipscore_kind kind;
+    int preprocess;          /* -1 = by kind (Hugging Face for torchmetrics, OpenAI otherwise), 0 HF, 1 OpenAI */
+    const char *prefix;      /* NULL = by kind ("A photo depicts" for hessel and cosine) */
+    int torchmetrics_slice;  /* cut long captions as torchmetrics does instead of truncating */
+    const char *prompts;     /* a file of prompts, one per line, paired in order with the images */
+    const char *column;      /* dataset sources: write each pair's score into this index column */
+    uint64_t limit;
+    void (*progress)(void *user, uint64_t done, uint64_t total);
+    void *user;
+} jf_clipscore_params;
+
+typedef struct jf_clipscore_result {
+    double score, mean_cosine;
+    size_t n;
+    double *samples;         /* per pair, in order */
+    char **keys;             /* the pair's image name (a sample key for datasets) */
+    uint64_t seen, no_caption, undecodable, bad_records, long_captions, written;
+    char first_bad[5400];
+} jf_clipscore_result;
+
+/* Scores every (image, caption) pair of a source: a dataset or folder/tar with captions, a
+ * JSONL of {"image": path, "text"|"caption": ...}, or images paired with a prompts file. */
+jf_status jf_clipscore_run(jf_clip *m, const char *source, const jf_clipscore_params *p, jf_clipscore_result *out,
+                           jf_error *err);
+void jf_clipscore_result_free(jf_clipscore_result *r);
+
 /* ---- .npz statistics files (pytorch-fid / clean-fid layout) ---- */
 
 /* Reads mu/sigma (f8 or f4) from an .npz (stored or deflated), or `feats` (KID files) when

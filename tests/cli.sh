@@ -29,6 +29,9 @@ expect 0 "multi-call name jf-shard" "$1/cli/jf-shard" --help
 
 expect 0 "demo runs" $jf demo --dir "$work/demo" --quiet
 ds="$work/demo/dataset"
+sqlite3 "$ds/index.sqlite" "select count(*) from samples where clip_formula is not null" > "$work/n" 2>/dev/null
+[ "$(cat "$work/n")" -gt 10 ] && ok "demo wrote clip_formula for the captioned samples" || bad "clip_formula column missing"
+expect 0 "filter on the CLIP score column" $jf filter "$ds" --where "clip_formula > -1000" --dry-run
 expect 0 "stats --json" $jf shard stats "$ds" --json
 python3 -c "import json,sys; d=json.load(open('$work/out')); sys.exit(0 if d['samples']==102 and d['by_kind']['generation']['samples']==63 and d['by_kind']['understanding']['samples']==19 and d['by_kind']['text']['samples']==20 else 1)" \
   && ok "stats JSON content" || bad "stats JSON content"
@@ -148,5 +151,21 @@ expect 9 "eval without weights names the file" $jf eval fid "$work/imgs" "$work/
 grep -q "none.pth" "$work/err" && ok "missing weights named" || bad "missing weights not named"
 printf 'PK\005\006garbage' > "$work/bad.npz"
 expect 6 "eval with a broken .npz" $jf eval fid "$work/bad.npz" "$work/a.npz"
+
+# clipscore (the demo wrote a formula CLIP and the clip_formula column, checked above)
+img1=$(find "$work/imgs" -name '*.jpg' | sort | head -1)
+printf '{"image": "%s", "text": "a photo"}\n{"text": "no image"}\n' "${img1#$work/}" > "$work/pairs.jsonl"
+expect 1 "clipscore JSONL with a bad record" $jf eval clipscore "$work/pairs.jsonl" --model "$work/demo/clip-formula" --json
+python3 -c "import json,sys; d=json.load(open('$work/out')); sys.exit(0 if d['pairs']==1 and d['bad_records']==1 else 1)" \
+  && ok "clipscore JSON counts pairs and bad records" || bad "clipscore JSON content"
+mkdir -p "$work/gen" && find "$work/imgs" -name '*.jpg' | sort | head -2 | xargs -I{} cp {} "$work/gen/"
+printf 'a red square\na blue circle\n' > "$work/prompts.txt"
+expect 0 "clipscore of generated images with a prompts file" $jf eval clipscore "$work/gen" --prompts "$work/prompts.txt" --model "$work/demo/clip-formula" --kind cosine --json
+python3 -c "import json,sys; d=json.load(open('$work/out')); sys.exit(0 if d['pairs']==2 and d['kind']=='cosine' else 1)" \
+  && ok "prompts paired with images" || bad "prompts pairing"
+printf 'only one\n' > "$work/prompts1.txt"
+expect 2 "fewer prompts than images" $jf eval clipscore "$work/gen" --prompts "$work/prompts1.txt" --model "$work/demo/clip-formula"
+expect 2 "clipscore without --model" $jf eval clipscore "$work/imgs"
+expect 2 "clipscore unknown kind" $jf eval clipscore "$work/imgs" --model "$work/demo/clip-formula" --kind nope
 
 [ $fails -eq 0 ] || { echo "$fails failures"; exit 1; }
