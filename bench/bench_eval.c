@@ -77,6 +77,48 @@ int main(int argc, char **argv)
         jf_inception_free(m);
         return 0;
     }
-    fprintf(stderr, "usage: bench_eval frechet OUT_DIR | inception WEIGHTS N\n");
+    if (argc == 4 && !strcmp(argv[1], "clip")) {
+        /* a formula CLIP at ViT-L/14 size (written once), N images through the vision tower */
+        jf_model_error me = {0};
+        char cfg[4200];
+        snprintf(cfg, sizeof cfg, "%s/model.safetensors", argv[2]);
+        FILE *f = fopen(cfg, "rb");
+        if (f)
+            fclose(f);
+        else {
+            jf_clip_formula_shape s = jf_clip_l14_shape();
+            if (jf_clip_write_formula(argv[2], &s, &me)) {
+                fprintf(stderr, "%s\n", me.msg);
+                return 1;
+            }
+        }
+        jf_clip *m;
+        if (jf_clip_load(argv[2], &m, &me)) {
+            fprintf(stderr, "%s\n", me.msg);
+            return 1;
+        }
+        int n = atoi(argv[3]);
+        size_t plane = (size_t)3 * 224 * 224;
+        float *img = malloc(plane * sizeof *img), emb[768];
+        for (size_t i = 0; i < plane; i++)
+            img[i] = (float)((double)((int64_t)(i * 40503) % 65536) / 32768.0 - 1.0);
+        jf_clip_encode_image(m, img, emb, &me); /* warm-up */
+        double t0 = now();
+        for (int k = 0; k < n; k++)
+            jf_clip_encode_image(m, img, emb, &me);
+        double ti = now() - t0;
+        int32_t ids[77];
+        int pos, nc;
+        jf_clip_tokenize(m, "a photo of a cat sitting on a red sofa", NULL, 0, ids, &pos, &nc);
+        t0 = now();
+        for (int k = 0; k < n; k++)
+            jf_clip_encode_text(m, ids, pos, emb, &me);
+        printf("{\"images_per_s\": %.3f, \"texts_per_s\": %.3f, \"threads\": %d}\n", n / ti, n / (now() - t0),
+               jf_model_threads());
+        free(img);
+        jf_clip_free(m);
+        return 0;
+    }
+    fprintf(stderr, "usage: bench_eval frechet OUT_DIR | inception WEIGHTS N | clip DIR N\n");
     return 2;
 }

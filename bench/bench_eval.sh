@@ -39,3 +39,14 @@ best = max(t1["images_per_s"], t2["images_per_s"])
 print(f"jf {j['images_per_s']:.2f} images/s ({j['threads']} threads); PyTorch {t1['images_per_s']:.2f} (1 thread), "
       f"{t2['images_per_s']:.2f} (2 threads) -> jf {j['images_per_s'] / best:.2f}x the faster PyTorch run")
 PY
+echo "CLIP ViT-L/14 vision tower (formula weights at full size, written once to $dir/clip-l14):"
+j=$("$build/bench/bench_eval" clip "$dir/clip-l14" 4)
+t1=$(/usr/bin/python3 "$ref/clip_ref.py" bench 4 1)
+t2=$(/usr/bin/python3 "$ref/clip_ref.py" bench 4 2)
+/usr/bin/python3 - "$j" "$t1" "$t2" <<'PY'
+import json, sys
+j, t1, t2 = (json.loads(a) for a in sys.argv[1:4])
+best = max(t1["images_per_s"], t2["images_per_s"])
+print(f"jf {j['images_per_s']:.2f} images/s, {j['texts_per_s']:.1f} captions/s ({j['threads']} threads); PyTorch "
+      f"{t1['images_per_s']:.2f} (1 thread), {t2['images_per_s']:.2f} (2 threads) -> jf {j['images_per_s'] / best:.2f}x")
+PY

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 
 static const char HELP[] =
-    "usage: jf demo [--dir DIR] [--seed N] [--json] [--quiet]\n"
+    "usage: jf demo [--dir DIR] [--seed N] [--data-only] [--json] [--quiet]\n"
     "Generates a LAION/img2dataset-style tar, an SA-1B-style tar, a ShareGPT4V-style JSON with images\n"
     "and a text corpus under DIR/input (default DIR = ./jf-demo), with a few damaged inputs among them,\n"
     "then: ingests all of it into the shard store DIR/dataset (every image checked, every sample's\n"
@@ -23,7 +23,8 @@ static const char HELP[] =
     "two images read from the shards (random weights: the answers are noise, the pipeline is real),\n"
     "computes FID and KID between the two exported halves with formula FID-Inception weights, and the\n"
     "CLIP score of the captioned samples with a formula CLIP, written back as an index column\n"
-    "(formula weights are labelled as such: the real ones cannot be shipped; see jf eval --help).\n";
+    "(formula weights are labelled as such: the real ones cannot be shipped; see jf eval --help).\n"
+    "--data-only stops after the data stages (no model, no evaluation).\n";
 
 static void print_piece(void *user, const char *piece)
 {
@@ -139,8 +140,9 @@ int cmd_demo(int argc, char **argv)
     uint64_t seed = 1;
     static struct option lo[] = {{"dir", required_argument, 0, 'd'}, {"seed", required_argument, 0, 's'},
                                  {"json", no_argument, 0, 'j'},      {"quiet", no_argument, 0, 'q'},
-                                 {"help", no_argument, 0, 'h'},      {0, 0, 0, 0}};
-    int c;
+                                 {"data-only", no_argument, 0, 'D'}, {"help", no_argument, 0, 'h'},
+                                 {0, 0, 0, 0}};
+    int c, data_only = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
@@ -151,6 +153,7 @@ int cmd_demo(int argc, char **argv)
             break;
         case 'j': o.json = 1; break;
         case 'q': o.quiet = 1; break;
+        case 'D': data_only = 1; break;
         case 'h': fputs(HELP, stdout); return 0;
         default: return usage_error("demo", "unknown option");
         }
@@ -255,6 +258,8 @@ int cmd_demo(int argc, char **argv)
         if ((rc = run(stream)))
             return rc;
     }
+    if (data_only)
+        goto done;
     step(&o, "%s", "model: a tiny random JanusFlow in the released layout; the understanding path on two images from the shards");
     if ((rc = demo_model(dir, dataset, &o)))
         return rc;
@@ -271,10 +276,10 @@ int cmd_demo(int argc, char **argv)
             fprintf(stderr, "jf demo: %s\n", me.msg);
             return (int)me.code;
         }
-        char *ev[] = {"eval", "fid", half_a, half_b, "--weights", weights, "--kid", "--kid-size", "16",
+        char *ev[] = {"eval", "fid", half_a, half_b, "--weights", weights, "--kid", "--kid-size", "12", "--limit", "16",
                       o.json ? "--json" : "--quiet", NULL};
         optind = 1;
-        if ((rc = cmd_eval(10, ev)))
+        if ((rc = cmd_eval(12, ev)))
             return rc;
         char clip_dir[4200];
         snprintf(clip_dir, sizeof clip_dir, "%s/clip-formula", dir);
@@ -291,6 +296,7 @@ int cmd_demo(int argc, char **argv)
         if ((rc = cmd_eval(8, cv)))
             return rc;
     }
+done:
     if (!o.quiet && !o.json)
         printf("==> done in %.1f s. Try: jf shard cat %s laion/000000000 ; jf shard ls %s\n", now_seconds() - t0, dataset,
                dataset);

@@ -483,6 +483,15 @@ jf_clip_formula_shape jf_clip_tiny_shape(void)
     return s;
 }
 
+jf_clip_formula_shape jf_clip_l14_shape(void)
+{
+    /* openai/clip-vit-large-patch14 (evaluation.md §2.2) */
+    jf_clip_formula_shape s = {.vocab = 49408, .context = 77, .text_width = 768, .text_layers = 12, .text_heads = 12,
+                               .text_mlp = 3072, .vision_width = 1024, .vision_layers = 24, .vision_heads = 16,
+                               .vision_mlp = 4096, .patch = 14, .image_size = 224, .embed_dim = 768};
+    return s;
+}
+
 /* A byte-level CLIP-style tokenizer.json for a formula model: the 256 byte symbols, the same
  * with "</w>", then SOT and EOT as the last two ids (no merges). */
 static int write_formula_tokenizer(const char *dir, int vocab)

@@ -254,6 +254,7 @@ typedef struct jf_clip_formula_shape {
     int vision_width, vision_layers, vision_heads, vision_mlp, patch, image_size, embed_dim;
 } jf_clip_formula_shape;
 jf_clip_formula_shape jf_clip_tiny_shape(void);
+jf_clip_formula_shape jf_clip_l14_shape(void); /* the ViT-L/14 sizes, for benchmarks (1.7 GB) */
 jf_model_status jf_clip_write_formula(const char *dir, const jf_clip_formula_shape *shape, jf_model_error *err);
 
 /* ---- random models in the released layout (demo, benchmarks) ---- */

@@ -6,6 +6,9 @@
  * reference library sees. */
 #include "model_internal.h"
 
+/* Ids beyond this are refused: real vocabularies stay below a million. */
+#define JF_TOKENIZER_MAX_ID (1 << 24)
+
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 #include <utf8proc.h>
@@ -374,7 +377,7 @@ static jf_model_status add_norm(jf_tokenizer *t, yajl_val o, jf_model_error *err
 
 static void set_id_token(jf_tokenizer *t, int32_t id, const char *s)
 {
-    if (id < 0)
+    if (id < 0 || id >= JF_TOKENIZER_MAX_ID)
         return;
     if (id >= t->n_ids) {
         int32_t n = id + 1024;
@@ -750,8 +753,11 @@ jf_model_status jf_tokenizer_load_json(const char *json, const char *path, jf_to
         s = jf__merr(err, JF_MODEL_EFORMAT, "%s: only BPE models are supported", path);
     if (s == JF_MODEL_OK) {
         for (size_t i = 0; i < ss.n_vocab && s == JF_MODEL_OK; i++) {
-            if (ss.vocab[i].id < 0 || ss.vocab[i].id > INT32_MAX / 2)
-                continue;
+            if (ss.vocab[i].id < 0 || ss.vocab[i].id >= JF_TOKENIZER_MAX_ID) {
+                s = jf__merr(err, JF_MODEL_EFORMAT, "%s: vocabulary id %lld of '%.64s' is out of range (0..%d)", path,
+                             (long long)ss.vocab[i].id, ss.vocab[i].key, JF_TOKENIZER_MAX_ID - 1);
+                break;
+            }
             if (smap_put(&t->vocab, ss.vocab[i].key, (int32_t)ss.vocab[i].id))
                 s = jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
             set_id_token(t, (int32_t)ss.vocab[i].id, ss.vocab[i].key);
@@ -791,6 +797,11 @@ jf_model_status jf_tokenizer_load_json(const char *json, const char *path, jf_to
         const char *content = str_at(a, "content");
         if (!id || !content)
             continue;
+        if (YAJL_GET_INTEGER(id) < 0 || YAJL_GET_INTEGER(id) >= JF_TOKENIZER_MAX_ID) {
+            s = jf__merr(err, JF_MODEL_EFORMAT, "%s: added token id %lld is out of range", path,
+                         (long long)YAJL_GET_INTEGER(id));
+            break;
+        }
         if (add_added(t, content, (int32_t)YAJL_GET_INTEGER(id), bool_at(a, "special", 0), bool_at(a, "lstrip", 0),
                       bool_at(a, "rstrip", 0), bool_at(a, "single_word", 0), bool_at(a, "normalized", 1)))
             s = jf__merr(err, JF_MODEL_ENOMEM, "out of memory");

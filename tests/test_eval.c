@@ -146,6 +146,7 @@ static void self_checks(void)
     CHECK(strstr(err.msg, "at least 2"));
     CHECK(jf_kid(c[0].a, 10, c[0].b, 10, (int)d, 5, 50, 1, &kr, &err) == JF_EARG);
     t[5] = NAN;
+    jf_fid_stats_free(&st);
     CHECK_OK(jf_fid_stats_compute(t, n, (int)d, &st, &err));
     CHECK(jf_frechet_distance(&sa, &st, 0, &r, &err) != JF_OK);
     printf("NaN: %s\n", err.msg);
@@ -183,6 +184,7 @@ static void npz_files(void)
     jf_fid_stats back;
     CHECK_OK(jf_npz_read_stats(path, &back, NULL, NULL, NULL, &err));
     CHECK(!memcmp(back.sigma, mine.sigma, 48 * 48 * sizeof(double)) && !memcmp(back.mu, mine.mu, 48 * sizeof(double)));
+    jf_fid_stats_free(&back);
     snprintf(cmd, sizeof cmd,
              "/usr/bin/python3 -c \"import numpy\" 2>/dev/null || exit 0; /usr/bin/python3 -c \"import numpy as np; "
              "z = np.load('%s'); s = np.load('%s'); assert z['mu'].dtype == np.float64 and z['sigma'].shape == (48, 48); "

@@ -9,7 +9,7 @@ cp "$data"/ckpt/zip.pth "$data"/ckpt/legacy.pth "$data"/ckpt/evil.pth "$out/weig
 cp "$data"/janus_tiny/model.safetensors "$out/weights/tiny.safetensors"
 cp "$data"/janus_tiny/tokenizer.json "$out/tokenizer/tiny.json"
 printf '{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]},"normalizer":{"type":"Lowercase"},"pre_tokenizer":{"type":"Whitespace"},"added_tokens":[{"id":3,"content":"<s>","special":true}]}' > "$out/tokenizer/small.json"
-"$jf" demo --dir "$out/work" --quiet >/dev/null 2>&1 || true
+"$jf" demo --dir "$out/work" --quiet --data-only >/dev/null 2>&1 || true
 i=0
 for f in "$out"/work/dataset/shards/*.jfr; do
   # mode byte 0 (record stream) + the records after the file header; and a cut-down copy

@@ -7,6 +7,7 @@ tensor t, element i: h = ((i + 1)·0x9E3779B97F4A7C15 + (t + 1)·0xBF58476D1CE4E
 h ^= h >> 29, u = (h >> 11)·2^-53; matrices (u − 0.5)·2·sqrt(3 / fan_in), LayerNorm weights
 1 + 0.2(u − 0.5), biases 0.1(u − 0.5), embeddings u − 0.5; all rounded to float32.
 
+  bench N THREADS  PyTorch images/s of the ViT-L/14 vision tower with formula weights
   golden OUT.bin   text embeddings of fixed id sequences, image embeddings of formula pixels, and
                    CLIP preprocessing (HF PIL path and OpenAI path) of formula images
 Layout: b"JFCL", u32 n_text, n_img, embed; per text: u32 eot, i32 ids[77], f32 emb[embed];
@@ -142,6 +143,29 @@ def image(w, h):
     y, x = np.mgrid[0:h, 0:w]
     return np.stack([(x * 37 + y * 11 + c * 71 + (x * y) % 13) % 256 for c in range(3)], -1).astype(np.uint8)
 
+
+L14 = dict(vocab=49408, context=77, text_width=768, text_layers=12, text_heads=12, text_mlp=3072, vision_width=1024,
+           vision_layers=24, vision_heads=16, vision_mlp=4096, patch=14, image_size=224, embed_dim=768)
+
+
+def bench(n, threads):
+    """PyTorch images/s through the ViT-L/14 vision tower with the formula weights."""
+    import json
+    import time
+    torch.set_num_threads(threads)
+    wt = formula(L14)
+    i = np.arange(3 * 224 * 224, dtype=np.int64)
+    pix = torch.from_numpy((((i * 40503) % 65536) / 32768.0 - 1.0).astype(np.float32).reshape(3, 224, 224))
+    image_embed(wt, L14, pix)
+    t0 = time.time()
+    for _ in range(n):
+        image_embed(wt, L14, pix)
+    print(json.dumps({"images_per_s": n / (time.time() - t0), "threads": torch.get_num_threads()}))
+
+
+if __name__ == "__main__" and len(sys.argv) == 4 and sys.argv[1] == "bench":
+    bench(int(sys.argv[2]), int(sys.argv[3]))
+    sys.exit(0)
 
 if __name__ == "__main__":
     s = SHAPE
