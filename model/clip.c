@@ -127,19 +127,11 @@ jf_model_status jf_clip_load(const char *dir, jf_clip **out, jf_model_error *err
     yajl_val root = NULL;
     if (!s) {
         snprintf(p, sizeof p, "%s/config.json", dir);
-        FILE *f = fopen(p, "rb");
-        if (f) {
-            fseek(f, 0, SEEK_END);
-            long n = ftell(f);
-            fseek(f, 0, SEEK_SET);
-            char *json = n > 0 && n < (16L << 20) ? malloc((size_t)n + 1) : NULL;
-            if (json && fread(json, 1, (size_t)n, f) == (size_t)n) {
-                json[n] = 0;
-                root = yajl_tree_parse(json, NULL, 0);
-            }
-            free(json);
-            fclose(f);
-        }
+        jf_model_error ignored;
+        char *json = jf__mread_file(p, (size_t)16 << 20, NULL, &ignored); /* optional */
+        if (json)
+            root = yajl_tree_parse(json, NULL, 0);
+        free(json);
         /* the tokenizer: tokenizer.json, else the vocab.json + merges.txt pair */
         snprintf(p, sizeof p, "%s/tokenizer.json", dir);
         struct stat sb;

@@ -2,59 +2,18 @@
  * that Hugging Face's fast CLIP tokenizer would hold, and loaded like any other. */
 #include "model_internal.h"
 
-static char *read_all(const char *path, size_t *len, jf_model_error *err)
+static int put(jf__mbuf *b, const char *s, size_t n)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        jf__merr(err, JF_MODEL_ENOTFOUND, "%s: cannot open", path);
-        return NULL;
-    }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = n >= 0 && n < (256L << 20) ? malloc((size_t)n + 1) : NULL;
-    if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        fclose(f);
-        jf__merr(err, JF_MODEL_EIO, "%s: cannot read", path);
-        return NULL;
-    }
-    fclose(f);
-    buf[n] = 0;
-    *len = (size_t)n;
-    return buf;
+    return jf__mbuf_put(b, s, n);
 }
 
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-} sbuf;
-
-static int put(sbuf *b, const char *s, size_t n)
+static int puts_(jf__mbuf *b, const char *s)
 {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1 << 20;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *q = realloc(b->p, cap);
-        if (!q)
-            return -1;
-        b->p = q;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-    return 0;
-}
-
-static int puts_(sbuf *b, const char *s)
-{
-    return put(b, s, strlen(s));
+    return jf__mbuf_put(b, s, strlen(s));
 }
 
 /* A JSON string of n bytes (escaping quotes, backslashes and control characters). */
-static int put_json_str(sbuf *b, const char *s, size_t n)
+static int put_json_str(jf__mbuf *b, const char *s, size_t n)
 {
     int bad = put(b, "\"", 1);
     for (size_t i = 0; i < n && !bad; i++) {
@@ -79,15 +38,15 @@ jf_model_status jf_tokenizer_load_clip(const char *vocab_json, const char *merge
 {
     *out = NULL;
     size_t vl, ml;
-    char *vocab = read_all(vocab_json, &vl, err);
+    char *vocab = jf__mread_file(vocab_json, (size_t)256 << 20, &vl, err);
     if (!vocab)
         return err ? err->code : JF_MODEL_EIO;
-    char *merges = read_all(merges_txt, &ml, err);
+    char *merges = jf__mread_file(merges_txt, (size_t)256 << 20, &ml, err);
     if (!merges) {
         free(vocab);
         return err ? err->code : JF_MODEL_EIO;
     }
-    sbuf b = {0};
+    jf__mbuf b = {0};
     int bad = puts_(&b,
                     "{\"version\":\"1.0\",\"truncation\":null,\"padding\":null,\"added_tokens\":["
                     "{\"id\":49406,\"content\":\"<|startoftext|>\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,"

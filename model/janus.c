@@ -42,24 +42,13 @@ static yajl_val load_json(const char *dir, const char *name, int required, jf_mo
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        if (required)
-            jf__merr(err, JF_MODEL_EIO, "%s: cannot open", path);
+    jf_model_error local;
+    char *buf = jf__mread_file(path, (size_t)64 << 20, NULL, required ? err : &local);
+    if (!buf) {
+        if (required && err && err->code == JF_MODEL_ENOTFOUND)
+            err->code = JF_MODEL_EIO; /* a required config file that is absent */
         return NULL;
     }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        fclose(f);
-        jf__merr(err, JF_MODEL_EIO, "%s: cannot read", path);
-        return NULL;
-    }
-    fclose(f);
-    buf[n] = 0;
     char eb[512];
     yajl_val v = yajl_tree_parse(buf, eb, sizeof eb);
     free(buf);

@@ -23,6 +23,17 @@ static inline jf_model_status jf__merr(jf_model_error *err, jf_model_status code
     return code;
 }
 
+/* ---- helpers (util.c) ---- */
+/* A growable NUL-terminated byte buffer; oom is set when an append failed. */
+typedef struct jf__mbuf {
+    char *p;
+    size_t len, cap;
+    int oom;
+} jf__mbuf;
+int jf__mbuf_put(jf__mbuf *b, const void *s, size_t n);
+/* A whole file, NUL-terminated and malloc'd (NULL with err set); files over `max` bytes are refused. */
+char *jf__mread_file(const char *path, size_t max, size_t *len, jf_model_error *err);
+
 /* ---- weight files (weights.c, torch_ckpt.c) ---- */
 /* Appends a tensor (name copied; data borrowed from a mapping the weights own). */
 jf_model_status jf__weights_add(jf_weights *w, const char *name, jf_dtype dtype, int ndim, const int64_t *shape,

@@ -490,22 +490,9 @@ static jf_model_status post_processor(jf_tokenizer *t, yajl_val o, jf_model_erro
 jf_model_status jf_tokenizer_load(const char *path, jf_tokenizer **out, jf_model_error *err)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return jf__merr(err, JF_MODEL_ENOTFOUND, "%s: cannot open", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    if (n <= 0 || n > (256L << 20)) {
-        fclose(f);
-        return jf__merr(err, JF_MODEL_EFORMAT, "%s: %ld bytes is not a plausible tokenizer.json", path, n);
-    }
-    char *json = malloc((size_t)n + 1);
-    size_t got = json ? fread(json, 1, (size_t)n, f) : 0;
-    fclose(f);
+    char *json = jf__mread_file(path, (size_t)256 << 20, NULL, err);
     if (!json)
-        return jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
-    json[got] = 0;
+        return err ? err->code : JF_MODEL_EIO;
     jf_model_status st = jf_tokenizer_load_json(json, path, out, err);
     free(json);
     return st;
@@ -849,39 +836,16 @@ void jf_tokenizer_free(jf_tokenizer *t)
     free(t);
 }
 
-/* ---- text buffers ---- */
-
-typedef struct tbuf {
-    char *p;
-    size_t len, cap;
-} tbuf;
-
-static void tb_put(tbuf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p)
-            return;
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
 
 /* Valid UTF-8 from bytes: each maximal invalid subpart becomes U+FFFD (WHATWG decoding). */
-static void utf8_lossy(const char *s, size_t n, tbuf *out)
+static void utf8_lossy(const char *s, size_t n, jf__mbuf *out)
 {
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0;
     while (i < n) {
         unsigned c = u[i];
         if (c < 0x80) {
-            tb_put(out, s + i, 1);
+            jf__mbuf_put(out, s + i, 1);
             i++;
             continue;
         }
@@ -902,7 +866,7 @@ static void utf8_lossy(const char *s, size_t n, tbuf *out)
             if (c == 0xF4)
                 hi = 0x8F;
         } else {
-            tb_put(out, "\xEF\xBF\xBD", 3);
+            jf__mbuf_put(out, "\xEF\xBF\xBD", 3);
             i++;
             continue;
         }
@@ -915,10 +879,10 @@ static void utf8_lossy(const char *s, size_t n, tbuf *out)
             hi = 0xBF;
         }
         if (k == need + 1) {
-            tb_put(out, s + i, need + 1);
+            jf__mbuf_put(out, s + i, need + 1);
             i += need + 1;
         } else {
-            tb_put(out, "\xEF\xBF\xBD", 3);
+            jf__mbuf_put(out, "\xEF\xBF\xBD", 3);
             i += k;
         }
     }
@@ -928,7 +892,7 @@ static void utf8_lossy(const char *s, size_t n, tbuf *out)
 
 /* Rust's char::to_lowercase, which Hugging Face's Lowercase applies char by char (so no
  * final-sigma rule): the simple Unicode mapping, except U+0130 which becomes "i̇". */
-static void lower_into(uint32_t c, tbuf *out);
+static void lower_into(uint32_t c, jf__mbuf *out);
 
 static size_t utf8_dec(const unsigned char *s, size_t n, uint32_t *cp)
 {
@@ -949,7 +913,7 @@ static size_t utf8_dec(const unsigned char *s, size_t n, uint32_t *cp)
     return len;
 }
 
-static void utf8_enc(uint32_t cp, tbuf *out)
+static void utf8_enc(uint32_t cp, jf__mbuf *out)
 {
     char b[4];
     size_t n;
@@ -972,28 +936,28 @@ static void utf8_enc(uint32_t cp, tbuf *out)
         b[3] = (char)(0x80 | (cp & 0x3F));
         n = 4;
     }
-    tb_put(out, b, n);
+    jf__mbuf_put(out, b, n);
 }
 
-static void lower_into(uint32_t c, tbuf *out)
+static void lower_into(uint32_t c, jf__mbuf *out)
 {
     if (c == 0x130) {
-        tb_put(out, "i\xCC\x87", 3);
+        jf__mbuf_put(out, "i\xCC\x87", 3);
         return;
     }
     utf8_enc((uint32_t)utf8proc_tolower((utf8proc_int32_t)c), out);
 }
 
-static void normalize(const jf_tokenizer *t, const char *s, size_t n, tbuf *out)
+static void normalize(const jf_tokenizer *t, const char *s, size_t n, jf__mbuf *out)
 {
-    tbuf cur = {0};
-    tb_put(&cur, s, n);
+    jf__mbuf cur = {0};
+    jf__mbuf_put(&cur, s, n);
     if (!cur.p)
-        tb_put(&cur, "", 0);
+        jf__mbuf_put(&cur, "", 0);
     for (size_t k = 0; k < t->n_norms; k++) {
         const norm *nm = &t->norms[k];
-        tbuf next = {0};
-        tb_put(&next, "", 0);
+        jf__mbuf next = {0};
+        jf__mbuf_put(&next, "", 0);
         if (nm->kind == N_LOWER) {
             for (size_t i = 0; i < cur.len;) {
                 uint32_t cp;
@@ -1008,14 +972,14 @@ static void normalize(const jf_tokenizer *t, const char *s, size_t n, tbuf *out)
                 if (rc < 0)
                     break;
                 PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
-                tb_put(&next, cur.p + pos, ov[0] - pos);
-                tb_put(&next, nm->content, strlen(nm->content));
+                jf__mbuf_put(&next, cur.p + pos, ov[0] - pos);
+                jf__mbuf_put(&next, nm->content, strlen(nm->content));
                 pos = ov[1] > ov[0] ? ov[1] : ov[1] + 1;
                 if (ov[1] == ov[0] && ov[0] < cur.len)
-                    tb_put(&next, cur.p + ov[0], 1);
+                    jf__mbuf_put(&next, cur.p + ov[0], 1);
             }
             if (pos < cur.len)
-                tb_put(&next, cur.p + pos, cur.len - pos);
+                jf__mbuf_put(&next, cur.p + pos, cur.len - pos);
             pcre2_match_data_free(md);
         } else if (nm->kind == N_STRIP) {
             size_t a = 0, b = cur.len;
@@ -1023,7 +987,7 @@ static void normalize(const jf_tokenizer *t, const char *s, size_t n, tbuf *out)
                 a++;
             while (b > a && (cur.p[b - 1] == ' ' || cur.p[b - 1] == '\t' || cur.p[b - 1] == '\n' || cur.p[b - 1] == '\r'))
                 b--;
-            tb_put(&next, cur.p + a, b - a);
+            jf__mbuf_put(&next, cur.p + a, b - a);
         } else {
             /* Unicode normal forms by utf8proc (the text is valid UTF-8 by now: invalid bytes
              * became U+FFFD on the way in). */
@@ -1033,9 +997,9 @@ static void normalize(const jf_tokenizer *t, const char *s, size_t n, tbuf *out)
             utf8proc_ssize_t m = utf8proc_map((const utf8proc_uint8_t *)cur.p, (utf8proc_ssize_t)cur.len, &mapped,
                                               (utf8proc_option_t)opt);
             if (m >= 0)
-                tb_put(&next, (const char *)mapped, (size_t)m);
+                jf__mbuf_put(&next, (const char *)mapped, (size_t)m);
             else
-                tb_put(&next, cur.p, cur.len);
+                jf__mbuf_put(&next, cur.p, cur.len);
             free(mapped);
         }
         free(cur.p);
@@ -1134,7 +1098,7 @@ static void split_piece(const step *st, const char *text, piece in, pieces *out,
 
 /* ---- BPE ---- */
 
-static jf_model_status bpe(jf_tokenizer *t, const char *s, size_t n, tbuf *ids)
+static jf_model_status bpe(jf_tokenizer *t, const char *s, size_t n, jf__mbuf *ids)
 {
     /* initial symbols: one per byte (byte-level) or per code point, as vocabulary ids */
     int32_t sym_buf[256] = {0}, *sym = n + 1 <= 256 ? sym_buf : malloc((n + 1) * sizeof *sym);
@@ -1184,28 +1148,28 @@ static jf_model_status bpe(jf_tokenizer *t, const char *s, size_t n, tbuf *ids)
         memmove(sym + best + 1, sym + best + 2, (k - best - 2) * sizeof *sym);
         k--;
     }
-    tb_put(ids, (const char *)sym, k * sizeof *sym);
+    jf__mbuf_put(ids, (const char *)sym, k * sizeof *sym);
     if (sym != sym_buf)
         free(sym);
     return JF_MODEL_OK;
 }
 
-static jf_model_status encode_plain(jf_tokenizer *t, const char *s, size_t n, tbuf *ids)
+static jf_model_status encode_plain(jf_tokenizer *t, const char *s, size_t n, jf__mbuf *ids)
 {
     if (!n)
         return JF_MODEL_OK;
-    tbuf norm_text;
+    jf__mbuf norm_text;
     normalize(t, s, n, &norm_text);
     pieces cur = {0};
     pc_add(&cur, 0, norm_text.len);
-    tbuf prefixed = {0};
+    jf__mbuf prefixed = {0};
     const char *text = norm_text.p;
     for (size_t k = 0; k < t->n_steps; k++) {
         const step *st = &t->steps[k];
         if (st->kind == STEP_BYTELEVEL && st->add_prefix_space && cur.n && text[cur.v[0].start] != ' ') {
             /* a space before the first piece: rebuild the text with it */
-            tb_put(&prefixed, " ", 1);
-            tb_put(&prefixed, text, norm_text.len);
+            jf__mbuf_put(&prefixed, " ", 1);
+            jf__mbuf_put(&prefixed, text, norm_text.len);
             for (size_t i = 0; i < cur.n; i++)
                 cur.v[i].start += i ? 1 : 0;
             cur.v[0].len += 1;
@@ -1237,12 +1201,12 @@ long jf_tokenizer_encode(jf_tokenizer *t, const char *text, size_t len, int add_
                          jf_model_error *err)
 {
     *out_ids = NULL;
-    tbuf src = {0}, ids = {0};
+    jf__mbuf src = {0}, ids = {0};
     utf8_lossy(text, len, &src);
     if (!src.p)
-        tb_put(&src, "", 0);
+        jf__mbuf_put(&src, "", 0);
     if (add_special)
-        tb_put(&ids, (const char *)t->pre, (size_t)t->n_pre * sizeof(int32_t));
+        jf__mbuf_put(&ids, (const char *)t->pre, (size_t)t->n_pre * sizeof(int32_t));
     /* added tokens, leftmost-longest */
     size_t pos = 0, seg = 0;
     jf_model_status s = JF_MODEL_OK;
@@ -1276,13 +1240,13 @@ long jf_tokenizer_encode(jf_tokenizer *t, const char *text, size_t len, int add_
                 start_after++;
         if ((s = encode_plain(t, src.p + seg, end_before - seg, &ids)) != JF_MODEL_OK)
             break;
-        tb_put(&ids, (const char *)&best->id, sizeof best->id);
+        jf__mbuf_put(&ids, (const char *)&best->id, sizeof best->id);
         pos = seg = start_after;
     }
     if (s == JF_MODEL_OK)
         s = encode_plain(t, src.p + seg, src.len - seg, &ids);
     if (s == JF_MODEL_OK && add_special)
-        tb_put(&ids, (const char *)t->post, (size_t)t->n_post * sizeof(int32_t));
+        jf__mbuf_put(&ids, (const char *)t->post, (size_t)t->n_post * sizeof(int32_t));
     free(src.p);
     if (s != JF_MODEL_OK) {
         free(ids.p);
@@ -1297,8 +1261,8 @@ long jf_tokenizer_encode(jf_tokenizer *t, const char *text, size_t len, int add_
 
 char *jf_tokenizer_decode(jf_tokenizer *t, const int32_t *ids, size_t n, int skip_special)
 {
-    tbuf bytes = {0};
-    tb_put(&bytes, "", 0);
+    jf__mbuf bytes = {0};
+    jf__mbuf_put(&bytes, "", 0);
     for (size_t i = 0; i < n; i++) {
         const char *tok = jf_tokenizer_id_token(t, ids[i]);
         if (!tok)
@@ -1310,7 +1274,7 @@ char *jf_tokenizer_decode(jf_tokenizer *t, const int32_t *ids, size_t n, int ski
         if (a && a->special && skip_special)
             continue;
         if (!t->byte_level || (a && a->special)) {
-            tb_put(&bytes, tok, strlen(tok));
+            jf__mbuf_put(&bytes, tok, strlen(tok));
             continue;
         }
         /* byte-level characters back to bytes */
@@ -1320,14 +1284,14 @@ char *jf_tokenizer_decode(jf_tokenizer *t, const int32_t *ids, size_t n, int ski
             size_t l = utf8_dec((const unsigned char *)tok + p, len - p, &cp);
             if (cp < 512 && t->cp_byte[cp] >= 0) {
                 char b = (char)t->cp_byte[cp];
-                tb_put(&bytes, &b, 1);
+                jf__mbuf_put(&bytes, &b, 1);
             } else {
-                tb_put(&bytes, tok + p, l);
+                jf__mbuf_put(&bytes, tok + p, l);
             }
             p += l;
         }
     }
-    tbuf out = {0};
+    jf__mbuf out = {0};
     utf8_lossy(bytes.p, bytes.len, &out);
     free(bytes.p);
     if (!out.p)
