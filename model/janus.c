@@ -17,6 +17,12 @@ typedef struct vit_block {
     jf__w norm1_w, norm1_b, qkv_w, qkv_b, proj_w, proj_b, norm2_w, norm2_b, fc1_w, fc1_b, fc2_w, fc2_b;
 } vit_block;
 
+/* One sequence's KV cache: [layers][cap][kv_heads * head_dim] for keys, the same for values. */
+typedef struct kv_seq {
+    float *k, *v;
+    size_t cap, n_past;
+} kv_seq;
+
 struct jf_janus {
     jf_janus_config cfg;
     jf_weights *st;
@@ -28,9 +34,8 @@ struct jf_janus {
     jf__w patch_w, patch_b, pos_embed, vit_norm_w, vit_norm_b;
     vit_block *blocks;
     jf__w aligner_w, aligner_b, beg_of_und;
-    /* KV cache: [layers][cap][kv_heads * head_dim] for keys, the same for values */
-    float *kcache, *vcache;
-    size_t cache_cap, n_past;
+    /* the KV cache of the single-sequence API */
+    kv_seq seq;
     /* names bound to a tensor, for the unknown-tensor report */
     char **bound;
     size_t n_bound;
@@ -509,8 +514,8 @@ void jf_janus_free(jf_janus *m)
     jf_tokenizer_free(m->tok);
     free(m->layers);
     free(m->blocks);
-    free(m->kcache);
-    free(m->vcache);
+    free(m->seq.k);
+    free(m->seq.v);
     for (size_t i = 0; i < m->n_bound; i++)
         free(m->bound[i]);
     free(m->bound);
@@ -615,14 +620,14 @@ done:
 
 /* ---- the language model ---- */
 
-static jf_model_status cache_reserve(jf_janus *m, size_t need, jf_model_error *err)
+static jf_model_status cache_reserve(const jf_janus *m, kv_seq *q, size_t need, jf_model_error *err)
 {
     const jf_janus_config *c = &m->cfg;
     if (need > (size_t)c->max_positions)
         return jf__merr(err, JF_MODEL_ELIMIT, "%zu positions exceed the model's context of %d", need, c->max_positions);
-    if (need <= m->cache_cap)
+    if (need <= q->cap)
         return JF_MODEL_OK;
-    size_t cap = m->cache_cap ? m->cache_cap : 256;
+    size_t cap = q->cap ? q->cap : 256;
     while (cap < need)
         cap *= 2;
     if (cap > (size_t)c->max_positions)
@@ -634,24 +639,24 @@ static jf_model_status cache_reserve(jf_janus *m, size_t need, jf_model_error *e
         free(vc);
         return jf__merr(err, JF_MODEL_ENOMEM, "out of memory for a KV cache of %zu positions", cap);
     }
-    for (size_t l = 0; m->kcache && l < L; l++) {
-        memcpy(kc + l * cap * kv, m->kcache + l * m->cache_cap * kv, m->n_past * kv * sizeof *kc);
-        memcpy(vc + l * cap * kv, m->vcache + l * m->cache_cap * kv, m->n_past * kv * sizeof *vc);
+    for (size_t l = 0; q->k && l < L; l++) {
+        memcpy(kc + l * cap * kv, q->k + l * q->cap * kv, q->n_past * kv * sizeof *kc);
+        memcpy(vc + l * cap * kv, q->v + l * q->cap * kv, q->n_past * kv * sizeof *vc);
     }
-    free(m->kcache);
-    free(m->vcache);
-    m->kcache = kc;
-    m->vcache = vc;
-    m->cache_cap = cap;
+    free(q->k);
+    free(q->v);
+    q->k = kc;
+    q->v = vc;
+    q->cap = cap;
     return JF_MODEL_OK;
 }
 
 /* Runs T new positions (embeddings x[T, hidden], consumed) after the cached ones; writes the
  * logits of the last position when `logits` is set. */
-static jf_model_status llm_forward(jf_janus *m, float *x, size_t T, float *logits, jf_model_error *err)
+static jf_model_status llm_forward(jf_janus *m, kv_seq *sq, float *x, size_t T, float *logits, jf_model_error *err)
 {
     const jf_janus_config *c = &m->cfg;
-    jf_model_status s = cache_reserve(m, m->n_past + T, err);
+    jf_model_status s = cache_reserve(m, sq, sq->n_past + T, err);
     if (s)
         return s;
     size_t H = (size_t)c->hidden, I = (size_t)c->intermediate, KV = (size_t)c->kv_heads * c->head_dim;
@@ -663,18 +668,18 @@ static jf_model_status llm_forward(jf_janus *m, float *x, size_t T, float *logit
         goto done;
     }
     for (size_t t = 0; t < T; t++)
-        positions[t] = (int)(m->n_past + t);
+        positions[t] = (int)(sq->n_past + t);
     for (int l = 0; l < c->layers; l++) {
         const llm_layer *L = &m->layers[l];
-        float *kc = m->kcache + (size_t)l * m->cache_cap * KV, *vc = m->vcache + (size_t)l * m->cache_cap * KV;
+        float *kc = sq->k + (size_t)l * sq->cap * KV, *vc = sq->v + (size_t)l * sq->cap * KV;
         jf__rmsnorm(x, T, H, &L->in_norm, c->rms_eps, h);
         jf__linear(h, T, &L->q, NULL, q);
-        jf__linear(h, T, &L->k, NULL, kc + m->n_past * KV);
-        jf__linear(h, T, &L->v, NULL, vc + m->n_past * KV);
+        jf__linear(h, T, &L->k, NULL, kc + sq->n_past * KV);
+        jf__linear(h, T, &L->v, NULL, vc + sq->n_past * KV);
         jf__rope(q, T, c->heads, c->head_dim, positions, c->rope_theta);
-        jf__rope(kc + m->n_past * KV, T, c->kv_heads, c->head_dim, positions, c->rope_theta);
-        jf__attention(q, T, kc, vc, m->n_past + T, c->heads, c->kv_heads, c->head_dim,
-                      1.0f / sqrtf((float)c->head_dim), 1, m->n_past, att);
+        jf__rope(kc + sq->n_past * KV, T, c->kv_heads, c->head_dim, positions, c->rope_theta);
+        jf__attention(q, T, kc, vc, sq->n_past + T, c->heads, c->kv_heads, c->head_dim,
+                      1.0f / sqrtf((float)c->head_dim), 1, sq->n_past, att);
         jf__linear(att, T, &L->o, NULL, h);
         for (size_t i = 0; i < T * H; i++)
             x[i] += h[i];
@@ -688,7 +693,7 @@ static jf_model_status llm_forward(jf_janus *m, float *x, size_t T, float *logit
         for (size_t i = 0; i < T * H; i++)
             x[i] += h[i];
     }
-    m->n_past += T;
+    sq->n_past += T;
     if (logits) {
         jf__rmsnorm(x + (T - 1) * H, 1, H, &m->final_norm, c->rms_eps, h);
         jf__linear(h, 1, &m->lm_head, NULL, logits);
@@ -789,10 +794,10 @@ jf_model_status jf_janus_prefill_logits(jf_janus *m, const int32_t *ids, size_t 
     float *x = malloc(n_ids * (size_t)m->cfg.hidden * sizeof *x);
     if (!x)
         return jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
-    m->n_past = 0;
+    m->seq.n_past = 0;
     jf_model_status s = embed_prompt(m, ids, n_ids, images, n_images, x, err);
     if (!s)
-        s = llm_forward(m, x, n_ids, logits, err);
+        s = llm_forward(m, &m->seq, x, n_ids, logits, err);
     free(x);
     return s;
 }
@@ -802,13 +807,13 @@ jf_model_status jf_janus_step_logits(jf_janus *m, int32_t id, float *logits, jf_
     const jf_janus_config *c = &m->cfg;
     if (id < 0 || id >= c->vocab)
         return jf__merr(err, JF_MODEL_EARG, "token id %d is outside the vocabulary (%d)", id, c->vocab);
-    if (!m->n_past)
+    if (!m->seq.n_past)
         return jf__merr(err, JF_MODEL_EARG, "a step needs a prefilled prompt");
     float *x = malloc((size_t)c->hidden * sizeof *x);
     if (!x)
         return jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
     jf__w_to_f32(&m->embed, (size_t)id * (size_t)c->hidden, (size_t)c->hidden, x);
-    jf_model_status s = llm_forward(m, x, 1, logits, err);
+    jf_model_status s = llm_forward(m, &m->seq, x, 1, logits, err);
     free(x);
     return s;
 }
@@ -933,7 +938,7 @@ jf_model_status jf_janus_generate(jf_janus *m, const char *prompt, const float *
         free(gen);
         return jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
     }
-    s = cache_reserve(m, n + cap, err);
+    s = cache_reserve(m, &m->seq, n + cap, err);
     if (!s)
         s = jf_janus_prefill_logits(m, ids, n, images, n_images, logits, err);
     free(ids);
@@ -975,4 +980,182 @@ jf_model_status jf_janus_generate(jf_janus *m, const char *prompt, const float *
     *out_ids = gen;
     *n_out = count;
     return JF_MODEL_OK;
+}
+
+/* ---- batched decoding ----
+ * Each request keeps its own KV cache (no padding: the positions of every sequence start at 0,
+ * which is what left padding with cumsum(mask) − 1 positions computes). Prompts are prefilled one
+ * by one; decoding steps run all unfinished sequences together, so that every weight is read
+ * once per step for the whole batch. */
+
+static jf_model_status step_batch(jf_janus *m, kv_seq **sq, size_t n, float *x, float *logits, jf_model_error *err)
+{
+    const jf_janus_config *c = &m->cfg;
+    size_t H = (size_t)c->hidden, I = (size_t)c->intermediate, KV = (size_t)c->kv_heads * c->head_dim;
+    jf_model_status s = JF_MODEL_OK;
+    for (size_t i = 0; i < n && !s; i++)
+        s = cache_reserve(m, sq[i], sq[i]->n_past + 1, err);
+    if (s)
+        return s;
+    float *h = malloc(n * H * sizeof *h), *q = malloc(n * H * sizeof *q), *att = malloc(n * H * sizeof *att),
+          *k = malloc(n * KV * sizeof *k), *v = malloc(n * KV * sizeof *v), *g = malloc(n * I * sizeof *g),
+          *u = malloc(n * I * sizeof *u);
+    if (!h || !q || !att || !k || !v || !g || !u) {
+        s = jf__merr(err, JF_MODEL_ENOMEM, "out of memory for a batch of %zu", n);
+        goto done;
+    }
+    for (int l = 0; l < c->layers; l++) {
+        const llm_layer *L = &m->layers[l];
+        jf__rmsnorm(x, n, H, &L->in_norm, c->rms_eps, h);
+        jf__linear(h, n, &L->q, NULL, q);
+        jf__linear(h, n, &L->k, NULL, k);
+        jf__linear(h, n, &L->v, NULL, v);
+        for (size_t i = 0; i < n; i++) {
+            kv_seq *e = sq[i];
+            int pos = (int)e->n_past;
+            float *kc = e->k + (size_t)l * e->cap * KV, *vc = e->v + (size_t)l * e->cap * KV;
+            jf__rope(q + i * H, 1, c->heads, c->head_dim, &pos, c->rope_theta);
+            jf__rope(k + i * KV, 1, c->kv_heads, c->head_dim, &pos, c->rope_theta);
+            memcpy(kc + e->n_past * KV, k + i * KV, KV * sizeof *k);
+            memcpy(vc + e->n_past * KV, v + i * KV, KV * sizeof *v);
+            jf__attention(q + i * H, 1, kc, vc, e->n_past + 1, c->heads, c->kv_heads, c->head_dim,
+                          1.0f / sqrtf((float)c->head_dim), 1, e->n_past, att + i * H);
+        }
+        jf__linear(att, n, &L->o, NULL, h);
+        for (size_t i = 0; i < n * H; i++)
+            x[i] += h[i];
+        jf__rmsnorm(x, n, H, &L->post_norm, c->rms_eps, h);
+        jf__linear(h, n, &L->gate, NULL, g);
+        jf__linear(h, n, &L->up, NULL, u);
+        jf__silu(g, n * I);
+        for (size_t i = 0; i < n * I; i++)
+            g[i] *= u[i];
+        jf__linear(g, n, &L->down, NULL, h);
+        for (size_t i = 0; i < n * H; i++)
+            x[i] += h[i];
+    }
+    for (size_t i = 0; i < n; i++)
+        sq[i]->n_past++;
+    jf__rmsnorm(x, n, H, &m->final_norm, c->rms_eps, h);
+    jf__linear(h, n, &m->lm_head, NULL, logits);
+done:
+    free(h);
+    free(q);
+    free(att);
+    free(k);
+    free(v);
+    free(g);
+    free(u);
+    return s;
+}
+
+jf_model_status jf_janus_generate_batch(jf_janus *m, jf_janus_request *reqs, size_t n, const jf_gen_params *params,
+                                        jf_model_error *err)
+{
+    const jf_janus_config *c = &m->cfg;
+    jf_gen_params p = params ? *params : jf_gen_default_params();
+    size_t cap = p.max_new_tokens > 0 ? (size_t)p.max_new_tokens : 1, V = (size_t)c->vocab, H = (size_t)c->hidden;
+    kv_seq *seqs = calloc(n ? n : 1, sizeof *seqs);
+    kv_seq **active = calloc(n ? n : 1, sizeof *active);
+    size_t *which = calloc(n ? n : 1, sizeof *which);
+    uint64_t *rng = calloc(n ? n : 1, sizeof *rng);
+    float *logits = malloc((n ? n : 1) * V * sizeof *logits), *x = malloc((n ? n : 1) * H * sizeof *x);
+    jf_model_status s = seqs && active && which && rng && logits && x ? JF_MODEL_OK
+                                                                      : jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
+    /* prefill each request into its own cache and pick its first token */
+    size_t live = 0;
+    for (size_t i = 0; !s && i < n; i++) {
+        jf_janus_request *r = &reqs[i];
+        r->out_ids = NULL;
+        r->n_out = 0;
+        r->status = JF_MODEL_OK;
+        r->error[0] = 0;
+        rng[i] = p.seed + i; /* each request its own sampling stream */
+        int32_t *ids = NULL;
+        size_t ni = 0, tags = 0;
+        jf_model_error e = {0};
+        jf_model_status rs = jf_janus_encode_prompt(m, r->prompt, &ids, &ni, &tags, &e);
+        if (!rs && tags != r->n_images)
+            rs = jf__merr(&e, JF_MODEL_EARG, "the prompt has %zu <image_placeholder> tag(s) for %zu image(s)", tags,
+                          r->n_images);
+        if (!rs && ni + cap > (size_t)c->max_positions)
+            rs = jf__merr(&e, JF_MODEL_ELIMIT, "prompt of %zu tokens + %zu new exceeds the context of %d", ni, cap,
+                          c->max_positions);
+        float *emb = rs ? NULL : malloc(ni * H * sizeof *emb);
+        if (!rs && !emb)
+            rs = jf__merr(&e, JF_MODEL_ENOMEM, "out of memory");
+        if (!rs)
+            rs = cache_reserve(m, &seqs[i], ni + cap, &e);
+        if (!rs)
+            rs = embed_prompt(m, ids, ni, r->images, r->n_images, emb, &e);
+        if (!rs)
+            rs = llm_forward(m, &seqs[i], emb, ni, logits + i * V, &e);
+        free(ids);
+        free(emb);
+        r->out_ids = rs ? NULL : malloc(cap * sizeof *r->out_ids);
+        if (!rs && !r->out_ids)
+            rs = jf__merr(&e, JF_MODEL_ENOMEM, "out of memory");
+        if (rs) {
+            /* a bad request fails alone */
+            r->status = rs;
+            snprintf(r->error, sizeof r->error, "%.500s", e.msg);
+            continue;
+        }
+        live++;
+    }
+    int *done = calloc(n ? n : 1, sizeof *done);
+    for (size_t i = 0; i < n; i++)
+        done[i] = reqs[i].status != JF_MODEL_OK;
+    if (!done && !s)
+        s = jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
+    while (!s && live) {
+        /* pick a token for every live sequence from its logits */
+        size_t na = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (done[i])
+                continue;
+            int32_t id = pick_token(logits + i * V, c->vocab, &p, &rng[i]);
+            if (id < 0) {
+                s = jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
+                break;
+            }
+            if (id == c->eos || reqs[i].n_out >= cap) {
+                done[i] = 1;
+                live--;
+                continue;
+            }
+            reqs[i].out_ids[reqs[i].n_out++] = id;
+            if (reqs[i].n_out >= cap) {
+                done[i] = 1;
+                live--;
+                continue;
+            }
+            jf__w_to_f32(&m->embed, (size_t)id * H, H, x + na * H);
+            active[na] = &seqs[i];
+            which[na++] = i;
+        }
+        if (s || !na)
+            break;
+        float *lg = malloc(na * V * sizeof *lg);
+        if (!lg) {
+            s = jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
+            break;
+        }
+        s = step_batch(m, active, na, x, lg, err);
+        for (size_t a = 0; !s && a < na; a++)
+            memcpy(logits + which[a] * V, lg + a * V, V * sizeof *lg);
+        free(lg);
+    }
+    for (size_t i = 0; seqs && i < n; i++) {
+        free(seqs[i].k);
+        free(seqs[i].v);
+    }
+    free(done);
+    free(seqs);
+    free(active);
+    free(which);
+    free(rng);
+    free(logits);
+    free(x);
+    return s;
 }

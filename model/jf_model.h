@@ -185,6 +185,23 @@ jf_model_status jf_janus_generate(jf_janus *m, const char *prompt, const float *
                                   const jf_gen_params *params, void (*on_token)(void *user, const char *piece),
                                   void *user, int32_t **out_ids, size_t *n, jf_model_error *err);
 
+/* Many prompts at once (benchmarks): each request has its own KV cache; decoding steps run every
+ * unfinished sequence together, reading the weights once per step for the batch. Results equal
+ * one-by-one generation (greedy); sampling uses seed + the request's index. A request that
+ * cannot run (bad tags, too long) fails alone with its status and message; the call fails
+ * only for the batch as a whole (out of memory). out_ids are malloc'd. */
+typedef struct jf_janus_request {
+    const char *prompt;
+    const float *const *images;
+    size_t n_images;
+    int32_t *out_ids;
+    size_t n_out;
+    jf_model_status status;
+    char error[512];
+} jf_janus_request;
+jf_model_status jf_janus_generate_batch(jf_janus *m, jf_janus_request *reqs, size_t n, const jf_gen_params *params,
+                                        jf_model_error *err);
+
 /* Lower-level entry points (tests, eval). The ids of a prompt: tokenized with BOS, each
  * <image_placeholder> expanded to begin_of_image + image_tokens placeholders + end_of_image
  * (spec §4); *n_images gets the number of tags (may be NULL). */

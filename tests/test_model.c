@@ -399,6 +399,49 @@ static void tiny_generate(void)
     jf_janus_free(m);
 }
 
+/* Batched generation gives each request what it gives alone; a bad request fails alone. */
+static void tiny_batch(void)
+{
+    jf_model_error err = {0};
+    golden g = {0};
+    CHECK(load_golden(&g));
+    jf_janus *m = NULL;
+    CHECK_OK(jf_janus_load(TINY_DIR, &m, NULL, NULL, NULL, &err));
+    jf_janus_image_spec spec = jf_janus_image_spec_of(m);
+    float *pixels = malloc((size_t)g.image_size * g.image_size * 3 * sizeof *pixels);
+    jf_janus_image_to_pixels(&spec, g.rgb, pixels);
+    const float *images[] = {pixels};
+    char *p0 = jf_janus_chat_prompt(m, "What is this?", 1), *p1 = jf_janus_chat_prompt(m, "Tell me a story.", 0),
+         *p2 = jf_janus_chat_prompt(m, "Is the cat in the image?", 1);
+    jf_janus_request r[4] = {{p0, images, 1, NULL, 0, 0, ""},
+                             {p1, NULL, 0, NULL, 0, 0, ""},
+                             {p2, NULL, 0, NULL, 0, 0, ""}, /* a tag without an image: fails alone */
+                             {p2, images, 1, NULL, 0, 0, ""}};
+    jf_gen_params p = jf_gen_default_params();
+    p.max_new_tokens = 10;
+    CHECK_OK(jf_janus_generate_batch(m, r, 4, &p, &err));
+    CHECK(r[2].status == JF_MODEL_EARG && strstr(r[2].error, "image"));
+    for (int i = 0; i < 4; i++) {
+        if (i == 2)
+            continue;
+        CHECK_MSG(r[i].status == JF_MODEL_OK, "%s", r[i].error);
+        int32_t *one = NULL;
+        size_t n1 = 0;
+        CHECK_OK(jf_janus_generate(m, r[i].prompt, r[i].images, r[i].n_images, &p, NULL, NULL, &one, &n1, &err));
+        CHECK_MSG(n1 == r[i].n_out && !memcmp(one, r[i].out_ids, n1 * sizeof *one), "request %d differs from alone", i);
+        printf("request %d: %zu tokens, same as alone\n", i, n1);
+        free(one);
+    }
+    for (int i = 0; i < 4; i++)
+        free(r[i].out_ids);
+    free(p0);
+    free(p1);
+    free(p2);
+    free(pixels);
+    free(g.buf);
+    jf_janus_free(m);
+}
+
 /* A copy of the tiny model directory with model.safetensors replaced by `edit`. */
 static void copy_tiny(const char *dst)
 {
@@ -715,6 +758,7 @@ static const test_case cases[] = {
     {"tiny_golden", tiny_golden},
     {"random_model", random_model},
     {"tiny_generate", tiny_generate},
+    {"tiny_batch", tiny_batch},
     {"bad_weights", bad_weights},
     {"tokenizer_deepseek", tokenizer_deepseek},
     {"tokenizer_clip", tokenizer_clip},
