@@ -33,6 +33,8 @@ print(f"decode bound (weights read per token / read bandwidth {j['read_gb_s']:.1
 print(f"prefill {j['prefill_gflops']:.0f} GFLOP/s = {j['prefill_gflops'] / j['sgemm_gflops']:.2f} of OpenBLAS sgemm "
       f"({j['sgemm_gflops']:.0f} GFLOP/s); peak RSS {j['peak_rss_gb']:.2f} GB "
       f"({j['peak_rss_gb'] / 4.0927:.2f}x the 4.09 GB checkpoint)")
+print(f"batched decoding, 4 prompts: {j['batch4_decode_tok_s']:.2f} tokens/s in total "
+      f"({j['batch4_decode_tok_s'] / j['decode_tok_s']:.2f}x one sequence)")
 print(f"SigLIP features max rel. error {t1['features_rel_err']:.1e}; logits max rel. error "
       f"{max(t1['logits_rel_err_max'], tn['logits_rel_err_max']):.1e}; greedy tokens agree: "
       f"{t1['greedy_tokens_agree'] and tn['greedy_tokens_agree']}")

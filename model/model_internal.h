@@ -63,8 +63,8 @@ typedef struct jf__w {
 void jf__w_to_f32(const jf__w *w, size_t off, size_t n, float *out);
 
 /* ---- ops (ops.c) ---- */
-/* y[m, rows] = x[m, cols] · Wᵀ (+ bias), any stored dtype; sgemm for m ≥ 4, a threaded
- * dot-product kernel for single rows. */
+/* y[m, rows] = x[m, cols] · Wᵀ (+ bias), any stored dtype; sgemm for m ≥ 16, a threaded
+ * dot-product kernel reading the stored weights once for fewer rows. */
 void jf__linear(const float *x, size_t m, const jf__w *w, const jf__w *bias, float *y);
 void jf__rmsnorm(const float *x, size_t m, size_t n, const jf__w *w, double eps, float *y);
 void jf__layernorm(const float *x, size_t m, size_t n, const jf__w *w, const jf__w *b, double eps, float *y);

@@ -259,11 +259,58 @@ static float dot_bf16_scalar(const float *x, const uint16_t *w, size_t n)
 
 static float (*dot_bf16)(const float *, const uint16_t *, size_t);
 
+static float hsum256(__m256 acc) __attribute__((target("avx2")));
+static float hsum256(__m256 acc)
+{
+    __m128 lo = _mm256_castps256_ps128(acc), hi = _mm256_extractf128_ps(acc, 1);
+    lo = _mm_add_ps(lo, hi);
+    lo = _mm_hadd_ps(lo, lo);
+    lo = _mm_hadd_ps(lo, lo);
+    return _mm_cvtss_f32(lo);
+}
+
+__attribute__((target("avx2,fma"))) static float dot_f32_avx2(const float *x, const float *w, size_t n)
+{
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
+    }
+    float s = hsum256(_mm256_add_ps(a0, a1));
+    for (; i < n; i++)
+        s += x[i] * w[i];
+    return s;
+}
+
+__attribute__((target("avx2,fma,f16c"))) static float dot_f16_avx2(const float *x, const uint16_t *w, size_t n)
+{
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        a0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i))), _mm256_loadu_ps(x + i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i + 8))), _mm256_loadu_ps(x + i + 8), a1);
+    }
+    float s = hsum256(_mm256_add_ps(a0, a1));
+    for (; i < n; i++)
+        s += x[i] * f16_to_f32(w[i]);
+    return s;
+}
+
 static float dot_any(const float *x, const jf__w *w, size_t row)
 {
     size_t n = (size_t)w->cols;
     if (w->dt == JF_BF16)
         return dot_bf16(x, (const uint16_t *)w->p + row * n, n);
+    static int simd = -1;
+    if (simd < 0) {
+        __builtin_cpu_init();
+        simd = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    }
+    if (simd && w->dt == JF_F32)
+        return dot_f32_avx2(x, (const float *)w->p + row * n, n);
+    if (simd && w->dt == JF_F16)
+        return dot_f16_avx2(x, (const uint16_t *)w->p + row * n, n);
     float s = 0;
     if (w->dt == JF_F32) {
         const float *r = (const float *)w->p + row * n;
@@ -314,8 +361,10 @@ void jf__linear(const float *x, size_t m, const jf__w *w, const jf__w *bias, flo
                                                                                              : dot_bf16_scalar;
     }
     size_t rows = (size_t)w->rows, cols = (size_t)w->cols;
-    if (m < 4) {
-        /* memory-bound: read each weight once, straight from its stored dtype */
+    if (m < (w->dt == JF_F32 ? 4u : 16u)) {
+        /* memory-bound (decoding, also a batch of sequences): read each weight once, straight
+         * from its stored dtype, for all m rows; f32 weights need no widening, so sgemm takes
+         * over sooner */
         size_t chunk = 64;
         gemv_job j = {x, m, w, bias, y, chunk};
         jf__parallel_for((rows + chunk - 1) / chunk, gemv_rows, &j);
