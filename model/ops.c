@@ -305,7 +305,8 @@ static float dot_any(const float *x, const jf__w *w, size_t row)
     static int simd = -1;
     if (simd < 0) {
         __builtin_cpu_init();
-        simd = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+        /* every AVX2 + FMA processor also has F16C (Haswell, Piledriver and later) */
+        simd = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     }
     if (simd && w->dt == JF_F32)
         return dot_f32_avx2(x, (const float *)w->p + row * n, n);
