@@ -651,6 +651,28 @@ static jf_model_status cache_reserve(const jf_janus *m, kv_seq *q, size_t need, 
     return JF_MODEL_OK;
 }
 
+/* The rest of a decoder layer after attention, on n rows: the output projection and its
+ * residual, then the SwiGLU MLP and its residual. h [n, hidden], g and u [n, intermediate] are
+ * scratch. */
+static void layer_tail(const jf_janus *m, const llm_layer *L, const float *att, size_t n, float *x, float *h, float *g,
+                       float *u)
+{
+    const jf_janus_config *c = &m->cfg;
+    size_t H = (size_t)c->hidden, I = (size_t)c->intermediate;
+    jf__linear(att, n, &L->o, NULL, h);
+    for (size_t i = 0; i < n * H; i++)
+        x[i] += h[i];
+    jf__rmsnorm(x, n, H, &L->post_norm, c->rms_eps, h);
+    jf__linear(h, n, &L->gate, NULL, g);
+    jf__linear(h, n, &L->up, NULL, u);
+    jf__silu(g, n * I);
+    for (size_t i = 0; i < n * I; i++)
+        g[i] *= u[i];
+    jf__linear(g, n, &L->down, NULL, h);
+    for (size_t i = 0; i < n * H; i++)
+        x[i] += h[i];
+}
+
 /* Runs T new positions (embeddings x[T, hidden], consumed) after the cached ones; writes the
  * logits of the last position when `logits` is set. */
 static jf_model_status llm_forward(jf_janus *m, kv_seq *sq, float *x, size_t T, float *logits, jf_model_error *err)
@@ -680,18 +702,7 @@ static jf_model_status llm_forward(jf_janus *m, kv_seq *sq, float *x, size_t T, 
         jf__rope(kc + sq->n_past * KV, T, c->kv_heads, c->head_dim, positions, c->rope_theta);
         jf__attention(q, T, kc, vc, sq->n_past + T, c->heads, c->kv_heads, c->head_dim,
                       1.0f / sqrtf((float)c->head_dim), 1, sq->n_past, att);
-        jf__linear(att, T, &L->o, NULL, h);
-        for (size_t i = 0; i < T * H; i++)
-            x[i] += h[i];
-        jf__rmsnorm(x, T, H, &L->post_norm, c->rms_eps, h);
-        jf__linear(h, T, &L->gate, NULL, g);
-        jf__linear(h, T, &L->up, NULL, u);
-        jf__silu(g, T * I);
-        for (size_t i = 0; i < T * I; i++)
-            g[i] *= u[i];
-        jf__linear(g, T, &L->down, NULL, h);
-        for (size_t i = 0; i < T * H; i++)
-            x[i] += h[i];
+        layer_tail(m, L, att, T, x, h, g, u);
     }
     sq->n_past += T;
     if (logits) {
@@ -1021,18 +1032,7 @@ static jf_model_status step_batch(jf_janus *m, kv_seq **sq, size_t n, float *x, 
             jf__attention(q + i * H, 1, kc, vc, e->n_past + 1, c->heads, c->kv_heads, c->head_dim,
                           1.0f / sqrtf((float)c->head_dim), 1, e->n_past, att + i * H);
         }
-        jf__linear(att, n, &L->o, NULL, h);
-        for (size_t i = 0; i < n * H; i++)
-            x[i] += h[i];
-        jf__rmsnorm(x, n, H, &L->post_norm, c->rms_eps, h);
-        jf__linear(h, n, &L->gate, NULL, g);
-        jf__linear(h, n, &L->up, NULL, u);
-        jf__silu(g, n * I);
-        for (size_t i = 0; i < n * I; i++)
-            g[i] *= u[i];
-        jf__linear(g, n, &L->down, NULL, h);
-        for (size_t i = 0; i < n * H; i++)
-            x[i] += h[i];
+        layer_tail(m, L, att, n, x, h, g, u);
     }
     for (size_t i = 0; i < n; i++)
         sq[i]->n_past++;
