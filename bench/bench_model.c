@@ -205,6 +205,7 @@ int main(int argc, char **argv)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double peak_rss_gb = (double)ru.ru_maxrss * 1024 / 1e9;
+    jf_janus_memory_plan plan = jf_janus_plan(m, n, (size_t)steps, 1);
     /* bytes of weights one decode step reads: every LLM layer, the final norm and lm_head, in
      * their stored dtype (BF16 in the release) */
     double layer = 4.0 * c->hidden * c->hidden * ((double)c->kv_heads / c->heads * 0.5 + 0.5) +
@@ -218,15 +219,17 @@ int main(int argc, char **argv)
     dump(out, "features.f32", feat, (size_t)c->image_tokens * c->vit_width * sizeof *feat);
     dump(out, "logits.f32", logits, (size_t)(steps + 1) * c->vocab * sizeof *logits);
     dump(out, "tokens.i32", tokens, (size_t)steps * sizeof *tokens);
-    char json[2048];
+    char json[4096];
     int len = snprintf(json, sizeof json,
                        "{\"threads\": %d, \"load_s\": %.3f, \"siglip_s\": %.3f, \"prompt_tokens\": %zu, "
                        "\"prefill_s\": %.3f, \"decode_steps\": %d, \"decode_s\": %.3f, \"decode_tok_s\": %.3f, "
                        "\"image_tag\": %d, \"image_start\": %d, \"peak_rss_gb\": %.3f, \"read_gb_s\": %.2f, "
-                       "\"decode_bound_tok_s\": %.2f, \"sgemm_gflops\": %.1f, \"prefill_gflops\": %.1f, \"batch4_decode_tok_s\": %.2f}\n",
+                       "\"decode_bound_tok_s\": %.2f, \"sgemm_gflops\": %.1f, \"prefill_gflops\": %.1f, \"batch4_decode_tok_s\": %.2f, "
+                       "\"planned_gb\": %.3f}\n",
                        jf_model_threads(), t_load, t_vit, n, t_prefill - t_vit, steps, t_decode,
                        steps ? steps / t_decode : 0.0, c->image_tag, c->image_start, peak_rss_gb, bw,
-                       bw * 1e9 / step_bytes, peak, prefill_flop / (t_prefill - t_vit) / 1e9, batch_tok_s);
+                       bw * 1e9 / step_bytes, peak, prefill_flop / (t_prefill - t_vit) / 1e9, batch_tok_s,
+                       plan.total / 1e9);
     dump(out, "jf.json", json, (size_t)len);
     fputs(json, stdout);
     free(prompt);

@@ -32,7 +32,7 @@ print(f"decode bound (weights read per token / read bandwidth {j['read_gb_s']:.1
       f"{j['decode_bound_tok_s']:.2f} tokens/s; jf reaches {j['decode_tok_s'] / j['decode_bound_tok_s']:.2f} of it")
 print(f"prefill {j['prefill_gflops']:.0f} GFLOP/s = {j['prefill_gflops'] / j['sgemm_gflops']:.2f} of OpenBLAS sgemm "
       f"({j['sgemm_gflops']:.0f} GFLOP/s); peak RSS {j['peak_rss_gb']:.2f} GB "
-      f"({j['peak_rss_gb'] / 4.0927:.2f}x the 4.09 GB checkpoint)")
+      f"({j['peak_rss_gb'] / 4.0927:.2f}x the 4.09 GB checkpoint; planned before the run: {j['planned_gb']:.2f} GB)")
 print(f"batched decoding, 4 prompts: {j['batch4_decode_tok_s']:.2f} tokens/s in total "
       f"({j['batch4_decode_tok_s'] / j['decode_tok_s']:.2f}x one sequence)")
 print(f"SigLIP features max rel. error {t1['features_rel_err']:.1e}; logits max rel. error "

@@ -7,13 +7,14 @@
 #include <string.h>
 
 static const char MODEL_HELP[] =
-    "usage: jf model inspect DIR [--json] [--tensors]\n"
+    "usage: jf model inspect DIR [--json] [--tensors] [--plan PROMPT_TOKENS[,NEW_TOKENS]]\n"
     "       jf model random DIR [--full] [--seed N]\n"
     "\n"
     "inspect  loads a JanusFlow model directory as released (config.json, preprocessor/processor\n"
     "         configs, special_tokens_map.json, tokenizer files, model.safetensors) and prints its\n"
     "         configuration, the special token ids as the official processor computes them, and the\n"
     "         tensor inventory: every expected tensor is checked for shape; unknown ones are listed.\n"
+    "         --plan N[,M] adds the memory a run of N prompt tokens (+ M new, one image) needs.\n"
     "random   writes a model directory with random BF16 weights in the released layout: a tiny one\n"
     "         (default, for demos and tests) or --full, the JanusFlow-1.3B shapes (~4.1 GB).\n";
 
@@ -50,9 +51,17 @@ static int model_fail(const char *cmd, const jf_model_error *err)
 static int model_inspect(int argc, char **argv)
 {
     int json = 0, tensors = 0;
+    long plan_tokens = 0, plan_new = 512;
     const char *dir = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json"))
+        if (!strcmp(argv[i], "--plan") && i + 1 < argc) {
+            char *end;
+            plan_tokens = strtol(argv[++i], &end, 10);
+            if (*end == ',')
+                plan_new = strtol(end + 1, &end, 10);
+            if (*end || plan_tokens <= 0 || plan_new < 0)
+                return usage_error("model inspect", "bad --plan %s (PROMPT_TOKENS[,NEW_TOKENS])", argv[i]);
+        } else if (!strcmp(argv[i], "--json"))
             json = 1;
         else if (!strcmp(argv[i], "--tensors"))
             tensors = 1;
@@ -145,6 +154,20 @@ static int model_inspect(int argc, char **argv)
         jw_kint(&w, "f16", st.n_f16);
         jw_kint(&w, "f32", st.n_f32);
         jw_end_obj(&w);
+        if (plan_tokens) {
+            jf_janus_memory_plan pl = jf_janus_plan(m, (size_t)plan_tokens, (size_t)plan_new, 1);
+            jw_key(&w, "plan");
+            jw_obj(&w);
+            jw_kint(&w, "prompt_tokens", plan_tokens);
+            jw_kint(&w, "new_tokens", plan_new);
+            jw_kint(&w, "weights_mapped", (long long)pl.weights_mapped);
+            jw_kint(&w, "kv_cache", (long long)pl.kv_cache);
+            jw_kint(&w, "llm_activations", (long long)pl.llm_activations);
+            jw_kint(&w, "vision_activations", (long long)pl.vision_activations);
+            jw_kint(&w, "scratch", (long long)pl.scratch);
+            jw_kint(&w, "total", (long long)pl.total);
+            jw_end_obj(&w);
+        }
         jw_end_obj(&w);
         jw_newline(&w);
     } else {
@@ -167,6 +190,16 @@ static int model_inspect(int argc, char **argv)
                st.used_tensors, st.unknown_tensors, (unsigned long long)st.parameters,
                human_bytes((double)st.bytes, hb, sizeof hb));
         printf("                  dtypes: %d BF16, %d F16, %d F32\n", st.n_bf16, st.n_f16, st.n_f32);
+        if (plan_tokens) {
+            jf_janus_memory_plan pl = jf_janus_plan(m, (size_t)plan_tokens, (size_t)plan_new, 1);
+            char b1[32], b2[32], b3[32], b4[32], b5[32], b6[32];
+            printf("  memory plan     %ld prompt + %ld new tokens, one image: %s in total = weights %s (mapped) + KV "
+                   "cache %s + prefill %s + SigLIP %s + scratch %s\n",
+                   plan_tokens, plan_new, human_bytes((double)pl.total, b1, sizeof b1),
+                   human_bytes((double)pl.weights_mapped, b2, sizeof b2), human_bytes((double)pl.kv_cache, b3, sizeof b3),
+                   human_bytes((double)pl.llm_activations, b4, sizeof b4),
+                   human_bytes((double)pl.vision_activations, b5, sizeof b5), human_bytes((double)pl.scratch, b6, sizeof b6));
+        }
     }
     if (tensors) {
         /* the inventory, as the header lists it */

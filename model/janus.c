@@ -27,6 +27,7 @@ struct jf_janus {
     jf_janus_config cfg;
     jf_weights *st;
     jf_tokenizer *tok;
+    uint64_t weights_bytes;
     /* language model */
     jf__w embed, final_norm, lm_head;
     llm_layer *layers;
@@ -502,6 +503,7 @@ jf_model_status jf_janus_load(const char *dir, jf_janus **out, jf_janus_load_sta
     }
     if (stats)
         *stats = ls;
+    m->weights_bytes = ls.bytes;
     *out = m;
     return JF_MODEL_OK;
 }
@@ -564,6 +566,54 @@ void jf_janus_image_to_pixels(const jf_janus_image_spec *spec, const uint8_t *rg
         }
 }
 
+/* ---- workspaces: one allocation per forward, its size the same formula the plan reports ---- */
+
+static size_t vit_workspace_floats(const jf_janus_config *c)
+{
+    size_t N = (size_t)c->image_tokens, W = (size_t)c->vit_width, F = (size_t)c->vit_mlp;
+    return N * W * 6 + N * 3 * W + N * F; /* h, q, k, v, att, pos; qkv; mlp */
+}
+
+static size_t llm_workspace_floats(const jf_janus_config *c, size_t T)
+{
+    size_t H = (size_t)c->hidden, I = (size_t)c->intermediate;
+    return T * H * 3 + T * I * 2 + T; /* h, q, att; gate, up; positions (as ints of float size) */
+}
+
+static size_t kv_cap_for(const jf_janus_config *c, size_t need)
+{
+    size_t cap = 256;
+    while (cap < need)
+        cap *= 2;
+    return cap > (size_t)c->max_positions ? (size_t)c->max_positions : cap;
+}
+
+jf_janus_memory_plan jf_janus_plan(const jf_janus *m, size_t prompt_tokens, size_t new_tokens, size_t images)
+{
+    const jf_janus_config *c = &m->cfg;
+    jf_janus_memory_plan p;
+    memset(&p, 0, sizeof p);
+    p.weights_mapped = m->weights_bytes;
+    size_t kv = (size_t)c->kv_heads * c->head_dim;
+    p.kv_cache = (uint64_t)2 * c->layers * kv_cap_for(c, prompt_tokens + new_tokens) * kv * sizeof(float);
+    p.llm_activations = (uint64_t)llm_workspace_floats(c, prompt_tokens) * sizeof(float) +
+                        (uint64_t)prompt_tokens * c->hidden * sizeof(float) /* the embeddings */ +
+                        (uint64_t)c->vocab * sizeof(float) /* logits */;
+    p.vision_activations = images ? (uint64_t)(vit_workspace_floats(c) + (size_t)c->image_tokens * c->vit_width +
+                                               ((size_t)c->image_tokens + 1) * c->hidden) * sizeof(float)
+                                  : 0;
+    /* per thread: a widened weight block of at most 16 M floats (prefill) and the attention
+     * scores of one head */
+    size_t widest = (size_t)c->intermediate > (size_t)c->vocab ? (size_t)c->intermediate : (size_t)c->vocab;
+    uint64_t block = (uint64_t)16 << 20;
+    if ((uint64_t)widest * c->hidden < block)
+        block = (uint64_t)widest * c->hidden;
+    size_t tk = prompt_tokens + new_tokens;
+    p.scratch = (uint64_t)jf_model_threads() * (block + (uint64_t)prompt_tokens * tk) * sizeof(float);
+    p.total = p.weights_mapped + p.kv_cache + p.llm_activations + p.vision_activations + p.scratch;
+    return p;
+}
+
 /* ---- SigLIP ---- */
 
 jf_model_status jf_janus_encode_image(jf_janus *m, const float *pixels, float *features, jf_model_error *err)
@@ -572,14 +622,13 @@ jf_model_status jf_janus_encode_image(jf_janus *m, const float *pixels, float *f
     size_t N = (size_t)c->image_tokens, W = (size_t)c->vit_width, F = (size_t)c->vit_mlp;
     int heads = c->vit_heads, hd = c->vit_width / c->vit_heads;
     float *x = features;
-    float *h = malloc(N * W * sizeof *h), *qkv = malloc(N * 3 * W * sizeof *qkv), *q = malloc(N * W * sizeof *q),
-          *k = malloc(N * W * sizeof *k), *v = malloc(N * W * sizeof *v), *att = malloc(N * W * sizeof *att),
-          *f = malloc(N * F * sizeof *f), *pos = malloc(N * W * sizeof *pos);
+    float *ws = malloc(vit_workspace_floats(c) * sizeof *ws);
+    if (!ws)
+        return jf__merr(err, JF_MODEL_ENOMEM, "out of memory encoding an image (%zu bytes)",
+                        vit_workspace_floats(c) * sizeof *ws);
+    float *h = ws, *q = h + N * W, *k = q + N * W, *v = k + N * W, *att = v + N * W, *pos = att + N * W,
+          *qkv = pos + N * W, *f = qkv + N * 3 * W;
     jf_model_status s = JF_MODEL_OK;
-    if (!h || !qkv || !q || !k || !v || !att || !f || !pos) {
-        s = jf__merr(err, JF_MODEL_ENOMEM, "out of memory encoding an image");
-        goto done;
-    }
     jf__patch_embed(pixels, 3, c->image_size, c->image_size, c->patch, &m->patch_w, &m->patch_b, x);
     jf__w_to_f32(&m->pos_embed, 0, N * W, pos);
     for (size_t i = 0; i < N * W; i++)
@@ -606,15 +655,7 @@ jf_model_status jf_janus_encode_image(jf_janus *m, const float *pixels, float *f
     }
     jf__layernorm(x, N, W, &m->vit_norm_w, &m->vit_norm_b, c->ln_eps, h);
     memcpy(x, h, N * W * sizeof *x);
-done:
-    free(h);
-    free(qkv);
-    free(q);
-    free(k);
-    free(v);
-    free(att);
-    free(f);
-    free(pos);
+    free(ws);
     return s;
 }
 
@@ -682,13 +723,12 @@ static jf_model_status llm_forward(jf_janus *m, kv_seq *sq, float *x, size_t T, 
     if (s)
         return s;
     size_t H = (size_t)c->hidden, I = (size_t)c->intermediate, KV = (size_t)c->kv_heads * c->head_dim;
-    float *h = malloc(T * H * sizeof *h), *q = malloc(T * H * sizeof *q), *att = malloc(T * H * sizeof *att),
-          *g = malloc(T * I * sizeof *g), *u = malloc(T * I * sizeof *u);
-    int *positions = malloc(T * sizeof *positions);
-    if (!h || !q || !att || !g || !u || !positions) {
-        s = jf__merr(err, JF_MODEL_ENOMEM, "out of memory for %zu positions", T);
-        goto done;
-    }
+    float *ws = malloc(llm_workspace_floats(c, T) * sizeof *ws);
+    if (!ws)
+        return jf__merr(err, JF_MODEL_ENOMEM, "out of memory for %zu positions (%zu bytes)", T,
+                        llm_workspace_floats(c, T) * sizeof *ws);
+    float *h = ws, *q = h + T * H, *att = q + T * H, *g = att + T * H, *u = g + T * I;
+    int *positions = (int *)(u + T * I);
     for (size_t t = 0; t < T; t++)
         positions[t] = (int)(sq->n_past + t);
     for (int l = 0; l < c->layers; l++) {
@@ -709,13 +749,7 @@ static jf_model_status llm_forward(jf_janus *m, kv_seq *sq, float *x, size_t T, 
         jf__rmsnorm(x + (T - 1) * H, 1, H, &m->final_norm, c->rms_eps, h);
         jf__linear(h, 1, &m->lm_head, NULL, logits);
     }
-done:
-    free(h);
-    free(q);
-    free(att);
-    free(g);
-    free(u);
-    free(positions);
+    free(ws);
     return s;
 }
 

@@ -202,6 +202,15 @@ typedef struct jf_janus_request {
 jf_model_status jf_janus_generate_batch(jf_janus *m, jf_janus_request *reqs, size_t n, const jf_gen_params *params,
                                         jf_model_error *err);
 
+/* Memory a run needs, known before it starts: the mapped weights (resident as pages are
+ * touched), the KV cache for prompt + new tokens, the prefill workspace (one allocation), the
+ * SigLIP workspace when there are images, and per-thread scratch (widened weight blocks,
+ * attention scores). */
+typedef struct jf_janus_memory_plan {
+    uint64_t weights_mapped, kv_cache, llm_activations, vision_activations, scratch, total;
+} jf_janus_memory_plan;
+jf_janus_memory_plan jf_janus_plan(const jf_janus *m, size_t prompt_tokens, size_t new_tokens, size_t images);
+
 /* Lower-level entry points (tests, eval). The ids of a prompt: tokenized with BOS, each
  * <image_placeholder> expanded to begin_of_image + image_tokens placeholders + end_of_image
  * (spec §4); *n_images gets the number of tags (may be NULL). */

@@ -244,6 +244,11 @@ static void tiny_load(void)
     CHECK_EQ_INT(c->image_start, 304);
     CHECK_EQ_INT(c->image_end, 305);
     CHECK_EQ_INT(c->pad, 301);
+    /* the memory plan: the KV cache rounds the positions up as the cache grows (256, 512, ...) */
+    jf_janus_memory_plan pl = jf_janus_plan(m, 300, 100, 1);
+    CHECK_EQ_INT(pl.kv_cache, 2ull * 2 * 512 * (2 * 8) * 4);
+    CHECK_EQ_INT(pl.total, pl.weights_mapped + pl.kv_cache + pl.llm_activations + pl.vision_activations + pl.scratch);
+    CHECK(pl.weights_mapped == st.bytes && pl.vision_activations > 0);
     jf_janus_image_spec spec = jf_janus_image_spec_of(m);
     CHECK_EQ_INT(spec.background[0], 127);
     CHECK_EQ_INT(spec.size, 16);
