@@ -1,6 +1,7 @@
 /* Image decoding and checking: JPEG (libjpeg-turbo), PNG (libpng), WebP (libwebp). The size in
  * the header is checked against the limits before any pixel buffer is allocated. */
 #include "jf_shards.h"
+#include "jpeg_err.h"
 
 #include <stdio.h>
 #include <jpeglib.h>
@@ -33,39 +34,38 @@ static jf_image_status too_large(const jf_image_limits *lim, uint64_t w, uint64_
 
 /* ---- JPEG ---- */
 
-typedef struct jerr {
-    struct jpeg_error_mgr pub;
-    jmp_buf jump;
-    int warnings;
-    char msg[JMSG_LENGTH_MAX];
-} jerr;
-
 static void j_error_exit(j_common_ptr c)
 {
-    jerr *e = (jerr *)c->err;
+    jf__jpeg_err *e = (jf__jpeg_err *)c->err;
     (*c->err->format_message)(c, e->msg);
     longjmp(e->jump, 1);
 }
 
 /* libjpeg reports damaged entropy-coded data ("Corrupt JPEG data", "Premature end of JPEG
- * file") as warnings and fills in gray; for a check these are failures. */
+ * file") as warnings and fills in gray; the caller decides what they mean. */
 static void j_emit_message(j_common_ptr c, int level)
 {
-    jerr *e = (jerr *)c->err;
+    jf__jpeg_err *e = (jf__jpeg_err *)c->err;
     if (level < 0 && e->warnings++ == 0)
         (*c->err->format_message)(c, e->msg);
+}
+
+struct jpeg_error_mgr *jf__jpeg_err_init(jf__jpeg_err *e)
+{
+    memset(e, 0, sizeof *e);
+    struct jpeg_error_mgr *m = jpeg_std_error(&e->pub);
+    e->pub.error_exit = j_error_exit;
+    e->pub.emit_message = j_emit_message;
+    return m;
 }
 
 static jf_image_status check_jpeg(const uint8_t *data, size_t size, const jf_image_limits *lim, int full,
                                   jf_image_info *info, uint8_t **pixels, int *pw, int *ph, char *detail, size_t n)
 {
     struct jpeg_decompress_struct c;
-    jerr e;
+    jf__jpeg_err e;
     JSAMPARRAY rows = NULL;
-    memset(&e, 0, sizeof e);
-    c.err = jpeg_std_error(&e.pub);
-    e.pub.error_exit = j_error_exit;
-    e.pub.emit_message = j_emit_message;
+    c.err = jf__jpeg_err_init(&e);
     jf_image_status st = JF_IMAGE_OK;
     /* The frame header is read first without libjpeg, which refuses sides over 65500 with a
      * generic error: a bomb should be called a bomb. */
@@ -346,29 +346,15 @@ jf_image_status jf_image_check(const uint8_t *data, size_t size, const jf_image_
 
 /* ---- encoding ---- */
 
-typedef struct jenc_err {
-    struct jpeg_error_mgr pub;
-    jmp_buf jump;
-    char msg[JMSG_LENGTH_MAX];
-} jenc_err;
-
-static void on_jpeg_error(j_common_ptr cinfo)
-{
-    jenc_err *e = (jenc_err *)cinfo->err;
-    (*cinfo->err->format_message)(cinfo, e->msg);
-    longjmp(e->jump, 1);
-}
-
 jf_status jf_jpeg_encode(const uint8_t *pixels, int width, int height, int channels, int quality, uint8_t **out,
                          size_t *out_len, jf_error *err)
 {
     struct jpeg_compress_struct c;
-    jenc_err je;
+    jf__jpeg_err je;
     unsigned char *buf = NULL;
     unsigned long len = 0;
     *out = NULL;
-    c.err = jpeg_std_error(&je.pub);
-    je.pub.error_exit = on_jpeg_error;
+    c.err = jf__jpeg_err_init(&je);
     if (setjmp(je.jump)) {
         jpeg_destroy_compress(&c);
         free(buf);

@@ -6,6 +6,7 @@
  * pass needs, then the vertical pass. Results equal Image.resize on RGB images (tested against
  * Pillow). JPEGs shrunk by 2x or more are first decoded at a reduced DCT scale. */
 #include "jf_shards.h"
+#include "jpeg_err.h"
 
 #include <limits.h>
 #include <math.h>
@@ -287,37 +288,14 @@ int jf_resample_gray(const uint8_t *in, int w, int h, uint8_t *out, int ow, int 
 
 /* ---- decoding to RGB ---- */
 
-typedef struct jerr {
-    struct jpeg_error_mgr pub;
-    jmp_buf jump;
-    int warnings;
-    char msg[JMSG_LENGTH_MAX];
-} jerr;
-
-static void j_error_exit(j_common_ptr c)
-{
-    jerr *e = (jerr *)c->err;
-    (*c->err->format_message)(c, e->msg);
-    longjmp(e->jump, 1);
-}
-static void j_emit(j_common_ptr c, int level)
-{
-    jerr *e = (jerr *)c->err;
-    if (level < 0 && e->warnings++ == 0)
-        (*c->err->format_message)(c, e->msg);
-}
-
 /* Decodes a JPEG to RGB, at the smallest DCT scale (1/8 .. 1) that stays at or above
  * min_w x min_h, so that large shrinks cost a fraction of a full decode. */
 static uint8_t *jpeg_rgb(const uint8_t *data, size_t size, int min_w, int min_h, int *w, int *h, char *detail, size_t n)
 {
     struct jpeg_decompress_struct c;
-    jerr e;
-    memset(&e, 0, sizeof e);
+    jf__jpeg_err e;
     uint8_t *volatile out = NULL;
-    c.err = jpeg_std_error(&e.pub);
-    e.pub.error_exit = j_error_exit;
-    e.pub.emit_message = j_emit;
+    c.err = jf__jpeg_err_init(&e);
     if (setjmp(e.jump)) {
         snprintf(detail, n, "jpeg: %s", e.msg);
         jpeg_destroy_decompress(&c);
