@@ -30,26 +30,9 @@ struct jf_clip {
     jf__w cls, patch_w, vis_pos, pre_ln_w, pre_ln_b, post_ln_w, post_ln_b, vis_proj;
 };
 
-static jf_model_status bindw(jf_clip *m, const char *name, int ndim, int64_t a, int64_t b, int64_t c, int64_t d, jf__w *w,
-                             jf_model_error *err)
-{
-    int64_t shape[4] = {a, b, c, d};
-    const jf_tensor_info *t;
-    jf_model_status s = jf_weights_get(m->w, name, JF_DTYPE_OTHER, ndim, shape, &t, err);
-    if (s)
-        return s;
-    w->p = t->data;
-    w->dt = t->dtype;
-    w->rows = ndim == 1 ? 1 : t->shape[0];
-    w->cols = ndim == 1 ? t->shape[0] : 1;
-    for (int i = 1; i < ndim; i++)
-        w->cols *= t->shape[i];
-    return JF_MODEL_OK;
-}
-
-#define B(name, nd, a, b, c, d, w)                                                                                 \
+#define B(name, nd, a, b, c, d, dst)                                                                                 \
     do {                                                                                                           \
-        jf_model_status s_ = bindw(m, name, nd, a, b, c, d, w, err);                                               \
+        jf_model_status s_ = jf__weights_bind(m->w, name, nd, a, b, c, d, dst, err);                                               \
         if (s_)                                                                                                    \
             return s_;                                                                                             \
     } while (0)

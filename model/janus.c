@@ -300,22 +300,10 @@ static jf_model_status resolve_tokens(jf_janus *m, const char *dir, jf_model_err
 static jf_model_status bind(jf_janus *m, const char *name, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3,
                             jf__w *w, jf_model_error *err)
 {
-    int64_t shape[4] = {d0, d1, d2, d3};
-    const jf_tensor_info *t;
-    jf_model_status s = jf_weights_get(m->st, name, JF_DTYPE_OTHER, ndim, shape, &t, err);
+    jf_model_status s = jf__weights_bind(m->st, name, ndim, d0, d1, d2, d3, w, err);
     if (s)
         return s;
-    w->p = t->data;
-    w->dt = t->dtype;
-    if (ndim == 1) {
-        w->rows = 1;
-        w->cols = t->shape[0];
-    } else {
-        w->rows = t->shape[0];
-        w->cols = 1;
-        for (int i = 1; i < ndim; i++)
-            w->cols *= t->shape[i];
-    }
+    /* remembered for the unknown-tensor report */
     char **b = realloc(m->bound, (m->n_bound + 1) * sizeof *b);
     if (!b)
         return jf__merr(err, JF_MODEL_ENOMEM, "out of memory");

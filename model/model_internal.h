@@ -59,6 +59,11 @@ typedef struct jf__w {
     int64_t rows, cols; /* a matrix [rows, cols] (or a vector with rows = 1) */
 } jf__w;
 
+/* Binds a float tensor (BF16/F16/F32) checked for ndim and shape (dims < 0 unchecked) as a
+ * matrix [shape[0], product of the rest] (a vector: [1, n]); the error names the tensor. */
+jf_model_status jf__weights_bind(const jf_weights *st, const char *name, int ndim, int64_t d0, int64_t d1, int64_t d2,
+                                 int64_t d3, jf__w *w, jf_model_error *err);
+
 /* Copies (widens) n values of w starting at element `off` into f32. */
 void jf__w_to_f32(const jf__w *w, size_t off, size_t n, float *out);
 

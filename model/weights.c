@@ -366,3 +366,20 @@ jf_model_status jf_weights_get(const jf_weights *st, const char *name, jf_dtype 
     *out = t;
     return JF_MODEL_OK;
 }
+
+jf_model_status jf__weights_bind(const jf_weights *st, const char *name, int ndim, int64_t d0, int64_t d1, int64_t d2,
+                                 int64_t d3, jf__w *w, jf_model_error *err)
+{
+    int64_t shape[4] = {d0, d1, d2, d3};
+    const jf_tensor_info *t;
+    jf_model_status s = jf_weights_get(st, name, JF_DTYPE_OTHER, ndim, shape, &t, err);
+    if (s)
+        return s;
+    w->p = t->data;
+    w->dt = t->dtype;
+    w->rows = ndim == 1 ? 1 : t->shape[0];
+    w->cols = ndim == 1 ? t->shape[0] : 1;
+    for (int i = 1; i < ndim; i++)
+        w->cols *= t->shape[i];
+    return JF_MODEL_OK;
+}
