@@ -106,23 +106,6 @@ typedef struct pair_iter {
     char caption[8192];
 } pair_iter;
 
-static int read_file(const char *path, uint8_t **buf, size_t *cap, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -1;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    if (n < 0 || ((size_t)n + 1 > *cap && !(*buf = realloc(*buf, (*cap = (size_t)n + 1))))) {
-        fclose(f);
-        return -1;
-    }
-    *len = fread(*buf, 1, (size_t)n, f);
-    fclose(f);
-    return 0;
-}
-
 /* The value of a string field in a one-line JSON record (enough for {"image": ..., "text": ...}
  * records; escapes \" \\ \n \t and \uXXXX below 0x80 are decoded). */
 static int json_field(const char *line, const char *key, char *out, size_t n)
@@ -226,7 +209,7 @@ jf_status jf_clipscore_run(jf_clip *m, const char *source, const jf_clipscore_pa
             else
                 snprintf(it.name, sizeof it.name, "%s/%s", it.dir, img);
             size_t len = 0;
-            if (read_file(it.name, &it.buf, &it.cap, &len)) {
+            if (jf__eval_read_file(it.name, &it.buf, &it.cap, &len)) {
                 out->seen++;
                 if (!out->undecodable++)
                     snprintf(out->first_bad, sizeof out->first_bad, "%.4000s: cannot read", it.name);

@@ -4,4 +4,7 @@
 
 #include "jf_eval.h"
 
+/* A whole file into *buf (grown as needed, capacity *cap), its size in *len; 0 or -1. */
+int jf__eval_read_file(const char *path, uint8_t **buf, size_t *cap, size_t *len);
+
 #endif

@@ -35,6 +35,32 @@ struct jf_image_source {
     uint64_t total;
 };
 
+int jf__eval_read_file(const char *path, uint8_t **buf, size_t *cap, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    if (n < 0) {
+        fclose(f);
+        return -1;
+    }
+    if ((size_t)n + 1 > *cap) {
+        uint8_t *b = realloc(*buf, (size_t)n + 1);
+        if (!b) {
+            fclose(f);
+            return -1;
+        }
+        *buf = b;
+        *cap = (size_t)n + 1;
+    }
+    *len = fread(*buf, 1, (size_t)n, f);
+    fclose(f);
+    return *len == (size_t)n ? 0 : -1;
+}
+
 static int image_ext(const char *name)
 {
     const char *dot = strrchr(name, '.');
@@ -268,18 +294,8 @@ jf_status jf_image_source_next(jf_image_source *s, jf_image_item *item, jf_error
             return JF_ENOTFOUND;
         const char *p = s->files[s->at++];
         snprintf(s->name, sizeof s->name, "%s", p);
-        FILE *f = fopen(p, "rb");
-        if (!f)
-            return jf_error_set(err, JF_EIO, "%s: cannot open", p);
-        fseek(f, 0, SEEK_END);
-        long n = ftell(f);
-        fseek(f, 0, SEEK_SET);
-        if (n < 0 || reserve(s, (size_t)n + 1)) {
-            fclose(f);
-            return jf_error_set(err, JF_ENOMEM, "%s: out of memory", p);
-        }
-        s->len = fread(s->buf, 1, (size_t)n, f);
-        fclose(f);
+        if (jf__eval_read_file(p, &s->buf, &s->cap, &s->len))
+            return jf_error_set(err, JF_EIO, "%s: cannot read", p);
         /* a caption beside the image (WebDataset folder layout: same stem, .txt) */
         char cap[4200];
         snprintf(cap, sizeof cap, "%s", p);
