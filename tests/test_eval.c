@@ -369,7 +369,40 @@ static void clip_golden(void)
     (void)err;
 }
 
+/* A CLIP directory that is not whole: each loader error names what is wrong. */
+static void clip_bad_dir(void)
+{
+    jf_model_error me = {0};
+    char dir[256], cmd[1024];
+    snprintf(dir, sizeof dir, "/tmp/jf_test_clip_bad_%d", (int)getpid());
+    jf_clip_formula_shape shape = jf_clip_tiny_shape();
+    CHECK(jf_clip_write_formula(dir, &shape, &me) == JF_MODEL_OK);
+    jf_clip *m = NULL;
+    /* a weights file cut short */
+    snprintf(cmd, sizeof cmd, "cd '%s' && head -c 100000 model.safetensors > cut && mv cut model.safetensors", dir);
+    CHECK(system(cmd) == 0);
+    CHECK(jf_clip_load(dir, &m, &me) != JF_MODEL_OK);
+    printf("cut weights: %s\n", me.msg);
+    CHECK(strstr(me.msg, "model.safetensors"));
+    /* no tokenizer at all */
+    CHECK(jf_clip_write_formula(dir, &shape, &me) == JF_MODEL_OK);
+    snprintf(cmd, sizeof cmd, "rm '%s/tokenizer.json'", dir);
+    CHECK(system(cmd) == 0);
+    CHECK(jf_clip_load(dir, &m, &me) == JF_MODEL_ENOTFOUND);
+    printf("no tokenizer: %s\n", me.msg);
+    CHECK(strstr(me.msg, "vocab.json"));
+    /* not a CLIP: weights of another model */
+    CHECK(jf_clip_write_formula(dir, &shape, &me) == JF_MODEL_OK);
+    CHECK(jf_inception_write_formula(strcat(strcpy(cmd, dir), "/model.safetensors"), &me) == JF_MODEL_OK);
+    CHECK(jf_clip_load(dir, &m, &me) == JF_MODEL_ENOTFOUND);
+    printf("not CLIP: %s\n", me.msg);
+    CHECK(strstr(me.msg, "CLIPModel"));
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
+
 static const test_case cases[] = {
+    {"clip_bad_dir", clip_bad_dir},
     {"clip_golden", clip_golden},
     {"preprocess_modes", preprocess_modes},
     {"fid_vs_scipy", fid_vs_scipy},
