@@ -8,7 +8,7 @@
 
 static const char MODEL_HELP[] =
     "usage: jf model inspect DIR [--json] [--tensors] [--plan PROMPT_TOKENS[,NEW_TOKENS]]\n"
-    "       jf model random DIR [--full] [--seed N]\n"
+    "       jf model random DIR [--full | --layer] [--seed N]\n"
     "\n"
     "inspect  loads a JanusFlow model directory as released (config.json, preprocessor/processor\n"
     "         configs, special_tokens_map.json, tokenizer files, model.safetensors) and prints its\n"
@@ -16,7 +16,8 @@ static const char MODEL_HELP[] =
     "         tensor inventory: every expected tensor is checked for shape; unknown ones are listed.\n"
     "         --plan N[,M] adds the memory a run of N prompt tokens (+ M new, one image) needs.\n"
     "random   writes a model directory with random BF16 weights in the released layout: a tiny one\n"
-    "         (default, for demos and tests) or --full, the JanusFlow-1.3B shapes (~4.1 GB).\n";
+    "         (default, for demos and tests), --full, the JanusFlow-1.3B shapes (~4.1 GB), or --layer,\n"
+    "         the full widths with one block per tower (~130 MB, for full-size layer tests).\n";
 
 static const char CHAT_HELP[] =
     "usage: jf chat --model DIR [--image FILE]... [options] QUESTION\n"
@@ -227,6 +228,8 @@ static int model_random(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--full"))
             full = 1;
+        else if (!strcmp(argv[i], "--layer"))
+            full = 2;
         else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
             if (parse_u64(argv[++i], &seed))
                 return usage_error("model random", "bad --seed %s", argv[i]);
@@ -240,12 +243,13 @@ static int model_random(int argc, char **argv)
     }
     if (!dir)
         return usage_error("model random", "an output directory is required");
-    jf_janus_random_shape s = full ? jf_janus_full_shape() : jf_janus_tiny_shape();
+    jf_janus_random_shape s = full == 1 ? jf_janus_full_shape() : full == 2 ? jf_janus_layer_shape() : jf_janus_tiny_shape();
     jf_model_error err = {0};
     double t0 = now_seconds();
     if (jf_janus_write_random(dir, &s, seed, &err))
         return model_fail("model random", &err);
-    fprintf(stderr, "jf model random: wrote %s (%s shapes) in %.1f s\n", dir, full ? "JanusFlow-1.3B" : "tiny",
+    fprintf(stderr, "jf model random: wrote %s (%s shapes) in %.1f s\n", dir,
+            full == 1 ? "JanusFlow-1.3B" : full == 2 ? "full-width, one block per tower" : "tiny",
             now_seconds() - t0);
     return 0;
 }

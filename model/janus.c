@@ -556,10 +556,15 @@ void jf_janus_image_to_pixels(const jf_janus_image_spec *spec, const uint8_t *rg
 
 /* ---- workspaces: one allocation per forward, its size the same formula the plan reports ---- */
 
+static size_t vit_workspace_floats_n(const jf_janus_config *c, size_t N)
+{
+    size_t W = (size_t)c->vit_width, F = (size_t)c->vit_mlp;
+    return N * W * 6 + N * 3 * W + N * F; /* h, q, k, v, att, pos; qkv; mlp */
+}
+
 static size_t vit_workspace_floats(const jf_janus_config *c)
 {
-    size_t N = (size_t)c->image_tokens, W = (size_t)c->vit_width, F = (size_t)c->vit_mlp;
-    return N * W * 6 + N * 3 * W + N * F; /* h, q, k, v, att, pos; qkv; mlp */
+    return vit_workspace_floats_n(c, (size_t)c->image_tokens);
 }
 
 static size_t llm_workspace_floats(const jf_janus_config *c, size_t T)
@@ -604,47 +609,53 @@ jf_janus_memory_plan jf_janus_plan(const jf_janus *m, size_t prompt_tokens, size
 
 /* ---- SigLIP ---- */
 
+/* One pre-norm ViT block on x [N, vit_width] in place; ws holds vit_workspace_floats_n(N). */
+static void vit_block_forward(const jf_janus *m, const vit_block *B, float *x, size_t N, float *ws)
+{
+    const jf_janus_config *c = &m->cfg;
+    size_t W = (size_t)c->vit_width, F = (size_t)c->vit_mlp;
+    int heads = c->vit_heads, hd = c->vit_width / c->vit_heads;
+    float *h = ws, *q = h + N * W, *k = q + N * W, *v = k + N * W, *att = v + N * W, *qkv = att + 2 * N * W,
+          *f = qkv + N * 3 * W;
+    jf__layernorm(x, N, W, &B->norm1_w, &B->norm1_b, c->ln_eps, h);
+    jf__linear(h, N, &B->qkv_w, &B->qkv_b, qkv);
+    for (size_t t = 0; t < N; t++) {
+        memcpy(q + t * W, qkv + t * 3 * W, W * sizeof *q);
+        memcpy(k + t * W, qkv + t * 3 * W + W, W * sizeof *k);
+        memcpy(v + t * W, qkv + t * 3 * W + 2 * W, W * sizeof *v);
+    }
+    jf__attention(q, N, k, v, N, heads, heads, hd, 1.0f / sqrtf((float)hd), 0, 0, att);
+    jf__linear(att, N, &B->proj_w, &B->proj_b, h);
+    for (size_t i = 0; i < N * W; i++)
+        x[i] += h[i];
+    jf__layernorm(x, N, W, &B->norm2_w, &B->norm2_b, c->ln_eps, h);
+    jf__linear(h, N, &B->fc1_w, &B->fc1_b, f);
+    jf__gelu(f, N * F);
+    jf__linear(f, N, &B->fc2_w, &B->fc2_b, h);
+    for (size_t i = 0; i < N * W; i++)
+        x[i] += h[i];
+}
+
 jf_model_status jf_janus_encode_image(jf_janus *m, const float *pixels, float *features, jf_model_error *err)
 {
     const jf_janus_config *c = &m->cfg;
-    size_t N = (size_t)c->image_tokens, W = (size_t)c->vit_width, F = (size_t)c->vit_mlp;
-    int heads = c->vit_heads, hd = c->vit_width / c->vit_heads;
+    size_t N = (size_t)c->image_tokens, W = (size_t)c->vit_width;
     float *x = features;
     float *ws = malloc(vit_workspace_floats(c) * sizeof *ws);
     if (!ws)
         return jf__merr(err, JF_MODEL_ENOMEM, "out of memory encoding an image (%zu bytes)",
                         vit_workspace_floats(c) * sizeof *ws);
-    float *h = ws, *q = h + N * W, *k = q + N * W, *v = k + N * W, *att = v + N * W, *pos = att + N * W,
-          *qkv = pos + N * W, *f = qkv + N * 3 * W;
-    jf_model_status s = JF_MODEL_OK;
+    float *h = ws, *pos = ws + 5 * N * W; /* the block's attention scratch, free between blocks */
     jf__patch_embed(pixels, 3, c->image_size, c->image_size, c->patch, &m->patch_w, &m->patch_b, x);
     jf__w_to_f32(&m->pos_embed, 0, N * W, pos);
     for (size_t i = 0; i < N * W; i++)
         x[i] += pos[i];
-    for (int l = 0; l < c->vit_layers; l++) {
-        const vit_block *B = &m->blocks[l];
-        jf__layernorm(x, N, W, &B->norm1_w, &B->norm1_b, c->ln_eps, h);
-        jf__linear(h, N, &B->qkv_w, &B->qkv_b, qkv);
-        for (size_t t = 0; t < N; t++) {
-            memcpy(q + t * W, qkv + t * 3 * W, W * sizeof *q);
-            memcpy(k + t * W, qkv + t * 3 * W + W, W * sizeof *k);
-            memcpy(v + t * W, qkv + t * 3 * W + 2 * W, W * sizeof *v);
-        }
-        jf__attention(q, N, k, v, N, heads, heads, hd, 1.0f / sqrtf((float)hd), 0, 0, att);
-        jf__linear(att, N, &B->proj_w, &B->proj_b, h);
-        for (size_t i = 0; i < N * W; i++)
-            x[i] += h[i];
-        jf__layernorm(x, N, W, &B->norm2_w, &B->norm2_b, c->ln_eps, h);
-        jf__linear(h, N, &B->fc1_w, &B->fc1_b, f);
-        jf__gelu(f, N * F);
-        jf__linear(f, N, &B->fc2_w, &B->fc2_b, h);
-        for (size_t i = 0; i < N * W; i++)
-            x[i] += h[i];
-    }
+    for (int l = 0; l < c->vit_layers; l++)
+        vit_block_forward(m, &m->blocks[l], x, N, ws);
     jf__layernorm(x, N, W, &m->vit_norm_w, &m->vit_norm_b, c->ln_eps, h);
     memcpy(x, h, N * W * sizeof *x);
     free(ws);
-    return s;
+    return JF_MODEL_OK;
 }
 
 /* ---- the language model ---- */
@@ -702,6 +713,27 @@ static void layer_tail(const jf_janus *m, const llm_layer *L, const float *att, 
         x[i] += h[i];
 }
 
+/* Decoder layer l on T new rows x [T, hidden] (in place) at `positions`, after the sequence's
+ * n_past cached positions, whose keys and values it appends to the cache (reserved by the
+ * caller). h, q, att [T, hidden] and g, u [T, intermediate] are scratch. */
+static void llm_layer_forward(const jf_janus *m, int l, kv_seq *sq, float *x, size_t T, const int *positions, float *h,
+                              float *q, float *att, float *g, float *u)
+{
+    const jf_janus_config *c = &m->cfg;
+    const llm_layer *L = &m->layers[l];
+    size_t H = (size_t)c->hidden, KV = (size_t)c->kv_heads * c->head_dim;
+    float *kc = sq->k + (size_t)l * sq->cap * KV, *vc = sq->v + (size_t)l * sq->cap * KV;
+    jf__rmsnorm(x, T, H, &L->in_norm, c->rms_eps, h);
+    jf__linear(h, T, &L->q, NULL, q);
+    jf__linear(h, T, &L->k, NULL, kc + sq->n_past * KV);
+    jf__linear(h, T, &L->v, NULL, vc + sq->n_past * KV);
+    jf__rope(q, T, c->heads, c->head_dim, positions, c->rope_theta);
+    jf__rope(kc + sq->n_past * KV, T, c->kv_heads, c->head_dim, positions, c->rope_theta);
+    jf__attention(q, T, kc, vc, sq->n_past + T, c->heads, c->kv_heads, c->head_dim, 1.0f / sqrtf((float)c->head_dim),
+                  1, sq->n_past, att);
+    layer_tail(m, L, att, T, x, h, g, u);
+}
+
 /* Runs T new positions (embeddings x[T, hidden], consumed) after the cached ones; writes the
  * logits of the last position when `logits` is set. */
 static jf_model_status llm_forward(jf_janus *m, kv_seq *sq, float *x, size_t T, float *logits, jf_model_error *err)
@@ -710,7 +742,7 @@ static jf_model_status llm_forward(jf_janus *m, kv_seq *sq, float *x, size_t T, 
     jf_model_status s = cache_reserve(m, sq, sq->n_past + T, err);
     if (s)
         return s;
-    size_t H = (size_t)c->hidden, I = (size_t)c->intermediate, KV = (size_t)c->kv_heads * c->head_dim;
+    size_t H = (size_t)c->hidden, I = (size_t)c->intermediate;
     float *ws = malloc(llm_workspace_floats(c, T) * sizeof *ws);
     if (!ws)
         return jf__merr(err, JF_MODEL_ENOMEM, "out of memory for %zu positions (%zu bytes)", T,
@@ -719,25 +751,74 @@ static jf_model_status llm_forward(jf_janus *m, kv_seq *sq, float *x, size_t T, 
     int *positions = (int *)(u + T * I);
     for (size_t t = 0; t < T; t++)
         positions[t] = (int)(sq->n_past + t);
-    for (int l = 0; l < c->layers; l++) {
-        const llm_layer *L = &m->layers[l];
-        float *kc = sq->k + (size_t)l * sq->cap * KV, *vc = sq->v + (size_t)l * sq->cap * KV;
-        jf__rmsnorm(x, T, H, &L->in_norm, c->rms_eps, h);
-        jf__linear(h, T, &L->q, NULL, q);
-        jf__linear(h, T, &L->k, NULL, kc + sq->n_past * KV);
-        jf__linear(h, T, &L->v, NULL, vc + sq->n_past * KV);
-        jf__rope(q, T, c->heads, c->head_dim, positions, c->rope_theta);
-        jf__rope(kc + sq->n_past * KV, T, c->kv_heads, c->head_dim, positions, c->rope_theta);
-        jf__attention(q, T, kc, vc, sq->n_past + T, c->heads, c->kv_heads, c->head_dim,
-                      1.0f / sqrtf((float)c->head_dim), 1, sq->n_past, att);
-        layer_tail(m, L, att, T, x, h, g, u);
-    }
+    for (int l = 0; l < c->layers; l++)
+        llm_layer_forward(m, l, sq, x, T, positions, h, q, att, g, u);
     sq->n_past += T;
     if (logits) {
         jf__rmsnorm(x + (T - 1) * H, 1, H, &m->final_norm, c->rms_eps, h);
         jf__linear(h, 1, &m->lm_head, NULL, logits);
     }
     free(ws);
+    return s;
+}
+
+jf_model_status jf__janus_module_run(jf_janus *m, jf__janus_module mod, int index, const float *in, size_t rows,
+                                     size_t split, float *out, jf_model_error *err)
+{
+    const jf_janus_config *c = &m->cfg;
+    size_t W = (size_t)c->vit_width, H = (size_t)c->hidden, I = (size_t)c->intermediate;
+    if (!rows)
+        return jf__merr(err, JF_MODEL_EARG, "no rows");
+    if (mod == JF__MOD_ALIGNER) {
+        jf__linear(in, rows, &m->aligner_w, &m->aligner_b, out);
+        return JF_MODEL_OK;
+    }
+    if (mod == JF__MOD_VIT_NORM) {
+        jf__layernorm(in, rows, W, &m->vit_norm_w, &m->vit_norm_b, c->ln_eps, out);
+        return JF_MODEL_OK;
+    }
+    if (mod == JF__MOD_LM_HEAD) {
+        float *h = malloc(rows * H * sizeof *h);
+        if (!h)
+            return jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
+        jf__rmsnorm(in, rows, H, &m->final_norm, c->rms_eps, h);
+        jf__linear(h, rows, &m->lm_head, NULL, out);
+        free(h);
+        return JF_MODEL_OK;
+    }
+    if (mod == JF__MOD_VIT_BLOCK) {
+        if (index < 0 || index >= c->vit_layers)
+            return jf__merr(err, JF_MODEL_EARG, "no SigLIP block %d", index);
+        float *ws = malloc(vit_workspace_floats_n(c, rows) * sizeof *ws);
+        if (!ws)
+            return jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
+        memcpy(out, in, rows * W * sizeof *out);
+        vit_block_forward(m, &m->blocks[index], out, rows, ws);
+        free(ws);
+        return JF_MODEL_OK;
+    }
+    if (mod != JF__MOD_LLM_LAYER || index < 0 || index >= c->layers || split >= rows)
+        return jf__merr(err, JF_MODEL_EARG, "no such module or layer (%d, %d)", (int)mod, index);
+    kv_seq sq = {0};
+    jf_model_status s = cache_reserve(m, &sq, rows, err);
+    float *ws = s ? NULL : malloc(llm_workspace_floats(c, rows) * sizeof *ws);
+    if (!s && !ws)
+        s = jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
+    if (!s) {
+        float *h = ws, *q = h + rows * H, *att = q + rows * H, *g = att + rows * H, *u = g + rows * I;
+        int *positions = (int *)(u + rows * I);
+        for (size_t t = 0; t < rows; t++)
+            positions[t] = (int)t;
+        memcpy(out, in, rows * H * sizeof *out);
+        size_t first = split ? split : rows;
+        llm_layer_forward(m, index, &sq, out, first, positions, h, q, att, g, u);
+        sq.n_past = first;
+        if (first < rows)
+            llm_layer_forward(m, index, &sq, out + first * H, rows - first, positions + first, h, q, att, g, u);
+    }
+    free(ws);
+    free(sq.k);
+    free(sq.v);
     return s;
 }
 

@@ -94,4 +94,16 @@ int jf__conv2d(const float *x, int C, int B, int H, int W, const float *w, const
  * the valid cells (count_include_pad=False), 2 average counting the padding. */
 void jf__pool2d(const float *x, int planes, int H, int W, int k, int s, int p, int mode, float *y);
 
+/* ---- single modules of a loaded JanusFlow (janus.c), for the per-module goldens ---- */
+typedef enum jf__janus_module {
+    JF__MOD_VIT_BLOCK, /* SigLIP block `index`: [rows, vit_width] → [rows, vit_width] */
+    JF__MOD_VIT_NORM,  /* the tower's final LayerNorm */
+    JF__MOD_ALIGNER,   /* [rows, vit_width] → [rows, hidden] */
+    JF__MOD_LLM_LAYER, /* decoder layer `index` at positions 0..rows-1: [rows, hidden] → [rows, hidden];
+                        * split > 0 runs rows [0, split) first, then the rest through the KV cache */
+    JF__MOD_LM_HEAD    /* final RMSNorm + lm_head: [rows, hidden] → [rows, vocab] */
+} jf__janus_module;
+jf_model_status jf__janus_module_run(jf_janus *m, jf__janus_module mod, int index, const float *in, size_t rows,
+                                     size_t split, float *out, jf_model_error *err);
+
 #endif

@@ -160,6 +160,18 @@ jf_janus_random_shape jf_janus_full_shape(void)
     return s;
 }
 
+jf_janus_random_shape jf_janus_layer_shape(void)
+{
+    /* the full widths with one block per tower and a small vocabulary: full-size layers for
+     * the per-module goldens without the 4 GB file */
+    jf_janus_random_shape s = jf_janus_full_shape();
+    s.layers = 1;
+    s.vit_layers = 1;
+    s.vocab = 320;
+    s.gen_width = 16;
+    return s;
+}
+
 void jf_janus_random_inventory(const jf_janus_random_shape *shape, size_t *tensors, uint64_t *parameters)
 {
     inv v = {0};

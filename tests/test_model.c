@@ -447,6 +447,143 @@ static void tiny_batch(void)
     jf_janus_free(m);
 }
 
+/* ---- per-module goldens (tests/reference/janus_ref.py modules) ---- */
+
+/* The formula inputs of the reference: small multiples of 1/64 in [-2, 2], exact on both sides. */
+static void formula_input(float *x, size_t rows, size_t cols, uint32_t salt)
+{
+    for (size_t t = 0; t < rows; t++)
+        for (size_t i = 0; i < cols; i++)
+            x[t * cols + i] = (float)((double)((int64_t)((t * 131 + i * 71 + salt * 17) % 257) - 128) / 64.0);
+}
+
+static uint64_t word_sum(const char *path)
+{
+    size_t len = 0;
+    char *p = slurp(path, &len);
+    uint64_t s = 0;
+    for (size_t i = 0; p && i < len; i += 8) {
+        uint64_t w = 0;
+        memcpy(&w, p + i, len - i < 8 ? len - i : 8);
+        s += w;
+    }
+    free(p);
+    return s;
+}
+
+/* Every SigLIP block, the tower's norm, the aligner, every decoder layer (in one pass and through
+ * the KV cache), the final norm + lm_head of the tiny model and of a full-width model with one
+ * block per tower (written here by the C writer, seed 1, as the golden's was), and RoPE at head
+ * width 128, against the PyTorch reference. Tolerance: 1e-5 of the largest reference value. */
+static void module_goldens(void)
+{
+    jf_model_error err = {0};
+    size_t len = 0;
+    char *buf = slurp(JF_TEST_DATA "/janus_modules_golden.bin", &len);
+    CHECK(buf && len > 12 && !memcmp(buf, "JFJM1\0\0\0", 8));
+    uint32_t n_rec;
+    memcpy(&n_rec, buf + 8, 4);
+    char layer_dir[256];
+    snprintf(layer_dir, sizeof layer_dir, "/tmp/jf_test_layer_%d", (int)getpid());
+    jf_janus_random_shape shape = jf_janus_layer_shape();
+    CHECK_OK(jf_janus_write_random(layer_dir, &shape, 1, &err));
+    char path[512];
+    snprintf(path, sizeof path, "%s/model.safetensors", layer_dir);
+    uint64_t layer_sum = word_sum(path), tiny_sum = word_sum(TINY_DIR "/model.safetensors");
+    jf_janus *models[2] = {NULL, NULL};
+    CHECK_OK(jf_janus_load(TINY_DIR, &models[0], NULL, NULL, NULL, &err));
+    CHECK_OK(jf_janus_load(layer_dir, &models[1], NULL, NULL, NULL, &err));
+    size_t off = 12;
+    int checked = 0, full_size = 0;
+    for (uint32_t r = 0; r < n_rec; r++) {
+        char name[33] = {0};
+        uint64_t wsum;
+        uint32_t h[5]; /* rows, cols_in, cols_out, salt, n_kept */
+        CHECK(off + 32 + 8 + 20 <= len);
+        memcpy(name, buf + off, 32);
+        memcpy(&wsum, buf + off + 32, 8);
+        memcpy(h, buf + off + 40, 20);
+        off += 60;
+        const int32_t *kept = (const int32_t *)(buf + off);
+        off += (size_t)h[4] * 4;
+        const float *want = (const float *)(buf + off);
+        off += (size_t)h[4] * h[2] * 4;
+        CHECK(off <= len);
+        size_t rows = h[0], cin = h[1], cout = h[2];
+        float *in = malloc(rows * cin * sizeof *in), *out = malloc(rows * cout * sizeof *out);
+        float *got = malloc((size_t)h[4] * cout * sizeof *got);
+        CHECK(in && out && got);
+        formula_input(in, rows, cin, h[3]);
+        int passes = 1;
+        if (!strcmp(name, "rope/128")) {
+            int pos[6] = {0, 1, 5, 100, 4095, 16383};
+            CHECK(rows == 6);
+            memcpy(out, in, rows * cin * sizeof *out);
+            jf__rope(out, rows, 2, 128, pos, 10000.0);
+            /* inv_freq is float32 on both sides, but torch's float pow is not correctly rounded
+             * (11 of the 64 frequencies differ by an ulp from the rounded exact value jf uses), so
+             * the angles may differ by position × 2^-23 relative: the bound grows with the position */
+            for (size_t t = 0; t < rows; t++) {
+                double e = rel_err(out + t * cin, want + t * cin, cin);
+                double bound = 1e-5 + 2.4e-7 * pos[t];
+                printf("rope/128 position %-5d   max error %.2e (bound %.1e)\n", pos[t], e, bound);
+                CHECK(e < bound);
+            }
+            checked++;
+            free(in);
+            free(out);
+            free(got);
+            continue;
+        } else {
+            int which = name[0] - '0', index = 0;
+            char module[32] = {0};
+            CHECK(which == 0 || which == 1);
+            CHECK(sscanf(name + 2, "%31[^/]/%d", module, &index) == 2);
+            CHECK_MSG(wsum == (which ? layer_sum : tiny_sum),
+                      "%s: the golden was made from other weights (regenerate with tests/reference/janus_ref.py modules)",
+                      name);
+            jf__janus_module mod = !strcmp(module, "vit_block")   ? JF__MOD_VIT_BLOCK
+                                   : !strcmp(module, "vit_norm")  ? JF__MOD_VIT_NORM
+                                   : !strcmp(module, "aligner")   ? JF__MOD_ALIGNER
+                                   : !strcmp(module, "llm_layer") ? JF__MOD_LLM_LAYER
+                                                                  : JF__MOD_LM_HEAD;
+            CHECK_MSG(mod != JF__MOD_LM_HEAD || !strcmp(module, "lm_head"), "unknown module %s", name);
+            CHECK_OK(jf__janus_module_run(models[which], mod, index, in, rows, 0, out, &err));
+            full_size += which;
+            if (mod == JF__MOD_LLM_LAYER) {
+                /* the same rows again: all but the last through the cache, then the last */
+                for (uint32_t k = 0; k < h[4]; k++)
+                    memcpy(got + (size_t)k * cout, out + (size_t)kept[k] * cout, cout * sizeof *got);
+                double e = rel_err(got, want, (size_t)h[4] * cout);
+                printf("%-24s max error %.2e of max |value| (one pass)\n", name, e);
+                CHECK(e < 1e-5);
+                CHECK_OK(jf__janus_module_run(models[which], mod, index, in, rows, rows - 1, out, &err));
+                passes = 2;
+            }
+        }
+        for (uint32_t k = 0; k < h[4]; k++) {
+            CHECK(kept[k] >= 0 && (size_t)kept[k] < rows);
+            memcpy(got + (size_t)k * cout, out + (size_t)kept[k] * cout, cout * sizeof *got);
+        }
+        double e = rel_err(got, want, (size_t)h[4] * cout);
+        printf("%-24s max error %.2e of max |value|%s\n", name, e, passes == 2 ? " (through the KV cache)" : "");
+        CHECK(e < 1e-5);
+        checked++;
+        free(in);
+        free(out);
+        free(got);
+    }
+    CHECK(off == len);
+    CHECK_EQ_INT(checked, 13);
+    CHECK(full_size >= 5);
+    free(buf);
+    jf_janus_free(models[0]);
+    jf_janus_free(models[1]);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", layer_dir);
+    CHECK(system(cmd) == 0);
+}
+
 /* A copy of the tiny model directory with model.safetensors replaced by `edit`. */
 static void copy_tiny(const char *dst)
 {
@@ -761,6 +898,7 @@ static const test_case cases[] = {
     {"context_limit", context_limit},
     {"tiny_load", tiny_load},
     {"tiny_golden", tiny_golden},
+    {"module_goldens", module_goldens},
     {"random_model", random_model},
     {"tiny_generate", tiny_generate},
     {"tiny_batch", tiny_batch},

@@ -9,6 +9,10 @@ full recomputation (no KV cache, so jf's cache is checked too).
                           names) and a golden file of its outputs
   full   OUT_DIR          writes a random checkpoint with the full JanusFlow-1.3B shapes
                           (587 tensors, 2,046,367,504 parameters, ~4.1 GB; not committed)
+  modules GOLDEN DIR...   per-module goldens (SigLIP blocks, final norm, aligner, decoder layers,
+                          lm_head on formula inputs; RoPE at head width 128) for model directories:
+                          tests/data/janus_tiny and `jf model random DIR --layer` (seed 1), whose
+                          full-width single layers are written by the C writer at test time
   bench  MODEL_DIR DUMP [THREADS]  the PyTorch side of bench/bench_model.sh (reads what bench_model
                           wrote, runs the same, prints timings and the differences as JSON)
 
@@ -174,27 +178,32 @@ def rmsnorm(x, w, eps):
     return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
 
 
-def siglip(wt, c, pixels):
-    v = "vision_und_enc_model.vision_tower."
+def vit_block(wt, c, x, i):
+    """SigLIP block i on x [N, W]: pre-norm attention and GELU MLP, each with its residual."""
     W, heads = c["vit_width"], c["vit_heads"]
     hd = W // heads
+    N = x.shape[0]
+    p = f"vision_und_enc_model.vision_tower.blocks.{i}."
+    h = layernorm(x, wt[p + "norm1.weight"], wt[p + "norm1.bias"], 1e-6)
+    qkv = h @ wt[p + "attn.qkv.weight"].T + wt[p + "attn.qkv.bias"]
+    qkv = qkv.reshape(N, 3, heads, hd).permute(1, 2, 0, 3)  # [3, heads, N, hd]
+    q, k, vv = qkv[0], qkv[1], qkv[2]
+    a = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(hd), dim=-1) @ vv
+    a = a.transpose(0, 1).reshape(N, W)
+    x = x + a @ wt[p + "attn.proj.weight"].T + wt[p + "attn.proj.bias"]
+    h = layernorm(x, wt[p + "norm2.weight"], wt[p + "norm2.bias"], 1e-6)
+    f = torch.nn.functional.gelu(h @ wt[p + "mlp.fc1.weight"].T + wt[p + "mlp.fc1.bias"])
+    return x + f @ wt[p + "mlp.fc2.weight"].T + wt[p + "mlp.fc2.bias"]
+
+
+def siglip(wt, c, pixels):
+    v = "vision_und_enc_model.vision_tower."
     x = torch.nn.functional.conv2d(pixels[None], wt[v + "patch_embed.proj.weight"], wt[v + "patch_embed.proj.bias"],
                                    stride=c["patch"])
     x = x.flatten(2).transpose(1, 2)[0]  # [N, W]
     x = x + wt[v + "pos_embed"][0]
-    N = x.shape[0]
     for i in range(c["vit_layers"]):
-        p = f"{v}blocks.{i}."
-        h = layernorm(x, wt[p + "norm1.weight"], wt[p + "norm1.bias"], 1e-6)
-        qkv = h @ wt[p + "attn.qkv.weight"].T + wt[p + "attn.qkv.bias"]
-        qkv = qkv.reshape(N, 3, heads, hd).permute(1, 2, 0, 3)  # [3, heads, N, hd]
-        q, k, vv = qkv[0], qkv[1], qkv[2]
-        a = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(hd), dim=-1) @ vv
-        a = a.transpose(0, 1).reshape(N, W)
-        x = x + a @ wt[p + "attn.proj.weight"].T + wt[p + "attn.proj.bias"]
-        h = layernorm(x, wt[p + "norm2.weight"], wt[p + "norm2.bias"], 1e-6)
-        f = torch.nn.functional.gelu(h @ wt[p + "mlp.fc1.weight"].T + wt[p + "mlp.fc1.bias"])
-        x = x + f @ wt[p + "mlp.fc2.weight"].T + wt[p + "mlp.fc2.bias"]
+        x = vit_block(wt, c, x, i)
     return layernorm(x, wt[v + "norm.weight"], wt[v + "norm.bias"], 1e-6)
 
 
@@ -210,33 +219,40 @@ def rope(x, theta, pos0=0):
     return x * cos + torch.cat([-x2, x1], dim=-1) * sin
 
 
+def llm_layer(wt, c, x, i, pos0, mask, cache):
+    """Decoder layer i on x [T, H] at positions pos0.. (keys and values appended to cache[i]
+    when a cache is given)."""
+    H, heads, kvh = c["hidden"], c["heads"], c["kv_heads"]
+    hd = H // heads
+    T = x.shape[0]
+    p = f"language_model.model.layers.{i}."
+    h = rmsnorm(x, wt[p + "input_layernorm.weight"], c["rms_eps"])
+    q = (h @ wt[p + "self_attn.q_proj.weight"].T).reshape(T, heads, hd).transpose(0, 1)
+    k = (h @ wt[p + "self_attn.k_proj.weight"].T).reshape(T, kvh, hd).transpose(0, 1)
+    v = (h @ wt[p + "self_attn.v_proj.weight"].T).reshape(T, kvh, hd).transpose(0, 1)
+    q, k = rope(q, c["rope_theta"], pos0), rope(k, c["rope_theta"], pos0)
+    if cache is not None:
+        if i in cache:
+            k = torch.cat([cache[i][0], k], dim=1)
+            v = torch.cat([cache[i][1], v], dim=1)
+        cache[i] = (k, v)
+    k = k.repeat_interleave(heads // kvh, dim=0)
+    v = v.repeat_interleave(heads // kvh, dim=0)
+    a = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(hd) + mask, dim=-1) @ v
+    x = x + a.transpose(0, 1).reshape(T, H) @ wt[p + "self_attn.o_proj.weight"].T
+    h = rmsnorm(x, wt[p + "post_attention_layernorm.weight"], c["rms_eps"])
+    g = torch.nn.functional.silu(h @ wt[p + "mlp.gate_proj.weight"].T) * (h @ wt[p + "mlp.up_proj.weight"].T)
+    return x + g @ wt[p + "mlp.down_proj.weight"].T
+
+
 def llm_logits(wt, c, x, cache=None):
     """x [T, H] embeddings → logits of the last position [V]. With a cache (a dict, empty at
     first) the positions continue after the cached ones and the keys/values are kept."""
-    H, heads, kvh = c["hidden"], c["heads"], c["kv_heads"]
-    hd = H // heads
     T = x.shape[0]
     pos0 = cache.get("n", 0) if cache is not None else 0
     mask = torch.full((T, pos0 + T), float("-inf")).triu(pos0 + 1)
     for i in range(c["layers"]):
-        p = f"language_model.model.layers.{i}."
-        h = rmsnorm(x, wt[p + "input_layernorm.weight"], c["rms_eps"])
-        q = (h @ wt[p + "self_attn.q_proj.weight"].T).reshape(T, heads, hd).transpose(0, 1)
-        k = (h @ wt[p + "self_attn.k_proj.weight"].T).reshape(T, kvh, hd).transpose(0, 1)
-        v = (h @ wt[p + "self_attn.v_proj.weight"].T).reshape(T, kvh, hd).transpose(0, 1)
-        q, k = rope(q, c["rope_theta"], pos0), rope(k, c["rope_theta"], pos0)
-        if cache is not None:
-            if i in cache:
-                k = torch.cat([cache[i][0], k], dim=1)
-                v = torch.cat([cache[i][1], v], dim=1)
-            cache[i] = (k, v)
-        k = k.repeat_interleave(heads // kvh, dim=0)
-        v = v.repeat_interleave(heads // kvh, dim=0)
-        a = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(hd) + mask, dim=-1) @ v
-        x = x + a.transpose(0, 1).reshape(T, H) @ wt[p + "self_attn.o_proj.weight"].T
-        h = rmsnorm(x, wt[p + "post_attention_layernorm.weight"], c["rms_eps"])
-        g = torch.nn.functional.silu(h @ wt[p + "mlp.gate_proj.weight"].T) * (h @ wt[p + "mlp.up_proj.weight"].T)
-        x = x + g @ wt[p + "mlp.down_proj.weight"].T
+        x = llm_layer(wt, c, x, i, pos0, mask, cache)
     if cache is not None:
         cache["n"] = pos0 + T
     h = rmsnorm(x[-1:], wt["language_model.model.norm.weight"], c["rms_eps"])
@@ -417,6 +433,95 @@ def full(out_dir):
     print(f"{out_dir}: {len(weights)} tensors, {n} parameters", file=sys.stderr)
 
 
+def config_of(model_dir, wt):
+    """The shapes of a model directory from its config.json and tensors."""
+    with open(os.path.join(model_dir, "config.json")) as f:
+        cfg = json.load(f)
+    lc, vp = cfg["language_config"], cfg["vision_und_enc_config"]["params"]
+    v = "vision_und_enc_model.vision_tower."
+    W = wt[v + "pos_embed"].shape[2]
+    return dict(hidden=lc["hidden_size"], heads=lc["num_attention_heads"], layers=lc["num_hidden_layers"],
+                kv_heads=lc.get("num_key_value_heads", lc["num_attention_heads"]), inter=lc["intermediate_size"],
+                vocab=lc["vocab_size"], rms_eps=1e-6, rope_theta=10000.0, vit_width=W,
+                vit_heads=vp.get("heads", W // 64), vit_mlp=wt[v + "blocks.0.mlp.fc1.weight"].shape[0],
+                vit_layers=sum(1 for n in wt if n.startswith(v + "blocks.") and n.endswith(".norm1.weight")),
+                image_tokens=wt[v + "pos_embed"].shape[1])
+
+
+def formula_input(rows, cols, salt):
+    """Module inputs both sides compute exactly: small multiples of 1/64 in [-2, 2]."""
+    t = np.arange(rows, dtype=np.int64)[:, None]
+    i = np.arange(cols, dtype=np.int64)[None, :]
+    return torch.from_numpy((((t * 131 + i * 71 + salt * 17) % 257 - 128) / 64.0).astype(np.float32))
+
+
+def word_sum(path):
+    """Sum of the file's little-endian u64 words (zero-padded) mod 2^64: ties a golden to the
+    exact weights file it was made from."""
+    raw = open(path, "rb").read()
+    raw += b"\0" * ((8 - len(raw) % 8) % 8)
+    return int(np.frombuffer(raw, dtype="<u8").sum(dtype=np.uint64))
+
+
+# Positions of the RoPE golden (both ends of the 16384-position context and some between).
+ROPE_POSITIONS = [0, 1, 5, 100, 4095, 16383]
+
+
+def modules(golden, *model_dirs):
+    """Per-module goldens: for each model directory, every SigLIP block, the tower's final norm,
+    the aligner, every decoder layer (causal, positions 0..T-1) and the final norm + lm_head on
+    formula inputs, plus rotate-half RoPE at 128-wide heads. Large outputs keep a few rows.
+
+    Layout (little-endian): b"JFJM1\0\0\0", u32 n_records, then per record: char name[32]
+    (NUL-padded, "DIR_INDEX/module/index"), u64 weights word sum, u32 rows, u32 cols_in,
+    u32 cols_out, u32 salt, u32 n_kept, i32 kept_rows[n_kept], f32 out[n_kept * cols_out]."""
+    recs = []
+    for d_index, d in enumerate(model_dirs):
+        path = os.path.join(d, "model.safetensors")
+        wt = read_safetensors(path)
+        c = config_of(d, wt)
+        ws = word_sum(path)
+        W, H, N = c["vit_width"], c["hidden"], c["image_tokens"]
+        big = W >= 512
+        keep_vit = [0, 1, N // 2, N - 1] if big else list(range(N))
+
+        def rec(module, index, rows, cin, cout, salt, out, kept):
+            recs.append((f"{d_index}/{module}/{index}", ws, rows, cin, cout, salt, kept, out[kept]))
+
+        for i in range(c["vit_layers"]):
+            x = formula_input(N, W, 1 + i)
+            rec("vit_block", i, N, W, W, 1 + i, vit_block(wt, c, x, i), keep_vit)
+        v = "vision_und_enc_model.vision_tower."
+        x = formula_input(N, W, 7)
+        rec("vit_norm", 0, N, W, W, 7, layernorm(x, wt[v + "norm.weight"], wt[v + "norm.bias"], 1e-6), keep_vit)
+        x = formula_input(4, W, 8)
+        al = x @ wt["vision_und_enc_aligner.weight"].T + wt["vision_und_enc_aligner.bias"]
+        rec("aligner", 0, 4, W, H, 8, al, [0, 3] if big else list(range(4)))
+        T = 8 if big else 12
+        mask = torch.full((T, T), float("-inf")).triu(1)
+        for i in range(c["layers"]):
+            x = formula_input(T, H, 20 + i)
+            rec("llm_layer", i, T, H, H, 20 + i, llm_layer(wt, c, x, i, 0, mask, None),
+                [0, T // 2, T - 1] if big else list(range(T)))
+        x = formula_input(3, H, 9)
+        h = rmsnorm(x, wt["language_model.model.norm.weight"], c["rms_eps"])
+        rec("lm_head", 0, 3, H, c["vocab"], 9, h @ wt["language_model.lm_head.weight"].T, list(range(3)))
+    # RoPE alone: [positions, 2 heads, 128]
+    P, hd = len(ROPE_POSITIONS), 128
+    x = formula_input(P, 2 * hd, 10).reshape(P, 2, hd)
+    out = torch.stack([rope(x[k:k + 1].transpose(0, 1), 10000.0, ROPE_POSITIONS[k])[:, 0] for k in range(P)])
+    recs.append(("rope/128", 0, P, 2 * hd, 2 * hd, 10, list(range(P)), out.reshape(P, 2 * hd)))
+    with open(golden, "wb") as f:
+        f.write(b"JFJM1\0\0\0")
+        f.write(struct.pack("<I", len(recs)))
+        for name, ws, rows, cin, cout, salt, kept, out in recs:
+            f.write(name.encode().ljust(32, b"\0"))
+            f.write(struct.pack("<Q5I", ws, rows, cin, cout, salt, len(kept)))
+            f.write(np.array(kept, dtype="<i4").tobytes())
+            f.write(out.numpy().astype("<f4").tobytes())
+    print(f"{golden}: {len(recs)} module records", file=sys.stderr)
+
+
 def bench(model_dir, dump_dir, threads=None):
     """The PyTorch side of bench/bench_model.sh: the same image and ids as jf's run, SigLIP,
     prefill and cached greedy decoding (teacher-forced with jf's tokens), timed and compared."""
@@ -470,6 +575,8 @@ if __name__ == "__main__":
         tiny(sys.argv[2], sys.argv[3])
     elif len(sys.argv) == 3 and sys.argv[1] == "full":
         full(sys.argv[2])
+    elif len(sys.argv) >= 4 and sys.argv[1] == "modules":
+        modules(sys.argv[2], *sys.argv[3:])
     elif len(sys.argv) in (4, 5) and sys.argv[1] == "bench":
         bench(sys.argv[2], sys.argv[3], int(sys.argv[4]) if len(sys.argv) == 5 else None)
     else:
