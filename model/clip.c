@@ -281,13 +281,15 @@ int jf_clip_tokenize(jf_clip *m, const char *text, const char *prefix, int torch
 }
 
 /* One pre-LN residual stack over x[n, width]. */
-static void run_tower(const tower *t, float *x, size_t n, int causal)
+/* Returns 0, or -1 when its activations could not be allocated. */
+static int run_tower(const tower *t, float *x, size_t n, int causal)
 {
     size_t W = (size_t)t->width, F = (size_t)t->mlp;
     int hd = t->width / t->heads;
     float *h = malloc(n * W * sizeof *h), *q = malloc(n * W * sizeof *q), *k = malloc(n * W * sizeof *k),
           *v = malloc(n * W * sizeof *v), *a = malloc(n * W * sizeof *a), *f = malloc(n * F * sizeof *f);
-    for (int l = 0; h && q && k && v && a && f && l < t->layers; l++) {
+    int ok = h && q && k && v && a && f;
+    for (int l = 0; ok && l < t->layers; l++) {
         const clip_layer *L = &t->l[l];
         jf__layernorm(x, n, W, &L->ln1_w, &L->ln1_b, t->eps, h);
         jf__linear(h, n, &L->q_w, &L->q_b, q);
@@ -313,6 +315,7 @@ static void run_tower(const tower *t, float *x, size_t n, int causal)
     free(v);
     free(a);
     free(f);
+    return ok ? 0 : -1;
 }
 
 jf_model_status jf_clip_encode_text(jf_clip *m, const int32_t *ids, int eot_pos, float *embedding, jf_model_error *err)
@@ -323,6 +326,7 @@ jf_model_status jf_clip_encode_text(jf_clip *m, const int32_t *ids, int eot_pos,
     size_t run = (size_t)eot_pos + 1;
     if (run > n)
         run = n;
+    (void)jf__ops_failed();
     float *x = malloc(run * W * sizeof *x), *pos = malloc(W * sizeof *pos), *h = malloc(W * sizeof *h);
     if (!x || !pos || !h) {
         free(x);
@@ -342,12 +346,14 @@ jf_model_status jf_clip_encode_text(jf_clip *m, const int32_t *ids, int eot_pos,
         for (size_t k = 0; k < W; k++)
             x[i * W + k] += pos[k];
     }
-    run_tower(&m->text, x, run, 1);
+    int bad = run_tower(&m->text, x, run, 1);
     jf__layernorm(x + (run - 1) * W, 1, W, &m->final_ln_w, &m->final_ln_b, m->text.eps, h);
     jf__linear(h, 1, &m->text_proj, NULL, embedding);
     free(x);
     free(pos);
     free(h);
+    if (jf__ops_failed() || bad)
+        return jf__merr(err, JF_MODEL_ENOMEM, "out of memory encoding a caption");
     return JF_MODEL_OK;
 }
 
@@ -356,6 +362,7 @@ jf_model_status jf_clip_encode_image(jf_clip *m, const float *pixels, float *emb
     const jf_clip_config *c = &m->cfg;
     int g = c->image_size / c->patch;
     size_t N = (size_t)g * g, W = (size_t)c->vision_width;
+    (void)jf__ops_failed();
     float *x = malloc((N + 1) * W * sizeof *x), *pos = malloc((N + 1) * W * sizeof *pos), *h = malloc((N + 1) * W * sizeof *h);
     if (!x || !pos || !h) {
         free(x);
@@ -370,12 +377,14 @@ jf_model_status jf_clip_encode_image(jf_clip *m, const float *pixels, float *emb
         x[i] += pos[i];
     jf__layernorm(x, N + 1, W, &m->pre_ln_w, &m->pre_ln_b, m->vision.eps, h);
     memcpy(x, h, (N + 1) * W * sizeof *x);
-    run_tower(&m->vision, x, N + 1, 0);
+    int bad = run_tower(&m->vision, x, N + 1, 0);
     jf__layernorm(x, 1, W, &m->post_ln_w, &m->post_ln_b, m->vision.eps, h);
     jf__linear(h, 1, &m->vis_proj, NULL, embedding);
     free(x);
     free(pos);
     free(h);
+    if (jf__ops_failed() || bad)
+        return jf__merr(err, JF_MODEL_ENOMEM, "out of memory encoding an image");
     return JF_MODEL_OK;
 }
 

@@ -463,10 +463,11 @@ jf_model_status jf_inception_features(jf_inception *m, const float *images, int 
     /* one image per worker, each with single-threaded sgemm: no hand-offs between the pool
      * and OpenBLAS inside a layer (the layers are small), and no threads left spinning */
     image_job j = {m, images, features, 0};
+    (void)jf__ops_failed();
     jf__blas_single(1);
     jf__parallel_for((size_t)batch, one_image, &j);
     jf__blas_single(0);
-    if (atomic_load(&j.failed))
+    if (atomic_load(&j.failed) | jf__ops_failed()) /* a layer's own allocation or a pooling scratch */
         return jf__merr(err, JF_MODEL_ENOMEM, "out of memory in the Inception forward");
     return JF_MODEL_OK;
 }

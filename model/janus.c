@@ -596,15 +596,25 @@ jf_janus_memory_plan jf_janus_plan(const jf_janus *m, size_t prompt_tokens, size
                                                ((size_t)c->image_tokens + 1) * c->hidden) * sizeof(float)
                                   : 0;
     /* per thread: a widened weight block of at most 16 M floats (prefill) and the attention
-     * scores of one head */
+     * scores of one head for a tile of at most 128 query rows */
     size_t widest = (size_t)c->intermediate > (size_t)c->vocab ? (size_t)c->intermediate : (size_t)c->vocab;
     uint64_t block = (uint64_t)16 << 20;
     if ((uint64_t)widest * c->hidden < block)
         block = (uint64_t)widest * c->hidden;
     size_t tk = prompt_tokens + new_tokens;
-    p.scratch = (uint64_t)jf_model_threads() * (block + (uint64_t)prompt_tokens * tk) * sizeof(float);
+    uint64_t tile = prompt_tokens < 128 ? prompt_tokens : 128;
+    p.scratch = (uint64_t)jf_model_threads() * (block + tile * tk) * sizeof(float);
     p.total = p.weights_mapped + p.kv_cache + p.llm_activations + p.vision_activations + p.scratch;
     return p;
+}
+
+/* The status of a computation after its kernels ran: a kernel that could not get its scratch
+ * memory skipped its work, which must not pass for a result. */
+static jf_model_status kernels_status(jf_model_status s, jf_model_error *err)
+{
+    if (jf__ops_failed() && !s)
+        return jf__merr(err, JF_MODEL_ENOMEM, "out of memory for a kernel's scratch space");
+    return s;
 }
 
 /* ---- SigLIP ---- */
@@ -641,6 +651,7 @@ jf_model_status jf_janus_encode_image(jf_janus *m, const float *pixels, float *f
     const jf_janus_config *c = &m->cfg;
     size_t N = (size_t)c->image_tokens, W = (size_t)c->vit_width;
     float *x = features;
+    (void)jf__ops_failed();
     float *ws = malloc(vit_workspace_floats(c) * sizeof *ws);
     if (!ws)
         return jf__merr(err, JF_MODEL_ENOMEM, "out of memory encoding an image (%zu bytes)",
@@ -655,7 +666,7 @@ jf_model_status jf_janus_encode_image(jf_janus *m, const float *pixels, float *f
     jf__layernorm(x, N, W, &m->vit_norm_w, &m->vit_norm_b, c->ln_eps, h);
     memcpy(x, h, N * W * sizeof *x);
     free(ws);
-    return JF_MODEL_OK;
+    return kernels_status(JF_MODEL_OK, err);
 }
 
 /* ---- the language model ---- */
@@ -743,6 +754,7 @@ static jf_model_status llm_forward(jf_janus *m, kv_seq *sq, float *x, size_t T, 
     if (s)
         return s;
     size_t H = (size_t)c->hidden, I = (size_t)c->intermediate;
+    (void)jf__ops_failed();
     float *ws = malloc(llm_workspace_floats(c, T) * sizeof *ws);
     if (!ws)
         return jf__merr(err, JF_MODEL_ENOMEM, "out of memory for %zu positions (%zu bytes)", T,
@@ -759,7 +771,7 @@ static jf_model_status llm_forward(jf_janus *m, kv_seq *sq, float *x, size_t T, 
         jf__linear(h, 1, &m->lm_head, NULL, logits);
     }
     free(ws);
-    return s;
+    return kernels_status(s, err);
 }
 
 jf_model_status jf__janus_module_run(jf_janus *m, jf__janus_module mod, int index, const float *in, size_t rows,
@@ -769,13 +781,14 @@ jf_model_status jf__janus_module_run(jf_janus *m, jf__janus_module mod, int inde
     size_t W = (size_t)c->vit_width, H = (size_t)c->hidden, I = (size_t)c->intermediate;
     if (!rows)
         return jf__merr(err, JF_MODEL_EARG, "no rows");
+    (void)jf__ops_failed();
     if (mod == JF__MOD_ALIGNER) {
         jf__linear(in, rows, &m->aligner_w, &m->aligner_b, out);
-        return JF_MODEL_OK;
+        return kernels_status(JF_MODEL_OK, err);
     }
     if (mod == JF__MOD_VIT_NORM) {
         jf__layernorm(in, rows, W, &m->vit_norm_w, &m->vit_norm_b, c->ln_eps, out);
-        return JF_MODEL_OK;
+        return kernels_status(JF_MODEL_OK, err);
     }
     if (mod == JF__MOD_LM_HEAD) {
         float *h = malloc(rows * H * sizeof *h);
@@ -784,7 +797,7 @@ jf_model_status jf__janus_module_run(jf_janus *m, jf__janus_module mod, int inde
         jf__rmsnorm(in, rows, H, &m->final_norm, c->rms_eps, h);
         jf__linear(h, rows, &m->lm_head, NULL, out);
         free(h);
-        return JF_MODEL_OK;
+        return kernels_status(JF_MODEL_OK, err);
     }
     if (mod == JF__MOD_VIT_BLOCK) {
         if (index < 0 || index >= c->vit_layers)
@@ -795,7 +808,7 @@ jf_model_status jf__janus_module_run(jf_janus *m, jf__janus_module mod, int inde
         memcpy(out, in, rows * W * sizeof *out);
         vit_block_forward(m, &m->blocks[index], out, rows, ws);
         free(ws);
-        return JF_MODEL_OK;
+        return kernels_status(JF_MODEL_OK, err);
     }
     if (mod != JF__MOD_LLM_LAYER || index < 0 || index >= c->layers || split >= rows)
         return jf__merr(err, JF_MODEL_EARG, "no such module or layer (%d, %d)", (int)mod, index);
@@ -819,7 +832,7 @@ jf_model_status jf__janus_module_run(jf_janus *m, jf__janus_module mod, int inde
     free(ws);
     free(sq.k);
     free(sq.v);
-    return s;
+    return kernels_status(s, err);
 }
 
 /* Embeddings of ids, with the rows of BOI and image placeholders replaced, in order, by each
@@ -861,7 +874,7 @@ static jf_model_status embed_prompt(jf_janus *m, const int32_t *ids, size_t n, c
     }
     free(feat);
     free(block);
-    return s;
+    return kernels_status(s, err);
 }
 
 jf_model_status jf_janus_encode_prompt(jf_janus *m, const char *prompt, int32_t **out_ids, size_t *n_out,
@@ -1111,6 +1124,7 @@ static jf_model_status step_batch(jf_janus *m, kv_seq **sq, size_t n, float *x, 
         s = cache_reserve(m, sq[i], sq[i]->n_past + 1, err);
     if (s)
         return s;
+    (void)jf__ops_failed();
     float *h = malloc(n * H * sizeof *h), *q = malloc(n * H * sizeof *q), *att = malloc(n * H * sizeof *att),
           *k = malloc(n * KV * sizeof *k), *v = malloc(n * KV * sizeof *v), *g = malloc(n * I * sizeof *g),
           *u = malloc(n * I * sizeof *u);
@@ -1149,7 +1163,7 @@ done:
     free(v);
     free(g);
     free(u);
-    return s;
+    return kernels_status(s, err);
 }
 
 jf_model_status jf_janus_generate_batch(jf_janus *m, jf_janus_request *reqs, size_t n, const jf_gen_params *params,

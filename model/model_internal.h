@@ -52,6 +52,11 @@ void jf__blas_single(int on);
  * an item, it runs serially on that thread. */
 void jf__parallel_for(size_t n, void (*fn)(void *user, size_t i), void *user);
 
+/* 1 when a kernel run by this thread (or by pool items it dispatched) since the last call could
+ * not get scratch memory and skipped its work; clears the flag. Every entry point that runs
+ * kernels checks it before returning a result. */
+int jf__ops_failed(void);
+
 /* ---- weights in their stored dtype ---- */
 typedef struct jf__w {
     const void *p;

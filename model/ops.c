@@ -28,6 +28,13 @@ static struct {
 } pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .go = PTHREAD_COND_INITIALIZER, .done = PTHREAD_COND_INITIALIZER};
 
 static int threads_wanted;
+/* A kernel that cannot get its scratch memory skips its work and says so here: the calling
+ * thread's flag, or, inside pool items, the dispatch's flag, which the dispatching thread takes
+ * over when the items are done. Entry points turn it into an error (jf__ops_failed). */
+static _Thread_local int ops_failed;
+/* Set in a forked child: the workers are to be started again before the next dispatch. */
+static int threads_lost;
+static atomic_int pool_failed;
 /* Set while a thread runs pool items: a parallel_for from inside one runs serially (the pool is
  * not reentrant), which also lets a kernel run whole sub-problems per thread. */
 static _Thread_local int in_pool;
@@ -65,8 +72,33 @@ static void *worker(void *arg)
     }
 }
 
+/* In a child of fork() only the forking thread exists: forget the parent's workers (their
+ * locks may have been held mid-dispatch) and start new ones at the next dispatch. */
+static void pool_after_fork(void)
+{
+    pthread_mutex_init(&pool.mu, NULL);
+    pthread_cond_init(&pool.go, NULL);
+    pthread_cond_init(&pool.done, NULL);
+    pthread_mutex_init(&dispatch, NULL);
+    pool.n = 0;
+    pool.busy = 0;
+    pool.stop = 0;
+    in_pool = 0;
+    atomic_store(&pool_failed, 0);
+    if (threads_wanted > 1)
+        threads_lost = 1;
+}
+
+static void register_fork_handler(void)
+{
+    pthread_atfork(NULL, NULL, pool_after_fork);
+}
+
 static void pool_resize(int total)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, register_fork_handler);
+    threads_lost = 0;
     if (pool.n) {
         pthread_mutex_lock(&pool.mu);
         pool.stop = 1;
@@ -105,12 +137,29 @@ int jf_model_threads(void)
     return threads_wanted;
 }
 
+static void note_failure(void)
+{
+    if (in_pool)
+        atomic_store(&pool_failed, 1);
+    else
+        ops_failed = 1;
+}
+
+int jf__ops_failed(void)
+{
+    int f = ops_failed;
+    ops_failed = 0;
+    return f;
+}
+
 void jf__parallel_for(size_t n, void (*fn)(void *user, size_t i), void *user)
 {
     if (!threads_wanted)
         jf_model_set_threads(0);
     if (n == 0)
         return;
+    if (threads_lost && !in_pool)
+        pool_resize(threads_wanted);
     if (pool.n == 0 || n == 1 || in_pool) {
         for (size_t i = 0; i < n; i++)
             fn(user, i);
@@ -131,6 +180,8 @@ void jf__parallel_for(size_t n, void (*fn)(void *user, size_t i), void *user)
     while (pool.busy)
         pthread_cond_wait(&pool.done, &pool.mu);
     pthread_mutex_unlock(&pool.mu);
+    if (atomic_exchange(&pool_failed, 0))
+        ops_failed = 1;
     pthread_mutex_unlock(&dispatch);
 }
 
@@ -381,6 +432,10 @@ void jf__linear(const float *x, size_t m, const jf__w *w, const jf__w *bias, flo
         if (block < 64)
             block = 64;
         float *wf = get_scratch(block * cols);
+        if (!wf) {
+            note_failure();
+            return;
+        }
         for (size_t r0 = 0; r0 < rows; r0 += block) {
             size_t nb = rows - r0 < block ? rows - r0 : block;
             size_t per = (nb + 31) / 32;
@@ -392,6 +447,10 @@ void jf__linear(const float *x, size_t m, const jf__w *w, const jf__w *bias, flo
     }
     if (bias) {
         float *b = malloc(rows * sizeof *b);
+        if (!b) {
+            note_failure();
+            return;
+        }
         jf__w_to_f32(bias, 0, rows, b);
         for (size_t i = 0; i < m; i++)
             for (size_t r = 0; r < rows; r++)
@@ -405,6 +464,10 @@ void jf__linear(const float *x, size_t m, const jf__w *w, const jf__w *bias, flo
 void jf__rmsnorm(const float *x, size_t m, size_t n, const jf__w *w, double eps, float *y)
 {
     float *wf = malloc(n * sizeof *wf);
+    if (!wf) {
+        note_failure();
+        return;
+    }
     jf__w_to_f32(w, 0, n, wf);
     for (size_t i = 0; i < m; i++) {
         const float *r = x + i * n;
@@ -420,7 +483,12 @@ void jf__rmsnorm(const float *x, size_t m, size_t n, const jf__w *w, double eps,
 
 void jf__layernorm(const float *x, size_t m, size_t n, const jf__w *w, const jf__w *b, double eps, float *y)
 {
-    float *wf = malloc(2 * n * sizeof *wf), *bf = wf + n;
+    float *wf = malloc(2 * n * sizeof *wf);
+    if (!wf) {
+        note_failure();
+        return;
+    }
+    float *bf = wf + n;
     jf__w_to_f32(w, 0, n, wf);
     jf__w_to_f32(b, 0, n, bf);
     for (size_t i = 0; i < m; i++) {
@@ -592,6 +660,10 @@ void jf__rope(float *x, size_t m, int heads, int d, const int *positions, double
 {
     int half = d / 2;
     float *cs = malloc((size_t)half * 2 * sizeof *cs);
+    if (!cs) {
+        note_failure();
+        return;
+    }
     for (size_t t = 0; t < m; t++) {
         for (int i = 0; i < half; i++) {
             /* as transformers: inv_freq in float, angle = position * inv_freq in float */
@@ -622,27 +694,40 @@ typedef struct attn_job {
     float *out;
 } attn_job;
 
+/* Query rows per score tile: the scores of one head are never more than ATTN_TILE x keys. */
+#define ATTN_TILE 128
+
 static void attn_head(void *user, size_t h)
 {
     attn_job *j = user;
     int kvh = (int)h / (j->heads / j->kv_heads);
     size_t ldq = (size_t)j->heads * j->d, ldk = (size_t)j->kv_heads * j->d;
-    float *s = malloc(j->tq * j->tk * sizeof *s);
-    if (!s)
+    size_t tile = j->tq < ATTN_TILE ? j->tq : ATTN_TILE;
+    float *s = malloc(tile * j->tk * sizeof *s);
+    if (!s) {
+        note_failure();
         return;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)j->tq, (int)j->tk, j->d, j->scale, j->q + h * (size_t)j->d,
-                (int)ldq, j->k + (size_t)kvh * j->d, (int)ldk, 0.0f, s, (int)j->tk);
-    for (size_t i = 0; i < j->tq; i++) {
-        float *row = s + i * j->tk;
-        size_t valid = j->causal ? j->q_offset + i + 1 : j->tk;
-        if (valid > j->tk)
-            valid = j->tk;
-        jf__softmax_row(row, valid);
-        for (size_t c = valid; c < j->tk; c++)
-            row[c] = 0;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)j->tq, j->d, (int)j->tk, 1.0f, s, (int)j->tk,
-                j->v + (size_t)kvh * j->d, (int)ldk, 0.0f, j->out + h * (size_t)j->d, (int)ldq);
+    for (size_t i0 = 0; i0 < j->tq; i0 += tile) {
+        size_t nq = j->tq - i0 < tile ? j->tq - i0 : tile;
+        /* keys past the tile's last causal position get no weight: leave them out of both products */
+        size_t tk = j->tk;
+        if (j->causal && j->q_offset + i0 + nq < tk)
+            tk = j->q_offset + i0 + nq;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)tk, j->d, j->scale,
+                    j->q + i0 * ldq + h * (size_t)j->d, (int)ldq, j->k + (size_t)kvh * j->d, (int)ldk, 0.0f, s, (int)tk);
+        for (size_t i = 0; i < nq; i++) {
+            float *row = s + i * tk;
+            size_t valid = j->causal ? j->q_offset + i0 + i + 1 : tk;
+            if (valid > tk)
+                valid = tk;
+            jf__softmax_row(row, valid);
+            for (size_t c = valid; c < tk; c++)
+                row[c] = 0;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nq, j->d, (int)tk, 1.0f, s, (int)tk,
+                    j->v + (size_t)kvh * j->d, (int)ldk, 0.0f, j->out + i0 * ldq + h * (size_t)j->d, (int)ldq);
+    }
     free(s);
 }
 
@@ -663,6 +748,10 @@ void jf__patch_embed(const float *img, int c, int h, int w, int k, const jf__w *
     int ph = h / k, pw = w / k;
     size_t n = (size_t)ph * pw, kk = (size_t)c * k * k;
     float *cols = malloc(n * kk * sizeof *cols);
+    if (!cols) {
+        note_failure();
+        return;
+    }
     for (int py = 0; py < ph; py++)
         for (int px = 0; px < pw; px++) {
             float *dst = cols + ((size_t)py * pw + px) * kk;
@@ -805,8 +894,10 @@ static void pool_plane(void *user, size_t pl)
     const float *in = j->x + pl * (size_t)j->H * j->W;
     float *out = j->y + pl * (size_t)j->OH * j->OW;
     double *hs = malloc((size_t)j->H * j->OW * sizeof *hs);
-    if (!hs)
+    if (!hs) {
+        note_failure();
         return;
+    }
     for (int iy = 0; iy < j->H; iy++) {
         const float *row = in + (size_t)iy * j->W;
         double *h = hs + (size_t)iy * j->OW;

@@ -6,7 +6,9 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <yajl/yajl_tree.h>
 
@@ -771,6 +773,71 @@ static void context_limit(void)
     jf_janus_free(m);
 }
 
+/* Memory running out mid-forward: a 1000-position prefill under address-space limits from just
+ * above the process's size upwards (each in a child process). Every run either gives exactly the
+ * unlimited run's logits or fails with JF_MODEL_ENOMEM — never a crash, never other numbers.
+ * (Skipped under AddressSanitizer, whose shadow memory ignores such limits.) */
+static void out_of_memory(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    exit(77);
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+    exit(77);
+#endif
+#endif
+    jf_model_error err = {0};
+    jf_janus *m = NULL;
+    CHECK_OK(jf_janus_load(TINY_DIR, &m, NULL, NULL, NULL, &err));
+    const jf_janus_config *c = jf_janus_get_config(m);
+    size_t n = 1000;
+    int32_t *ids = malloc(n * sizeof *ids);
+    float *want = malloc((size_t)c->vocab * sizeof *want), *got = malloc((size_t)c->vocab * sizeof *got);
+    for (size_t i = 0; i < n; i++)
+        ids[i] = (int32_t)((i * 37 + 11) % 256);
+    CHECK_OK(jf_janus_prefill_logits(m, ids, n, NULL, 0, want, &err)); /* also starts the pool and OpenBLAS */
+    int ok_runs = 0, enomem_runs = 0;
+    for (int step = 0; step < 48; step++) {
+        long pages = 0;
+        FILE *f = fopen("/proc/self/statm", "r");
+        CHECK(f && fscanf(f, "%ld", &pages) == 1);
+        fclose(f);
+        fflush(stdout);
+        pid_t pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0) {
+            struct rlimit rl;
+            getrlimit(RLIMIT_AS, &rl);
+            rl.rlim_cur = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + (rlim_t)step * (96 << 10);
+            setrlimit(RLIMIT_AS, &rl);
+            jf_model_error e2 = {0};
+            jf_model_status s = jf_janus_prefill_logits(m, ids, n, NULL, 0, got, &e2);
+            if (s == JF_MODEL_ENOMEM) {
+                printf("  limit +%d KiB: %s\n", step * 96, e2.msg);
+                fflush(stdout);
+                _exit(10);
+            }
+            if (s)
+                _exit(11);
+            _exit(memcmp(got, want, (size_t)c->vocab * sizeof *got) ? 12 : 0);
+        }
+        int status = 0;
+        CHECK(waitpid(pid, &status, 0) == pid);
+        CHECK_MSG(WIFEXITED(status), "limit +%d KiB: the child died (signal %d)", step * 96,
+                  WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+        int code = WEXITSTATUS(status);
+        CHECK_MSG(code == 0 || code == 10, "limit +%d KiB: exit %d", step * 96, code);
+        ok_runs += code == 0;
+        enomem_runs += code == 10;
+    }
+    printf("%d runs out of memory (reported), %d complete and identical\n", enomem_runs, ok_runs);
+    CHECK(enomem_runs > 0 && ok_runs > 0);
+    free(ids);
+    free(want);
+    free(got);
+    jf_janus_free(m);
+}
+
 /* PyTorch checkpoints (tests/reference/torch_ckpt.py): both containers give every tensor with
  * its dtype, shape and values; a pickle that would call os.system is refused; cut files are
  * refused with a message. */
@@ -896,6 +963,7 @@ static const test_case cases[] = {
     {"torch_checkpoints", torch_checkpoints},
     {"self_checks", self_checks},
     {"context_limit", context_limit},
+    {"out_of_memory", out_of_memory},
     {"tiny_load", tiny_load},
     {"tiny_golden", tiny_golden},
     {"module_goldens", module_goldens},
