@@ -4,6 +4,8 @@
 #include "jf_model.h"
 #include "model_internal.h"
 
+#include <errno.h>
+#include <stdatomic.h>
 #include <math.h>
 #include <stdint.h>
 #include <sys/resource.h>
@@ -708,6 +710,71 @@ static void bad_weights(void)
 }
 
 /* Appendix B of the spec: the checks that need no weights. */
+/* PyTorch's CPU pooling loops (aten/src/ATen/native/cpu/{Max,Avg}PoolKernel.cpp, NCHW, floor
+ * mode), transcribed: the window row by row in float, then one division by the count. */
+static float torch_pool_one(const float *in, int H, int W, int k, int s, int p, int mode, int oy, int ox)
+{
+    int hs = oy * s - p, ws = ox * s - p;
+    int he = hs + k < H + p ? hs + k : H + p, we = ws + k < W + p ? ws + k : W + p;
+    int pool_size = (he - hs) * (we - ws);
+    if (hs < 0)
+        hs = 0;
+    if (ws < 0)
+        ws = 0;
+    if (he > H)
+        he = H;
+    if (we > W)
+        we = W;
+    float acc = mode == 0 ? -INFINITY : 0.0f;
+    for (int iy = hs; iy < he; iy++)
+        for (int ix = ws; ix < we; ix++) {
+            float v = in[iy * W + ix];
+            if (mode == 0)
+                acc = (v > acc || isnan(v)) ? v : acc;
+            else
+                acc += v;
+        }
+    if (mode == 1)
+        acc /= (float)((he - hs) * (we - ws));
+    else if (mode == 2)
+        acc /= (float)pool_size;
+    return acc;
+}
+
+/* jf__pool2d gives PyTorch's numbers bit for bit on awkward planes (1x1, thin, odd, the
+ * Inception sizes) for max, average without and with the padding counted. */
+static void pool_exact(void)
+{
+    static const int sizes[][2] = {{1, 1}, {2, 5}, {7, 7}, {9, 17}, {35, 35}, {1, 40}, {147, 147}};
+    static const int kinds[][3] = {{3, 1, 1}, {3, 2, 0}, {3, 2, 1}, {2, 2, 0}, {5, 1, 2}, {1, 1, 0}};
+    int cases = 0;
+    for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++)
+        for (size_t ki = 0; ki < sizeof kinds / sizeof *kinds; ki++)
+            for (int mode = 0; mode < 3; mode++) {
+                int H = sizes[si][0], W = sizes[si][1], k = kinds[ki][0], st = kinds[ki][1], p = kinds[ki][2];
+                if (H + 2 * p < k || W + 2 * p < k || 2 * p > k)
+                    continue;
+                int OH = (H + 2 * p - k) / st + 1, OW = (W + 2 * p - k) / st + 1, planes = 3;
+                float *x = malloc((size_t)planes * H * W * sizeof *x), *y = malloc((size_t)planes * OH * OW * sizeof *y);
+                for (int i = 0; i < planes * H * W; i++) /* values whose sums round: thirds and sevenths */
+                    x[i] = (float)((i * 7919) % 1013) / 3.0f - (float)((i * 31) % 97) / 7.0f;
+                jf__pool2d(x, planes, H, W, k, st, p, mode, y);
+                for (int pl = 0; pl < planes; pl++)
+                    for (int oy = 0; oy < OH; oy++)
+                        for (int ox = 0; ox < OW; ox++) {
+                            float want = torch_pool_one(x + (size_t)pl * H * W, H, W, k, st, p, mode, oy, ox);
+                            float got = y[((size_t)pl * OH + oy) * OW + ox];
+                            CHECK_MSG(!memcmp(&want, &got, 4), "%dx%d k%d s%d p%d mode %d at (%d,%d,%d): %.9g vs %.9g", H, W,
+                                      k, st, p, mode, pl, oy, ox, got, want);
+                        }
+                free(x);
+                free(y);
+                cases++;
+            }
+    printf("%d pooling cases identical to PyTorch's loops\n", cases);
+    CHECK(cases > 90);
+}
+
 static void self_checks(void)
 {
     /* the released inventory: 587 tensors, 2,046,367,504 parameters */
@@ -773,69 +840,87 @@ static void context_limit(void)
     jf_janus_free(m);
 }
 
-/* Memory running out mid-forward: a 1000-position prefill under address-space limits from just
- * above the process's size upwards (each in a child process). Every run either gives exactly the
- * unlimited run's logits or fails with JF_MODEL_ENOMEM — never a crash, never other numbers.
- * (Skipped under AddressSanitizer, whose shadow memory ignores such limits.) */
-static void out_of_memory(void)
-{
+/* Allocation failures injected one by one: malloc is interposed in this test program (not under
+ * AddressSanitizer, which owns malloc there); when fail_at reaches 0 the call returns NULL. */
 #if defined(__SANITIZE_ADDRESS__)
-    exit(77);
+#define JF_TEST_ASAN 1
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
+#define JF_TEST_ASAN 1
+#endif
+#endif
+#ifndef JF_TEST_ASAN
+extern void *__libc_malloc(size_t n);
+extern char __executable_start, etext; /* this program's code, which includes the jf libraries */
+static atomic_long fail_at = -1;
+void *malloc(size_t n)
+{
+    /* only jf's own calls count: OpenBLAS and libc allocate too, and OpenBLAS gives up on failure */
+    const char *caller = __builtin_return_address(0);
+    if (atomic_load_explicit(&fail_at, memory_order_relaxed) >= 0 && caller >= &__executable_start && caller < &etext &&
+        atomic_fetch_sub(&fail_at, 1) == 0) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return __libc_malloc(n);
+}
+#endif
+
+/* Memory running out mid-forward: a 1000-position prefill with its k-th allocation failing, for
+ * every k the prefill makes. Every run either fails with JF_MODEL_ENOMEM or — past the last
+ * allocation — gives exactly the undisturbed logits: never a crash, never other numbers. */
+static void out_of_memory(void)
+{
+#ifdef JF_TEST_ASAN
     exit(77);
-#endif
-#endif
+#else
     jf_model_error err = {0};
     jf_janus *m = NULL;
+    golden g = {0};
+    CHECK(load_golden(&g));
     CHECK_OK(jf_janus_load(TINY_DIR, &m, NULL, NULL, NULL, &err));
     const jf_janus_config *c = jf_janus_get_config(m);
+    jf_janus_image_spec spec = jf_janus_image_spec_of(m);
+    float *pixels = malloc((size_t)g.image_size * g.image_size * 3 * sizeof *pixels);
+    jf_janus_image_to_pixels(&spec, g.rgb, pixels);
+    const float *images[] = {pixels};
     size_t n = 1000;
     int32_t *ids = malloc(n * sizeof *ids);
     float *want = malloc((size_t)c->vocab * sizeof *want), *got = malloc((size_t)c->vocab * sizeof *got);
     for (size_t i = 0; i < n; i++)
         ids[i] = (int32_t)((i * 37 + 11) % 256);
-    CHECK_OK(jf_janus_prefill_logits(m, ids, n, NULL, 0, want, &err)); /* also starts the pool and OpenBLAS */
-    int ok_runs = 0, enomem_runs = 0;
-    for (int step = 0; step < 48; step++) {
-        long pages = 0;
-        FILE *f = fopen("/proc/self/statm", "r");
-        CHECK(f && fscanf(f, "%ld", &pages) == 1);
-        fclose(f);
-        fflush(stdout);
-        pid_t pid = fork();
-        CHECK(pid >= 0);
-        if (pid == 0) {
-            struct rlimit rl;
-            getrlimit(RLIMIT_AS, &rl);
-            rl.rlim_cur = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + (rlim_t)step * (96 << 10);
-            setrlimit(RLIMIT_AS, &rl);
-            jf_model_error e2 = {0};
-            jf_model_status s = jf_janus_prefill_logits(m, ids, n, NULL, 0, got, &e2);
-            if (s == JF_MODEL_ENOMEM) {
-                printf("  limit +%d KiB: %s\n", step * 96, e2.msg);
-                fflush(stdout);
-                _exit(10);
+    /* two workloads: a long text prefill, and the golden prompt with its image (SigLIP, aligner) */
+    for (int w = 0; w < 2; w++) {
+        const int32_t *wids = w ? g.ids : ids;
+        size_t wn = w ? g.n_ids : n, wimages = w ? 1 : 0;
+        CHECK_OK(jf_janus_prefill_logits(m, wids, wn, images, wimages, want, &err)); /* starts the pool and OpenBLAS */
+        int enomem_runs = 0, kernel_runs = 0, k = 0;
+        for (;; k++) {
+            atomic_store(&fail_at, k);
+            jf_model_status s = jf_janus_prefill_logits(m, wids, wn, images, wimages, got, &err);
+            int reached = atomic_load(&fail_at) < 0;
+            atomic_store(&fail_at, -1);
+            if (!reached) {
+                CHECK_OK(s);
+                CHECK(!memcmp(got, want, (size_t)c->vocab * sizeof *got));
+                break;
             }
-            if (s)
-                _exit(11);
-            _exit(memcmp(got, want, (size_t)c->vocab * sizeof *got) ? 12 : 0);
+            CHECK_MSG(s == JF_MODEL_ENOMEM, "allocation %d failing: status %d (%s)", k, (int)s, err.msg);
+            enomem_runs++;
+            kernel_runs += strstr(err.msg, "kernel") != NULL;
+            CHECK(k < 100000);
         }
-        int status = 0;
-        CHECK(waitpid(pid, &status, 0) == pid);
-        CHECK_MSG(WIFEXITED(status), "limit +%d KiB: the child died (signal %d)", step * 96,
-                  WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-        int code = WEXITSTATUS(status);
-        CHECK_MSG(code == 0 || code == 10, "limit +%d KiB: exit %d", step * 96, code);
-        ok_runs += code == 0;
-        enomem_runs += code == 10;
+        printf("%s: %d allocations; each failing in turn gave JF_MODEL_ENOMEM (%d runs, %d inside kernels)\n",
+               w ? "prompt with an image" : "1000-token prefill", k, enomem_runs, kernel_runs);
+        CHECK(k > 10 && kernel_runs > 0);
     }
-    printf("%d runs out of memory (reported), %d complete and identical\n", enomem_runs, ok_runs);
-    CHECK(enomem_runs > 0 && ok_runs > 0);
     free(ids);
     free(want);
     free(got);
+    free(pixels);
+    free(g.buf);
     jf_janus_free(m);
+#endif
 }
 
 /* PyTorch checkpoints (tests/reference/torch_ckpt.py): both containers give every tensor with
@@ -963,6 +1048,7 @@ static const test_case cases[] = {
     {"torch_checkpoints", torch_checkpoints},
     {"self_checks", self_checks},
     {"context_limit", context_limit},
+    {"pool_exact", pool_exact},
     {"out_of_memory", out_of_memory},
     {"tiny_load", tiny_load},
     {"tiny_golden", tiny_golden},
