@@ -5,6 +5,8 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <yajl/yajl_tree.h>
 
 static const char MODEL_HELP[] =
     "usage: jf model inspect DIR [--json] [--tensors] [--plan PROMPT_TOKENS[,NEW_TOKENS]]\n"
@@ -21,13 +23,22 @@ static const char MODEL_HELP[] =
 
 static const char CHAT_HELP[] =
     "usage: jf chat --model DIR [--image FILE]... [options] QUESTION\n"
+    "       jf chat --model DIR --batch QUESTIONS.jsonl [--image-root DIR] [--batch-size N] [options]\n"
     "\n"
     "Answers a question about images with the built-in JanusFlow (understanding path): the prompt is\n"
     "the official chat template (system prompt, \"User: <image_placeholder>\\nQUESTION\", \"Assistant:\"),\n"
     "each image is letterboxed as the official processor does (long side to the model's size, Pillow\n"
     "bicubic, centred on the mean colour). The answer streams to stdout.\n"
     "\n"
+    "--batch answers one question per JSONL line ({\"question\" or \"text\": ..., \"image\": PATH or\n"
+    "\"images\": [...], optional \"id\" or \"question_id\"; \"prompt\" instead of a question is a raw\n"
+    "prompt) with the model loaded once, N questions decoded together (default 8); one JSON line per\n"
+    "question on stdout, in order: {\"line\", \"id\", \"answer\", \"new_tokens\"} or {\"line\", \"id\",\n"
+    "\"error\"}. A bad line or image fails alone (exit status 1 when any failed).\n\n"
     "options:\n"
+    "  --batch FILE         questions as JSONL (\"-\" for stdin), see above\n"
+    "  --image-root DIR     where the JSONL's relative image paths are (default: as given)\n"
+    "  --batch-size N       questions decoded together, default 8\n"
     "  --max-new-tokens N   default 512\n"
     "  --temperature T      0 = greedy (default, as the official README); > 0 samples\n"
     "  --top-p P            nucleus sampling mass, default 0.95\n"
@@ -269,33 +280,46 @@ int cmd_model(int argc, char **argv)
 
 /* ---- chat ---- */
 
-/* An image file → the model's pixels (decode, letterbox, normalise). */
-static int load_pixels(jf_janus *m, const char *path, float **out)
+/* An image file → the model's pixels (decode, letterbox, normalise). Returns 0, or the exit
+ * status with the reason in msg. */
+static int image_pixels(jf_janus *m, const char *path, float **out, char *msg, size_t msg_size)
 {
     size_t len;
     char *data = read_text_file(path, &len);
     if (!data) {
-        fprintf(stderr, "jf chat: %s: cannot read\n", path);
+        snprintf(msg, msg_size, "%s: cannot read", path);
         return 3;
     }
     jf_janus_image_spec spec = jf_janus_image_spec_of(m);
     uint8_t *rgb = NULL, *box = malloc((size_t)spec.size * spec.size * 3);
     int w, h;
     jf_error err = {0};
-    jf_status s = jf_image_decode_rgb((const uint8_t *)data, len, NULL, &rgb, &w, &h, &err);
+    jf_status s = box ? jf_image_decode_rgb((const uint8_t *)data, len, NULL, &rgb, &w, &h, &err) : JF_ENOMEM;
     if (!s)
         s = jf_image_letterbox(rgb, w, h, spec.size, spec.min_size, spec.background, JF_RESAMPLE_BICUBIC, box, &err);
     free(data);
     free(rgb);
+    *out = s ? NULL : malloc((size_t)spec.size * spec.size * 3 * sizeof **out);
+    if (!s && !*out)
+        s = JF_ENOMEM;
     if (s) {
         free(box);
-        fprintf(stderr, "jf chat: %s: %s\n", path, err.msg);
+        if (snprintf(msg, msg_size, "%s: %s", path, err.msg[0] ? err.msg : "out of memory") >= (int)msg_size)
+            msg[msg_size - 1] = 0; /* a long path: the message is cut */
         return (int)s;
     }
-    *out = malloc((size_t)spec.size * spec.size * 3 * sizeof **out);
     jf_janus_image_to_pixels(&spec, box, *out);
     free(box);
     return 0;
+}
+
+static int load_pixels(jf_janus *m, const char *path, float **out)
+{
+    char msg[600];
+    int rc = image_pixels(m, path, out, msg, sizeof msg);
+    if (rc)
+        fprintf(stderr, "jf chat: %s\n", msg);
+    return rc;
 }
 
 typedef struct chat_state {
@@ -315,16 +339,261 @@ static void on_piece(void *user, const char *piece)
     }
 }
 
+/* ---- chat --batch ---- */
+
+enum { BATCH_MAX_IMAGES = 16 };
+
+typedef struct batch_item {
+    long line;
+    yajl_val id;          /* echoed as given (owned by doc) */
+    yajl_val doc;
+    char *prompt;
+    float *pix[BATCH_MAX_IMAGES];
+    size_t n_images;
+    char error[640];      /* set: the item fails alone */
+    char *answer;         /* decoded, once generated */
+    size_t new_tokens;
+} batch_item;
+
+static const char *json_string(yajl_val doc, const char *key)
+{
+    const char *path[] = {key, NULL};
+    yajl_val v = yajl_tree_get(doc, path, yajl_t_string);
+    return v ? YAJL_GET_STRING(v) : NULL;
+}
+
+static void batch_image(jf_janus *m, batch_item *it, const char *image_root, const char *path)
+{
+    if (it->n_images == BATCH_MAX_IMAGES) {
+        snprintf(it->error, sizeof it->error, "more than %d images", BATCH_MAX_IMAGES);
+        return;
+    }
+    char full[4096];
+    if (image_root && path[0] != '/')
+        snprintf(full, sizeof full, "%s/%s", image_root, path);
+    else
+        snprintf(full, sizeof full, "%s", path);
+    if (image_pixels(m, full, &it->pix[it->n_images], it->error, sizeof it->error) == 0)
+        it->n_images++;
+}
+
+/* One JSONL line → an item ready to generate, or one with its error set. */
+static void batch_parse(jf_janus *m, batch_item *it, const char *text, const char *image_root)
+{
+    char perr[256] = "";
+    it->doc = yajl_tree_parse(text, perr, sizeof perr);
+    if (!it->doc || !YAJL_IS_OBJECT(it->doc)) {
+        char *nl = strchr(perr, '\n'); /* yajl's first line says what; the rest draws a caret */
+        if (nl)
+            *nl = 0;
+        snprintf(it->error, sizeof it->error, "not a JSON object%s%s", perr[0] ? ": " : "", perr);
+        return;
+    }
+    const char *id_path[] = {"id", NULL}, *qid_path[] = {"question_id", NULL}, *img_path[] = {"image", NULL},
+               *imgs_path[] = {"images", NULL};
+    it->id = yajl_tree_get(it->doc, id_path, yajl_t_any);
+    if (!it->id)
+        it->id = yajl_tree_get(it->doc, qid_path, yajl_t_any);
+    const char *raw = json_string(it->doc, "prompt"), *question = json_string(it->doc, "question");
+    if (!question)
+        question = json_string(it->doc, "text");
+    if (!raw && !question) {
+        snprintf(it->error, sizeof it->error, "no \"question\", \"text\" or \"prompt\" string");
+        return;
+    }
+    yajl_val one = yajl_tree_get(it->doc, img_path, yajl_t_any), many = yajl_tree_get(it->doc, imgs_path, yajl_t_any);
+    if (one && !YAJL_IS_NULL(one)) {
+        if (!YAJL_IS_STRING(one)) {
+            snprintf(it->error, sizeof it->error, "\"image\" is not a string");
+            return;
+        }
+        batch_image(m, it, image_root, YAJL_GET_STRING(one));
+    }
+    if (many && !YAJL_IS_NULL(many)) {
+        if (!YAJL_IS_ARRAY(many)) {
+            snprintf(it->error, sizeof it->error, "\"images\" is not an array");
+            return;
+        }
+        for (size_t k = 0; k < many->u.array.len && !it->error[0]; k++) {
+            yajl_val v = many->u.array.values[k];
+            if (!YAJL_IS_STRING(v))
+                snprintf(it->error, sizeof it->error, "\"images\"[%zu] is not a string", k);
+            else
+                batch_image(m, it, image_root, YAJL_GET_STRING(v));
+        }
+    }
+    if (it->error[0])
+        return;
+    if (raw) {
+        it->prompt = strdup(raw);
+    } else {
+        /* one tag per image after the first on its own line, as the single-question form */
+        size_t need = strlen(question) + it->n_images * 21 + 1;
+        char *q = malloc(need);
+        if (q) {
+            q[0] = 0;
+            for (size_t k = 1; k < it->n_images; k++)
+                strcat(q, "<image_placeholder>\n");
+            strcat(q, question);
+            it->prompt = jf_janus_chat_prompt(m, q, it->n_images > 0);
+            free(q);
+        }
+    }
+    if (!it->prompt)
+        snprintf(it->error, sizeof it->error, "out of memory");
+}
+
+static void batch_free(batch_item *it)
+{
+    for (size_t k = 0; k < it->n_images; k++)
+        free(it->pix[k]);
+    free(it->prompt);
+    free(it->answer);
+    yajl_tree_free(it->doc);
+    memset(it, 0, sizeof *it);
+}
+
+static void write_id(jw *w, yajl_val id)
+{
+    if (!id)
+        return;
+    jw_key(w, "id");
+    if (YAJL_IS_STRING(id))
+        jw_str(w, YAJL_GET_STRING(id));
+    else if (YAJL_IS_INTEGER(id))
+        jw_int(w, YAJL_GET_INTEGER(id));
+    else if (YAJL_IS_NUMBER(id))
+        jw_num(w, YAJL_GET_DOUBLE(id));
+    else
+        jw_null(w);
+}
+
+/* Runs items[0..n) (those without an error) as one batch, then writes one line per item in
+ * line order. */
+static int batch_run(jf_janus *m, batch_item *items, size_t n, const jf_gen_params *p, size_t *answered,
+                     size_t *failed, size_t *new_tokens, jf_model_error *err)
+{
+    jf_janus_request req[64];
+    size_t map[64], k = 0;
+    memset(req, 0, sizeof req);
+    for (size_t i = 0; i < n; i++)
+        if (!items[i].error[0]) {
+            req[k].prompt = items[i].prompt;
+            req[k].images = (const float *const *)items[i].pix;
+            req[k].n_images = items[i].n_images;
+            map[k++] = i;
+        }
+    if (k && jf_janus_generate_batch(m, req, k, p, err))
+        return 1;
+    for (size_t r = 0; r < k; r++) {
+        batch_item *it = &items[map[r]];
+        if (req[r].status)
+            snprintf(it->error, sizeof it->error, "%.600s", req[r].error);
+        else if (!(it->answer = jf_tokenizer_decode(jf_janus_tokenizer(m), req[r].out_ids, req[r].n_out, 1)))
+            snprintf(it->error, sizeof it->error, "out of memory");
+        it->new_tokens = req[r].n_out;
+        free(req[r].out_ids);
+    }
+    for (size_t i = 0; i < n; i++) {
+        batch_item *it = &items[i];
+        jw w;
+        jw_init(&w, stdout);
+        jw_obj(&w);
+        jw_kint(&w, "line", it->line);
+        write_id(&w, it->id);
+        if (it->answer) {
+            jw_kstr(&w, "answer", it->answer);
+            jw_kint(&w, "new_tokens", (long long)it->new_tokens);
+            (*answered)++;
+            *new_tokens += it->new_tokens;
+        } else {
+            jw_kstr(&w, "error", it->error);
+            (*failed)++;
+        }
+        jw_end_obj(&w);
+        jw_newline(&w);
+    }
+    fflush(stdout);
+    return 0;
+}
+
+static int chat_batch(jf_janus *m, const char *path, const char *image_root, size_t batch_size, const jf_gen_params *p,
+                      const cli_opts *o)
+{
+    size_t len = 0;
+    char *text = read_text_file(path, &len);
+    if (!text) {
+        fprintf(stderr, "jf chat: %s: cannot read\n", path);
+        return 3;
+    }
+    size_t total = 0;
+    for (size_t i = 0; i < len; i++)
+        total += text[i] == '\n' || i + 1 == len;
+    batch_item items[64];
+    memset(items, 0, sizeof items);
+    size_t n = 0, done = 0, answered = 0, failed = 0, new_tokens = 0;
+    long line = 0;
+    int rc = 0;
+    progress pr;
+    progress_init(&pr, "chat", o);
+    double t0 = now_seconds();
+    jf_model_error err = {0};
+    for (char *cur = text; cur < text + len && !rc;) {
+        char *nl = memchr(cur, '\n', (size_t)(text + len - cur));
+        char *end = nl ? nl : text + len;
+        *end = 0;
+        line++;
+        char *q = cur;
+        cur = end + 1;
+        while (*q == ' ' || *q == '\t' || *q == '\r')
+            q++;
+        if (!*q)
+            continue; /* blank lines are not questions */
+        batch_item *it = &items[n++];
+        it->line = line;
+        batch_parse(m, it, q, image_root);
+        if (n == batch_size || cur >= text + len) {
+            if (batch_run(m, items, n, p, &answered, &failed, &new_tokens, &err))
+                rc = 1;
+            for (size_t i = 0; i < n; i++)
+                batch_free(&items[i]);
+            done += n;
+            n = 0;
+            progress_update(&pr, done, total, "questions");
+        }
+    }
+    if (!rc && n) { /* a file ending in blank lines */
+        if (batch_run(m, items, n, p, &answered, &failed, &new_tokens, &err))
+            rc = 1;
+        done += n;
+    }
+    for (size_t i = 0; i < n; i++)
+        batch_free(&items[i]);
+    progress_done(&pr);
+    free(text);
+    if (rc)
+        return model_fail("chat", &err);
+    double secs = now_seconds() - t0;
+    if (!o->quiet)
+        fprintf(stderr, "jf chat: %zu questions: %zu answered, %zu failed; %zu new tokens in %.1f s (%.1f tokens/s)\n",
+                answered + failed, answered, failed, new_tokens, secs, secs > 0 ? (double)new_tokens / secs : 0.0);
+    return failed ? EXIT_PROBLEMS : 0;
+}
+
 int cmd_chat(int argc, char **argv)
 {
-    enum { O_MODEL = 1000, O_IMAGE, O_MAX, O_TEMP, O_TOPP, O_SEED, O_RAW, O_THREADS, O_JSON, O_QUIET, O_HELP };
+    enum { O_MODEL = 1000, O_IMAGE, O_MAX, O_TEMP, O_TOPP, O_SEED, O_RAW, O_THREADS, O_JSON, O_QUIET, O_HELP, O_BATCH,
+           O_ROOT, O_BSIZE };
     static const struct option opts[] = {
         {"model", required_argument, 0, O_MODEL}, {"image", required_argument, 0, O_IMAGE},
         {"max-new-tokens", required_argument, 0, O_MAX}, {"temperature", required_argument, 0, O_TEMP},
         {"top-p", required_argument, 0, O_TOPP}, {"seed", required_argument, 0, O_SEED},
         {"raw", no_argument, 0, O_RAW}, {"threads", required_argument, 0, O_THREADS},
         {"json", no_argument, 0, O_JSON}, {"quiet", no_argument, 0, O_QUIET}, {"help", no_argument, 0, O_HELP},
-        {0, 0, 0, 0}};
+        {"batch", required_argument, 0, O_BATCH}, {"image-root", required_argument, 0, O_ROOT},
+        {"batch-size", required_argument, 0, O_BSIZE}, {0, 0, 0, 0}};
+    const char *batch = NULL, *image_root = NULL;
+    long batch_size = 8;
     const char *model_dir = NULL;
     const char *images[64];
     size_t n_images = 0;
@@ -370,11 +639,30 @@ int cmd_chat(int argc, char **argv)
         case O_JSON: json = 1; break;
         case O_QUIET: quiet = 1; break;
         case O_HELP: fputs(CHAT_HELP, stdout); return 0;
+        case O_BATCH: batch = optarg; break;
+        case O_ROOT: image_root = optarg; break;
+        case O_BSIZE:
+            if (parse_int(optarg, &batch_size) || batch_size < 1 || batch_size > 64)
+                return usage_error("chat", "bad --batch-size %s (1 to 64)", optarg);
+            break;
         default: return usage_error("chat", "see jf chat --help");
         }
     }
     if (!model_dir)
         return usage_error("chat", "--model DIR is required");
+    if (batch) {
+        if (optind != argc || n_images || raw)
+            return usage_error("chat", "--batch takes its questions and images from the file");
+        jf_model_set_threads((int)threads);
+        jf_model_error err = {0};
+        jf_janus *m = NULL;
+        if (jf_janus_load(model_dir, &m, NULL, print_unknown, NULL, &err))
+            return model_fail("chat", &err);
+        cli_opts o = {json, quiet};
+        int rc = chat_batch(m, batch, image_root, (size_t)batch_size, &p, &o);
+        jf_janus_free(m);
+        return rc;
+    }
     if (optind + 1 != argc)
         return usage_error("chat", "one QUESTION is required (quote it)");
     const char *question = argv[optind];

@@ -126,6 +126,35 @@ expect 3 "chat with a missing image" $jf chat --model "$work/tiny" --image "$wor
 printf 'not an image' > "$work/junk.jpg"
 expect 6 "chat with a non-image" $jf chat --model "$work/tiny" --image "$work/junk.jpg" "q"
 grep -q "junk.jpg" "$work/err" && ok "chat names the bad image" || bad "chat does not name the bad image"
+# many questions with the model loaded once: answers in line order, equal to one-by-one answers
+# whatever the batch size; bad lines and images fail alone (exit 1)
+cp "$work/x/000000001.jpg" "$work/a.jpg"
+cat > "$work/q.jsonl" <<'JSONL'
+{"question_id": 1, "image": "a.jpg", "text": "What is this?"}
+{"id": "two", "images": ["a.jpg", "a.jpg"], "question": "Compare them."}
+
+{"id": 3, "image": "junk.jpg", "question": "And this?"}
+not json
+{"id": 5, "question": "No image here."}
+{"id": 6, "image": "missing.jpg", "question": "?"}
+JSONL
+expect 1 "chat --batch with bad lines" $jf chat --model "$work/tiny" --batch "$work/q.jsonl" --image-root "$work" --batch-size 2 --max-new-tokens 5
+cp "$work/out" "$work/batch2.jsonl"
+grep -q "6 questions: 3 answered, 3 failed" "$work/err" && ok "chat --batch summary" || bad "chat --batch summary"
+expect 1 "chat --batch, batch size 64" $jf chat --model "$work/tiny" --batch "$work/q.jsonl" --image-root "$work" --batch-size 64 --max-new-tokens 5 --quiet
+cmp -s "$work/out" "$work/batch2.jsonl" && ok "chat --batch output independent of the batch size" || bad "chat --batch output depends on the batch size"
+expect 0 "chat one question" $jf chat --model "$work/tiny" --image "$work/a.jpg" --max-new-tokens 5 --json "What is this?"
+python3 - "$work/batch2.jsonl" "$work/out" <<'PY' && ok "chat --batch lines" || bad "chat --batch lines"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+single = json.load(open(sys.argv[2]))
+assert [l["line"] for l in lines] == [1, 2, 4, 5, 6, 7], lines
+assert lines[0]["id"] == 1 and lines[0]["answer"] == single["answer"], (lines[0], single)
+assert lines[1]["id"] == "two" and "answer" in lines[1]
+assert "junk.jpg" in lines[2]["error"] and "JSON" in lines[3]["error"] and "answer" in lines[4]
+assert "missing.jpg" in lines[5]["error"]
+PY
+expect 2 "chat --batch with a question too" $jf chat --model "$work/tiny" --batch "$work/q.jsonl" "q"
 rm "$work/tiny/config.json"
 expect 3 "inspect without config.json" $jf model inspect "$work/tiny"
 
