@@ -269,6 +269,57 @@ static void preprocess_modes(void)
 }
 
 /* CLIP: formula-weight towers and the two preprocessing paths against tests/reference/clip_ref.py */
+/* Full width: the ViT-L/14 sizes with one layer per tower (formula weights written here, 300 MB),
+ * text and image embeddings against tests/reference/clip_ref.py golden-l14-layer. */
+static void clip_l14_layer(void)
+{
+    jf_model_error me = {0};
+    char dir[256];
+    snprintf(dir, sizeof dir, "/tmp/jf_test_clip_l14_%d", (int)getpid());
+    jf_clip_formula_shape shape = jf_clip_l14_shape();
+    shape.text_layers = shape.vision_layers = 1;
+    CHECK(jf_clip_write_formula(dir, &shape, &me) == JF_MODEL_OK);
+    jf_clip *m = NULL;
+    CHECK_MSG(jf_clip_load(dir, &m, &me) == JF_MODEL_OK, "%s", me.msg);
+    const jf_clip_config *c = jf_clip_get_config(m);
+    CHECK_EQ_INT(c->image_size, 224);
+    CHECK_EQ_INT(c->vision_width, 1024);
+    FILE *f = fopen(JF_TEST_DATA "/clip_l14_layer_golden.bin", "rb");
+    CHECK(f);
+    char magic[4];
+    uint32_t hdr[2];
+    CHECK(fread(magic, 1, 4, f) == 4 && !memcmp(magic, "JFCM", 4) && fread(hdr, 4, 2, f) == 2 && hdr[1] == 768);
+    float want[768], got[768];
+    for (uint32_t t = 0; t <= hdr[0]; t++) {
+        if (t < hdr[0]) {
+            uint32_t eot;
+            int32_t ids[77];
+            CHECK(fread(&eot, 4, 1, f) == 1 && fread(ids, 4, 77, f) == 77 && fread(want, 4, 768, f) == 768);
+            CHECK(jf_clip_encode_text(m, ids, (int)eot, got, &me) == JF_MODEL_OK);
+        } else {
+            size_t n = (size_t)3 * 224 * 224;
+            float *pix = malloc(n * sizeof *pix);
+            for (size_t i = 0; i < n; i++)
+                pix[i] = (float)((double)((int64_t)(i * 40503) % 65536) / 32768.0 - 1.0);
+            CHECK(fread(want, 4, 768, f) == 768);
+            CHECK(jf_clip_encode_image(m, pix, got, &me) == JF_MODEL_OK);
+            free(pix);
+        }
+        double e = 0, mx = 0;
+        for (uint32_t i = 0; i < 768; i++) {
+            e = fmax(e, fabs((double)got[i] - want[i]));
+            mx = fmax(mx, fabs((double)want[i]));
+        }
+        printf("%s %u: max error %.2e of %.2e\n", t < hdr[0] ? "text" : "image", t, e, mx);
+        CHECK(e < 1e-5 * mx);
+    }
+    fclose(f);
+    jf_clip_free(m);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
+
 static void clip_golden(void)
 {
     jf_error err = {0};
@@ -404,6 +455,7 @@ static void clip_bad_dir(void)
 static const test_case cases[] = {
     {"clip_bad_dir", clip_bad_dir},
     {"clip_golden", clip_golden},
+    {"clip_l14_layer", clip_l14_layer},
     {"preprocess_modes", preprocess_modes},
     {"fid_vs_scipy", fid_vs_scipy},
     {"self_checks", self_checks},

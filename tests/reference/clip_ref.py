@@ -8,6 +8,7 @@ h ^= h >> 29, u = (h >> 11)·2^-53; matrices (u − 0.5)·2·sqrt(3 / fan_in), L
 1 + 0.2(u − 0.5), biases 0.1(u − 0.5), embeddings u − 0.5; all rounded to float32.
 
   bench N THREADS  PyTorch images/s of the ViT-L/14 vision tower with formula weights
+  golden-l14-layer OUT.bin  the same at ViT-L/14 width with one layer per tower (see below)
   golden OUT.bin   text embeddings of fixed id sequences, image embeddings of formula pixels, and
                    CLIP preprocessing (HF PIL path and OpenAI path) of formula images
 Layout: b"JFCL", u32 n_text, n_img, embed; per text: u32 eot, i32 ids[77], f32 emb[embed];
@@ -163,8 +164,34 @@ def bench(n, threads):
     print(json.dumps({"images_per_s": n / (time.time() - t0), "threads": torch.get_num_threads()}))
 
 
+def golden_l14_layer(path):
+    """The ViT-L/14 widths with one layer per tower (as jf_clip_l14_shape() with text_layers =
+    vision_layers = 1): text embeddings of two id sequences and the image embedding of formula
+    pixels ((i·40503 mod 65536) / 32768 − 1 over 3·224·224).
+    Layout: b"JFCM", u32 n_text, embed; per text: u32 eot, i32 ids[77], f32 emb[embed]; then f32
+    image_emb[embed]."""
+    s = dict(L14, text_layers=1, vision_layers=1)
+    wt = formula(s)
+    sot, eot = s["vocab"] - 2, s["vocab"] - 1
+    texts = [[sot, 320, 1125, 539, 320, 2368, eot], [sot] + [((7919 * k) % 49000) for k in range(75)] + [eot]]
+    out = bytearray(b"JFCM") + struct.pack("<2I", len(texts), s["embed_dim"])
+    for t in texts:
+        ids = t + [eot] * (77 - len(t))
+        e, pos = text_embed(wt, s, ids)
+        out += struct.pack("<I", pos) + np.array(ids, dtype="<i4").tobytes() + e.numpy().astype("<f4").tobytes()
+    i = np.arange(3 * 224 * 224, dtype=np.int64)
+    pix = torch.from_numpy((((i * 40503) % 65536) / 32768.0 - 1.0).astype(np.float32).reshape(3, 224, 224))
+    out += image_embed(wt, s, pix).numpy().astype("<f4").tobytes()
+    with open(path, "wb") as f:
+        f.write(bytes(out))
+
+
 if __name__ == "__main__" and len(sys.argv) == 4 and sys.argv[1] == "bench":
     bench(int(sys.argv[2]), int(sys.argv[3]))
+    sys.exit(0)
+
+if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "golden-l14-layer":
+    golden_l14_layer(sys.argv[2])
     sys.exit(0)
 
 if __name__ == "__main__":
