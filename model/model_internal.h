@@ -95,8 +95,9 @@ void jf__patch_embed(const float *img, int c, int h, int w, int k, const jf__w *
  * ReLU, into [O][B][OH][OW]. Returns 0, or -1 when out of memory. */
 int jf__conv2d(const float *x, int C, int B, int H, int W, const float *w, const float *bias, int O, int kh, int kw, int sh,
                int sw, int ph, int pw, int relu, float *y);
-/* Pooling of `planes` H x W planes (floor mode): mode 0 max (padding never wins), 1 average over
- * the valid cells (count_include_pad=False), 2 average counting the padding. */
+/* Pooling of `planes` H x W planes (floor mode, kernel k ≤ 32): mode 0 max (padding never wins),
+ * 1 average over the valid cells (count_include_pad=False), 2 average counting the padding —
+ * PyTorch's CPU results bit for bit. */
 void jf__pool2d(const float *x, int planes, int H, int W, int k, int s, int p, int mode, float *y);
 
 /* ---- single modules of a loaded JanusFlow (janus.c), for the per-module goldens ---- */

@@ -826,23 +826,23 @@ static void im2col_row(void *user, size_t r)
 }
 
 typedef struct bias_job {
-    float *y;
+    float *y; /* the first of `len` columns of each output row, rows `stride` apart */
     const float *bias;
-    size_t plane;
+    size_t stride, len;
     int relu;
 } bias_job;
 
 __attribute__((target_clones("avx2", "default"))) static void bias_relu_row(void *user, size_t o)
 {
     const bias_job *j = user;
-    float *row = j->y + o * j->plane, b = j->bias ? j->bias[o] : 0.0f;
+    float *row = j->y + o * j->stride, b = j->bias ? j->bias[o] : 0.0f;
     if (j->relu) {
-        for (size_t i = 0; i < j->plane; i++) {
+        for (size_t i = 0; i < j->len; i++) {
             float v = row[i] + b;
             row[i] = v > 0.0f ? v : 0.0f;
         }
     } else {
-        for (size_t i = 0; i < j->plane; i++)
+        for (size_t i = 0; i < j->len; i++)
             row[i] += b;
     }
 }
@@ -855,8 +855,9 @@ int jf__conv2d(const float *x, int C, int B, int H, int W, const float *w, const
     if (kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, O, (int)N, C, 1.0f, w, C, x, (int)N, 0.0f, y, (int)N);
     } else {
-        /* im2col in column blocks of at most 8 M floats */
-        size_t block = (size_t)(8u << 20) / K;
+        /* im2col in column blocks of about 1 MB, which stay in the core's L2 cache while sgemm
+         * packs them; bias and ReLU on each output block while it is still in cache */
+        size_t block = (size_t)(256u << 10) / K;
         if (block < 256)
             block = 256;
         if (block > N)
@@ -870,11 +871,16 @@ int jf__conv2d(const float *x, int C, int B, int H, int W, const float *w, const
             jf__parallel_for(K, im2col_row, &j);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, O, (int)nc, (int)K, 1.0f, w, (int)K, cols, (int)nc, 0.0f,
                         y + c0, (int)N);
+            if (bias || relu) {
+                bias_job bj = {y + c0, bias, N, nc, relu};
+                jf__parallel_for((size_t)O, bias_relu_row, &bj);
+            }
         }
         free(cols);
+        return 0;
     }
     if (bias || relu) {
-        bias_job bj = {y, bias, N, relu};
+        bias_job bj = {y, bias, N, N, relu};
         jf__parallel_for((size_t)O, bias_relu_row, &bj);
     }
     return 0;
@@ -886,18 +892,81 @@ typedef struct pool_job {
     float *y;
 } pool_job;
 
-/* Separable: a horizontal pass over each input row (sums in double, maxima), then a vertical
- * pass over those. Sums are accumulated in double as PyTorch's CPU pooling does. */
 /* One plane, in PyTorch's order: each output adds (or compares) its window's inputs row by row,
  * left to right, in float, skipping the padding, then divides by the count as a float — so the
  * averages are PyTorch's bit for bit. The loops run over a whole output row at a time for each
  * window cell (the same order per output), which vectorizes. */
+/* Stride 1 on a small plane: the plane copied into a padded buffer (0 or -inf around it), then
+ * every window cell added over the whole flattened buffer at once — long vector loops instead of
+ * short rows. Each output still takes its cells in PyTorch's order; the padding cells it also
+ * takes are +0 (or -inf for max), which change no sum (or maximum). Returns 0 when the plane is
+ * too large for the stack buffers (the row-by-row path takes it). */
+#define POOL_FLAT_MAX 4096
+__attribute__((target_clones("avx2", "default"))) static int pool_plane_flat(const pool_job *j, const float *in, float *out)
+{
+    int k = j->k, p = j->p, Wp = j->W + 2 * p, Hp = j->H + 2 * p, OH = j->OH, OW = j->OW;
+    if (j->s != 1 || (size_t)Hp * Wp > POOL_FLAT_MAX)
+        return 0;
+    float pad[POOL_FLAT_MAX], acc[POOL_FLAT_MAX];
+    float fill = j->mode == 0 ? -INFINITY : 0.0f;
+    for (int i = 0; i < Hp * Wp; i++)
+        pad[i] = fill;
+    for (int y = 0; y < j->H; y++)
+        memcpy(pad + (size_t)(y + p) * Wp + p, in + (size_t)y * j->W, (size_t)j->W * sizeof *in);
+    int n = (OH - 1) * Wp + OW; /* flattened positions of the outputs (with the gaps between rows) */
+    for (int i = 0; i < n; i++)
+        acc[i] = fill;
+    for (int dy = 0; dy < k; dy++)
+        for (int dx = 0; dx < k; dx++) {
+            const float *src = pad + (size_t)dy * Wp + dx;
+            if (j->mode == 0) {
+                for (int i = 0; i < n; i++)
+                    acc[i] = (src[i] > acc[i] || isnan(src[i])) ? src[i] : acc[i];
+            } else {
+                for (int i = 0; i < n; i++)
+                    acc[i] += src[i];
+            }
+        }
+    /* the divisor of each output is (rows of its window) x (columns of its window) as counted
+     * by the mode: columns once per plane, rows once per output row */
+    int cols[POOL_FLAT_MAX];
+    for (int ox = 0; ox < OW; ox++) {
+        int x0 = ox - p;
+        int xa = x0 < 0 ? 0 : x0, xb = x0 + k > j->W ? j->W : x0 + k, xe = x0 + k > j->W + p ? j->W + p : x0 + k;
+        cols[ox] = j->mode == 1 ? xb - xa : xe - x0;
+    }
+    for (int oy = 0; oy < OH; oy++) {
+        const float *a = acc + (size_t)oy * Wp;
+        float *o = out + (size_t)oy * OW;
+        int y0 = oy - p, ya = y0 < 0 ? 0 : y0, yb = y0 + k > j->H ? j->H : y0 + k;
+        int ye = y0 + k > j->H + p ? j->H + p : y0 + k, rows = j->mode == 1 ? yb - ya : ye - y0;
+        if (j->mode == 0)
+            memcpy(o, a, (size_t)OW * sizeof *o);
+        else
+            for (int ox = 0; ox < OW; ox++)
+                o[ox] = a[ox] / (float)(rows * cols[ox]);
+    }
+    return 1;
+}
+
 __attribute__((target_clones("avx2", "default"))) static void pool_plane(void *user, size_t pl)
 {
     const pool_job *j = user;
     const float *in = j->x + pl * (size_t)j->H * j->W;
     float *out = j->y + pl * (size_t)j->OH * j->OW;
+    if (pool_plane_flat(j, in, out))
+        return;
     int OW = j->OW, s = j->s;
+    /* for each window column kx, the outputs whose input column ox*s - p + kx lies inside the
+     * row: the same for every row, so computed once (the divisions cost more than the sums) */
+    int lo_k[32], hi_k[32];
+    for (int kx = 0; kx < j->k && kx < 32; kx++) {
+        int d = kx - j->p;
+        lo_k[kx] = d < 0 ? (-d + s - 1) / s : 0;
+        hi_k[kx] = j->W - 1 - d >= 0 ? (j->W - 1 - d) / s + 1 : 0;
+        if (hi_k[kx] > OW)
+            hi_k[kx] = OW;
+    }
     for (int oy = 0; oy < j->OH; oy++) {
         float *o = out + (size_t)oy * OW;
         int y0 = oy * s - j->p;
@@ -907,12 +976,7 @@ __attribute__((target_clones("avx2", "default"))) static void pool_plane(void *u
         for (int iy = ya; iy < yb; iy++) {
             const float *row = in + (size_t)iy * j->W;
             for (int kx = 0; kx < j->k; kx++) {
-                /* outputs whose input column ox*s - p + kx lies inside the row */
-                int d = kx - j->p;
-                int lo = d < 0 ? (-d + s - 1) / s : 0;
-                int hi = j->W - 1 - d >= 0 ? (j->W - 1 - d) / s + 1 : 0;
-                if (hi > OW)
-                    hi = OW;
+                int d = kx - j->p, lo = lo_k[kx], hi = hi_k[kx];
                 if (j->mode == 0) {
                     for (int ox = lo; ox < hi; ox++) {
                         float v = row[ox * s + d];
@@ -947,6 +1011,10 @@ __attribute__((target_clones("avx2", "default"))) static void pool_plane(void *u
 
 void jf__pool2d(const float *x, int planes, int H, int W, int k, int s, int p, int mode, float *y)
 {
+    if (k > 32) { /* pool_plane's per-column tables hold 32 (the networks here pool 3x3) */
+        note_failure();
+        return;
+    }
     pool_job j = {x, H, W, k, s, p, (H + 2 * p - k) / s + 1, (W + 2 * p - k) / s + 1, mode, y};
     jf__parallel_for((size_t)planes, pool_plane, &j);
 }
