@@ -47,6 +47,8 @@ t2=$(/usr/bin/python3 "$ref/clip_ref.py" bench 4 2)
 import json, sys
 j, t1, t2 = (json.loads(a) for a in sys.argv[1:4])
 best = max(t1["images_per_s"], t2["images_per_s"])
-print(f"jf {j['images_per_s']:.2f} images/s, {j['texts_per_s']:.1f} captions/s ({j['threads']} threads); PyTorch "
-      f"{t1['images_per_s']:.2f} (1 thread), {t2['images_per_s']:.2f} (2 threads) -> jf {j['images_per_s'] / best:.2f}x")
+print(f"jf {j['images_per_s']:.2f} images/s one at a time, {j['images_per_s_batch4']:.2f} in batches of 4, "
+      f"{j['texts_per_s']:.1f} captions/s ({j['threads']} threads); PyTorch one at a time "
+      f"{t1['images_per_s']:.2f} (1 thread), {t2['images_per_s']:.2f} (2 threads) -> jf {j['images_per_s'] / best:.2f}x "
+      f"one at a time, {j['images_per_s_batch4'] / best:.2f}x batched")
 PY

@@ -281,32 +281,36 @@ int jf_clip_tokenize(jf_clip *m, const char *text, const char *prefix, int torch
 }
 
 /* One pre-LN residual stack over x[n, width]. */
-/* Returns 0, or -1 when its activations could not be allocated. */
-static int run_tower(const tower *t, float *x, size_t n, int causal)
+/* The tower on `seqs` sequences of n tokens each, x [seqs * n, width]: the linear layers on all
+ * rows at once, attention within each sequence. Returns 0, or -1 when its activations could not
+ * be allocated. */
+static int run_tower(const tower *t, float *x, size_t n, size_t seqs, int causal)
 {
-    size_t W = (size_t)t->width, F = (size_t)t->mlp;
+    size_t W = (size_t)t->width, F = (size_t)t->mlp, rows = n * seqs;
     int hd = t->width / t->heads;
-    float *h = malloc(n * W * sizeof *h), *q = malloc(n * W * sizeof *q), *k = malloc(n * W * sizeof *k),
-          *v = malloc(n * W * sizeof *v), *a = malloc(n * W * sizeof *a), *f = malloc(n * F * sizeof *f);
+    float *h = malloc(rows * W * sizeof *h), *q = malloc(rows * W * sizeof *q), *k = malloc(rows * W * sizeof *k),
+          *v = malloc(rows * W * sizeof *v), *a = malloc(rows * W * sizeof *a), *f = malloc(rows * F * sizeof *f);
     int ok = h && q && k && v && a && f;
     for (int l = 0; ok && l < t->layers; l++) {
         const clip_layer *L = &t->l[l];
-        jf__layernorm(x, n, W, &L->ln1_w, &L->ln1_b, t->eps, h);
-        jf__linear(h, n, &L->q_w, &L->q_b, q);
-        jf__linear(h, n, &L->k_w, &L->k_b, k);
-        jf__linear(h, n, &L->v_w, &L->v_b, v);
-        jf__attention(q, n, k, v, n, t->heads, t->heads, hd, 1.0f / sqrtf((float)hd), causal, 0, a);
-        jf__linear(a, n, &L->o_w, &L->o_b, h);
-        for (size_t i = 0; i < n * W; i++)
+        jf__layernorm(x, rows, W, &L->ln1_w, &L->ln1_b, t->eps, h);
+        jf__linear(h, rows, &L->q_w, &L->q_b, q);
+        jf__linear(h, rows, &L->k_w, &L->k_b, k);
+        jf__linear(h, rows, &L->v_w, &L->v_b, v);
+        for (size_t sq = 0; sq < seqs; sq++)
+            jf__attention(q + sq * n * W, n, k + sq * n * W, v + sq * n * W, n, t->heads, t->heads, hd,
+                          1.0f / sqrtf((float)hd), causal, 0, a + sq * n * W);
+        jf__linear(a, rows, &L->o_w, &L->o_b, h);
+        for (size_t i = 0; i < rows * W; i++)
             x[i] += h[i];
-        jf__layernorm(x, n, W, &L->ln2_w, &L->ln2_b, t->eps, h);
-        jf__linear(h, n, &L->fc1_w, &L->fc1_b, f);
+        jf__layernorm(x, rows, W, &L->ln2_w, &L->ln2_b, t->eps, h);
+        jf__linear(h, rows, &L->fc1_w, &L->fc1_b, f);
         if (t->quick_gelu)
-            jf__quick_gelu(f, n * F);
+            jf__quick_gelu(f, rows * F);
         else
-            jf__gelu(f, n * F);
-        jf__linear(f, n, &L->fc2_w, &L->fc2_b, h);
-        for (size_t i = 0; i < n * W; i++)
+            jf__gelu(f, rows * F);
+        jf__linear(f, rows, &L->fc2_w, &L->fc2_b, h);
+        for (size_t i = 0; i < rows * W; i++)
             x[i] += h[i];
     }
     free(h);
@@ -346,7 +350,7 @@ jf_model_status jf_clip_encode_text(jf_clip *m, const int32_t *ids, int eot_pos,
         for (size_t k = 0; k < W; k++)
             x[i * W + k] += pos[k];
     }
-    int bad = run_tower(&m->text, x, run, 1);
+    int bad = run_tower(&m->text, x, run, 1, 1);
     jf__layernorm(x + (run - 1) * W, 1, W, &m->final_ln_w, &m->final_ln_b, m->text.eps, h);
     jf__linear(h, 1, &m->text_proj, NULL, embedding);
     free(x);
@@ -357,35 +361,50 @@ jf_model_status jf_clip_encode_text(jf_clip *m, const int32_t *ids, int eot_pos,
     return JF_MODEL_OK;
 }
 
-jf_model_status jf_clip_encode_image(jf_clip *m, const float *pixels, float *embedding, jf_model_error *err)
+jf_model_status jf_clip_encode_images(jf_clip *m, const float *pixels, size_t n_images, float *embeddings,
+                                      jf_model_error *err)
 {
     const jf_clip_config *c = &m->cfg;
     int g = c->image_size / c->patch;
-    size_t N = (size_t)g * g, W = (size_t)c->vision_width;
+    size_t N = (size_t)g * g, W = (size_t)c->vision_width, T = N + 1, B = n_images;
+    size_t plane = (size_t)3 * c->image_size * c->image_size;
+    if (!B)
+        return JF_MODEL_OK;
     (void)jf__ops_failed();
-    float *x = malloc((N + 1) * W * sizeof *x), *pos = malloc((N + 1) * W * sizeof *pos), *h = malloc((N + 1) * W * sizeof *h);
+    float *x = malloc(B * T * W * sizeof *x), *pos = malloc(T * W * sizeof *pos), *h = malloc(B * T * W * sizeof *h);
     if (!x || !pos || !h) {
         free(x);
         free(pos);
         free(h);
-        return jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
+        return jf__merr(err, JF_MODEL_ENOMEM, "out of memory for %zu images", B);
     }
-    jf__w_to_f32(&m->cls, 0, W, x);
-    jf__patch_embed(pixels, 3, c->image_size, c->image_size, c->patch, &m->patch_w, NULL, x + W);
-    jf__w_to_f32(&m->vis_pos, 0, (N + 1) * W, pos);
-    for (size_t i = 0; i < (N + 1) * W; i++)
-        x[i] += pos[i];
-    jf__layernorm(x, N + 1, W, &m->pre_ln_w, &m->pre_ln_b, m->vision.eps, h);
-    memcpy(x, h, (N + 1) * W * sizeof *x);
-    int bad = run_tower(&m->vision, x, N + 1, 0);
-    jf__layernorm(x, 1, W, &m->post_ln_w, &m->post_ln_b, m->vision.eps, h);
-    jf__linear(h, 1, &m->vis_proj, NULL, embedding);
+    jf__w_to_f32(&m->vis_pos, 0, T * W, pos);
+    for (size_t b = 0; b < B; b++) {
+        float *xb = x + b * T * W;
+        jf__w_to_f32(&m->cls, 0, W, xb);
+        jf__patch_embed(pixels + b * plane, 3, c->image_size, c->image_size, c->patch, &m->patch_w, NULL, xb + W);
+        for (size_t i = 0; i < T * W; i++)
+            xb[i] += pos[i];
+    }
+    jf__layernorm(x, B * T, W, &m->pre_ln_w, &m->pre_ln_b, m->vision.eps, h);
+    memcpy(x, h, B * T * W * sizeof *x);
+    int bad = run_tower(&m->vision, x, T, B, 0);
+    /* the class token of each image, post-LayerNorm, projected */
+    for (size_t b = 0; b < B; b++)
+        memcpy(h + b * W, x + b * T * W, W * sizeof *h);
+    jf__layernorm(h, B, W, &m->post_ln_w, &m->post_ln_b, m->vision.eps, x);
+    jf__linear(x, B, &m->vis_proj, NULL, embeddings);
     free(x);
     free(pos);
     free(h);
     if (jf__ops_failed() || bad)
-        return jf__merr(err, JF_MODEL_ENOMEM, "out of memory encoding an image");
+        return jf__merr(err, JF_MODEL_ENOMEM, "out of memory encoding %zu images", B);
     return JF_MODEL_OK;
+}
+
+jf_model_status jf_clip_encode_image(jf_clip *m, const float *pixels, float *embedding, jf_model_error *err)
+{
+    return jf_clip_encode_images(m, pixels, 1, embedding, err);
 }
 
 /* ---- formula weights (demo, tests): a small CLIP in the Hugging Face layout ---- */

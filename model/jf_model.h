@@ -271,6 +271,10 @@ int jf_clip_tokenize(jf_clip *m, const char *text, const char *prefix, int torch
  * pixels [3][image_size][image_size] already normalised with CLIP's mean and std. */
 jf_model_status jf_clip_encode_text(jf_clip *m, const int32_t *ids, int eot_pos, float *embedding, jf_model_error *err);
 jf_model_status jf_clip_encode_image(jf_clip *m, const float *pixels, float *embedding, jf_model_error *err);
+/* n images at once (pixels [n][3][size][size] → embeddings [n][embed_dim]): the numbers of one
+ * by one up to float rounding, with each weight matrix packed once per batch, not per image. */
+jf_model_status jf_clip_encode_images(jf_clip *m, const float *pixels, size_t n, float *embeddings,
+                                      jf_model_error *err);
 
 /* A small CLIP with formula weights in the Hugging Face layout (config.json, model.safetensors,
  * a byte-level tokenizer.json): the demo's and the tests' stand-in for the real checkpoints.

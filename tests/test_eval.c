@@ -303,6 +303,24 @@ static void clip_l14_layer(void)
                 pix[i] = (float)((double)((int64_t)(i * 40503) % 65536) / 32768.0 - 1.0);
             CHECK(fread(want, 4, 768, f) == 768);
             CHECK(jf_clip_encode_image(m, pix, got, &me) == JF_MODEL_OK);
+            /* a batch (this image, a shifted one, this one again) gives the one-by-one numbers */
+            float *three = malloc(3 * n * sizeof *three), *emb3 = malloc(3 * 768 * sizeof *emb3), one[768];
+            memcpy(three, pix, n * sizeof *three);
+            for (size_t i = 0; i < n; i++)
+                three[n + i] = pix[(i + 1000) % n];
+            memcpy(three + 2 * n, pix, n * sizeof *three);
+            CHECK(jf_clip_encode_images(m, three, 3, emb3, &me) == JF_MODEL_OK);
+            CHECK(jf_clip_encode_image(m, three + n, one, &me) == JF_MODEL_OK);
+            double be = 0;
+            for (int i = 0; i < 768; i++) {
+                be = fmax(be, fabs((double)emb3[i] - got[i]));
+                be = fmax(be, fabs((double)emb3[768 + i] - one[i]));
+                be = fmax(be, fabs((double)emb3[1536 + i] - got[i]));
+            }
+            printf("batch of 3 images vs one by one: max difference %.2e\n", be);
+            CHECK(be < 1e-5);
+            free(three);
+            free(emb3);
             free(pix);
         }
         double e = 0, mx = 0;
