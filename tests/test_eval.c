@@ -268,19 +268,30 @@ static void preprocess_modes(void)
     free(gout);
 }
 
-/* CLIP: formula-weight towers and the two preprocessing paths against tests/reference/clip_ref.py */
+/* A CLIP with formula weights written to dir (/tmp/jf_test_clip_TAG_PID) and loaded; NULL with
+ * the message printed when either fails. */
+static jf_clip *formula_clip(const jf_clip_formula_shape *shape, const char *tag, char *dir, size_t dir_size)
+{
+    jf_model_error me = {0};
+    snprintf(dir, dir_size, "/tmp/jf_test_clip_%s_%d", tag, (int)getpid());
+    jf_clip *m = NULL;
+    if (jf_clip_write_formula(dir, shape, &me) || jf_clip_load(dir, &m, &me)) {
+        fprintf(stderr, "%s: %s\n", dir, me.msg);
+        return NULL;
+    }
+    return m;
+}
+
 /* Full width: the ViT-L/14 sizes with one layer per tower (formula weights written here, 300 MB),
  * text and image embeddings against tests/reference/clip_ref.py golden-l14-layer. */
 static void clip_l14_layer(void)
 {
     jf_model_error me = {0};
     char dir[256];
-    snprintf(dir, sizeof dir, "/tmp/jf_test_clip_l14_%d", (int)getpid());
     jf_clip_formula_shape shape = jf_clip_l14_shape();
     shape.text_layers = shape.vision_layers = 1;
-    CHECK(jf_clip_write_formula(dir, &shape, &me) == JF_MODEL_OK);
-    jf_clip *m = NULL;
-    CHECK_MSG(jf_clip_load(dir, &m, &me) == JF_MODEL_OK, "%s", me.msg);
+    jf_clip *m = formula_clip(&shape, "l14", dir, sizeof dir);
+    CHECK(m);
     const jf_clip_config *c = jf_clip_get_config(m);
     CHECK_EQ_INT(c->image_size, 224);
     CHECK_EQ_INT(c->vision_width, 1024);
@@ -338,16 +349,15 @@ static void clip_l14_layer(void)
     CHECK(system(cmd) == 0);
 }
 
+/* CLIP: formula-weight towers and the two preprocessing paths against tests/reference/clip_ref.py */
 static void clip_golden(void)
 {
     jf_error err = {0};
     jf_model_error me = {0};
     char dir[256];
-    snprintf(dir, sizeof dir, "/tmp/jf_test_clip_%d", (int)getpid());
     jf_clip_formula_shape shape = jf_clip_tiny_shape();
-    CHECK(jf_clip_write_formula(dir, &shape, &me) == JF_MODEL_OK);
-    jf_clip *m = NULL;
-    CHECK_MSG(jf_clip_load(dir, &m, &me) == JF_MODEL_OK, "%s", me.msg);
+    jf_clip *m = formula_clip(&shape, "tiny", dir, sizeof dir);
+    CHECK(m);
     const jf_clip_config *c = jf_clip_get_config(m);
     CHECK_EQ_INT(c->image_size, 32);
     CHECK_EQ_INT(c->text_heads, 2);
