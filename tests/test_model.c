@@ -923,6 +923,88 @@ static void out_of_memory(void)
 #endif
 }
 
+#ifndef JF_TEST_ASAN
+/* A field of /proc/self/status in bytes ("VmRSS", "VmHWM"), 0 when unreadable. */
+static uint64_t status_bytes(const char *field)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    uint64_t kb = 0;
+    size_t n = strlen(field);
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, field, n) && line[n] == ':')
+            kb = strtoull(line + n + 1, NULL, 10);
+    if (f)
+        fclose(f);
+    return kb * 1024;
+}
+#endif
+
+/* The memory plan holds at full width: after a warm-up (weights paged in, pool and OpenBLAS
+ * started), the peak resident memory a prompt of ~1500 tokens with an image adds stays within
+ * what jf_janus_plan gave for it beyond the weights, and is not far below it either (a plan
+ * that misses a buffer, or counts one twice, fails). Skipped under AddressSanitizer. */
+static void memory_plan(void)
+{
+#ifdef JF_TEST_ASAN
+    exit(77);
+#else
+    jf_model_error err = {0};
+    char dir[256];
+    snprintf(dir, sizeof dir, "/tmp/jf_test_plan_%d", (int)getpid());
+    jf_janus_random_shape shape = jf_janus_layer_shape();
+    CHECK_OK(jf_janus_write_random(dir, &shape, 1, &err));
+    jf_janus *m = NULL;
+    CHECK_OK(jf_janus_load(dir, &m, NULL, NULL, NULL, &err));
+    const jf_janus_config *c = jf_janus_get_config(m);
+    size_t S = (size_t)c->image_size, N = (size_t)c->image_tokens;
+    float *pixels = malloc(3 * S * S * sizeof *pixels), *logits = malloc((size_t)c->vocab * sizeof *logits);
+    for (size_t i = 0; i < 3 * S * S; i++)
+        pixels[i] = (float)((int)(i % 255) - 127) / 128.0f;
+    const float *images[] = {pixels};
+    size_t n = 1500;
+    int32_t *ids = malloc(n * sizeof *ids);
+    for (size_t i = 0; i < n; i++)
+        ids[i] = (int32_t)(i % 200);
+    ids[0] = c->bos;
+    ids[1] = c->image_start;
+    for (size_t i = 0; i < N; i++)
+        ids[2 + i] = c->image_tag;
+    ids[2 + N] = c->image_end;
+    /* warm-up: a short prompt with the image touches every weight the path reads */
+    int32_t warm[600];
+    memcpy(warm, ids, (N + 3) * sizeof *warm);
+    CHECK(N + 3 <= 600);
+    CHECK_OK(jf_janus_prefill_logits(m, warm, N + 3, images, 1, logits, &err));
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (!f || fputs("5", f) < 0 || fclose(f) != 0) {
+        printf("cannot reset the peak RSS (/proc/self/clear_refs): skipped\n");
+        exit(77);
+    }
+    uint64_t base = status_bytes("VmRSS");
+    CHECK(base > 0 && status_bytes("VmHWM") <= base + (1 << 20));
+    CHECK_OK(jf_janus_prefill_logits(m, ids, n, images, 1, logits, &err));
+    uint64_t peak = status_bytes("VmHWM");
+    jf_janus_memory_plan pl = jf_janus_plan(m, n, 0, 1);
+    uint64_t planned = pl.total - pl.weights_mapped, grown = peak > base ? peak - base : 0;
+    printf("prompt of %zu tokens with an image: peak RSS grew %.1f MB; planned beyond the weights %.1f MB "
+           "(KV %.1f, prefill %.1f, SigLIP %.1f, scratch %.1f)\n",
+           n, grown / 1e6, planned / 1e6, pl.kv_cache / 1e6, pl.llm_activations / 1e6, pl.vision_activations / 1e6,
+           pl.scratch / 1e6);
+    CHECK(grown <= planned);
+    /* the warm-up already holds the per-thread scratch; the rest must show up */
+    CHECK(grown >= (pl.kv_cache + pl.llm_activations) / 2);
+    free(ids);
+    free(pixels);
+    free(logits);
+    jf_janus_free(m);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+#endif
+}
+
+
 /* PyTorch checkpoints (tests/reference/torch_ckpt.py): both containers give every tensor with
  * its dtype, shape and values; a pickle that would call os.system is refused; cut files are
  * refused with a message. */
@@ -1050,6 +1132,7 @@ static const test_case cases[] = {
     {"context_limit", context_limit},
     {"pool_exact", pool_exact},
     {"out_of_memory", out_of_memory},
+    {"memory_plan", memory_plan},
     {"tiny_load", tiny_load},
     {"tiny_golden", tiny_golden},
     {"module_goldens", module_goldens},
