@@ -39,7 +39,9 @@ static const char HELP[] =
     "CLIP directory (openai/clip-vit-large-patch14 for torchmetrics, clip-vit-base-patch32 for Hessel).\n"
     "  --kind K          torchmetrics (100·cos, mean clamped at 0; default), hessel (2.5·max(cos,0),\n"
     "                    \"A photo depicts\" prefix, OpenAI preprocessing), cosine (GigaGAN/Janus script)\n"
-    "  --preprocess P    hf or openai (default by kind); --prefix TEXT; --torchmetrics-cut (cut long\n"
+    "  --preprocess P    hf or openai (default by kind; openai also unescapes HTML references in the\n"
+    "                    captions twice, as clip.tokenize does — not its ftfy fixes); --prefix TEXT;\n"
+    "                    --torchmetrics-cut (cut long\n"
     "                    captions as torchmetrics does instead of truncating to 75 tokens)\n"
     "  --column NAME     write each sample's score into this index column (dataset sources), for\n"
     "                    jf filter --where \"NAME >= 28\" (DataComp-style filtering)\n";

@@ -263,10 +263,18 @@ jf_status jf_clipscore_run(jf_clip *m, const char *source, const jf_clipscore_pa
         int32_t ids[512];
         int pos, nc;
         jf_model_error me;
-        if (rc || c->context > 512 || jf_clip_tokenize(m, caption, prefix, p->torchmetrics_slice, ids, &pos, &nc)) {
+        /* OpenAI's clip.tokenize: html.unescape(html.unescape(text)) (after ftfy, not reproduced) */
+        char *once = openai ? jf__html_unescape(caption) : NULL, *twice = once ? jf__html_unescape(once) : NULL;
+        free(once);
+        if (openai && !twice)
+            rc = -1;
+        if (rc || c->context > 512 ||
+            jf_clip_tokenize(m, twice ? twice : caption, prefix, p->torchmetrics_slice, ids, &pos, &nc)) {
+            free(twice);
             s = jf_error_set(err, JF_ENOMEM, "%s: out of memory", name);
             break;
         }
+        free(twice);
         if (nc > c->context - 2)
             out->long_captions++;
         if (jf_clip_encode_image(m, pix, ei, &me) || jf_clip_encode_text(m, ids, pos, et, &me)) {

@@ -7,4 +7,7 @@
 /* A whole file into *buf (grown as needed, capacity *cap), its size in *len; 0 or -1. */
 int jf__eval_read_file(const char *path, uint8_t **buf, size_t *cap, size_t *len);
 
+/* Python's html.unescape on UTF-8 text (malloc'd; NULL when out of memory). */
+char *jf__html_unescape(const char *text);
+
 #endif

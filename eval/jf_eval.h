@@ -143,7 +143,9 @@ double jf_clipscore_total(jf_clipscore_kind kind, const double *samples, size_t 
 
 typedef struct jf_clipscore_params {
     jf_clipscore_kind kind;
-    int preprocess;          /* -1 = by kind (Hugging Face for torchmetrics, OpenAI otherwise), 0 HF, 1 OpenAI */
+    int preprocess;          /* -1 = by kind (Hugging Face for torchmetrics, OpenAI otherwise), 0 HF, 1 OpenAI
+                              * (clip._transform for images; captions through html.unescape twice as
+                              * clip.tokenize's basic_clean does — its ftfy.fix_text is not reproduced) */
     const char *prefix;      /* NULL = by kind ("A photo depicts" for hessel and cosine) */
     int torchmetrics_slice;  /* cut long captions as torchmetrics does instead of truncating */
     const char *prompts;     /* a file of prompts, one per line, paired in order with the images */

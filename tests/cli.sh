@@ -194,6 +194,20 @@ python3 -c "import json,sys; d=json.load(open('$work/out')); sys.exit(0 if d['pa
   && ok "prompts paired with images" || bad "prompts pairing"
 printf 'only one\n' > "$work/prompts1.txt"
 expect 2 "fewer prompts than images" $jf eval clipscore "$work/gen" --prompts "$work/prompts1.txt" --model "$work/demo/clip-formula"
+# OpenAI's cleaning on the Hessel path: "&amp;" reads as "&" there, not in torchmetrics' tokenizer
+printf '{"image": "%s", "text": "Tom &amp;amp; Jerry"}\n' "${img1#$work/}" > "$work/amp.jsonl"
+printf '{"image": "%s", "text": "Tom & Jerry"}\n' "${img1#$work/}" > "$work/plain.jsonl"
+for k in hessel torchmetrics; do
+  $jf eval clipscore "$work/amp.jsonl" --model "$work/demo/clip-formula" --kind $k --json > "$work/amp_$k.json" 2>/dev/null
+  $jf eval clipscore "$work/plain.jsonl" --model "$work/demo/clip-formula" --kind $k --json > "$work/plain_$k.json" 2>/dev/null
+done
+python3 - "$work" <<'PY' && ok "hessel captions HTML-unescaped as clip.tokenize does" || bad "hessel HTML unescaping"
+import json, sys
+w = sys.argv[1]
+s = {f: json.load(open(f"{w}/{f}.json"))["mean_cosine"] for f in ("amp_hessel", "plain_hessel", "amp_torchmetrics", "plain_torchmetrics")}
+assert s["amp_hessel"] == s["plain_hessel"], s
+assert s["amp_torchmetrics"] != s["plain_torchmetrics"], s
+PY
 expect 2 "clipscore without --model" $jf eval clipscore "$work/imgs"
 expect 2 "clipscore unknown kind" $jf eval clipscore "$work/imgs" --model "$work/demo/clip-formula" --kind nope
 

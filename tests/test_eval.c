@@ -1,6 +1,7 @@
 /* Tests of the eval module: statistics, Fréchet distance and KID against numpy/scipy
  * (tests/reference/fid_ref.py), .npz files both ways, the self-checks of evaluation.md §1.11. */
 #include "check.h"
+#include "eval_internal.h"
 #include "jf_eval.h"
 
 #include <math.h>
@@ -268,6 +269,35 @@ static void preprocess_modes(void)
     free(gout);
 }
 
+/* Captions as OpenAI's CLIP cleans them: Python's html.unescape twice, byte for byte, on 471 cases
+ * from tests/reference/html_unescape_ref.py (named references with and without ';', longest
+ * prefixes, numeric references, remapped and dropped code points, non-ASCII neighbours). */
+static void html_unescape(void)
+{
+    FILE *f = fopen(JF_TEST_DATA "/html_unescape.bin", "rb");
+    CHECK(f);
+    char magic[4];
+    uint32_t n = 0;
+    CHECK(fread(magic, 1, 4, f) == 4 && !memcmp(magic, "JFHU", 4) && fread(&n, 4, 1, f) == 1);
+    int same = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t la, lb;
+        char a[4096], b[4096];
+        CHECK(fread(&la, 4, 1, f) == 1 && la < sizeof a && fread(a, 1, la, f) == la);
+        CHECK(fread(&lb, 4, 1, f) == 1 && lb < sizeof b && fread(b, 1, lb, f) == lb);
+        a[la] = b[lb] = 0;
+        char *once = jf__html_unescape(a), *twice = once ? jf__html_unescape(once) : NULL;
+        CHECK(twice);
+        CHECK_MSG(strlen(twice) == lb && !memcmp(twice, b, lb), "case %u: \"%s\" gave \"%s\", Python \"%s\"", i, a, twice, b);
+        same += strcmp(a, b) == 0;
+        free(once);
+        free(twice);
+    }
+    fclose(f);
+    printf("%u captions unescaped as Python's html.unescape does (%d without references)\n", n, same);
+    CHECK(n > 400);
+}
+
 /* A CLIP with formula weights written to dir (/tmp/jf_test_clip_TAG_PID) and loaded; NULL with
  * the message printed when either fails. */
 static jf_clip *formula_clip(const jf_clip_formula_shape *shape, const char *tag, char *dir, size_t dir_size)
@@ -483,6 +513,7 @@ static void clip_bad_dir(void)
 static const test_case cases[] = {
     {"clip_bad_dir", clip_bad_dir},
     {"clip_golden", clip_golden},
+    {"html_unescape", html_unescape},
     {"clip_l14_layer", clip_l14_layer},
     {"preprocess_modes", preprocess_modes},
     {"fid_vs_scipy", fid_vs_scipy},
