@@ -531,7 +531,7 @@ static int chat_batch(jf_janus *m, const char *path, const char *image_root, siz
         total += text[i] == '\n' || i + 1 == len;
     batch_item items[64];
     memset(items, 0, sizeof items);
-    size_t n = 0, done = 0, answered = 0, failed = 0, new_tokens = 0;
+    size_t n = 0, answered = 0, failed = 0, new_tokens = 0;
     long line = 0;
     int rc = 0;
     progress pr;
@@ -553,20 +553,15 @@ static int chat_batch(jf_janus *m, const char *path, const char *image_root, siz
         it->line = line;
         batch_parse(m, it, q, image_root);
         if (n == batch_size || cur >= text + len) {
-            if (batch_run(m, items, n, p, &answered, &failed, &new_tokens, &err))
-                rc = 1;
+            rc = batch_run(m, items, n, p, &answered, &failed, &new_tokens, &err);
             for (size_t i = 0; i < n; i++)
                 batch_free(&items[i]);
-            done += n;
             n = 0;
-            progress_update(&pr, done, total, "questions");
+            progress_update(&pr, answered + failed, total, "questions");
         }
     }
-    if (!rc && n) { /* a file ending in blank lines */
-        if (batch_run(m, items, n, p, &answered, &failed, &new_tokens, &err))
-            rc = 1;
-        done += n;
-    }
+    if (!rc && n) /* the file ended in blank lines after a partial batch */
+        rc = batch_run(m, items, n, p, &answered, &failed, &new_tokens, &err);
     for (size_t i = 0; i < n; i++)
         batch_free(&items[i]);
     progress_done(&pr);

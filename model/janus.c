@@ -745,9 +745,10 @@ static void llm_layer_forward(const jf_janus *m, int l, kv_seq *sq, float *x, si
     layer_tail(m, L, att, T, x, h, g, u);
 }
 
-/* Runs T new positions (embeddings x[T, hidden], consumed) after the cached ones; writes the
- * logits of the last position when `logits` is set. */
-static jf_model_status llm_forward(jf_janus *m, kv_seq *sq, float *x, size_t T, float *logits, jf_model_error *err)
+/* Runs decoder layers [l0, l1) on T new positions (embeddings x[T, hidden], consumed) after
+ * the cached ones; writes the logits of the last position when `logits` is set. */
+static jf_model_status llm_layers(jf_janus *m, kv_seq *sq, float *x, size_t T, int l0, int l1, float *logits,
+                                  jf_model_error *err)
 {
     const jf_janus_config *c = &m->cfg;
     jf_model_status s = cache_reserve(m, sq, sq->n_past + T, err);
@@ -763,7 +764,7 @@ static jf_model_status llm_forward(jf_janus *m, kv_seq *sq, float *x, size_t T, 
     int *positions = (int *)(u + T * I);
     for (size_t t = 0; t < T; t++)
         positions[t] = (int)(sq->n_past + t);
-    for (int l = 0; l < c->layers; l++)
+    for (int l = l0; l < l1; l++)
         llm_layer_forward(m, l, sq, x, T, positions, h, q, att, g, u);
     sq->n_past += T;
     if (logits) {
@@ -774,11 +775,16 @@ static jf_model_status llm_forward(jf_janus *m, kv_seq *sq, float *x, size_t T, 
     return kernels_status(s, err);
 }
 
+static jf_model_status llm_forward(jf_janus *m, kv_seq *sq, float *x, size_t T, float *logits, jf_model_error *err)
+{
+    return llm_layers(m, sq, x, T, 0, m->cfg.layers, logits, err);
+}
+
 jf_model_status jf__janus_module_run(jf_janus *m, jf__janus_module mod, int index, const float *in, size_t rows,
                                      size_t split, float *out, jf_model_error *err)
 {
     const jf_janus_config *c = &m->cfg;
-    size_t W = (size_t)c->vit_width, H = (size_t)c->hidden, I = (size_t)c->intermediate;
+    size_t W = (size_t)c->vit_width, H = (size_t)c->hidden;
     if (!rows)
         return jf__merr(err, JF_MODEL_EARG, "no rows");
     (void)jf__ops_failed();
@@ -813,26 +819,14 @@ jf_model_status jf__janus_module_run(jf_janus *m, jf__janus_module mod, int inde
     if (mod != JF__MOD_LLM_LAYER || index < 0 || index >= c->layers || split >= rows)
         return jf__merr(err, JF_MODEL_EARG, "no such module or layer (%d, %d)", (int)mod, index);
     kv_seq sq = {0};
-    jf_model_status s = cache_reserve(m, &sq, rows, err);
-    float *ws = s ? NULL : malloc(llm_workspace_floats(c, rows) * sizeof *ws);
-    if (!s && !ws)
-        s = jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
-    if (!s) {
-        float *h = ws, *q = h + rows * H, *att = q + rows * H, *g = att + rows * H, *u = g + rows * I;
-        int *positions = (int *)(u + rows * I);
-        for (size_t t = 0; t < rows; t++)
-            positions[t] = (int)t;
-        memcpy(out, in, rows * H * sizeof *out);
-        size_t first = split ? split : rows;
-        llm_layer_forward(m, index, &sq, out, first, positions, h, q, att, g, u);
-        sq.n_past = first;
-        if (first < rows)
-            llm_layer_forward(m, index, &sq, out + first * H, rows - first, positions + first, h, q, att, g, u);
-    }
-    free(ws);
+    memcpy(out, in, rows * H * sizeof *out);
+    size_t first = split ? split : rows;
+    jf_model_status s = llm_layers(m, &sq, out, first, index, index + 1, NULL, err);
+    if (!s && first < rows)
+        s = llm_layers(m, &sq, out + first * H, rows - first, index, index + 1, NULL, err);
     free(sq.k);
     free(sq.v);
-    return kernels_status(s, err);
+    return s;
 }
 
 /* Embeddings of ids, with the rows of BOI and image placeholders replaced, in order, by each

@@ -901,6 +901,17 @@ typedef struct pool_job {
  * short rows. Each output still takes its cells in PyTorch's order; the padding cells it also
  * takes are +0 (or -inf for max), which change no sum (or maximum). Returns 0 when the plane is
  * too large for the stack buffers (the row-by-row path takes it). */
+/* Cells of a window along one axis, starting at start (may be negative), as PyTorch divides by
+ * them: mode 1 counts the cells inside the input [0, n), mode 2 those inside the padded input
+ * (up to n + p). */
+static inline int window_cells(int start, int k, int n, int p, int mode)
+{
+    int end = start + k;
+    if (mode == 1)
+        return (end > n ? n : end) - (start < 0 ? 0 : start);
+    return (end > n + p ? n + p : end) - start;
+}
+
 #define POOL_FLAT_MAX 4096
 __attribute__((target_clones("avx2", "default"))) static int pool_plane_flat(const pool_job *j, const float *in, float *out)
 {
@@ -930,16 +941,12 @@ __attribute__((target_clones("avx2", "default"))) static int pool_plane_flat(con
     /* the divisor of each output is (rows of its window) x (columns of its window) as counted
      * by the mode: columns once per plane, rows once per output row */
     int cols[POOL_FLAT_MAX];
-    for (int ox = 0; ox < OW; ox++) {
-        int x0 = ox - p;
-        int xa = x0 < 0 ? 0 : x0, xb = x0 + k > j->W ? j->W : x0 + k, xe = x0 + k > j->W + p ? j->W + p : x0 + k;
-        cols[ox] = j->mode == 1 ? xb - xa : xe - x0;
-    }
+    for (int ox = 0; ox < OW; ox++)
+        cols[ox] = window_cells(ox - p, k, j->W, p, j->mode);
     for (int oy = 0; oy < OH; oy++) {
         const float *a = acc + (size_t)oy * Wp;
         float *o = out + (size_t)oy * OW;
-        int y0 = oy - p, ya = y0 < 0 ? 0 : y0, yb = y0 + k > j->H ? j->H : y0 + k;
-        int ye = y0 + k > j->H + p ? j->H + p : y0 + k, rows = j->mode == 1 ? yb - ya : ye - y0;
+        int rows = window_cells(oy - p, k, j->H, p, j->mode);
         if (j->mode == 0)
             memcpy(o, a, (size_t)OW * sizeof *o);
         else
@@ -991,20 +998,10 @@ __attribute__((target_clones("avx2", "default"))) static void pool_plane(void *u
                 }
             }
         }
-        if (j->mode == 1) {
-            for (int ox = 0; ox < OW; ox++) {
-                int x0 = ox * s - j->p;
-                int xa = x0 < 0 ? 0 : x0, xb = x0 + j->k > j->W ? j->W : x0 + j->k;
-                o[ox] /= (float)((yb - ya) * (xb - xa));
-            }
-        } else if (j->mode == 2) {
-            /* count_include_pad: the window clipped to the padded input, as PyTorch counts it */
-            for (int ox = 0; ox < OW; ox++) {
-                int x0 = ox * s - j->p;
-                int xe = x0 + j->k > j->W + j->p ? j->W + j->p : x0 + j->k;
-                int ye = y0 + j->k > j->H + j->p ? j->H + j->p : y0 + j->k;
-                o[ox] /= (float)((ye - y0) * (xe - x0));
-            }
+        if (j->mode != 0) {
+            int rows = window_cells(y0, j->k, j->H, j->p, j->mode);
+            for (int ox = 0; ox < OW; ox++)
+                o[ox] /= (float)(rows * window_cells(ox * s - j->p, j->k, j->W, j->p, j->mode));
         }
     }
 }

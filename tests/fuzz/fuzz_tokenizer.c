@@ -2,23 +2,19 @@
  * tokens, post-processor), then encoding and decoding a fixed text with whatever loaded. */
 #include "jf_model.h"
 
+#include "memfd_input.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int fd = memfd_create("tokenizer", 0);
+    char path[64];
+    int fd = memfd_input("tokenizer", data, size, path);
     if (fd < 0)
         return 0;
-    if (write(fd, data, size) != (ssize_t)size) {
-        close(fd);
-        return 0;
-    }
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
     jf_model_error err;
     jf_tokenizer *t = NULL;
     if (jf_tokenizer_load(path, &t, &err) == JF_MODEL_OK) {
