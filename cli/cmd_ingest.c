@@ -48,9 +48,15 @@ static const char HELP[] =
     "\n"
     "Every sample ends with one outcome: ok, already_present (a rerun skips what the index holds),\n"
     "duplicate_key, not_adjacent, decode_error, empty_file, unsupported_format, too_large, too_small,\n"
-    "bad_aspect, missing_image, missing_pair_member, bad_record, truncated. Failures are kept in the\n"
-    "index (table ingest_failures) and each run's counts in ingest_runs.\n"
-    "Exit status: 0 when every sample was ok or already present, 1 when some went, >1 on errors.\n";
+    "bad_aspect, missing_image, missing_pair_member, bad_record, truncated, http_error, timeout,\n"
+    "network_error, opted_out, refused_member. Failures are kept in the index (table ingest_failures)\n"
+    "and each run's counts in ingest_runs.\n"
+    "Reruns: an input read to its end is skipped by the next run unless it changed (size, mtime) or\n"
+    "has failures another attempt may mend (http_error, timeout, network_error, missing_image,\n"
+    "truncated); then it is read again, samples already stored are skipped by key and the failed\n"
+    "ones retried. An input that could not be read, or only in part, is never marked done.\n"
+    "Exit status: 0 when every input was read and every sample was ok or already present; 1 when\n"
+    "an input could not be read (missing, unknown format, cut short) or samples went; >1 on errors.\n";
 
 typedef struct ctx {
     cli_opts *o;
@@ -267,16 +273,19 @@ int cmd_ingest(int argc, char **argv)
     jf_store_close(st);
     free(roots);
     uint64_t went = s.seen - s.outcome[JF_OUT_OK] - s.outcome[JF_OUT_ALREADY_PRESENT];
+    uint64_t bad_inputs = s.inputs_failed + s.inputs_incomplete;
     char hb[32];
     if (o.json) {
         jw_obj(&w);
-        jw_kstr(&w, "summary", rc ? "failed" : went ? "some samples went" : "ok");
+        jw_kstr(&w, "summary", rc ? "failed" : bad_inputs ? "some inputs could not be read" : went ? "some samples went" : "ok");
         if (rc)
             jw_kstr(&w, "error", err.msg);
         jw_kint(&w, "run_id", s.run_id);
         jw_kint(&w, "inputs", (long long)s.inputs);
         jw_kint(&w, "inputs_skipped", (long long)s.inputs_skipped);
         jw_kint(&w, "inputs_other_part", (long long)s.inputs_other_part);
+        jw_kint(&w, "inputs_failed", (long long)s.inputs_failed);
+        jw_kint(&w, "inputs_incomplete", (long long)s.inputs_incomplete);
         jw_kint(&w, "side_files", (long long)s.side_files);
         jw_kint(&w, "seen", (long long)s.seen);
         jw_key(&w, "outcomes");
@@ -311,6 +320,10 @@ int cmd_ingest(int argc, char **argv)
                (unsigned long long)s.side_files,
                (unsigned long long)s.seen, (unsigned long long)s.records_written,
                human_bytes((double)s.image_bytes, hb, sizeof hb), s.seconds, s.seconds > 0 ? s.seen / s.seconds : 0);
+        if (s.inputs_failed)
+            printf("  inputs not read       %10llu\n", (unsigned long long)s.inputs_failed);
+        if (s.inputs_incomplete)
+            printf("  inputs read in part   %10llu  (read again by the next run)\n", (unsigned long long)s.inputs_incomplete);
         for (int k = 0; k < JF_OUT_COUNT_; k++)
             if (s.outcome[k])
                 printf("  %-20s %10llu\n", jf_outcome_name((jf_outcome)k), (unsigned long long)s.outcome[k]);
@@ -326,5 +339,5 @@ int cmd_ingest(int argc, char **argv)
     }
     if (rc)
         return fail("ingest", &err);
-    return went ? EXIT_PROBLEMS : 0;
+    return went || bad_inputs ? EXIT_PROBLEMS : 0;
 }

@@ -640,14 +640,21 @@ static int shard_merge(int argc, char **argv)
 static int shard_export(int argc, char **argv)
 {
     static const char help[] =
-        "usage: jf shard export DATASET PATTERN [--max-records N] [--json]\n"
+        "usage: jf shard export DATASET PATTERN [--max-records N] [--original-keys] [--json]\n"
         "Writes WebDataset tars (PAX, mode 0444, fixed mtime): PATTERN has one integer conversion, e.g.\n"
         "out/%06d.tar; N samples per tar (default 10000). Members are KEY.FIELD in sorted order; the kind\n"
         "and index columns that the fields do not imply go in a KEY.jf.json member, which import reads\n"
-        "back (other tools see an ordinary JSON field).\n";
+        "back (other tools see an ordinary JSON field).\n"
+        "KEY is the dataset key: `jf ingest` prefixes keys with their source (laion/000000017), so the\n"
+        "members are laion/000000017.jpg, ... (a folder part WebDataset readers keep in __key__).\n"
+        "  --original-keys  write the keys the samples had in their inputs (000000017.jpg); an original\n"
+        "                   key two sources share keeps its prefix (counted in prefixed_keys)\n"
+        "Keys with dots in their last part are written with '_' (counted in renamed_keys).\n";
     cli_opts o = {0};
     uint64_t max = 10000;
-    static struct option lo[] = {COMMON_LONGOPTS, {"max-records", required_argument, 0, 'n'}, {0, 0, 0, 0}};
+    unsigned flags = 0;
+    static struct option lo[] = {COMMON_LONGOPTS, {"max-records", required_argument, 0, 'n'},
+                                 {"original-keys", no_argument, 0, 'O'}, {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "n:", lo, NULL)) != -1) {
         if (c == OPT_HELP) {
@@ -659,6 +666,8 @@ static int shard_export(int argc, char **argv)
         if (c == 'n') {
             if (parse_u64(optarg, &max) || !max)
                 return usage_error("shard export", "--max-records needs a positive integer");
+        } else if (c == 'O') {
+            flags |= JF_WDS_ORIGINAL_KEYS;
         } else
             return usage_error("shard export", "unknown option");
     }
@@ -671,7 +680,7 @@ static int shard_export(int argc, char **argv)
     progress pg;
     progress_init(&pg, "export", &o);
     jf_wds_report rep;
-    jf_status s = jf_wds_export(st, argv[optind + 1], max, progress_cb, &pg, &rep, &err);
+    jf_status s = jf_wds_export(st, argv[optind + 1], max, flags, progress_cb, &pg, &rep, &err);
     progress_done(&pg);
     jf_store_close(st);
     if (s != JF_OK)
@@ -684,6 +693,8 @@ static int shard_export(int argc, char **argv)
         jw_kint(&w, "samples", (long long)rep.samples);
         jw_kint(&w, "members", (long long)rep.members);
         jw_kint(&w, "renamed_keys", (long long)rep.renamed_keys);
+        jw_kint(&w, "prefixed_keys", (long long)rep.prefixed_keys);
+        jw_kstr(&w, "keys", flags & JF_WDS_ORIGINAL_KEYS ? "original" : "dataset");
         jw_end_obj(&w);
         jw_newline(&w);
     } else if (!o.quiet) {
@@ -691,6 +702,8 @@ static int shard_export(int argc, char **argv)
                (unsigned long long)rep.members, (unsigned long long)rep.tars);
         if (rep.renamed_keys)
             printf("; %llu keys had dots in their basename, written with '_'", (unsigned long long)rep.renamed_keys);
+        if (rep.prefixed_keys)
+            printf("; %llu original keys shared by two sources kept their source prefix", (unsigned long long)rep.prefixed_keys);
         printf("\n");
     }
     return 0;

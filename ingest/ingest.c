@@ -18,7 +18,7 @@
 static const char *const OUTCOME_NAMES[JF_OUT_COUNT_] = {
     "ok", "already_present", "duplicate_key", "not_adjacent", "decode_error", "empty_file", "unsupported_format",
     "too_large", "too_small", "bad_aspect", "missing_image", "missing_pair_member", "bad_record", "truncated",
-    "http_error", "timeout", "network_error", "opted_out"};
+    "http_error", "timeout", "network_error", "opted_out", "refused_member"};
 static const char *const NOTE_NAMES[JF_NOTE_COUNT_] = {"caption_repaired", "extension_mismatch", "metadata_invalid",
                                                       "rejected_member"};
 
@@ -365,6 +365,7 @@ typedef struct item {
     char missing_prefix[128];
     uint64_t image_bytes;
     long http_status;
+    int reported;          /* the reader already reported why it went: counted, recorded, not printed again */
 } item;
 
 static void item_clear(item *it)
@@ -510,89 +511,6 @@ static void set_caption(item *it, const char *field, const char *text, size_t n)
     free(clean);
 }
 
-/* img2dataset / LAION metadata: scalar members of the .json become index columns under the
- * names users know; a few are renamed (AESTHETIC_SCORE → aesthetic) or skipped (the caption,
- * which is the txt field, and sizes, which come from decoding). */
-static void metadata_columns(item *it, yajl_val o)
-{
-    static const char *const skip[] = {"caption", "TEXT", "text", "txt", "title", "width", "height", "exif", "WIDTH",
-                                       "HEIGHT", NULL};
-    static const char *const rename[][2] = {{"AESTHETIC_SCORE", "aesthetic"}, {"aesthetic_score_laion_v2", "aesthetic"},
-                                            {"URL", "url"}, {"key", "orig_key"}, {"hash", "laion_hash"},
-                                            {"SAMPLE_ID", "sample_id"}, {"NSFW", "nsfw"}, {"LICENSE", "license"},
-                                            {"LANGUAGE", "language"}, {"id", "orig_id"}, {"source", "orig_source"},
-                                            {"kind", "orig_kind"}, {"offset", "orig_offset"}, {"length", "orig_length"},
-                                            {NULL, NULL}};
-    static const char *const integers[] = {"original_width", "original_height", "sample_id", "laion_hash", NULL};
-    jf_error err;
-    for (size_t i = 0; i < o->u.object.len; i++) {
-        const char *k = o->u.object.keys[i];
-        yajl_val v = o->u.object.values[i];
-        int skipped = 0;
-        for (int s = 0; skip[s]; s++)
-            skipped |= !strcmp(k, skip[s]);
-        if (skipped)
-            continue;
-        char name[65];
-        snprintf(name, sizeof name, "%s", k);
-        for (int s = 0; rename[s][0]; s++)
-            if (!strcmp(k, rename[s][0]))
-                snprintf(name, sizeof name, "%s", rename[s][1]);
-        for (char *c = name; *c; c++)
-            if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_'))
-                *c = '_';
-        if (name[0] >= '0' && name[0] <= '9')
-            continue;
-        int is_int = 0;
-        for (int s = 0; integers[s]; s++)
-            is_int |= !strcmp(name, integers[s]);
-        if (YAJL_IS_NUMBER(v)) {
-            if (is_int && YAJL_IS_INTEGER(v))
-                jf_record_set_int(it->out, name, YAJL_GET_INTEGER(v), &err);
-            else if (!is_int)
-                jf_record_set_real(it->out, name, v->u.number.d, &err);
-        } else if (YAJL_IS_STRING(v) && strlen(v->u.string) < 4096) {
-            int rep = 0;
-            char *clean = utf8_repair(v->u.string, strlen(v->u.string), &rep);
-            if (clean)
-                jf_record_set_text(it->out, name, clean, &err);
-            free(clean);
-        } else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v)) {
-            jf_record_set_int(it->out, name, YAJL_IS_TRUE(v), &err);
-        }
-    }
-}
-
-/* SA-1B annotation summary: mask count, total area, mean predicted IoU and stability. */
-static void sa1b_columns(item *it, yajl_val o, int64_t *image_id)
-{
-    const char *ann_p[] = {"annotations", NULL}, *id_p[] = {"image", "image_id", NULL};
-    yajl_val anns = yajl_tree_get(o, ann_p, yajl_t_array);
-    yajl_val id = yajl_tree_get(o, id_p, yajl_t_number);
-    jf_error err;
-    double area = 0, iou = 0, stab = 0;
-    size_t n = anns ? anns->u.array.len : 0;
-    for (size_t i = 0; i < n; i++) {
-        yajl_val a = anns->u.array.values[i];
-        const char *pa[] = {"area", NULL}, *pi[] = {"predicted_iou", NULL}, *ps[] = {"stability_score", NULL};
-        yajl_val va = yajl_tree_get(a, pa, yajl_t_number), vi = yajl_tree_get(a, pi, yajl_t_number),
-                 vs = yajl_tree_get(a, ps, yajl_t_number);
-        area += va ? va->u.number.d : 0;
-        iou += vi ? vi->u.number.d : 0;
-        stab += vs ? vs->u.number.d : 0;
-    }
-    jf_record_set_int(it->out, "mask_count", (int64_t)n, &err);
-    jf_record_set_real(it->out, "mask_area", area, &err);
-    if (n) {
-        jf_record_set_real(it->out, "mask_iou_mean", iou / (double)n, &err);
-        jf_record_set_real(it->out, "mask_stability_mean", stab / (double)n, &err);
-    }
-    if (id && YAJL_IS_INTEGER(id)) {
-        *image_id = YAJL_GET_INTEGER(id);
-        jf_record_set_int(it->out, "sa_image_id", *image_id, &err);
-    }
-}
-
 static int is_image_ext(const char *ext) { return jf_field_type_for_name(ext) == JF_FIELD_IMAGE; }
 
 static void process_tar_item(const run *r, item *it)
@@ -608,77 +526,62 @@ static void process_tar_item(const run *r, item *it)
         else if (!json && !strcmp(m->ext, "json"))
             json = m;
     }
-    yajl_val meta = NULL;
-    int sa1b = 0;
-    if (json) {
-        char *text = malloc(json->size + 1), ebuf[128];
-        if (text) {
-            memcpy(text, json->data, json->size);
-            text[json->size] = 0;
-            meta = yajl_tree_parse(text, ebuf, sizeof ebuf);
-            free(text);
-        }
-        if (!meta || !YAJL_IS_OBJECT(meta)) {
-            it->notes |= 1u << JF_NOTE_METADATA_INVALID;
-            yajl_tree_free(meta);
-            meta = NULL;
-        } else {
-            const char *ann_p[] = {"annotations", NULL}, *img_p[] = {"image", NULL};
-            sa1b = yajl_tree_get(meta, ann_p, yajl_t_array) && yajl_tree_get(meta, img_p, yajl_t_object);
-        }
+    it->out = jf_record_create();
+    if (!it->out) {
+        it->outcome = JF_OUT_BAD_RECORD;
+        snprintf(it->detail, sizeof it->detail, "out of memory");
+        return;
     }
+    jf_record_set_key(it->out, it->key, &err);
+    jf_record_set_text(it->out, "source", it->source, &err);
+    /* the .json member's columns: the same rule as `jf shard import` */
+    char *meta_caption = NULL;
+    jf_json_member mk = json ? jf_record_json_columns(it->out, json->data, json->size, &meta_caption) : JF_JSON_INVALID;
+    if (json && mk == JF_JSON_INVALID)
+        it->notes |= 1u << JF_NOTE_METADATA_INVALID;
+    int sa1b = mk == JF_JSON_SA1B;
     const char *base = strrchr(it->orig, '/') ? strrchr(it->orig, '/') + 1 : it->orig;
     int sa_name = !strncmp(base, "sa_", 3) && base[3] >= '0' && base[3] <= '9';
     if (sa1b && !img) {
         it->outcome = JF_OUT_MISSING_PAIR;
         snprintf(it->detail, sizeof it->detail, "SA-1B annotations without their image");
-        yajl_tree_free(meta);
-        return;
-    }
-    if (sa_name && img && !json && r->captions.n == 0) {
+    } else if (sa_name && img && !json && r->captions.n == 0) {
         it->outcome = JF_OUT_MISSING_PAIR;
         snprintf(it->detail, sizeof it->detail, "SA-1B image without its annotation JSON");
-        return;
-    }
-    if (!img && !txt && json && !sa1b) {
+    } else if (!img && !txt && json && !sa1b) {
         it->outcome = JF_OUT_MISSING_PAIR;
         snprintf(it->detail, sizeof it->detail, "metadata without an image or caption");
-        yajl_tree_free(meta);
+    }
+    if (it->outcome != JF_OUT_OK) {
+        free(meta_caption);
         return;
     }
-    it->out = jf_record_create();
-    jf_record_set_key(it->out, it->key, &err);
-    jf_record_set_text(it->out, "source", it->source, &err);
     int n_img = 0;
     for (size_t i = 0; i < it->n_m; i++) {
         const member *m = &it->m[i];
         if (!is_image_ext(m->ext))
             continue;
         if (add_image(r, it, m->ext, m->data, m->size, n_img == 0) != 0) {
-            yajl_tree_free(meta);
+            free(meta_caption);
             return;
         }
         n_img++;
     }
-    int64_t sa_id = -1;
-    if (meta && sa1b)
-        sa1b_columns(it, meta, &sa_id);
-    else if (meta)
-        metadata_columns(it, meta);
-    if (txt) {
+    if (txt)
         set_caption(it, "txt", (const char *)txt->data, txt->size);
-    } else if (meta && !sa1b) {
-        const char *cp[] = {"caption", NULL};
-        yajl_val c = yajl_tree_get(meta, cp, yajl_t_string);
-        if (c && c->u.string)
-            set_caption(it, "txt", c->u.string, strlen(c->u.string));
-    }
+    else if (meta_caption)
+        set_caption(it, "txt", meta_caption, strlen(meta_caption));
+    free(meta_caption);
     if (!txt && r->captions.n) { /* captions joined from a separate file (SA-1B) */
-        char idbuf[32];
-        snprintf(idbuf, sizeof idbuf, "%lld", (long long)sa_id);
         const char *c = cap_get(&r->captions, base);
-        if (!c && sa_id >= 0)
-            c = cap_get(&r->captions, idbuf);
+        for (size_t i = 0; !c && i < jf_record_column_count(it->out); i++) {
+            const jf_column *col = jf_record_column(it->out, i);
+            char idbuf[32];
+            if (col->type == JF_COL_INT && !strcmp(col->name, "sa_image_id")) {
+                snprintf(idbuf, sizeof idbuf, "%lld", (long long)col->i);
+                c = cap_get(&r->captions, idbuf);
+            }
+        }
         if (c)
             set_caption(it, "txt", c, strlen(c));
     }
@@ -689,7 +592,6 @@ static void process_tar_item(const run *r, item *it)
             continue;
         jf_record_add_field(it->out, m->ext, jf_field_type_for_name(m->ext), m->data, m->size, &err);
     }
-    yajl_tree_free(meta);
     jf_record_set_kind(it->out, jf_kind_infer(it->out));
     it->outcome = JF_OUT_OK;
 }
@@ -901,8 +803,20 @@ static void process_url_item(const run *r, item *it)
     const char *caption = it->rec ? obj_str(it->rec, (const char *const[]){"caption", "TEXT", "text", "txt", "title", NULL}) : NULL;
     if (caption)
         set_caption(it, "txt", caption, strlen(caption));
-    if (it->rec && YAJL_IS_OBJECT(it->rec))
-        metadata_columns(it, it->rec);
+    for (size_t i = 0; it->rec && YAJL_IS_OBJECT(it->rec) && i < it->rec->u.object.len; i++) {
+        yajl_val v = it->rec->u.object.values[i];
+        jf_column c = {.type = JF_COL_NULL};
+        if (YAJL_IS_INTEGER(v))
+            c = (jf_column){.type = JF_COL_INT, .i = YAJL_GET_INTEGER(v)};
+        else if (YAJL_IS_NUMBER(v))
+            c = (jf_column){.type = JF_COL_REAL, .d = v->u.number.d};
+        char *clean = NULL; /* CSV cells are not checked as UTF-8 anywhere else */
+        int repaired = 0;
+        if (YAJL_IS_STRING(v) && (clean = utf8_repair(v->u.string, strlen(v->u.string), &repaired)))
+            c = (jf_column){.type = JF_COL_TEXT, .s = clean};
+        jf_record_metadata_column(it->out, it->rec->u.object.keys[i], &c, &err);
+        free(clean);
+    }
     jf_record_set_kind(it->out, jf_kind_infer(it->out));
     it->outcome = JF_OUT_OK;
 }
@@ -1069,6 +983,7 @@ typedef struct state {
     jf_writer *w;
     sqlite3 *db;
     sqlite3_stmt *exists, *fail;
+    sqlite3_stmt *unfail;  /* deletes a failure row of an earlier run; NULL when there were none */
     key_set keys;
     pool pl;
     int threads;
@@ -1079,18 +994,32 @@ typedef struct state {
     jf__downloader *dl;
 } state;
 
-static void problem(state *s, const char *input, int64_t offset, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static void problem(state *s, const char *input, int64_t offset, const char *fmt, ...)
+static void vproblem(state *s, const char *severity, const char *input, int64_t offset, const char *fmt, va_list ap)
 {
     if (!s->r.p->on_problem)
         return;
     char msg[1200];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    jf_problem p = {severity, input, offset, msg};
+    s->r.p->on_problem(s->r.p->user, &p);
+}
+
+static void problem(state *s, const char *input, int64_t offset, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void problem(state *s, const char *input, int64_t offset, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    vproblem(s, "error", input, offset, fmt, ap);
     va_end(ap);
-    jf_problem p = {"error", input, offset, msg};
-    s->r.p->on_problem(s->r.p->user, &p);
+}
+
+static void warning(state *s, const char *input, int64_t offset, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void warning(state *s, const char *input, int64_t offset, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vproblem(s, "warning", input, offset, fmt, ap);
+    va_end(ap);
 }
 
 static void count_missing(jf_ingest_stats *st, const char *prefix)
@@ -1146,15 +1075,23 @@ static jf_status write_batch(state *s, batch *b, jf_error *err)
             s->stats->http_status[it->http_status / 100]++;
             s->stats->http_404 += it->http_status == 404;
         }
-        problem(s, it->input, it->offset, "%s: %s%s%s", it->key, jf_outcome_name(it->outcome), it->detail[0] ? ": " : "",
-                it->detail);
+        if (!it->reported)
+            problem(s, it->input, it->offset, "%s: %s%s%s", it->key, jf_outcome_name(it->outcome), it->detail[0] ? ": " : "",
+                    it->detail);
         n_fail++;
     }
-    if (n_fail && rc == JF_OK) {
+    if ((n_fail || s->unfail) && rc == JF_OK) {
         if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
             rc = jf_error_set(err, JF_EDB, "recording failures: %s", sqlite3_errmsg(s->db));
         for (size_t i = 0; i < b->n && rc == JF_OK; i++) {
             item *it = &b->v[i];
+            if (it->outcome == JF_OUT_OK && s->unfail) { /* a retry that worked */
+                sqlite3_reset(s->unfail);
+                sqlite3_bind_text(s->unfail, 1, it->source, -1, SQLITE_STATIC);
+                sqlite3_bind_text(s->unfail, 2, it->key, -1, SQLITE_STATIC);
+                if (sqlite3_step(s->unfail) != SQLITE_DONE)
+                    rc = jf_error_set(err, JF_EDB, "clearing a failure: %s", sqlite3_errmsg(s->db));
+            }
             if (it->outcome == JF_OUT_OK || it->outcome == JF_OUT_ALREADY_PRESENT)
                 continue;
             sqlite3_reset(s->fail);
@@ -1258,7 +1195,33 @@ static void problem_cb(void *user, const jf_problem *p)
 
 static int is_url(const char *p) { return !strncmp(p, "http://", 7) || !strncmp(p, "https://", 8); }
 
-static jf_status ingest_tar(state *s, const char *path, const char *source, jf_error *err)
+/* An item that went before decoding, for a reason the tar reader found (and reported). */
+static jf_status reader_item(state *s, const char *path, const char *source, const char *orig, int64_t offset,
+                             jf_outcome outcome, const char *detail, jf_error *err)
+{
+    jf_status rc = JF_OK;
+    item *it = new_item(s, err, &rc);
+    if (!it)
+        return rc;
+    char key[4400];
+    snprintf(key, sizeof key, "%s/%s", source, orig);
+    it->key = xstrdup(key);
+    it->orig = xstrdup(orig);
+    it->source = source;
+    it->input = path;
+    it->offset = offset;
+    it->outcome = outcome;
+    it->reported = 1;
+    snprintf(it->detail, sizeof it->detail, "%s", detail);
+    if (!it->key || !it->orig)
+        return jf_error_set(err, JF_ENOMEM, "out of memory");
+    key_seen(&s->keys, key);
+    return JF_OK;
+}
+
+/* Reads one tar (local or streamed). Returns 1 in *incomplete when the tar could not be read to
+ * its end (unreadable, cut short, damaged). */
+static jf_status ingest_tar(state *s, const char *path, const char *source, int *incomplete, jf_error *err)
 {
     jf_wds_reader *rd;
     jf__http_stream *hs = NULL;
@@ -1287,7 +1250,16 @@ static jf_status ingest_tar(state *s, const char *path, const char *source, jf_e
                     prev = &b->v[i];
                     break;
                 }
+            if (prev && smp.refused_members) {
+                prev->outcome = JF_OUT_REFUSED_MEMBER;
+                prev->reported = 1;
+                snprintf(prev->detail, sizeof prev->detail, "a member that re-appeared at byte %lld was refused",
+                         (long long)smp.offset);
+                continue;
+            }
             if (prev) {
+                warning(s, path, smp.offset, "%s: members re-appear apart from its first ones; joined to its sample (at byte %lld)",
+                        key, (long long)prev->offset);
                 for (size_t k = 0; k < smp.n_members; k++) {
                     int dup = 0;
                     for (size_t j = 0; j < prev->n_m; j++)
@@ -1307,6 +1279,15 @@ static jf_status ingest_tar(state *s, const char *path, const char *source, jf_e
                 }
                 continue;
             }
+        }
+        if (smp.refused_members) {
+            /* one outcome for the sample: what is left of it is not stored as another kind */
+            char detail[128];
+            snprintf(detail, sizeof detail, "%zu of its members refused (link, device or over the size limit)",
+                     smp.refused_members);
+            if ((rc = reader_item(s, path, source, smp.key, smp.offset, JF_OUT_REFUSED_MEMBER, detail, err)) != JF_OK)
+                break;
+            continue;
         }
         item *it = new_item(s, err, &rc);
         if (!it)
@@ -1336,7 +1317,8 @@ static jf_status ingest_tar(state *s, const char *path, const char *source, jf_e
             break;
         if (smp.repeated_key) {
             it->outcome = JF_OUT_NOT_ADJACENT;
-            snprintf(it->detail, sizeof it->detail, "members of this key re-appear apart from its first ones");
+            snprintf(it->detail, sizeof it->detail,
+                     "members of this key re-appear apart from its first ones, after their sample was stored; not stored");
             key_seen(&s->keys, key);
         } else {
             triage(s, it);
@@ -1346,9 +1328,13 @@ static jf_status ingest_tar(state *s, const char *path, const char *source, jf_e
         rc = JF_OK;
     jf_wds_report rep = jf_wds_reader_report(rd);
     s->stats->note[JF_NOTE_REJECTED_MEMBER] += rep.skipped_members;
-    if (jf_wds_reader_truncated(rd)) {
-        s->stats->outcome[JF_OUT_TRUNCATED]++;
-        s->stats->seen++;
+    int64_t cut_offset;
+    const char *dropped;
+    if (jf_wds_reader_truncated(rd, &cut_offset, &dropped)) {
+        *incomplete = 1;
+        if (rc == JF_OK && dropped)
+            rc = reader_item(s, path, source, dropped, cut_offset, JF_OUT_TRUNCATED,
+                             "the tar stops inside this sample", err);
     }
     jf_wds_reader_close(rd);
     if (hs)
@@ -1601,11 +1587,14 @@ static int url_column(char **names, int n)
     return -1;
 }
 
-static jf_status ingest_url_list(state *s, const char *path, const char *source, char sep, jf_error *err)
+static jf_status ingest_url_list(state *s, const char *path, const char *source, char sep, int *incomplete, jf_error *err)
 {
     FILE *f = fopen(path, "rb");
-    if (!f)
+    if (!f) {
+        problem(s, path, -1, "input not read: cannot open: %s", strerror(errno));
+        *incomplete = 1;
         return JF_OK;
+    }
     jf_status rc = JF_OK;
     char *buf = NULL, **fields = NULL, **names = NULL;
     size_t cap = 0, fcap = 0;
@@ -1622,6 +1611,7 @@ static jf_status ingest_url_list(state *s, const char *path, const char *source,
         ucol = url_column(names, n_names);
         if (ucol < 0) {
             problem(s, path, 0, "no url column (url, URL, image_url) in the header");
+            *incomplete = 1;
             rc = JF_OK;
             goto out;
         }
@@ -1708,11 +1698,14 @@ static jf_status manifest_item(state *s, const char *path, const char *dir, cons
     return JF_OK;
 }
 
-static jf_status ingest_manifest(state *s, const char *path, const char *source, int jsonl, jf_error *err)
+static jf_status ingest_manifest(state *s, const char *path, const char *source, int jsonl, int *incomplete, jf_error *err)
 {
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return JF_OK; /* reported by the caller's sniffing */
+    if (!f) {
+        problem(s, path, -1, "input not read: cannot open: %s", strerror(errno));
+        *incomplete = 1;
+        return JF_OK;
+    }
     char *tmp = xstrdup(path);
     char *dir = xstrdup(dirname(tmp));
     free(tmp);
@@ -1770,9 +1763,9 @@ static jf_status ingest_manifest(state *s, const char *path, const char *source,
                 rc = manifest_item(s, path, dir, source, index++, v, err);
             if (bad) {
                 /* The records before the damage are kept; what follows cannot be located. */
-                problem(s, path, -1, "%s; %lld records before it were read", ebuf, (long long)index);
-                s->stats->outcome[JF_OUT_BAD_RECORD]++;
-                s->stats->seen++;
+                problem(s, path, jf__jsonstream_error_offset(js), "%s; %lld records before it were read", ebuf,
+                        (long long)index);
+                *incomplete = 1;
                 break;
             }
             if (got == 0)
@@ -1899,6 +1892,7 @@ typedef struct input {
     input_kind kind;
     char source[128];
     int64_t size, mtime;
+    int incomplete;        /* could not be read to its end: not marked done, read again next run */
 } input;
 
 typedef struct input_list {
@@ -1931,14 +1925,22 @@ static const char *const INGEST_SCHEMA =
     "  mtime INTEGER, samples INTEGER, run_id INTEGER, finished_at REAL, PRIMARY KEY(path, part, source));"
     "CREATE TABLE IF NOT EXISTS ingest_failures(source TEXT NOT NULL, key TEXT NOT NULL, run_id INTEGER, input TEXT,"
     "  offset INTEGER, outcome TEXT, detail TEXT, PRIMARY KEY(source, key));"
-    "CREATE INDEX IF NOT EXISTS ingest_failures_outcome ON ingest_failures(outcome);";
+    "CREATE INDEX IF NOT EXISTS ingest_failures_outcome ON ingest_failures(outcome);"
+    "CREATE INDEX IF NOT EXISTS ingest_failures_input ON ingest_failures(input, outcome);";
+
+/* Outcomes that depend on more than the input's own bytes (the network, the image roots): an
+ * input with such failures is read again by the next run, which retries exactly those samples
+ * (samples already stored are skipped by key). */
+#define RETRYABLE_OUTCOMES "('http_error','timeout','network_error','missing_image','truncated')"
 
 static void stats_json(const jf_ingest_stats *st, sbuf *b)
 {
     sb_printf(b, "{\"side_files\":%llu,", (unsigned long long)st->side_files);
-    sb_printf(b, "\"inputs\":%llu,\"inputs_skipped\":%llu,\"inputs_other_part\":%llu,\"seen\":%llu,\"outcomes\":{",
+    sb_printf(b, "\"inputs\":%llu,\"inputs_skipped\":%llu,\"inputs_other_part\":%llu,\"inputs_failed\":%llu,"
+              "\"inputs_incomplete\":%llu,\"seen\":%llu,\"outcomes\":{",
               (unsigned long long)st->inputs, (unsigned long long)st->inputs_skipped,
-              (unsigned long long)st->inputs_other_part, (unsigned long long)st->seen);
+              (unsigned long long)st->inputs_other_part, (unsigned long long)st->inputs_failed,
+              (unsigned long long)st->inputs_incomplete, (unsigned long long)st->seen);
     int first = 1;
     for (int o = 0; o < JF_OUT_COUNT_; o++)
         if (st->outcome[o]) {
@@ -2047,6 +2049,7 @@ jf_status jf_ingest_run(jf_store *store, const char *const *inputs, size_t n_inp
         }
         if (in.v[i].kind == IN_MISSING || in.v[i].kind == IN_UNKNOWN) {
             problem(&s, in.v[i].path, -1, "input not read: %s", why);
+            stats.inputs_failed++;
             continue;
         }
         if (in.v[i].kind == IN_SIDEFILE) {
@@ -2075,9 +2078,21 @@ jf_status jf_ingest_run(jf_store *store, const char *const *inputs, size_t n_inp
     if (rc == JF_OK)
         rc = jf_writer_create(store, &p.writer, &s.w, err);
     sqlite3_stmt *done_q = NULL;
-    if (rc == JF_OK)
-        sqlite3_prepare_v2(s.db, "SELECT 1 FROM ingest_inputs WHERE path=? AND part=? AND size=? AND mtime=? AND source=?", -1,
-                           &done_q, NULL);
+    if (rc == JF_OK &&
+        sqlite3_prepare_v2(s.db,
+                           "SELECT 1 FROM ingest_inputs i WHERE path=?1 AND part=?2 AND size=?3 AND mtime=?4 AND source=?5 "
+                           "AND NOT EXISTS (SELECT 1 FROM ingest_failures f WHERE f.input=?1 AND f.outcome IN " RETRYABLE_OUTCOMES ")",
+                           -1, &done_q, NULL) != SQLITE_OK)
+        rc = jf_error_set(err, JF_EDB, "preparing ingest statements: %s", sqlite3_errmsg(s.db));
+    /* failures of earlier runs: a sample stored now removes its row */
+    if (rc == JF_OK) {
+        sqlite3_stmt *q = NULL;
+        if (sqlite3_prepare_v2(s.db, "SELECT EXISTS (SELECT 1 FROM ingest_failures)", -1, &q, NULL) == SQLITE_OK &&
+            sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0) &&
+            sqlite3_prepare_v2(s.db, "DELETE FROM ingest_failures WHERE source=? AND key=?", -1, &s.unfail, NULL) != SQLITE_OK)
+            rc = jf_error_set(err, JF_EDB, "preparing ingest statements: %s", sqlite3_errmsg(s.db));
+        sqlite3_finalize(q);
+    }
     for (size_t i = 0; i < in.n && rc == JF_OK; i++) {
         input *x = &in.v[i];
         if (x->kind == IN_MISSING || x->kind == IN_UNKNOWN || x->kind == IN_SIDEFILE)
@@ -2088,17 +2103,19 @@ jf_status jf_ingest_run(jf_store *store, const char *const *inputs, size_t n_inp
         sqlite3_bind_int64(done_q, 3, x->size);
         sqlite3_bind_int64(done_q, 4, x->mtime);
         sqlite3_bind_text(done_q, 5, x->source, -1, SQLITE_STATIC);
-        if (done_q && sqlite3_step(done_q) == SQLITE_ROW) {
+        if (sqlite3_step(done_q) == SQLITE_ROW) {
             stats.inputs_skipped++;
             continue;
         }
         stats.inputs++;
         if (x->kind == IN_TAR)
-            rc = ingest_tar(&s, x->path, x->source, err);
+            rc = ingest_tar(&s, x->path, x->source, &x->incomplete, err);
         else if (x->kind == IN_CSV || x->kind == IN_TSV || x->kind == IN_URLS)
-            rc = ingest_url_list(&s, x->path, x->source, x->kind == IN_CSV ? ',' : x->kind == IN_TSV ? '\t' : 0, err);
+            rc = ingest_url_list(&s, x->path, x->source, x->kind == IN_CSV ? ',' : x->kind == IN_TSV ? '\t' : 0,
+                                 &x->incomplete, err);
         else
-            rc = ingest_manifest(&s, x->path, x->source, x->kind == IN_JSONL, err);
+            rc = ingest_manifest(&s, x->path, x->source, x->kind == IN_JSONL, &x->incomplete, err);
+        stats.inputs_incomplete += (uint64_t)x->incomplete;
     }
     sqlite3_finalize(done_q);
     if (rc == JF_OK)
@@ -2123,7 +2140,7 @@ jf_status jf_ingest_run(jf_store *store, const char *const *inputs, size_t n_inp
                            -1, &q, NULL);
         for (size_t i = 0; i < in.n; i++) {
             input *x = &in.v[i];
-            if (x->kind == IN_MISSING || x->kind == IN_UNKNOWN || x->kind == IN_SIDEFILE)
+            if (x->kind == IN_MISSING || x->kind == IN_UNKNOWN || x->kind == IN_SIDEFILE || x->incomplete)
                 continue;
             sqlite3_reset(q);
             sqlite3_bind_text(q, 1, x->path, -1, SQLITE_STATIC);
@@ -2170,6 +2187,7 @@ jf_status jf_ingest_run(jf_store *store, const char *const *inputs, size_t n_inp
     cap_free(&s.r.captions);
     sqlite3_finalize(s.exists);
     sqlite3_finalize(s.fail);
+    sqlite3_finalize(s.unfail);
     if (stats_out)
         *stats_out = stats;
     return rc;

@@ -43,6 +43,8 @@ typedef enum jf_outcome {
     JF_OUT_TIMEOUT,           /* no complete answer within the time limits */
     JF_OUT_NETWORK_ERROR,     /* DNS, connection refused or reset, TLS, too many redirects */
     JF_OUT_OPTED_OUT,         /* X-Robots-Tag: noai / noimageai / noindex / noimageindex */
+    JF_OUT_REFUSED_MEMBER,    /* a tar member of the sample was refused (link, device, over the size
+                               * limit): the rest is not stored as a sample of another kind */
     JF_OUT_COUNT_
 } jf_outcome;
 
@@ -53,7 +55,8 @@ typedef enum jf_note {
     JF_NOTE_CAPTION_REPAIRED = 0, /* caption was not valid UTF-8; bad bytes became U+FFFD */
     JF_NOTE_EXTENSION_MISMATCH,   /* e.g. PNG bytes in a .jpg member; stored under "png" */
     JF_NOTE_METADATA_INVALID,     /* a .json member that is not a JSON object (kept as bytes) */
-    JF_NOTE_REJECTED_MEMBER,      /* tar members skipped: links, absolute or ../ paths, no key.ext */
+    JF_NOTE_REJECTED_MEMBER,      /* tar members skipped: links, absolute or ../ paths, no key.ext
+                                   * (a sample with a refused member goes as refused_member) */
     JF_NOTE_COUNT_
 } jf_note;
 
@@ -103,7 +106,11 @@ typedef struct jf_prefix_count {
 
 typedef struct jf_ingest_stats {
     uint64_t inputs;          /* inputs read in this run */
-    uint64_t inputs_skipped;  /* inputs a previous run finished (same size and mtime) */
+    uint64_t inputs_skipped;  /* inputs a previous run finished (same size and mtime, and no failure
+                               * that a new attempt may mend: network errors, missing images) */
+    uint64_t inputs_failed;   /* inputs not read at all (missing, unreadable, not a known format) */
+    uint64_t inputs_incomplete; /* inputs read in part (a tar cut short, a manifest damaged midway):
+                               * what was read is kept; the input is read again by the next run */
     uint64_t inputs_other_part; /* inputs left to other parts (--part) */
     uint64_t side_files;      /* img2dataset _stats.json / .parquet files recognised and skipped */
     uint64_t seen;            /* samples seen */

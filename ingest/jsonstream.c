@@ -18,6 +18,7 @@ struct jf__jsonstream {
     size_t n_ready, cap_ready, taken;
     int top_is_object;      /* the document is one object, not an array */
     int failed;
+    int64_t err_offset;     /* byte of the input where parsing failed */
     char errbuf[512];
 };
 
@@ -205,11 +206,14 @@ int jf__jsonstream_feed(jf__jsonstream *js, const uint8_t *data, size_t n, uint6
     size_t at = yajl_get_bytes_consumed(js->h);
     unsigned char *msg = yajl_get_error(js->h, 0, data, n);
     snprintf(err, errlen, "broken JSON at byte %llu: %s", (unsigned long long)(base_offset + at), msg ? (char *)msg : "parse error");
+    js->err_offset = (int64_t)(base_offset + at);
     if (msg)
         yajl_free_error(js->h, msg);
     js->failed = 1;
     return -1;
 }
+
+int64_t jf__jsonstream_error_offset(const jf__jsonstream *js) { return js->failed ? js->err_offset : -1; }
 
 yajl_val jf__jsonstream_take(jf__jsonstream *js)
 {

@@ -3,6 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh build
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF >/dev/null
+scripts/configure.sh demo build >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
 exec build/cli/jf demo --dir build/demo "$@"

@@ -305,6 +305,7 @@ jf_status jf_jfr_read_at(jf_jfr *f, uint64_t offset, uint64_t length, jf_record 
  * JF_ENOTFOUND at the end (the footer, or the end of a file without one), or an error with
  * the offset of the damage. After an error, jf_jfr_resync() searches for the next record. */
 jf_status jf_jfr_next(jf_jfr *f, jf_record *rec, jf_record_pos *pos, jf_error *err);
+/* (On an error, pos->offset is where the damaged record starts.) */
 /* Moves the scan to the next plausible record header after a damaged one. Returns JF_OK with
  * the scan positioned there, or JF_ENOTFOUND. */
 jf_status jf_jfr_resync(jf_jfr *f, uint64_t *skipped_to);
@@ -353,7 +354,9 @@ typedef struct jf_writer_params {
     uint64_t max_records;    /* and beyond this many records (default 100000; 0 = no limit) */
     int level;               /* zstd level for text fields (default 3) */
     int use_dict;            /* train/use a dataset dictionary for text fields (default 1) */
-    size_t dict_train_records; /* records buffered to train the first dictionary (default 2000) */
+    size_t dict_train_records; /* records whose text trains the first dictionary (default 2000);
+                              * they are written at once, without a dictionary, and the shard
+                              * holding them is finalized when the dictionary is ready */
     size_t dict_size;        /* dictionary capacity in bytes (default 112640) */
     const char *source;      /* default `source` column for records that do not set one */
     int fsync;               /* fsync before rename (default 1) */
@@ -436,14 +439,27 @@ jf_status jf_store_gc(jf_store *st, int dry_run, jf_problem_fn on_item, void *us
 
 typedef struct jf_wds_report {
     uint64_t tars, samples, members, skipped_members, renamed_keys, errors;
+    uint64_t prefixed_keys; /* export with original keys: keys two sources share, written with
+                             * their source prefix so that they stay apart */
 } jf_wds_report;
+
+/* Export flags. */
+enum {
+    /* Write each sample under the key it had in its input: the dataset key without the "SOURCE/"
+     * prefix `jf ingest` adds (laion/000000017 → 000000017). An original key that samples of two
+     * sources share keeps its prefix on all of them (counted in prefixed_keys). */
+    JF_WDS_ORIGINAL_KEYS = 1u << 0,
+};
 
 /* Writes the store as WebDataset tars: `pattern` is a printf pattern with one integer
  * (e.g. "out/%06d.tar"); a new tar every `max_records` samples (0 = 10000). Members are
- * `KEY.FIELD` in sorted field order, PAX format, mode 0444, fixed mtime. A key whose basename
- * contains a dot has those dots replaced by '_' (counted in renamed_keys). The kind is written
- * as a `kind` member only where it cannot be inferred from the fields. */
-jf_status jf_wds_export(jf_store *st, const char *pattern, uint64_t max_records,
+ * `KEY.FIELD` in sorted field order, PAX format, mode 0444, fixed mtime. KEY is the dataset key
+ * as it is (ingest's keys carry the source: "laion/000000017" becomes the member
+ * "laion/000000017.jpg", a key with a folder part, which WebDataset readers accept), or the
+ * original key with JF_WDS_ORIGINAL_KEYS. A key whose basename contains a dot has those dots
+ * replaced by '_' (counted in renamed_keys). The kind and the index columns the fields do not
+ * imply are written in a `KEY.jf.json` member. */
+jf_status jf_wds_export(jf_store *st, const char *pattern, uint64_t max_records, unsigned flags,
                         jf_progress_fn progress, void *user, jf_wds_report *report,
                         jf_error *err);
 
@@ -464,6 +480,8 @@ typedef struct jf_wds_sample {
     const jf_wds_member *members;
     int64_t offset;    /* offset of the first member's header */
     int repeated_key;  /* 1: this key was seen before in this tar (members not adjacent) */
+    size_t refused_members; /* members of this key refused (links, devices, over the size limit):
+                             * the sample is incomplete and must not be stored as it is */
 } jf_wds_sample;
 
 typedef struct jf_wds_reader jf_wds_reader;
@@ -484,8 +502,13 @@ jf_status jf_wds_reader_open(const char *path, jf_read_fn read, void *read_user,
 jf_status jf_wds_reader_next(jf_wds_reader *r, jf_wds_sample *sample, jf_error *err);
 /* Counts so far: tars (1), samples, members, skipped members, errors. */
 jf_wds_report jf_wds_reader_report(const jf_wds_reader *r);
-/* 1 if the tar ended early (truncated or damaged). */
-int jf_wds_reader_truncated(const jf_wds_reader *r);
+/* 1 if the tar ended early (truncated or damaged); then *offset (if not NULL) is where it
+ * stopped being readable (the header of the member cut short, or the unreadable header) and
+ * *dropped_key (if not NULL) the key of the one sample lost there, or NULL when none is known
+ * to be lost. Every sample whose members were all read is returned: a member of a new key cut
+ * short loses only that key; at an unreadable header the sample being read is kept unless it
+ * lacks an extension the sample before it had. Valid until jf_wds_reader_close. */
+int jf_wds_reader_truncated(const jf_wds_reader *r, int64_t *offset, const char **dropped_key);
 void jf_wds_reader_close(jf_wds_reader *r);
 
 /* Reads WebDataset tars (plain or compressed) into the store without decoding images:
@@ -494,6 +517,29 @@ void jf_wds_reader_close(jf_wds_reader *r);
  * go to `on_problem` with file and offset; the samples before a truncation are kept. */
 jf_status jf_wds_import(jf_writer *w, const char *tar_path, jf_problem_fn on_problem,
                         void *user, jf_wds_report *report, jf_error *err);
+
+/* Sets the index column a LAION / img2dataset metadata field goes to, under the name users
+ * know: AESTHETIC_SCORE → aesthetic, URL → url, key → orig_key, hash → laion_hash, ...; other
+ * names with characters outside [A-Za-z0-9_] replaced by '_'. Fields that are not columns are
+ * left out: the caption (the txt field), sizes (they come from decoding), names starting with
+ * a digit. Integers stay integers only in the integer columns (sample_id, laion_hash,
+ * original_width/height); elsewhere numbers are REAL, so a column has one type. */
+jf_status jf_record_metadata_column(jf_record *rec, const char *field, const jf_column *value, jf_error *err);
+
+/* What a WebDataset sample's `.json` member holds. */
+typedef enum jf_json_member {
+    JF_JSON_INVALID = -1, /* not a JSON object (nothing set) */
+    JF_JSON_METADATA = 0, /* img2dataset / LAION metadata */
+    JF_JSON_SA1B = 1      /* SA-1B annotations (an "image" object and an "annotations" array) */
+} jf_json_member;
+
+/* Index columns from a `.json` member, as ingest and import both derive them (rec may be NULL to
+ * only classify): img2dataset/LAION metadata gives its scalar members under the names users
+ * know (AESTHETIC_SCORE → aesthetic, URL → url, key → orig_key, ...; caption and sizes left
+ * out); SA-1B annotations give mask_count, mask_area, mask_iou_mean, mask_stability_mean and
+ * sa_image_id. When `caption` is not NULL it receives a copy of a metadata "caption" string
+ * (malloc'd, or NULL). */
+jf_json_member jf_record_json_columns(jf_record *rec, const uint8_t *json, size_t len, char **caption);
 
 /* Kind inferred from a record's fields (the rule used by import and export). */
 jf_kind jf_kind_infer(const jf_record *rec);

@@ -315,6 +315,10 @@ jf_status jf_jfr_next(jf_jfr *f, jf_record *rec, jf_record_pos *pos, jf_error *e
         posix_fadvise(f->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     }
     uint64_t end = f->info.complete ? f->info.data_end : f->info.file_bytes;
+    if (pos) { /* where the record starts, also when it turns out damaged */
+        pos->offset = f->scan_pos;
+        pos->length = 0;
+    }
     if (f->scan_pos >= end) {
         if (f->scan_pos > end)
             return jf_error_set(err, JF_ECORRUPT, "%s: last record overlaps the footer at byte %llu", f->path,

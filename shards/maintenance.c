@@ -181,7 +181,7 @@ static jf_status verify_shard(jf_store *st, reporter *rp, int64_t shard_id, cons
             if (s == JF_ENOTFOUND)
                 break;
             if (s != JF_OK) {
-                report(rp, 1, rel, -1, "%s", e.msg);
+                report(rp, 1, rel, (int64_t)pos.offset, "%s", e.msg);
                 uint64_t to;
                 if (jf_jfr_resync(f, &to) != JF_OK)
                     break;
@@ -360,7 +360,7 @@ static jf_status reindex_file(jf_store *ns, jf_writer *recover, reporter *rp, co
             break;
         if (r != JF_OK) {
             rep->damaged_records++;
-            report(rp, 1, rel, -1, "damaged record skipped: %s", e.msg);
+            report(rp, 1, rel, (int64_t)pos.offset, "damaged record skipped: %s", e.msg);
             if (jf_jfr_resync(f, NULL) != JF_OK)
                 break;
             continue;
@@ -854,12 +854,19 @@ jf_status jf_store_gc(jf_store *st, int dry_run, jf_problem_fn on_item, void *us
             free(final);
             continue;
         }
-        char partial[4200];
+        /* what is on disk is the .partial file: name that, not the final name it never got */
+        char partial[4200], partial_rel[4200];
         snprintf(partial, sizeof partial, "%s.partial", final ? final : "");
+        snprintf(partial_rel, sizeof partial_rel, "%s.partial", rel);
         free(final);
-        report(&rp, 0, rel, -1, "%s partial shard of dead writer %s", dry_run ? "would remove" : "removed", writer);
+        int exists = stat(partial, &sb) == 0;
+        report(&rp, 0, partial_rel, -1, "%s %s of dead writer %s", dry_run ? "would remove" : "removed",
+               exists ? "partial shard" : "the index row (no file left) of a partial shard", writer);
         if (!dry_run) {
-            unlink(partial);
+            if (exists && unlink(partial) != 0) {
+                s = jf__errno(err, errno, "cannot remove", partial, -1);
+                break;
+            }
             char *d = sqlite3_mprintf("DELETE FROM shards WHERE id=%lld AND state='writing'", (long long)id);
             s = jf__db_exec(st->db, d, err);
             sqlite3_free(d);

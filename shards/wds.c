@@ -95,8 +95,49 @@ static jf_status write_member(struct archive *a, struct archive_entry *e, const 
     return JF_OK;
 }
 
-jf_status jf_wds_export(jf_store *st, const char *pattern, uint64_t max_records, jf_progress_fn progress, void *user,
-                        jf_wds_report *rep_out, jf_error *err)
+/* The key a sample gets in the tars: its dataset key, or with JF_WDS_ORIGINAL_KEYS the key
+ * without the "SOURCE/" prefix ingest gives it. */
+#define EXPORT_KEY_SQL                                                                                            \
+    "CASE WHEN src.name IS NOT NULL AND substr(s.key, 1, length(src.name) + 1) = src.name || '/' "               \
+    "THEN substr(s.key, length(src.name) + 2) ELSE s.key END"
+
+static int cmp_cstr(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Original keys that two samples share (from two sources): those keep their prefix. Sorted. */
+static jf_status colliding_keys(jf_store *st, char ***out, size_t *n, jf_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT ek FROM (SELECT " EXPORT_KEY_SQL " AS ek FROM samples s LEFT JOIN sources src "
+                           "ON src.id = s.source_id) GROUP BY ek HAVING count(*) > 1",
+                           -1, &q, NULL) != SQLITE_OK)
+        return jf_error_set(err, JF_EDB, "finding original keys: %s", sqlite3_errmsg(st->db));
+    size_t cap = 0;
+    jf_status s = JF_OK;
+    while (s == JF_OK && sqlite3_step(q) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **v = realloc(*out, cap * sizeof *v);
+            if (!v) {
+                s = jf_error_set(err, JF_ENOMEM, "out of memory");
+                break;
+            }
+            *out = v;
+        }
+        if (!((*out)[*n] = jf__strdup((const char *)sqlite3_column_text(q, 0))))
+            s = jf_error_set(err, JF_ENOMEM, "out of memory");
+        else
+            (*n)++;
+    }
+    sqlite3_finalize(q);
+    qsort(*out, *n, sizeof **out, cmp_cstr);
+    return s;
+}
+
+jf_status jf_wds_export(jf_store *st, const char *pattern, uint64_t max_records, unsigned flags, jf_progress_fn progress,
+                        void *user, jf_wds_report *rep_out, jf_error *err)
 {
     jf_wds_report rep = {0};
     if (!max_records)
@@ -104,10 +145,33 @@ jf_status jf_wds_export(jf_store *st, const char *pattern, uint64_t max_records,
     const char *pct = strchr(pattern, '%');
     if (!pct || strchr(pct + 1, '%'))
         return jf_error_set(err, JF_EARG, "output pattern '%s' needs exactly one integer conversion, like out/%%06d.tar", pattern);
+    char **collide = NULL;
+    size_t n_collide = 0;
+    sqlite3_stmt *key_q = NULL;
+    if (flags & JF_WDS_ORIGINAL_KEYS) {
+        jf_status cs = colliding_keys(st, &collide, &n_collide, err);
+        if (cs == JF_OK && sqlite3_prepare_v2(st->db,
+                                              "SELECT " EXPORT_KEY_SQL " FROM samples s LEFT JOIN sources src "
+                                              "ON src.id = s.source_id WHERE s.id = ?",
+                                              -1, &key_q, NULL) != SQLITE_OK)
+            cs = jf_error_set(err, JF_EDB, "finding original keys: %s", sqlite3_errmsg(st->db));
+        if (cs != JF_OK) {
+            for (size_t i = 0; i < n_collide; i++)
+                free(collide[i]);
+            free(collide);
+            sqlite3_finalize(key_q);
+            return cs;
+        }
+    }
     jf_scan *sc;
     jf_status s = jf_scan_create(st, &sc, err);
-    if (s != JF_OK)
+    if (s != JF_OK) {
+        for (size_t i = 0; i < n_collide; i++)
+            free(collide[i]);
+        free(collide);
+        sqlite3_finalize(key_q);
         return s;
+    }
     uint64_t total = 0;
     sqlite3_stmt *q;
     if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM samples", -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
@@ -123,7 +187,8 @@ jf_status jf_wds_export(jf_store *st, const char *pattern, uint64_t max_records,
     if (!rec || !entry)
         s = jf_error_set(err, JF_ENOMEM, "out of memory");
     while (s == JF_OK) {
-        jf_status r = jf_scan_next(sc, rec, NULL, err);
+        int64_t sample_id;
+        jf_status r = jf_scan_next(sc, rec, &sample_id, err);
         if (r == JF_ENOTFOUND)
             break;
         if (r != JF_OK) {
@@ -150,8 +215,19 @@ jf_status jf_wds_export(jf_store *st, const char *pattern, uint64_t max_records,
             rep.tars++;
             in_tar = 0;
         }
-        /* The WebDataset key ends at the first dot of the basename: dots there would split it. */
         snprintf(key, sizeof key, "%s", jf_record_key(rec));
+        if (key_q) {
+            sqlite3_reset(key_q);
+            sqlite3_bind_int64(key_q, 1, sample_id);
+            const char *ek = sqlite3_step(key_q) == SQLITE_ROW ? (const char *)sqlite3_column_text(key_q, 0) : NULL;
+            if (ek && strcmp(ek, key)) {
+                if (bsearch(&ek, collide, n_collide, sizeof *collide, cmp_cstr))
+                    rep.prefixed_keys++; /* two sources share this original key: both keep the prefix */
+                else
+                    snprintf(key, sizeof key, "%s", ek);
+            }
+        }
+        /* The WebDataset key ends at the first dot of the basename: dots there would split it. */
         char *base = strrchr(key, '/') ? strrchr(key, '/') + 1 : key;
         int renamed = 0;
         for (char *p = base; *p; p++)
@@ -194,6 +270,10 @@ jf_status jf_wds_export(jf_store *st, const char *pattern, uint64_t max_records,
         archive_write_free(a);
     }
     free(sorted);
+    for (size_t i = 0; i < n_collide; i++)
+        free(collide[i]);
+    free(collide);
+    sqlite3_finalize(key_q);
     jf__buf_free(&meta);
     archive_entry_free(entry);
     jf_record_destroy(rec);
@@ -201,6 +281,120 @@ jf_status jf_wds_export(jf_store *st, const char *pattern, uint64_t max_records,
     if (rep_out)
         *rep_out = rep;
     return s;
+}
+
+/* ---- index columns from a sample's .json member ---- */
+
+/* img2dataset / LAION metadata: scalar fields become index columns under the names users know;
+ * a few are renamed (AESTHETIC_SCORE → aesthetic) or skipped (the caption, which is the txt
+ * field, and sizes, which come from decoding). */
+jf_status jf_record_metadata_column(jf_record *rec, const char *field, const jf_column *value, jf_error *err)
+{
+    static const char *const skip[] = {"caption", "TEXT", "text", "txt", "title", "width", "height", "exif", "WIDTH",
+                                       "HEIGHT", NULL};
+    static const char *const rename[][2] = {{"AESTHETIC_SCORE", "aesthetic"}, {"aesthetic_score_laion_v2", "aesthetic"},
+                                            {"URL", "url"}, {"key", "orig_key"}, {"hash", "laion_hash"},
+                                            {"SAMPLE_ID", "sample_id"}, {"NSFW", "nsfw"}, {"LICENSE", "license"},
+                                            {"LANGUAGE", "language"}, {"id", "orig_id"}, {"source", "orig_source"},
+                                            {"kind", "orig_kind"}, {"offset", "orig_offset"}, {"length", "orig_length"},
+                                            {NULL, NULL}};
+    static const char *const integers[] = {"original_width", "original_height", "sample_id", "laion_hash", NULL};
+    for (int k = 0; skip[k]; k++)
+        if (!strcmp(field, skip[k]))
+            return JF_OK;
+    char name[65];
+    snprintf(name, sizeof name, "%s", field);
+    for (int k = 0; rename[k][0]; k++)
+        if (!strcmp(field, rename[k][0]))
+            snprintf(name, sizeof name, "%s", rename[k][1]);
+    for (char *c = name; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_'))
+            *c = '_';
+    if (!name[0] || (name[0] >= '0' && name[0] <= '9'))
+        return JF_OK;
+    int is_int = 0;
+    for (int k = 0; integers[k]; k++)
+        is_int |= !strcmp(name, integers[k]);
+    /* one type per column whatever a row holds: integers only in the integer columns */
+    switch (value->type) {
+    case JF_COL_INT: return is_int ? jf_record_set_int(rec, name, value->i, err) : jf_record_set_real(rec, name, (double)value->i, err);
+    case JF_COL_REAL: return is_int ? JF_OK : jf_record_set_real(rec, name, value->d, err);
+    case JF_COL_TEXT: return value->s && strlen(value->s) < 4096 ? jf_record_set_text(rec, name, value->s, err) : JF_OK;
+    default: return JF_OK;
+    }
+}
+
+static void metadata_columns(jf_record *rec, yajl_val o)
+{
+    for (size_t i = 0; i < o->u.object.len; i++) {
+        yajl_val v = o->u.object.values[i];
+        jf_column c = {0};
+        if (YAJL_IS_INTEGER(v))
+            c = (jf_column){.type = JF_COL_INT, .i = YAJL_GET_INTEGER(v)};
+        else if (YAJL_IS_NUMBER(v))
+            c = (jf_column){.type = JF_COL_REAL, .d = v->u.number.d};
+        else if (YAJL_IS_STRING(v))
+            c = (jf_column){.type = JF_COL_TEXT, .s = v->u.string};
+        else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v))
+            c = (jf_column){.type = JF_COL_INT, .i = YAJL_IS_TRUE(v)};
+        else
+            continue;
+        jf_record_metadata_column(rec, o->u.object.keys[i], &c, NULL);
+    }
+}
+
+/* SA-1B annotation summary: mask count, total area, mean predicted IoU and stability. */
+static void sa1b_columns(jf_record *rec, yajl_val o)
+{
+    const char *ann_p[] = {"annotations", NULL}, *id_p[] = {"image", "image_id", NULL};
+    yajl_val anns = yajl_tree_get(o, ann_p, yajl_t_array);
+    yajl_val id = yajl_tree_get(o, id_p, yajl_t_number);
+    double area = 0, iou = 0, stab = 0;
+    size_t n = anns ? anns->u.array.len : 0;
+    for (size_t i = 0; i < n; i++) {
+        yajl_val a = anns->u.array.values[i];
+        const char *pa[] = {"area", NULL}, *pi[] = {"predicted_iou", NULL}, *ps[] = {"stability_score", NULL};
+        yajl_val va = yajl_tree_get(a, pa, yajl_t_number), vi = yajl_tree_get(a, pi, yajl_t_number),
+                 vs = yajl_tree_get(a, ps, yajl_t_number);
+        area += va ? va->u.number.d : 0;
+        iou += vi ? vi->u.number.d : 0;
+        stab += vs ? vs->u.number.d : 0;
+    }
+    jf_record_set_int(rec, "mask_count", (int64_t)n, NULL);
+    jf_record_set_real(rec, "mask_area", area, NULL);
+    if (n) {
+        jf_record_set_real(rec, "mask_iou_mean", iou / (double)n, NULL);
+        jf_record_set_real(rec, "mask_stability_mean", stab / (double)n, NULL);
+    }
+    if (id && YAJL_IS_INTEGER(id))
+        jf_record_set_int(rec, "sa_image_id", YAJL_GET_INTEGER(id), NULL);
+}
+
+jf_json_member jf_record_json_columns(jf_record *rec, const uint8_t *json, size_t len, char **caption)
+{
+    if (caption)
+        *caption = NULL;
+    char *text = malloc(len + 1), ebuf[128];
+    if (!text)
+        return JF_JSON_INVALID;
+    memcpy(text, json, len);
+    text[len] = 0;
+    yajl_val o = yajl_tree_parse(text, ebuf, sizeof ebuf);
+    free(text);
+    if (!o || !YAJL_IS_OBJECT(o)) {
+        yajl_tree_free(o);
+        return JF_JSON_INVALID;
+    }
+    const char *ann_p[] = {"annotations", NULL}, *img_p[] = {"image", NULL}, *cap_p[] = {"caption", NULL};
+    jf_json_member kind = yajl_tree_get(o, ann_p, yajl_t_array) && yajl_tree_get(o, img_p, yajl_t_object)
+                              ? JF_JSON_SA1B : JF_JSON_METADATA;
+    if (rec)
+        (kind == JF_JSON_SA1B ? sa1b_columns : metadata_columns)(rec, o);
+    yajl_val c = kind == JF_JSON_METADATA ? yajl_tree_get(o, cap_p, yajl_t_string) : NULL;
+    if (caption && c && c->u.string)
+        *caption = jf__strdup(c->u.string);
+    yajl_tree_free(o);
+    return kind;
 }
 
 /* ---- reading tars ---- */
@@ -214,6 +408,13 @@ struct jf_wds_reader {
     void *read_user;
     jf_wds_report rep;
     int done, truncated, failed_open;
+    int64_t cut_offset;    /* where the tar stopped being readable */
+    int64_t next_header;   /* where the header after the current member starts */
+    char *cut_key;         /* the sample dropped at the cut (NULL: none, or not known) */
+    /* extensions of the last sample handed out, "\0"-separated: the pattern a sample being
+     * read at a cut inside a header is compared with */
+    jf__buf prev_exts;
+    size_t prev_n_exts;
     /* the sample being assembled, and the member that ended it (start of the next sample) */
     char *key;
     int64_t key_offset;
@@ -226,8 +427,9 @@ struct jf_wds_reader {
     char *pending_key;
     int64_t pending_offset;
     jf__buf pend_data, pend_name, pend_ext;
-    int pending_repeated;
+    int pending_refused;   /* the member read ahead was refused (link, device, oversize) */
     int repeated;
+    size_t n_refused;      /* members of the sample being assembled that were refused */
     uint64_t *seen;
     size_t seen_cap, seen_n;
     /* what the caller sees */
@@ -334,7 +536,14 @@ jf_status jf_wds_reader_open(const char *path, jf_read_fn read, void *read_user,
 }
 
 jf_wds_report jf_wds_reader_report(const jf_wds_reader *r) { return r->rep; }
-int jf_wds_reader_truncated(const jf_wds_reader *r) { return r->truncated; }
+int jf_wds_reader_truncated(const jf_wds_reader *r, int64_t *offset, const char **dropped_key)
+{
+    if (offset)
+        *offset = r->truncated ? r->cut_offset : -1;
+    if (dropped_key)
+        *dropped_key = r->cut_key;
+    return r->truncated;
+}
 
 void jf_wds_reader_close(jf_wds_reader *r)
 {
@@ -344,6 +553,8 @@ void jf_wds_reader_close(jf_wds_reader *r)
     free(r->path);
     free(r->key);
     free(r->pending_key);
+    free(r->cut_key);
+    jf__buf_free(&r->prev_exts);
     free(r->members);
     free(r->data_off);
     free(r->name_off);
@@ -405,14 +616,11 @@ static void start_sample(jf_wds_reader *r, char *key, int64_t offset)
     r->key = key;
     r->key_offset = offset;
     r->n_members = 0;
+    r->n_refused = 0;
     r->data.len = 0;
     r->names.len = 0;
-    r->repeated = seen_before(r, key);
-    if (r->repeated)
-        rproblem(r, 1, offset,
-                 "key '%s' appears again, apart from its first members (members of a sample must be adjacent); "
-                 "these members form a second sample with the same key",
-                 key);
+    r->repeated = seen_before(r, key); /* the caller says what becomes of such members */
+    (void)offset;
 }
 
 /* Hands the assembled sample to the caller. */
@@ -435,8 +643,40 @@ static jf_status emit_sample(jf_wds_reader *r, jf_wds_sample *s, jf_error *err)
     s->members = r->out;
     s->offset = r->key_offset;
     s->repeated_key = r->repeated;
+    s->refused_members = r->n_refused;
     r->rep.samples++;
+    r->prev_exts.len = 0;
+    r->prev_n_exts = r->n_members;
+    for (size_t i = 0; i < r->n_members; i++)
+        if (jf__buf_put(&r->prev_exts, r->out[i].ext, strlen(r->out[i].ext) + 1))
+            r->prev_n_exts = 0; /* no pattern to compare with: the sample at a cut is kept */
     return JF_OK;
+}
+
+static int has_sample(const jf_wds_reader *r) { return r->key && (r->n_members || r->n_refused); }
+
+/* 1 when the sample being read lacks an extension the previous sample of this tar had: at a cut
+ * inside a header that is the evidence that members of it were lost. */
+static int lacks_previous_members(const jf_wds_reader *r)
+{
+    const char *e = (const char *)r->prev_exts.p;
+    for (size_t k = 0; k < r->prev_n_exts; e += strlen(e) + 1, k++) {
+        int have = 0;
+        for (size_t i = 0; i < r->n_members && !have; i++)
+            have = !strcmp((const char *)r->names.p + r->ext_off[i], e);
+        if (!have)
+            return 1;
+    }
+    return 0;
+}
+
+/* The tar stops being readable at `offset`; `dropped` (taken) names the sample lost there. */
+static void cut_at(jf_wds_reader *r, int64_t offset, char *dropped)
+{
+    r->done = r->truncated = 1;
+    r->cut_offset = offset;
+    free(r->cut_key);
+    r->cut_key = dropped;
 }
 
 jf_status jf_wds_reader_next(jf_wds_reader *r, jf_wds_sample *s, jf_error *err)
@@ -447,32 +687,51 @@ jf_status jf_wds_reader_next(jf_wds_reader *r, jf_wds_sample *s, jf_error *err)
         start_sample(r, r->pending_key, r->pending_offset);
         r->pending_key = NULL;
         r->have_pending = 0;
-        jf_status st = add_member(r, (const char *)r->pend_name.p, (const char *)r->pend_ext.p, r->pend_data.p,
-                                  r->pend_data.len, r->pending_offset, err);
-        if (st != JF_OK)
-            return st;
+        if (r->pending_refused) {
+            r->n_refused = 1;
+        } else {
+            jf_status st = add_member(r, (const char *)r->pend_name.p, (const char *)r->pend_ext.p, r->pend_data.p,
+                                      r->pend_data.len, r->pending_offset, err);
+            if (st != JF_OK)
+                return st;
+        }
     } else if (r->key && !r->done) {
         free(r->key);
         r->key = NULL;
     }
     while (!r->done) {
         struct archive_entry *e;
-        int64_t hdr_off = archive_read_header_position(r->a);
+        /* Where the next header starts (after the previous member's data and padding): the
+         * offset of a header that turns out unreadable. */
+        int64_t next_off = r->next_header;
         int rc = archive_read_next_header(r->a, &e);
         if (rc == ARCHIVE_EOF) {
             r->done = 1;
             break;
         }
-        if (rc == ARCHIVE_WARN)
-            rproblem(r, 0, hdr_off, "%s", archive_error_string(r->a));
-        else if (rc != ARCHIVE_OK) {
-            rproblem(r, 1, hdr_off, "tar stops here: %s; %llu samples before it were kept%s", archive_error_string(r->a),
-                     (unsigned long long)r->rep.samples, r->key && r->n_members ? ", the sample being read is dropped" : "");
-            r->done = r->truncated = 1;
-            free(r->key);
-            r->key = NULL;
+        if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) {
+            /* The sample being read has all the members read so far; whether more of it followed
+             * is not known. It is kept unless it lacks a member the previous sample had. */
+            const char *why = archive_error_string(r->a) ? archive_error_string(r->a) : "unreadable header";
+            if (has_sample(r) && lacks_previous_members(r)) {
+                rproblem(r, 1, next_off,
+                         "tar stops here: %s; %llu samples before it were kept; sample '%s' (at byte %lld) is dropped: "
+                         "it lacks members the sample before it had",
+                         why, (unsigned long long)r->rep.samples, r->key, (long long)r->key_offset);
+                cut_at(r, next_off, r->key);
+                r->key = NULL;
+            } else {
+                rproblem(r, 1, next_off, "tar stops here: %s; %llu samples before it were kept", why,
+                         (unsigned long long)r->rep.samples + has_sample(r));
+                cut_at(r, next_off, NULL);
+            }
             break;
         }
+        int64_t hdr_off = archive_read_header_position(r->a);
+        if (archive_entry_size_is_set(e) && archive_entry_size(e) >= 0)
+            r->next_header = archive_filter_bytes(r->a, 0) + (archive_entry_size(e) + 511) / 512 * 512;
+        if (rc == ARCHIVE_WARN)
+            rproblem(r, 0, hdr_off, "%s", archive_error_string(r->a));
         r->rep.members++;
         const char *name = archive_entry_pathname(e);
         if (!name) {
@@ -480,13 +739,8 @@ jf_status jf_wds_reader_next(jf_wds_reader *r, jf_wds_sample *s, jf_error *err)
             r->rep.skipped_members++;
             continue;
         }
-        if (archive_entry_filetype(e) != AE_IFREG) {
-            if (archive_entry_filetype(e) == AE_IFDIR) {
-                r->rep.members--;
-            } else {
-                rproblem(r, 0, hdr_off, "member '%s' is not a regular file (link or device); skipped", name);
-                r->rep.skipped_members++;
-            }
+        if (archive_entry_filetype(e) == AE_IFDIR) {
+            r->rep.members--;
             continue;
         }
         const char *full = name;
@@ -519,11 +773,19 @@ jf_status jf_wds_reader_next(jf_wds_reader *r, jf_wds_sample *s, jf_error *err)
             r->rep.skipped_members++;
             continue;
         }
+        /* A member refused for what it is (a link, a device, over the size limit) still belongs
+         * to its key: the sample is handed out with the refusal counted, so that the rest of it
+         * cannot pass for a sample of another kind (a caption without its image). */
         la_int64_t size = archive_entry_size(e);
-        if (size < 0 || (uint64_t)size > JF__MAX_RECORD) {
-            rproblem(r, 1, hdr_off, "member '%s' is %lld bytes, over the limit; skipped", full, (long long)size);
+        char refused[96] = "";
+        if (archive_entry_filetype(e) != AE_IFREG)
+            snprintf(refused, sizeof refused, "is not a regular file (link or device)");
+        else if (size < 0 || (uint64_t)size > JF__MAX_RECORD)
+            snprintf(refused, sizeof refused, "is %lld bytes, over the limit", (long long)size);
+        if (refused[0]) {
+            rproblem(r, 1, hdr_off, "member '%s' %s: refused, and sample '%.*s' with it", full, refused, (int)key_len, name);
             r->rep.skipped_members++;
-            continue;
+            size = 0;
         }
         int same = r->key && strlen(r->key) == key_len && !memcmp(r->key, name, key_len);
         if (!r->key) {
@@ -547,16 +809,29 @@ jf_status jf_wds_reader_next(jf_wds_reader *r, jf_wds_sample *s, jf_error *err)
             got += n;
         }
         if (got != size) {
-            rproblem(r, 1, hdr_off, "member '%s' cut short (%lld of %lld bytes): %s; sample '%.*s' dropped", full,
+            /* Only the sample this member belongs to is lost: a member of a new key means the
+             * sample before it was read whole, and it is handed out below. */
+            rproblem(r, 1, hdr_off, "member '%s' cut short (%lld of %lld bytes): %s; sample '%.*s' dropped%s", full,
                      (long long)got, (long long)size, archive_error_string(r->a) ? archive_error_string(r->a) : "end of data",
-                     (int)key_len, name);
-            r->done = r->truncated = 1;
-            free(r->key);
-            r->key = NULL;
+                     (int)key_len, name, same ? "" : "; the sample before it is whole and kept");
+            char *dropped = malloc(key_len + 1);
+            if (!dropped)
+                return jf_error_set(err, JF_ENOMEM, "out of memory");
+            memcpy(dropped, name, key_len);
+            dropped[key_len] = 0;
+            cut_at(r, hdr_off, dropped);
+            if (same) {
+                free(r->key);
+                r->key = NULL;
+            }
             break;
         }
         dst->len = (size_t)got;
         if (same) {
+            if (refused[0]) {
+                r->n_refused++;
+                continue;
+            }
             jf_status st = add_member(r, full, ext, dst->p, dst->len, hdr_off, err);
             if (st != JF_OK)
                 return st;
@@ -569,13 +844,14 @@ jf_status jf_wds_reader_next(jf_wds_reader *r, jf_wds_sample *s, jf_error *err)
         memcpy(r->pending_key, name, key_len);
         r->pending_key[key_len] = 0;
         r->pending_offset = hdr_off;
+        r->pending_refused = refused[0] != 0;
         r->pend_name.len = r->pend_ext.len = 0;
         if (jf__buf_put(&r->pend_name, full, strlen(full) + 1) || jf__buf_put(&r->pend_ext, ext, strlen(ext) + 1))
             return jf_error_set(err, JF_ENOMEM, "out of memory");
         r->have_pending = 1;
         return emit_sample(r, s, err);
     }
-    if (r->key && r->n_members) {
+    if (has_sample(r)) {
         jf_status st = emit_sample(r, s, err);
         free(r->key);
         r->key = NULL;
@@ -638,9 +914,17 @@ jf_status jf_wds_import(jf_writer *w, const char *tar_path, jf_problem_fn on_pro
     uint64_t imported = 0;
     jf_wds_sample smp;
     while (s == JF_OK && (s = jf_wds_reader_next(r, &smp, err)) == JF_OK) {
+        if (smp.refused_members)
+            continue; /* reported by the reader, with the sample it sinks */
+        if (smp.repeated_key) {
+            /* the sample read first is already written: these members cannot join it */
+            rproblem(r, 1, smp.offset, "sample '%s': members re-appear apart from its first ones; not imported "
+                     "(the sample read first is kept)", smp.key);
+            continue;
+        }
         jf_record_reset(rec);
         jf_record_set_key(rec, smp.key, NULL);
-        const jf_wds_member *meta = NULL;
+        const jf_wds_member *meta = NULL, *json = NULL;
         jf_error fe;
         for (size_t i = 0; i < smp.n_members; i++) {
             const jf_wds_member *m = &smp.members[i];
@@ -648,12 +932,19 @@ jf_status jf_wds_import(jf_writer *w, const char *tar_path, jf_problem_fn on_pro
                 meta = m;
                 continue;
             }
+            if (!strcmp(m->ext, "json"))
+                json = m;
             if (jf_record_add_field(rec, m->ext, jf_field_type_for_name(m->ext), m->data, m->size, &fe) != JF_OK)
                 rproblem(r, 1, m->offset, "member '%s': %s; skipped", m->name, fe.msg);
         }
         if (jf_record_field_count(rec) == 0)
             continue;
         jf_record_set_kind(rec, jf_kind_infer(rec));
+        /* img2dataset / SA-1B metadata gives the same columns as `jf ingest`; a jf.json written by
+         * export restores what jf had (and wins where both name a column) */
+        if (json && !meta && jf_record_json_columns(rec, json->data, json->size, NULL) == JF_JSON_INVALID)
+            rproblem(r, 0, json->offset, "sample '%s': its .json member is not a JSON object; kept as bytes, no columns",
+                     smp.key);
         if (meta && (s = apply_meta(rec, meta->data, meta->size, r, err)) != JF_OK)
             break;
         s = jf_writer_add(w, rec, &fe);

@@ -12,21 +12,21 @@
 
 #define WRITE_BUFFER (4u << 20)
 
-typedef struct pending {
-    jf__buf body;
-    size_t prefix;
-    jf__row row;
-} pending;
+/* Text that dictionary training may hold: ZDICT needs ~100x the dictionary size, no more. */
+#define TRAIN_BYTES_MAX (32u << 20)
 
 struct jf_writer {
     jf_store *st;
     jf_writer_params p;
     char *source;
     jf__frame_ctx *fc;
-    /* dictionary: 0 undecided (records are being buffered), 1 decided */
+    /* dictionary: 0 undecided (the compressible prefixes of the first records are kept as a
+     * training sample while the records themselves go to shards without a dictionary), 1 decided */
     int dict_decided;
-    pending *pend;
-    size_t n_pend, cap_pend, pend_bytes;
+    jf__buf train;         /* training sample: record prefixes back to back */
+    size_t *train_sizes;
+    size_t n_train, cap_train;
+    jf__buf enc;           /* scratch: a record encoded to find its prefix */
     /* the open shard */
     int fd;
     int64_t shard_id;
@@ -327,18 +327,47 @@ static jf_status append_built(jf_writer *w, const uint8_t *data, size_t len, jf_
 }
 
 /* Builds the zstd frame from an encoded body (the dictionary is known by now). */
-static jf_status build_from_body(jf_writer *w, const uint8_t *body, size_t len, jf_error *err);
 
 /* ---- dictionary training from the first records ---- */
 
+/* Keeps the compressible prefix of a record (its text fields) as a training sample. */
+static jf_status keep_training_sample(jf_writer *w, const jf_record *rec, const jf_column *extra, size_t n_extra,
+                                      jf_error *err)
+{
+    size_t prefix = 0;
+    w->enc.len = 0;
+    jf_status s = jf__record_encode(rec, extra, n_extra, &w->enc, &prefix, err);
+    if (s != JF_OK || !prefix)
+        return s;
+    if (w->n_train == w->cap_train) {
+        size_t cap = w->cap_train ? w->cap_train * 2 : 256;
+        size_t *v = realloc(w->train_sizes, cap * sizeof *v);
+        if (!v)
+            return jf_error_set(err, JF_ENOMEM, "out of memory");
+        w->train_sizes = v;
+        w->cap_train = cap;
+    }
+    if (jf__buf_put(&w->train, w->enc.p, prefix))
+        return jf_error_set(err, JF_ENOMEM, "out of memory");
+    w->train_sizes[w->n_train++] = prefix;
+    return JF_OK;
+}
+
+static void drop_training_sample(jf_writer *w)
+{
+    jf__buf_free(&w->train);
+    jf__buf_free(&w->enc);
+    free(w->train_sizes);
+    w->train_sizes = NULL;
+    w->n_train = w->cap_train = 0;
+}
+
+/* Trains the dataset dictionary from the sample (or adopts one a concurrent writer stored).
+ * Records written so far went to shards without a dictionary; the open one is finalized so
+ * that the dictionary starts with a new shard (a file names one dictionary in its header). */
 static jf_status train_dict(jf_writer *w, jf_error *err)
 {
-    size_t total = 0, n = 0;
-    for (size_t i = 0; i < w->n_pend; i++)
-        if (w->pend[i].prefix) {
-            total += w->pend[i].prefix;
-            n++;
-        }
+    size_t total = w->train.len, n = w->n_train;
     uint32_t id = 0;
     jf_status s = JF_OK;
     /* ZDICT wants many samples and roughly 10x the dictionary size of input; below that a
@@ -349,23 +378,10 @@ static jf_status train_dict(jf_writer *w, jf_error *err)
             cap = total / 4;
         if (cap < 1024)
             cap = 1024;
-        uint8_t *samples = malloc(total);
-        size_t *sizes = malloc(n * sizeof *sizes);
         uint8_t *dict = malloc(cap);
-        if (!samples || !sizes || !dict) {
-            free(samples);
-            free(sizes);
-            free(dict);
+        if (!dict)
             return jf_error_set(err, JF_ENOMEM, "out of memory");
-        }
-        size_t k = 0, o = 0;
-        for (size_t i = 0; i < w->n_pend; i++)
-            if (w->pend[i].prefix) {
-                memcpy(samples + o, w->pend[i].body.p, w->pend[i].prefix);
-                o += w->pend[i].prefix;
-                sizes[k++] = w->pend[i].prefix;
-            }
-        size_t dsize = ZDICT_trainFromBuffer(dict, cap, samples, sizes, (unsigned)n);
+        size_t dsize = ZDICT_trainFromBuffer(dict, cap, w->train.p, w->train_sizes, (unsigned)n);
         if (!ZDICT_isError(dsize)) {
             sqlite3 *db = jf_store_db(w->st);
             uint32_t other = 0;
@@ -403,49 +419,18 @@ static jf_status train_dict(jf_writer *w, jf_error *err)
             else
                 jf__db_exec(db, "ROLLBACK", NULL);
         }
-        free(samples);
-        free(sizes);
         free(dict);
     }
+    if (s == JF_OK && id && w->fd >= 0)
+        s = shard_finalize(w, err);
     if (s == JF_OK && id)
         s = use_dict(w, id, err);
     w->dict_decided = 1;
-    /* Write out the records held back for training, in order. */
-    for (size_t i = 0; i < w->n_pend && s == JF_OK; i++) {
-        s = build_from_body(w, w->pend[i].body.p, w->pend[i].body.len, err);
-        if (s == JF_OK)
-            s = append_built(w, w->recbuf.p, w->recbuf.len, &w->pend[i].row, err);
-    }
-    for (size_t i = 0; i < w->n_pend; i++) {
-        jf__buf_free(&w->pend[i].body);
-        jf__row_free(&w->pend[i].row);
-    }
-    w->n_pend = 0;
-    w->pend_bytes = 0;
+    drop_training_sample(w);
     return s;
 }
 
 /* ---- adding records ---- */
-
-/* jf__record_build re-encodes from a record; for held-back bodies we decode them into a
- * scratch record first. This keeps a single frame builder. */
-static jf_status build_from_body(jf_writer *w, const uint8_t *body, size_t len, jf_error *err)
-{
-    jf_record *tmp = jf_record_create();
-    if (!tmp)
-        return jf_error_set(err, JF_ENOMEM, "out of memory");
-    uint8_t *buf = jf__record_body_buffer(tmp, len);
-    jf_status s = buf ? JF_OK : jf_error_set(err, JF_ENOMEM, "out of memory");
-    if (s == JF_OK) {
-        memcpy(buf, body, len);
-        s = jf__record_decode_in_place(tmp, len, err);
-    }
-    w->recbuf.len = 0;
-    if (s == JF_OK)
-        s = jf__record_build(w->fc, tmp, NULL, 0, &w->recbuf, NULL, err);
-    jf_record_destroy(tmp);
-    return s;
-}
 
 jf_status jf_writer_add(jf_writer *w, const jf_record *rec, jf_error *err)
 {
@@ -502,38 +487,20 @@ jf_status jf_writer_add(jf_writer *w, const jf_record *rec, jf_error *err)
         d->name = jf__strdup(extra[i].name);
         d->s = extra[i].type == JF_COL_TEXT ? jf__strdup(extra[i].s) : NULL;
     }
-    jf_status s;
-    if (!w->dict_decided) {
-        if (w->n_pend == w->cap_pend) {
-            size_t cap = w->cap_pend ? w->cap_pend * 2 : 256;
-            pending *p = realloc(w->pend, cap * sizeof *p);
-            if (!p) {
-                jf__row_free(&row);
-                return jf_error_set(err, JF_ENOMEM, "out of memory");
-            }
-            w->pend = p;
-            w->cap_pend = cap;
-        }
-        pending *pd = &w->pend[w->n_pend];
-        memset(pd, 0, sizeof *pd);
-        s = jf__record_encode(rec, extra, n_extra, &pd->body, &pd->prefix, err);
-        if (s != JF_OK) {
-            jf__buf_free(&pd->body);
-            jf__row_free(&row);
-            return s;
-        }
-        pd->row = row;
-        w->n_pend++;
-        w->pend_bytes += pd->body.len;
-        if (w->n_pend >= w->p.dict_train_records || w->pend_bytes >= (256u << 20))
-            s = train_dict(w, err);
-    } else {
+    /* Every record goes to its shard at once, also before the dictionary exists: no more than
+     * the open shard is ever held back from disk. */
+    jf_status s = JF_OK;
+    if (!w->dict_decided)
+        s = keep_training_sample(w, rec, extra, n_extra, err);
+    if (s == JF_OK) {
         w->recbuf.len = 0;
         s = jf__record_build(w->fc, rec, extra, n_extra, &w->recbuf, NULL, err);
-        if (s == JF_OK)
-            s = append_built(w, w->recbuf.p, w->recbuf.len, &row, err);
-        jf__row_free(&row);
     }
+    if (s == JF_OK)
+        s = append_built(w, w->recbuf.p, w->recbuf.len, &row, err);
+    jf__row_free(&row);
+    if (s == JF_OK && !w->dict_decided && (w->n_train >= w->p.dict_train_records || w->train.len >= TRAIN_BYTES_MAX))
+        s = train_dict(w, err);
     if (s != JF_OK && s != JF_EARG && s != JF_ELIMIT)
         w->failed = 1;
     return s;
@@ -544,8 +511,8 @@ jf_status jf_writer_flush(jf_writer *w, jf_error *err)
     if (w->failed)
         return jf_error_set(err, JF_EIO, "writer stopped after an earlier error");
     jf_status s = JF_OK;
-    if (!w->dict_decided && w->n_pend)
-        s = train_dict(w, err);
+    if (!w->dict_decided && w->n_train)
+        s = train_dict(w, err); /* for the writers that come next */
     if (s == JF_OK && w->fd >= 0)
         s = shard_finalize(w, err);
     if (s != JF_OK)
@@ -555,11 +522,7 @@ jf_status jf_writer_flush(jf_writer *w, jf_error *err)
 
 static void free_writer(jf_writer *w)
 {
-    for (size_t i = 0; i < w->n_pend; i++) {
-        jf__buf_free(&w->pend[i].body);
-        jf__row_free(&w->pend[i].row);
-    }
-    free(w->pend);
+    drop_training_sample(w);
     for (size_t i = 0; i < w->n_rows; i++)
         jf__row_free(&w->rows[i]);
     free(w->rows);

@@ -53,6 +53,17 @@ extern int check_failures;
         }                                                                                       \
     } while (0)
 
+#define CHECK_STR(a, b)                                                                         \
+    do {                                                                                        \
+        const char *a_ = (a), *b_ = (b);                                                        \
+        if (!a_ || !b_ || strcmp(a_, b_)) {                                                     \
+            fprintf(stderr, "%s:%d: CHECK failed: %s == %s (\"%s\" vs \"%s\")\n", __FILE__,     \
+                    __LINE__, #a, #b, a_ ? a_ : "(null)", b_ ? b_ : "(null)");                  \
+            check_failures++;                                                                   \
+            return;                                                                             \
+        }                                                                                       \
+    } while (0)
+
 typedef struct test_case {
     const char *name;
     void (*fn)(void);

@@ -338,6 +338,7 @@ static void test_tar_bad_inputs(void)
     tw_add(&t, "../escape.jpg", jpg, n);
     tw_add(&t, "/etc/abs.jpg", jpg, n);
     tw_link(&t, "sym.jpg", "/etc/passwd");
+    tw_add(&t, "sym.txt", "the caption of a refused image", 30); /* must not become a text sample */
     tw_add(&t, "split.jpg", jpg, n);
     tw_add(&t, "between.jpg", jpg, n);
     tw_add(&t, "split.txt", "came later", 10); /* not adjacent: joins its sample in the batch */
@@ -381,6 +382,7 @@ static void test_tar_bad_inputs(void)
     CHECK_EQ_INT(s.outcome[JF_OUT_DECODE_ERROR], 1);
     CHECK_EQ_INT(s.outcome[JF_OUT_DUPLICATE_KEY], 1);
     CHECK_EQ_INT(s.outcome[JF_OUT_TRUNCATED], 1);
+    CHECK_EQ_INT(s.outcome[JF_OUT_REFUSED_MEMBER], 1);
     CHECK_EQ_INT(s.note[JF_NOTE_EXTENSION_MISMATCH], 1);
     CHECK_EQ_INT(s.note[JF_NOTE_CAPTION_REPAIRED], 1);
     CHECK(s.note[JF_NOTE_REJECTED_MEMBER] >= 4); /* ../, /abs, symlink, README */
@@ -402,9 +404,20 @@ static void test_tar_bad_inputs(void)
     CHECK(f && f->size == 14); /* the first 'good' is kept, the repeat in two.tar went */
     CHECK(q1(st, "SELECT aesthetic FROM samples WHERE key='bad/good'") == 6);
     CHECK(q1(st, "SELECT count(*) FROM samples WHERE key='bad/good' AND similarity BETWEEN 0.3 AND 0.32") == 1);
-    CHECK(q1(st, "SELECT count(*) FROM ingest_failures") == 4); /* truncation: in the run stats */
+    /* too_large, decode_error, empty_file, duplicate_key, and now: the symlinked sample as one
+     * refused_member outcome, the sample cut short as truncated (with its key and offset) */
+    CHECK_EQ_INT(q1(st, "SELECT count(*) FROM ingest_failures"), 6);
     CHECK(q1(st, "SELECT count(*) FROM ingest_failures WHERE outcome='too_large' AND key='bad/bomb'") == 1);
-    CHECK(q1(st, "SELECT count(*) FROM samples WHERE key LIKE 'bad/k%'") >= 1);
+    CHECK_EQ_INT(q1(st, "SELECT count(*) FROM ingest_failures WHERE outcome='refused_member' AND key='bad/sym'"), 1);
+    CHECK_EQ_INT(q1(st, "SELECT count(*) FROM samples WHERE key='bad/sym'"), 0);
+    /* every k sample before the cut one is kept: k0 .. k(i-1) for the dropped k(i) */
+    int cut_i = (int)q1(st, "SELECT CAST(substr(key, 6) AS INTEGER) FROM ingest_failures WHERE outcome='truncated' AND key LIKE 'bad/k%'");
+    long long cut_off = q1(st, "SELECT offset FROM ingest_failures WHERE outcome='truncated'");
+    printf("    cut.tar: k%d dropped at byte %lld\n", cut_i, cut_off);
+    CHECK(cut_i >= 1);
+    CHECK_EQ_INT(q1(st, "SELECT count(*) FROM samples WHERE key LIKE 'bad/k%'"), cut_i);
+    CHECK(cut_off > 0 && cut_off % 512 == 0 && cut_off < (long long)sb.st_size / 2);
+    CHECK_EQ_INT(s.inputs_incomplete, 1);
     jf_record_destroy(r);
     jf_store_close(st);
 }
@@ -467,11 +480,12 @@ static void test_manifests(void)
     for (int k = 0; k < JF_OUT_COUNT_; k++)
         if (s.outcome[k])
             printf("    %-20s %llu\n", jf_outcome_name((jf_outcome)k), (unsigned long long)s.outcome[k]);
-    /* mix.json: a, b, 5, f, j ok; c, d missing (sam/images x2); g, h, i bad; the cut tail is one
-     * bad record. corpus.jsonl: 2 ok (first, third); 2 bad lines. */
+    /* mix.json: a, b, 5, f, j ok; c, d missing (sam/images x2); g, h, i bad; the cut tail makes
+     * the input incomplete. corpus.jsonl: 2 ok (first, third); 2 bad lines. */
     CHECK_EQ_INT(s.outcome[JF_OUT_OK], 5 + 2);
     CHECK_EQ_INT(s.outcome[JF_OUT_MISSING_IMAGE], 2);
-    CHECK_EQ_INT(s.outcome[JF_OUT_BAD_RECORD], 3 + 1 + 2);
+    CHECK_EQ_INT(s.outcome[JF_OUT_BAD_RECORD], 3 + 2);
+    CHECK_EQ_INT(s.inputs_incomplete, 1); /* the cut JSON: read in part, read again next run */
     CHECK_EQ_INT(s.n_missing_prefixes, 1);
     CHECK(!strcmp(s.missing_by_prefix[0].prefix, "sam/images") && s.missing_by_prefix[0].count == 2);
     jf_store *st;
@@ -829,15 +843,21 @@ static void test_http(void)
     CHECK_EQ_INT(q1(st, "SELECT count(*) FROM ingest_failures WHERE outcome='opted_out'"), 2);
     CHECK_EQ_INT(q1(st, "SELECT count(*) FROM samples WHERE aesthetic = 5.5 AND caption_len > 0"), 3);
     jf_store_close(st);
-    /* A rerun downloads only what failed: the three present rows are skipped. */
-    CHECK_OK(jf_store_open(ds, JF_STORE_WRITE, &st, &err));
-    sqlite3_exec(jf_store_db(st), "DELETE FROM ingest_inputs", NULL, NULL, NULL);
-    jf_store_close(st);
+    /* A rerun retries what failed (the list itself is unchanged) and skips the three present
+     * rows; the image that was missing is on the server now, and its failure row goes. */
+    snprintf(p, sizeof p, "%s/missing.jpg", root);
+    write_jpeg_file(p);
     CHECK_OK(run(ds, inputs, 1, &pr, &s, &err));
+    CHECK_EQ_INT(s.inputs_skipped, 0);
     CHECK_EQ_INT(s.outcome[JF_OUT_ALREADY_PRESENT], 3);
-    CHECK_EQ_INT(s.outcome[JF_OUT_OK], 0);
+    CHECK_EQ_INT(s.outcome[JF_OUT_OK], 1);
     CHECK_EQ_INT(s.outcome[JF_OUT_HTTP_ERROR] + s.outcome[JF_OUT_TIMEOUT] + s.outcome[JF_OUT_NETWORK_ERROR] +
-                     s.outcome[JF_OUT_OPTED_OUT], 9);
+                     s.outcome[JF_OUT_OPTED_OUT], 8);
+    CHECK_OK(jf_store_open(ds, JF_STORE_READONLY, &st, &err));
+    CHECK_EQ_INT(q1(st, "SELECT count(*) FROM ingest_failures"), 8);
+    CHECK_EQ_INT(q1(st, "SELECT count(*) FROM ingest_failures WHERE key LIKE '%/00000010'"), 0);
+    CHECK_EQ_INT(q1(st, "SELECT count(*) FROM samples"), 4);
+    jf_store_close(st);
     /* Tars streamed over HTTP: a cut connection resumes with Range (or skips a repeated body). */
     char u1[128], u2[128], u3[128], u4[128];
     snprintf(u1, sizeof u1, "%s/tar/shard.tar", base);
@@ -850,10 +870,11 @@ static void test_http(void)
         snprintf(dsn, sizeof dsn, "http_tar%d", k);
         pr.source = "web";
         CHECK_OK(run(tmp(dsn), tars + k, 1, &pr, &s, &err));
-        printf("    %s: %llu ok, %llu truncated\n", tars[k], (unsigned long long)s.outcome[JF_OUT_OK],
-               (unsigned long long)s.outcome[JF_OUT_TRUNCATED]);
+        printf("    %s: %llu ok, %llu inputs not read to the end\n", tars[k], (unsigned long long)s.outcome[JF_OUT_OK],
+               (unsigned long long)s.inputs_incomplete);
         CHECK_EQ_INT(s.outcome[JF_OUT_OK], k < 3 ? 40 : 0);
-        CHECK_EQ_INT(s.outcome[JF_OUT_TRUNCATED], k < 3 ? 0 : 1);
+        CHECK_EQ_INT(s.outcome[JF_OUT_TRUNCATED], 0);
+        CHECK_EQ_INT(s.inputs_incomplete, k < 3 ? 0 : 1); /* a 404 is no tar: counted, never "ok" */
     }
     stop_server();
 }
