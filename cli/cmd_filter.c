@@ -9,8 +9,8 @@
 
 static const char HELP[] =
     "usage: jf filter DATASET (--where EXPR | --preset NAME)... [--from SUBSET] (--into NAME | --dry-run)\n"
-    "       jf filter dedup DATASET (--exact | --near BITS) [--keep first|largest|highest:COLUMN]\n"
-    "                       [--from SUBSET] (--into NAME | --dry-run)\n"
+    "       jf filter dedup DATASET (--exact | --near BITS [--hash-column phash|phash_approx])\n"
+    "                       [--keep first|largest|highest:COLUMN] [--from SUBSET] (--into NAME | --dry-run)\n"
     "       jf filter text DATASET [--banned-words FILE] [--normalize] [--all]\n"
     "       jf filter scores DATASET --column NAME FILE   (key,value CSV or JSONL: a score column)\n"
     "       jf filter subsets DATASET | drop DATASET NAME | materialize DATASET SUBSET OUT\n"
@@ -187,7 +187,8 @@ static int filter_dedup(int argc, char **argv)
                                  {"near", required_argument, 0, 'n'}, {"keep", required_argument, 0, 'k'},
                                  {"from", required_argument, 0, 'f'}, {"into", required_argument, 0, 'i'},
                                  {"replace", no_argument, 0, 'r'},    {"dry-run", no_argument, 0, 'd'},
-                                 {"threads", required_argument, 0, 't'}, {0, 0, 0, 0}};
+                                 {"threads", required_argument, 0, 't'}, {"hash-column", required_argument, 0, 'H'},
+                                 {0, 0, 0, 0}};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -197,6 +198,7 @@ static int filter_dedup(int argc, char **argv)
         case O_QUIET: o.quiet = 1; break;
         case O_HELP: fputs(HELP, stdout); return 0;
         case 'e': mode = 0; break;
+        case 'H': dp.hash_column = optarg; break;
         case 'n':
             if (parse_int(optarg, &v) || v < 0 || v > 7)
                 return usage_error("filter dedup", "--near needs a Hamming distance of 0..7 bits");
@@ -249,8 +251,10 @@ static int filter_dedup(int argc, char **argv)
         jw_init(&w, stdout);
         jw_obj(&w);
         jw_kstr(&w, "mode", mode ? "near" : "exact");
-        if (mode)
+        if (mode) {
             jw_kint(&w, "max_distance", dp.max_distance);
+            jw_kstr(&w, "hash_column", dp.hash_column ? dp.hash_column : "phash");
+        }
         jw_kint(&w, "input", (long long)r.input);
         jw_kint(&w, "clusters", (long long)r.clusters);
         jw_kint(&w, "largest_cluster", (long long)r.largest_cluster);
@@ -263,7 +267,7 @@ static int filter_dedup(int argc, char **argv)
         jw_newline(&w);
     } else if (!o.quiet) {
         printf("%s duplicates%s: %llu hashed samples, %llu clusters (largest %llu), %llu removed, %llu kept%s%s (%.2f s)\n",
-               mode ? "near" : "exact", mode ? " (phash)" : " (content hash)", (unsigned long long)r.input,
+               mode ? "near" : "exact", !mode ? " (content hash)" : dp.hash_column ? dp.hash_column : " (phash)", (unsigned long long)r.input,
                (unsigned long long)r.clusters, (unsigned long long)r.largest_cluster, (unsigned long long)r.duplicates,
                (unsigned long long)r.kept, dp.into ? " as subset " : " (dry run)", dp.into ? dp.into : "", r.seconds);
     }

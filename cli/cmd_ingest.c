@@ -30,7 +30,12 @@ static const char HELP[] =
     "  --max-aspect R       drop images with long/short side ratio above R\n"
     "  --max-pixels N       refuse larger images before decoding (default 178956970)\n"
     "  --full-decode        check JPEGs with a full-size decode (default: entropy decode at 1/8 scale,\n"
-    "                       which reads every coefficient)\n"
+    "                       which reads every coefficient; the analysis columns decode in full anyway)\n"
+    "  analysis columns (default): img_mean, img_std, img_entropy (luminance as Pillow's convert(\"L\"))\n"
+    "                       and phash (imagehash's pHash), from the full-size decode: the reference values\n"
+    "  --fast-analysis      from a reduced-scale JPEG decode instead (faster, approximate), written as\n"
+    "                       img_mean_approx, img_std_approx, img_entropy_approx, phash_approx\n"
+    "  --no-analysis        no analysis columns (the check alone, at 1/8 scale)\n"
     "  --resize MODE        keep (default: original bytes), shortest-side, longest-side, center-crop, pad\n"
     "  --size PX            target for --resize (default 256)\n"
     "  --resize-filter F    lanczos (default), bicubic, bilinear, box: Pillow's antialiased resampling,\n"
@@ -116,7 +121,8 @@ int cmd_ingest(int argc, char **argv)
                                  {"pad-color", required_argument, 0, 'P'}, {"parallel", required_argument, 0, 'L'},
                                  {"per-host", required_argument, 0, 'H'}, {"timeout", required_argument, 0, 'W'},
                                  {"retries", required_argument, 0, 'Y'}, {"user-agent-token", required_argument, 0, 'U'},
-                                 {"ignore-robots", no_argument, 0, 'I'}, {0, 0, 0, 0}};
+                                 {"ignore-robots", no_argument, 0, 'I'}, {"fast-analysis", no_argument, 0, 'A'},
+                                 {"no-analysis", no_argument, 0, 'N'}, {0, 0, 0, 0}};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -168,6 +174,8 @@ int cmd_ingest(int argc, char **argv)
             p.limits.max_pixels = u;
             break;
         case 'f': p.full_decode = 1; break;
+        case 'A': p.fast_analysis = 1; break;
+        case 'N': p.no_analysis = 1; break;
         case 'S':
             if (parse_size(optarg, &p.writer.shard_bytes) || !p.writer.shard_bytes)
                 return usage_error("ingest", "--shard-size needs a size like 256M");

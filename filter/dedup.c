@@ -235,7 +235,9 @@ jf_status jf_dedup_run(jf_store *st, const jf_dedup_params *params, jf_dedup_res
     if (s != JF_OK)
         return s;
     sqlite3 *db = jf_store_db(st);
-    const char *hashcol = p.near ? "phash" : "content_hash";
+    const char *hashcol = !p.near ? "content_hash" : p.hash_column ? p.hash_column : "phash";
+    if (strcmp(hashcol, "content_hash") && strcmp(hashcol, "phash") && strcmp(hashcol, "phash_approx"))
+        return jf_error_set(err, JF_EARG, "near duplicates are found on phash or phash_approx, not '%s'", hashcol);
     /* the hash column must exist: ingest writes both */
     char *chk = NULL;
     if (p.score_column) {

@@ -140,6 +140,8 @@ typedef struct jf_dedup_params {
     int replace;
     int near;                 /* 0: exact (content_hash); 1: perceptual hash within `max_distance` */
     int max_distance;         /* Hamming distance for near duplicates, 0..7 */
+    const char *hash_column;  /* near: the 64-bit hash column (NULL: phash; phash_approx for data
+                               * ingested with --fast-analysis) */
     jf_keep_policy keep;
     const char *score_column; /* for JF_KEEP_HIGHEST */
     int threads;

@@ -414,7 +414,7 @@ static int add_image(const run *r, item *it, const char *field, const uint8_t *d
     char detail[300];
     /* the first image's pixel statistics and perceptual hash become columns (blank-image and
      * near-duplicate filters need no second decode) */
-    jf_image_status s = jf_image_check_stats(data, size, &r->p->limits, r->p->full_decode, &info,
+    jf_image_status s = jf_image_check_stats(data, size, &r->p->limits, r->p->full_decode, r->p->fast_analysis, &info,
                                              first && !r->p->no_analysis ? &stats : NULL, detail, sizeof detail);
     if (s != JF_IMAGE_OK) {
         it->outcome = image_outcome(s);
@@ -487,11 +487,12 @@ static int add_image(const run *r, item *it, const char *field, const uint8_t *d
         jf_record_set_text(it->out, "content_hash", hex, &err);
         jf_record_set_text(it->out, "colorspace", info.colorspace, &err);
         jf_record_set_int(it->out, "progressive", info.progressive, &err);
-        if (!r->p->no_analysis) {
-            jf_record_set_real(it->out, "img_mean", stats.mean, &err);
-            jf_record_set_real(it->out, "img_std", stats.std, &err);
-            jf_record_set_real(it->out, "img_entropy", stats.entropy, &err);
-            jf_record_set_int(it->out, "phash", (int64_t)stats.phash, &err);
+        if (!r->p->no_analysis) { /* the approximation never under the reference's names */
+            int ap = r->p->fast_analysis;
+            jf_record_set_real(it->out, ap ? "img_mean_approx" : "img_mean", stats.mean, &err);
+            jf_record_set_real(it->out, ap ? "img_std_approx" : "img_std", stats.std, &err);
+            jf_record_set_real(it->out, ap ? "img_entropy_approx" : "img_entropy", stats.entropy, &err);
+            jf_record_set_int(it->out, ap ? "phash_approx" : "phash", (int64_t)stats.phash, &err);
         }
     }
     it->image_bytes += size;

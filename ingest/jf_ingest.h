@@ -86,8 +86,11 @@ typedef struct jf_ingest_params {
     jf_image_limits limits;
     int min_side;               /* drop images whose shorter side is smaller (0 = keep) */
     double max_aspect;          /* drop images with long/short above this (0 = no limit) */
-    int full_decode;            /* JPEG check at full scale (default: 1/8 DCT scale) */
-    int no_analysis;            /* skip img_mean/img_std/img_entropy/phash columns */
+    int full_decode;            /* JPEG check at full scale (default: 1/8 DCT scale, or full scale
+                                 * when the analysis columns are computed) */
+    int no_analysis;            /* skip the img_mean/img_std/img_entropy/phash columns */
+    int fast_analysis;          /* reduced-scale analysis, written as img_mean_approx, img_std_approx,
+                                 * img_entropy_approx, phash_approx (not the reference's values) */
     jf_resize_params resize;    /* mode KEEP (default) stores the original bytes */
     size_t batch;               /* samples decoded in parallel per batch (default 256) */
     jf_http_params http;
@@ -140,9 +143,10 @@ jf_status jf_ingest_run(jf_store *st, const char *const *inputs, size_t n_inputs
                         const jf_ingest_params *params, jf_ingest_stats *stats, jf_error *err);
 
 /* jf_image_check that also computes jf_image_stats (when `stats` is not NULL), with one decode
- * for JPEGs: the check then runs at the scale the statistics need. */
+ * for JPEGs: the check then runs at the scale the statistics need (full size, or with `approx`
+ * the reduced scale of jf_image_analyze's approximation). */
 jf_image_status jf_image_check_stats(const uint8_t *data, size_t size, const jf_image_limits *limits,
-                                     int full_decode, jf_image_info *info, jf_image_stats *stats,
+                                     int full_decode, int approx, jf_image_info *info, jf_image_stats *stats,
                                      char *detail, size_t detail_len);
 
 /* Fills an RGB image with a deterministic picture (gradients, discs, bars, texture) from seed. */

@@ -8,8 +8,9 @@ build_pkgs=(gcc make cmake pkg-config libarchive-dev libsqlite3-dev libjpeg62-tu
             libexttextcat-dev libpcre2-dev libutf8proc-dev libopenblas-dev liblapacke-dev)
 # Tests add: clang with its sanitizer/libFuzzer runtimes (second build), the zstd, sqlite3 and tar
 # command-line tools (baselines and interchange checks), and Python's tarfile as an independent
-# WebDataset reader; numpy reads the .npz files jf writes.
-test_pkgs=(clang libclang-rt-14-dev zstd sqlite3 tar python3 python3-numpy)
+# WebDataset reader; numpy reads the .npz files jf writes; PIL and scipy compute imagehash's pHash
+# on the photo-like set made at test time (tests/reference/phash_photos.py).
+test_pkgs=(clang libclang-rt-14-dev zstd sqlite3 tar python3 python3-numpy python3-pil python3-scipy)
 
 # Benchmarks add the baselines they compare against: djpeg, Python with PIL and PyTorch, bc, and nginx as a
 # local image server for the download benchmark.

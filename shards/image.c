@@ -103,7 +103,8 @@ static jf_image_status check_jpeg(const uint8_t *data, size_t size, const jf_ima
     }
     /* A check needs every coefficient entropy-decoded (that is where damage shows), not the
      * full-size inverse DCT: decoding at 1/8 scale reads the whole scan at a fraction of the cost.
-     * When the caller also wants pixels (for statistics), the scale keeps 64 pixels a side. */
+     * When the caller also wants pixels for approximate statistics, the scale keeps 64 pixels a
+     * side; exact statistics ask for `full`. */
     int rgb = pixels && c.jpeg_color_space != JCS_CMYK && c.jpeg_color_space != JCS_YCCK;
     if (rgb) {
         c.out_color_space = JCS_RGB;
@@ -285,10 +286,14 @@ const char *jf_image_format_of(const uint8_t *d, size_t n)
 int jf__image_stats_rgb(const uint8_t *rgb, int w, int h, jf_image_stats *st);
 
 jf_image_status jf_image_check_stats(const uint8_t *data, size_t size, const jf_image_limits *limits, int full_decode,
-                                     jf_image_info *info, jf_image_stats *stats, char *detail, size_t detail_len)
+                                     int approx, jf_image_info *info, jf_image_stats *stats, char *detail,
+                                     size_t detail_len)
 {
     if (!stats)
         return jf_image_check(data, size, limits, full_decode, info, detail, detail_len);
+    /* exact statistics need the full-size pixels: the check then runs at full scale too */
+    if (!approx)
+        full_decode = 1;
     const char *fmt = jf_image_format_of(data, size);
     jf_image_status s;
     if (fmt && !strcmp(fmt, "jpeg")) {
@@ -311,7 +316,7 @@ jf_image_status jf_image_check_stats(const uint8_t *data, size_t size, const jf_
         return s;
     }
     jf_error err;
-    if (jf_image_analyze(data, size, full_decode, stats, &err) != JF_OK) {
+    if (jf_image_analyze(data, size, approx, stats, &err) != JF_OK) {
         snprintf(detail, detail_len, "%.250s", err.msg);
         return JF_IMAGE_CORRUPT;
     }

@@ -360,31 +360,94 @@ static uint8_t *jpeg_rgb(const uint8_t *data, size_t size, int min_w, int min_h,
     return out;
 }
 
-/* bg NULL: alpha is dropped (PIL's convert("RGB")), otherwise composited on bg. */
+typedef struct png_mem {
+    const uint8_t *p;
+    size_t n, at;
+} png_mem;
+
+static void png_mem_read(png_structp png, png_bytep out, size_t len)
+{
+    png_mem *m = png_get_io_ptr(png);
+    if (len > m->n - m->at)
+        png_error(png, "file cut short");
+    memcpy(out, m->p + m->at, len);
+    m->at += len;
+}
+
+static void png_fail(png_structp png, png_const_charp msg)
+{
+    snprintf((char *)png_get_error_ptr(png), 200, "%s", msg);
+    png_longjmp(png, 1);
+}
+
+static void png_quiet(png_structp png, png_const_charp msg) { (void)png, (void)msg; }
+
+/* 8-bit RGB as Pillow reads a PNG: no gamma or colour-profile conversion (gAMA, sRGB, iCCP are
+ * not applied), 16-bit channels by their high byte, palettes looked up, greys of 1, 2 and 4 bits
+ * scaled to 0..255. bg NULL: alpha (and tRNS) dropped, as convert("RGB") and convert("L") drop
+ * it; otherwise composited on bg. */
 static uint8_t *png_rgb(const uint8_t *data, size_t size, const uint8_t bg[3], int *w, int *h, char *detail, size_t n)
 {
-    png_image img;
-    memset(&img, 0, sizeof img);
-    img.version = PNG_IMAGE_VERSION;
-    if (!png_image_begin_read_from_memory(&img, data, size)) {
-        snprintf(detail, n, "png: %s", img.message);
+    char msg[200] = "";
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, msg, png_fail, png_quiet);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    uint8_t *out = NULL, *rgba = NULL;
+    png_bytep *rows = NULL;
+    png_mem m = {data, size, 0};
+    if (!info) {
+        snprintf(detail, n, "png: out of memory");
+        png_destroy_read_struct(&png, NULL, NULL);
         return NULL;
     }
-    int drop_alpha = !bg && (img.format & PNG_FORMAT_FLAG_ALPHA);
-    img.format = drop_alpha ? PNG_FORMAT_RGBA : PNG_FORMAT_RGB;
-    uint8_t *out = malloc(PNG_IMAGE_SIZE(img));
-    png_color back = {bg ? bg[0] : 0, bg ? bg[1] : 0, bg ? bg[2] : 0};
-    if (!out || !png_image_finish_read(&img, &back, out, 0, NULL)) {
-        snprintf(detail, n, "png: %s", out ? img.message : "out of memory");
+    if (setjmp(png_jmpbuf(png))) {
+        snprintf(detail, n, "png: %s", msg[0] ? msg : "unreadable");
         free(out);
-        png_image_free(&img);
+        free(rgba);
+        free(rows);
+        png_destroy_read_struct(&png, &info, NULL);
         return NULL;
     }
-    *w = (int)img.width;
-    *h = (int)img.height;
-    if (drop_alpha)
-        for (size_t i = 0; i < (size_t)*w * *h; i++)
-            memmove(out + i * 3, out + i * 4, 3);
+    png_set_read_fn(png, &m, png_mem_read);
+    png_set_user_limits(png, 0x7fffffff, 0x7fffffff); /* sizes were checked by the caller */
+    png_read_info(png, info);
+    png_uint_32 width = png_get_image_width(png, info), height = png_get_image_height(png, info);
+    int type = png_get_color_type(png, info);
+    png_set_strip_16(png);
+    png_set_packing(png);
+    if (type == PNG_COLOR_TYPE_PALETTE)
+        png_set_palette_to_rgb(png);
+    if (type == PNG_COLOR_TYPE_GRAY || type == PNG_COLOR_TYPE_GRAY_ALPHA) {
+        png_set_expand_gray_1_2_4_to_8(png);
+        png_set_gray_to_rgb(png);
+    }
+    if (png_get_valid(png, info, PNG_INFO_tRNS))
+        png_set_tRNS_to_alpha(png);
+    else if (!(type & PNG_COLOR_MASK_ALPHA))
+        png_set_filler(png, 0xFF, PNG_FILLER_AFTER);
+    png_set_interlace_handling(png);
+    png_read_update_info(png, info);
+    if (png_get_rowbytes(png, info) != (size_t)width * 4)
+        png_error(png, "unexpected row layout");
+    size_t px = (size_t)width * height;
+    rgba = malloc(px ? px * 4 : 1);
+    rows = malloc((height ? height : 1) * sizeof *rows);
+    out = malloc(px ? px * 3 : 1);
+    if (!rgba || !rows || !out)
+        png_error(png, "out of memory");
+    for (png_uint_32 y = 0; y < height; y++)
+        rows[y] = rgba + (size_t)y * width * 4;
+    png_read_image(png, rows);
+    png_read_end(png, NULL);
+    for (size_t i = 0; i < px; i++) {
+        unsigned a = rgba[i * 4 + 3];
+        for (int c = 0; c < 3; c++)
+            out[i * 3 + c] = bg ? (uint8_t)((rgba[i * 4 + c] * a + bg[c] * (255 - a) + 127) / 255) : rgba[i * 4 + c];
+    }
+    free(rgba);
+    free(rows);
+    png_destroy_read_struct(&png, &info, NULL);
+    *w = (int)width;
+    *h = (int)height;
     return out;
 }
 
@@ -662,21 +725,21 @@ int jf__image_stats_rgb(const uint8_t *rgb, int w, int h, jf_image_stats *st)
     return 0;
 }
 
-jf_status jf_image_analyze(const uint8_t *data, size_t size, int full_decode, jf_image_stats *st, jf_error *err)
+jf_status jf_image_analyze(const uint8_t *data, size_t size, int approx, jf_image_stats *st, jf_error *err)
 {
     memset(st, 0, sizeof *st);
     const char *fmt = jf_image_format_of(data, size);
     if (!fmt)
         return jf_error_set(err, JF_EFORMAT, "not a JPEG, PNG or WebP image");
-    static const uint8_t white[3] = {255, 255, 255};
     char detail[300] = "";
     int w = 0, h = 0;
-    /* The hash needs 32x32: JPEGs are decoded at the smallest DCT scale that keeps 64 pixels on
-     * each side (or in full, for values identical to imagehash). */
-    int min = full_decode ? 1 << 30 : 64;
+    /* In full, for values identical to imagehash; the approximation decodes JPEGs at the
+     * smallest DCT scale that keeps 64 pixels on each side. */
+    int min = approx ? 64 : 1 << 30;
     uint8_t *rgb = !strcmp(fmt, "jpeg") ? jpeg_rgb(data, size, min, min, &w, &h, detail, sizeof detail)
-                   : !strcmp(fmt, "png") ? png_rgb(data, size, white, &w, &h, detail, sizeof detail)
-                   : !strcmp(fmt, "webp") ? webp_rgb(data, size, white, &w, &h, detail, sizeof detail)
+                   /* alpha ignored, as Pillow's convert("L") ignores it */
+                   : !strcmp(fmt, "png") ? png_rgb(data, size, NULL, &w, &h, detail, sizeof detail)
+                   : !strcmp(fmt, "webp") ? webp_rgb(data, size, NULL, &w, &h, detail, sizeof detail)
                                           : NULL;
     if (!rgb)
         return jf_error_set(err, JF_ECORRUPT, "%s", detail[0] ? detail : "unsupported image");

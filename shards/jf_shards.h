@@ -215,14 +215,17 @@ int jf_resample_gray(const uint8_t *in, int w, int h, uint8_t *out, int ow, int 
 /* Pixel statistics for filtering: luminance mean, standard deviation and histogram entropy
  * (blank or near-uniform images), and a 64-bit perceptual hash with imagehash's pHash
  * definition (32x32 Lanczos of the luminance, DCT-II, 8x8 low frequencies above their median,
- * row-major, first bit most significant). JPEGs are decoded at the smallest DCT scale that
- * keeps 64 pixels a side unless full_decode, with which values equal imagehash.phash. */
+ * row-major, first bit most significant), from the full-size decode: the values of
+ * imagehash.phash and of numpy on Pillow's convert("L"). With `approx`, JPEGs are decoded at
+ * the smallest DCT scale that keeps 64 pixels a side (several times faster on large images;
+ * the hash is then a few bits off, the spread up to tens of levels): store such values only
+ * under other names (ingest --fast-analysis writes phash_approx, img_std_approx, ...). */
 typedef struct jf_image_stats {
     double mean, std, entropy;
     uint64_t phash;
     int width, height;        /* of the decoded image the statistics were computed on */
 } jf_image_stats;
-jf_status jf_image_analyze(const uint8_t *data, size_t size, int full_decode, jf_image_stats *stats,
+jf_status jf_image_analyze(const uint8_t *data, size_t size, int approx, jf_image_stats *stats,
                            jf_error *err);
 
 typedef enum jf_resize_mode {

@@ -949,7 +949,7 @@ static void test_phash_vs_reference(void)
         CHECK(fread(img, 1, n, f) == n && fread(&want, 8, 1, f) == 1 && fread(&std, 8, 1, f) == 1 && fread(&ent, 8, 1, f) == 1);
         jf_image_stats st;
         jf_error err;
-        CHECK_OK(jf_image_analyze(img, n, 1, &st, &err));
+        CHECK_OK(jf_image_analyze(img, n, 0, &st, &err));
         int bits = __builtin_popcountll(st.phash ^ want);
         if (bits)
             fprintf(stderr, "    case %d: phash %016llx, reference %016llx (%d bits)\n", cases, (unsigned long long)st.phash,
@@ -958,9 +958,9 @@ static void test_phash_vs_reference(void)
                   "case %d: std %.12g vs %.12g, entropy %.12g vs %.12g", cases, st.std, std, st.entropy, ent);
         exact += bits == 0;
         cases++;
-        /* the default reduced-scale decode stays close */
+        /* the approximation stays close */
         jf_image_stats fast;
-        CHECK_OK(jf_image_analyze(img, n, 0, &fast, &err));
+        CHECK_OK(jf_image_analyze(img, n, 1, &fast, &err));
         CHECK(__builtin_popcountll(fast.phash ^ want) <= 8);
         free(img);
     }
@@ -970,8 +970,74 @@ static void test_phash_vs_reference(void)
     CHECK_EQ_INT(exact, cases);
 }
 
+/* The analysis columns on photo-like images in every layout (JPEG at LAION's qualities and
+ * subsamplings, progressive, grey, PNG with alpha or a palette, WebP), against imagehash's pHash
+ * and numpy's statistics computed by tests/reference/phash_photos.py at test time: the ingest
+ * path (check and statistics from one decode) must give the reference's values exactly. */
+static void test_phash_photos(void)
+{
+    const char *dir = tmp("photos");
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/reference/phash_photos.py '%s' 60 >/dev/null", JF_TEST_SRC, dir);
+    CHECK_MSG(system(cmd) == 0, "%s failed: the reference needs Debian's python3-pil, python3-numpy, python3-scipy "
+                                "(scripts/deps.sh test installs them)", cmd);
+    char path[1400];
+    snprintf(path, sizeof path, "%s/reference.tsv", dir);
+    FILE *f = fopen(path, "r");
+    CHECK(f);
+    char name[64], hex[32];
+    double mean, std, ent;
+    int cases = 0, exact = 0, approx_differs = 0, approx_max_bits = 0;
+    double approx_max_std = 0;
+    while (fscanf(f, "%63s %31s %lf %lf %lf", name, hex, &mean, &std, &ent) == 5) {
+        uint64_t want = strtoull(hex, NULL, 16);
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        uint8_t *img;
+        size_t n;
+        FILE *g = fopen(path, "rb");
+        CHECK(g);
+        fseek(g, 0, SEEK_END);
+        n = (size_t)ftell(g);
+        fseek(g, 0, SEEK_SET);
+        img = malloc(n);
+        CHECK(fread(img, 1, n, g) == n);
+        fclose(g);
+        /* as ingest computes them by default: one decode for the check and the columns */
+        jf_image_info info;
+        jf_image_stats st;
+        char detail[300];
+        CHECK_MSG(jf_image_check_stats(img, n, NULL, 0, 0, &info, &st, detail, sizeof detail) == JF_IMAGE_OK, "%s: %s",
+                  name, detail);
+        int bits = __builtin_popcountll(st.phash ^ want);
+        if (bits)
+            fprintf(stderr, "    %s: phash %016llx, imagehash %016llx (%d bits)\n", name, (unsigned long long)st.phash,
+                    (unsigned long long)want, bits);
+        CHECK_MSG(fabs(st.mean - mean) <= 1e-9 * (1 + mean) && fabs(st.std - std) <= 1e-9 * (1 + std) &&
+                      fabs(st.entropy - ent) <= 1e-9 * (1 + ent),
+                  "%s: mean/std/entropy %.12g %.12g %.12g vs %.12g %.12g %.12g", name, st.mean, st.std, st.entropy, mean,
+                  std, ent);
+        exact += bits == 0;
+        /* the approximation (--fast-analysis) is what its name says */
+        jf_image_stats ap;
+        CHECK(jf_image_check_stats(img, n, NULL, 0, 1, &info, &ap, detail, sizeof detail) == JF_IMAGE_OK);
+        int abits = __builtin_popcountll(ap.phash ^ want);
+        approx_differs += abits != 0;
+        approx_max_bits = abits > approx_max_bits ? abits : approx_max_bits;
+        approx_max_std = fmax(approx_max_std, fabs(ap.std - std));
+        free(img);
+        cases++;
+    }
+    fclose(f);
+    printf("    %d/%d identical to imagehash and numpy; the reduced-scale approximation differs on %d "
+           "(up to %d bits, std up to %.2f)\n", exact, cases, approx_differs, approx_max_bits, approx_max_std);
+    CHECK_EQ_INT(cases, 60);
+    CHECK_EQ_INT(exact, cases);
+    CHECK(approx_differs > 0); /* the set tells the two apart */
+}
+
 static const test_case cases[] = {
     {"phash_vs_reference", test_phash_vs_reference},
+    {"phash_photos", test_phash_photos},
     {"tar_image_root", test_tar_image_root},
     {"http", test_http},
     {"robots_rule", test_robots_rule},

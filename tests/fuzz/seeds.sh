@@ -4,7 +4,7 @@
 # Usage: seeds.sh JF_BINARY OUT_DIR TEST_DATA_DIR
 set -eu
 jf=$1 out=$2 data=$3
-rm -rf "$out"; mkdir -p "$out/jfr" "$out/wds" "$out/mix" "$out/manifest" "$out/rule" "$out/work" "$out/weights" "$out/tokenizer" "$out/html"
+rm -rf "$out"; mkdir -p "$out/jfr" "$out/wds" "$out/mix" "$out/manifest" "$out/rule" "$out/work" "$out/weights" "$out/tokenizer" "$out/html" "$out/image"
 cp "$data"/ckpt/zip.pth "$data"/ckpt/legacy.pth "$data"/ckpt/evil.pth "$out/weights/"
 cp "$data"/janus_tiny/model.safetensors "$out/weights/tiny.safetensors"
 cp "$data"/janus_tiny/tokenizer.json "$out/tokenizer/tiny.json"
@@ -36,4 +36,14 @@ printf "short_side >= 256 and punsafe < 0.1" > "$out/rule/a"
 printf "status in ('success', 'x') or not (width / height between 1 and 3)" > "$out/rule/b"
 printf "lower(status) like 'suc%%' and coalesce(punsafe, 1) * 2 < 1.5 and kind = 'generation'" > "$out/rule/c"
 printf "min(width, height, 3) + max(1, 2) %% 2 = 0 or status is not null" > "$out/rule/d"
+# images as the datasets hold them: the demo's JPEGs, and PNG/WebP layouts made by the decoders' tests
+find "$out/work/input" -name '*.jpg' | head -6 | while read -r f; do cp "$f" "$out/image/"; done
+python3 - "$data/phash_ref.bin" "$out/image" <<'PY'
+import struct, sys
+b = open(sys.argv[1], 'rb').read(); i = k = 0
+while i < len(b):
+    n = struct.unpack_from('<I', b, i)[0]
+    open('%s/ref%d' % (sys.argv[2], k), 'wb').write(b[i + 4:i + 4 + n]); i += 4 + n + 24; k += 1
+PY
+printf '\211PNG\r\n\032\n' > "$out/image/png_magic"
 rm -rf "$out/work"
