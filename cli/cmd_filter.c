@@ -28,8 +28,9 @@ static const char HELP[] =
     "is missing fails the rule. Full reference: filter/RULES.md.\n"
     "\n"
     "options: --replace (overwrite a subset), --allow-empty, --explain (print the funnel; always on with\n"
-    "--dry-run), --json, --quiet. Rules on lang, caption_words or banned_words compute them first when\n"
-    "missing (see `jf filter text`).\n";
+    "--dry-run), --json, --quiet. Rules on lang or banned_words compute those columns first when they\n"
+    "are missing (see `jf filter text`); a --dry-run writes nothing to the dataset, and so refuses such\n"
+    "rules until `jf filter text` has run.\n";
 
 enum { O_JSON = 1000, O_QUIET, O_HELP };
 
@@ -151,13 +152,22 @@ static int filter_rules(int argc, char **argv)
         fp.into = NULL;
     jf_error err;
     jf_store *st;
-    if (jf_store_open(argv[optind], JF_STORE_WRITE, &st, &err))
+    /* a dry run opens the dataset read-only: it cannot write a column, a subset or a run row */
+    if (jf_store_open(argv[optind], dry ? JF_STORE_READONLY : JF_STORE_WRITE, &st, &err))
         return fail("filter", &err);
     /* text columns on demand */
     int needs_text = 0;
     for (size_t i = 0; i < n; i++)
         if (strstr(rules[i].expr, "lang") || strstr(rules[i].expr, "banned_words"))
             needs_text |= !has_column(st, "lang", 1) || !has_column(st, "banned_words", 0);
+    if (needs_text && dry) {
+        jf_store_close(st);
+        jf_error_set(&err, JF_EARG,
+                     "rules on lang or banned_words need the text columns, which are not computed for every sample, "
+                     "and a dry run writes nothing: run `jf filter text %s` first",
+                     argv[optind]);
+        return fail("filter", &err);
+    }
     if (needs_text) {
         jf_text_params tp = {.language = 1, .words = 1, .only_missing = 1};
         int rc = run_text(st, &tp, &o);

@@ -112,7 +112,7 @@ jf_status jf_filter_set_scores(jf_store *st, const char *column, const char *pat
 /* ---- text columns ---- */
 
 typedef struct jf_text_params {
-    int language;             /* fill `lang` (ISO 639 code, 'und' when unsure) with libexttextcat */
+    int language;             /* fill `lang` (see jf_langid_classify) and `lang_reliable` */
     int words;                /* fill `caption_words` */
     const char *banned_words; /* file of words/phrases, one per line: fill `banned_words` (count) */
     int normalize;            /* collapse whitespace, unescape basic HTML entities before counting */
@@ -128,7 +128,11 @@ jf_status jf_filter_text(jf_store *st, const jf_text_params *params, jf_progress
 typedef struct jf_langid jf_langid;
 jf_langid *jf_langid_create(jf_error *err);
 void jf_langid_destroy(jf_langid *l);
-void jf_langid_classify(jf_langid *l, const char *text, size_t len, char out[16]);
+/* The language of a caption: CLD2's code (ISO 639-1 mostly: "en", "de", "zh", "zh-Hant", ...;
+ * "und" when there is nothing to tell), a best-effort guess where CLD2 abstains, corrected by
+ * Unicode script where CLD2 confuses short captions (Han without kana: zh; Cyrillic without
+ * Serbian/Macedonian/Ukrainian/Belarusian letters: ru). *reliable is CLD2's own flag. */
+void jf_langid_classify(jf_langid *l, const char *text, size_t len, char out[16], int *reliable);
 
 /* ---- duplicates ---- */
 

@@ -1,87 +1,105 @@
-/* Text columns from captions: word counts, a language label from libexttextcat (a C n-gram
- * classifier; its Scots model is left out because it takes short English captions), and
- * banned-word counts. */
+/* Text columns from captions: word counts, the caption language (CLD2, with corrections by
+ * Unicode script for short captions), and banned-word counts. */
 #include "filter_internal.h"
 
 #include <ctype.h>
 #include <pthread.h>
 #include <sqlite3.h>
-#include <textcat.h>
 #include <unistd.h>
 #include <yajl/yajl_tree.h>
 
-struct jf_langid {
-    void *h;
-};
+int jf__cld2_detect(const char *text, int len, int best_effort, char code[16], int *reliable, int *percent);
 
-/* Models left out of the candidate set: Scots wins over English on short captions. */
-static const char *const EXCLUDED[] = {"sco", NULL};
+struct jf_langid {
+    int unused; /* CLD2 keeps no state per caller; the handle stays for the API's sake */
+};
 
 jf_langid *jf_langid_create(jf_error *err)
 {
-    const char *dir = getenv("JF_TEXTCAT_DIR") ? getenv("JF_TEXTCAT_DIR") : "/usr/share/libexttextcat";
-    char conf[512];
-    snprintf(conf, sizeof conf, "%s/fpdb.conf", dir);
-    FILE *in = fopen(conf, "r");
-    if (!in) {
-        jf_error_set(err, JF_ENOTFOUND, "%s: language models not found (Debian package libexttextcat-data)", conf);
-        return NULL;
-    }
-    char tmpl[] = "/tmp/jf-textcat-XXXXXX";
-    int fd = mkstemp(tmpl);
-    FILE *out = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (!out) {
-        fclose(in);
-        jf_error_set(err, JF_EIO, "cannot write a temporary textcat configuration");
-        return NULL;
-    }
-    char line[512];
-    while (fgets(line, sizeof line, in)) {
-        int skip = 0;
-        for (int i = 0; EXCLUDED[i]; i++) {
-            size_t n = strlen(EXCLUDED[i]);
-            skip |= !strncmp(line, EXCLUDED[i], n) && line[n] == '.';
-        }
-        if (!skip)
-            fputs(line, out);
-    }
-    fclose(in);
-    fclose(out);
-    char prefix[520];
-    snprintf(prefix, sizeof prefix, "%s/", dir);
     jf_langid *l = calloc(1, sizeof *l);
-    if (l)
-        l->h = special_textcat_Init(tmpl, prefix);
-    unlink(tmpl);
-    if (!l || !l->h) {
-        free(l);
-        jf_error_set(err, JF_EFORMAT, "%s: textcat could not load its models", conf);
-        return NULL;
-    }
+    if (!l)
+        jf_error_set(err, JF_ENOMEM, "out of memory");
     return l;
 }
 
-void jf_langid_destroy(jf_langid *l)
+void jf_langid_destroy(jf_langid *l) { free(l); }
+
+/* Letters of each script that decide between languages CLD2 confuses on a few words. */
+typedef struct script_counts {
+    int han, kana, hangul, cyrillic, latin;
+    int sr_only, mk_only, bg_hard_sign, uk_only, be_only;
+} script_counts;
+
+static void count_scripts(const char *text, size_t len, script_counts *c)
 {
-    if (!l)
-        return;
-    textcat_Done(l->h);
-    free(l);
+    memset(c, 0, sizeof *c);
+    const unsigned char *u = (const unsigned char *)text;
+    for (size_t i = 0; i < len;) {
+        unsigned cp = u[i];
+        size_t n = cp < 0x80 ? 1 : (cp >> 5) == 6 ? 2 : (cp >> 4) == 14 ? 3 : (cp >> 3) == 30 ? 4 : 1;
+        if (i + n > len)
+            break;
+        if (n == 2)
+            cp = ((cp & 0x1Fu) << 6) | (u[i + 1] & 0x3Fu);
+        else if (n == 3)
+            cp = ((cp & 0x0Fu) << 12) | ((u[i + 1] & 0x3Fu) << 6) | (u[i + 2] & 0x3Fu);
+        else if (n == 4)
+            cp = ((cp & 0x07u) << 18) | ((u[i + 1] & 0x3Fu) << 12) | ((u[i + 2] & 0x3Fu) << 6) | (u[i + 3] & 0x3Fu);
+        i += n;
+        if ((cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || (cp >= 0xC0 && cp <= 0x24F))
+            c->latin++;
+        else if ((cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF))
+            c->han++;
+        else if (cp >= 0x3040 && cp <= 0x30FF)
+            c->kana++;
+        else if ((cp >= 0xAC00 && cp <= 0xD7AF) || (cp >= 0x1100 && cp <= 0x11FF) || (cp >= 0x3130 && cp <= 0x318F))
+            c->hangul++;
+        else if (cp >= 0x400 && cp <= 0x4FF) {
+            c->cyrillic++;
+            unsigned lo = cp >= 0x400 && cp <= 0x40F ? cp + 0x50 : cp >= 0x410 && cp <= 0x42F ? cp + 0x20 : cp;
+            c->sr_only += lo == 0x452 || lo == 0x45B || lo == 0x45F;                 /* ђ ћ џ */
+            c->mk_only += lo == 0x453 || lo == 0x45C || lo == 0x455;                 /* ѓ ќ ѕ */
+            c->sr_only += lo == 0x458 || lo == 0x459 || lo == 0x45A;                 /* ј љ њ (also mk) */
+            c->mk_only += lo == 0x458 || lo == 0x459 || lo == 0x45A;
+            c->bg_hard_sign += lo == 0x44A;                                          /* ъ */
+            c->uk_only += lo == 0x454 || lo == 0x457 || cp == 0x490 || cp == 0x491;  /* є ї ґ */
+            c->uk_only += lo == 0x456;                                               /* і (also be) */
+            c->be_only += lo == 0x45E || lo == 0x456;                                /* ў і */
+        }
+    }
 }
 
-void jf_langid_classify(jf_langid *l, const char *text, size_t len, char out[16])
+void jf_langid_classify(jf_langid *l, const char *text, size_t len, char out[16], int *reliable)
 {
-    snprintf(out, 16, "und");
+    (void)l;
     if (len > 4096)
         len = 4096; /* a few hundred bytes decide it; longer costs time */
-    const char *r = textcat_Classify(l->h, text, len);
-    if (!r || r[0] != '[')
-        return;
-    size_t k = 0;
-    for (const char *p = r + 1; *p && *p != '-' && *p != ']' && k < 15; p++)
-        out[k++] = (char)tolower((unsigned char)*p);
-    if (k)
-        out[k] = 0;
+    char code[16];
+    int rel = 0, pct = 0;
+    /* CLD2 as it is first (its reliability flag is kept); a best-effort guess where it abstains,
+     * which on captions of two or three words is most of the time */
+    jf__cld2_detect(text, (int)len, 0, code, &rel, &pct);
+    *reliable = rel;
+    if (!strcmp(code, "un"))
+        jf__cld2_detect(text, (int)len, 1, code, &rel, &pct);
+    /* Corrections by script, for what CLD2 gets wrong on a few words: Han without kana is
+     * Chinese (CLD2 answers Japanese for many short Han strings); Cyrillic is Russian unless it
+     * has letters that only Serbian, Macedonian, Ukrainian or Belarusian write, or Bulgarian's
+     * frequent hard sign. */
+    script_counts c;
+    count_scripts(text, len, &c);
+    if (c.kana)
+        snprintf(code, sizeof code, "ja");
+    else if (c.hangul && c.hangul >= c.han)
+        snprintf(code, sizeof code, "ko");
+    else if (c.han && !strcmp(code, "ja"))
+        snprintf(code, sizeof code, "zh");
+    else if (c.cyrillic > c.latin &&
+             ((!strcmp(code, "sr") && !c.sr_only) || (!strcmp(code, "mk") && !c.mk_only) ||
+              (!strcmp(code, "bg") && !c.bg_hard_sign) || (!strcmp(code, "uk") && !c.uk_only) ||
+              (!strcmp(code, "be") && !c.be_only)))
+        snprintf(code, sizeof code, "ru");
+    snprintf(out, 16, "%s", strcmp(code, "un") ? code : "und");
 }
 
 /* ---- captions ---- */
@@ -239,6 +257,7 @@ typedef struct job {
     int64_t id;
     char *text;
     char lang[16];
+    int lang_reliable;
     int64_t words, banned;
 } job;
 
@@ -271,7 +290,7 @@ static void *run_jobs(void *arg)
         if (w->p->normalize)
             normalize(j->text);
         if (w->p->language)
-            jf_langid_classify(w->ids[a->k], j->text, strlen(j->text), j->lang);
+            jf_langid_classify(w->ids[a->k], j->text, strlen(j->text), j->lang, &j->lang_reliable);
         j->words = count_words(j->text);
         j->banned = count_banned(w->ban, j->text);
     }
@@ -304,7 +323,8 @@ static jf_status flush_jobs(jf_store *st, work *w, int threads, sqlite3_stmt *up
         sqlite3_bind_text(up, 1, j->lang, -1, SQLITE_STATIC);
         sqlite3_bind_int64(up, 2, j->words);
         sqlite3_bind_int64(up, 3, j->banned);
-        sqlite3_bind_int64(up, 4, j->id);
+        sqlite3_bind_int(up, 4, j->lang_reliable);
+        sqlite3_bind_int64(up, 5, j->id);
         if (sqlite3_step(up) != SQLITE_DONE)
             s = jf_error_set(err, JF_EDB, "updating text columns: %s", sqlite3_errmsg(db));
         else
@@ -328,7 +348,8 @@ jf_status jf_filter_text(jf_store *st, const jf_text_params *params, jf_progress
     *updated = 0;
     jf_status s;
     if ((s = jf_store_ensure_column(st, "caption_words", JF_COL_INT, "words in the caption", err)) != JF_OK ||
-        (s = jf_store_ensure_column(st, "lang", JF_COL_TEXT, "caption language (libexttextcat), und when unsure", err)) != JF_OK ||
+        (s = jf_store_ensure_column(st, "lang", JF_COL_TEXT, "caption language (CLD2, script-corrected; und: no text)", err)) != JF_OK ||
+        (s = jf_store_ensure_column(st, "lang_reliable", JF_COL_INT, "CLD2's reliability flag for lang (1: reliable)", err)) != JF_OK ||
         (s = jf_store_ensure_column(st, "banned_words", JF_COL_INT, "banned words or phrases in the caption", err)) != JF_OK)
         return s;
     sqlite3 *db = jf_store_db(st);
@@ -371,7 +392,7 @@ jf_status jf_filter_text(jf_store *st, const jf_text_params *params, jf_progress
     size_t cap = 4096;
     w.v = calloc(cap, sizeof *w.v);
     sqlite3_stmt *up = NULL;
-    if (s == JF_OK && sqlite3_prepare_v2(db, "UPDATE samples SET lang=?, caption_words=?, banned_words=? WHERE id=?", -1, &up,
+    if (s == JF_OK && sqlite3_prepare_v2(db, "UPDATE samples SET lang=?, caption_words=?, banned_words=?, lang_reliable=? WHERE id=?", -1, &up,
                                          NULL) != SQLITE_OK)
         s = jf_error_set(err, JF_EDB, "%s", sqlite3_errmsg(db));
     jf_scan *sc = NULL;

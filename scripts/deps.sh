@@ -3,9 +3,9 @@
 # present). Usage: scripts/deps.sh build|test|bench
 set -euo pipefail
 
-build_pkgs=(gcc make cmake pkg-config libarchive-dev libsqlite3-dev libjpeg62-turbo-dev libzstd-dev
+build_pkgs=(gcc g++ make cmake pkg-config libarchive-dev libsqlite3-dev libjpeg62-turbo-dev libzstd-dev
             libxxhash-dev libyajl-dev libpng-dev libwebp-dev libcurl4-openssl-dev
-            libexttextcat-dev libpcre2-dev libutf8proc-dev libopenblas-dev liblapacke-dev)
+            libcld2-dev libpcre2-dev libutf8proc-dev libopenblas-dev liblapacke-dev)
 # Tests add: clang with its sanitizer/libFuzzer runtimes (second build), the zstd, sqlite3 and tar
 # command-line tools (baselines and interchange checks), and Python's tarfile as an independent
 # WebDataset reader; numpy reads the .npz files jf writes; PIL and scipy compute imagehash's pHash

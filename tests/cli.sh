@@ -108,6 +108,12 @@ grep -q datacomp-basic "$work/out" && ok "presets listed" || bad "presets not li
 expect 0 "filter dry run JSON" $jf filter "$ds" --where "kind = 'generation'" --preset laion-safe --dry-run --json
 python3 -c "import json,sys; d=json.load(open('$work/out')); f=d['funnel']; sys.exit(0 if d['input']==102 and f[0]['remaining']==63 and d['subset'] is None else 1)" \
   && ok "funnel JSON" || { bad "funnel JSON"; cat "$work/out"; }
+# a dry run writes nothing: not the text columns its rules would need, not a run row
+before=$(sqlite3 "$ds/index.sqlite" ".dump" | md5sum)
+$jf filter "$ds" --preset datacomp-basic --dry-run --json > "$work/out" 2> "$work/err"; got=$?
+[ "$got" -ne 0 ] && grep -q "jf filter text" "$work/err" && ok "dry run with text rules refuses to compute columns" || { bad "dry run with text rules (exit $got)"; cat "$work/err"; }
+expect 0 "dry run without text rules" $jf filter "$ds" --where "width > 10" --dry-run
+[ "$(sqlite3 "$ds/index.sqlite" ".dump" | md5sum)" = "$before" ] && ok "the dry runs left the index as it was" || bad "a dry run wrote to the index"
 expect 2 "filter: unknown column" $jf filter "$ds" --where "shrot_side > 3" --dry-run
 grep -q "did you mean 'short_side'" "$work/err" && grep -q '\^' "$work/err" && ok "caret error message" || bad "caret error message"
 expect 10 "filter: existing subset" $jf filter "$ds" --where "width > 0" --into gen_clean

@@ -247,14 +247,16 @@ static void test_text(void)
         {"ein rotes Fahrrad lehnt an einer alten Mauer im Hof", "de"},
         {"un vélo rouge appuyé contre un vieux mur de briques", "fr"},
         {"una bicicleta roja apoyada en una pared de ladrillo vieja", "es"}};
+    int rel;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char lang[16];
-        jf_langid_classify(l, cases[i].text, strlen(cases[i].text), lang);
+        jf_langid_classify(l, cases[i].text, strlen(cases[i].text), lang, &rel);
         CHECK_MSG(!strcmp(lang, cases[i].lang), "'%s': %s, expected %s", cases[i].text, lang, cases[i].lang);
+        CHECK(rel == 1);
     }
     char lang[16];
-    jf_langid_classify(l, "", 0, lang);
-    CHECK(!strcmp(lang, "und"));
+    jf_langid_classify(l, "", 0, lang, &rel);
+    CHECK(!strcmp(lang, "und") && rel == 0);
     jf_langid_destroy(l);
     /* words and banned words, with normalisation */
     char banned[600];
@@ -392,9 +394,59 @@ static void test_mix_from_subset(void)
     jf_store_close(st);
 }
 
+/* Language of short captions (2-8 words) in 12 languages, written for this test
+ * (tests/data/lang_captions.tsv): the figures are printed per language. */
+static void test_lang_captions(void)
+{
+    jf_error err;
+    jf_langid *l = jf_langid_create(&err);
+    CHECK(l);
+    FILE *f = fopen(JF_TEST_DATA "/lang_captions.tsv", "r");
+    CHECK(f);
+    char line[1024], langs[32][8];
+    int n_langs = 0, total[32] = {0}, right[32] = {0}, as_en = 0, non_en = 0;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        char *tab = strchr(line, '\t');
+        if (line[0] == '#' || !tab)
+            continue;
+        *tab = 0;
+        int k = 0;
+        while (k < n_langs && strcmp(langs[k], line))
+            k++;
+        if (k == n_langs && n_langs < 32)
+            snprintf(langs[n_langs++], sizeof langs[0], "%.7s", line);
+        char got[16];
+        int rel;
+        jf_langid_classify(l, tab + 1, strlen(tab + 1), got, &rel);
+        total[k]++;
+        right[k] += !strcmp(got, line);
+        if (strcmp(line, "en")) {
+            non_en++;
+            as_en += !strcmp(got, "en");
+        } else if (strcmp(got, "en")) {
+            printf("    English caption labelled %s: %s\n", got, tab + 1);
+        }
+    }
+    fclose(f);
+    jf_langid_destroy(l);
+    int all = 0, ok = 0;
+    printf("    ");
+    for (int k = 0; k < n_langs; k++) {
+        printf("%s %d/%d  ", langs[k], right[k], total[k]);
+        all += total[k];
+        ok += right[k];
+    }
+    printf("\n    all: %d/%d (%.1f%%); non-English captions labelled en: %d/%d\n", ok, all, 100.0 * ok / all, as_en, non_en);
+    CHECK(n_langs >= 10);
+    CHECK_EQ_INT(right[0], total[0]); /* English first in the file: every English caption is en */
+    CHECK(ok * 100 >= all * 89);      /* measured 89.5%; the goal of 95% is not reached (see README) */
+}
+
 static const test_case cases[] = {
     {"expressions", test_expressions},   {"funnel_and_subsets", test_funnel_and_subsets}, {"presets", test_presets},
-    {"text", test_text},                 {"near_pairs_vs_brute_force", test_near_pairs_vs_brute_force},
+    {"text", test_text},
+    {"lang_captions", test_lang_captions},                 {"near_pairs_vs_brute_force", test_near_pairs_vs_brute_force},
     {"dedup", test_dedup},               {"mix_from_subset", test_mix_from_subset},
 };
 TEST_MAIN(cases)
