@@ -16,11 +16,13 @@ static const char HELP[] =
     "fid also .npz statistics (mu, sigma: pytorch-fid --save-stats, clean-fid custom stats).\n"
     "\n"
     "options:\n"
-    "  --mode M          clean (clean-fid default: PIL bicubic on float), pytorch-fid (bilinear in the\n"
-    "                    network), legacy-tensorflow (TTUR / torch-fidelity / clean-fid legacy, TF1\n"
-    "                    bilinear), torchmetrics (>= 1.8: antialiased bilinear). Default clean.\n"
-    "  --gigagan [SIZE]  first centre-crop and Lanczos-resize to SIZE (default 256): the text-to-image\n"
-    "                    protocol of GigaGAN and the Janus papers (then --mode clean)\n"
+    "  --mode M          clean (clean-fid's \"clean\", its default: PIL bicubic on float), pytorch-fid\n"
+    "                    (bilinear in the network; clean-fid's \"legacy_pytorch\" is the same resize),\n"
+    "                    legacy-tensorflow (TTUR / torch-fidelity / clean-fid's \"legacy_tensorflow\": TF1\n"
+    "                    bilinear), torchmetrics (>= 1.8: antialiased bilinear). Default clean. clean-fid's\n"
+    "                    names clean, legacy_pytorch, legacy_tensorflow are accepted as they are.\n"
+    "  --gigagan [SIZE]  first centre-crop and Lanczos-resize to SIZE (default 256; --gigagan 512 or\n"
+    "                    --gigagan=512): the text-to-image protocol of GigaGAN and the Janus papers\n"
     "  --weights PATH    FID Inception weights: pytorch-fid's pt_inception-2015-12-05-6726825d.pth or\n"
     "                    torch-fidelity's weights-inception-2015-12-05-6726825d.pth, used as published.\n"
     "                    Default $JF_INCEPTION_WEIGHTS, then ~/.cache/jf/pt_inception-2015-12-05-6726825d.pth\n"
@@ -44,7 +46,9 @@ static const char HELP[] =
     "                    --torchmetrics-cut (cut long\n"
     "                    captions as torchmetrics does instead of truncating to 75 tokens)\n"
     "  --column NAME     write each sample's score into this index column (dataset sources), for\n"
-    "                    jf filter --where \"NAME >= 28\" (DataComp-style filtering)\n";
+    "                    jf filter --where \"NAME >= 28\" (DataComp-style filtering)\n"
+    "  --per-sample FILE every pair as a JSON line {id (sample key or file), caption, cosine, score} (- for\n"
+    "                    stdout); with --json the same lines come first on stdout, the summary last\n";
 
 static const char *default_weights(char *buf, size_t n)
 {
@@ -125,6 +129,26 @@ static int load_side(jf_inception **net, const eval_opts *o, side *s, const char
     return 0;
 }
 
+/* "--gigagan 256" as the README writes it: getopt takes an optional value only as --gigagan=256,
+ * and would read 256 as a third image set. A number right after --gigagan is its value (an image
+ * set named only by digits can be given as ./256). */
+static int join_gigagan_value(int argc, char **argv)
+{
+    static char joined[64];
+    for (int i = 1; i + 1 < argc; i++) {
+        if (strcmp(argv[i], "--gigagan") || !argv[i + 1][0] || strspn(argv[i + 1], "0123456789") != strlen(argv[i + 1]) ||
+            strlen(argv[i + 1]) > 8)
+            continue;
+        snprintf(joined, sizeof joined, "--gigagan=%s", argv[i + 1]);
+        argv[i] = joined;
+        for (int k = i + 1; k + 1 < argc; k++)
+            argv[k] = argv[k + 1];
+        argv[argc - 1] = NULL;
+        return argc - 1;
+    }
+    return argc;
+}
+
 static int parse_opts(int argc, char **argv, eval_opts *o, int *first_pos)
 {
     enum { O_MODE = 1000, O_GIGA, O_WEIGHTS, O_KID, O_KIDSUB, O_KIDSIZE, O_KIDSEED, O_STRICT, O_SAVE, O_LIMIT, O_BATCH,
@@ -151,7 +175,8 @@ static int parse_opts(int argc, char **argv, eval_opts *o, int *first_pos)
         switch (c) {
         case O_MODE:
             if (jf_fid_mode_parse(optarg, &o->p.mode))
-                return usage_error("eval", "unknown --mode %s (clean, pytorch-fid, legacy-tensorflow, torchmetrics)", optarg);
+                return usage_error("eval", "unknown --mode %s (clean, pytorch-fid, legacy-tensorflow, torchmetrics; or clean-fid's "
+                                           "clean, legacy_pytorch, legacy_tensorflow)", optarg);
             break;
         case O_GIGA:
             o->p.gigagan_size = 256;
@@ -206,6 +231,7 @@ static int parse_opts(int argc, char **argv, eval_opts *o, int *first_pos)
 static int eval_fid(int argc, char **argv)
 {
     eval_opts o;
+    argc = join_gigagan_value(argc, argv);
     int pos, rc = parse_opts(argc, argv, &o, &pos);
     if (rc)
         return rc < 0 ? 0 : rc;
@@ -241,9 +267,22 @@ static int eval_fid(int argc, char **argv)
                 jw_kint(&w, "kid_subsets", kr.subsets);
                 jw_kint(&w, "kid_subset_size", kr.subset_size);
             }
-            jw_kstr(&w, "mode", jf_fid_mode_name(o.p.mode));
-            if (o.p.gigagan_size)
-                jw_kint(&w, "gigagan_size", o.p.gigagan_size);
+            if (fr.identical)
+                jw_kstr(&w, "note", "identical statistics: 0 by definition");
+            if (fr.negative < 0) {
+                jw_knum(&w, "negative_clamped", fr.negative);
+                jw_kstr(&w, "note", "rounding gave a negative value; FID reported as 0");
+            }
+            /* preprocessing applies only to sets computed from images here */
+            if (a.is_npz && b.is_npz) {
+                jw_key(&w, "mode");
+                jw_null(&w);
+                jw_kstr(&w, "mode_note", "both sides are .npz statistics: the mode they were made with is theirs");
+            } else {
+                jw_kstr(&w, "mode", jf_fid_mode_name(o.p.mode));
+                if (o.p.gigagan_size)
+                    jw_kint(&w, "gigagan_size", o.p.gigagan_size);
+            }
             jw_kstr(&w, "weights", net ? o.weights : "");
             jw_kstr(&w, "weights_hash", hash);
             side *sides[2] = {&a, &b};
@@ -252,6 +291,7 @@ static int eval_fid(int argc, char **argv)
                 jw_key(&w, keys[k]);
                 jw_obj(&w);
                 jw_kstr(&w, "source", sides[k]->spec);
+                jw_kstr(&w, "from", sides[k]->is_npz ? "statistics" : "images");
                 jw_kint(&w, "n", sides[k]->is_npz ? 0 : (long long)sides[k]->fs.n);
                 jw_kint(&w, "undecodable", (long long)sides[k]->fs.undecodable);
                 jw_knum(&w, "seconds", sides[k]->seconds);
@@ -262,9 +302,14 @@ static int eval_fid(int argc, char **argv)
             jw_end_obj(&w);
             jw_newline(&w);
         } else {
-            printf("FID %.6f   (%s mode%s; A: %s%s; B: %s%s)\n", fr.fid, jf_fid_mode_name(o.p.mode),
-                   o.p.gigagan_size ? ", GigaGAN crop" : "", a.spec, a.is_npz ? " (statistics)" : "", b.spec,
-                   b.is_npz ? " (statistics)" : "");
+            printf("FID %.6f   (%s%s; A: %s%s; B: %s%s)\n", fr.fid,
+                   a.is_npz && b.is_npz ? "from statistics files" : jf_fid_mode_name(o.p.mode),
+                   a.is_npz && b.is_npz ? "" : o.p.gigagan_size ? " mode, GigaGAN crop" : " mode", a.spec,
+                   a.is_npz ? " (statistics)" : "", b.spec, b.is_npz ? " (statistics)" : "");
+            if (fr.identical)
+                printf("    identical statistics: 0 by definition\n");
+            if (fr.negative < 0)
+                printf("    rounding gave %.3g; a distance is never negative, reported as 0\n", fr.negative);
             if (!a.is_npz)
                 printf("    A: %zu images in %.1f s (%.1f images/s)\n", a.fs.n, a.seconds, a.fs.n / (a.seconds > 0 ? a.seconds : 1));
             if (!b.is_npz)
@@ -290,6 +335,7 @@ static int eval_fid(int argc, char **argv)
 static int eval_stats(int argc, char **argv)
 {
     eval_opts o;
+    argc = join_gigagan_value(argc, argv);
     int pos, rc = parse_opts(argc, argv, &o, &pos);
     if (rc)
         return rc < 0 ? 0 : rc;
@@ -319,7 +365,7 @@ static int eval_stats(int argc, char **argv)
 static int eval_clipscore(int argc, char **argv)
 {
     enum { O_MODEL = 1000, O_KIND, O_PRE, O_PREFIX, O_CUT, O_PROMPTS, O_COLUMN, O_LIMIT, O_THREADS, O_JSON, O_QUIET,
-           O_HELP };
+           O_HELP, O_PER };
     static const struct option opts[] = {
         {"model", required_argument, 0, O_MODEL},   {"kind", required_argument, 0, O_KIND},
         {"preprocess", required_argument, 0, O_PRE}, {"prefix", required_argument, 0, O_PREFIX},
@@ -327,7 +373,8 @@ static int eval_clipscore(int argc, char **argv)
         {"column", required_argument, 0, O_COLUMN}, {"limit", required_argument, 0, O_LIMIT},
         {"threads", required_argument, 0, O_THREADS}, {"json", no_argument, 0, O_JSON},
         {"quiet", no_argument, 0, O_QUIET},         {"help", no_argument, 0, O_HELP},
-        {0, 0, 0, 0}};
+        {"per-sample", required_argument, 0, O_PER}, {0, 0, 0, 0}};
+    const char *per_sample = NULL;
     jf_clipscore_params p;
     memset(&p, 0, sizeof p);
     p.preprocess = -1;
@@ -363,6 +410,7 @@ static int eval_clipscore(int argc, char **argv)
         case O_JSON: json = 1; break;
         case O_QUIET: quiet = 1; break;
         case O_HELP: fputs(HELP, stdout); return 0;
+        case O_PER: per_sample = optarg; break;
         default: return usage_error("eval clipscore", "see jf eval --help");
         }
     }
@@ -392,10 +440,28 @@ static int eval_clipscore(int argc, char **argv)
         rc = fail("eval", &err);
     } else {
         double secs = now_seconds() - t0;
+        /* every pair as a JSON line: with --json before the summary, or into --per-sample FILE */
+        FILE *pf = per_sample ? (strcmp(per_sample, "-") ? fopen(per_sample, "w") : stdout) : json ? stdout : NULL;
+        if (per_sample && !pf)
+            rc = fail("eval", (jf_error[]){{JF_EIO, "cannot write the per-sample scores"}});
+        for (size_t i = 0; pf && i < r.n; i++) {
+            jw w;
+            jw_init(&w, pf);
+            jw_obj(&w);
+            jw_kstr(&w, "id", r.keys[i]);
+            jw_kstr(&w, "caption", r.captions[i]);
+            jw_knum(&w, "cosine", r.cosines[i]);
+            jw_knum(&w, "score", r.samples[i]);
+            jw_end_obj(&w);
+            jw_newline(&w);
+        }
+        if (pf && pf != stdout && fclose(pf) != 0)
+            rc = fail("eval", (jf_error[]){{JF_EIO, "cannot write the per-sample scores"}});
         if (json) {
             jw w;
             jw_init(&w, stdout);
             jw_obj(&w);
+            jw_kstr(&w, "summary", "clipscore");
             jw_knum(&w, "clipscore", r.score);
             jw_kstr(&w, "kind", jf_clipscore_kind_name(p.kind));
             jw_knum(&w, "mean_cosine", r.mean_cosine);

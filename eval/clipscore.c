@@ -285,18 +285,26 @@ jf_status jf_clipscore_run(jf_clip *m, const char *source, const jf_clipscore_pa
         if (out->n == cap) {
             cap = cap ? cap * 2 : 256;
             double *v = realloc(out->samples, cap * sizeof *v);
-            char **k = realloc(out->keys, cap * sizeof *k);
             if (v)
                 out->samples = v;
+            double *cv = realloc(out->cosines, cap * sizeof *cv);
+            if (cv)
+                out->cosines = cv;
+            char **k = realloc(out->keys, cap * sizeof *k);
             if (k)
                 out->keys = k;
-            if (!v || !k) {
+            char **t = realloc(out->captions, cap * sizeof *t);
+            if (t)
+                out->captions = t;
+            if (!v || !cv || !k || !t) {
                 s = jf_error_set(err, JF_ENOMEM, "out of memory");
                 break;
             }
         }
         out->samples[out->n] = jf_clipscore_sample(p->kind, cosv);
+        out->cosines[out->n] = cosv;
         out->keys[out->n] = strdup(name);
+        out->captions[out->n] = strdup(caption); /* as given, before any prefix or unescaping */
         out->mean_cosine += cosv;
         out->n++;
         if (p->progress)
@@ -351,9 +359,13 @@ jf_status jf_clipscore_run(jf_clip *m, const char *source, const jf_clipscore_pa
 
 void jf_clipscore_result_free(jf_clipscore_result *r)
 {
-    for (size_t i = 0; i < r->n; i++)
+    for (size_t i = 0; i < r->n; i++) {
         free(r->keys[i]);
+        free(r->captions[i]);
+    }
     free(r->keys);
+    free(r->captions);
     free(r->samples);
+    free(r->cosines);
     memset(r, 0, sizeof *r);
 }

@@ -102,10 +102,14 @@ typedef struct jf_frechet_result {
     double min_eig;      /* the smallest eigenvalue of Σ1^½ Σ2 Σ1^½ before clamping */
     double max_eig;
     int clamped;         /* eigenvalues below zero set to zero */
+    int identical;       /* the two statistics are the same bytes: fid is exactly 0 */
+    double negative;     /* a value below 0 that rounding gave (fid is then 0), else 0 */
 } jf_frechet_result;
 
 /* ‖μ1 − μ2‖² + Tr Σ1 + Tr Σ2 − 2 Tr((Σ1 Σ2)^½). strict = 1 reproduces pytorch-fid's error for a
- * clearly complex square root (an eigenvalue below −1e-3 · the largest): JF_ELIMIT with a message. */
+ * clearly complex square root (an eigenvalue below −1e-3 · the largest): JF_ELIMIT with a message.
+ * Identical statistics give exactly 0; a value that rounding makes negative (nearly equal sets)
+ * is reported as 0 with the value in `negative` (pytorch-fid would print it as it is). */
 jf_status jf_frechet_distance(const jf_fid_stats *a, const jf_fid_stats *b, int strict, jf_frechet_result *out,
                               jf_error *err);
 
@@ -158,8 +162,10 @@ typedef struct jf_clipscore_params {
 typedef struct jf_clipscore_result {
     double score, mean_cosine;
     size_t n;
-    double *samples;         /* per pair, in order */
-    char **keys;             /* the pair's image name (a sample key for datasets) */
+    double *samples;         /* per pair, in order: its score */
+    double *cosines;         /* per pair: the cosine of the two embeddings */
+    char **keys;             /* the pair's image name (a sample key for datasets, else the file) */
+    char **captions;         /* the pair's caption as given (before a prefix or unescaping) */
     uint64_t seen, no_caption, undecodable, bad_records, long_captions, written;
     char first_bad[5400];
 } jf_clipscore_result;

@@ -21,7 +21,10 @@ const char *jf_fid_mode_name(jf_fid_mode m)
 int jf_fid_mode_parse(const char *name, jf_fid_mode *out)
 {
     static const struct { const char *n; jf_fid_mode m; } map[] = {
+        /* clean-fid's own names: legacy_pytorch resizes with F.interpolate bilinear before the
+         * network, pytorch-fid inside it after the affine scaling: the same up to float rounding */
         {"clean", JF_FID_CLEAN}, {"clean-fid", JF_FID_CLEAN}, {"pytorch-fid", JF_FID_PYTORCH}, {"pytorch", JF_FID_PYTORCH},
+        {"legacy_pytorch", JF_FID_PYTORCH}, {"legacy-pytorch", JF_FID_PYTORCH},
         {"legacy-tensorflow", JF_FID_LEGACY_TF}, {"legacy_tensorflow", JF_FID_LEGACY_TF}, {"torch-fidelity", JF_FID_LEGACY_TF},
         {"tensorflow", JF_FID_LEGACY_TF}, {"torchmetrics", JF_FID_TORCHMETRICS}};
     for (size_t i = 0; i < sizeof map / sizeof *map; i++)

@@ -151,7 +151,14 @@ jf_status jf_image_source_open(const char *spec, jf_image_source **out, jf_error
             const char *sql = subset ? "SELECT id, key FROM samples WHERE n_images >= 1 AND id IN (SELECT sample_id FROM "
                                        "subset_members WHERE subset_id = (SELECT id FROM subsets WHERE name = ?1)) ORDER BY id"
                                      : "SELECT id, key FROM samples WHERE n_images >= 1 ORDER BY id";
-            if (sqlite3_prepare_v2(db, sql, -1, &s->q, NULL) != SQLITE_OK)
+            sqlite3_stmt *has = NULL; /* a dataset never filtered has no subset tables at all */
+            int no_subsets = subset && (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE name = 'subset_members'", -1,
+                                                           &has, NULL) != SQLITE_OK || sqlite3_step(has) != SQLITE_ROW);
+            sqlite3_finalize(has);
+            if (no_subsets)
+                st = jf_error_set(err, JF_ENOTFOUND, "%s: no subset named '%s': the dataset has no subsets (jf filter --into makes them)",
+                                  path, subset);
+            else if (sqlite3_prepare_v2(db, sql, -1, &s->q, NULL) != SQLITE_OK)
                 st = jf_error_set(err, JF_EDB, "%s: %s", path, sqlite3_errmsg(db));
             else if (subset) {
                 sqlite3_bind_text(s->q, 1, subset, -1, SQLITE_TRANSIENT);

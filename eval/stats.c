@@ -69,6 +69,15 @@ jf_status jf_frechet_distance(const jf_fid_stats *a, const jf_fid_stats *b, int 
     if (a->dims != b->dims)
         return jf_error_set(err, JF_EARG, "statistics of %d and %d dimensions", a->dims, b->dims);
     size_t d = (size_t)a->dims;
+    /* the same statistics are at distance 0, not at the rounding of two eigen decompositions */
+    if (!memcmp(a->mu, b->mu, d * sizeof *a->mu) && !memcmp(a->sigma, b->sigma, d * d * sizeof *a->sigma)) {
+        double tr = 0;
+        for (size_t i = 0; i < d; i++)
+            tr += a->sigma[i * d + i];
+        out->trace_sqrt = tr;
+        out->identical = 1;
+        return JF_OK;
+    }
     for (size_t i = 0; i < d; i++)
         if (!isfinite(a->mu[i]) || !isfinite(b->mu[i]))
             return jf_error_set(err, JF_ECORRUPT, "the statistics hold NaN or infinite values (mu[%zu])", i);
@@ -122,6 +131,10 @@ jf_status jf_frechet_distance(const jf_fid_stats *a, const jf_fid_stats *b, int 
     }
     out->trace_sqrt = tr;
     out->fid = diff + ta + tb - 2.0 * tr;
+    if (out->fid < 0) { /* rounding of nearly equal statistics: a distance is never negative */
+        out->negative = out->fid;
+        out->fid = 0;
+    }
 done:
     free(v);
     free(e);

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -107,6 +108,31 @@ jf_model_status jf__weights_add(jf_weights *st, const char *name, jf_dtype dtype
     return JF_MODEL_OK;
 }
 
+/* What a file that is not weights probably is: the usual reasons are a failed download. */
+static void describe_non_weights(const uint8_t *p, size_t n, char *out, size_t cap)
+{
+    out[0] = 0;
+    size_t k = 0;
+    while (k < n && k < 64 && (p[k] == ' ' || p[k] == '\n' || p[k] == '\r' || p[k] == '\t'))
+        k++;
+    const char *s = (const char *)p + k;
+    size_t left = n - k;
+#define STARTS(lit) (left >= sizeof lit - 1 && !strncasecmp(s, lit, sizeof lit - 1))
+    if (STARTS("version https://git-lfs"))
+        snprintf(out, cap, "; it is a Git LFS pointer: fetch the file itself, e.g. git lfs pull");
+    else if (STARTS("<!doctype") || STARTS("<html") || STARTS("<?xml"))
+        snprintf(out, cap, "; it is an HTML/XML page: a failed or redirected download?");
+    else if (STARTS("{") || STARTS("["))
+        snprintf(out, cap, "; it is JSON text: a config or index file, not the weights?");
+    else if (n >= 4 && !memcmp(p, "GGUF", 4))
+        snprintf(out, cap, "; it is a GGUF file (llama.cpp)");
+    else if (n >= 4 && !memcmp(p, "PK\3\4", 4))
+        snprintf(out, cap, "; a zip without torch.save's data.pkl");
+    else if (n >= 8 && !memcmp(p, "\x89HDF\r\n\x1a\n", 8))
+        snprintf(out, cap, "; it is HDF5 (Keras/TensorFlow weights)");
+#undef STARTS
+}
+
 static jf_model_status add_file(jf_weights *st, const char *path, jf_model_error *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -142,9 +168,18 @@ static jf_model_status add_file(jf_weights *st, const char *path, jf_model_error
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--)
         hlen = hlen << 8 | p[i];
-    if (hlen > MAX_HEADER || hlen > size - 8)
-        return jf__merr(err, JF_MODEL_EFORMAT, "%s: header of %llu bytes in a %zu-byte file (truncated or not safetensors)", path,
-                        (unsigned long long)hlen, size);
+    /* safetensors: the length, then a JSON object. Anything else is named for what it is not. */
+    if (hlen > MAX_HEADER || hlen < 2 || p[8] != '{') {
+        char what[160];
+        describe_non_weights(p, size, what, sizeof what);
+        return jf__merr(err, JF_MODEL_EFORMAT,
+                        "%s: not a weights file jf reads (%zu bytes%s): neither safetensors (an 8-byte header length "
+                        "and a JSON header) nor a PyTorch checkpoint (torch.save's zip or legacy pickle)",
+                        path, size, what);
+    }
+    if (hlen > size - 8)
+        return jf__merr(err, JF_MODEL_EFORMAT, "%s: a safetensors header of %llu bytes in a %zu-byte file: the file is cut short",
+                        path, (unsigned long long)hlen, size);
     char *json = malloc(hlen + 1), ebuf[256];
     if (!json)
         return jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
