@@ -1,5 +1,6 @@
 /* jf model / jf chat: the front ends of model/jf_model.h. */
 #include "cli.h"
+#include "jf_eval.h"
 #include "jf_model.h"
 
 #include <getopt.h>
@@ -45,8 +46,27 @@ static const char CHAT_HELP[] =
     "  --seed N             sampling seed, default 42\n"
     "  --raw                QUESTION is the whole prompt (tags and all), no template\n"
     "  --threads N          worker threads (default: all cores)\n"
-    "  --json               one JSON object: answer, token counts, timings\n"
+    "  --json               one JSON object: answer, token counts, timings, and for parity checks the\n"
+    "                       prompt as built, its ids (prompt_ids) and the generated ids (ids)\n"
+    "  --dump-logits F.npy  the logits of the first --dump-steps N steps (default 1; step 0 is the\n"
+    "                       prompt's last position) as a float32 [steps, vocab] numpy array\n"
     "  --quiet              no timing line on stderr\n";
+
+/* The logits of the first steps of a generation, for --dump-logits. */
+typedef struct logit_dump {
+    float *v;
+    size_t steps, max_steps;
+    int vocab;
+} logit_dump;
+
+static void keep_logits(void *user, size_t step, const float *logits, int vocab)
+{
+    logit_dump *d = user;
+    if (step < d->max_steps && vocab == d->vocab) {
+        memcpy(d->v + step * (size_t)vocab, logits, (size_t)vocab * sizeof *logits);
+        d->steps = step + 1;
+    }
+}
 
 static void print_unknown(void *user, const char *name)
 {
@@ -155,10 +175,24 @@ static int model_inspect(int argc, char **argv)
             jw_kint(&w, ids[i].name, ids[i].id);
         jw_end_obj(&w);
         jw_kint(&w, "tokenizer_size", jf_tokenizer_size(tok));
+        jw_key(&w, "generation");
+        if (c->gen.present) {
+            jw_obj(&w);
+            jw_kint(&w, "channels", c->gen.channels);
+            jw_kint(&w, "latent_channels", c->gen.latent_channels);
+            jw_kint(&w, "patch", c->gen.patch);
+            jw_kint(&w, "encoder_blocks", c->gen.enc_blocks);
+            jw_kint(&w, "decoder_blocks", c->gen.dec_blocks);
+            jw_kint(&w, "out_channels", c->gen.dec_out);
+            jw_end_obj(&w);
+        } else {
+            jw_null(&w);
+        }
         jw_key(&w, "weights");
         jw_obj(&w);
         jw_kint(&w, "tensors", (long long)st.tensors);
         jw_kint(&w, "used", (long long)st.used_tensors);
+        jw_kint(&w, "checked", (long long)st.used_tensors);
         jw_kint(&w, "unknown", (long long)st.unknown_tensors);
         jw_kint(&w, "parameters", (long long)st.parameters);
         jw_kint(&w, "bytes", (long long)st.bytes);
@@ -198,8 +232,15 @@ static int model_inspect(int argc, char **argv)
         for (size_t i = 0; i < sizeof ids / sizeof *ids; i++)
             printf(" %s=%d", ids[i].name, ids[i].id);
         printf("  (tokenizer size %d)\n", jf_tokenizer_size(tok));
-        printf("  weights         %zu tensors (%zu used by understanding, %zu unknown), %llu parameters, %s\n", st.tensors,
-               st.used_tensors, st.unknown_tensors, (unsigned long long)st.parameters,
+        if (c->gen.present)
+            printf("  generation      encoder %d channels (patch %d of %d latent channels, %d ConvNeXt blocks), decoder %d "
+                   "blocks -> %d channels\n",
+                   c->gen.channels, c->gen.patch, c->gen.latent_channels, c->gen.enc_blocks, c->gen.dec_blocks,
+                   c->gen.dec_out);
+        else
+            printf("  generation      none configured (no vision_gen_enc/dec_config): understanding only\n");
+        printf("  weights         %zu tensors (%zu checked by name, shape and dtype; %zu unknown), %llu parameters, %s\n",
+               st.tensors, st.used_tensors, st.unknown_tensors, (unsigned long long)st.parameters,
                human_bytes((double)st.bytes, hb, sizeof hb));
         printf("                  dtypes: %d BF16, %d F16, %d F32\n", st.n_bf16, st.n_f16, st.n_f32);
         if (plan_tokens) {
@@ -578,7 +619,7 @@ static int chat_batch(jf_janus *m, const char *path, const char *image_root, siz
 int cmd_chat(int argc, char **argv)
 {
     enum { O_MODEL = 1000, O_IMAGE, O_MAX, O_TEMP, O_TOPP, O_SEED, O_RAW, O_THREADS, O_JSON, O_QUIET, O_HELP, O_BATCH,
-           O_ROOT, O_BSIZE };
+           O_ROOT, O_BSIZE, O_DUMP, O_DSTEPS };
     static const struct option opts[] = {
         {"model", required_argument, 0, O_MODEL}, {"image", required_argument, 0, O_IMAGE},
         {"max-new-tokens", required_argument, 0, O_MAX}, {"temperature", required_argument, 0, O_TEMP},
@@ -586,8 +627,10 @@ int cmd_chat(int argc, char **argv)
         {"raw", no_argument, 0, O_RAW}, {"threads", required_argument, 0, O_THREADS},
         {"json", no_argument, 0, O_JSON}, {"quiet", no_argument, 0, O_QUIET}, {"help", no_argument, 0, O_HELP},
         {"batch", required_argument, 0, O_BATCH}, {"image-root", required_argument, 0, O_ROOT},
-        {"batch-size", required_argument, 0, O_BSIZE}, {0, 0, 0, 0}};
-    const char *batch = NULL, *image_root = NULL;
+        {"batch-size", required_argument, 0, O_BSIZE}, {"dump-logits", required_argument, 0, O_DUMP},
+        {"dump-steps", required_argument, 0, O_DSTEPS}, {0, 0, 0, 0}};
+    const char *batch = NULL, *image_root = NULL, *dump_path = NULL;
+    long dump_steps = 1;
     long batch_size = 8;
     const char *model_dir = NULL;
     const char *images[64];
@@ -640,6 +683,11 @@ int cmd_chat(int argc, char **argv)
             if (parse_int(optarg, &batch_size) || batch_size < 1 || batch_size > 64)
                 return usage_error("chat", "bad --batch-size %s (1 to 64)", optarg);
             break;
+        case O_DUMP: dump_path = optarg; break;
+        case O_DSTEPS:
+            if (parse_int(optarg, &dump_steps) || dump_steps < 1 || dump_steps > 4096)
+                return usage_error("chat", "bad --dump-steps %s (1 to 4096)", optarg);
+            break;
         default: return usage_error("chat", "see jf chat --help");
         }
     }
@@ -648,6 +696,8 @@ int cmd_chat(int argc, char **argv)
     if (batch) {
         if (optind != argc || n_images || raw)
             return usage_error("chat", "--batch takes its questions and images from the file");
+        if (dump_path)
+            return usage_error("chat", "--dump-logits is for one question, not --batch");
         jf_model_set_threads((int)threads);
         jf_model_error err = {0};
         jf_janus *m = NULL;
@@ -691,13 +741,27 @@ int cmd_chat(int argc, char **argv)
     if (!rc) {
         int32_t *ids = NULL;
         size_t n_prompt = 0, n = 0;
-        if (jf_janus_encode_prompt(m, prompt, &ids, &n_prompt, NULL, &err) == JF_MODEL_OK)
-            free(ids);
+        if (jf_janus_encode_prompt(m, prompt, &ids, &n_prompt, NULL, &err) != JF_MODEL_OK)
+            ids = NULL;
         chat_state cs = {!json, now_seconds(), 0, 0};
         int32_t *out = NULL;
-        if (jf_janus_generate(m, prompt, (const float *const *)pix, n_images, &p, on_piece, &cs, &out, &n, &err)) {
+        logit_dump dump = {0};
+        if (dump_path) {
+            dump.vocab = jf_janus_get_config(m)->vocab;
+            dump.max_steps = (size_t)dump_steps;
+            dump.v = malloc(dump.max_steps * (size_t)dump.vocab * sizeof *dump.v);
+            if (!dump.v)
+                rc = model_fail("chat", &(jf_model_error){JF_MODEL_ENOMEM, "out of memory for --dump-logits"});
+            p.on_logits = keep_logits;
+            p.logits_user = &dump;
+        }
+        if (rc) {
+        } else if (jf_janus_generate(m, prompt, (const float *const *)pix, n_images, &p, on_piece, &cs, &out, &n, &err)) {
             rc = model_fail("chat", &err);
         } else {
+            jf_error de;
+            if (dump_path && jf_npy_write_f32(dump_path, dump.v, dump.steps, (size_t)dump.vocab, &de) != JF_OK)
+                rc = fail("chat", &de);
             double end = now_seconds();
             char *answer = jf_tokenizer_decode(jf_janus_tokenizer(m), out, n, 1);
             double prefill = (cs.pieces ? cs.first : end) - cs.start;
@@ -709,6 +773,22 @@ int cmd_chat(int argc, char **argv)
                 jw_kstr(&w, "answer", answer ? answer : "");
                 jw_kint(&w, "prompt_tokens", (long long)n_prompt);
                 jw_kint(&w, "new_tokens", (long long)n);
+                /* for parity checks: the prompt as built, its ids, and the ids generated */
+                jw_kstr(&w, "prompt", prompt);
+                jw_key(&w, "prompt_ids");
+                jw_arr(&w);
+                for (size_t i = 0; ids && i < n_prompt; i++)
+                    jw_int(&w, ids[i]);
+                jw_end_arr(&w);
+                jw_key(&w, "ids");
+                jw_arr(&w);
+                for (size_t i = 0; i < n; i++)
+                    jw_int(&w, out[i]);
+                jw_end_arr(&w);
+                if (dump_path) {
+                    jw_kstr(&w, "logits_file", dump_path);
+                    jw_kint(&w, "logits_steps", (long long)dump.steps);
+                }
                 jw_knum(&w, "load_seconds", t_load);
                 jw_knum(&w, "first_token_seconds", prefill);
                 jw_knum(&w, "decode_tokens_per_second", decode_rate);
@@ -724,6 +804,8 @@ int cmd_chat(int argc, char **argv)
             free(answer);
             free(out);
         }
+        free(ids);
+        free(dump.v);
     }
     free(prompt);
     for (size_t i = 0; i < n_images; i++)

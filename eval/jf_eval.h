@@ -184,6 +184,8 @@ jf_status jf_npz_read_stats(const char *path, jf_fid_stats *stats, float **feats
                             jf_error *err);
 /* Writes mu and sigma as float64, like np.savez_compressed(path, mu=mu, sigma=sigma). */
 jf_status jf_npz_write_stats(const char *path, const jf_fid_stats *stats, jf_error *err);
+/* A 2-D float32 array as a .npy file (numpy's format 1.0), written whole or not at all. */
+jf_status jf_npy_write_f32(const char *path, const float *v, size_t rows, size_t cols, jf_error *err);
 
 #ifdef __cplusplus
 }

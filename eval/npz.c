@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct npy {
     char name[64];
@@ -217,16 +218,19 @@ jf_status jf_npz_read_stats(const char *path, jf_fid_stats *stats, float **feats
     return s;
 }
 
-/* A .npy of float64 values with a 1-D or 2-D C-order shape. */
-static uint8_t *make_npy(const double *v, size_t rows, size_t cols, int ndim, size_t *len)
+/* A .npy of float64 ('<f8', size 8) or float32 ('<f4', size 4) values with a 1-D or 2-D C-order
+ * shape. */
+static uint8_t *make_npy_typed(const void *v, size_t elem, size_t rows, size_t cols, int ndim, size_t *len)
 {
     char h[256];
-    int hl = ndim == 1 ? snprintf(h, sizeof h, "{'descr': '<f8', 'fortran_order': False, 'shape': (%zu,), }", rows)
-                       : snprintf(h, sizeof h, "{'descr': '<f8', 'fortran_order': False, 'shape': (%zu, %zu), }", rows, cols);
+    const char *descr = elem == 8 ? "<f8" : "<f4";
+    int hl = ndim == 1 ? snprintf(h, sizeof h, "{'descr': '%s', 'fortran_order': False, 'shape': (%zu,), }", descr, rows)
+                       : snprintf(h, sizeof h, "{'descr': '%s', 'fortran_order': False, 'shape': (%zu, %zu), }", descr,
+                                  rows, cols);
     /* numpy pads the header with spaces and a newline to a multiple of 64 bytes (with the 10-byte prelude) */
     size_t total_h = ((size_t)(10 + hl + 1) + 63) / 64 * 64 - 10;
     size_t n = ndim == 1 ? rows : rows * cols;
-    *len = 10 + total_h + n * 8;
+    *len = 10 + total_h + n * elem;
     uint8_t *p = malloc(*len);
     if (!p)
         return NULL;
@@ -236,8 +240,37 @@ static uint8_t *make_npy(const double *v, size_t rows, size_t cols, int ndim, si
     memcpy(p + 10, h, (size_t)hl);
     memset(p + 10 + hl, ' ', total_h - (size_t)hl - 1);
     p[10 + total_h - 1] = '\n';
-    memcpy(p + 10 + total_h, v, n * 8);
+    if (n)
+        memcpy(p + 10 + total_h, v, n * elem);
     return p;
+}
+
+static uint8_t *make_npy(const double *v, size_t rows, size_t cols, int ndim, size_t *len)
+{
+    return make_npy_typed(v, 8, rows, cols, ndim, len);
+}
+
+jf_status jf_npy_write_f32(const char *path, const float *v, size_t rows, size_t cols, jf_error *err)
+{
+    size_t len;
+    uint8_t *p = make_npy_typed(v, 4, rows, cols, 2, &len);
+    if (!p)
+        return jf_error_set(err, JF_ENOMEM, "out of memory");
+    /* written beside the target, then renamed: a reader never sees half a file */
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.partial", path);
+    FILE *f = fopen(tmp, "wb");
+    jf_status s = JF_OK;
+    if (!f || fwrite(p, 1, len, f) != len)
+        s = jf_error_set(err, JF_EIO, "%s: cannot write", tmp);
+    if (f && fclose(f) != 0 && s == JF_OK)
+        s = jf_error_set(err, JF_EIO, "%s: cannot write", tmp);
+    if (s == JF_OK && rename(tmp, path) != 0)
+        s = jf_error_set(err, JF_EIO, "%s: cannot rename into place", path);
+    if (s != JF_OK)
+        unlink(tmp);
+    free(p);
+    return s;
 }
 
 jf_status jf_npz_write_stats(const char *path, const jf_fid_stats *stats, jf_error *err)

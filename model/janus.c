@@ -37,6 +37,8 @@ struct jf_janus {
     jf__w aligner_w, aligner_b, beg_of_und;
     /* the KV cache of the single-sequence API */
     kv_seq seq;
+    /* the generation heads (bound and checked; their forward passes come with generation) */
+    jf__gen_heads gen;
     /* names bound to a tensor, for the unknown-tensor report */
     char **bound;
     size_t n_bound;
@@ -143,6 +145,17 @@ static jf_model_status read_config(jf_janus *m, const char *dir, jf_model_error 
     yajl_val mn = jget(vp, "model_name", NULL, NULL);
     const char *model_name = mn && YAJL_IS_STRING(mn) ? jstr(mn) : "siglip_large_patch16_384";
     c->vit_heads = strstr(model_name, "so400m") ? 16 : 0; /* 0: width / 64, once the width is known */
+    /* the depth select_layer counts from: the official SigLIP_MODEL_CONFIG table of the name */
+    static const struct { const char *name; int layers; } depth_table[] = {
+        {"siglip_so400m_patch14_384", 27}, {"siglip_so400m_patch14_224", 27}, {"siglip_large_patch16_384", 24}};
+    c->vit_table_layers = 0;
+    for (size_t i = 0; i < sizeof depth_table / sizeof *depth_table; i++)
+        if (!strcmp(model_name, depth_table[i].name))
+            c->vit_table_layers = depth_table[i].layers;
+    if (!st && !c->vit_table_layers)
+        st = jf__merr(err, JF_MODEL_EFORMAT,
+                      "%s/config.json: SigLIP model_name %s is not in the official table (siglip_so400m_patch14_384, "
+                      "siglip_so400m_patch14_224, siglip_large_patch16_384)", dir, model_name);
     yajl_val vh = jget(vp, "heads", NULL, NULL);
     if (vh && YAJL_IS_INTEGER(vh))
         c->vit_heads = (int)YAJL_GET_INTEGER(vh);
@@ -153,6 +166,8 @@ static jf_model_status read_config(jf_janus *m, const char *dir, jf_model_error 
         st = jf__merr(err, JF_MODEL_EFORMAT, "%s/config.json: select_feature %s is not supported (\"same\" only)", dir,
                       YAJL_GET_STRING(sf));
     c->ln_eps = 1e-6;
+    if (!st)
+        st = jf__gen_config_read(root, dir, c->hidden, &c->gen, err);
     yajl_tree_free(root);
     return st;
 }
@@ -380,13 +395,21 @@ static jf_model_status bind_vit(jf_janus *m, const char *dir, jf_model_error *er
         if (!jf_weights_find(m->st, n))
             break;
     }
-    /* select_layer as the official builder reads it: ≤ 0 counts from the end (−1 = all) */
-    int sel = c->vit_layers;
-    int layers = sel <= 0 ? depth + sel + 1 : sel;
-    if (layers > depth)
-        layers = depth;
+    /* select_layer as the official create_siglip_vit reads it: counted from the depth of the
+     * model_name's table entry (not from the blocks in the file), ≤ 0 from the end (−1 = all):
+     * layers = min(T, T + select_layer + 1), or min(T, select_layer) when positive */
+    int sel = c->vit_layers, T = c->vit_table_layers;
+    int layers = sel <= 0 ? T + sel + 1 : sel;
+    if (layers > T)
+        layers = T;
     if (layers <= 0)
-        return jf__merr(err, JF_MODEL_ESHAPE, "%s: SigLIP has %d blocks, select_layer %d leaves none", dir, depth, sel);
+        return jf__merr(err, JF_MODEL_ESHAPE, "%s: select_layer %d of a %d-layer %s leaves no block", dir, sel, T,
+                        "SigLIP");
+    if (layers > depth)
+        return jf__merr(err, JF_MODEL_ESHAPE,
+                        "%s: select_layer %d builds %d SigLIP blocks (the official table gives the tower %d), the "
+                        "weights have %d (the official loader would leave the others random)",
+                        dir, sel, layers, T, depth);
     c->vit_layers = layers;
     const jf_tensor_info *fc1 = jf_weights_find(m->st, VIT "blocks.0.mlp.fc1.weight");
     c->vit_mlp = fc1 && fc1->ndim == 2 ? (int)fc1->shape[0] : 4 * c->vit_width;
@@ -423,13 +446,18 @@ static jf_model_status bind_vit(jf_janus *m, const char *dir, jf_model_error *er
     return JF_MODEL_OK;
 }
 
-/* Tensors of the release that this path does not use (yet): the generation heads, the MAP
- * pooling head the official encoder builds but never runs, and blocks beyond select_layer. */
+static jf_model_status bind_cb(void *ctx, const char *name, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3,
+                               jf__w *w, jf_model_error *err)
+{
+    return bind(ctx, name, ndim, d0, d1, d2, d3, w, err);
+}
+
+/* Tensors of the release that this path does not use: the MAP pooling head the official
+ * encoder builds but never runs, and blocks beyond select_layer. (The generation heads are
+ * bound and checked like every other tensor.) */
 static int known_unused(const char *name)
 {
-    static const char *const prefixes[] = {"vision_gen_enc_model.", "vision_gen_dec_model.", "vision_gen_enc_aligner.",
-                                           "vision_gen_dec_aligner_norm.", "vision_gen_dec_aligner.",
-                                           VIT "attn_pool.", VIT "blocks."};
+    static const char *const prefixes[] = {VIT "attn_pool.", VIT "blocks."};
     for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++)
         if (!strncmp(name, prefixes[i], strlen(prefixes[i])))
             return 1;
@@ -462,6 +490,8 @@ jf_model_status jf_janus_load(const char *dir, jf_janus **out, jf_janus_load_sta
         s = bind_llm(m, err);
     if (!s)
         s = bind_vit(m, dir, err);
+    if (!s)
+        s = jf__gen_bind(&m->cfg.gen, m->cfg.hidden, bind_cb, m, &m->gen, err);
     if (s) {
         jf_janus_free(m);
         return s;
@@ -504,6 +534,7 @@ void jf_janus_free(jf_janus *m)
     jf_tokenizer_free(m->tok);
     free(m->layers);
     free(m->blocks);
+    jf__gen_heads_free(&m->gen);
     free(m->seq.k);
     free(m->seq.v);
     for (size_t i = 0; i < m->n_bound; i++)
@@ -943,7 +974,7 @@ jf_model_status jf_janus_step_logits(jf_janus *m, int32_t id, float *logits, jf_
 
 jf_gen_params jf_gen_default_params(void)
 {
-    jf_gen_params p = {512, 0.0f, 0.95f, 42};
+    jf_gen_params p = {.max_new_tokens = 512, .temperature = 0.0f, .top_p = 0.95f, .seed = 42};
     return p;
 }
 
@@ -1066,6 +1097,8 @@ jf_model_status jf_janus_generate(jf_janus *m, const char *prompt, const float *
     uint64_t rng = p.seed;
     size_t count = 0, emitted = 0;
     while (!s && count < cap) {
+        if (p.on_logits)
+            p.on_logits(p.logits_user, count, logits, c->vocab);
         int32_t id = pick_token(logits, c->vocab, &p, &rng);
         if (id < 0) {
             s = jf__merr(err, JF_MODEL_ENOMEM, "out of memory");

@@ -111,6 +111,19 @@ const char *jf_tokenizer_id_token(const jf_tokenizer *t, int32_t id);
 
 typedef struct jf_janus jf_janus;
 
+/* The generation heads as config.json describes them (official uvit.py; JanusFlow-1.3B in
+ * brackets). present = 0: the directory has no vision_gen_enc/dec_config (understanding only;
+ * the official loader refuses such a directory). */
+typedef struct jf_janus_gen_config {
+    int present;
+    int channels;        /* encoder width, block_out_channels[-1] [768] */
+    int latent_channels; /* input_channels [4]: the SDXL-VAE latent */
+    int patch;           /* kernel_size = stride [2] */
+    int enc_blocks, dec_blocks; /* ConvNeXt blocks in the middle [2, 2] */
+    int dec_in, dec_channels, dec_out, upsamples; /* [768, 768, 4, 1] */
+    double norm_eps;     /* [1e-6] */
+} jf_janus_gen_config;
+
 typedef struct jf_janus_config {
     /* language model */
     int hidden, layers, heads, kv_heads, head_dim, intermediate, vocab, max_positions;
@@ -126,6 +139,9 @@ typedef struct jf_janus_config {
     /* special ids (processor rule, spec §3.3) */
     int32_t bos, eos, pad, image_tag, image_start, image_end, image_gen;
     char system_prompt[1024];
+    /* the SigLIP model_name's depth in the official table, from which select_layer counts */
+    int vit_table_layers;
+    jf_janus_gen_config gen;
 } jf_janus_config;
 
 typedef struct jf_janus_load_stats {
@@ -171,6 +187,10 @@ typedef struct jf_gen_params {
     float temperature;    /* 0 = greedy (default) */
     float top_p;          /* default 0.95 with temperature > 0 */
     uint64_t seed;
+    /* (jf_janus_generate) every step's logits [vocab], before its token is picked: step 0 is the
+     * prefill's last position; may be NULL. For parity checks against other implementations. */
+    void (*on_logits)(void *user, size_t step, const float *logits, int vocab);
+    void *logits_user;
 } jf_gen_params;
 jf_gen_params jf_gen_default_params(void);
 
@@ -304,10 +324,14 @@ jf_janus_random_shape jf_janus_layer_shape(void);
 /* The tensor count and parameter count of the release's inventory at a shape. */
 void jf_janus_random_inventory(const jf_janus_random_shape *shape, size_t *tensors, uint64_t *parameters);
 
-/* Writes a model directory that jf_janus_load (and the official loader) takes: config.json,
- * preprocessor/processor configs, special_tokens_map.json, tokenizer_config.json, a byte-level
- * BPE tokenizer.json, and model.safetensors with random BF16 weights for every tensor of the
- * release under its official name. Deterministic for a seed. */
+/* Writes a model directory in the release's layout: config.json with every section the official
+ * MultiModalityConfig reads (vision_und_enc_config with the select_layer that makes the official
+ * builder take exactly the blocks written, vision_gen_enc_config, vision_gen_dec_config,
+ * transformers_version), preprocessor/processor configs, special_tokens_map.json,
+ * tokenizer_config.json, a byte-level BPE tokenizer.json, and model.safetensors with random BF16
+ * weights for every tensor of the release under its official name. jf_janus_load takes every
+ * shape; the official class fixes the aligner widths (SigLIP 1024, LLM 2048, generation 768),
+ * so the official loader takes the full shape (jf_janus_full_shape) only. Deterministic. */
 jf_model_status jf_janus_write_random(const char *dir, const jf_janus_random_shape *shape, uint64_t seed,
                                       jf_model_error *err);
 

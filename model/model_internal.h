@@ -72,6 +72,27 @@ jf_model_status jf__weights_bind(const jf_weights *st, const char *name, int ndi
 /* Copies (widens) n values of w starting at element `off` into f32. */
 void jf__w_to_f32(const jf__w *w, size_t off, size_t n, float *out);
 
+/* ---- the generation heads (gen_heads.c) ---- */
+/* A tensor binder: checks and binds `name`, remembering it as used. */
+typedef jf_model_status (*jf__bind_fn)(void *ctx, const char *name, int ndim, int64_t d0, int64_t d1, int64_t d2,
+                                       int64_t d3, jf__w *w, jf_model_error *err);
+typedef struct jf__convnext {
+    jf__w dw_w, dw_b, norm, l1_w, l1_b, grn_g, grn_b, l2_w, l2_b, map_w, map_b;
+} jf__convnext;
+typedef struct jf__gen_heads {
+    jf__w enc_aligner_w, enc_aligner_b, dec_aligner_norm, dec_aligner_w, dec_aligner_b;
+    jf__w time_l1_w, time_l1_b, time_l2_w, time_l2_b, in_conv_w, in_conv_b;
+    jf__convnext *enc, *dec;
+    jf__w dec_input_norm, out_norm, out_conv_w, out_conv_b;
+} jf__gen_heads;
+/* Reads vision_gen_enc_config / vision_gen_dec_config of a parsed config.json (a yajl_val);
+ * g->present = 0 when neither is there (an understanding-only directory). */
+jf_model_status jf__gen_config_read(const void *config_root, const char *dir, int hidden, jf_janus_gen_config *g,
+                                    jf_model_error *err);
+jf_model_status jf__gen_bind(const jf_janus_gen_config *g, int hidden, jf__bind_fn bind, void *ctx, jf__gen_heads *h,
+                             jf_model_error *err);
+void jf__gen_heads_free(jf__gen_heads *h);
+
 /* ---- ops (ops.c) ---- */
 /* y[m, rows] = x[m, cols] · Wᵀ (+ bias), any stored dtype; sgemm for m ≥ 16, a threaded
  * dot-product kernel reading the stored weights once for fewer rows. */

@@ -369,11 +369,13 @@ jf_model_status jf_janus_write_random(const char *dir, const jf_janus_random_sha
     if (s->heads <= 0 || s->hidden % s->heads || s->kv_heads <= 0 || s->heads % s->kv_heads || s->patch <= 0 ||
         s->image_size % s->patch || s->vocab < 300)
         return jf__merr(err, JF_MODEL_EARG, "random model: inconsistent shape");
+    if (s->vit_layers < 1 || s->vit_layers > 24)
+        return jf__merr(err, JF_MODEL_EARG, "random model: 1 to 24 SigLIP blocks (siglip_large_patch16_384 has 24)");
     if (mkdir(dir, 0777) != 0 && errno != EEXIST)
         return jf__merr(err, JF_MODEL_EIO, "%s: %s", dir, strerror(errno));
     int full = s->vocab >= 100015;
     int n_bpe = full ? 100000 : s->vocab - 20; /* BOS/EOS and the tags after the BPE tokens */
-    char buf[4096];
+    char buf[8192];
     snprintf(buf, sizeof buf,
              "{\n  \"architectures\": [\"MultiModalityCausalLM\"],\n  \"model_type\": \"multi_modality\",\n"
              "  \"torch_dtype\": \"bfloat16\",\n  \"language_config\": {\n    \"hidden_size\": %d,\n"
@@ -382,10 +384,22 @@ jf_model_status jf_janus_write_random(const char *dir, const jf_janus_random_sha
              "    \"torch_dtype\": \"bfloat16\",\n    \"vocab_size\": %d\n  },\n"
              "  \"vision_und_enc_config\": {\n    \"cls\": \"CLIPVisionTower\",\n    \"model_type\": \"vision\",\n"
              "    \"params\": {\"image_size\": %d, \"model_name\": \"siglip_large_patch16_384\", \"select_feature\": "
-             "\"same\", \"select_layer\": -1, \"width\": %d%s%.0d}\n  }\n}\n",
+             "\"same\", \"select_layer\": %d, \"width\": %d%s%.0d}\n  },\n"
+             "  \"vision_gen_enc_config\": {\n    \"cls\": \"ShallowUViTEncoder\",\n    \"model_type\": \"gen_encoder\",\n"
+             "    \"params\": {\"input_channels\": 4, \"kernel_size\": 2, \"stride\": 2, \"padding\": 0, "
+             "\"block_out_channels\": [%d], \"layers_in_middle\": 2, \"hidden_size\": %d, \"norm_eps\": 1e-06, "
+             "\"use_bias\": true, \"use_mid_block\": true, \"elementwize_affine\": true, \"num_extra_tensors\": 5}\n  },\n"
+             "  \"vision_gen_dec_config\": {\n    \"cls\": \"ShallowUViTDecoder\",\n    \"model_type\": \"gen_decoder\",\n"
+             "    \"params\": {\"in_channels\": %d, \"out_channels\": 4, \"block_out_channels\": [%d], \"upsamples\": 1, "
+             "\"layers_in_middle\": 2, \"hidden_size\": %d, \"norm_eps\": 1e-06, \"use_bias\": true, "
+             "\"use_mid_block\": true, \"elementwise_affine\": true}\n  },\n"
+             "  \"transformers_version\": \"4.38.1\"\n}\n",
              s->hidden, s->intermediate, s->max_positions, s->heads, s->layers, s->kv_heads, s->vocab, s->image_size,
-             s->vit_width, s->vit_heads != s->vit_width / 64 ? ", \"heads\": " : "",
-             s->vit_heads != s->vit_width / 64 ? s->vit_heads : 0);
+             /* the official builder makes min(24, 24 + select_layer + 1) blocks for this name: the
+              * value that makes it build exactly the blocks written (-1 for the release's 24) */
+             s->vit_layers - 25, s->vit_width, s->vit_heads != s->vit_width / 64 ? ", \"heads\": " : "",
+             s->vit_heads != s->vit_width / 64 ? s->vit_heads : 0, s->gen_width, s->hidden, s->gen_width, s->gen_width,
+             s->hidden);
     int bad = write_text(dir, "config.json", buf);
     snprintf(buf, sizeof buf,
              "{\n  \"image_processor_type\": \"VLMImageProcessor\",\n  \"image_size\": %d,\n  \"min_size\": 14,\n"

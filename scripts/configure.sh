@@ -8,6 +8,6 @@ kind=$1 dir=$2
 case "$kind" in
   demo)    cmake -S "$src" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF -DJF_SANITIZE=OFF -DJF_FUZZ=OFF -DJF_WERROR=OFF ;;
   release) cmake -S "$src" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=ON -DJF_SANITIZE=OFF -DJF_FUZZ=OFF -DJF_WERROR=ON ;;
-  asan)    CC=clang cmake -S "$src" -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DBUILD_TESTING=ON -DJF_SANITIZE=ON -DJF_FUZZ=ON -DJF_WERROR=ON ;;
+  asan)    CC=clang CXX=clang++ cmake -S "$src" -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DBUILD_TESTING=ON -DJF_SANITIZE=ON -DJF_FUZZ=ON -DJF_WERROR=ON ;;
   *) echo "usage: scripts/configure.sh demo|release|asan DIR" >&2; exit 2 ;;
 esac

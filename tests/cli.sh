@@ -181,11 +181,22 @@ for c in "model" "chat"; do
 done
 expect 0 "model random" $jf model random "$work/tiny" --seed 3
 expect 0 "model inspect --json" $jf model inspect "$work/tiny" --json
-python3 -c "import json,sys; d=json.load(open('$work/out')); sys.exit(0 if d['weights']['unknown']==0 and d['special_ids']['image_end']==305 and d['vision']['image_tokens']==64 else 1)" \
+python3 -c "import json,sys; d=json.load(open('$work/out')); sys.exit(0 if d['weights']['unknown']==0 and d['special_ids']['image_end']==305 and d['vision']['image_tokens']==64 and d['generation']['channels']==16 and d['weights']['checked']==d['weights']['tensors']-13 else 1)" \
   && ok "inspect JSON content" || bad "inspect JSON content"
 expect 0 "chat with an image" $jf chat --model "$work/tiny" --image "$work/x/000000001.jpg" --max-new-tokens 8 --json "What is this?"
 python3 -c "import json,sys; d=json.load(open('$work/out')); sys.exit(0 if d['new_tokens']>=1 and d['prompt_tokens']>64 else 1)" \
   && ok "chat JSON content" || bad "chat JSON content"
+# for parity checks: the prompt, its ids and the generated ids in --json, the first steps' logits as .npy
+expect 0 "chat --json --dump-logits" $jf chat --model "$work/tiny" --image "$work/x/000000001.jpg" --max-new-tokens 6 --json --dump-logits "$work/logits.npy" --dump-steps 4 "What is this?"
+/usr/bin/python3 - "$work/out" "$work/logits.npy" <<'PY' && ok "chat gives prompt/generated ids and logits whose argmax are the greedy ids" || bad "chat ids / logits dump"
+import json, sys
+import numpy as np
+d = json.load(open(sys.argv[1]))
+a = np.load(sys.argv[2])
+assert d['prompt'].endswith('Assistant:') and len(d['prompt_ids']) == d['prompt_tokens'] and len(d['ids']) == d['new_tokens'], d
+assert a.dtype == np.float32 and a.shape == (min(4, d['new_tokens'] + 1), 320) and d['logits_steps'] == a.shape[0], a.shape
+assert all(int(a[k].argmax()) == d['ids'][k] for k in range(min(a.shape[0], len(d['ids'])))), (a.argmax(1), d['ids'])
+PY
 expect 2 "chat without a question" $jf chat --model "$work/tiny"
 expect 3 "chat with a missing image" $jf chat --model "$work/tiny" --image "$work/nothing.jpg" "q"
 printf 'not an image' > "$work/junk.jpg"

@@ -302,8 +302,26 @@ static void random_model(void)
     jf_janus_load_stats st;
     CHECK_OK(jf_janus_load(dir, &m, &st, NULL, NULL, &err));
     CHECK_EQ_INT(st.unknown_tensors, 0);
-    CHECK_EQ_INT(jf_janus_get_config(m)->image_tokens, 64);
+    /* every tensor but the MAP head the official encoder never runs is checked, the generation
+     * heads included (configured as the release configures them) */
+    CHECK_EQ_INT(st.used_tensors, st.tensors - 13);
+    const jf_janus_config *c = jf_janus_get_config(m);
+    CHECK_EQ_INT(c->image_tokens, 64);
+    CHECK(c->gen.present && c->gen.channels == shape.gen_width && c->gen.latent_channels == 4 && c->gen.patch == 2 &&
+          c->gen.enc_blocks == 2 && c->gen.dec_blocks == 2 && c->gen.dec_out == 4);
+    CHECK_EQ_INT(c->vit_layers, shape.vit_layers);
     jf_janus_free(m);
+    /* config.json has what the official MultiModalityConfig reads: both generation configs with
+     * the class names model_name_to_cls accepts, transformers_version, and the select_layer with
+     * which create_siglip_vit builds exactly the blocks written */
+    char path[600];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    size_t n;
+    char *conf = slurp(path, &n);
+    CHECK(conf && strstr(conf, "\"vision_gen_enc_config\"") && strstr(conf, "\"cls\": \"ShallowUViTEncoder\"") &&
+          strstr(conf, "\"vision_gen_dec_config\"") && strstr(conf, "\"cls\": \"ShallowUViTDecoder\"") &&
+          strstr(conf, "\"transformers_version\": \"4.38.1\"") && strstr(conf, "\"select_layer\": -23"));
+    free(conf);
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0);
@@ -696,8 +714,54 @@ static void bad_weights(void)
     jf_janus_free(m);
     m = NULL;
 
-    /* a missing config */
+    /* the generation heads are checked like every other tensor: renamed, one goes missing
+     * (before, anything under their prefixes passed) */
+    CHECK(rewrite_header(orig, len, "\"vision_gen_dec_model.input_norm.weight\"", "\"vision_gen_dec_model.input_norx.weight\"",
+                         path));
+    CHECK(jf_janus_load(dir, &m, NULL, NULL, NULL, &err) == JF_MODEL_ENOTFOUND);
+    printf("generation head renamed: %s\n", err.msg);
+    CHECK(strstr(err.msg, "vision_gen_dec_model.input_norm.weight"));
+    CHECK(rewrite_header(orig, len, "\"vision_gen_enc_model.in_conv.weight\":{\"dtype\":\"BF16\",\"shape\":[8,4,2,2]",
+                         "\"vision_gen_enc_model.in_conv.weight\":{\"dtype\":\"BF16\",\"shape\":[8,16,1,1]", path));
+    CHECK(jf_janus_load(dir, &m, NULL, NULL, NULL, &err) == JF_MODEL_ESHAPE);
+    printf("generation head shape: %s\n", err.msg);
+    CHECK(strstr(err.msg, "vision_gen_enc_model.in_conv.weight"));
+    f = fopen(path, "wb");
+    fwrite(orig, 1, len, f);
+    fclose(f);
+
+    /* select_layer counts from the official table's depth (24 for siglip_large_patch16_384),
+     * not from the blocks in the file: -23 builds 2 blocks (the fixture), -1 would build 24 */
     snprintf(path, sizeof path, "%s/config.json", dir);
+    size_t clen;
+    char *conf = slurp(path, &clen);
+    CHECK(conf && strstr(conf, "\"select_layer\": -23"));
+    static const struct { const char *value; int blocks; } sel[] = {{"-23", 2}, {"-24", 1}, {"1", 1}, {"2", 2}, {"-1", -1},
+                                                                     {"-24 ", 1}, {"-25", 0}, {"30", -1}};
+    for (size_t i = 0; i < sizeof sel / sizeof *sel; i++) {
+        char *c2 = malloc(clen + 16), *at = strstr(conf, "-23");
+        snprintf(c2, clen + 16, "%.*s%s%s", (int)(at - conf), conf, sel[i].value, at + 3);
+        f = fopen(path, "w");
+        fputs(c2, f);
+        fclose(f);
+        free(c2);
+        jf_model_status ls = jf_janus_load(dir, &m, NULL, NULL, NULL, &err);
+        printf("select_layer %s: %s\n", sel[i].value, ls ? err.msg : "loaded");
+        if (sel[i].blocks > 0) {
+            CHECK_MSG(ls == JF_MODEL_OK, "select_layer %s: %s", sel[i].value, err.msg);
+            CHECK_EQ_INT(jf_janus_get_config(m)->vit_layers, sel[i].blocks);
+            jf_janus_free(m);
+            m = NULL;
+        } else {
+            CHECK_MSG(ls == JF_MODEL_ESHAPE, "select_layer %s accepted", sel[i].value);
+        }
+    }
+    f = fopen(path, "w");
+    fputs(conf, f);
+    fclose(f);
+    free(conf);
+
+    /* a missing config */
     unlink(path);
     CHECK(jf_janus_load(dir, &m, NULL, NULL, NULL, &err) == JF_MODEL_EIO);
     CHECK(strstr(err.msg, "config.json"));
