@@ -21,19 +21,10 @@ import os
 import sys
 
 import numpy as np
-import scipy.fftpack
 from PIL import Image, ImageDraw, ImageFilter
 
-
-def phash(im):
-    g = im.convert("L").resize((32, 32), Image.LANCZOS)
-    px = np.asarray(g, dtype=np.float64)
-    d = scipy.fftpack.dct(scipy.fftpack.dct(px, axis=0), axis=1)
-    low = d[:8, :8]
-    v = 0
-    for b in (low > np.median(low)).flatten():
-        v = (v << 1) | int(b)
-    return v
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from phash_ref import phash  # noqa: E402  imagehash's pHash written out (one definition for both scripts)
 
 
 def stats(im):
