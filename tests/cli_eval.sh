@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Command-line tests of jf eval: FID/KID/statistics and CLIP score on the demo's data with its
+# formula weights, the README's evaluation examples as written, and bad inputs named.
+# Usage: cli_eval.sh BUILD_DIR
+set -u
+. "$(dirname "$0")/cli_lib.sh" "$1"
+
+expect 0 "demo runs" $jf demo --dir "$work/demo" --quiet
+ds="$work/demo/dataset"
+# eval: FID between a folder and a tar of the same images is 0; statistics saved as .npz give
+# the same number; a broken image is counted and named (exit 1); bad inputs are named
+expect 0 "help: jf eval --help" $jf eval --help
+expect 0 "help: jf-eval --help" "$1/cli/jf-eval" --help
+w="$work/demo/inception-formula.safetensors"
+mkdir -p "$work/imgs" && tar -xf "$work/demo/export/00000.tar" -C "$work/imgs" --wildcards '*.jpg'
+expect 0 "eval fid folder vs tar" $jf eval fid "$work/imgs" "$work/demo/export/00000.tar" --weights "$w" --json --limit 4 --save-stats "$work/a.npz"
+python3 -c "import json,sys; d=json.load(open('$work/out')); sys.exit(0 if abs(d['fid'])<1e-6 and d['a']['n']==4 and d['weights_hash'] else 1)" \
+  && ok "eval JSON: FID of the same images is 0" || bad "eval JSON content"
+expect 0 "eval fid against saved stats" $jf eval fid "$work/a.npz" "$work/demo/export/00000.tar" --weights "$w" --json --limit 4
+python3 -c "import json,sys; d=json.load(open('$work/out')); sys.exit(0 if abs(d['fid'])<1e-6 else 1)" \
+  && ok "saved statistics give the same FID" || bad "saved statistics differ"
+# the README's evaluation examples, as written, on stand-ins for their files
+mkdir -p "$work/readme" && (
+  cd "$work/readme" || exit 1
+  for d in real generated ref gen; do ln -s "$work/imgs" "$d"; done
+  ln -s "$work/demo/export/00000.tar" gen.tar; cp "$work/a.npz" coco_val.npz
+  cp -r "$ds" ds; ln -s "$work/demo/clip-formula" clip-vit-large-patch14; ln -s "$w" pt_inception-2015-12-05-6726825d.pth
+  find "$work/imgs" -name '*.jpg' | sed 's/.*/a prompt/' > prompts.txt
+  $jf filter ds --where "kind = 'generation'" --into gen_clean --quiet
+  sed -n '/^## Evaluation in one minute/,/^```$/{/^jf /p}' "$src/README.md" | sed 's/  *#.*$//' > commands
+  [ "$(wc -l < commands)" -ge 7 ] || echo "FAIL README evaluation block not found"
+  while read -r cmd; do
+    # every example runs (--limit only for speed: Inception under ASan takes seconds an image; KID
+    # needs two per side; the formula CLIP scores low, so the filter on them keeps nothing, which
+    # --allow-empty accepts)
+    extra="--limit 2"; case "$cmd" in "jf filter"*) extra="--allow-empty";; esac
+    if JF_INCEPTION_WEIGHTS="$w" eval "$jf ${cmd#jf } $extra" > out 2> err; then echo "ok   README: $cmd"
+    else echo "FAIL README: $cmd"; head -3 err; fi
+  done < commands
+) | tee "$work/readme.log"
+grep -q FAIL "$work/readme.log" && fails=$((fails+1))
+expect 9 "a subset of a dataset without subsets" $jf eval stats "$ds#nothing" "$work/x.npz" --weights "$w"
+grep -q "no subset named 'nothing'" "$work/err" && ok "the missing subset is named" || { bad "missing subset message"; cat "$work/err"; }
+expect 0 "eval fid --gigagan 256 as two words" $jf eval fid "$work/a.npz" "$work/imgs" --gigagan 256 --weights "$w" --limit 2 --json
+python3 -c "import json,sys; d=json.load(open('$work/out')); sys.exit(0 if d['gigagan_size']==256 else 1)" && ok "--gigagan 256 read as the size" || bad "--gigagan 256"
+expect 0 "eval fid --gigagan=128" $jf eval fid "$work/a.npz" "$work/imgs" --gigagan=128 --weights "$w" --limit 2 --json
+grep -q '"gigagan_size":128' "$work/out" && ok "--gigagan=128" || bad "--gigagan=128"
+for m in clean legacy_pytorch legacy_tensorflow; do
+  expect 0 "clean-fid mode name $m" $jf eval fid "$work/a.npz" "$work/a.npz" --mode $m --json
+done
+# statistics against themselves: exactly 0, and the JSON does not claim a preprocessing mode
+expect 0 "eval fid of an .npz against itself" $jf eval fid "$work/a.npz" "$work/a.npz" --json
+python3 -c "import json,sys; d=json.load(open('$work/out')); sys.exit(0 if d['fid']==0 and d['mode'] is None and d['a']['from']=='statistics' else 1)" \
+  && ok "identical statistics give 0, mode null" || { bad "npz self FID"; cat "$work/out"; }
+printf 'version https://git-lfs.github.com/spec/v1\noid sha256:0\nsize 1\n' > "$work/lfs.pth"
+expect 6 "weights that are an LFS pointer" $jf eval fid "$work/imgs" "$work/imgs" --weights "$work/lfs.pth"
+grep -q "Git LFS pointer" "$work/err" && grep -q "neither safetensors" "$work/err" && ok "the weights error names the formats tried" || { bad "weights error text"; cat "$work/err"; }
+expect 0 "eval stats" $jf eval stats "$work/imgs" "$work/b.npz" --weights "$w" --limit 4 --mode pytorch-fid --quiet
+# (a folder of three, as Inception under ASan takes seconds an image)
+mkdir -p "$work/imgs_bad" && find "$work/imgs" -name '*.jpg' | sort | head -2 | xargs -I{} cp {} "$work/imgs_bad/"
+printf 'not a jpeg' > "$work/imgs_bad/zzz_broken.jpg"
+expect 1 "eval counts an undecodable image" $jf eval stats "$work/imgs_bad" "$work/c.npz" --weights "$w" --quiet
+grep -q "zzz_broken.jpg" "$work/err" && ok "the undecodable image is named" || bad "undecodable image not named"
+expect 2 "eval --kid with .npz is a usage error" $jf eval fid "$work/a.npz" "$work/imgs" --kid --weights "$w"
+expect 2 "eval unknown mode" $jf eval fid "$work/imgs" "$work/imgs" --mode bicubic
+expect 9 "eval without weights names the file" $jf eval fid "$work/imgs" "$work/imgs" --weights "$work/none.pth"
+grep -q "none.pth" "$work/err" && ok "missing weights named" || bad "missing weights not named"
+printf 'PK\005\006garbage' > "$work/bad.npz"
+expect 6 "eval with a broken .npz" $jf eval fid "$work/bad.npz" "$work/a.npz"
+
+# clipscore (the demo wrote a formula CLIP and the clip_formula column, checked above)
+img1=$(find "$work/imgs" -name '*.jpg' | sort | head -1)
+printf '{"image": "%s", "text": "a photo"}\n{"text": "no image"}\n' "${img1#$work/}" > "$work/pairs.jsonl"
+expect 1 "clipscore JSONL with a bad record" $jf eval clipscore "$work/pairs.jsonl" --model "$work/demo/clip-formula" --json
+python3 -c "import json,sys; d=json.loads(open('$work/out').read().splitlines()[-1]); sys.exit(0 if d['pairs']==1 and d['bad_records']==1 else 1)" \
+  && ok "clipscore JSON counts pairs and bad records" || bad "clipscore JSON content"
+# per-sample scores for any source: JSON lines before the summary, or into a file
+python3 - "$work/out" <<'PY' && ok "clipscore --json gives each pair (id, caption, cosine, score)" || bad "clipscore per-sample lines"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+assert len(lines) == 2 and lines[-1]['summary'] == 'clipscore', lines
+p = lines[0]
+assert p['id'].endswith('.jpg') and p['caption'] == 'a photo' and abs(p['score'] - 100 * p['cosine']) < 1e-9, (p, lines)  # torchmetrics: 100·cos per pair, the mean clamped
+PY
+expect 1 "clipscore --per-sample FILE" $jf eval clipscore "$work/pairs.jsonl" --model "$work/demo/clip-formula" --per-sample "$work/per.jsonl"
+[ "$(wc -l < "$work/per.jsonl")" = 1 ] && ok "per-sample file written" || bad "per-sample file"
+mkdir -p "$work/gen" && find "$work/imgs" -name '*.jpg' | sort | head -2 | xargs -I{} cp {} "$work/gen/"
+printf 'a red square\na blue circle\n' > "$work/prompts.txt"
+expect 0 "clipscore of generated images with a prompts file" $jf eval clipscore "$work/gen" --prompts "$work/prompts.txt" --model "$work/demo/clip-formula" --kind cosine --json
+python3 -c "import json,sys; d=json.loads(open('$work/out').read().splitlines()[-1]); sys.exit(0 if d['pairs']==2 and d['kind']=='cosine' else 1)" \
+  && ok "prompts paired with images" || bad "prompts pairing"
+printf 'only one\n' > "$work/prompts1.txt"
+expect 2 "fewer prompts than images" $jf eval clipscore "$work/gen" --prompts "$work/prompts1.txt" --model "$work/demo/clip-formula"
+# OpenAI's cleaning on the Hessel path: "&amp;" reads as "&" there, not in torchmetrics' tokenizer
+printf '{"image": "%s", "text": "Tom &amp;amp; Jerry"}\n' "${img1#$work/}" > "$work/amp.jsonl"
+printf '{"image": "%s", "text": "Tom & Jerry"}\n' "${img1#$work/}" > "$work/plain.jsonl"
+for k in hessel torchmetrics; do
+  $jf eval clipscore "$work/amp.jsonl" --model "$work/demo/clip-formula" --kind $k --json > "$work/amp_$k.json" 2>/dev/null
+  $jf eval clipscore "$work/plain.jsonl" --model "$work/demo/clip-formula" --kind $k --json > "$work/plain_$k.json" 2>/dev/null
+done
+python3 - "$work" <<'PY' && ok "hessel captions HTML-unescaped as clip.tokenize does" || bad "hessel HTML unescaping"
+import json, sys
+w = sys.argv[1]
+s = {f: json.loads(open(f"{w}/{f}.json").read().splitlines()[-1])["mean_cosine"] for f in ("amp_hessel", "plain_hessel", "amp_torchmetrics", "plain_torchmetrics")}
+assert s["amp_hessel"] == s["plain_hessel"], s
+assert s["amp_torchmetrics"] != s["plain_torchmetrics"], s
+PY
+expect 2 "clipscore without --model" $jf eval clipscore "$work/imgs"
+expect 2 "clipscore unknown kind" $jf eval clipscore "$work/imgs" --model "$work/demo/clip-formula" --kind nope
+
+[ $fails -eq 0 ] || { echo "$fails failures"; exit 1; }
