@@ -811,11 +811,13 @@ static void process_url_item(const run *r, item *it)
             c = (jf_column){.type = JF_COL_INT, .i = YAJL_GET_INTEGER(v)};
         else if (YAJL_IS_NUMBER(v))
             c = (jf_column){.type = JF_COL_REAL, .d = v->u.number.d};
+        else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v))
+            c = (jf_column){.type = JF_COL_INT, .i = YAJL_IS_TRUE(v)};
         char *clean = NULL; /* CSV cells are not checked as UTF-8 anywhere else */
         int repaired = 0;
         if (YAJL_IS_STRING(v) && (clean = utf8_repair(v->u.string, strlen(v->u.string), &repaired)))
             c = (jf_column){.type = JF_COL_TEXT, .s = clean};
-        jf_record_metadata_column(it->out, it->rec->u.object.keys[i], &c, &err);
+        jf_record_metadata_column(it->out, it->rec->u.object.keys[i], &c, YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v), &err);
         free(clean);
     }
     jf_record_set_kind(it->out, jf_kind_infer(it->out));

@@ -527,7 +527,8 @@ jf_status jf_wds_import(jf_writer *w, const char *tar_path, jf_problem_fn on_pro
  * left out: the caption (the txt field), sizes (they come from decoding), names starting with
  * a digit. Integers stay integers only in the integer columns (sample_id, laion_hash,
  * original_width/height); elsewhere numbers are REAL, so a column has one type. */
-jf_status jf_record_metadata_column(jf_record *rec, const char *field, const jf_column *value, jf_error *err);
+jf_status jf_record_metadata_column(jf_record *rec, const char *field, const jf_column *value, int boolean,
+                                    jf_error *err); /* boolean: a JSON true/false, kept as an integer 0/1 */
 
 /* What a WebDataset sample's `.json` member holds. */
 typedef enum jf_json_member {

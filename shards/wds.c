@@ -288,7 +288,7 @@ jf_status jf_wds_export(jf_store *st, const char *pattern, uint64_t max_records,
 /* img2dataset / LAION metadata: scalar fields become index columns under the names users know;
  * a few are renamed (AESTHETIC_SCORE → aesthetic) or skipped (the caption, which is the txt
  * field, and sizes, which come from decoding). */
-jf_status jf_record_metadata_column(jf_record *rec, const char *field, const jf_column *value, jf_error *err)
+jf_status jf_record_metadata_column(jf_record *rec, const char *field, const jf_column *value, int boolean, jf_error *err)
 {
     static const char *const skip[] = {"caption", "TEXT", "text", "txt", "title", "width", "height", "exif", "WIDTH",
                                        "HEIGHT", NULL};
@@ -317,7 +317,8 @@ jf_status jf_record_metadata_column(jf_record *rec, const char *field, const jf_
         is_int |= !strcmp(name, integers[k]);
     /* one type per column whatever a row holds: integers only in the integer columns */
     switch (value->type) {
-    case JF_COL_INT: return is_int ? jf_record_set_int(rec, name, value->i, err) : jf_record_set_real(rec, name, (double)value->i, err);
+    case JF_COL_INT:
+        return is_int || boolean ? jf_record_set_int(rec, name, value->i, err) : jf_record_set_real(rec, name, (double)value->i, err);
     case JF_COL_REAL: return is_int ? JF_OK : jf_record_set_real(rec, name, value->d, err);
     case JF_COL_TEXT: return value->s && strlen(value->s) < 4096 ? jf_record_set_text(rec, name, value->s, err) : JF_OK;
     default: return JF_OK;
@@ -339,7 +340,7 @@ static void metadata_columns(jf_record *rec, yajl_val o)
             c = (jf_column){.type = JF_COL_INT, .i = YAJL_IS_TRUE(v)};
         else
             continue;
-        jf_record_metadata_column(rec, o->u.object.keys[i], &c, NULL);
+        jf_record_metadata_column(rec, o->u.object.keys[i], &c, YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v), NULL);
     }
 }
 
