@@ -131,7 +131,10 @@ void jf_langid_destroy(jf_langid *l);
 /* The language of a caption: CLD2's code (ISO 639-1 mostly: "en", "de", "zh", "zh-Hant", ...;
  * "und" when there is nothing to tell), a best-effort guess where CLD2 abstains, corrected by
  * Unicode script where CLD2 confuses short captions (Han without kana: zh; Cyrillic without
- * Serbian/Macedonian/Ukrainian/Belarusian letters: ru). *reliable is CLD2's own flag. */
+ * Serbian/Macedonian/Ukrainian/Belarusian letters: ru), and for Latin script by a lexical second
+ * opinion (function words, word pairs, letters and endings of 16 common languages) that
+ * overrides CLD2 where its clues outweigh CLD2's answer (see langid.c). *reliable is CLD2's own
+ * flag, 0 where the answer is not CLD2's. */
 void jf_langid_classify(jf_langid *l, const char *text, size_t len, char out[16], int *reliable);
 
 /* ---- duplicates ---- */

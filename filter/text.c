@@ -1,5 +1,5 @@
-/* Text columns from captions: word counts, the caption language (CLD2, with corrections by
- * Unicode script for short captions), and banned-word counts. */
+/* Text columns from captions: word counts, the caption language (langid.c) and banned-word
+ * counts. */
 #include "filter_internal.h"
 
 #include <ctype.h>
@@ -7,100 +7,6 @@
 #include <sqlite3.h>
 #include <unistd.h>
 #include <yajl/yajl_tree.h>
-
-int jf__cld2_detect(const char *text, int len, int best_effort, char code[16], int *reliable, int *percent);
-
-struct jf_langid {
-    int unused; /* CLD2 keeps no state per caller; the handle stays for the API's sake */
-};
-
-jf_langid *jf_langid_create(jf_error *err)
-{
-    jf_langid *l = calloc(1, sizeof *l);
-    if (!l)
-        jf_error_set(err, JF_ENOMEM, "out of memory");
-    return l;
-}
-
-void jf_langid_destroy(jf_langid *l) { free(l); }
-
-/* Letters of each script that decide between languages CLD2 confuses on a few words. */
-typedef struct script_counts {
-    int han, kana, hangul, cyrillic, latin;
-    int sr_only, mk_only, bg_hard_sign, uk_only, be_only;
-} script_counts;
-
-static void count_scripts(const char *text, size_t len, script_counts *c)
-{
-    memset(c, 0, sizeof *c);
-    const unsigned char *u = (const unsigned char *)text;
-    for (size_t i = 0; i < len;) {
-        unsigned cp = u[i];
-        size_t n = cp < 0x80 ? 1 : (cp >> 5) == 6 ? 2 : (cp >> 4) == 14 ? 3 : (cp >> 3) == 30 ? 4 : 1;
-        if (i + n > len)
-            break;
-        if (n == 2)
-            cp = ((cp & 0x1Fu) << 6) | (u[i + 1] & 0x3Fu);
-        else if (n == 3)
-            cp = ((cp & 0x0Fu) << 12) | ((u[i + 1] & 0x3Fu) << 6) | (u[i + 2] & 0x3Fu);
-        else if (n == 4)
-            cp = ((cp & 0x07u) << 18) | ((u[i + 1] & 0x3Fu) << 12) | ((u[i + 2] & 0x3Fu) << 6) | (u[i + 3] & 0x3Fu);
-        i += n;
-        if ((cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || (cp >= 0xC0 && cp <= 0x24F))
-            c->latin++;
-        else if ((cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF))
-            c->han++;
-        else if (cp >= 0x3040 && cp <= 0x30FF)
-            c->kana++;
-        else if ((cp >= 0xAC00 && cp <= 0xD7AF) || (cp >= 0x1100 && cp <= 0x11FF) || (cp >= 0x3130 && cp <= 0x318F))
-            c->hangul++;
-        else if (cp >= 0x400 && cp <= 0x4FF) {
-            c->cyrillic++;
-            unsigned lo = cp >= 0x400 && cp <= 0x40F ? cp + 0x50 : cp >= 0x410 && cp <= 0x42F ? cp + 0x20 : cp;
-            c->sr_only += lo == 0x452 || lo == 0x45B || lo == 0x45F;                 /* ђ ћ џ */
-            c->mk_only += lo == 0x453 || lo == 0x45C || lo == 0x455;                 /* ѓ ќ ѕ */
-            c->sr_only += lo == 0x458 || lo == 0x459 || lo == 0x45A;                 /* ј љ њ (also mk) */
-            c->mk_only += lo == 0x458 || lo == 0x459 || lo == 0x45A;
-            c->bg_hard_sign += lo == 0x44A;                                          /* ъ */
-            c->uk_only += lo == 0x454 || lo == 0x457 || cp == 0x490 || cp == 0x491;  /* є ї ґ */
-            c->uk_only += lo == 0x456;                                               /* і (also be) */
-            c->be_only += lo == 0x45E || lo == 0x456;                                /* ў і */
-        }
-    }
-}
-
-void jf_langid_classify(jf_langid *l, const char *text, size_t len, char out[16], int *reliable)
-{
-    (void)l;
-    if (len > 4096)
-        len = 4096; /* a few hundred bytes decide it; longer costs time */
-    char code[16];
-    int rel = 0, pct = 0;
-    /* CLD2 as it is first (its reliability flag is kept); a best-effort guess where it abstains,
-     * which on captions of two or three words is most of the time */
-    jf__cld2_detect(text, (int)len, 0, code, &rel, &pct);
-    *reliable = rel;
-    if (!strcmp(code, "un"))
-        jf__cld2_detect(text, (int)len, 1, code, &rel, &pct);
-    /* Corrections by script, for what CLD2 gets wrong on a few words: Han without kana is
-     * Chinese (CLD2 answers Japanese for many short Han strings); Cyrillic is Russian unless it
-     * has letters that only Serbian, Macedonian, Ukrainian or Belarusian write, or Bulgarian's
-     * frequent hard sign. */
-    script_counts c;
-    count_scripts(text, len, &c);
-    if (c.kana)
-        snprintf(code, sizeof code, "ja");
-    else if (c.hangul && c.hangul >= c.han)
-        snprintf(code, sizeof code, "ko");
-    else if (c.han && !strcmp(code, "ja"))
-        snprintf(code, sizeof code, "zh");
-    else if (c.cyrillic > c.latin &&
-             ((!strcmp(code, "sr") && !c.sr_only) || (!strcmp(code, "mk") && !c.mk_only) ||
-              (!strcmp(code, "bg") && !c.bg_hard_sign) || (!strcmp(code, "uk") && !c.uk_only) ||
-              (!strcmp(code, "be") && !c.be_only)))
-        snprintf(code, sizeof code, "ru");
-    snprintf(out, 16, "%s", strcmp(code, "un") ? code : "und");
-}
 
 /* ---- captions ---- */
 

@@ -394,14 +394,17 @@ static void test_mix_from_subset(void)
     jf_store_close(st);
 }
 
-/* Language of short captions (2-8 words) in 12 languages, written for this test
- * (tests/data/lang_captions.tsv): the figures are printed per language. */
-static void test_lang_captions(void)
+/* Language of short captions (2-8 words) in 12 languages, written for this test: the figures
+ * are printed per language. A Chinese caption counts as right when the code's primary subtag is
+ * zh (CLD2 answers zh-Hant for some short simplified-Chinese captions). The percentage right
+ * goes to *percent. */
+static void lang_captions_score(const char *path, double *percent)
 {
+    *percent = 0;
     jf_error err;
     jf_langid *l = jf_langid_create(&err);
     CHECK(l);
-    FILE *f = fopen(JF_TEST_DATA "/lang_captions.tsv", "r");
+    FILE *f = fopen(path, "r");
     CHECK(f);
     char line[1024], langs[32][8];
     int n_langs = 0, total[32] = {0}, right[32] = {0}, as_en = 0, non_en = 0;
@@ -419,6 +422,7 @@ static void test_lang_captions(void)
         char got[16];
         int rel;
         jf_langid_classify(l, tab + 1, strlen(tab + 1), got, &rel);
+        got[strcspn(got, "-")] = 0;
         total[k]++;
         right[k] += !strcmp(got, line);
         if (strcmp(line, "en")) {
@@ -431,7 +435,7 @@ static void test_lang_captions(void)
     fclose(f);
     jf_langid_destroy(l);
     int all = 0, ok = 0;
-    printf("    ");
+    printf("    %s\n    ", strrchr(path, '/') + 1);
     for (int k = 0; k < n_langs; k++) {
         printf("%s %d/%d  ", langs[k], right[k], total[k]);
         all += total[k];
@@ -439,8 +443,20 @@ static void test_lang_captions(void)
     }
     printf("\n    all: %d/%d (%.1f%%); non-English captions labelled en: %d/%d\n", ok, all, 100.0 * ok / all, as_en, non_en);
     CHECK(n_langs >= 10);
-    CHECK_EQ_INT(right[0], total[0]); /* English first in the file: every English caption is en */
-    CHECK(ok * 100 >= all * 89);      /* measured 89.5%; the goal of 95% is not reached (see README) */
+    CHECK_EQ_INT(right[0], total[0]); /* English first in each file: every English caption is en */
+    *percent = 100.0 * ok / all;
+}
+
+/* The issue's goal: at least 95 % right on each set. lang_captions.tsv was used to design the
+ * lexical second opinion (measured 96.3 %); lang_captions_2.tsv was written afterwards and not
+ * tuned on (measured 97.5 %). CLD2 with the script rules alone: 89.5 % and 92.5 %. */
+static void test_lang_captions(void)
+{
+    double designed_on, held_out;
+    lang_captions_score(JF_TEST_DATA "/lang_captions.tsv", &designed_on);
+    lang_captions_score(JF_TEST_DATA "/lang_captions_2.tsv", &held_out);
+    CHECK(designed_on >= 95.0);
+    CHECK(held_out >= 95.0);
 }
 
 static const test_case cases[] = {

@@ -1,5 +1,6 @@
 /* libFuzzer target: the filter rule language (tokenizer, parser, type checks, SQL output) on
- * arbitrary text, against a small dataset; compiled rules are also run (dry run). */
+ * arbitrary text, against a small dataset; compiled rules are also run (dry run). The same
+ * bytes go through the caption language identifier. */
 #include "jf_filter.h"
 
 #include <stdio.h>
@@ -68,6 +69,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     free(sql);
     free(div);
+    /* the same bytes as a caption for the language identifier (CLD2 + the lexical second
+     * opinion: UTF-8 decoding, word splitting, pairs) */
+    static jf_langid *langid;
+    if (!langid && !(langid = jf_langid_create(&err)))
+        abort();
+    char lang[16];
+    int reliable;
+    jf_langid_classify(langid, (const char *)data, size, lang, &reliable);
+    if (!lang[0] || strlen(lang) >= sizeof lang)
+        abort();
     free(text);
     return 0;
 }
