@@ -63,6 +63,7 @@ jf_model_status jf__gen_config_read(const void *config_root, const char *dir, in
     g->dec_out = num(dp, "out_channels", 3);
     g->upsamples = num(dp, "upsamples", 2);
     g->dec_blocks = truthy(dp, "use_mid_block", 1) ? num(dp, "layers_in_middle", 2) : 0;
+    g->latent_side = num(dp, "latent_size", 48);
     g->norm_eps = 1e-6;
     yajl_val eps = get(dp, "norm_eps", NULL, NULL);
     if (eps && YAJL_IS_NUMBER(eps))
@@ -79,6 +80,12 @@ jf_model_status jf__gen_config_read(const void *config_root, const char *dir, in
     if (enc_hidden != hidden || dec_hidden != hidden)
         return jf__merr(err, JF_MODEL_EFORMAT, "%s/config.json: the generation heads' hidden_size (%d, %d) differs from "
                         "the language model's %d", dir, enc_hidden, dec_hidden, hidden);
+    if (g->latent_side < g->patch || g->latent_side % g->patch || g->latent_side > 1024)
+        return jf__merr(err, JF_MODEL_EFORMAT, "%s/config.json: latent_size %d is not a multiple of the patch %d",
+                        dir, g->latent_side, g->patch);
+    if (g->dec_out != g->latent_channels)
+        return jf__merr(err, JF_MODEL_EFORMAT, "%s/config.json: the decoder's out_channels %d differ from the latent's %d",
+                        dir, g->dec_out, g->latent_channels);
     if (g->dec_in != g->channels)
         return jf__merr(err, JF_MODEL_EFORMAT, "%s/config.json: decoder in_channels %d differ from the encoder's width %d",
                         dir, g->dec_in, g->channels);

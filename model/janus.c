@@ -777,9 +777,10 @@ static void llm_layer_forward(const jf_janus *m, int l, kv_seq *sq, float *x, si
 }
 
 /* Runs decoder layers [l0, l1) on T new positions (embeddings x[T, hidden], consumed) after
- * the cached ones; writes the logits of the last position when `logits` is set. */
-static jf_model_status llm_layers(jf_janus *m, kv_seq *sq, float *x, size_t T, int l0, int l1, float *logits,
-                                  jf_model_error *err)
+ * the cached ones, at RoPE positions pos0, pos0 + 1, ... (pos0 < 0: from the cache length);
+ * writes the logits of the last position when `logits` is set. */
+static jf_model_status llm_layers_at(jf_janus *m, kv_seq *sq, float *x, size_t T, int l0, int l1, long pos0,
+                                     float *logits, jf_model_error *err)
 {
     const jf_janus_config *c = &m->cfg;
     jf_model_status s = cache_reserve(m, sq, sq->n_past + T, err);
@@ -793,8 +794,15 @@ static jf_model_status llm_layers(jf_janus *m, kv_seq *sq, float *x, size_t T, i
                         llm_workspace_floats(c, T) * sizeof *ws);
     float *h = ws, *q = h + T * H, *att = q + T * H, *g = att + T * H, *u = g + T * I;
     int *positions = (int *)(u + T * I);
+    if (pos0 < 0)
+        pos0 = (long)sq->n_past;
+    if ((size_t)pos0 + T > (size_t)c->max_positions) {
+        free(ws);
+        return jf__merr(err, JF_MODEL_ELIMIT, "positions up to %zu exceed the model's context of %d", (size_t)pos0 + T,
+                        c->max_positions);
+    }
     for (size_t t = 0; t < T; t++)
-        positions[t] = (int)(sq->n_past + t);
+        positions[t] = (int)(pos0 + (long)t);
     for (int l = l0; l < l1; l++)
         llm_layer_forward(m, l, sq, x, T, positions, h, q, att, g, u);
     sq->n_past += T;
@@ -804,6 +812,12 @@ static jf_model_status llm_layers(jf_janus *m, kv_seq *sq, float *x, size_t T, i
     }
     free(ws);
     return kernels_status(s, err);
+}
+
+static jf_model_status llm_layers(jf_janus *m, kv_seq *sq, float *x, size_t T, int l0, int l1, float *logits,
+                                  jf_model_error *err)
+{
+    return llm_layers_at(m, sq, x, T, l0, l1, -1, logits, err);
 }
 
 static jf_model_status llm_forward(jf_janus *m, kv_seq *sq, float *x, size_t T, float *logits, jf_model_error *err)
@@ -1302,4 +1316,47 @@ jf_model_status jf_janus_generate_batch(jf_janus *m, jf_janus_request *reqs, siz
     free(logits);
     free(x);
     return s;
+}
+
+/* ---- what the generation path (gen.c) uses ---- */
+
+const jf__gen_heads *jf__janus_gen_heads(const jf_janus *m) { return &m->gen; }
+
+jf__kv *jf__kv_create(void) { return calloc(1, sizeof(jf__kv)); }
+
+void jf__kv_free(jf__kv *kv)
+{
+    if (kv) {
+        free(kv->k);
+        free(kv->v);
+    }
+    free(kv);
+}
+
+size_t jf__kv_len(const jf__kv *kv) { return kv->n_past; }
+
+jf_model_status jf__janus_embed_ids(jf_janus *m, const int32_t *ids, size_t n, float *x, jf_model_error *err)
+{
+    return embed_prompt(m, ids, n, NULL, 0, x, err);
+}
+
+jf_model_status jf__janus_llm_hidden(jf_janus *m, jf__kv *kv, float *x, size_t T, long pos0, int keep,
+                                     jf_model_error *err)
+{
+    const jf_janus_config *c = &m->cfg;
+    size_t before = kv->n_past, H = (size_t)c->hidden;
+    jf_model_status s = llm_layers_at(m, kv, x, T, 0, c->layers, pos0, NULL, err);
+    if (s)
+        return s;
+    if (!keep)
+        kv->n_past = before; /* the new positions' keys stay unused past the end */
+    float *row = malloc(H * sizeof *row);
+    if (!row)
+        return jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
+    for (size_t t = 0; t < T; t++) {
+        jf__rmsnorm(x + t * H, 1, H, &m->final_norm, c->rms_eps, row);
+        memcpy(x + t * H, row, H * sizeof *row);
+    }
+    free(row);
+    return kernels_status(JF_MODEL_OK, err);
 }

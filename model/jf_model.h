@@ -122,6 +122,9 @@ typedef struct jf_janus_gen_config {
     int enc_blocks, dec_blocks; /* ConvNeXt blocks in the middle [2, 2] */
     int dec_in, dec_channels, dec_out, upsamples; /* [768, 768, 4, 1] */
     double norm_eps;     /* [1e-6] */
+    int latent_side;     /* the latent grid [48]: the official code's fixed 384/8; jf's tiny random
+                          * models name theirs as "latent_size" in vision_gen_dec_config.params
+                          * (the official constructors take and ignore unknown params) */
 } jf_janus_gen_config;
 
 typedef struct jf_janus_config {
@@ -193,6 +196,32 @@ typedef struct jf_gen_params {
     void *logits_user;
 } jf_gen_params;
 jf_gen_params jf_gen_default_params(void);
+
+/* ---- text to image: rectified flow with classifier-free guidance (spec §5) ---- */
+typedef struct jf_t2i_params {
+    int steps;           /* Euler steps on the uniform grid t_k = k/steps [30] */
+    double cfg;          /* guidance weight w: v = w·v_cond − (w−1)·v_uncond [2.0] */
+    int match_reference; /* round t·1000 and dt to bf16 as the official demo's bf16 tensors do */
+    /* after step k's guided velocity v of image im, before z += dt·v (may be NULL) */
+    void (*on_step)(void *user, int step, int steps, size_t image, const float *z, const float *v);
+    void *user;
+} jf_t2i_params;
+jf_t2i_params jf_t2i_default_params(void);
+/* The generation prompt text: "User: {prompt}\n\nAssistant:<begin_of_image>" (malloc'd). */
+char *jf_janus_t2i_prompt(const jf_janus *m, const char *prompt);
+/* Samples n_images latents for one prompt: z holds the initial noise [n][latent_channels][side]
+ * [side] (NCHW, side = config gen.latent_side) and receives the final latents (to be divided
+ * by the VAE's scaling factor and decoded). The prompt's keys and values are computed once and
+ * reused at every step (the official demo recomputes them; equal up to rounding). */
+jf_model_status jf_janus_t2i(jf_janus *m, const char *prompt, float *z, size_t n_images, const jf_t2i_params *p,
+                             jf_model_error *err);
+/* The same from token ids (BOS … image start tag), for parity checks. */
+jf_model_status jf_janus_t2i_ids(jf_janus *m, const int32_t *ids, size_t n_ids, float *z, size_t n_images,
+                                 const jf_t2i_params *p, jf_model_error *err);
+/* Standard-normal noise that depends only on (seed, index): element i of the stream keyed by
+ * seed, whatever the thread count, batch size or count asked for (counter-based: SplitMix64 of
+ * the seed and counter, Box–Muller in double). */
+void jf_t2i_noise(uint64_t seed, float *z, size_t count);
 
 /* The chat prompt of spec §3.2 for understanding: system prompt, "User: <image_placeholder>\n"
  * + question, "Assistant:". Returns malloc'd text. */

@@ -133,4 +133,35 @@ typedef enum jf__janus_module {
 jf_model_status jf__janus_module_run(jf_janus *m, jf__janus_module mod, int index, const float *in, size_t rows,
                                      size_t split, float *out, jf_model_error *err);
 
+/* ---- the language model for the generation path (janus.c) ---- */
+/* One sequence's KV cache. */
+typedef struct kv_seq jf__kv;
+jf__kv *jf__kv_create(void);
+void jf__kv_free(jf__kv *kv);
+size_t jf__kv_len(const jf__kv *kv);
+const jf__gen_heads *jf__janus_gen_heads(const jf_janus *m);
+/* Token embeddings of ids (no image positions) → x [n, hidden]. */
+jf_model_status jf__janus_embed_ids(jf_janus *m, const int32_t *ids, size_t n, float *x, jf_model_error *err);
+/* All decoder layers on T rows x [T, hidden] after the cached positions, at RoPE positions
+ * pos0.. (pos0 < 0: from the cache length); x becomes the final-normed hidden states (the
+ * official LlamaModel's last_hidden_state). keep = 1 appends the rows' keys and values to the
+ * cache; keep = 0 leaves the cache as it was (the generation steps reuse the prompt's). */
+jf_model_status jf__janus_llm_hidden(jf_janus *m, jf__kv *kv, float *x, size_t T, long pos0, int keep,
+                                     jf_model_error *err);
+
+/* ---- the generation heads' forward passes (gen.c); maps are channels-last [side²][C] ---- */
+/* temb [hidden] of timestep t (0…1000 scale); scratch holds channels + hidden floats. */
+void jf__gen_time_embed(const jf_janus *m, float t, float *temb, float *scratch);
+/* One ConvNeXt block with FiLM on x [side²][C] in place, conditioned on cond [H]. */
+void jf__gen_convnext(const jf__convnext *b, int C, int H, int side, double eps, float *x, const float *cond,
+                      float *scratch);
+/* Encoder: z [latent_channels][side][side] → x_emb [grid²][channels] (the skip) and, when
+ * tokens is set, the aligned LLM inputs [grid²][hidden]. */
+jf_model_status jf__gen_encode(jf_janus *m, const float *z, const float *temb, float *x_emb, float *tokens,
+                               jf_model_error *err);
+/* Decoder: the LLM's last hidden states of the image positions [grid²][hidden], the skip and
+ * temb → velocity v [latent_channels][side][side]. */
+jf_model_status jf__gen_decode(jf_janus *m, const float *hidden, const float *skip, const float *temb, float *v,
+                               jf_model_error *err);
+
 #endif

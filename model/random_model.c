@@ -375,7 +375,11 @@ jf_model_status jf_janus_write_random(const char *dir, const jf_janus_random_sha
         return jf__merr(err, JF_MODEL_EIO, "%s: %s", dir, strerror(errno));
     int full = s->vocab >= 100015;
     int n_bpe = full ? 100000 : s->vocab - 20; /* BOS/EOS and the tags after the BPE tokens */
-    char buf[8192];
+    char buf[8192], latent[64] = "";
+    /* the official code fixes the latent grid at 48 (384 px); a smaller model names its own
+     * (image_size / 8, the SDXL-VAE's factor) in a parameter the official constructor ignores */
+    if (s->image_size != 384)
+        snprintf(latent, sizeof latent, ", \"latent_size\": %d", s->image_size / 8 < 2 ? 2 : s->image_size / 8 / 2 * 2);
     snprintf(buf, sizeof buf,
              "{\n  \"architectures\": [\"MultiModalityCausalLM\"],\n  \"model_type\": \"multi_modality\",\n"
              "  \"torch_dtype\": \"bfloat16\",\n  \"language_config\": {\n    \"hidden_size\": %d,\n"
@@ -392,15 +396,16 @@ jf_model_status jf_janus_write_random(const char *dir, const jf_janus_random_sha
              "  \"vision_gen_dec_config\": {\n    \"cls\": \"ShallowUViTDecoder\",\n    \"model_type\": \"gen_decoder\",\n"
              "    \"params\": {\"in_channels\": %d, \"out_channels\": 4, \"block_out_channels\": [%d], \"upsamples\": 1, "
              "\"layers_in_middle\": 2, \"hidden_size\": %d, \"norm_eps\": 1e-06, \"use_bias\": true, "
-             "\"use_mid_block\": true, \"elementwise_affine\": true}\n  },\n"
+             "\"use_mid_block\": true, \"elementwise_affine\": true%s}\n  },\n"
              "  \"transformers_version\": \"4.38.1\"\n}\n",
              s->hidden, s->intermediate, s->max_positions, s->heads, s->layers, s->kv_heads, s->vocab, s->image_size,
              /* the official builder makes min(24, 24 + select_layer + 1) blocks for this name: the
               * value that makes it build exactly the blocks written (-1 for the release's 24) */
              s->vit_layers - 25, s->vit_width, s->vit_heads != s->vit_width / 64 ? ", \"heads\": " : "",
              s->vit_heads != s->vit_width / 64 ? s->vit_heads : 0, s->gen_width, s->hidden, s->gen_width, s->gen_width,
-             s->hidden);
+             s->hidden, latent);
     int bad = write_text(dir, "config.json", buf);
+
     snprintf(buf, sizeof buf,
              "{\n  \"image_processor_type\": \"VLMImageProcessor\",\n  \"image_size\": %d,\n  \"min_size\": 14,\n"
              "  \"image_mean\": [0.5, 0.5, 0.5],\n  \"image_std\": [0.5, 0.5, 0.5],\n"

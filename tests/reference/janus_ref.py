@@ -358,8 +358,22 @@ def write_model_dir(out, c, weights, tokenizer=None):
                             "num_key_value_heads": c["kv_heads"], "torch_dtype": "bfloat16", "vocab_size": c["vocab"]},
         "vision_und_enc_config": {"cls": "CLIPVisionTower", "model_type": "vision",
                                   "params": {"image_size": c["image_size"], "model_name": "siglip_large_patch16_384",
-                                             "select_feature": "same", "select_layer": -1, "width": c["vit_width"]}},
+                                             "select_feature": "same", "select_layer": c["vit_layers"] - 25,
+                                             "width": c["vit_width"]}},
+        "vision_gen_enc_config": {"cls": "ShallowUViTEncoder", "model_type": "gen_encoder",
+                                  "params": {"input_channels": 4, "kernel_size": 2, "stride": 2, "padding": 0,
+                                             "block_out_channels": [c["gen_width"]], "layers_in_middle": 2,
+                                             "hidden_size": c["hidden"], "norm_eps": 1e-06, "use_bias": True,
+                                             "use_mid_block": True}},
+        "vision_gen_dec_config": {"cls": "ShallowUViTDecoder", "model_type": "gen_decoder",
+                                  "params": {"in_channels": c["gen_width"], "out_channels": 4,
+                                             "block_out_channels": [c["gen_width"]], "upsamples": 1,
+                                             "layers_in_middle": 2, "hidden_size": c["hidden"], "norm_eps": 1e-06,
+                                             "use_bias": True, "use_mid_block": True, "elementwise_affine": True}},
+        "transformers_version": "4.38.1",
     }
+    if c is not FULL:  # jf's extension: the official code fixes the latent grid at 48 (384 px)
+        cfg["vision_gen_dec_config"]["params"]["latent_size"] = 8
     if c is not FULL:
         cfg["vision_und_enc_config"]["params"]["heads"] = c["vit_heads"]  # jf's extension for tiny towers
     with open(os.path.join(out, "config.json"), "w") as f:

@@ -1,0 +1,338 @@
+/* The generation path against tests/reference/janus_gen_ref.py (tests/data/janus_gen_golden.bin):
+ * every module on formula inputs, and three Euler steps with CFG for two images from fixed
+ * noise, in f32 and with the reference's bf16 timestep; the noise generator; bad arguments. */
+#include "check.h"
+#include "jf_model.h"
+#include "model_internal.h"
+
+#include <math.h>
+#include <stdint.h>
+
+#define TINY_DIR JF_TEST_DATA "/janus_tiny"
+
+static void cleanup(void) {}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *p = malloc((size_t)n + 1);
+    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
+        free(p);
+        p = NULL;
+    }
+    fclose(f);
+    if (p)
+        *len = (size_t)n;
+    return p;
+}
+
+static uint64_t word_sum(const char *path)
+{
+    size_t len = 0;
+    char *p = slurp(path, &len);
+    uint64_t s = 0;
+    for (size_t i = 0; p && i < len; i += 8) {
+        uint64_t w = 0;
+        memcpy(&w, p + i, len - i < 8 ? len - i : 8);
+        s += w;
+    }
+    free(p);
+    return s;
+}
+
+static void formula_input(float *x, size_t rows, size_t cols, uint32_t salt)
+{
+    for (size_t t = 0; t < rows; t++)
+        for (size_t i = 0; i < cols; i++)
+            x[t * cols + i] = (float)((double)((int64_t)((t * 131 + i * 71 + salt * 17) % 257) - 128) / 64.0);
+}
+
+/* max |a − b| / max |b| */
+static double rel_err(const float *a, const float *b, size_t n)
+{
+    double d = 0, m = 0;
+    for (size_t i = 0; i < n; i++) {
+        d = fmax(d, fabs((double)a[i] - b[i]));
+        m = fmax(m, fabs((double)b[i]));
+    }
+    return m > 0 ? d / m : d;
+}
+
+/* ---- the golden file ---- */
+
+typedef struct golden {
+    char *buf;
+    size_t len;
+    uint64_t weights_sum;
+    uint32_t n;
+} golden;
+
+static const float *golden_find(const golden *g, const char *name, size_t *count)
+{
+    size_t off = 20;
+    for (uint32_t r = 0; r < g->n && off + 36 <= g->len; r++) {
+        uint32_t c;
+        memcpy(&c, g->buf + off + 32, 4);
+        if (!strncmp(g->buf + off, name, 32)) {
+            *count = c;
+            return (const float *)(g->buf + off + 36);
+        }
+        off += 36 + (size_t)c * 4;
+    }
+    *count = 0;
+    return NULL;
+}
+
+static int golden_open(golden *g)
+{
+    memset(g, 0, sizeof *g);
+    g->buf = slurp(JF_TEST_DATA "/janus_gen_golden.bin", &g->len);
+    if (!g->buf || g->len < 20 || memcmp(g->buf, "JFGG1\0\0\0", 8))
+        return -1;
+    memcpy(&g->weights_sum, g->buf + 8, 8);
+    memcpy(&g->n, g->buf + 16, 4);
+    return g->weights_sum == word_sum(TINY_DIR "/model.safetensors") ? 0 : -2;
+}
+
+static void compare(const char *what, const float *got, const float *want, size_t n, double tol)
+{
+    double e = rel_err(got, want, n);
+    printf("  %-22s max error %.2e of max |value| (tolerance %.0e)\n", what, e, tol);
+    CHECK_MSG(e <= tol, "%s differs from the reference", what);
+}
+
+/* Each module on formula inputs: tolerance 1e-5 of the largest reference value. */
+static void modules(void)
+{
+    jf_model_error err = {0};
+    golden g;
+    CHECK_MSG(golden_open(&g) == 0, "janus_gen_golden.bin missing or made from other weights "
+                                    "(regenerate with tests/reference/janus_gen_ref.py golden)");
+    jf_janus *m = NULL;
+    CHECK_OK(jf_janus_load(TINY_DIR, &m, NULL, NULL, NULL, &err));
+    const jf_janus_config *c = jf_janus_get_config(m);
+    const jf_janus_gen_config *gc = &c->gen;
+    CHECK(gc->present && gc->latent_side == 8 && gc->channels == 8);
+    size_t H = (size_t)c->hidden, C = (size_t)gc->channels, G = (size_t)gc->latent_side / 2, N = G * G;
+    size_t cnt;
+    float buf[8192], scratch[8192], temb[256];
+    /* timestep embedding */
+    const float *want = golden_find(&g, "time_embed", &cnt);
+    CHECK(want && cnt == 5 * H);
+    const float ts[5] = {0.0f, 33.25f, 333.33334f, 966.6667f, 999.0f};
+    for (int i = 0; i < 5; i++)
+        jf__gen_time_embed(m, ts[i], buf + i * H, scratch);
+    compare("time_embed", buf, want, 5 * H, 1e-5);
+    /* ConvNeXt blocks */
+    const jf__gen_heads *h = jf__janus_gen_heads(m);
+    float cond[256], *ws = malloc(1 << 20);
+    CHECK(ws);
+    formula_input(cond, 1, H, 3);
+    formula_input(buf, N, C, 4);
+    jf__gen_convnext(&h->enc[0], (int)C, (int)H, (int)G, 1e-6, buf, cond, ws);
+    want = golden_find(&g, "enc_block0", &cnt);
+    CHECK(want && cnt == N * C);
+    compare("encoder ConvNeXt 0", buf, want, cnt, 1e-5);
+    formula_input(buf, N, 2 * C, 5);
+    jf__gen_convnext(&h->dec[1], (int)(2 * C), (int)H, (int)G, 1e-6, buf, cond, ws);
+    want = golden_find(&g, "dec_block1", &cnt);
+    CHECK(want && cnt == N * 2 * C);
+    compare("decoder ConvNeXt 1", buf, want, cnt, 1e-5);
+    /* encoder and decoder at t = 250 */
+    jf__gen_time_embed(m, 250.0f, temb, scratch);
+    size_t S = (size_t)gc->latent_side;
+    float z[4 * 64], x_emb[16 * 8], tok[16 * 64], v[4 * 64];
+    CHECK(4 * S * S <= sizeof z / sizeof z[0] && N * C <= 128 && N * H <= 1024);
+    formula_input(z, 4 * S, S, 6);
+    CHECK_OK(jf__gen_encode(m, z, temb, x_emb, tok, &err));
+    want = golden_find(&g, "encoder_x", &cnt);
+    CHECK(want && cnt == N * C);
+    compare("encoder map", x_emb, want, cnt, 1e-5);
+    want = golden_find(&g, "encoder_tokens", &cnt);
+    CHECK(want && cnt == N * H);
+    compare("encoder tokens", tok, want, cnt, 1e-5);
+    float hidden[16 * 64], skip[16 * 8];
+    formula_input(hidden, N, H, 7);
+    formula_input(skip, N, C, 8);
+    CHECK_OK(jf__gen_decode(m, hidden, skip, temb, v, &err));
+    want = golden_find(&g, "decoder_v", &cnt);
+    CHECK(want && cnt == 4 * S * S);
+    compare("decoder velocity", v, want, cnt, 1e-5);
+    free(ws);
+    jf_janus_free(m);
+    free(g.buf);
+}
+
+typedef struct step_log {
+    const golden *g;
+    const char *tag;
+    size_t Z;
+    double worst;
+    int seen;
+} step_log;
+
+static void on_step(void *user, int step, int steps, size_t image, const float *z, const float *v)
+{
+    (void)steps;
+    (void)z;
+    step_log *l = user;
+    char name[32];
+    snprintf(name, sizeof name, "%s/v%d", l->tag, step);
+    size_t cnt;
+    const float *want = golden_find(l->g, name, &cnt);
+    if (!want || cnt < (image + 1) * l->Z) {
+        l->worst = INFINITY;
+        return;
+    }
+    double e = rel_err(v, want + image * l->Z, l->Z);
+    if (e > l->worst)
+        l->worst = e;
+    l->seen++;
+}
+
+/* Three Euler steps with CFG (w = 2) for two images of one prompt from the reference's noise:
+ * the guided velocity of every step and image, and the final latents, within 1e-4 of the
+ * largest reference value. The reference recomputes the whole masked two-row sequence at
+ * every step; jf reuses the prompt's keys and values — the agreement is the proof they match. */
+static void sampling(void)
+{
+    jf_model_error err = {0};
+    golden g;
+    CHECK(golden_open(&g) == 0);
+    jf_janus *m = NULL;
+    CHECK_OK(jf_janus_load(TINY_DIR, &m, NULL, NULL, NULL, &err));
+    size_t cnt, n_noise, n_ids;
+    const float *idf = golden_find(&g, "ids", &n_ids);
+    const float *noise = golden_find(&g, "noise", &n_noise);
+    CHECK(idf && noise && n_ids < 64);
+    int32_t ids[64];
+    for (size_t i = 0; i < n_ids; i++)
+        ids[i] = (int32_t)idf[i];
+    size_t Z = n_noise / 2;
+    const char *tags[2] = {"f32", "ref"};
+    for (int mode = 0; mode < 2; mode++) {
+        float *z = malloc(n_noise * sizeof *z);
+        CHECK(z);
+        memcpy(z, noise, n_noise * sizeof *z);
+        step_log log = {&g, tags[mode], Z, 0, 0};
+        jf_t2i_params p = jf_t2i_default_params();
+        p.steps = 3;
+        p.cfg = 2.0;
+        p.match_reference = mode;
+        p.on_step = on_step;
+        p.user = &log;
+        CHECK_OK(jf_janus_t2i_ids(m, ids, n_ids, z, 2, &p, &err));
+        printf("%s timesteps:\n", mode ? "bf16 (--match-reference)" : "f32");
+        printf("  %-22s max error %.2e of max |value| over %d step·images (tolerance 1e-04)\n", "guided velocity",
+               log.worst, log.seen);
+        CHECK_EQ_INT(log.seen, 6);
+        CHECK(log.worst <= 1e-4);
+        char name[32];
+        snprintf(name, sizeof name, "%s/z", tags[mode]);
+        const float *want = golden_find(&g, name, &cnt);
+        CHECK(want && cnt == n_noise);
+        compare("final latents", z, want, cnt, 1e-4);
+        free(z);
+    }
+    jf_janus_free(m);
+    free(g.buf);
+}
+
+/* Batch independence and thread independence: each image of a batch equals the image sampled
+ * alone, bit for bit, and so does a run on one thread against two. */
+static void determinism(void)
+{
+    jf_model_error err = {0};
+    jf_janus *m = NULL;
+    CHECK_OK(jf_janus_load(TINY_DIR, &m, NULL, NULL, NULL, &err));
+    const jf_janus_gen_config *gc = &jf_janus_get_config(m)->gen;
+    size_t Z = (size_t)gc->latent_channels * gc->latent_side * gc->latent_side;
+    float *batch = malloc(4 * Z * sizeof *batch), *one = malloc(Z * sizeof *one);
+    CHECK(batch && one);
+    for (int i = 0; i < 4; i++)
+        jf_t2i_noise(100 + (uint64_t)i, batch + i * Z, Z);
+    jf_t2i_params p = jf_t2i_default_params();
+    p.steps = 4;
+    jf_model_set_threads(2);
+    CHECK_OK(jf_janus_t2i(m, "a red bicycle", batch, 4, &p, &err));
+    jf_model_set_threads(1);
+    for (int i = 0; i < 4; i++) {
+        jf_t2i_noise(100 + (uint64_t)i, one, Z);
+        CHECK_OK(jf_janus_t2i(m, "a red bicycle", one, 1, &p, &err));
+        CHECK_MSG(!memcmp(one, batch + i * Z, Z * sizeof *one), "image %d of the batch differs from it alone", i);
+    }
+    jf_model_set_threads(2);
+    printf("4 images in a batch on 2 threads = each alone on 1 thread, bit for bit\n");
+    free(batch);
+    free(one);
+    jf_janus_free(m);
+}
+
+/* The counter-based noise: a prefix is the same whatever the count asked for, odd counts too;
+ * mean and variance of a million values are those of N(0, 1); seeds differ. */
+static void noise(void)
+{
+    size_t n = 1000001;
+    float *a = malloc(n * sizeof *a), b[7], c[7];
+    CHECK(a);
+    jf_t2i_noise(42, a, n);
+    jf_t2i_noise(42, b, 7);
+    CHECK(!memcmp(a, b, sizeof b));
+    jf_t2i_noise(43, c, 7);
+    CHECK(memcmp(b, c, sizeof b));
+    double s = 0, ss = 0, s4 = 0;
+    for (size_t i = 0; i < n; i++) {
+        CHECK(isfinite(a[i]));
+        s += a[i];
+        ss += (double)a[i] * a[i];
+        s4 += (double)a[i] * a[i] * a[i] * a[i];
+    }
+    double mean = s / n, var = ss / n - mean * mean, kurt = s4 / n;
+    printf("noise: mean %.4f, variance %.4f, 4th moment %.3f over %zu values\n", mean, var, kurt, n);
+    CHECK(fabs(mean) < 0.005 && fabs(var - 1) < 0.01 && fabs(kurt - 3) < 0.05);
+    free(a);
+}
+
+/* Bad arguments: a clear error, nothing computed. */
+static void bad_arguments(void)
+{
+    jf_model_error err = {0};
+    jf_janus *m = NULL;
+    CHECK_OK(jf_janus_load(TINY_DIR, &m, NULL, NULL, NULL, &err));
+    float z[4 * 64] = {0};
+    jf_t2i_params p = jf_t2i_default_params();
+    p.steps = 0;
+    CHECK(jf_janus_t2i(m, "x", z, 1, &p, &err) == JF_MODEL_EARG && strstr(err.msg, "steps"));
+    p = jf_t2i_default_params();
+    p.cfg = NAN;
+    CHECK(jf_janus_t2i(m, "x", z, 1, &p, &err) == JF_MODEL_EARG && strstr(err.msg, "guidance"));
+    p.cfg = -1;
+    CHECK(jf_janus_t2i(m, "x", z, 1, &p, &err) == JF_MODEL_EARG);
+    p = jf_t2i_default_params();
+    /* a prompt longer than the context (1024 positions in the tiny model) */
+    char *longp = malloc(4000);
+    CHECK(longp);
+    memset(longp, 'a', 3999);
+    longp[3999] = 0;
+    for (int i = 1; i < 3999; i += 2)
+        longp[i] = ' ';
+    CHECK(jf_janus_t2i(m, longp, z, 1, &p, &err) == JF_MODEL_ELIMIT && strstr(err.msg, "context"));
+    printf("long prompt: %s\n", err.msg);
+    free(longp);
+    CHECK(jf_janus_t2i(m, "<image_placeholder>", z, 1, &p, &err) == JF_MODEL_EARG);
+    jf_janus_free(m);
+}
+
+static const test_case cases[] = {
+    {"modules", modules},
+    {"sampling", sampling},
+    {"determinism", determinism},
+    {"noise", noise},
+    {"bad_arguments", bad_arguments},
+};
+TEST_MAIN(cases)
