@@ -12,6 +12,7 @@
 static const char MODEL_HELP[] =
     "usage: jf model inspect DIR [--json] [--tensors] [--plan PROMPT_TOKENS[,NEW_TOKENS]]\n"
     "       jf model random DIR [--full | --layer] [--seed N]\n"
+    "       jf model random DIR --vae [--full] [--old-names] [--f16] [--seed N]\n"
     "\n"
     "inspect  loads a JanusFlow model directory as released (config.json, preprocessor/processor\n"
     "         configs, special_tokens_map.json, tokenizer files, model.safetensors) and prints its\n"
@@ -20,7 +21,14 @@ static const char MODEL_HELP[] =
     "         --plan N[,M] adds the memory a run of N prompt tokens (+ M new, one image) needs.\n"
     "random   writes a model directory with random BF16 weights in the released layout: a tiny one\n"
     "         (default, for demos and tests), --full, the JanusFlow-1.3B shapes (~4.1 GB), or --layer,\n"
-    "         the full widths with one block per tower (~130 MB, for full-size layer tests).\n";
+    "         the full widths with one block per tower (~130 MB, for full-size layer tests).\n"
+    "         --vae writes an AutoencoderKL in the diffusers layout instead (config.json +\n"
+    "         diffusion_pytorch_model.safetensors, F32): a tiny one (widths 8-16, factor 8) or, with\n"
+    "         --full, the SDXL-VAE's shapes (83,653,863 parameters, 335 MB); --old-names uses the\n"
+    "         attention names of diffusers before 0.14 (query/key/value/proj_attn), --f16 F16 tensors.\n"
+    "\n"
+    "inspect also takes a VAE directory (diffusion_pytorch_model.safetensors): its configuration,\n"
+    "and every tensor checked by name and shape.\n";
 
 static const char CHAT_HELP[] =
     "usage: jf chat --model DIR [--image FILE]... [options] QUESTION\n"
@@ -80,6 +88,50 @@ static int model_fail(const char *cmd, const jf_model_error *err)
     return err->code ? (int)err->code : 3;
 }
 
+static int inspect_vae(const char *dir, int json)
+{
+    jf_model_error err = {0};
+    jf_vae *v = NULL;
+    if (jf_vae_load(dir, &v, &err))
+        return model_fail("model inspect", &err);
+    const jf_vae_config *c = jf_vae_get_config(v);
+    if (json) {
+        jw w;
+        jw_init(&w, stdout);
+        jw_obj(&w);
+        jw_kstr(&w, "dir", dir);
+        jw_kstr(&w, "kind", "vae");
+        jw_key(&w, "block_out_channels");
+        jw_arr(&w);
+        for (int i = 0; i < c->blocks; i++)
+            jw_int(&w, c->block_out[i]);
+        jw_end_arr(&w);
+        jw_kint(&w, "layers_per_block", c->layers_per_block);
+        jw_kint(&w, "norm_num_groups", c->groups);
+        jw_kint(&w, "latent_channels", c->latent_channels);
+        jw_knum(&w, "scaling_factor", c->scaling_factor);
+        jw_knum(&w, "shift_factor", c->shift_factor);
+        jw_kint(&w, "downsampling_factor", 1 << (c->blocks - 1));
+        jw_key(&w, "encoder");
+        jw_bool(&w, c->has_encoder);
+        jw_kint(&w, "tensors", (long long)c->tensors);
+        jw_kint(&w, "parameters", (long long)c->parameters);
+        jw_end_obj(&w);
+        jw_newline(&w);
+    } else {
+        printf("%s: AutoencoderKL, block_out_channels", dir);
+        for (int i = 0; i < c->blocks; i++)
+            printf("%s%d", i ? "," : " ", c->block_out[i]);
+        printf(", %d resnets per block, %d groups, %d latent channels, factor %d, scaling_factor %g%s\n",
+               c->layers_per_block, c->groups, c->latent_channels, 1 << (c->blocks - 1), c->scaling_factor,
+               c->has_encoder ? "" : " (decoder only)");
+        printf("%zu tensors, %llu parameters: all checked by name and shape\n", c->tensors,
+               (unsigned long long)c->parameters);
+    }
+    jf_vae_free(v);
+    return 0;
+}
+
 static int model_inspect(int argc, char **argv)
 {
     int json = 0, tensors = 0;
@@ -107,6 +159,10 @@ static int model_inspect(int argc, char **argv)
     }
     if (!dir)
         return usage_error("model inspect", "a model directory is required");
+    char vae_file[4096];
+    snprintf(vae_file, sizeof vae_file, "%s/diffusion_pytorch_model.safetensors", dir);
+    if (access(vae_file, F_OK) == 0)
+        return inspect_vae(dir, json);
     jf_model_error err = {0};
     jf_janus *m = NULL;
     jf_janus_load_stats st;
@@ -274,11 +330,17 @@ static int model_inspect(int argc, char **argv)
 
 static int model_random(int argc, char **argv)
 {
-    int full = 0;
+    int full = 0, vae = 0, vae_flags = 0;
     uint64_t seed = 1;
     const char *dir = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--full"))
+        if (!strcmp(argv[i], "--vae"))
+            vae = 1;
+        else if (!strcmp(argv[i], "--old-names"))
+            vae_flags |= 1;
+        else if (!strcmp(argv[i], "--f16"))
+            vae_flags |= 2;
+        else if (!strcmp(argv[i], "--full"))
             full = 1;
         else if (!strcmp(argv[i], "--layer"))
             full = 2;
@@ -295,6 +357,19 @@ static int model_random(int argc, char **argv)
     }
     if (!dir)
         return usage_error("model random", "an output directory is required");
+    if (vae_flags && !vae)
+        return usage_error("model random", "--old-names and --f16 are for --vae");
+    if (vae) {
+        if (full == 2)
+            return usage_error("model random", "--layer is for the JanusFlow model, not --vae");
+        jf_model_error err = {0};
+        double t0 = now_seconds();
+        if (jf_vae_write_random(dir, full, seed, vae_flags, &err))
+            return model_fail("model random", &err);
+        fprintf(stderr, "jf model random: wrote %s (%s VAE%s%s) in %.1f s\n", dir, full ? "SDXL-VAE-shaped" : "tiny",
+                vae_flags & 1 ? ", old attention names" : "", vae_flags & 2 ? ", F16" : "", now_seconds() - t0);
+        return 0;
+    }
     jf_janus_random_shape s = full == 1 ? jf_janus_full_shape() : full == 2 ? jf_janus_layer_shape() : jf_janus_tiny_shape();
     jf_model_error err = {0};
     double t0 = now_seconds();

@@ -223,6 +223,40 @@ jf_model_status jf_janus_t2i_ids(jf_janus *m, const int32_t *ids, size_t n_ids, 
  * the seed and counter, Box–Muller in double). */
 void jf_t2i_noise(uint64_t seed, float *z, size_t count);
 
+/* ---- the SDXL-VAE (diffusers AutoencoderKL; spec §1.4, §2.9) ---- */
+typedef struct jf_vae jf_vae;
+typedef struct jf_vae_config {
+    int in_channels, out_channels, latent_channels; /* [3, 3, 4] */
+    int blocks, block_out[8];                       /* [4: 128, 256, 512, 512] */
+    int layers_per_block, groups;                   /* [2, 32] */
+    int sample_size;                                /* [1024] */
+    double scaling_factor, shift_factor;            /* [0.13025, 0] */
+    int mid_attention, quant_conv, post_quant_conv; /* [1, 1, 1] */
+    int has_encoder;                                /* the file holds the encoder too */
+    size_t tensors, used_tensors;
+    uint64_t parameters;
+} jf_vae_config;
+/* Loads DIR/config.json and DIR/diffusion_pytorch_model.safetensors (F32, F16 or BF16; the
+ * mid-block attention under either naming generation). Every tensor is checked by name and
+ * shape; a file with tensors that are not the VAE's is refused. */
+jf_model_status jf_vae_load(const char *dir, jf_vae **out, jf_model_error *err);
+void jf_vae_free(jf_vae *v);
+const jf_vae_config *jf_vae_get_config(const jf_vae *v);
+/* Latents [latent_channels][h][w] (already z / scaling_factor, + shift_factor) → image
+ * [out_channels][h·2^(blocks−1)][w·2^(blocks−1)], about [−1, 1]. */
+jf_model_status jf_vae_decode(jf_vae *v, const float *z, int h, int w, float *image, jf_model_error *err);
+/* Image [in_channels][h][w] in [−1, 1] → the posterior's mean and log variance (clamped to
+ * [−30, 20]), each [latent_channels][h / 2^(blocks−1)][w / 2^(blocks−1)]. */
+jf_model_status jf_vae_encode(jf_vae *v, const float *image, int h, int w, float *mean, float *logvar,
+                              jf_model_error *err);
+/* A decoded image → 8-bit RGB (HWC): clamp to [−1, 1], (x + 1)/2 · 255, then rounded as
+ * torchvision's save_image (the Janus README) or truncated as the JanusFlow demo (truncate = 1). */
+void jf_vae_to_rgb8(const float *image, int h, int w, int truncate, uint8_t *rgb);
+/* A random VAE in the diffusers layout: the SDXL-VAE's shapes (full = 1: 83,653,863 parameters)
+ * or a tiny one (widths 8, 8, 16, 16; 1 resnet per block, 4 groups; factor 8). flags: 1 = the
+ * deprecated attention names (query/key/value/proj_attn), 2 = F16 tensors (F32 otherwise). */
+jf_model_status jf_vae_write_random(const char *dir, int full, uint64_t seed, int flags, jf_model_error *err);
+
 /* The chat prompt of spec §3.2 for understanding: system prompt, "User: <image_placeholder>\n"
  * + question, "Assistant:". Returns malloc'd text. */
 char *jf_janus_chat_prompt(const jf_janus *m, const char *question, int with_image);

@@ -149,6 +149,9 @@ jf_model_status jf__janus_embed_ids(jf_janus *m, const int32_t *ids, size_t n, f
 jf_model_status jf__janus_llm_hidden(jf_janus *m, jf__kv *kv, float *x, size_t T, long pos0, int keep,
                                      jf_model_error *err);
 
+/* An approximately normal deviate from a SplitMix64 state (random weights; random_model.c). */
+float jf__randn(uint64_t *state);
+
 /* ---- the generation heads' forward passes (gen.c); maps are channels-last [side²][C] ---- */
 /* temb [hidden] of timestep t (0…1000 scale); scratch holds channels + hidden floats. */
 void jf__gen_time_embed(const jf_janus *m, float t, float *temb, float *scratch);
@@ -163,5 +166,13 @@ jf_model_status jf__gen_encode(jf_janus *m, const float *z, const float *temb, f
  * temb → velocity v [latent_channels][side][side]. */
 jf_model_status jf__gen_decode(jf_janus *m, const float *hidden, const float *skip, const float *temb, float *v,
                                jf_model_error *err);
+
+/* ---- single VAE modules (vae.c), for the per-module goldens ---- */
+/* Resnet `index` of the encoder (decoder = 0) or decoder: index < 0 is mid-block resnet
+ * −index − 1, else the blocks' resnets in order; x [C][H][W] → out [*out_channels][H][W]. */
+jf_model_status jf__vae_run_resnet(jf_vae *m, int decoder, int index, float *x, int C, int H, int W, float *out,
+                                   int *out_channels, jf_model_error *err);
+/* The mid-block attention on x [C][H][W] in place (residual included). */
+jf_model_status jf__vae_run_attention(jf_vae *m, int decoder, float *x, int C, int H, int W, jf_model_error *err);
 
 #endif

@@ -198,7 +198,7 @@ static uint64_t splitmix(uint64_t *x)
 
 /* An approximately normal deviate (Irwin–Hall of 4 uniforms, rescaled): good enough for
  * random weights, and cheap for the 2-billion-parameter file. */
-static float randn(uint64_t *x)
+float jf__randn(uint64_t *x)
 {
     uint64_t r = splitmix(x);
     float s = 0;
@@ -476,7 +476,7 @@ jf_model_status jf_janus_write_random(const char *dir, const jf_janus_random_sha
         for (uint64_t done = 0; done < count;) {
             size_t nb = count - done < (1 << 19) ? (size_t)(count - done) : (1 << 19);
             for (size_t k = 0; k < nb; k++)
-                chunk[k] = to_bf16((t->kind == 1 ? 1.0f : 0.0f) + scale * randn(&rng));
+                chunk[k] = to_bf16((t->kind == 1 ? 1.0f : 0.0f) + scale * jf__randn(&rng));
             if (fwrite(chunk, 2, nb, f) != nb) {
                 st = jf__merr(err, JF_MODEL_EIO, "%s: %s", path, strerror(errno));
                 break;

@@ -7,6 +7,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #define TINY_DIR JF_TEST_DATA "/janus_tiny"
 
@@ -328,11 +329,219 @@ static void bad_arguments(void)
     jf_janus_free(m);
 }
 
+
+/* ---- the VAE against tests/reference/vae_ref.py (tests/data/vae_golden.bin) ---- */
+
+typedef struct vgolden {
+    char *buf;
+    size_t len;
+    uint64_t tiny_sum, full_sum;
+    uint32_t n;
+} vgolden;
+
+static const float *vgolden_find(const vgolden *g, const char *name, uint32_t *stride, size_t *count)
+{
+    size_t off = 28;
+    for (uint32_t r = 0; r < g->n && off + 40 <= g->len; r++) {
+        uint32_t st, c;
+        memcpy(&st, g->buf + off + 32, 4);
+        memcpy(&c, g->buf + off + 36, 4);
+        if (!strncmp(g->buf + off, name, 32)) {
+            *stride = st;
+            *count = c;
+            return (const float *)(g->buf + off + 40);
+        }
+        off += 40 + (size_t)c * 4;
+    }
+    return NULL;
+}
+
+/* got[i·stride] against want[i] */
+static double strided_err(const float *got, const float *want, uint32_t stride, size_t count)
+{
+    double d = 0, m = 0;
+    for (size_t i = 0; i < count; i++) {
+        d = fmax(d, fabs((double)got[i * stride] - want[i]));
+        m = fmax(m, fabs((double)want[i]));
+    }
+    return m > 0 ? d / m : d;
+}
+
+static void vcompare(const vgolden *g, const char *name, const float *got, size_t n, double tol)
+{
+    uint32_t stride;
+    size_t count;
+    const float *want = vgolden_find(g, name, &stride, &count);
+    CHECK_MSG(want && stride >= 1 && (count - 1) * stride < n, "%s: no such record (or sized differently)", name);
+    double e = strided_err(got, want, stride, count);
+    printf("  %-18s max error %.2e of max |value| (tolerance %.0e)\n", name, e, tol);
+    CHECK_MSG(e <= tol, "%s differs from the reference", name);
+}
+
+static void formula_map(float *x, int C, int H, int W, uint32_t salt, float scale)
+{
+    formula_input(x, (size_t)C * H, (size_t)W, salt);
+    for (size_t i = 0; i < (size_t)C * H * W; i++)
+        x[i] *= scale;
+}
+
+/* The tiny VAE's decoder and encoder whole, four of its modules, and one full-width module of
+ * each kind (written here by the C writer, seed 1, as the golden's were): tolerance 1e-5 of the
+ * largest reference value (1e-4 for the whole decoder and encoder). The same VAE with the old
+ * attention names gives the same bytes; in F16, the same within 1 %. */
+static void vae_golden(void)
+{
+    jf_model_error err = {0};
+    vgolden g = {0};
+    g.buf = slurp(JF_TEST_DATA "/vae_golden.bin", &g.len);
+    CHECK(g.buf && g.len > 28 && !memcmp(g.buf, "JFVG1\0\0\0", 8));
+    memcpy(&g.tiny_sum, g.buf + 8, 8);
+    memcpy(&g.full_sum, g.buf + 16, 8);
+    memcpy(&g.n, g.buf + 24, 4);
+    char tiny[200], old[256], half[256], full[256], path[512];
+    snprintf(tiny, sizeof tiny, "/tmp/jf_test_vae_%d", (int)getpid());
+    snprintf(old, sizeof old, "%s_old", tiny);
+    snprintf(half, sizeof half, "%s_f16", tiny);
+    snprintf(full, sizeof full, "%s_full", tiny);
+    CHECK_OK(jf_vae_write_random(tiny, 0, 1, 0, &err));
+    CHECK_OK(jf_vae_write_random(old, 0, 1, 1, &err));
+    CHECK_OK(jf_vae_write_random(half, 0, 1, 2, &err));
+    CHECK_OK(jf_vae_write_random(full, 1, 1, 0, &err));
+    snprintf(path, sizeof path, "%s/diffusion_pytorch_model.safetensors", tiny);
+    CHECK_MSG(word_sum(path) == g.tiny_sum, "the golden was made from other weights (jf's writer changed? "
+                                            "regenerate with tests/reference/vae_ref.py golden)");
+    snprintf(path, sizeof path, "%s/diffusion_pytorch_model.safetensors", full);
+    CHECK(word_sum(path) == g.full_sum);
+    jf_vae *v = NULL, *vo = NULL, *vh = NULL, *vf = NULL;
+    CHECK_OK(jf_vae_load(tiny, &v, &err));
+    CHECK_OK(jf_vae_load(old, &vo, &err));
+    CHECK_OK(jf_vae_load(half, &vh, &err));
+    CHECK_OK(jf_vae_load(full, &vf, &err));
+    const jf_vae_config *c = jf_vae_get_config(v);
+    CHECK(c->blocks == 4 && c->has_encoder && fabs(c->scaling_factor - 0.13025) < 1e-12);
+    CHECK(jf_vae_get_config(vf)->parameters == 83653863u);
+    float *z = malloc(4 * 64 * sizeof *z), *img = malloc(3 * 64 * 64 * sizeof *img), *img2 = malloc(3 * 64 * 64 * sizeof *img2);
+    float *mean = malloc(4 * 64 * sizeof *mean), *logvar = malloc(4 * 64 * sizeof *logvar);
+    float *x = malloc(512 * 36 * sizeof *x), *y = malloc(512 * 36 * sizeof *y);
+    CHECK(z && img && img2 && mean && logvar && x && y);
+    formula_map(z, 4, 8, 8, 1, 0.5f);
+    CHECK_OK(jf_vae_decode(v, z, 8, 8, img, &err));
+    vcompare(&g, "tiny/decode", img, 3 * 64 * 64, 1e-4);
+    CHECK_OK(jf_vae_decode(vo, z, 8, 8, img2, &err));
+    CHECK_MSG(!memcmp(img, img2, 3 * 64 * 64 * sizeof *img), "the old attention names decode differently");
+    CHECK_OK(jf_vae_decode(vh, z, 8, 8, img2, &err));
+    double e16 = rel_err(img2, img, 3 * 64 * 64);
+    printf("  F16 weights: decoded image within %.2e of the F32 one\n", e16);
+    CHECK(e16 < 1e-2);
+    formula_map(img, 3, 64, 64, 2, 0.5f);
+    CHECK_OK(jf_vae_encode(v, img, 64, 64, mean, logvar, &err));
+    vcompare(&g, "tiny/mean", mean, 4 * 64, 1e-4);
+    vcompare(&g, "tiny/logvar", logvar, 4 * 64, 1e-4);
+    int oc;
+    formula_map(x, 16, 8, 8, 3, 1.0f);
+    CHECK_OK(jf__vae_run_resnet(v, 1, -1, x, 16, 8, 8, y, &oc, &err));
+    vcompare(&g, "tiny/dec_mid0", y, 16 * 64, 1e-5);
+    formula_map(x, 16, 8, 8, 4, 1.0f);
+    CHECK_OK(jf__vae_run_attention(v, 1, x, 16, 8, 8, &err));
+    vcompare(&g, "tiny/dec_attn", x, 16 * 64, 1e-5);
+    formula_map(x, 16, 8, 8, 5, 1.0f);
+    CHECK_OK(jf__vae_run_resnet(v, 1, 4, x, 16, 8, 8, y, &oc, &err)); /* up block 2, resnet 0 */
+    CHECK_EQ_INT(oc, 8);
+    vcompare(&g, "tiny/dec_up2_0", y, 8 * 64, 1e-5);
+    formula_map(x, 16, 8, 8, 6, 1.0f);
+    CHECK_OK(jf__vae_run_attention(v, 0, x, 16, 8, 8, &err));
+    vcompare(&g, "tiny/enc_attn", x, 16 * 64, 1e-5);
+    formula_map(x, 512, 6, 6, 7, 1.0f);
+    CHECK_OK(jf__vae_run_resnet(vf, 1, -1, x, 512, 6, 6, y, &oc, &err));
+    vcompare(&g, "full/dec_mid0", y, 512 * 36, 1e-5);
+    formula_map(x, 512, 6, 6, 8, 1.0f);
+    CHECK_OK(jf__vae_run_attention(vf, 1, x, 512, 6, 6, &err));
+    vcompare(&g, "full/dec_attn", x, 512 * 36, 1e-5);
+    formula_map(x, 512, 6, 6, 9, 1.0f);
+    CHECK_OK(jf__vae_run_resnet(vf, 1, 2 * 3, x, 512, 6, 6, y, &oc, &err)); /* up block 2, resnet 0 */
+    CHECK_EQ_INT(oc, 256);
+    vcompare(&g, "full/dec_up2_0", y, 256 * 36, 1e-5);
+    formula_map(x, 128, 6, 6, 10, 1.0f);
+    CHECK_OK(jf__vae_run_resnet(vf, 0, 1 * 2, x, 128, 6, 6, y, &oc, &err)); /* down block 1, resnet 0 */
+    CHECK_EQ_INT(oc, 256);
+    vcompare(&g, "full/enc_down1_0", y, 256 * 36, 1e-5);
+    free(z);
+    free(img);
+    free(img2);
+    free(mean);
+    free(logvar);
+    free(x);
+    free(y);
+    jf_vae_free(v);
+    jf_vae_free(vo);
+    jf_vae_free(vh);
+    jf_vae_free(vf);
+    free(g.buf);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -rf %s %s %s %s", tiny, old, half, full);
+    CHECK(system(cmd) == 0);
+}
+
+/* 8-bit conversion: save_image rounds, the demo truncates; both clamp. */
+static void vae_rgb8(void)
+{
+    float img[3 * 4] = {-2.0f, -1.0f, 0.0f, 1.0f, 0.5f, 0.999f, -0.999f, 3.0f, 0.0031f, 0.0039f, -0.5f, 0.25f};
+    uint8_t r[12], t[12];
+    jf_vae_to_rgb8(img, 2, 2, 0, r);
+    jf_vae_to_rgb8(img, 2, 2, 1, t);
+    /* pixel p channel c = img[c·4 + p]; the bytes torchvision's save_image and the demo's numpy
+     * arithmetic give for the same floats (computed with them) */
+    const uint8_t want_round[12] = {0, 191, 128, 0, 255, 128, 128, 0, 64, 255, 255, 159};
+    const uint8_t want_trunc[12] = {0, 191, 127, 0, 254, 127, 127, 0, 63, 255, 255, 159};
+    for (int i = 0; i < 12; i++) {
+        CHECK_MSG(r[i] == want_round[i], "rounded byte %d is %d, want %d", i, r[i], want_round[i]);
+        CHECK_MSG(t[i] == want_trunc[i], "truncated byte %d is %d, want %d", i, t[i], want_trunc[i]);
+    }
+}
+
+/* A VAE directory that is not the SDXL-VAE's layout: a clear error naming the cause. */
+static void vae_bad_dirs(void)
+{
+    jf_model_error err = {0};
+    char dir[256], cmd[600];
+    snprintf(dir, sizeof dir, "/tmp/jf_test_vae_bad_%d", (int)getpid());
+    jf_vae *v = NULL;
+    CHECK(jf_vae_load(dir, &v, &err) != 0 && strstr(err.msg, "config.json"));
+    CHECK_OK(jf_vae_write_random(dir, 0, 1, 0, &err));
+    /* a config naming another class */
+    snprintf(cmd, sizeof cmd, "sed -i 's/AutoencoderKL/AutoencoderTiny/' %s/config.json", dir);
+    CHECK(system(cmd) == 0);
+    CHECK(jf_vae_load(dir, &v, &err) != 0 && strstr(err.msg, "AutoencoderTiny"));
+    printf("  %s\n", err.msg);
+    /* widths the file does not have */
+    CHECK_OK(jf_vae_write_random(dir, 0, 1, 0, &err));
+    snprintf(cmd, sizeof cmd, "sed -i 's/\"block_out_channels\": \\[8, 8, 16, 16\\]/\"block_out_channels\": [8, 8, 16, 32]/' %s/config.json", dir);
+    CHECK(system(cmd) == 0);
+    CHECK(jf_vae_load(dir, &v, &err) != 0 && strstr(err.msg, "shape"));
+    printf("  %s\n", err.msg);
+    /* a tensor renamed */
+    CHECK_OK(jf_vae_write_random(dir, 0, 1, 0, &err));
+    snprintf(cmd, sizeof cmd, "sed -i 's/decoder.conv_out.weight/decoder.conv_OUT.weight/' %s/diffusion_pytorch_model.safetensors", dir);
+    CHECK(system(cmd) == 0);
+    CHECK(jf_vae_load(dir, &v, &err) != 0 && strstr(err.msg, "decoder.conv_out.weight"));
+    printf("  %s\n", err.msg);
+    /* the weights file missing */
+    snprintf(cmd, sizeof cmd, "rm %s/diffusion_pytorch_model.safetensors", dir);
+    CHECK(system(cmd) == 0);
+    CHECK(jf_vae_load(dir, &v, &err) != 0 && strstr(err.msg, "diffusion_pytorch_model.safetensors"));
+    printf("  %s\n", err.msg);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
 static const test_case cases[] = {
     {"modules", modules},
     {"sampling", sampling},
     {"determinism", determinism},
     {"noise", noise},
     {"bad_arguments", bad_arguments},
+    {"vae_golden", vae_golden},
+    {"vae_rgb8", vae_rgb8},
+    {"vae_bad_dirs", vae_bad_dirs},
 };
 TEST_MAIN(cases)
