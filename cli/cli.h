@@ -79,6 +79,7 @@ int cmd_ingest(int argc, char **argv);
 int cmd_filter(int argc, char **argv);
 int cmd_model(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 
 #endif

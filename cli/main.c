@@ -13,6 +13,7 @@ static const char HELP[] =
     "  filter   keep/drop samples by rules, presets and duplicates; named subsets with a funnel\n"
     "  model    inspect a JanusFlow model directory; write random ones in the released layout\n"
     "  chat     answer a question about images with the built-in JanusFlow\n"
+    "  generate images from text with the built-in JanusFlow and an SDXL-VAE\n"
     "  eval     FID and KID with the numbers of pytorch-fid, clean-fid, torch-fidelity, torchmetrics\n"
     "  demo     the main job on an embedded sample set it generates itself\n"
     "  version  print the version\n"
@@ -57,5 +58,7 @@ int main(int argc, char **argv)
         return cmd_model(argc - 1, argv + 1);
     if (!strcmp(cmd, "chat"))
         return cmd_chat(argc - 1, argv + 1);
+    if (!strcmp(cmd, "generate"))
+        return cmd_generate(argc - 1, argv + 1);
     return usage_error("", "unknown command '%s'", cmd);
 }

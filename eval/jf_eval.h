@@ -184,8 +184,77 @@ jf_status jf_npz_read_stats(const char *path, jf_fid_stats *stats, float **feats
                             jf_error *err);
 /* Writes mu and sigma as float64, like np.savez_compressed(path, mu=mu, sigma=sigma). */
 jf_status jf_npz_write_stats(const char *path, const jf_fid_stats *stats, jf_error *err);
+/* A float32 or float64 .npy array of up to 4 dimensions (C order) → float32 values (malloc'd)
+ * and its shape (unused dimensions 1). */
+jf_status jf_npy_read_f32(const char *path, float **values, uint64_t shape[4], int *ndim, jf_error *err);
 /* A 2-D float32 array as a .npy file (numpy's format 1.0), written whole or not at all. */
 jf_status jf_npy_write_f32(const char *path, const float *v, size_t rows, size_t cols, jf_error *err);
+
+
+/* ---- text to image: prompts, and images generated into files or a dataset (issue #11) ---- */
+
+typedef struct jf_prompt {
+    char *id;     /* from the file ("id", "key", "image_id"), or the prompt's 0-based index as %06zu */
+    char *text;
+    int64_t seed; /* the row's own seed, −1 when none */
+} jf_prompt;
+typedef struct jf_prompt_list {
+    jf_prompt *v;
+    size_t n;
+} jf_prompt_list;
+/* Prompts from a file ("-": stdin): .jsonl/.json one object a line ({"prompt"|"caption"|"text",
+ * optional "id"|"key"|"image_id", optional "seed"}); .csv/.tsv with a header naming a
+ * prompt|caption|text column (and optionally id, seed); anything else one prompt a line. Blank
+ * lines are skipped; a bad line is an error naming its line. */
+jf_status jf_prompts_read(const char *path, jf_prompt_list *out, jf_error *err);
+void jf_prompts_free(jf_prompt_list *l);
+
+/* One image done (or a prompt failed: index −1, error set). */
+typedef struct jf_generated {
+    const char *id;
+    int index;
+    const char *prompt;
+    uint64_t seed;
+    const char *where; /* file path or dataset key */
+    double seconds;
+    const char *error;
+} jf_generated;
+
+typedef struct jf_generate_params {
+    jf_t2i_params t2i;        /* steps, cfg, match_reference (on_step is jf_generate's) */
+    int per_prompt;           /* images per prompt [1] */
+    uint64_t seed;            /* image j of prompt i: seed + i·per_prompt + j, or the row's seed + j */
+    const float *noise;       /* initial latents for every prompt's images instead (per_prompt × latent) */
+    size_t noise_count;
+    const char *noise_name;   /* recorded in the sidecars */
+    int truncate;             /* 8-bit as the JanusFlow demo (truncate) instead of save_image (round) */
+    int jpeg_quality;         /* 0: PNG; else JPEG at this quality */
+    const char *out_dir;      /* DIR/ID-J.png + DIR/ID-J.json (the sidecar, written last) */
+    jf_store *into;           /* or samples of kind generation: key PREFIX/ID-J, png/jpg + txt + json
+                               * fields, columns gen_seed, gen_steps, gen_cfg, gen_model_hash,
+                               * gen_vae_hash, width, height */
+    const char *key_prefix;   /* ["gen"] */
+    unsigned part_k, part_n;  /* prompts i with i % part_n == part_k [0/1] */
+    const char *model_name, *vae_name, *jf_version; /* recorded in the sidecars */
+    void (*on_image)(void *user, const jf_generated *g);
+    void *user;
+    jf_progress_fn progress;  /* over sampling steps of all images of this part */
+    void *progress_user;
+} jf_generate_params;
+jf_generate_params jf_generate_default_params(void);
+
+typedef struct jf_generate_report {
+    uint64_t generated, skipped, failed, other_part;
+    double seconds;
+    char first_failure[1024];
+} jf_generate_report;
+
+/* Generates every image of the prompts (of this part) not already finished: the noise of its
+ * seed (jf_t2i_noise), the model's sampling, the VAE decode of z / scaling_factor, 8-bit, PNG or
+ * JPEG. A prompt the model refuses (too long for the context, ...) is counted as failed and the
+ * run goes on; an I/O error (full disk) stops it, finished images staying complete. */
+jf_status jf_generate(jf_janus *m, jf_vae *vae, const jf_prompt_list *prompts, const jf_generate_params *p,
+                      jf_generate_report *r, jf_error *err);
 
 #ifdef __cplusplus
 }

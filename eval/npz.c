@@ -3,6 +3,7 @@
 #include "eval_internal.h"
 
 #include <archive.h>
+#include <errno.h>
 #include <archive_entry.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +14,7 @@ typedef struct npy {
     char name[64];
     int is_f8;         /* '<f8' or '<f4' */
     int ndim;
-    uint64_t shape[2];
+    uint64_t shape[4];
     uint8_t *data;     /* raw little-endian values */
     size_t bytes;
 } npy;
@@ -72,8 +73,8 @@ static jf_status parse_npy(const char *path, const char *name, const uint8_t *p,
             break;
         char *end;
         unsigned long long v = strtoull(lp, &end, 10);
-        if (end == lp || out->ndim == 2)
-            return jf_error_set(err, JF_EFORMAT, "%s: %s has a shape of more than 2 dimensions", path, name);
+        if (end == lp || out->ndim == 4)
+            return jf_error_set(err, JF_EFORMAT, "%s: %s has a shape of more than 4 dimensions", path, name);
         out->shape[out->ndim++] = v;
         lp = end;
         if (*lp == 'L')
@@ -315,4 +316,57 @@ jf_status jf_npz_write_stats(const char *path, const jf_fid_stats *stats, jf_err
     if (s)
         remove(tmp);
     return s;
+}
+
+jf_status jf_npy_read_f32(const char *path, float **values, uint64_t shape[4], int *ndim, jf_error *err)
+{
+    *values = NULL;
+    *ndim = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return jf_error_set(err, JF_EIO, "%s: %s", path, strerror(errno));
+    uint8_t *buf = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (n == cap) {
+            cap = cap ? 2 * cap : 1 << 16;
+            uint8_t *q = cap <= ((size_t)1 << 34) ? realloc(buf, cap) : NULL;
+            if (!q) {
+                free(buf);
+                fclose(f);
+                return jf_error_set(err, JF_ENOMEM, "%s: out of memory", path);
+            }
+            buf = q;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return jf_error_set(err, JF_EIO, "%s: read error", path);
+    }
+    npy a;
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    jf_status s = parse_npy(path, base, buf, n, &a, err);
+    free(buf);
+    if (s)
+        return s;
+    size_t count = a.bytes / (a.is_f8 ? 8 : 4);
+    float *v = malloc((count ? count : 1) * sizeof *v);
+    if (!v) {
+        free(a.data);
+        return jf_error_set(err, JF_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < count; i++)
+        v[i] = (float)at(&a, i);
+    free(a.data);
+    for (int i = 0; i < 4; i++)
+        shape[i] = i < a.ndim ? a.shape[i] : 1;
+    *ndim = a.ndim;
+    *values = v;
+    return JF_OK;
 }

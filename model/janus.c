@@ -42,6 +42,7 @@ struct jf_janus {
     /* names bound to a tensor, for the unknown-tensor report */
     char **bound;
     size_t n_bound;
+    char hash[17]; /* jf_weights_content_hash, once asked for */
 };
 
 /* ---- JSON helpers ---- */
@@ -1359,4 +1360,11 @@ jf_model_status jf__janus_llm_hidden(jf_janus *m, jf__kv *kv, float *x, size_t T
     }
     free(row);
     return kernels_status(JF_MODEL_OK, err);
+}
+
+const char *jf_janus_weights_hash(jf_janus *m)
+{
+    if (!m->hash[0] && jf_weights_content_hash(m->st, m->hash, NULL))
+        m->hash[0] = 0;
+    return m->hash;
 }

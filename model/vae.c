@@ -51,10 +51,18 @@ struct jf_vae {
     float **owned; /* widened copies */
     size_t n_owned, cap_owned;
     size_t used;   /* tensors bound */
+    char hash[17]; /* jf_weights_content_hash, once asked for */
     vhalf enc, dec;
 };
 
 const jf_vae_config *jf_vae_get_config(const jf_vae *v) { return &v->cfg; }
+
+const char *jf_vae_weights_hash(jf_vae *v)
+{
+    if (!v->hash[0] && jf_weights_content_hash(v->st, v->hash, NULL))
+        v->hash[0] = 0;
+    return v->hash;
+}
 
 /* ---- config.json ---- */
 

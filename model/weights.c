@@ -4,6 +4,8 @@
  * recognised by content. Everything a header claims is checked against the file before use. */
 #include "model_internal.h"
 
+#include <xxhash.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <strings.h>
@@ -416,5 +418,39 @@ jf_model_status jf__weights_bind(const jf_weights *st, const char *name, int ndi
     w->cols = ndim == 1 ? t->shape[0] : 1;
     for (int i = 1; i < ndim; i++)
         w->cols *= t->shape[i];
+    return JF_MODEL_OK;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    const jf_tensor_info *const *x = a, *const *y = b;
+    return strcmp((*x)->name, (*y)->name);
+}
+
+jf_model_status jf_weights_content_hash(const jf_weights *w, char out[17], jf_model_error *err)
+{
+    const jf_tensor_info **order = malloc((w->n ? w->n : 1) * sizeof *order);
+    XXH3_state_t *h = XXH3_createState();
+    if (!order || !h) {
+        free(order);
+        XXH3_freeState(h);
+        return jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < w->n; i++)
+        order[i] = &w->t[i];
+    qsort(order, w->n, sizeof *order, by_name);
+    XXH3_64bits_reset(h);
+    for (size_t i = 0; i < w->n; i++) {
+        const jf_tensor_info *t = order[i];
+        int32_t meta[6] = {(int32_t)t->dtype, t->ndim, 0, 0, 0, 0};
+        for (int d = 0; d < t->ndim && d < 4; d++)
+            meta[2 + d] = (int32_t)t->shape[d];
+        XXH3_64bits_update(h, t->name, strlen(t->name) + 1);
+        XXH3_64bits_update(h, meta, sizeof meta);
+        XXH3_64bits_update(h, t->data, t->bytes);
+    }
+    snprintf(out, 17, "%016llx", (unsigned long long)XXH3_64bits_digest(h));
+    XXH3_freeState(h);
+    free(order);
     return JF_MODEL_OK;
 }

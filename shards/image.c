@@ -385,3 +385,69 @@ jf_status jf_jpeg_encode(const uint8_t *pixels, int width, int height, int chann
     return JF_OK;
 }
 
+
+typedef struct png_out {
+    uint8_t *p;
+    size_t len, cap;
+    int oom;
+} png_out;
+
+static void png_out_write(png_structp png, png_bytep data, png_size_t n)
+{
+    png_out *o = png_get_io_ptr(png);
+    if (o->oom)
+        return;
+    if (o->len + n > o->cap) {
+        size_t cap = o->cap ? o->cap : 65536;
+        while (cap < o->len + n)
+            cap *= 2;
+        uint8_t *q = realloc(o->p, cap);
+        if (!q) {
+            o->oom = 1;
+            return;
+        }
+        o->p = q;
+        o->cap = cap;
+    }
+    memcpy(o->p + o->len, data, n);
+    o->len += n;
+}
+
+static void png_out_flush(png_structp png) { (void)png; }
+
+jf_status jf_png_encode(const uint8_t *pixels, int width, int height, int channels, uint8_t **out, size_t *out_len,
+                        jf_error *err)
+{
+    *out = NULL;
+    *out_len = 0;
+    if ((channels != 1 && channels != 3) || width < 1 || height < 1)
+        return jf_error_set(err, JF_EARG, "png encode: %d x %d with %d channels", width, height, channels);
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    png_out o = {0};
+    if (!png || !info) {
+        png_destroy_write_struct(&png, &info);
+        return jf_error_set(err, JF_ENOMEM, "out of memory");
+    }
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_write_struct(&png, &info);
+        free(o.p);
+        return jf_error_set(err, JF_EARG, "png encode failed");
+    }
+    png_set_write_fn(png, &o, png_out_write, png_out_flush);
+    png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8, channels == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY,
+                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_set_compression_level(png, 6);
+    png_write_info(png, info);
+    for (int y = 0; y < height; y++)
+        png_write_row(png, (png_const_bytep)(pixels + (size_t)y * width * channels));
+    png_write_end(png, info);
+    png_destroy_write_struct(&png, &info);
+    if (o.oom) {
+        free(o.p);
+        return jf_error_set(err, JF_ENOMEM, "out of memory");
+    }
+    *out = o.p;
+    *out_len = o.len;
+    return JF_OK;
+}

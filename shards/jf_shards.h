@@ -258,6 +258,10 @@ jf_status jf_image_transform(const uint8_t *data, size_t size, const jf_resize_p
  * *out is malloc'd by the function; free() it. */
 jf_status jf_jpeg_encode(const uint8_t *pixels, int width, int height, int channels, int quality,
                          uint8_t **out, size_t *out_len, jf_error *err);
+/* Encodes 8-bit RGB (channels 3) or gray (1) as PNG (zlib level 6, no filter choice beyond
+ * libpng's default); *out is malloc'd. */
+jf_status jf_png_encode(const uint8_t *pixels, int width, int height, int channels, uint8_t **out, size_t *out_len,
+                        jf_error *err);
 
 
 /* ---- dictionaries ------------------------------------------------------------------------- */
