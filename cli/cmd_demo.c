@@ -263,6 +263,30 @@ int cmd_demo(int argc, char **argv)
     step(&o, "%s", "model: a tiny random JanusFlow in the released layout; the understanding path on two images from the shards");
     if ((rc = demo_model(dir, dataset, &o)))
         return rc;
+    {
+        step(&o, "%s", "generate: two images from a prompt with the same tiny random JanusFlow and a tiny random VAE in "
+                       "the SDXL-VAE's diffusers layout, into the dataset (kind generation; random weights: noise-like "
+                       "pictures, the pipeline is what is shown)");
+        char model_dir[4200], vae_dir[4200];
+        snprintf(model_dir, sizeof model_dir, "%s/tiny-janusflow", dir);
+        snprintf(vae_dir, sizeof vae_dir, "%s/tiny-vae", dir);
+        jf_model_error me = {0};
+        if (jf_vae_write_random(vae_dir, 0, 7, 0, &me)) {
+            fprintf(stderr, "jf demo: %s\n", me.msg);
+            return (int)me.code;
+        }
+        char *gv[] = {"generate", "--model", model_dir, "--vae", vae_dir, "a red bicycle leaning on a wall", "-n", "2",
+                      "--steps", "10", "--into", dataset, "--id", "demo", o.json ? "--json" : "--quiet", NULL};
+        optind = 1;
+        if ((rc = cmd_generate(15, gv)))
+            return rc;
+        if (!o.quiet && !o.json)
+            printf("    gen/demo-0, gen/demo-1: 64x64 PNGs with prompt, seed, steps, cfg and weight hashes\n");
+        char *fv[] = {"filter", dataset, "--where", "gen_seed is not null", "--into", "generated", "--replace", "--quiet", NULL};
+        optind = 1;
+        if ((rc = cmd_filter(8, fv)))
+            return rc;
+    }
 
     {
         char weights[4200], half_a[4200], half_b[4200];
@@ -294,6 +318,14 @@ int cmd_demo(int argc, char **argv)
                       o.json ? "--json" : "--quiet", NULL};
         optind = 1;
         if ((rc = cmd_eval(8, cv)))
+            return rc;
+        step(&o, "%s", "eval: CLIP score of the two generated images against their prompt (random generator, FORMULA "
+                       "CLIP: the numbers show the pipeline)");
+        char gen_subset[4300];
+        snprintf(gen_subset, sizeof gen_subset, "%s#generated", dataset);
+        char *gc[] = {"eval", "clipscore", gen_subset, "--model", clip_dir, o.json ? "--json" : "--quiet", NULL};
+        optind = 1;
+        if ((rc = cmd_eval(6, gc)))
             return rc;
     }
 done:

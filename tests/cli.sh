@@ -22,9 +22,11 @@ expect 0 "demo runs" $jf demo --dir "$work/demo" --quiet
 ds="$work/demo/dataset"
 sqlite3 "$ds/index.sqlite" "select count(*) from samples where clip_formula is not null" > "$work/n" 2>/dev/null
 [ "$(cat "$work/n")" -gt 10 ] && ok "demo wrote clip_formula for the captioned samples" || bad "clip_formula column missing"
+sqlite3 "$ds/index.sqlite" "select count(*) from samples where gen_seed is not null and kind = 'generation'" > "$work/n" 2>/dev/null
+[ "$(cat "$work/n")" = 2 ] && ok "demo generated two images into the dataset" || bad "demo generation samples: $(cat "$work/n")"
 expect 0 "filter on the CLIP score column" $jf filter "$ds" --where "clip_formula > -1000" --dry-run
 expect 0 "stats --json" $jf shard stats "$ds" --json
-python3 -c "import json,sys; d=json.load(open('$work/out')); sys.exit(0 if d['samples']==102 and d['by_kind']['generation']['samples']==63 and d['by_kind']['understanding']['samples']==19 and d['by_kind']['text']['samples']==20 else 1)" \
+python3 -c "import json,sys; d=json.load(open('$work/out')); sys.exit(0 if d['samples']==104 and d['by_kind']['generation']['samples']==65 and d['by_kind']['understanding']['samples']==19 and d['by_kind']['text']['samples']==20 else 1)" \
   && ok "stats JSON content" || bad "stats JSON content"
 expect 0 "verify clean" $jf shard verify "$ds" --json
 tail -1 "$work/out" | grep -q '"errors":0' && ok "verify JSON summary" || bad "verify JSON summary"
@@ -97,7 +99,7 @@ expect 2 "ingest --part 3/2 is a usage error" $jf ingest "$work/ing" "$in/laion/
 expect 0 "filter presets" $jf filter presets
 grep -q datacomp-basic "$work/out" && ok "presets listed" || bad "presets not listed"
 expect 0 "filter dry run JSON" $jf filter "$ds" --where "kind = 'generation'" --preset laion-safe --dry-run --json
-python3 -c "import json,sys; d=json.load(open('$work/out')); f=d['funnel']; sys.exit(0 if d['input']==102 and f[0]['remaining']==63 and d['subset'] is None else 1)" \
+python3 -c "import json,sys; d=json.load(open('$work/out')); f=d['funnel']; sys.exit(0 if d['input']==104 and f[0]['remaining']==65 and d['subset'] is None else 1)" \
   && ok "funnel JSON" || { bad "funnel JSON"; cat "$work/out"; }
 # a dry run writes nothing: not the text columns its rules would need, not a run row
 before=$(sqlite3 "$ds/index.sqlite" ".dump" | md5sum)
@@ -140,7 +142,7 @@ expect 0 "the MIX.md aesthetic example on imported data" $jf shard mix "$work/im
 # export with the keys the samples had in their inputs
 mkdir -p "$work/exp_orig"
 expect 0 "export --original-keys" $jf shard export "$ds" "$work/exp_orig/%03d.tar" --original-keys --json
-python3 -c "import json,sys; d=json.load(open('$work/out')); sys.exit(0 if d['keys']=='original' and d['samples']==102 else 1)" \
+python3 -c "import json,sys; d=json.load(open('$work/out')); sys.exit(0 if d['keys']=='original' and d['samples']==104 else 1)" \
   && ok "export reports original keys" || { bad "export --original-keys JSON"; cat "$work/out"; }
 tar -tf "$work/exp_orig/000.tar" | grep -q '^000000000\.jpg$' && ok "original keys have no source prefix" || bad "original keys still prefixed"
 [ -z "$(for t in "$work/exp_orig/"*.tar; do tar -tf "$t"; done | sort | uniq -d)" ] && ok "no two samples share a member name" || bad "original keys collide"
