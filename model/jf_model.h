@@ -389,8 +389,8 @@ typedef struct jf_janus_random_shape {
 } jf_janus_random_shape;
 jf_janus_random_shape jf_janus_tiny_shape(void); /* ~0.2 M parameters, 64 x 64 images */
 jf_janus_random_shape jf_janus_full_shape(void); /* JanusFlow-1.3B: 587 tensors, 2,046,367,504 parameters */
-/* The full widths (LLM 2048/5632/16 heads, SigLIP 1024/4096 at 384 px) with one block per tower and a
- * 320-token vocabulary: ~64 M parameters, for full-size layer tests. */
+/* The full widths (LLM 2048/5632/16 heads, SigLIP 1024/4096 at 384 px, generation heads 768) with one
+ * block per tower and a 320-token vocabulary: ~136 M parameters, for full-size layer tests. */
 jf_janus_random_shape jf_janus_layer_shape(void);
 
 /* The tensor count and parameter count of the release's inventory at a shape. */

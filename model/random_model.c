@@ -162,14 +162,13 @@ jf_janus_random_shape jf_janus_full_shape(void)
 
 jf_janus_random_shape jf_janus_layer_shape(void)
 {
-    /* the full widths with one block per tower and a small vocabulary: full-size layers for
-     * the per-module goldens without the 4 GB file */
+    /* the full widths with one block per tower and a small vocabulary: full-size layers (and
+     * the full-width generation heads) for the per-module goldens without the 4 GB file */
     jf_janus_random_shape s = jf_janus_full_shape();
     s.layers = 1;
     s.vit_layers = 1;
     s.vocab = 320;
-    s.gen_width = 16;
-    return s;
+    return s; /* the generation heads at their full width (768) too */
 }
 
 void jf_janus_random_inventory(const jf_janus_random_shape *shape, size_t *tensors, uint64_t *parameters)

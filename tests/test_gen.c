@@ -69,34 +69,46 @@ static double rel_err(const float *a, const float *b, size_t n)
 typedef struct golden {
     char *buf;
     size_t len;
-    uint64_t weights_sum;
+    uint64_t weights_sum, layer_sum;
     uint32_t n;
 } golden;
 
-static const float *golden_find(const golden *g, const char *name, size_t *count)
+/* A record's values (every stride-th of the output) and their count. */
+static const float *golden_find_strided(const golden *g, const char *name, uint32_t *stride, size_t *count)
 {
-    size_t off = 20;
-    for (uint32_t r = 0; r < g->n && off + 36 <= g->len; r++) {
-        uint32_t c;
-        memcpy(&c, g->buf + off + 32, 4);
+    size_t off = 28;
+    for (uint32_t r = 0; r < g->n && off + 40 <= g->len; r++) {
+        uint32_t st, c;
+        memcpy(&st, g->buf + off + 32, 4);
+        memcpy(&c, g->buf + off + 36, 4);
         if (!strncmp(g->buf + off, name, 32)) {
+            *stride = st;
             *count = c;
-            return (const float *)(g->buf + off + 36);
+            return (const float *)(g->buf + off + 40);
         }
-        off += 36 + (size_t)c * 4;
+        off += 40 + (size_t)c * 4;
     }
     *count = 0;
     return NULL;
+}
+
+/* A record kept whole. */
+static const float *golden_find(const golden *g, const char *name, size_t *count)
+{
+    uint32_t stride;
+    const float *v = golden_find_strided(g, name, &stride, count);
+    return v && stride == 1 ? v : NULL;
 }
 
 static int golden_open(golden *g)
 {
     memset(g, 0, sizeof *g);
     g->buf = slurp(JF_TEST_DATA "/janus_gen_golden.bin", &g->len);
-    if (!g->buf || g->len < 20 || memcmp(g->buf, "JFGG1\0\0\0", 8))
+    if (!g->buf || g->len < 28 || memcmp(g->buf, "JFGG2\0\0\0", 8))
         return -1;
     memcpy(&g->weights_sum, g->buf + 8, 8);
-    memcpy(&g->n, g->buf + 16, 4);
+    memcpy(&g->layer_sum, g->buf + 16, 8);
+    memcpy(&g->n, g->buf + 24, 4);
     return g->weights_sum == word_sum(TINY_DIR "/model.safetensors") ? 0 : -2;
 }
 
@@ -167,6 +179,64 @@ static void modules(void)
     free(ws);
     jf_janus_free(m);
     free(g.buf);
+}
+
+/* One full-width module of each kind (the release's widths: 768 and 1536 channels, hidden 2048)
+ * of `jf model random --layer` (seed 1, written here as the golden's was): the timestep
+ * embedding and a ConvNeXt block of the encoder and of the decoder, on 6 × 6 maps. */
+static void full_width(void)
+{
+    jf_model_error err = {0};
+    golden g;
+    CHECK(golden_open(&g) == 0);
+    char dir[256], path[512];
+    snprintf(dir, sizeof dir, "/tmp/jf_test_gen_layer_%d", (int)getpid());
+    jf_janus_random_shape shape = jf_janus_layer_shape();
+    CHECK_OK(jf_janus_write_random(dir, &shape, 1, &err));
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    CHECK_MSG(word_sum(path) == g.layer_sum, "the golden was made from other weights (regenerate with "
+                                             "tests/reference/janus_gen_ref.py golden)");
+    jf_janus *m = NULL;
+    CHECK_OK(jf_janus_load(dir, &m, NULL, NULL, NULL, &err));
+    const jf_janus_config *c = jf_janus_get_config(m);
+    CHECK(c->gen.channels == 768 && c->hidden == 2048);
+    size_t C = 768, H = 2048;
+    float *buf = malloc(36 * 2 * C * sizeof *buf), *ws = malloc((size_t)64 << 20), temb[2 * 2048], cond[2048];
+    CHECK(buf && ws);
+    uint32_t stride;
+    size_t cnt;
+    const float *want = golden_find_strided(&g, "full/time_embed", &stride, &cnt);
+    CHECK(want && stride == 1 && cnt == 2 * H);
+    jf__gen_time_embed(m, 500.0f, temb, ws);
+    jf__gen_time_embed(m, 966.6667f, temb + H, ws);
+    /* 384 frequencies at t up to 1000: a one-ulp difference between glibc's expf and PyTorch's
+     * vectorised exp in a frequency moves the sinusoid's argument by up to ~1e-4 rad (measured:
+     * 7e-6 of the largest value after the two linears) */
+    compare("full time_embed", temb, want, 2 * H, 2e-5);
+    const jf__gen_heads *h = jf__janus_gen_heads(m);
+    formula_input(cond, 1, H, 11);
+    const char *names[2] = {"full/enc_block0", "full/dec_block0"};
+    for (int k = 0; k < 2; k++) {
+        size_t Ck = C * (size_t)(k + 1);
+        formula_input(buf, 36, Ck, (uint32_t)(12 + k));
+        jf__gen_convnext(k ? &h->dec[0] : &h->enc[0], (int)Ck, (int)H, 6, 1e-6, buf, cond, ws);
+        want = golden_find_strided(&g, names[k], &stride, &cnt);
+        CHECK(want && (cnt - 1) * stride < 36 * Ck);
+        double d = 0, mx = 0;
+        for (size_t i = 0; i < cnt; i++) {
+            d = fmax(d, fabs((double)buf[i * stride] - want[i]));
+            mx = fmax(mx, fabs((double)want[i]));
+        }
+        printf("  %-22s max error %.2e of max |value| (tolerance 1e-05)\n", names[k], d / mx);
+        CHECK(d / mx <= 1e-5);
+    }
+    free(buf);
+    free(ws);
+    jf_janus_free(m);
+    free(g.buf);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
 }
 
 typedef struct step_log {
@@ -537,6 +607,7 @@ static void vae_bad_dirs(void)
 static const test_case cases[] = {
     {"modules", modules},
     {"sampling", sampling},
+    {"full_width", full_width},
     {"determinism", determinism},
     {"noise", noise},
     {"bad_arguments", bad_arguments},

@@ -7,10 +7,13 @@ every step recomputes the whole sequence of both rows (conditional and unconditi
 with the prompt masked out after BOS by an attention mask, positions 0..P+N for both). jf reuses
 the prompt's keys and values instead; the golden checks that this gives the same velocities.
 
-  golden MODEL_DIR OUT   writes OUT for tests/data/janus_tiny (its model.safetensors, config.json)
+  golden MODEL_DIR LAYER_DIR OUT   writes OUT for tests/data/janus_tiny and for the full-width
+                                   model of `jf model random DIR --layer` (seed 1), whose generation
+                                   heads have the release's widths (768, 1536, hidden 2048)
 
-Golden layout (little-endian): b"JFGG1\\0\\0\\0", u64 word sum of model.safetensors, u32 n_records,
-then per record: char name[32] (NUL-padded), u32 count, f32 values[count].
+Golden layout (little-endian): b"JFGG2\\0\\0\\0", u64 word sum of MODEL_DIR's model.safetensors, u64
+of LAYER_DIR's, u32 n_records, then per record: char name[32] (NUL-padded), u32 stride, u32 count,
+f32 values[count] = the output's values 0, stride, 2·stride, … (flattened; large outputs sampled).
 """
 import json
 import math
@@ -143,7 +146,19 @@ def sample(wt, c, ids, z, steps, w, match_reference, records, tag):
     records.append((f"{tag}/z", z))
 
 
-def golden(model_dir, out):
+def full_width(layer_dir, recs):
+    """One full-width module of each kind of the generation heads, on 6 × 6 maps."""
+    wt = R.read_safetensors(os.path.join(layer_dir, "model.safetensors"))
+    C, H = wt[ENC + "in_conv.weight"].shape[0], wt["vision_gen_enc_aligner.weight"].shape[0]
+    recs.append(("full/time_embed", time_embed(wt, torch.tensor([500.0, 966.6667]), C)))
+    cond = R.formula_input(1, H, 11)
+    x = R.formula_input(36, C, 12).reshape(1, 6, 6, C).permute(0, 3, 1, 2)
+    recs.append(("full/enc_block0", convnext(wt, ENC + "mid_block.res_blocks.0.", x, cond).permute(0, 2, 3, 1)))
+    x = R.formula_input(36, 2 * C, 13).reshape(1, 6, 6, 2 * C).permute(0, 3, 1, 2)
+    recs.append(("full/dec_block0", convnext(wt, DEC + "mid_block.res_blocks.0.", x, cond).permute(0, 2, 3, 1)))
+
+
+def golden(model_dir, layer_dir, out):
     path = os.path.join(model_dir, "model.safetensors")
     wt = R.read_safetensors(path)
     c = R.config_of(model_dir, wt)
@@ -178,19 +193,22 @@ def golden(model_dir, out):
     recs.append(("noise", noise))
     sample(wt, c, ids, noise, 3, 2.0, False, recs, "f32")
     sample(wt, c, ids, noise, 3, 2.0, True, recs, "ref")
+    full_width(layer_dir, recs)
     with open(out, "wb") as f:
-        f.write(b"JFGG1\0\0\0")
-        f.write(struct.pack("<QI", R.word_sum(path), len(recs)))
+        f.write(b"JFGG2\0\0\0")
+        f.write(struct.pack("<QQI", R.word_sum(path), R.word_sum(os.path.join(layer_dir, "model.safetensors")), len(recs)))
         for name, v in recs:
             a = v.detach().numpy().astype("<f4").ravel()
+            stride = 1 if a.size <= 4096 else 97
+            a = a[::stride]
             f.write(name.encode().ljust(32, b"\0"))
-            f.write(struct.pack("<I", a.size))
+            f.write(struct.pack("<II", stride, a.size))
             f.write(a.tobytes())
     print(f"{out}: {len(recs)} records", file=sys.stderr)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "golden":
-        golden(sys.argv[2], sys.argv[3])
+    if len(sys.argv) == 5 and sys.argv[1] == "golden":
+        golden(sys.argv[2], sys.argv[3], sys.argv[4])
     else:
         sys.exit(__doc__)
