@@ -3,6 +3,7 @@
 #include "jf_eval.h"
 
 #include <getopt.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -11,6 +12,7 @@ static const char HELP[] =
     "usage: jf eval fid A B [options]        FID (and KID with --kid) between two image sets\n"
     "       jf eval stats SOURCE OUT.npz [options]   FID statistics of one set, as pytorch-fid saves them\n"
     "       jf eval clipscore SOURCE --model DIR [options]   CLIP score of (image, caption) pairs\n"
+    "       jf eval t2i --model DIR --vae DIR --prompts FILE --work DS [options]   text-to-image protocol\n"
     "\n"
     "A, B and SOURCE are image folders (recursive), tarballs, jf datasets (DIR or DIR#SUBSET), or for\n"
     "fid also .npz statistics (mu, sigma: pytorch-fid --save-stats, clean-fid custom stats).\n"
@@ -503,6 +505,264 @@ static int eval_clipscore(int argc, char **argv)
     return rc;
 }
 
+static const char *steps_cfg_text(const jf_generate_params *gp)
+{
+    static char buf[64];
+    snprintf(buf, sizeof buf, "%d, CFG %g", gp->t2i.steps, gp->t2i.cfg);
+    return buf;
+}
+
+static const char T2I_HELP[] =
+    "usage: jf eval t2i --model DIR --vae DIR --prompts FILE --work DS --ref REF.npz [options]\n"
+    "       jf eval t2i ... --part K/N        (generation only, into this part's DS; merge the parts with\n"
+    "                                        jf shard merge, then --score-only on the merged dataset)\n"
+    "       jf eval t2i --work DS --ref REF.npz --score-only [--clip DIR]\n"
+    "\n"
+    "The protocol of the Janus papers for MJHQ-30K / COCO-30K: one image per prompt with the built-in\n"
+    "JanusFlow at the paper's settings (30 Euler steps, CFG 2; seed = --seed + the prompt's index),\n"
+    "generated into the jf dataset DS (resumable: finished prompts are skipped); then every image\n"
+    "centre-cropped and Lanczos-resized to 256 (GigaGAN), clean-fid statistics (clean mode) and FID\n"
+    "against REF.npz (the reference set's statistics: jf eval stats REF_IMAGES REF.npz --gigagan 256);\n"
+    "with --clip, the CLIP score of each image against its prompt.\n"
+    "\n"
+    "options:\n"
+    "  --model DIR, --vae DIR   the JanusFlow and SDXL-VAE directories (see jf generate)\n"
+    "  --prompts FILE           .jsonl / .csv / .txt prompts (see jf generate --help)\n"
+    "  --work DS                the dataset the images go to (created if missing)\n"
+    "  --ref REF.npz            reference statistics for FID (2048-d, as jf eval stats writes them)\n"
+    "  --weights PATH           FID Inception weights (see jf eval --help)\n"
+    "  --clip DIR               a Hugging Face CLIP directory: also the CLIP score; --clip-kind K\n"
+    "                           (torchmetrics, default; hessel; cosine)\n"
+    "  --steps N, --cfg W, --seed S   sampling (defaults 30, 2, 0: the paper's settings)\n"
+    "  --part K/N               generate prompts I with I %% N == K only, no scoring\n"
+    "  --score-only             no generation: score the images already in DS\n"
+    "  --threads N, --json, --quiet\n";
+
+static int eval_t2i(int argc, char **argv)
+{
+    enum { O_MODEL = 1000, O_VAE, O_PROMPTS, O_WORK, O_REF, O_WEIGHTS, O_CLIP, O_KIND, O_STEPS, O_CFG, O_SEED, O_PART,
+           O_SCORE, O_THREADS, O_JSON, O_QUIET, O_HELP };
+    static const struct option opts[] = {
+        {"model", required_argument, 0, O_MODEL},   {"vae", required_argument, 0, O_VAE},
+        {"prompts", required_argument, 0, O_PROMPTS}, {"work", required_argument, 0, O_WORK},
+        {"ref", required_argument, 0, O_REF},       {"weights", required_argument, 0, O_WEIGHTS},
+        {"clip", required_argument, 0, O_CLIP},     {"clip-kind", required_argument, 0, O_KIND},
+        {"steps", required_argument, 0, O_STEPS},   {"cfg", required_argument, 0, O_CFG},
+        {"seed", required_argument, 0, O_SEED},     {"part", required_argument, 0, O_PART},
+        {"score-only", no_argument, 0, O_SCORE},    {"threads", required_argument, 0, O_THREADS},
+        {"json", no_argument, 0, O_JSON},           {"quiet", no_argument, 0, O_QUIET},
+        {"help", no_argument, 0, O_HELP},           {0, 0, 0, 0}};
+    const char *model_dir = NULL, *vae_dir = NULL, *prompts_path = NULL, *work = NULL, *ref = NULL, *clip_dir = NULL;
+    char wbuf[4096];
+    const char *weights = default_weights(wbuf, sizeof wbuf);
+    jf_clipscore_kind kind = JF_CLIPSCORE_TORCHMETRICS;
+    jf_generate_params gp = jf_generate_default_params();
+    int score_only = 0, parted = 0;
+    long threads = 0, v;
+    cli_opts o = {0};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case O_MODEL: model_dir = optarg; break;
+        case O_VAE: vae_dir = optarg; break;
+        case O_PROMPTS: prompts_path = optarg; break;
+        case O_WORK: work = optarg; break;
+        case O_REF: ref = optarg; break;
+        case O_WEIGHTS: weights = optarg; break;
+        case O_CLIP: clip_dir = optarg; break;
+        case O_KIND:
+            if (jf_clipscore_kind_parse(optarg, &kind))
+                return usage_error("eval t2i", "unknown --clip-kind %s (torchmetrics, hessel, cosine)", optarg);
+            break;
+        case O_STEPS:
+            if (parse_int(optarg, &v) || v < 1 || v > 100000)
+                return usage_error("eval t2i", "--steps needs a whole number >= 1");
+            gp.t2i.steps = (int)v;
+            break;
+        case O_CFG: {
+            char *end;
+            double w = strtod(optarg, &end);
+            if (*end || end == optarg || !isfinite(w) || w < 0)
+                return usage_error("eval t2i", "--cfg needs a finite number >= 0 (got %s)", optarg);
+            gp.t2i.cfg = w;
+            break;
+        }
+        case O_SEED:
+            if (parse_u64(optarg, &gp.seed))
+                return usage_error("eval t2i", "bad --seed %s", optarg);
+            break;
+        case O_PART: {
+            unsigned k, n;
+            char extra;
+            if (sscanf(optarg, "%u/%u%c", &k, &n, &extra) != 2 || n == 0 || k >= n)
+                return usage_error("eval t2i", "--part needs K/N with 0 <= K < N, e.g. 3/8");
+            gp.part_k = k;
+            gp.part_n = n;
+            parted = 1;
+            break;
+        }
+        case O_SCORE: score_only = 1; break;
+        case O_THREADS:
+            if (parse_int(optarg, &threads) || threads < 1 || threads > 1024)
+                return usage_error("eval t2i", "--threads needs 1..1024");
+            break;
+        case O_JSON: o.json = 1; break;
+        case O_QUIET: o.quiet = 1; break;
+        case O_HELP:
+        case 'h': fputs(T2I_HELP, stdout); return 0;
+        default: return usage_error("eval t2i", "see jf eval t2i --help");
+        }
+    }
+    if (optind < argc)
+        return usage_error("eval t2i", "unexpected argument %s", argv[optind]);
+    if (!work)
+        return usage_error("eval t2i", "--work DS is required (the dataset the images go to)");
+    if (score_only && parted)
+        return usage_error("eval t2i", "--part generates; --score-only scores: one or the other");
+    if (!score_only && (!model_dir || !vae_dir || !prompts_path))
+        return usage_error("eval t2i", "--model, --vae and --prompts are required to generate (or --score-only)");
+    if (!parted && !ref)
+        return usage_error("eval t2i", "--ref REF.npz is required to score (jf eval stats REF_IMAGES REF.npz --gigagan 256)");
+    if (threads)
+        jf_model_set_threads((int)threads);
+    jf_error err = {0};
+    int rc = 0;
+    if (!score_only) {
+        char *gv[40];
+        int gc = 0;
+        char steps[32], cfg[64], seed[32], part[64], thr[32];
+        snprintf(steps, sizeof steps, "%d", gp.t2i.steps);
+        snprintf(cfg, sizeof cfg, "%.17g", gp.t2i.cfg);
+        snprintf(seed, sizeof seed, "%llu", (unsigned long long)gp.seed);
+        snprintf(part, sizeof part, "%u/%u", gp.part_k, gp.part_n);
+        snprintf(thr, sizeof thr, "%ld", threads);
+        gv[gc++] = "generate";
+        gv[gc++] = "--model";
+        gv[gc++] = (char *)model_dir;
+        gv[gc++] = "--vae";
+        gv[gc++] = (char *)vae_dir;
+        gv[gc++] = "--prompts";
+        gv[gc++] = (char *)prompts_path;
+        gv[gc++] = "--into";
+        gv[gc++] = (char *)work;
+        gv[gc++] = "--steps";
+        gv[gc++] = steps;
+        gv[gc++] = "--cfg";
+        gv[gc++] = cfg;
+        gv[gc++] = "--seed";
+        gv[gc++] = seed;
+        gv[gc++] = "--part";
+        gv[gc++] = part;
+        if (threads) {
+            gv[gc++] = "--threads";
+            gv[gc++] = thr;
+        }
+        gv[gc++] = "--quiet";
+        gv[gc] = NULL;
+        optind = 1;
+        rc = cmd_generate(gc, gv);
+        if (rc && rc != EXIT_PROBLEMS)
+            return rc;
+        if (parted) {
+            if (!o.quiet)
+                fprintf(stderr, "jf eval t2i: part %u/%u generated into %s; merge the parts (jf shard merge ALL PART...) and "
+                                "score with --score-only\n", gp.part_k, gp.part_n, work);
+            return rc;
+        }
+    }
+    /* FID: GigaGAN crop to 256, clean-fid statistics, against the reference's */
+    eval_opts eo;
+    memset(&eo, 0, sizeof eo);
+    eo.p.mode = JF_FID_CLEAN;
+    eo.p.gigagan_size = 256;
+    eo.p.batch = 16;
+    eo.weights = weights;
+    eo.json = o.json;
+    eo.quiet = o.quiet;
+    side a = {work, 0, {0}, {0}, 0}, b = {ref, 0, {0}, {0}, 0};
+    jf_inception *net = NULL;
+    int frc = load_side(&net, &eo, &a, "features");
+    if (!frc)
+        frc = load_side(&net, &eo, &b, "reference");
+    jf_frechet_result fr;
+    memset(&fr, 0, sizeof fr);
+    if (!frc && !b.is_npz)
+        frc = usage_error("eval t2i", "--ref must be an .npz of statistics");
+    if (!frc && jf_frechet_distance(&a.st, &b.st, 0, &fr, &err))
+        frc = fail("eval t2i", &err);
+    jf_clipscore_result cr;
+    memset(&cr, 0, sizeof cr);
+    int crc = 0;
+    if (!frc && clip_dir) {
+        jf_model_error me = {0};
+        jf_clip *cm = NULL;
+        if (jf_clip_load(clip_dir, &cm, &me)) {
+            fprintf(stderr, "jf eval t2i: %s\n", me.msg);
+            crc = me.code ? (int)me.code : 3;
+        } else {
+            jf_clipscore_params cp;
+            memset(&cp, 0, sizeof cp);
+            cp.kind = kind;
+            cp.preprocess = -1;
+            if (jf_clipscore_run(cm, work, &cp, &cr, &err))
+                crc = fail("eval t2i", &err);
+            jf_clip_free(cm);
+        }
+    }
+    if (!frc && !crc) {
+        if (o.json) {
+            jw w;
+            jw_init(&w, stdout);
+            jw_obj(&w);
+            jw_knum(&w, "fid", fr.fid);
+            jw_kint(&w, "images", (long long)a.fs.n);
+            jw_kint(&w, "undecodable", (long long)a.fs.undecodable);
+            if (clip_dir) {
+                jw_knum(&w, "clip_score", cr.score);
+                jw_kstr(&w, "clip_kind", jf_clipscore_kind_name(kind));
+                jw_kint(&w, "clip_pairs", (long long)cr.n);
+                jw_knum(&w, "clip_mean_cosine", cr.mean_cosine);
+            }
+            if (!score_only) {
+                jw_key(&w, "some_prompts_failed");
+                jw_bool(&w, rc == EXIT_PROBLEMS);
+            }
+            jw_key(&w, "protocol");
+            jw_obj(&w);
+            jw_kstr(&w, "name", "janus-t2i");
+            jw_kint(&w, "images_per_prompt", 1);
+            if (!score_only) {
+                jw_kint(&w, "steps", gp.t2i.steps);
+                jw_knum(&w, "cfg", gp.t2i.cfg);
+            }
+            jw_kint(&w, "gigagan_size", 256);
+            jw_kstr(&w, "fid_mode", "clean");
+            jw_kstr(&w, "reference", ref);
+            jw_kstr(&w, "weights_hash", jf_inception_weights_hash(net));
+            jw_end_obj(&w);
+            jw_end_obj(&w);
+            jw_newline(&w);
+        } else {
+            printf("FID %.4f   (%zu images of %s against %s)\n", fr.fid, a.fs.n, work, ref);
+            if (clip_dir)
+                printf("CLIP score %.4f   (%s; %zu pairs, mean cosine %.4f; model %s)\n", cr.score,
+                       jf_clipscore_kind_name(kind), cr.n, cr.mean_cosine, clip_dir);
+            printf("protocol: one image per prompt%s%s, GigaGAN centre crop + Lanczos to 256, clean-fid statistics "
+                   "(clean mode), Inception weights hash %s\n",
+                   score_only ? "" : ", Euler steps ", score_only ? "" : steps_cfg_text(&gp), jf_inception_weights_hash(net));
+        }
+        if (a.fs.undecodable || (clip_dir && (cr.no_caption || cr.undecodable)))
+            rc = EXIT_PROBLEMS;
+    }
+    jf_clipscore_result_free(&cr);
+    jf_feature_set_free(&a.fs);
+    jf_fid_stats_free(&a.st);
+    jf_fid_stats_free(&b.st);
+    jf_inception_free(net);
+    return frc ? frc : crc ? crc : rc;
+}
+
 int cmd_eval(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -515,5 +775,7 @@ int cmd_eval(int argc, char **argv)
         return eval_stats(argc - 1, argv + 1);
     if (!strcmp(argv[1], "clipscore"))
         return eval_clipscore(argc - 1, argv + 1);
-    return usage_error("eval", "unknown subcommand '%s' (fid, stats, clipscore)", argv[1]);
+    if (!strcmp(argv[1], "t2i"))
+        return eval_t2i(argc - 1, argv + 1);
+    return usage_error("eval", "unknown subcommand '%s' (fid, stats, clipscore, t2i)", argv[1]);
 }

@@ -9,6 +9,7 @@
 #include "model_internal.h"
 
 #include <math.h>
+#include <time.h>
 
 static int gen_ready(const jf_janus *m, jf_model_error *err)
 {
@@ -233,6 +234,22 @@ char *jf_janus_t2i_prompt(const jf_janus *m, const char *prompt)
     return s;
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Adds the time since *t to slot k of the timing array (if any) and restarts *t. */
+static void lap(double *seconds, int k, double *t)
+{
+    double n = now_s();
+    if (seconds)
+        seconds[k] += n - *t;
+    *t = n;
+}
+
 /* bf16 round-to-nearest-even of a float, as torch's .to(torch.bfloat16) */
 static float to_bf16(float f)
 {
@@ -265,15 +282,23 @@ jf_model_status jf_janus_t2i_ids(jf_janus *m, const int32_t *ids, size_t n_ids, 
     if (P + T > (size_t)c->max_positions)
         return jf__merr(err, JF_MODEL_ELIMIT, "the prompt's %zu tokens and %zu image positions exceed the context of %d",
                         n_ids, T, c->max_positions);
+    /* the language model takes both rows of one image in one batched pass (1,154 rows at
+     * JanusFlow's 577 per row): the GEMMs see the same matrices whatever the number of images,
+     * so an image's bytes never depend on the batch it was sampled in (OpenBLAS's results for a
+     * row may change with the row count) */
+    const size_t group = 1;
     jf__kv *kc = jf__kv_create(), *ku = jf__kv_create();
     float *pe = malloc(P * H * sizeof *pe), *temb = malloc((C + 2 * H) * sizeof *temb);
-    float *x_emb = malloc(N * C * sizeof *x_emb), *seq_c = malloc(T * H * sizeof *seq_c);
-    float *seq_u = malloc(T * H * sizeof *seq_u), *vc = malloc(Z * sizeof *vc), *vu = malloc(Z * sizeof *vu);
-    jf_model_status s = kc && ku && pe && temb && x_emb && seq_c && seq_u && vc && vu
+    float *x_emb = malloc(group * N * C * sizeof *x_emb), *seq = malloc(2 * group * T * H * sizeof *seq);
+    float *vc = malloc(Z * sizeof *vc), *vu = malloc(Z * sizeof *vu);
+    const jf__kv **prefix = malloc(2 * group * sizeof *prefix);
+    long *pos0 = malloc(2 * group * sizeof *pos0);
+    jf_model_status s = kc && ku && pe && temb && x_emb && seq && vc && vu && prefix && pos0
                             ? JF_MODEL_OK
                             : jf__merr(err, JF_MODEL_ENOMEM, "out of memory for generation");
     /* the prompt's keys and values, once: the conditional row holds the whole prompt; the
      * unconditional row only its first token (BOS), the others being masked out as keys there */
+    double tick = now_s();
     if (!s)
         s = jf__janus_embed_ids(m, ids, P, pe, err);
     if (!s)
@@ -282,6 +307,13 @@ jf_model_status jf_janus_t2i_ids(jf_janus *m, const int32_t *ids, size_t n_ids, 
         s = jf__janus_embed_ids(m, ids, P, pe, err);
     if (!s)
         s = jf__janus_llm_hidden(m, kc, pe, P, 0, 1, err);
+    lap(p.seconds, 0, &tick);
+    /* conditional rows after the prompt, at positions P..P+N; unconditional rows after BOS alone
+     * at the same positions (the masked prompt positions still count) */
+    for (size_t r = 0; r < 2 * group && !s; r++) {
+        prefix[r] = r % 2 ? ku : kc;
+        pos0[r] = (long)P;
+    }
     float dt = 1.0f / (float)p.steps;
     if (p.match_reference)
         dt = to_bf16(dt);
@@ -292,32 +324,37 @@ jf_model_status jf_janus_t2i_ids(jf_janus *m, const int32_t *ids, size_t n_ids, 
         float t = (float)((double)k / (double)p.steps * 1000.0);
         if (p.match_reference)
             t = to_bf16(t);
-        jf__gen_time_embed(m, t, temb, tscratch);
-        for (size_t im = 0; !s && im < n_images; im++) {
-            float *zi = z + im * Z;
-            s = jf__gen_encode(m, zi, temb, x_emb, seq_c + H, err);
-            if (s)
-                break;
-            memcpy(seq_c, temb, H * sizeof *seq_c);
-            memcpy(seq_u, seq_c, T * H * sizeof *seq_u);
-            /* conditional: after the prompt, positions P..P+N; unconditional: after BOS, at the
-             * same positions (the masked prompt positions still count) */
-            s = jf__janus_llm_hidden(m, kc, seq_c, T, (long)P, 0, err);
+        jf__gen_time_embed(m, t, temb, tscratch); /* shared by the images of the step */
+        lap(p.seconds, 1, &tick);
+        for (size_t i0 = 0; !s && i0 < n_images; i0 += group) {
+            size_t gn = n_images - i0 < group ? n_images - i0 : group;
+            for (size_t j = 0; !s && j < gn; j++) {
+                float *cond = seq + 2 * j * T * H, *uncond = cond + T * H;
+                s = jf__gen_encode(m, z + (i0 + j) * Z, temb, x_emb + j * N * C, cond + H, err);
+                memcpy(cond, temb, H * sizeof *cond);
+                memcpy(uncond, cond, T * H * sizeof *uncond);
+            }
+            lap(p.seconds, 1, &tick);
             if (!s)
-                s = jf__janus_llm_hidden(m, ku, seq_u, T, (long)P, 0, err);
-            if (!s)
-                s = jf__gen_decode(m, seq_c + H, x_emb, temb, vc, err);
-            if (!s)
-                s = jf__gen_decode(m, seq_u + H, x_emb, temb, vu, err);
-            if (s)
-                break;
-            float w = (float)p.cfg;
-            for (size_t i = 0; i < Z; i++)
-                vc[i] = w * vc[i] - (w - 1.0f) * vu[i];
-            if (p.on_step)
-                p.on_step(p.user, k, p.steps, im, zi, vc);
-            for (size_t i = 0; i < Z; i++)
-                zi[i] += dt * vc[i];
+                s = jf__janus_llm_extend_batch(m, prefix, 2 * gn, seq, T, pos0, err);
+            lap(p.seconds, 2, &tick);
+            for (size_t j = 0; !s && j < gn; j++) {
+                float *zi = z + (i0 + j) * Z, *cond = seq + 2 * j * T * H, *uncond = cond + T * H;
+                s = jf__gen_decode(m, cond + H, x_emb + j * N * C, temb, vc, err);
+                if (!s)
+                    s = jf__gen_decode(m, uncond + H, x_emb + j * N * C, temb, vu, err);
+                lap(p.seconds, 3, &tick);
+                if (s)
+                    break;
+                float w = (float)p.cfg;
+                for (size_t i = 0; i < Z; i++)
+                    vc[i] = w * vc[i] - (w - 1.0f) * vu[i];
+                if (p.on_step)
+                    p.on_step(p.user, k, p.steps, i0 + j, zi, vc);
+                for (size_t i = 0; i < Z; i++)
+                    zi[i] += dt * vc[i];
+                lap(NULL, 0, &tick); /* the callback's time is not the model's */
+            }
         }
     }
     jf__kv_free(kc);
@@ -325,10 +362,11 @@ jf_model_status jf_janus_t2i_ids(jf_janus *m, const int32_t *ids, size_t n_ids, 
     free(pe);
     free(temb);
     free(x_emb);
-    free(seq_c);
-    free(seq_u);
+    free(seq);
     free(vc);
     free(vu);
+    free(prefix);
+    free(pos0);
     return s;
 }
 

@@ -1368,3 +1368,66 @@ const char *jf_janus_weights_hash(jf_janus *m)
         m->hash[0] = 0;
     return m->hash;
 }
+
+jf_model_status jf__janus_llm_extend_batch(jf_janus *m, const jf__kv *const *prefix, size_t n, float *x, size_t T,
+                                           const long *pos0, jf_model_error *err)
+{
+    const jf_janus_config *c = &m->cfg;
+    size_t H = (size_t)c->hidden, I = (size_t)c->intermediate, KV = (size_t)c->kv_heads * c->head_dim, R = n * T;
+    size_t most = 0;
+    for (size_t i = 0; i < n; i++) {
+        if ((size_t)pos0[i] + T > (size_t)c->max_positions)
+            return jf__merr(err, JF_MODEL_ELIMIT, "positions up to %zu exceed the model's context of %d",
+                            (size_t)pos0[i] + T, c->max_positions);
+        if (prefix[i]->n_past > most)
+            most = prefix[i]->n_past;
+    }
+    (void)jf__ops_failed();
+    /* rows of all sequences go through the linears together; each sequence's attention runs over
+     * its prefix's cached keys and values followed by its own new ones, in a scratch copy */
+    float *h = malloc(R * H * sizeof *h), *q = malloc(R * H * sizeof *q), *att = malloc(R * H * sizeof *att);
+    float *k = malloc(R * KV * sizeof *k), *v = malloc(R * KV * sizeof *v), *g = malloc(R * I * sizeof *g);
+    float *u = malloc(R * I * sizeof *u), *ks = malloc((most + T) * KV * sizeof *ks), *vs = malloc((most + T) * KV * sizeof *vs);
+    int *positions = malloc(R * sizeof *positions);
+    jf_model_status s = h && q && att && k && v && g && u && ks && vs && positions
+                            ? JF_MODEL_OK
+                            : jf__merr(err, JF_MODEL_ENOMEM, "out of memory for %zu sequences of %zu positions", n, T);
+    for (size_t i = 0; !s && i < n; i++)
+        for (size_t t = 0; t < T; t++)
+            positions[i * T + t] = (int)(pos0[i] + (long)t);
+    for (int l = 0; !s && l < c->layers; l++) {
+        const llm_layer *L = &m->layers[l];
+        jf__rmsnorm(x, R, H, &L->in_norm, c->rms_eps, h);
+        jf__linear(h, R, &L->q, NULL, q);
+        jf__linear(h, R, &L->k, NULL, k);
+        jf__linear(h, R, &L->v, NULL, v);
+        for (size_t i = 0; i < n; i++) {
+            const kv_seq *e = prefix[i];
+            size_t P = e->n_past;
+            jf__rope(q + i * T * H, T, c->heads, c->head_dim, positions + i * T, c->rope_theta);
+            jf__rope(k + i * T * KV, T, c->kv_heads, c->head_dim, positions + i * T, c->rope_theta);
+            memcpy(ks, e->k + (size_t)l * e->cap * KV, P * KV * sizeof *ks);
+            memcpy(vs, e->v + (size_t)l * e->cap * KV, P * KV * sizeof *vs);
+            memcpy(ks + P * KV, k + i * T * KV, T * KV * sizeof *ks);
+            memcpy(vs + P * KV, v + i * T * KV, T * KV * sizeof *vs);
+            jf__attention(q + i * T * H, T, ks, vs, P + T, c->heads, c->kv_heads, c->head_dim,
+                          1.0f / sqrtf((float)c->head_dim), 1, P, att + i * T * H);
+        }
+        layer_tail(m, L, att, R, x, h, g, u);
+    }
+    if (!s) {
+        jf__rmsnorm(x, R, H, &m->final_norm, c->rms_eps, h);
+        memcpy(x, h, R * H * sizeof *x);
+    }
+    free(h);
+    free(q);
+    free(att);
+    free(k);
+    free(v);
+    free(g);
+    free(u);
+    free(ks);
+    free(vs);
+    free(positions);
+    return kernels_status(s, err);
+}

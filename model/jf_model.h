@@ -212,6 +212,9 @@ typedef struct jf_t2i_params {
     /* after step k's guided velocity v of image im, before z += dt·v (may be NULL) */
     void (*on_step)(void *user, int step, int steps, size_t image, const float *z, const float *v);
     void *user;
+    /* when set, seconds spent are added here: [0] the prompt's keys and values, [1] timestep
+     * embedding + encoder + aligner, [2] the language model, [3] aligner + decoder (benchmarks) */
+    double *seconds;
 } jf_t2i_params;
 jf_t2i_params jf_t2i_default_params(void);
 /* The generation prompt text: "User: {prompt}\n\nAssistant:<begin_of_image>" (malloc'd). */

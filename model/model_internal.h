@@ -116,6 +116,11 @@ void jf__patch_embed(const float *img, int c, int h, int w, int k, const jf__w *
  * ReLU, into [O][B][OH][OW]. Returns 0, or -1 when out of memory. */
 int jf__conv2d(const float *x, int C, int B, int H, int W, const float *w, const float *bias, int O, int kh, int kw, int sh,
                int sw, int ph, int pw, int relu, float *y);
+/* A 3×3 convolution with stride 1 and padding 1 of one image [C][H][W] with weights [O][C][3][3]
+ * and optional bias into [O][H][W], as nine shifted GEMMs on a padded copy (no im2col); work
+ * holds jf__conv3x3_scratch(C, H, W, O) floats. */
+size_t jf__conv3x3_scratch(int C, int H, int W, int O);
+void jf__conv3x3(const float *x, int C, int H, int W, const float *w, const float *bias, int O, float *work, float *y);
 /* Pooling of `planes` H x W planes (floor mode, kernel k ≤ 32): mode 0 max (padding never wins),
  * 1 average over the valid cells (count_include_pad=False), 2 average counting the padding —
  * PyTorch's CPU results bit for bit. */
@@ -148,6 +153,12 @@ jf_model_status jf__janus_embed_ids(jf_janus *m, const int32_t *ids, size_t n, f
  * cache; keep = 0 leaves the cache as it was (the generation steps reuse the prompt's). */
 jf_model_status jf__janus_llm_hidden(jf_janus *m, jf__kv *kv, float *x, size_t T, long pos0, int keep,
                                      jf_model_error *err);
+/* n sequences of T new rows each (x [n·T, hidden], sequence-major), sequence i after the cached
+ * positions of prefix[i] (read only; several sequences may share one) at RoPE positions
+ * pos0[i]..; the linears run over all n·T rows at once. x becomes the final-normed hidden
+ * states. */
+jf_model_status jf__janus_llm_extend_batch(jf_janus *m, const jf__kv *const *prefix, size_t n, float *x, size_t T,
+                                           const long *pos0, jf_model_error *err);
 
 /* An approximately normal deviate from a SplitMix64 state (random weights; random_model.c). */
 float jf__randn(uint64_t *state);

@@ -847,6 +847,38 @@ __attribute__((target_clones("avx2", "default"))) static void bias_relu_row(void
     }
 }
 
+typedef struct conv_block_job {
+    im2col_job shape; /* col0, ncols, cols set per block */
+    size_t N, K, block;
+    const float *w, *bias;
+    int O, relu;
+    float *y;
+} conv_block_job;
+
+static void conv_block(void *user, size_t bi)
+{
+    const conv_block_job *j = user;
+    size_t c0 = bi * j->block, nc = j->N - c0 < j->block ? j->N - c0 : j->block;
+    float *cols = get_scratch(j->K * nc);
+    if (!cols) {
+        note_failure();
+        return;
+    }
+    im2col_job ij = j->shape;
+    ij.col0 = c0;
+    ij.ncols = nc;
+    ij.cols = cols;
+    for (size_t r = 0; r < j->K; r++)
+        im2col_row(&ij, r);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, j->O, (int)nc, (int)j->K, 1.0f, j->w, (int)j->K, cols, (int)nc,
+                0.0f, j->y + c0, (int)j->N);
+    if (j->bias || j->relu) {
+        bias_job bj = {j->y + c0, j->bias, j->N, nc, j->relu};
+        for (int o = 0; o < j->O; o++)
+            bias_relu_row(&bj, (size_t)o);
+    }
+}
+
 int jf__conv2d(const float *x, int C, int B, int H, int W, const float *w, const float *bias, int O, int kh, int kw, int sh,
                int sw, int ph, int pw, int relu, float *y)
 {
@@ -855,28 +887,22 @@ int jf__conv2d(const float *x, int C, int B, int H, int W, const float *w, const
     if (kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, O, (int)N, C, 1.0f, w, C, x, (int)N, 0.0f, y, (int)N);
     } else {
-        /* im2col in column blocks of about 1 MB, which stay in the core's L2 cache while sgemm
-         * packs them; bias and ReLU on each output block while it is still in cache */
-        size_t block = (size_t)(256u << 10) / K;
-        if (block < 256)
-            block = 256;
+        /* Column blocks of about 4 MB of im2col, each a whole sub-problem on one pool thread:
+         * its im2col, one single-threaded sgemm into its output columns, bias and ReLU while
+         * they are in cache. Fewer, larger sgemm calls than with OpenBLAS's own threads, and no
+         * handing over between two thread pools. The blocks depend on the shapes only, not on
+         * the thread count, so the results do not either. */
+        size_t block = (size_t)(1u << 20) / K;
+        if (block < 64)
+            block = 64;
+        if (block > (N + 7) / 8)
+            block = (N + 7) / 8 < 64 ? 64 : (N + 7) / 8;
         if (block > N)
             block = N;
-        float *cols = malloc(K * block * sizeof *cols);
-        if (!cols)
-            return -1;
-        for (size_t c0 = 0; c0 < N; c0 += block) {
-            size_t nc = N - c0 < block ? N - c0 : block;
-            im2col_job j = {x, C, B, H, W, kh, kw, sh, sw, ph, pw, OH, OW, c0, nc, cols};
-            jf__parallel_for(K, im2col_row, &j);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, O, (int)nc, (int)K, 1.0f, w, (int)K, cols, (int)nc, 0.0f,
-                        y + c0, (int)N);
-            if (bias || relu) {
-                bias_job bj = {y + c0, bias, N, nc, relu};
-                jf__parallel_for((size_t)O, bias_relu_row, &bj);
-            }
-        }
-        free(cols);
+        conv_block_job j = {{x, C, B, H, W, kh, kw, sh, sw, ph, pw, OH, OW, 0, 0, NULL}, N, K, block, w, bias, O, relu, y};
+        jf__blas_single(1);
+        jf__parallel_for((N + block - 1) / block, conv_block, &j);
+        jf__blas_single(0);
         return 0;
     }
     if (bias || relu) {
@@ -1014,4 +1040,95 @@ void jf__pool2d(const float *x, int planes, int H, int W, int k, int s, int p, i
     }
     pool_job j = {x, H, W, k, s, p, (H + 2 * p - k) / s + 1, (W + 2 * p - k) / s + 1, mode, y};
     jf__parallel_for((size_t)planes, pool_plane, &j);
+}
+
+/* ---- 3×3 convolution, stride 1, padding 1, without im2col ----
+ * The input is copied once into zero-padded planes of (H + 2) × (W + 2); then for each of the 9
+ * taps (ky, kx) the tap's weights [O][C] multiply the padded input shifted by ky·(W + 2) + kx —
+ * a plain strided matrix of C rows — accumulating into an output laid out on the padded width
+ * (two columns per row are discarded at the end). Column blocks run as whole sub-problems on
+ * the pool threads with single-threaded sgemm; the blocks depend on the shapes only. */
+
+typedef struct conv3_job {
+    const float *xp, *wt; /* padded input [C][plane], tap weights [9][O][C] */
+    float *yp;            /* [O][H·(W + 2)] */
+    int C, O, W;
+    size_t plane, n, block;
+} conv3_job;
+
+static void conv3_block(void *user, size_t bi)
+{
+    const conv3_job *j = user;
+    size_t c0 = bi * j->block, nc = j->n - c0 < j->block ? j->n - c0 : j->block, Wp = (size_t)j->W + 2;
+    for (int t = 0; t < 9; t++) {
+        size_t shift = (size_t)(t / 3) * Wp + (size_t)(t % 3);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, j->O, (int)nc, j->C, 1.0f, j->wt + (size_t)t * j->O * j->C,
+                    j->C, j->xp + shift + c0, (int)j->plane, t ? 1.0f : 0.0f, j->yp + c0, (int)j->n);
+    }
+}
+
+size_t jf__conv3x3_scratch(int C, int H, int W, int O)
+{
+    size_t Wp = (size_t)W + 2, plane = ((size_t)H + 2) * Wp + 2;
+    return (size_t)C * plane + (size_t)9 * O * C + (size_t)O * H * Wp;
+}
+
+typedef struct conv3_io {
+    const float *x, *w, *bias;
+    float *xp, *wt, *yp, *y;
+    int C, H, W, O;
+    size_t plane, n;
+} conv3_io;
+
+static void conv3_pad_channel(void *user, size_t c)
+{
+    const conv3_io *j = user;
+    size_t Wp = (size_t)j->W + 2;
+    float *d = j->xp + c * j->plane;
+    memset(d, 0, Wp * sizeof *d);
+    for (int r = 0; r < j->H; r++) {
+        float *row = d + ((size_t)r + 1) * Wp;
+        row[0] = 0;
+        memcpy(row + 1, j->x + (c * (size_t)j->H + (size_t)r) * (size_t)j->W, (size_t)j->W * sizeof *row);
+        row[j->W + 1] = 0;
+    }
+    memset(d + ((size_t)j->H + 1) * Wp, 0, (Wp + 2) * sizeof *d);
+    /* the tap-major weights of input channel c */
+    for (int o = 0; o < j->O; o++)
+        for (int t = 0; t < 9; t++)
+            j->wt[((size_t)t * j->O + (size_t)o) * j->C + c] = j->w[((size_t)o * j->C + c) * 9 + (size_t)t];
+}
+
+static void conv3_out_channel(void *user, size_t o)
+{
+    const conv3_io *j = user;
+    size_t Wp = (size_t)j->W + 2;
+    float b = j->bias ? j->bias[o] : 0.0f;
+    for (int r = 0; r < j->H; r++) {
+        const float *src = j->yp + o * j->n + (size_t)r * Wp;
+        float *dst = j->y + (o * (size_t)j->H + (size_t)r) * (size_t)j->W;
+        for (int q = 0; q < j->W; q++)
+            dst[q] = src[q] + b;
+    }
+}
+
+void jf__conv3x3(const float *x, int C, int H, int W, const float *w, const float *bias, int O, float *work, float *y)
+{
+    size_t Wp = (size_t)W + 2, plane = ((size_t)H + 2) * Wp + 2, n = (size_t)H * Wp;
+    float *xp = work, *wt = xp + (size_t)C * plane, *yp = wt + (size_t)9 * O * C;
+    conv3_io io = {x, w, bias, xp, wt, yp, y, C, H, W, O, plane, n};
+    jf__parallel_for((size_t)C, conv3_pad_channel, &io);
+    /* an output block of about 1 MB stays in cache over the 9 accumulations */
+    size_t block = (size_t)(256u << 10) / (size_t)O;
+    if (block < 128)
+        block = 128;
+    if (block > (n + 7) / 8)
+        block = (n + 7) / 8 < 128 ? 128 : (n + 7) / 8;
+    if (block > n)
+        block = n;
+    conv3_job j = {xp, wt, yp, C, O, W, plane, n, block};
+    jf__blas_single(1);
+    jf__parallel_for((n + block - 1) / block, conv3_block, &j);
+    jf__blas_single(0);
+    jf__parallel_for((size_t)O, conv3_out_channel, &io);
 }

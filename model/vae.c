@@ -53,6 +53,12 @@ struct jf_vae {
     size_t used;   /* tensors bound */
     char hash[17]; /* jf_weights_content_hash, once asked for */
     vhalf enc, dec;
+    /* activation buffers freed during a decode or encode, reused by the next maps of the same
+     * call (large allocations would otherwise go back to the kernel and come back zero-filled
+     * page by page); all released when the call ends */
+    float *pool[12];
+    size_t pool_cap[12];
+    int pool_n;
 };
 
 const jf_vae_config *jf_vae_get_config(const jf_vae *v) { return &v->cfg; }
@@ -430,10 +436,13 @@ jf_model_status jf_vae_load(const char *dir, jf_vae **out, jf_model_error *err)
     return JF_MODEL_OK;
 }
 
+static void pool_release(jf_vae *m);
+
 void jf_vae_free(jf_vae *m)
 {
     if (!m)
         return;
+    pool_release(m);
     for (size_t i = 0; i < m->n_owned; i++)
         free(m->owned[i]);
     free(m->owned);
@@ -451,95 +460,195 @@ void jf_vae_free(jf_vae *m)
 typedef struct vmap {
     float *p;
     int C, H, W;
+    size_t cap; /* floats allocated */
 } vmap;
 
-static int map_new(vmap *m, int C, int H, int W)
+static float *pool_get(jf_vae *m, size_t n, size_t *cap)
 {
-    m->C = C;
-    m->H = H;
-    m->W = W;
-    m->p = malloc((size_t)C * H * W * sizeof *m->p);
-    return m->p ? 0 : -1;
+    int best = -1;
+    for (int i = 0; i < m->pool_n; i++)
+        if (m->pool_cap[i] >= n && (best < 0 || m->pool_cap[i] < m->pool_cap[best]))
+            best = i;
+    if (best >= 0) {
+        float *p = m->pool[best];
+        *cap = m->pool_cap[best];
+        m->pool[best] = m->pool[--m->pool_n];
+        m->pool_cap[best] = m->pool_cap[m->pool_n];
+        return p;
+    }
+    *cap = n;
+    return malloc((n ? n : 1) * sizeof(float));
 }
 
-static void map_free(vmap *m)
+static void pool_put(jf_vae *m, float *p, size_t cap)
 {
-    free(m->p);
-    m->p = NULL;
+    if (!p)
+        return;
+    if (m->pool_n < (int)(sizeof m->pool / sizeof m->pool[0])) {
+        m->pool[m->pool_n] = p;
+        m->pool_cap[m->pool_n++] = cap;
+        return;
+    }
+    free(p);
 }
 
-/* GroupNorm (eps 1e-6, affine) into y, then SiLU when `silu`; statistics in double. */
+static void pool_release(jf_vae *m)
+{
+    for (int i = 0; i < m->pool_n; i++)
+        free(m->pool[i]);
+    m->pool_n = 0;
+}
+
+static int map_new(jf_vae *m, vmap *v, int C, int H, int W)
+{
+    v->C = C;
+    v->H = H;
+    v->W = W;
+    v->p = pool_get(m, (size_t)C * H * W, &v->cap);
+    return v->p ? 0 : -1;
+}
+
+static void map_free(jf_vae *m, vmap *v)
+{
+    pool_put(m, v->p, v->cap);
+    v->p = NULL;
+}
+
+typedef struct gn_job {
+    const vmap *x;
+    const vnorm *n;
+    int groups, silu;
+    float *y;
+} gn_job;
+
+static void gn_group(void *user, size_t g)
+{
+    const gn_job *j = user;
+    const vmap *x = j->x;
+    size_t HW = (size_t)x->H * x->W, cpg = (size_t)(x->C / j->groups), per = cpg * HW;
+    const float *s = x->p + g * per;
+    double sum = 0, sq = 0;
+    for (size_t i = 0; i < per; i++)
+        sum += s[i];
+    double mean = sum / (double)per;
+    for (size_t i = 0; i < per; i++)
+        sq += (s[i] - mean) * (s[i] - mean);
+    float inv = (float)(1.0 / sqrt(sq / (double)per + 1e-6)), mf = (float)mean;
+    for (size_t cc = 0; cc < cpg; cc++) {
+        size_t ch = g * cpg + cc;
+        const float *src = s + cc * HW;
+        float *dst = j->y + ch * HW;
+        float gain = j->n->g[ch], bias = j->n->b[ch];
+        for (size_t i = 0; i < HW; i++)
+            dst[i] = (src[i] - mf) * inv * gain + bias;
+    }
+    if (j->silu)
+        jf__silu(j->y + g * per, per); /* inside a pool item: runs on this thread */
+}
+
+/* GroupNorm (eps 1e-6, affine) into y, then SiLU when `silu`; statistics in double; the groups
+ * in parallel. */
 static void group_norm(const vmap *x, const vnorm *n, int groups, int silu, float *y)
 {
-    size_t HW = (size_t)x->H * x->W, per = (size_t)(x->C / groups) * HW;
-    for (int g = 0; g < groups; g++) {
-        const float *s = x->p + (size_t)g * per;
-        double sum = 0, sq = 0;
-        for (size_t i = 0; i < per; i++)
-            sum += s[i];
-        double mean = sum / (double)per;
-        for (size_t i = 0; i < per; i++)
-            sq += (s[i] - mean) * (s[i] - mean);
-        float inv = (float)(1.0 / sqrt(sq / (double)per + 1e-6)), mf = (float)mean;
-        for (int cc = 0; cc < x->C / groups; cc++) {
-            int ch = g * (x->C / groups) + cc;
-            const float *src = s + (size_t)cc * HW;
-            float *dst = y + (size_t)ch * HW;
-            for (size_t i = 0; i < HW; i++)
-                dst[i] = (src[i] - mf) * inv * n->g[ch] + n->b[ch];
-        }
-    }
-    if (silu)
-        jf__silu(y, (size_t)x->C * HW);
+    gn_job j = {x, n, groups, silu, y};
+    jf__parallel_for((size_t)groups, gn_group, &j);
 }
 
-static int conv(const vconv *c, const vmap *x, int stride, int pad, vmap *y)
+typedef struct add_job {
+    float *a;
+    const float *b;
+    size_t per;
+} add_job;
+
+static void add_rows(void *user, size_t i)
+{
+    const add_job *j = user;
+    float *a = j->a + i * j->per;
+    const float *b = j->b + i * j->per;
+    for (size_t k = 0; k < j->per; k++)
+        a[k] += b[k];
+}
+
+/* a += b over C planes of HW values, the planes in parallel */
+static void add_maps(float *a, const float *b, int C, size_t HW)
+{
+    add_job j = {a, b, HW};
+    jf__parallel_for((size_t)C, add_rows, &j);
+}
+
+typedef struct up_job {
+    const vmap *x;
+    vmap *up;
+} up_job;
+
+static void up_plane(void *user, size_t ch)
+{
+    const up_job *j = user;
+    const vmap *x = j->x;
+    for (int yy = 0; yy < j->up->H; yy++) {
+        const float *src = x->p + (ch * (size_t)x->H + (size_t)(yy / 2)) * (size_t)x->W;
+        float *dst = j->up->p + (ch * (size_t)j->up->H + (size_t)yy) * (size_t)j->up->W;
+        for (int xx = 0; xx < j->up->W; xx++)
+            dst[xx] = src[xx / 2];
+    }
+}
+
+static int conv(jf_vae *m, const vconv *c, const vmap *x, int stride, int pad, vmap *y)
 {
     int OH = (x->H + 2 * pad - c->k) / stride + 1, OW = (x->W + 2 * pad - c->k) / stride + 1;
-    if (map_new(y, c->out, OH, OW))
+    if (map_new(m, y, c->out, OH, OW))
         return -1;
+    if (c->k == 3 && stride == 1 && pad == 1) {
+        size_t cap;
+        float *scratch = pool_get(m, jf__conv3x3_scratch(x->C, x->H, x->W, c->out), &cap);
+        if (!scratch) {
+            map_free(m, y);
+            return -1;
+        }
+        jf__conv3x3(x->p, x->C, x->H, x->W, c->w, c->b, c->out, scratch, y->p);
+        pool_put(m, scratch, cap);
+        return 0;
+    }
     if (jf__conv2d(x->p, x->C, 1, x->H, x->W, c->w, c->b, c->out, c->k, c->k, stride, stride, pad, pad, 0, y->p)) {
-        map_free(y);
+        map_free(m, y);
         return -1;
     }
     return 0;
 }
 
 /* ResnetBlock2D without a time embedding: x ← shortcut(x) + conv2(silu(gn2(conv1(silu(gn1(x)))))). */
-static int resnet(const jf_vae *m, const vresnet *r, vmap *x)
+static int resnet(jf_vae *m, const vresnet *r, vmap *x)
 {
     int G = m->cfg.groups;
     vmap h = {0}, h2 = {0}, sc = {0};
-    if (map_new(&h, x->C, x->H, x->W))
+    if (map_new(m, &h, x->C, x->H, x->W))
         return -1;
     group_norm(x, &r->n1, G, 1, h.p);
-    int bad = conv(&r->c1, &h, 1, 1, &h2);
-    map_free(&h);
+    int bad = conv(m, &r->c1, &h, 1, 1, &h2);
+    map_free(m, &h);
     if (bad)
         return -1;
     vmap t = {0};
-    if (map_new(&t, h2.C, h2.H, h2.W)) {
-        map_free(&h2);
+    if (map_new(m, &t, h2.C, h2.H, h2.W)) {
+        map_free(m, &h2);
         return -1;
     }
     group_norm(&h2, &r->n2, G, 1, t.p);
-    map_free(&h2);
-    bad = conv(&r->c2, &t, 1, 1, &h);
-    map_free(&t);
+    map_free(m, &h2);
+    bad = conv(m, &r->c2, &t, 1, 1, &h);
+    map_free(m, &t);
     if (bad)
         return -1;
     if (r->has_shortcut) {
-        if (conv(&r->shortcut, x, 1, 0, &sc)) {
-            map_free(&h);
+        if (conv(m, &r->shortcut, x, 1, 0, &sc)) {
+            map_free(m, &h);
             return -1;
         }
-        map_free(x);
+        map_free(m, x);
         *x = sc;
     }
-    size_t n = (size_t)h.C * h.H * h.W;
-    for (size_t i = 0; i < n; i++)
-        x->p[i] = x->p[i] + h.p[i];
-    map_free(&h);
+    add_maps(x->p, h.p, h.C, (size_t)h.H * h.W);
+    map_free(m, &h);
     return 0;
 }
 
@@ -552,15 +661,15 @@ static void transpose(const float *a, size_t rows, size_t cols, float *b)
 
 /* The mid-block attention: one head over all H·W positions, GroupNorm first, scale 1/√C,
  * residual added. */
-static int attention(const jf_vae *m, const vattn *a, vmap *x)
+static int attention(jf_vae *m, const vattn *a, vmap *x)
 {
     size_t C = (size_t)x->C, P = (size_t)x->H * x->W;
     vmap n = {0}, q = {0}, k = {0}, v = {0};
     float *qt = malloc(3 * P * C * sizeof *qt), *kt = qt ? qt + P * C : NULL, *vt = qt ? kt + P * C : NULL;
-    int bad = !qt || map_new(&n, x->C, x->H, x->W);
+    int bad = !qt || map_new(m, &n, x->C, x->H, x->W);
     if (!bad) {
         group_norm(x, &a->gn, m->cfg.groups, 0, n.p);
-        bad = conv(&a->q, &n, 1, 0, &q) || conv(&a->k, &n, 1, 0, &k) || conv(&a->v, &n, 1, 0, &v);
+        bad = conv(m, &a->q, &n, 1, 0, &q) || conv(m, &a->k, &n, 1, 0, &k) || conv(m, &a->v, &n, 1, 0, &v);
     }
     if (!bad) {
         transpose(q.p, C, P, qt);
@@ -568,23 +677,20 @@ static int attention(const jf_vae *m, const vattn *a, vmap *x)
         transpose(v.p, C, P, vt);
         jf__attention(qt, P, kt, vt, P, 1, 1, (int)C, (float)(1.0 / sqrt((double)C)), 0, 0, q.p); /* [P][C] */
         transpose(q.p, P, C, n.p);
-        map_free(&k);
-        bad = conv(&a->o, &n, 1, 0, &k);
+        map_free(m, &k);
+        bad = conv(m, &a->o, &n, 1, 0, &k);
     }
-    if (!bad) {
-        size_t total = C * P;
-        for (size_t i = 0; i < total; i++)
-            x->p[i] += k.p[i];
-    }
+    if (!bad)
+        add_maps(x->p, k.p, (int)C, P);
     free(qt);
-    map_free(&n);
-    map_free(&q);
-    map_free(&k);
-    map_free(&v);
+    map_free(m, &n);
+    map_free(m, &q);
+    map_free(m, &k);
+    map_free(m, &v);
     return bad ? -1 : 0;
 }
 
-static int mid_block(const jf_vae *m, const vhalf *h, vmap *x)
+static int mid_block(jf_vae *m, const vhalf *h, vmap *x)
 {
     if (resnet(m, &h->mid[0], x))
         return -1;
@@ -607,18 +713,18 @@ jf_model_status jf_vae_decode(jf_vae *m, const float *z, int h, int w, float *im
         return jf__merr(err, JF_MODEL_EARG, "latent size %d x %d out of range", h, w);
     (void)jf__ops_failed();
     vmap x = {0}, y = {0};
-    if (map_new(&x, c->latent_channels, h, w))
+    if (map_new(m, &x, c->latent_channels, h, w))
         return jf__merr(err, JF_MODEL_ENOMEM, "out of memory in the VAE");
     memcpy(x.p, z, (size_t)c->latent_channels * h * w * sizeof *x.p);
     int bad = 0;
     if (c->post_quant_conv) {
-        bad = conv(&m->dec.quant, &x, 1, 0, &y);
-        map_free(&x);
+        bad = conv(m, &m->dec.quant, &x, 1, 0, &y);
+        map_free(m, &x);
         x = y;
     }
     if (!bad) {
-        bad = conv(&m->dec.conv_in, &x, 1, 1, &y);
-        map_free(&x);
+        bad = conv(m, &m->dec.conv_in, &x, 1, 1, &y);
+        map_free(m, &x);
         x = y;
     }
     if (!bad)
@@ -629,33 +735,31 @@ jf_model_status jf_vae_decode(jf_vae *m, const float *z, int h, int w, float *im
         if (!bad && b < c->blocks - 1) {
             /* nearest ×2, then the 3×3 convolution */
             vmap up = {0};
-            bad = map_new(&up, x.C, 2 * x.H, 2 * x.W);
-            for (int ch = 0; !bad && ch < x.C; ch++)
-                for (int yy = 0; yy < up.H; yy++) {
-                    const float *src = x.p + ((size_t)ch * x.H + yy / 2) * x.W;
-                    float *dst = up.p + ((size_t)ch * up.H + yy) * up.W;
-                    for (int xx = 0; xx < up.W; xx++)
-                        dst[xx] = src[xx / 2];
-                }
-            map_free(&x);
+            bad = map_new(m, &up, x.C, 2 * x.H, 2 * x.W);
             if (!bad) {
-                bad = conv(&m->dec.resample[b], &up, 1, 1, &x);
-                map_free(&up);
+                up_job uj = {&x, &up};
+                jf__parallel_for((size_t)x.C, up_plane, &uj);
+            }
+            map_free(m, &x);
+            if (!bad) {
+                bad = conv(m, &m->dec.resample[b], &up, 1, 1, &x);
+                map_free(m, &up);
             }
         }
     }
     if (!bad) {
-        bad = map_new(&y, x.C, x.H, x.W);
+        bad = map_new(m, &y, x.C, x.H, x.W);
         if (!bad) {
             group_norm(&x, &m->dec.norm_out, c->groups, 1, y.p);
-            map_free(&x);
-            bad = conv(&m->dec.conv_out, &y, 1, 1, &x);
-            map_free(&y);
+            map_free(m, &x);
+            bad = conv(m, &m->dec.conv_out, &y, 1, 1, &x);
+            map_free(m, &y);
         }
     }
     if (!bad)
         memcpy(image, x.p, (size_t)x.C * x.H * x.W * sizeof *image);
-    map_free(&x);
+    map_free(m, &x);
+    pool_release(m);
     return finish(JF_MODEL_OK, bad, err);
 }
 
@@ -670,11 +774,11 @@ jf_model_status jf_vae_encode(jf_vae *m, const float *image, int h, int w, float
         return jf__merr(err, JF_MODEL_EARG, "image size %d x %d must be a multiple of %d", h, w, factor);
     (void)jf__ops_failed();
     vmap x = {0}, y = {0};
-    if (map_new(&x, c->in_channels, h, w))
+    if (map_new(m, &x, c->in_channels, h, w))
         return jf__merr(err, JF_MODEL_ENOMEM, "out of memory in the VAE");
     memcpy(x.p, image, (size_t)c->in_channels * h * w * sizeof *x.p);
-    int bad = conv(&m->enc.conv_in, &x, 1, 1, &y);
-    map_free(&x);
+    int bad = conv(m, &m->enc.conv_in, &x, 1, 1, &y);
+    map_free(m, &x);
     x = y;
     for (int b = 0; !bad && b < c->blocks; b++) {
         for (int j = 0; !bad && j < m->enc.per_block; j++)
@@ -683,7 +787,7 @@ jf_model_status jf_vae_encode(jf_vae *m, const float *image, int h, int w, float
             /* Downsample2D with padding 0: pad one zero column right and one row below, then
              * the 3×3 convolution with stride 2 */
             vmap pad = {0};
-            bad = map_new(&pad, x.C, x.H + 1, x.W + 1);
+            bad = map_new(m, &pad, x.C, x.H + 1, x.W + 1);
             for (int ch = 0; !bad && ch < x.C; ch++) {
                 for (int yy = 0; yy < x.H; yy++) {
                     float *dst = pad.p + ((size_t)ch * pad.H + yy) * pad.W;
@@ -692,27 +796,27 @@ jf_model_status jf_vae_encode(jf_vae *m, const float *image, int h, int w, float
                 }
                 memset(pad.p + ((size_t)ch * pad.H + x.H) * pad.W, 0, (size_t)pad.W * sizeof *pad.p);
             }
-            map_free(&x);
+            map_free(m, &x);
             if (!bad) {
-                bad = conv(&m->enc.resample[b], &pad, 2, 0, &x);
-                map_free(&pad);
+                bad = conv(m, &m->enc.resample[b], &pad, 2, 0, &x);
+                map_free(m, &pad);
             }
         }
     }
     if (!bad)
         bad = mid_block(m, &m->enc, &x);
     if (!bad) {
-        bad = map_new(&y, x.C, x.H, x.W);
+        bad = map_new(m, &y, x.C, x.H, x.W);
         if (!bad) {
             group_norm(&x, &m->enc.norm_out, c->groups, 1, y.p);
-            map_free(&x);
-            bad = conv(&m->enc.conv_out, &y, 1, 1, &x);
-            map_free(&y);
+            map_free(m, &x);
+            bad = conv(m, &m->enc.conv_out, &y, 1, 1, &x);
+            map_free(m, &y);
         }
     }
     if (!bad && c->quant_conv) {
-        bad = conv(&m->enc.quant, &x, 1, 0, &y);
-        map_free(&x);
+        bad = conv(m, &m->enc.quant, &x, 1, 0, &y);
+        map_free(m, &x);
         x = y;
     }
     if (!bad) {
@@ -722,7 +826,8 @@ jf_model_status jf_vae_encode(jf_vae *m, const float *image, int h, int w, float
         for (size_t i = 0; i < n; i++)
             logvar[i] = fminf(fmaxf(x.p[n + i], -30.0f), 20.0f);
     }
-    map_free(&x);
+    map_free(m, &x);
+    pool_release(m);
     return finish(JF_MODEL_OK, bad, err);
 }
 
@@ -757,7 +862,7 @@ jf_model_status jf__vae_run_resnet(jf_vae *m, int decoder, int index, float *x, 
         return jf__merr(err, JF_MODEL_EARG, "no resnet %d with %d input channels", index, C);
     (void)jf__ops_failed();
     vmap v = {0};
-    if (map_new(&v, C, H, W))
+    if (map_new(m, &v, C, H, W))
         return jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
     memcpy(v.p, x, (size_t)C * H * W * sizeof *x);
     int bad = resnet(m, r, &v);
@@ -765,7 +870,8 @@ jf_model_status jf__vae_run_resnet(jf_vae *m, int decoder, int index, float *x, 
         memcpy(out, v.p, (size_t)v.C * H * W * sizeof *out);
         *out_channels = v.C;
     }
-    map_free(&v);
+    map_free(m, &v);
+    pool_release(m);
     return finish(JF_MODEL_OK, bad, err);
 }
 
@@ -775,7 +881,8 @@ jf_model_status jf__vae_run_attention(jf_vae *m, int decoder, float *x, int C, i
     if (!h->present || !m->cfg.mid_attention || h->mid[0].out != C)
         return jf__merr(err, JF_MODEL_EARG, "no attention with %d channels", C);
     (void)jf__ops_failed();
-    vmap v = {x, C, H, W};
+    vmap v = {x, C, H, W, 0};
     int bad = attention(m, &h->attn, &v);
+    pool_release(m);
     return finish(JF_MODEL_OK, bad, err);
 }

@@ -7,6 +7,9 @@ every step recomputes the whole sequence of both rows (conditional and unconditi
 with the prompt masked out after BOS by an attention mask, positions 0..P+N for both). jf reuses
 the prompt's keys and values instead; the golden checks that this gives the same velocities.
 
+  bench MODEL_DIR VAE_DIR DUMP [THREADS]   the PyTorch side of bench/bench_gen.sh: one guided step
+                                   as the official demo computes it (both rows recomputed whole) and
+                                   the VAE decode, timed, compared with what bench_gen wrote to DUMP
   golden MODEL_DIR LAYER_DIR OUT   writes OUT for tests/data/janus_tiny and for the full-width
                                    model of `jf model random DIR --layer` (seed 1), whose generation
                                    heads have the release's widths (768, 1536, hidden 2048)
@@ -109,8 +112,9 @@ def bf16(v):
     return float(torch.tensor(v, dtype=torch.float32).to(torch.bfloat16).float())
 
 
-def sample(wt, c, ids, z, steps, w, match_reference, records, tag):
-    """The official demo's loop for one prompt and B images z [B, 4, S, S] (cond rows first)."""
+def sample(wt, c, ids, z, steps, w, match_reference, records, tag, max_steps=None):
+    """The official demo's loop for one prompt and B images z [B, 4, S, S] (cond rows first);
+    max_steps stops early (benchmarks)."""
     B = z.shape[0]
     C = wt[ENC + "in_conv.weight"].shape[0]
     E = wt["language_model.model.embed_tokens.weight"]
@@ -123,7 +127,7 @@ def sample(wt, c, ids, z, steps, w, match_reference, records, tag):
     if match_reference:
         dt = bf16(dt)
     z = z.clone()
-    for k in range(steps):
+    for k in range(steps if max_steps is None else max_steps):
         t = k / steps * 1000.0
         t = bf16(t) if match_reference else float(torch.tensor(t, dtype=torch.float32))
         temb = time_embed(wt, torch.tensor([t] * B, dtype=torch.float32), C)
@@ -207,7 +211,42 @@ def golden(model_dir, layer_dir, out):
     print(f"{out}: {len(recs)} records", file=sys.stderr)
 
 
+def bench(model_dir, vae_dir, dump, threads=None):
+    import time
+    import vae_ref
+    jf = json.load(open(os.path.join(dump, "gen.json")))
+    torch.set_num_threads(int(threads or jf["threads"]))
+    t0 = time.time()
+    wt = R.read_safetensors(os.path.join(model_dir, "model.safetensors"))
+    c = R.config_of(model_dir, wt)
+    load_s = time.time() - t0
+    with open(os.path.join(model_dir, "config.json")) as f:
+        side = json.load(f)["vision_gen_dec_config"]["params"].get("latent_size", 48)
+    ld = lambda n: np.fromfile(os.path.join(dump, n), dtype="<f4")
+    ids = np.fromfile(os.path.join(dump, "ids.i32"), dtype="<i4").tolist()
+    noise = torch.from_numpy(ld("noise.f32")).reshape(1, 4, side, side)
+    rec = []
+    t0 = time.time()
+    sample(wt, c, ids, noise, 30, 2.0, False, rec, "b", max_steps=1)
+    step_s = time.time() - t0
+    v0 = dict(rec)["b/v0"][0]
+    rel = lambda a, b: float((a - b).abs().max() / b.abs().max())
+    out = {"threads": torch.get_num_threads(), "load_s": load_s, "step_s": step_s,
+           "v0_rel_err": rel(torch.from_numpy(ld("v0.f32")).reshape(v0.shape), v0)}
+    del wt
+    vae = vae_ref.VAE(vae_dir)
+    lat = torch.from_numpy(ld("latent.f32")).reshape(1, 4, side, side) / vae.cfg["scaling_factor"]
+    t0 = time.time()
+    img = vae.decode(lat)
+    out["vae_decode_s"] = time.time() - t0
+    out["image_rel_err"] = rel(torch.from_numpy(ld("image.f32")).reshape(img.shape), img)
+    print(json.dumps(out))
+
+
 if __name__ == "__main__":
+    if len(sys.argv) in (5, 6) and sys.argv[1] == "bench":
+        bench(*sys.argv[2:])
+        sys.exit(0)
     if len(sys.argv) == 5 and sys.argv[1] == "golden":
         golden(sys.argv[2], sys.argv[3], sys.argv[4])
     else:
