@@ -66,6 +66,8 @@ long=$(printf 'word %.0s' $(seq 1 3000))
 printf '{"id":"ok1","prompt":"a cat"}\n{"id":"long","prompt":"%s"}\n' "$long" >long.jsonl
 expect 1 "a prompt longer than the context fails alone" "$jf" generate --model m --vae v --prompts long.jsonl --out g --steps 2 --json
 if grep -q '"id":"long","error":".*context' out && [ -e g/ok1-0.png ]; then ok "the long prompt reported, the other generated"; else bad "long prompt"; cat out; fi
+expect 3 "an output path that cannot be a folder" "$jf" generate --model m --vae v "x" --steps 2 --out /dev/null/x
+grep -q "/dev/null/x" err && ok "the unwritable path named" || { bad "unwritable path message"; cat err; }
 mkdir ro && chmod 555 ro
 if [ "$(id -u)" != 0 ]; then
   expect 3 "an unwritable output folder" "$jf" generate --model m --vae v "x" --steps 2 --out ro

@@ -552,6 +552,60 @@ static void vae_golden(void)
     CHECK(system(cmd) == 0);
 }
 
+/* The whole tiny pipeline to 8-bit pixels: the reference's final latents of the three guided
+ * steps (janus_gen_golden) decoded by the tiny VAE and rounded as save_image does, against the
+ * reference's bytes. A byte may differ only where the reference's value sits within 1e-3 of a
+ * rounding edge; those are counted. */
+static void pipeline_pixels(void)
+{
+    jf_model_error err = {0};
+    golden gg;
+    CHECK(golden_open(&gg) == 0);
+    vgolden g = {0};
+    g.buf = slurp(JF_TEST_DATA "/vae_golden.bin", &g.len);
+    CHECK(g.buf && g.len > 28 && !memcmp(g.buf, "JFVG1\0\0\0", 8));
+    memcpy(&g.n, g.buf + 24, 4);
+    char dir[200];
+    snprintf(dir, sizeof dir, "/tmp/jf_test_vae_px_%d", (int)getpid());
+    CHECK_OK(jf_vae_write_random(dir, 0, 1, 0, &err));
+    jf_vae *v = NULL;
+    CHECK_OK(jf_vae_load(dir, &v, &err));
+    size_t cnt;
+    const float *z = golden_find(&gg, "f32/z", &cnt);
+    CHECK(z && cnt == 2 * 4 * 64);
+    float lat[256], img[3 * 64 * 64];
+    for (int i = 0; i < 256; i++)
+        lat[i] = z[i] / 0.13025f;
+    CHECK_OK(jf_vae_decode(v, lat, 8, 8, img, &err));
+    uint8_t rgb[64 * 64 * 3];
+    jf_vae_to_rgb8(img, 64, 64, 0, rgb);
+    uint32_t stride;
+    const float *pre = vgolden_find(&g, "pipeline/pre_cast", &stride, &cnt);
+    CHECK(pre && stride == 1 && cnt == 3 * 64 * 64);
+    int differ = 0, edge = 0, bad = 0;
+    for (int c = 0; c < 3; c++)
+        for (int p = 0; p < 64 * 64; p++) {
+            float r = pre[c * 4096 + p];
+            int want = (int)r, got = rgb[p * 3 + c];
+            double frac = r - floor(r);
+            int near_edge = r > 0.0f && r < 255.0f && (frac < 1e-3 || frac > 1 - 1e-3); /* not clamped */
+            edge += near_edge;
+            if (got != want) {
+                differ++;
+                bad += !(near_edge && abs(got - want) == 1);
+            }
+        }
+    printf("  8-bit pixels: %d of %d bytes differ from the reference's (%d values within 1e-3 of a rounding "
+           "edge), %d elsewhere\n", differ, 3 * 4096, edge, bad);
+    CHECK_EQ_INT(bad, 0);
+    jf_vae_free(v);
+    free(g.buf);
+    free(gg.buf);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
 /* 8-bit conversion: save_image rounds, the demo truncates; both clamp. */
 static void vae_rgb8(void)
 {
@@ -613,6 +667,7 @@ static const test_case cases[] = {
     {"bad_arguments", bad_arguments},
     {"vae_golden", vae_golden},
     {"vae_rgb8", vae_rgb8},
+    {"pipeline_pixels", pipeline_pixels},
     {"vae_bad_dirs", vae_bad_dirs},
 };
 TEST_MAIN(cases)

@@ -4,8 +4,10 @@ architecture diffusers implements (Encoder/Decoder of models/autoencoders/vae.py
 UNetMidBlock2D with its single-head Attention, Downsample2D with padding 0, Upsample2D nearest ×2):
 GroupNorm eps 1e-6, SiLU, 3×3 convolutions, quant_conv / post_quant_conv.
 
-  golden TINY_DIR FULL_DIR OUT   TINY_DIR: `jf model random DIR --vae` (seed 1);
-                                 FULL_DIR: `jf model random DIR --vae --full` (seed 1)
+  golden TINY_DIR FULL_DIR GEN_GOLDEN OUT   TINY_DIR: `jf model random DIR --vae` (seed 1);
+                                 FULL_DIR: `jf model random DIR --vae --full` (seed 1);
+                                 GEN_GOLDEN: tests/data/janus_gen_golden.bin, whose final latents
+                                 (the tiny pipeline's 3 guided steps) are decoded to 8-bit pixels
 
 Golden layout (little-endian): b"JFVG1\\0\\0\\0", u64 word sum of TINY_DIR's weights, u64 of
 FULL_DIR's, u32 n_records, then per record: char name[32] (NUL-padded), u32 stride, u32 count,
@@ -104,9 +106,31 @@ def formula_map(C, H, W, salt):
     return R.formula_input(C * H, W, salt).reshape(1, C, H, W)
 
 
-def golden(tiny_dir, full_dir, out):
+def gen_golden_record(path, name):
+    """A record of tests/data/janus_gen_golden.bin (layout in janus_gen_ref.py)."""
+    raw = open(path, "rb").read()
+    assert raw[:8] == b"JFGG2\0\0\0"
+    n = struct.unpack_from("<I", raw, 24)[0]
+    off = 28
+    for _ in range(n):
+        nm = raw[off:off + 32].rstrip(b"\0").decode()
+        stride, count = struct.unpack_from("<II", raw, off + 32)
+        if nm == name:
+            return np.frombuffer(raw, dtype="<f4", count=count, offset=off + 40)
+        off += 40 + 4 * count
+    raise KeyError(name)
+
+
+def golden(tiny_dir, full_dir, gen_golden, out):
     recs = []
     t = VAE(tiny_dir)
+    # the tiny pipeline's final latents (janus_gen_golden f32/z, image 0) decoded as the README's
+    # save_image does: clamp, ·0.5 + 0.5, ·255 + 0.5, then the cast to uint8 (truncation) — the
+    # values before the cast are stored; the bytes are their integer parts
+    z = torch.from_numpy(gen_golden_record(gen_golden, "f32/z").copy()).reshape(2, 4, 8, 8)[:1]
+    img = t.decode(z / t.cfg["scaling_factor"]).clamp(-1, 1) * 0.5 + 0.5
+    pre = img.mul(255).add(0.5).clamp(0, 255)
+    recs.append(("pipeline/pre_cast", pre))
     z = formula_map(4, 8, 8, 1) * 0.5
     recs.append(("tiny/decode", t.decode(z)))
     img = formula_map(3, 64, 64, 2) * 0.5
@@ -130,7 +154,7 @@ def golden(tiny_dir, full_dir, out):
         fo.write(struct.pack("<QQI", R.word_sum(t.path), R.word_sum(f.path), len(recs)))
         for name, v in recs:
             a = v.numpy().astype("<f4").ravel()
-            stride = 1 if a.size <= 4096 else 127 if name.startswith("full/") else 5
+            stride = 1 if a.size <= 4096 or name.startswith("pipeline/") else 127 if name.startswith("full/") else 5
             a = a[::stride]
             fo.write(name.encode().ljust(32, b"\0"))
             fo.write(struct.pack("<II", stride, a.size))
@@ -139,7 +163,7 @@ def golden(tiny_dir, full_dir, out):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "golden":
-        golden(sys.argv[2], sys.argv[3], sys.argv[4])
+    if len(sys.argv) == 6 and sys.argv[1] == "golden":
+        golden(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])
     else:
         sys.exit(__doc__)
