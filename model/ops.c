@@ -50,6 +50,10 @@ static void run_items(void)
     in_pool = 0;
 }
 
+/* Per-thread scratch of the kernels (get_scratch): grown as needed, kept for the thread's life. */
+static _Thread_local float *scratch;
+static _Thread_local size_t scratch_cap;
+
 static void *worker(void *arg)
 {
     (void)arg;
@@ -60,6 +64,9 @@ static void *worker(void *arg)
             pthread_cond_wait(&pool.go, &pool.mu);
         if (pool.stop) {
             pthread_mutex_unlock(&pool.mu);
+            free(scratch); /* this thread's kernel scratch (get_scratch) */
+            scratch = NULL;
+            scratch_cap = 0;
             return NULL;
         }
         seen = pool.gen;
@@ -391,8 +398,6 @@ static void gemv_rows(void *user, size_t c)
     }
 }
 
-static _Thread_local float *scratch;
-static _Thread_local size_t scratch_cap;
 
 static float *get_scratch(size_t n)
 {

@@ -4,10 +4,12 @@
 # Usage: seeds.sh JF_BINARY OUT_DIR TEST_DATA_DIR
 set -eu
 jf=$1 out=$2 data=$3
-rm -rf "$out"; mkdir -p "$out/jfr" "$out/wds" "$out/mix" "$out/manifest" "$out/rule" "$out/work" "$out/weights" "$out/tokenizer" "$out/html" "$out/image"
+rm -rf "$out"; mkdir -p "$out/jfr" "$out/wds" "$out/mix" "$out/manifest" "$out/rule" "$out/work" "$out/weights" "$out/tokenizer" "$out/html" "$out/image" "$out/parquet"
 cp "$data"/ckpt/zip.pth "$data"/ckpt/legacy.pth "$data"/ckpt/evil.pth "$out/weights/"
 cp "$data"/janus_tiny/model.safetensors "$out/weights/tiny.safetensors"
 cp "$data"/janus_tiny/tokenizer.json "$out/tokenizer/tiny.json"
+cp "$data"/parquet/laion_none_dict_v1.parquet "$data"/parquet/laion_snappy_dict_v1.parquet \
+   "$data"/parquet/laion_gzip_plain_v2.parquet "$data"/parquet/laion_zstd_delta_v2.parquet "$out/parquet/"
 printf 'Tom &amp;amp; Jerry &notit; &#x1F600; &#128; &#55296; &ltx &' > "$out/html/refs"
 printf '&CounterClockwiseContourIntegral; caf\303\251 &eacute &#99999999999;' > "$out/html/long"
 printf '{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]},"normalizer":{"type":"Lowercase"},"pre_tokenizer":{"type":"Whitespace"},"added_tokens":[{"id":3,"content":"<s>","special":true}]}' > "$out/tokenizer/small.json"
