@@ -110,30 +110,31 @@ expect 2 "clipscore unknown kind" $jf eval clipscore "$work/imgs" --model "$work
 
 # jf eval t2i on the demo's tiny random JanusFlow and VAE, formula Inception and CLIP: the whole
 # protocol in one run, then the same prompts in two parts, merged, scored: the same FID
-printf '{"id":"t1","prompt":"a red square"}\n{"id":"t2","prompt":"a blue circle"}\n{"id":"t3","prompt":"a green star"}\n' > "$work/t2i.jsonl"
-expect 0 "eval stats of a reference set, GigaGAN crop" $jf eval stats "$work/demo/export/00000.tar" "$work/ref.npz" --weights "$w" --gigagan 256 --limit 4 --quiet
+# (two prompts and a reference of two images: Inception under ASan takes seconds an image)
+printf '{"id":"t1","prompt":"a red square"}\n{"id":"t2","prompt":"a blue circle"}\n' > "$work/t2i.jsonl"
+expect 0 "eval stats of a reference set, GigaGAN crop" $jf eval stats "$work/demo/export/00000.tar" "$work/ref.npz" --weights "$w" --gigagan 256 --limit 2 --quiet
 m="$work/demo/tiny-janusflow"; v="$work/demo/tiny-vae"
 expect 0 "eval t2i" $jf eval t2i --model "$m" --vae "$v" --prompts "$work/t2i.jsonl" --work "$work/t2i" --ref "$work/ref.npz" --weights "$w" --clip "$work/demo/clip-formula" --steps 3 --json
 cp "$work/out" "$work/t2i_whole.json"
 python3 -c "
 import json,sys; d=json.loads(open('$work/t2i_whole.json').read().splitlines()[-1])
-p=d['protocol']; ok = d['images']==3 and d['clip_pairs']==3 and d['fid']>0 and p['gigagan_size']==256 and p['steps']==3 and p['cfg']==2 and p['fid_mode']=='clean'
+p=d['protocol']; ok = d['images']==2 and d['clip_pairs']==2 and d['fid']>0 and p['gigagan_size']==256 and p['steps']==3 and p['cfg']==2 and p['fid_mode']=='clean'
 sys.exit(0 if ok else 1)" && ok "t2i: FID, CLIP score and the protocol in JSON" || { bad "t2i JSON"; cat "$work/out"; }
 expect 0 "eval t2i part 0/2" $jf eval t2i --model "$m" --vae "$v" --prompts "$work/t2i.jsonl" --work "$work/t2i_p0" --steps 3 --part 0/2 --quiet
 expect 0 "eval t2i part 1/2" $jf eval t2i --model "$m" --vae "$v" --prompts "$work/t2i.jsonl" --work "$work/t2i_p1" --steps 3 --part 1/2 --quiet
 expect 0 "merge the parts" $jf shard merge "$work/t2i_all" "$work/t2i_p0" "$work/t2i_p1"
 expect 0 "eval t2i --score-only" $jf eval t2i --work "$work/t2i_all" --ref "$work/ref.npz" --weights "$w" --score-only --json
 same=1
-for k in gen/t1-0 gen/t2-0 gen/t3-0; do
+for k in gen/t1-0 gen/t2-0; do
   $jf shard cat "$work/t2i" "$k" --field png > "$work/a.png" 2>/dev/null; $jf shard cat "$work/t2i_all" "$k" --field png > "$work/b.png" 2>/dev/null
   [ -s "$work/a.png" ] && cmp -s "$work/a.png" "$work/b.png" || same=0
 done
 [ $same = 1 ] && ok "parts generate the one run's images, byte for byte" || bad "parts' images differ"
-# the statistics of the same images in another order agree to rounding (3 images: a rank-2
+# the statistics of the same images in another order agree to rounding (2 images: a rank-1
 # covariance, whose square root amplifies rounding; 1e-3 relative is far above it)
 python3 -c "
 import json,sys; a=json.loads(open('$work/t2i_whole.json').read().splitlines()[-1]); b=json.loads(open('$work/out').read().splitlines()[-1])
-sys.exit(0 if b['images']==3 and abs(a['fid']-b['fid']) <= 1e-3*abs(a['fid']) else 1)" \
+sys.exit(0 if b['images']==2 and abs(a['fid']-b['fid']) <= 1e-3*abs(a['fid']) else 1)" \
   && ok "parts merged give the one-run FID" || { bad "parts FID"; cat "$work/out" "$work/t2i_whole.json"; }
 expect 2 "eval t2i without --ref" $jf eval t2i --model "$m" --vae "$v" --prompts "$work/t2i.jsonl" --work "$work/t2i_x"
 
