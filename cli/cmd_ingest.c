@@ -18,6 +18,9 @@ static const char HELP[] =
     "  SA-1B tars: sa_N.jpg + sa_N.json; mask_count, mask_area, mask_iou_mean, ... as columns\n"
     "  JSON arrays / JSON lines: ShareGPT4V / LLaVA conversations (image path + conversations),\n"
     "      image+caption manifests, text-only records (text field); read streaming\n"
+    "  Parquet (LAION, COYO, DataComp metadata: a URL column, downloaded; Hugging Face datasets: image\n"
+    "      bytes in image.bytes / image / jpg / png / bytes, read from the file); scalar columns become\n"
+    "      index columns; a NNNNN.parquet beside NNNNN.tar is img2dataset's side file, not an input\n"
     "\n"
     "options:\n"
     "  --source NAME        source name (default: a tar's folder name, else the file name)\n"
@@ -46,6 +49,10 @@ static const char HELP[] =
     "downloads (URL lists: CSV/TSV with a url column, JSONL records with url, plain lists; and\n"
     "http(s):// tar inputs, streamed with Range resume):\n"
     "  --parallel N (64)  --per-host N (8)  --timeout S (20 per image)  --retries N (2, with backoff)\n"
+    "  --url-col NAME       the URL column (default: url, URL, image_url, img_url)\n"
+    "  --caption-col NAME   the caption column (default: caption, TEXT, text, txt, title)\n"
+    "  --keep-columns A,B   keep only these metadata columns (default: all scalar columns)\n"
+    "  --max-row-group-bytes SIZE   parquet: refuse a column chunk larger than this (default 512M)\n"
     "  --user-agent-token T  appended to the user agent and matched in X-Robots-Tag\n"
     "  --ignore-robots      do not honour X-Robots-Tag noai/noimageai/noindex/noimageindex\n"
     "  --json               the summary as JSON on stdout; every dropped sample as a JSON line first\n"
@@ -122,7 +129,9 @@ int cmd_ingest(int argc, char **argv)
                                  {"per-host", required_argument, 0, 'H'}, {"timeout", required_argument, 0, 'W'},
                                  {"retries", required_argument, 0, 'Y'}, {"user-agent-token", required_argument, 0, 'U'},
                                  {"ignore-robots", no_argument, 0, 'I'}, {"fast-analysis", no_argument, 0, 'A'},
-                                 {"no-analysis", no_argument, 0, 'N'}, {0, 0, 0, 0}};
+                                 {"no-analysis", no_argument, 0, 'N'}, {"url-col", required_argument, 0, 1001},
+                                 {"caption-col", required_argument, 0, 1002}, {"keep-columns", required_argument, 0, 1003},
+                                 {"max-row-group-bytes", required_argument, 0, 1004}, {0, 0, 0, 0}};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -131,6 +140,16 @@ int cmd_ingest(int argc, char **argv)
         switch (c) {
         case 'j': o.json = 1; break;
         case 'q': o.quiet = 1; break;
+        case 1001: p.url_col = optarg; break;
+        case 1002: p.caption_col = optarg; break;
+        case 1003: p.keep_columns = optarg; break;
+        case 1004:
+            if (parse_size(optarg, &u) || u < 4096) {
+                free(roots);
+                return usage_error("ingest", "--max-row-group-bytes needs a size of at least 4K");
+            }
+            p.max_row_group_bytes = u;
+            break;
         case 'h': fputs(HELP, stdout); free(roots); return 0;
         case 's': p.source = optarg; break;
         case 'r': {
@@ -282,10 +301,16 @@ int cmd_ingest(int argc, char **argv)
     free(roots);
     uint64_t went = s.seen - s.outcome[JF_OUT_OK] - s.outcome[JF_OUT_ALREADY_PRESENT];
     uint64_t bad_inputs = s.inputs_failed + s.inputs_incomplete;
+    /* given only img2dataset's side files: nothing was read, for a reason jf knows */
+    int only_side = !rc && s.side_files && !s.inputs && !s.inputs_skipped && !s.inputs_other_part;
+    if (only_side && !o.quiet)
+        fprintf(stderr, "jf ingest: nothing read: every input is an img2dataset side file (NNNNN.parquet beside "
+                        "NNNNN.tar, NNNNN_stats.json); give the tars\n");
     char hb[32];
     if (o.json) {
         jw_obj(&w);
-        jw_kstr(&w, "summary", rc ? "failed" : bad_inputs ? "some inputs could not be read" : went ? "some samples went" : "ok");
+        jw_kstr(&w, "summary", rc ? "failed" : bad_inputs ? "some inputs could not be read" : went ? "some samples went"
+                               : only_side ? "nothing read: only side files" : "ok");
         if (rc)
             jw_kstr(&w, "error", err.msg);
         jw_kint(&w, "run_id", s.run_id);
@@ -347,5 +372,5 @@ int cmd_ingest(int argc, char **argv)
     }
     if (rc)
         return fail("ingest", &err);
-    return went || bad_inputs ? EXIT_PROBLEMS : 0;
+    return went || bad_inputs || only_side ? EXIT_PROBLEMS : 0;
 }

@@ -2,6 +2,7 @@
  * every sample. One reader (this thread) fills batches; a pool decodes and checks a batch while
  * the next one is read; records are written in input order, so shards are deterministic. */
 #include "ingest_internal.h"
+#include "jf_parquet.h"
 
 #include <dirent.h>
 #include <libgen.h>
@@ -1580,14 +1581,48 @@ static yajl_val row_object(char **names, char **values, int n)
     return o;
 }
 
-static int url_column(char **names, int n)
+static int url_column_named(char **names, int n, const char *wanted)
 {
+    if (wanted) {
+        for (int i = 0; i < n; i++)
+            if (!strcmp(names[i], wanted))
+                return i;
+        return -1;
+    }
     static const char *const want[] = {"url", "URL", "image_url", "img_url", NULL};
     for (int k = 0; want[k]; k++)
         for (int i = 0; i < n; i++)
             if (!strcmp(names[i], want[k]))
                 return i;
     return -1;
+}
+
+
+static int in_list(const char *list, const char *name);
+
+/* --caption-col renames that column to "caption"; --keep-columns drops the others (the URL and
+ * caption columns always stay). */
+static void row_select(yajl_val row, const jf_ingest_params *p, const char *url_name)
+{
+    if (!row || !YAJL_IS_OBJECT(row))
+        return;
+    size_t out = 0;
+    for (size_t i = 0; i < row->u.object.len; i++) {
+        char *k = (char *)row->u.object.keys[i];
+        int is_caption = p->caption_col && !strcmp(k, p->caption_col);
+        if (p->keep_columns && !is_caption && strcmp(k, url_name) && !in_list(p->keep_columns, k)) {
+            free(k);
+            yajl_tree_free(row->u.object.values[i]);
+            continue;
+        }
+        if (is_caption) {
+            free(k);
+            k = xstrdup("caption");
+        }
+        row->u.object.keys[out] = k;
+        row->u.object.values[out++] = row->u.object.values[i];
+    }
+    row->u.object.len = out;
 }
 
 static jf_status ingest_url_list(state *s, const char *path, const char *source, char sep, int *incomplete, jf_error *err)
@@ -1611,9 +1646,12 @@ static jf_status ingest_url_list(state *s, const char *path, const char *source,
                 names[i] = xstrdup(fields[i]);
             n_names = nf;
         }
-        ucol = url_column(names, n_names);
+        ucol = url_column_named(names, n_names, s->r.p->url_col);
         if (ucol < 0) {
-            problem(s, path, 0, "no url column (url, URL, image_url) in the header");
+            if (s->r.p->url_col)
+                problem(s, path, 0, "no column %s (--url-col) in the header", s->r.p->url_col);
+            else
+                problem(s, path, 0, "no url column (url, URL, image_url) in the header");
             *incomplete = 1;
             rc = JF_OK;
             goto out;
@@ -1644,6 +1682,7 @@ static jf_status ingest_url_list(state *s, const char *path, const char *source,
         if (sep) {
             row = row_object(names, fields, nf < n_names ? nf : n_names);
             url = ucol < nf ? fields[ucol] : NULL;
+            row_select(row, s->r.p, names[ucol]);
         }
         if ((rc = url_row(s, path, source, index++, url, row, err)) != JF_OK)
             break;
@@ -1657,6 +1696,249 @@ out:
     free(fields);
     free(buf);
     fclose(f);
+    return rc;
+}
+
+/* ---- parquet: LAION / COYO / DataComp metadata (URLs) and Hugging Face datasets (embedded
+ * image bytes) ---- */
+
+/* A row of the chosen scalar columns as a JSON-like object; the caption column (when renamed by
+ * --caption-col) under "caption". */
+static yajl_val parquet_row(jf_parquet *pq, const int *cols, const jf_pq_values *vals, int nc, size_t r,
+                            const char *caption_col)
+{
+    yajl_val o = calloc(1, sizeof *o);
+    if (!o)
+        return NULL;
+    o->type = yajl_t_object;
+    o->u.object.keys = calloc((size_t)(nc ? nc : 1), sizeof(char *));
+    o->u.object.values = calloc((size_t)(nc ? nc : 1), sizeof(yajl_val));
+    if (!o->u.object.keys || !o->u.object.values) {
+        yajl_tree_free(o);
+        return NULL;
+    }
+    for (int k = 0; k < nc; k++) {
+        const jf_pq_column *c = jf_parquet_column(pq, cols[k]);
+        const jf_pq_values *v = &vals[k];
+        yajl_val x = calloc(1, sizeof *x);
+        if (!x)
+            break;
+        if (!v->present[r]) {
+            x->type = yajl_t_null;
+        } else if (c->kind == JF_PQK_BOOL) {
+            x->type = v->i64[r] ? yajl_t_true : yajl_t_false;
+        } else if (c->kind == JF_PQK_INT || c->kind == JF_PQK_FLOAT) {
+            char num[64];
+            x->type = yajl_t_number;
+            if (c->kind == JF_PQK_INT) {
+                snprintf(num, sizeof num, "%lld", (long long)v->i64[r]);
+                x->u.number.i = v->i64[r];
+                x->u.number.d = (double)v->i64[r];
+                x->u.number.flags = YAJL_NUMBER_INT_VALID | YAJL_NUMBER_DOUBLE_VALID;
+            } else {
+                snprintf(num, sizeof num, "%.17g", v->f64[r]);
+                x->u.number.d = v->f64[r];
+                x->u.number.flags = YAJL_NUMBER_DOUBLE_VALID;
+            }
+            x->u.number.r = xstrdup(num);
+        } else {
+            size_t len = (size_t)(v->offsets[r + 1] - v->offsets[r]);
+            x->type = yajl_t_string;
+            x->u.string = malloc(len + 1);
+            if (x->u.string) {
+                memcpy(x->u.string, v->bytes + v->offsets[r], len);
+                x->u.string[len] = 0;
+            }
+        }
+        const char *name = caption_col && !strcmp(c->path, caption_col) ? "caption" : c->path;
+        o->u.object.keys[o->u.object.len] = xstrdup(name);
+        o->u.object.values[o->u.object.len++] = x;
+    }
+    return o;
+}
+
+static int in_list(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; p && *p;) {
+        size_t l = strcspn(p, ",");
+        if (l == n && !strncmp(p, name, n))
+            return 1;
+        p += l;
+        p += *p == ',';
+    }
+    return 0;
+}
+
+static jf_status ingest_parquet(state *s, const char *path, const char *source, int *incomplete, jf_error *err)
+{
+    const jf_ingest_params *p = s->r.p;
+    jf_error pe = {0};
+    jf_parquet *pq = NULL;
+    if (jf_parquet_open(path, &pq, &pe)) {
+        problem(s, path, -1, "input not read: %s", pe.msg);
+        *incomplete = 1;
+        return JF_OK;
+    }
+    if (p->max_row_group_bytes)
+        jf_parquet_set_max_chunk_bytes(pq, p->max_row_group_bytes);
+    int n = jf_parquet_num_columns(pq);
+    /* the URL column, or an image-bytes column (image.bytes of a Hugging Face struct, or a
+     * byte column named image/jpg/png/bytes) */
+    int ucol = -1, icol = -1;
+    if (p->url_col)
+        ucol = jf_parquet_find_column(pq, p->url_col);
+    else
+        for (int k = 0; ucol < 0 && k < 4; k++)
+            ucol = jf_parquet_find_column(pq, (const char *const[]){"url", "URL", "image_url", "img_url"}[k]);
+    if (!p->url_col)
+        for (int k = 0; icol < 0 && k < 5; k++) {
+            int c = jf_parquet_find_column(pq, (const char *const[]){"image.bytes", "image", "jpg", "png", "bytes"}[k]);
+            if (c >= 0 && jf_parquet_column(pq, c)->kind == JF_PQK_BYTES)
+                icol = c;
+        }
+    if (ucol >= 0 && jf_parquet_column(pq, ucol)->kind != JF_PQK_STRING &&
+        jf_parquet_column(pq, ucol)->kind != JF_PQK_BYTES) {
+        problem(s, path, -1, "input not read: column %s is not text, it cannot hold URLs", jf_parquet_column(pq, ucol)->path);
+        *incomplete = 1;
+        jf_parquet_close(pq);
+        return JF_OK;
+    }
+    if (ucol < 0 && icol < 0) {
+        if (p->url_col)
+            problem(s, path, -1, "input not read: no column %s (--url-col)", p->url_col);
+        else
+            problem(s, path, -1, "input not read: no url column (url, URL, image_url, img_url) and no image bytes "
+                                 "column (image.bytes, image, jpg, png, bytes)");
+        *incomplete = 1;
+        jf_parquet_close(pq);
+        return JF_OK;
+    }
+    if (p->caption_col && jf_parquet_find_column(pq, p->caption_col) < 0) {
+        problem(s, path, -1, "input not read: no column %s (--caption-col)", p->caption_col);
+        *incomplete = 1;
+        jf_parquet_close(pq);
+        return JF_OK;
+    }
+    /* the columns read: the URL (or image) and caption, then every scalar column, or only
+     * those of --keep-columns; byte columns other than text are images, not metadata */
+    int *cols = malloc((size_t)(n ? n : 1) * sizeof *cols), nc = 0;
+    jf_pq_values *vals = calloc((size_t)(n ? n : 1) + 1, sizeof *vals);
+    if (!cols || !vals) {
+        free(cols);
+        free(vals);
+        jf_parquet_close(pq);
+        return jf_error_set(err, JF_ENOMEM, "out of memory");
+    }
+    for (int c = 0; c < n; c++) {
+        const jf_pq_column *col = jf_parquet_column(pq, c);
+        if (c == icol || col->max_rep > 0 || col->kind == JF_PQK_BYTES || col->kind == JF_PQK_OTHER)
+            continue;
+        int wanted = c == ucol || (p->caption_col && !strcmp(col->path, p->caption_col)) || !p->keep_columns ||
+                     in_list(p->keep_columns, col->path);
+        if (wanted)
+            cols[nc++] = c;
+    }
+    int url_k = -1;
+    for (int k = 0; k < nc; k++)
+        if (cols[k] == ucol)
+            url_k = k;
+    jf_status rc = JF_OK;
+    int64_t index = 0;
+    for (int rg = 0; rc == JF_OK && rg < jf_parquet_num_row_groups(pq); rg++) {
+        uint64_t rows = jf_parquet_row_group_rows(pq, rg);
+        /* rows of other parts (--part) are skipped without reading their chunks */
+        int any = p->part_n <= 1;
+        for (uint64_t r = 0; !any && r < rows; r++)
+            any = (uint64_t)(index + (int64_t)r) % p->part_n == p->part_k;
+        if (!any) {
+            index += (int64_t)rows;
+            continue;
+        }
+        int bad = 0;
+        for (int k = 0; k <= nc && !bad; k++) {
+            int c = k < nc ? cols[k] : icol;
+            if (c < 0)
+                continue;
+            if (jf_parquet_read_column(pq, rg, c, &vals[k], &pe)) {
+                problem(s, path, -1, "row group %d not read: %s", rg, pe.msg);
+                bad = 1;
+            }
+        }
+        if (bad) {
+            *incomplete = 1;
+            for (int k = 0; k <= nc; k++)
+                jf_pq_values_free(&vals[k]);
+            index += (int64_t)rows;
+            continue;
+        }
+        for (uint64_t r = 0; rc == JF_OK && r < rows; r++, index++) {
+            if (p->part_n > 1 && (uint64_t)index % p->part_n != p->part_k)
+                continue;
+            yajl_val row = parquet_row(pq, cols, vals, nc, (size_t)r, p->caption_col);
+            if (!row) {
+                rc = jf_error_set(err, JF_ENOMEM, "out of memory");
+                break;
+            }
+            if (icol >= 0) {
+                /* the image is in the file: an item as a download would make it */
+                char key[600];
+                snprintf(key, sizeof key, "%s/%09lld", source, (long long)index);
+                item probe;
+                memset(&probe, 0, sizeof probe);
+                probe.key = key;
+                triage(s, &probe);
+                item *it = new_item(s, err, &rc);
+                if (!it) {
+                    yajl_tree_free(row);
+                    break;
+                }
+                it->manifest = 2;
+                it->key = xstrdup(key);
+                it->source = source;
+                it->input = path;
+                it->offset = index;
+                it->rec = row;
+                const jf_pq_values *iv = &vals[nc];
+                size_t len = iv->present[r] ? (size_t)(iv->offsets[r + 1] - iv->offsets[r]) : 0;
+                if (probe.outcome != JF_OUT_OK) {
+                    it->outcome = probe.outcome;
+                    snprintf(it->detail, sizeof it->detail, "%s", probe.detail);
+                } else if (!len) {
+                    it->outcome = JF_OUT_MISSING_IMAGE;
+                    snprintf(it->detail, sizeof it->detail, "row %lld has no image bytes", (long long)index);
+                } else if (!(it->m = calloc(1, sizeof *it->m)) || !(it->m[0].data = malloc(len))) {
+                    rc = jf_error_set(err, JF_ENOMEM, "out of memory");
+                } else {
+                    memcpy(it->m[0].data, iv->bytes + iv->offsets[r], len);
+                    it->m[0].size = len;
+                    const char *fmt = jf_image_format_of(it->m[0].data, len);
+                    it->m[0].ext = xstrdup(ext_for_format(fmt ? fmt : "jpeg"));
+                    it->n_m = 1;
+                }
+            } else {
+                const jf_pq_values *uv = &vals[url_k];
+                char *url = NULL;
+                if (uv->present[r]) {
+                    size_t len = (size_t)(uv->offsets[r + 1] - uv->offsets[r]);
+                    url = malloc(len + 1);
+                    if (url) {
+                        memcpy(url, uv->bytes + uv->offsets[r], len);
+                        url[len] = 0;
+                    }
+                }
+                rc = url_row(s, path, source, index, url, row, err);
+                free(url);
+            }
+        }
+        for (int k = 0; k <= nc; k++)
+            jf_pq_values_free(&vals[k]);
+    }
+    if (rc == JF_OK)
+        rc = drain_downloads(s, err);
+    free(cols);
+    free(vals);
+    jf_parquet_close(pq);
     return rc;
 }
 
@@ -1786,19 +2068,25 @@ static jf_status ingest_manifest(state *s, const char *path, const char *source,
 
 /* ---- inputs ---- */
 
-typedef enum input_kind { IN_MISSING, IN_TAR, IN_JSON, IN_JSONL, IN_CSV, IN_TSV, IN_URLS, IN_SIDEFILE, IN_UNKNOWN } input_kind;
+typedef enum input_kind { IN_MISSING, IN_TAR, IN_JSON, IN_JSONL, IN_CSV, IN_TSV, IN_URLS, IN_PARQUET, IN_SIDEFILE, IN_UNKNOWN } input_kind;
 
-/* img2dataset writes NNNNN_stats.json and NNNNN.parquet beside each tar: not samples. */
+/* img2dataset writes NNNNN_stats.json and NNNNN.parquet beside each tar NNNNN.tar: not samples.
+ * A parquet file without such a tar beside it is an input (LAION/DataComp metadata). */
 static int is_side_file(const char *path, const uint8_t *h, size_t got)
 {
     const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
     size_t digits = strspn(base, "0123456789");
     if (digits && !strcmp(base + digits, "_stats.json"))
         return 1;
-    return got >= 4 && !memcmp(h, "PAR1", 4);
+    if (got >= 4 && !memcmp(h, "PAR1", 4) && digits && !strcmp(base + digits, ".parquet")) {
+        char tar[4200];
+        snprintf(tar, sizeof tar, "%.*s.tar", (int)(strlen(path) - strlen(".parquet")), path);
+        return access(tar, F_OK) == 0;
+    }
+    return 0;
 }
 
-static input_kind sniff(const char *path, char *why, size_t n)
+static input_kind sniff(const char *path, const char *url_col, char *why, size_t n)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -1814,6 +2102,8 @@ static input_kind sniff(const char *path, char *why, size_t n)
     }
     if (is_side_file(path, h, got))
         return IN_SIDEFILE;
+    if (got >= 4 && !memcmp(h, "PAR1", 4))
+        return IN_PARQUET;
     if ((got >= 2 && h[0] == 0x1f && h[1] == 0x8b) || (got >= 4 && !memcmp(h, "\x28\xb5\x2f\xfd", 4)) ||
         (got >= 6 && !memcmp(h, "\xfd" "7zXZ\0", 6)) || (got >= 3 && !memcmp(h, "BZh", 3)) ||
         (got >= 262 && !memcmp(h + 257, "ustar", 5)))
@@ -1862,7 +2152,7 @@ static input_kind sniff(const char *path, char *why, size_t n)
                 t[tl - 1] = 0;
             names[nn++] = t;
         }
-        if (nn > 1 && url_column(names, nn) >= 0)
+        if (nn > 1 && url_column_named(names, nn, url_col) >= 0)
             return tsv ? IN_TSV : IN_CSV;
     }
     snprintf(why, n, "not a tar, JSON, JSON-lines, CSV/TSV with a url column, or URL list");
@@ -2048,7 +2338,7 @@ jf_status jf_ingest_run(jf_store *store, const char *const *inputs, size_t n_inp
             in.v[i].kind = IN_TAR;
             in.v[i].size = in.v[i].mtime = -1;
         } else {
-            in.v[i].kind = sniff(in.v[i].path, why, sizeof why);
+            in.v[i].kind = sniff(in.v[i].path, p.url_col, why, sizeof why);
         }
         if (in.v[i].kind == IN_MISSING || in.v[i].kind == IN_UNKNOWN) {
             problem(&s, in.v[i].path, -1, "input not read: %s", why);
@@ -2113,6 +2403,8 @@ jf_status jf_ingest_run(jf_store *store, const char *const *inputs, size_t n_inp
         stats.inputs++;
         if (x->kind == IN_TAR)
             rc = ingest_tar(&s, x->path, x->source, &x->incomplete, err);
+        else if (x->kind == IN_PARQUET)
+            rc = ingest_parquet(&s, x->path, x->source, &x->incomplete, err);
         else if (x->kind == IN_CSV || x->kind == IN_TSV || x->kind == IN_URLS)
             rc = ingest_url_list(&s, x->path, x->source, x->kind == IN_CSV ? ',' : x->kind == IN_TSV ? '\t' : 0,
                                  &x->incomplete, err);

@@ -95,6 +95,12 @@ typedef struct jf_ingest_params {
     size_t batch;               /* samples decoded in parallel per batch (default 256) */
     jf_http_params http;
     jf_writer_params writer;
+    /* URL lists and parquet: the URL column (default: url, URL, image_url or img_url), the
+     * caption column (default: caption, TEXT, text, txt or title), and the metadata columns kept
+     * (comma-separated; NULL: all). Parquet without a URL column: image bytes from image.bytes
+     * (a Hugging Face image struct), image, jpg, png or bytes. */
+    const char *url_col, *caption_col, *keep_columns;
+    uint64_t max_row_group_bytes; /* parquet: one column chunk's limit (0: 512 MiB) */
     jf_problem_fn on_problem;   /* every reason a sample went, with input and offset */
     void *user;
     jf_progress_fn on_progress; /* (user, samples seen, 0) */

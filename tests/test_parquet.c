@@ -136,8 +136,9 @@ static void reference_files(void)
     size_t checked = 0;
     while ((de = readdir(d))) {
         size_t nl = strlen(de->d_name);
-        if (nl < 8 || strcmp(de->d_name + nl - 8, ".parquet"))
-            continue;
+        if (nl < 8 || strcmp(de->d_name + nl - 8, ".parquet") || strncmp(de->d_name, "laion_", 6) ||
+            (!strstr(de->d_name, "_v1.") && !strstr(de->d_name, "_v2.")))
+            continue; /* the encoding matrix only (hf_images / laion_urls are jf ingest's) */
         char path[1024];
         snprintf(path, sizeof path, "%s/%s", PQ_DIR, de->d_name);
         jf_parquet *pq = NULL;

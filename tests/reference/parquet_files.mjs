@@ -142,3 +142,48 @@ for (const [cname, comp] of Object.entries(compressions)) {
   }
 }
 fs.writeFileSync(path.join(out, "expected.json"), JSON.stringify({ rows: N, columns: expected }, null, 0) + "\n");
+
+// Two files for jf ingest: a Hugging Face-style dataset with the images inside (a struct
+// {bytes, path}, a caption, a score; one row without an image, one with damaged bytes), and a
+// LAION-style URL list (URL, TEXT, similarity, punsafe, WIDTH, HEIGHT) whose URLs point to a
+// closed local port.
+{
+  const { execFileSync } = await import("node:child_process");
+  const imgs = JSON.parse(execFileSync("/usr/bin/python3", ["-c", `
+import base64, io, json
+from PIL import Image
+out = []
+for i, fmt in enumerate(["JPEG", "PNG", "JPEG", "PNG"]):
+    im = Image.new("RGB", (24 + 8 * i, 16 + 4 * i), (40 * i, 200 - 30 * i, 90))
+    for x in range(im.size[0]):
+        im.putpixel((x, x % im.size[1]), (255, 255, 255))
+    b = io.BytesIO(); im.save(b, fmt, quality=90); out.append(base64.b64encode(b.getvalue()).decode())
+print(json.dumps(out))`]).toString());
+  const M = 6;
+  const bytesCol = Array.from({ length: M }, (_, i) => (i === 4 ? null : i === 5 ? new Uint8Array([0xff, 0xd8, 0xff, 1, 2, 3]) : new Uint8Array(Buffer.from(imgs[i], "base64"))));
+  const pathCol = Array.from({ length: M }, (_, i) => `img_${i}.${i % 2 ? "png" : "jpg"}`);
+  const imageType = new arrow.Struct([new arrow.Field("bytes", new arrow.Binary(), true), new arrow.Field("path", new arrow.Utf8(), true)]);
+  const image = arrow.makeVector(arrow.makeData({ type: imageType, length: M, nullCount: 0,
+    children: [arrow.vectorFromArray(bytesCol, new arrow.Binary()).data[0], arrow.vectorFromArray(pathCol, new arrow.Utf8()).data[0]] }));
+  const hf = new arrow.Table({
+    image,
+    text: arrow.vectorFromArray(["a green square", "a red rectangle", "été à Paris", "", "no image here", "a broken one"], new arrow.Utf8()),
+    aesthetic: arrow.vectorFromArray([5.5, 6.25, null, 4.0, 3.0, 2.0], new arrow.Float64()),
+  });
+  const props = new pw.WriterPropertiesBuilder().setCompression(pw.Compression.SNAPPY).setMaxRowGroupSize(4)
+    .setStatisticsEnabled(pw.EnabledStatistics.None).build();
+  fs.writeFileSync(path.join(out, "hf_images.parquet"), pw.writeParquet(pw.Table.fromIPCStream(arrow.tableToIPC(hf, "stream")), props));
+  const U = 5;
+  const laion = new arrow.Table({
+    SAMPLE_ID: arrow.vectorFromArray(Array.from({ length: U }, (_, i) => BigInt(1000 + i)), new arrow.Int64()),
+    URL: arrow.vectorFromArray(Array.from({ length: U }, (_, i) => (i === 3 ? null : `http://127.0.0.1:9/img${i}.jpg`)), new arrow.Utf8()),
+    TEXT: arrow.vectorFromArray(["one", "two", null, "four", "five"], new arrow.Utf8()),
+    similarity: arrow.vectorFromArray([0.31, 0.29, 0.35, 0.4, 0.27], new arrow.Float64()),
+    punsafe: arrow.vectorFromArray([0.01, 0.2, 0.5, 0.9, 0.05], new arrow.Float32()),
+    WIDTH: arrow.vectorFromArray([640, 800, 1024, 320, 512], new arrow.Int32()),
+    HEIGHT: arrow.vectorFromArray([480, 600, 768, 240, 512], new arrow.Int32()),
+  });
+  const props2 = new pw.WriterPropertiesBuilder().setCompression(pw.Compression.ZSTD).setStatisticsEnabled(pw.EnabledStatistics.None).build();
+  fs.writeFileSync(path.join(out, "laion_urls.parquet"), pw.writeParquet(pw.Table.fromIPCStream(arrow.tableToIPC(laion, "stream")), props2));
+  console.log("hf_images.parquet, laion_urls.parquet: written");
+}
