@@ -1,5 +1,6 @@
 /* Rules applied in sequence with a funnel, presets of known recipes, and subsets. */
 #include "filter_internal.h"
+#include "jf_parquet.h"
 
 #include <sqlite3.h>
 #include <time.h>
@@ -453,6 +454,76 @@ static int parse_score_line(char *line, char **key, double *value)
     return 1;
 }
 
+/* Scores from a parquet file: a key column (key, __key__, sample_key, id) and a numeric value
+ * column (value, score, or the column's own name), one row group at a time. */
+static jf_status set_scores_parquet(jf_store *st, const char *column, const char *path, jf_scores_report *rep,
+                                    jf_error *err)
+{
+    jf_parquet *pq = NULL;
+    jf_status s = jf_parquet_open(path, &pq, err);
+    if (s != JF_OK)
+        return s;
+    int kc = -1, vc = -1;
+    for (int k = 0; kc < 0 && k < 4; k++)
+        kc = jf_parquet_find_column(pq, (const char *const[]){"key", "__key__", "sample_key", "id"}[k]);
+    for (int k = 0; vc < 0 && k < 3; k++)
+        vc = jf_parquet_find_column(pq, (const char *const[]){"value", "score", column}[k]);
+    if (kc < 0 || vc < 0 || jf_parquet_column(pq, kc)->kind != JF_PQK_STRING ||
+        (jf_parquet_column(pq, vc)->kind != JF_PQK_FLOAT && jf_parquet_column(pq, vc)->kind != JF_PQK_INT)) {
+        s = jf_error_set(err, JF_EFORMAT, "%s: needs a text key column (key, __key__, sample_key, id) and a numeric value "
+                                          "column (value, score or %s)", path, column);
+        jf_parquet_close(pq);
+        return s;
+    }
+    sqlite3 *db = jf_store_db(st);
+    char *sql = sqlite3_mprintf("UPDATE samples SET \"%w\" = ? WHERE key = ?", column);
+    sqlite3_stmt *up = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &up, NULL) != SQLITE_OK) {
+        sqlite3_free(sql);
+        jf_parquet_close(pq);
+        return jf_error_set(err, JF_EDB, "%s", sqlite3_errmsg(db));
+    }
+    sqlite3_free(sql);
+    sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    uint64_t row = 0;
+    for (int rg = 0; s == JF_OK && rg < jf_parquet_num_row_groups(pq); rg++) {
+        jf_pq_values keys, vals;
+        if ((s = jf_parquet_read_column(pq, rg, kc, &keys, err)) != JF_OK)
+            break;
+        if ((s = jf_parquet_read_column(pq, rg, vc, &vals, err)) != JF_OK) {
+            jf_pq_values_free(&keys);
+            break;
+        }
+        for (size_t r = 0; s == JF_OK && r < keys.rows; r++, row++) {
+            if (!keys.present[r] || !vals.present[r]) {
+                if (!rep->bad_lines++)
+                    rep->first_bad_line = (long)row + 1;
+                continue;
+            }
+            double v = vals.f64 ? vals.f64[r] : (double)vals.i64[r];
+            sqlite3_reset(up);
+            sqlite3_bind_double(up, 1, v);
+            sqlite3_bind_text(up, 2, (const char *)keys.bytes + keys.offsets[r], (int)(keys.offsets[r + 1] - keys.offsets[r]),
+                              SQLITE_TRANSIENT);
+            if (sqlite3_step(up) != SQLITE_DONE)
+                s = jf_error_set(err, JF_EDB, "%s row %llu: %s", path, (unsigned long long)row, sqlite3_errmsg(db));
+            else if (sqlite3_changes(db))
+                rep->updated += (uint64_t)sqlite3_changes(db);
+            else
+                rep->unknown_keys++;
+        }
+        jf_pq_values_free(&keys);
+        jf_pq_values_free(&vals);
+    }
+    sqlite3_finalize(up);
+    if (s == JF_OK && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        s = jf_error_set(err, JF_EDB, "%s", sqlite3_errmsg(db));
+    if (s != JF_OK)
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    jf_parquet_close(pq);
+    return s;
+}
+
 jf_status jf_filter_set_scores(jf_store *st, const char *column, const char *path, jf_scores_report *rep, jf_error *err)
 {
     memset(rep, 0, sizeof *rep);
@@ -462,6 +533,12 @@ jf_status jf_filter_set_scores(jf_store *st, const char *column, const char *pat
     FILE *f = fopen(path, "r");
     if (!f)
         return jf_error_set(err, JF_ENOTFOUND, "%s: cannot open", path);
+    char magic[4] = {0};
+    if (fread(magic, 1, 4, f) == 4 && !memcmp(magic, "PAR1", 4)) {
+        fclose(f);
+        return set_scores_parquet(st, column, path, rep, err);
+    }
+    rewind(f);
     sqlite3 *db = jf_store_db(st);
     char *sql = sqlite3_mprintf("UPDATE samples SET \"%w\" = ? WHERE key = ?", column);
     sqlite3_stmt *up;

@@ -104,8 +104,10 @@ typedef struct jf_scores_report {
     long first_bad_line;
 } jf_scores_report;
 
-/* Loads a REAL column from `key,value` lines (CSV or TSV, an optional header) or JSONL lines
- * {"key": ..., "value" or "score": ...}; the column is created when new. One transaction. */
+/* Loads a REAL column from `key,value` lines (CSV or TSV, an optional header), JSONL lines
+ * {"key": ..., "value" or "score": ...}, or a parquet file (a text key column — key, __key__,
+ * sample_key or id — and a numeric value, score or COLUMN column; a row with a null in either
+ * counts as a bad line); the column is created when new. One transaction. */
 jf_status jf_filter_set_scores(jf_store *st, const char *column, const char *path, jf_scores_report *report,
                                jf_error *err);
 

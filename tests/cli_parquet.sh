@@ -15,6 +15,13 @@ if grep -q "aesthetic = 6.25" cat.txt && grep -q ".png (image" cat.txt && grep -
 expect 1 "rerun: stored rows skipped, failures retried" "$jf" ingest ds "$pq/hf_images.parquet" --json
 tail -1 out | grep -q '"already_present":4' && ok "rerun skips the stored rows" || { bad "rerun"; tail -1 out; }
 
+# scores from a parquet file into a column
+expect 1 "filter scores from parquet (a null and an unknown key: exit 1)" "$jf" filter scores ds --column clip_l14 "$pq/scores.parquet"
+v=$(sqlite3 ds/index.sqlite "select group_concat(key || '=' || clip_l14, ' ') from samples where clip_l14 is not null order by key")
+[ "$v" = "hf_images/000000000=0.25 hf_images/000000001=0.5 hf_images/000000003=0.75" ] && ok "three scores set (a null and an unknown key reported)" \
+  || { bad "scores: $v"; cat out; }
+cat out err | grep -q "3 samples scored, 1 keys not in the dataset, 1 unreadable lines (first: line 3)" && ok "the unknown key and the null counted" || { bad "scores report"; cat out err; }
+
 # a LAION-style URL list: every row reaches the downloader (a closed port here), the row without a
 # URL is a bad record
 expect 1 "ingest a parquet URL list" "$jf" ingest ds2 "$pq/laion_urls.parquet" --timeout 2 --retries 0 --json

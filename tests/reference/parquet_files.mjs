@@ -187,3 +187,16 @@ print(json.dumps(out))`]).toString());
   fs.writeFileSync(path.join(out, "laion_urls.parquet"), pw.writeParquet(pw.Table.fromIPCStream(arrow.tableToIPC(laion, "stream")), props2));
   console.log("hf_images.parquet, laion_urls.parquet: written");
 }
+
+// Scores for jf filter scores: keys of hf_images.parquet as jf ingest stores them, one unknown
+// key, one null score.
+{
+  const keys = ["hf_images/000000000", "hf_images/000000001", "hf_images/000000002", "nope/1", "hf_images/000000003"];
+  const t = new arrow.Table({
+    key: arrow.vectorFromArray(keys, new arrow.Utf8()),
+    score: arrow.vectorFromArray([0.25, 0.5, null, 0.9, 0.75], new arrow.Float32()),
+  });
+  const props = new pw.WriterPropertiesBuilder().setStatisticsEnabled(pw.EnabledStatistics.None).build();
+  fs.writeFileSync(path.join(out, "scores.parquet"), pw.writeParquet(pw.Table.fromIPCStream(arrow.tableToIPC(t, "stream")), props));
+  console.log("scores.parquet: written");
+}
