@@ -800,11 +800,20 @@ static void process_url_item(const run *r, item *it)
     it->out = jf_record_create();
     jf_record_set_key(it->out, it->key, &err);
     jf_record_set_text(it->out, "source", it->source, &err);
-    if (it->n_m < 1 || add_image(r, it, "jpg", it->m[0].data, it->m[0].size, 1) != 0)
+    if (it->n_m < 1 || add_image(r, it, it->m[0].ext ? it->m[0].ext : "jpg", it->m[0].data, it->m[0].size, 1) != 0)
         return;
-    const char *caption = it->rec ? obj_str(it->rec, (const char *const[]){"caption", "TEXT", "text", "txt", "title", NULL}) : NULL;
+    static const char *const caption_keys[] = {"caption", "TEXT", "text", "txt", "title", NULL};
+    const char *caption = it->rec ? obj_str(it->rec, caption_keys) : NULL;
+    /* one rule for every list format, as img2dataset writes it: a caption column gives a txt
+     * field, empty when the cell is empty or null */
+    int has_caption_col = 0;
+    for (size_t i = 0; it->rec && YAJL_IS_OBJECT(it->rec) && i < it->rec->u.object.len; i++)
+        for (int k = 0; caption_keys[k]; k++)
+            has_caption_col |= !strcmp(it->rec->u.object.keys[i], caption_keys[k]);
     if (caption)
         set_caption(it, "txt", caption, strlen(caption));
+    else if (has_caption_col)
+        jf_record_add_field(it->out, "txt", JF_FIELD_TEXT, "", 0, NULL);
     for (size_t i = 0; it->rec && YAJL_IS_OBJECT(it->rec) && i < it->rec->u.object.len; i++) {
         yajl_val v = it->rec->u.object.values[i];
         jf_column c = {.type = JF_COL_NULL};
@@ -1378,7 +1387,9 @@ static jf_status collect_downloads(state *s, jf_error *err)
             if (r->outcome == JF_OUT_OK) {
                 it->m = calloc(1, sizeof *it->m);
                 if (it->m) {
-                    it->m[0].ext = xstrdup("jpg");
+                    /* stored under the extension of its real format (a PNG from a .png URL is png) */
+                    const char *fmt = jf_image_format_of(r->data, r->len);
+                    it->m[0].ext = xstrdup(fmt && strcmp(fmt, "jpeg") ? ext_for_format(fmt) : "jpg");
                     it->m[0].data = r->data;
                     it->m[0].size = r->len;
                     r->data = NULL;
@@ -1476,8 +1487,9 @@ static jf_status url_row(state *s, const char *path, const char *source, int64_t
 
 /* ---- URL lists: CSV, TSV, plain ---- */
 
-/* One CSV record (RFC 4180: quotes, doubled quotes, newlines inside quotes). Returns the number
- * of fields, or -1 at the end of the file. Fields point into *buf. */
+/* One CSV or TSV record (RFC 4180: quotes, doubled quotes, newlines inside quotes; LF or CRLF
+ * line ends). Returns the number of fields, or -1 at the end of the file. Fields point into
+ * *buf. */
 int jf__csv_record(FILE *f, char sep, char **buf, size_t *cap, char ***fields, size_t *fcap)
 {
     size_t n = 0;
@@ -1514,9 +1526,16 @@ int jf__csv_record(FILE *f, char sep, char **buf, size_t *cap, char ***fields, s
                 continue;
             }
         }
-        if (c == '"' && sep == ',' && n == start) {
+        if (c == '"' && n == start) { /* quoting applies to TSV as to CSV (pandas, pyarrow quote both) */
             quoted = 1;
             continue;
+        }
+        if (c == '\r') { /* CRLF line ends: the CR belongs to the line end, not to the field */
+            int d = fgetc(f);
+            if (d == '\n' || d == EOF)
+                c = '\n';
+            else
+                ungetc(d, f);
         }
         if (c == sep || c == '\n' || c == EOF) {
             (*buf)[n++] = 0;
@@ -1679,6 +1698,10 @@ static jf_status ingest_url_list(state *s, const char *path, const char *source,
             continue; /* blank line */
         yajl_val row = NULL;
         const char *url = fields[0];
+        if (!sep) { /* a plain list: the URL is the row's one column, as in CSV/TSV/JSONL */
+            char *one_name = "url";
+            row = row_object(&one_name, fields, 1);
+        }
         if (sep) {
             row = row_object(names, fields, nf < n_names ? nf : n_names);
             url = ucol < nf ? fields[ucol] : NULL;

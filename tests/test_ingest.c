@@ -786,6 +786,82 @@ static int start_server(const char *root)
     return -1;
 }
 
+/* URL lists as img2dataset reads them (issue #12): a TSV whose fields are quoted as pandas
+ * writes them, a CSV with CRLF line ends, a plain list (the URL kept as the url column), an
+ * empty caption (an empty txt, as from JSONL), and a PNG behind a .png URL stored as png. */
+static void test_url_list_formats(void)
+{
+    jf_error err;
+    const char *root = tmp("www_lists");
+    mkdir(root, 0777);
+    char p[600];
+    snprintf(p, sizeof p, "%s/a.jpg", root);
+    write_jpeg_file(p);
+    size_t plen;
+    uint8_t *png = png_make(20, 12, &plen);
+    snprintf(p, sizeof p, "%s/b.png", root);
+    FILE *f = fopen(p, "wb");
+    CHECK(f && fwrite(png, 1, plen, f) == plen);
+    fclose(f);
+    free(png);
+    CHECK(start_server(root) == 0);
+    atexit(stop_server);
+    char base[64];
+    snprintf(base, sizeof base, "http://127.0.0.1:%d", server_port);
+    /* pandas' to_csv(sep="\t"): a field with a quote is quoted, its quotes doubled */
+    const char *tsv = tmp("quoted.tsv");
+    f = fopen(tsv, "w");
+    fprintf(f, "url\tcaption\n%s/img/a.jpg\t\"\"\"Yes I'm\"\" she said\"\n%s/img/b.png\t\"tab\there\"\n", base, base);
+    fclose(f);
+    const char *csv = tmp("crlf.csv");
+    f = fopen(csv, "w");
+    fprintf(f, "url,caption\r\n%s/img/a.jpg,crlf caption\r\n%s/img/b.png,\r\n", base, base);
+    fclose(f);
+    const char *txt = tmp("plain.txt");
+    f = fopen(txt, "w");
+    fprintf(f, "%s/img/b.png\n", base);
+    fclose(f);
+    jf_ingest_params pr = jf_ingest_default_params();
+    pr.http.timeout = 5;
+    pr.http.retries = 0;
+    pr.threads = 2;
+    jf_ingest_stats s;
+    const char *inputs[] = {tsv, csv, txt};
+    const char *ds = tmp("lists_ds");
+    CHECK_OK(run(ds, inputs, 3, &pr, &s, &err));
+    for (int k = 0; k < JF_OUT_COUNT_; k++)
+        if (s.outcome[k])
+            printf("    %-20s %llu\n", jf_outcome_name((jf_outcome)k), (unsigned long long)s.outcome[k]);
+    printf("    inputs %llu, failed %llu, incomplete %llu\n", (unsigned long long)s.inputs, (unsigned long long)s.inputs_failed,
+           (unsigned long long)s.inputs_incomplete);
+    CHECK_EQ_INT(s.outcome[JF_OUT_OK], 5);
+    CHECK_EQ_INT((int)s.inputs_failed, 0);
+    jf_store *st;
+    CHECK_OK(jf_store_open(ds, JF_STORE_READONLY, &st, &err));
+    jf_record *r = jf_record_create();
+    CHECK_OK(jf_store_get(st, "quoted/000000000", r, &err));
+    const jf_field *t = jf_record_find_field(r, "txt");
+    CHECK(t && t->size == strlen("\"Yes I'm\" she said") && !memcmp(t->data, "\"Yes I'm\" she said", t->size));
+    CHECK_OK(jf_store_get(st, "quoted/000000001", r, &err));
+    t = jf_record_find_field(r, "txt");
+    CHECK(t && t->size == 8 && !memcmp(t->data, "tab\there", 8));
+    CHECK(jf_record_find_field(r, "png") && !jf_record_find_field(r, "jpg")); /* stored as what it is */
+    CHECK_OK(jf_store_get(st, "crlf/000000000", r, &err));
+    t = jf_record_find_field(r, "txt");
+    CHECK(t && t->size == 12 && !memcmp(t->data, "crlf caption", 12));
+    CHECK_OK(jf_store_get(st, "crlf/000000001", r, &err));
+    t = jf_record_find_field(r, "txt");
+    CHECK(t && t->size == 0); /* an empty caption: an empty txt, as JSONL and img2dataset give */
+    CHECK_OK(jf_store_get(st, "plain/000000000", r, &err));
+    const jf_column *u = jf_record_find_column(r, "url");
+    char want[128];
+    snprintf(want, sizeof want, "%s/img/b.png", base);
+    CHECK(u && u->type == JF_COL_TEXT && !strcmp(u->s, want));
+    jf_record_destroy(r);
+    jf_store_close(st);
+    printf("    quoted TSV, CRLF CSV, plain list, empty caption, PNG as png: 5 samples as img2dataset reads them\n");
+}
+
 static void test_http(void)
 {
     jf_error err;
@@ -1040,6 +1116,7 @@ static const test_case cases[] = {
     {"phash_photos", test_phash_photos},
     {"tar_image_root", test_tar_image_root},
     {"http", test_http},
+    {"url_list_formats", test_url_list_formats},
     {"robots_rule", test_robots_rule},
     {"resample_vs_pil", test_resample_vs_pil},
     {"letterbox_vs_pil", test_letterbox_vs_pil},
