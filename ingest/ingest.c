@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -1485,6 +1486,31 @@ static jf_status url_row(state *s, const char *path, const char *source, int64_t
     return queue_url(s, url, key, source, path, index, row, err);
 }
 
+/* ---- text inputs, plain or gzip-compressed (img2dataset reads .txt.gz, .csv.gz, .json.gz, …) ----
+ * zlib's gzread passes uncompressed files through unchanged; a stdio FILE over it lets every
+ * reader (CSV/TSV, JSON, JSON lines) take both. */
+
+static ssize_t gz_cookie_read(void *c, char *buf, size_t n)
+{
+    int r = gzread((gzFile)c, buf, n > (1u << 30) ? (1u << 30) : (unsigned)n);
+    return r < 0 ? -1 : r;
+}
+
+static int gz_cookie_close(void *c) { return gzclose_r((gzFile)c) == Z_OK ? 0 : EOF; }
+
+static FILE *open_text(const char *path)
+{
+    gzFile g = gzopen(path, "rb");
+    if (!g)
+        return NULL;
+    gzbuffer(g, 1 << 17);
+    cookie_io_functions_t io = {gz_cookie_read, NULL, NULL, gz_cookie_close};
+    FILE *f = fopencookie(g, "rb", io);
+    if (!f)
+        gzclose_r(g);
+    return f;
+}
+
 /* ---- URL lists: CSV, TSV, plain ---- */
 
 /* One CSV or TSV record (RFC 4180: quotes, doubled quotes, newlines inside quotes; LF or CRLF
@@ -1646,7 +1672,7 @@ static void row_select(yajl_val row, const jf_ingest_params *p, const char *url_
 
 static jf_status ingest_url_list(state *s, const char *path, const char *source, char sep, int *incomplete, jf_error *err)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = open_text(path);
     if (!f) {
         problem(s, path, -1, "input not read: cannot open: %s", strerror(errno));
         *incomplete = 1;
@@ -1965,6 +1991,105 @@ static jf_status ingest_parquet(state *s, const char *path, const char *source, 
     return rc;
 }
 
+static int is_pandas_columns(yajl_val v);
+
+/* pandas' to_json (orient "columns"): rows rebuilt from the columns by row index. */
+static jf_status ingest_pandas_json(state *s, const char *path, const char *source, int *incomplete, jf_error *err)
+{
+    FILE *f = open_text(path);
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    while (f) {
+        if (len + 65536 + 1 > cap) {
+            cap = cap ? cap * 2 : 1 << 20;
+            char *q = cap <= ((size_t)4 << 30) ? realloc(text, cap) : NULL;
+            if (!q) {
+                free(text);
+                fclose(f);
+                problem(s, path, -1, "input not read: larger than 4 GiB or out of memory");
+                *incomplete = 1;
+                return JF_OK;
+            }
+            text = q;
+        }
+        size_t got = fread(text + len, 1, 65536, f);
+        len += got;
+        if (!got)
+            break;
+    }
+    if (!f || !text) {
+        if (f)
+            fclose(f);
+        free(text);
+        problem(s, path, -1, "input not read: cannot open: %s", strerror(errno));
+        *incomplete = 1;
+        return JF_OK;
+    }
+    fclose(f);
+    text[len] = 0;
+    char ebuf[256];
+    yajl_val doc = yajl_tree_parse(text, ebuf, sizeof ebuf);
+    free(text);
+    if (!doc || !is_pandas_columns(doc)) {
+        problem(s, path, -1, "input not read: not pandas' column-oriented JSON%s%s", doc ? "" : ": ", doc ? "" : ebuf);
+        yajl_tree_free(doc);
+        *incomplete = 1;
+        return JF_OK;
+    }
+    const char *url_name = NULL;
+    yajl_val urls = NULL;
+    for (size_t i = 0; i < doc->u.object.len && !urls; i++) {
+        const char *k = doc->u.object.keys[i];
+        if (s->r.p->url_col ? !strcmp(k, s->r.p->url_col)
+                            : !strcmp(k, "url") || !strcmp(k, "URL") || !strcmp(k, "image_url") || !strcmp(k, "img_url")) {
+            urls = doc->u.object.values[i];
+            url_name = k;
+        }
+    }
+    jf_status rc = JF_OK;
+    if (!urls) {
+        problem(s, path, -1, "input not read: no column %s", s->r.p->url_col ? s->r.p->url_col : "url");
+        *incomplete = 1;
+    }
+    /* rows in the order of the url column's index */
+    for (size_t r = 0; urls && rc == JF_OK && r < urls->u.object.len; r++) {
+        const char *idx = urls->u.object.keys[r];
+        yajl_val row = calloc(1, sizeof *row);
+        if (!row) {
+            rc = jf_error_set(err, JF_ENOMEM, "out of memory");
+            break;
+        }
+        row->type = yajl_t_object;
+        row->u.object.keys = calloc(doc->u.object.len, sizeof(char *));
+        row->u.object.values = calloc(doc->u.object.len, sizeof(yajl_val));
+        for (size_t c = 0; row->u.object.keys && row->u.object.values && c < doc->u.object.len; c++) {
+            yajl_val col = doc->u.object.values[c];
+            const char *path1[] = {idx, NULL};
+            yajl_val cell = yajl_tree_get(col, path1, yajl_t_any);
+            if (!cell)
+                continue;
+            /* move the cell into the row (the document is freed after) */
+            for (size_t q = 0; q < col->u.object.len; q++)
+                if (col->u.object.values[q] == cell)
+                    col->u.object.values[q] = NULL;
+            row->u.object.keys[row->u.object.len] = xstrdup(doc->u.object.keys[c]);
+            row->u.object.values[row->u.object.len++] = cell;
+        }
+        row_select(row, s->r.p, url_name);
+        const char *urlk[] = {url_name, NULL};
+        yajl_val u = yajl_tree_get(row, urlk, yajl_t_string);
+        char *url = u ? xstrdup(YAJL_GET_STRING(u)) : NULL;
+        char *end;
+        long long index = strtoll(idx, &end, 10);
+        rc = url_row(s, path, source, *end ? (int64_t)r : (int64_t)index, url, row, err);
+        free(url);
+    }
+    yajl_tree_free(doc);
+    if (rc == JF_OK)
+        rc = drain_downloads(s, err);
+    return rc;
+}
+
 static jf_status manifest_item(state *s, const char *path, const char *dir, const char *source, int64_t index,
                                yajl_val rec, jf_error *err)
 {
@@ -2008,7 +2133,7 @@ static jf_status manifest_item(state *s, const char *path, const char *dir, cons
 
 static jf_status ingest_manifest(state *s, const char *path, const char *source, int jsonl, int *incomplete, jf_error *err)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = open_text(path);
     if (!f) {
         problem(s, path, -1, "input not read: cannot open: %s", strerror(errno));
         *incomplete = 1;
@@ -2091,7 +2216,27 @@ static jf_status ingest_manifest(state *s, const char *path, const char *source,
 
 /* ---- inputs ---- */
 
-typedef enum input_kind { IN_MISSING, IN_TAR, IN_JSON, IN_JSONL, IN_CSV, IN_TSV, IN_URLS, IN_PARQUET, IN_SIDEFILE, IN_UNKNOWN } input_kind;
+typedef enum input_kind { IN_MISSING, IN_TAR, IN_JSON, IN_JSONL, IN_CSV, IN_TSV, IN_URLS, IN_PARQUET, IN_PANDAS, IN_SIDEFILE,
+                          IN_UNKNOWN } input_kind;
+
+/* pandas' DataFrame.to_json() (orient "columns"): an object of columns, each an object from the
+ * row index ("0", "1", …) to the value, with a url column among them. */
+static int is_pandas_columns(yajl_val v)
+{
+    if (!YAJL_IS_OBJECT(v) || !v->u.object.len)
+        return 0;
+    int has_url = 0;
+    for (size_t i = 0; i < v->u.object.len; i++) {
+        yajl_val c = v->u.object.values[i];
+        if (!YAJL_IS_OBJECT(c))
+            return 0;
+        if (c->u.object.len && strspn(c->u.object.keys[0], "0123456789") != strlen(c->u.object.keys[0]))
+            return 0;
+        const char *k = v->u.object.keys[i];
+        has_url |= !strcmp(k, "url") || !strcmp(k, "URL") || !strcmp(k, "image_url") || !strcmp(k, "img_url");
+    }
+    return has_url;
+}
 
 /* img2dataset writes NNNNN_stats.json and NNNNN.parquet beside each tar NNNNN.tar: not samples.
  * A parquet file without such a tar beside it is an input (LAION/DataComp metadata). */
@@ -2127,10 +2272,24 @@ static input_kind sniff(const char *path, const char *url_col, char *why, size_t
         return IN_SIDEFILE;
     if (got >= 4 && !memcmp(h, "PAR1", 4))
         return IN_PARQUET;
-    if ((got >= 2 && h[0] == 0x1f && h[1] == 0x8b) || (got >= 4 && !memcmp(h, "\x28\xb5\x2f\xfd", 4)) ||
-        (got >= 6 && !memcmp(h, "\xfd" "7zXZ\0", 6)) || (got >= 3 && !memcmp(h, "BZh", 3)) ||
-        (got >= 262 && !memcmp(h + 257, "ustar", 5)))
+    if (got >= 2 && h[0] == 0x1f && h[1] == 0x8b) {
+        /* gzip: a compressed tar, or a compressed list or manifest — look inside */
+        FILE *g = open_text(path);
+        size_t dg = g ? fread(h, 1, sizeof h, g) : 0;
+        if (g)
+            fclose(g);
+        if (dg >= 262 && !memcmp(h + 257, "ustar", 5))
+            return IN_TAR;
+        if (dg == 0) {
+            snprintf(why, n, "a gzip stream that does not decompress");
+            return IN_UNKNOWN;
+        }
+        got = dg; /* sniff the decompressed text below */
+    } else if ((got >= 4 && !memcmp(h, "\x28\xb5\x2f\xfd", 4)) || (got >= 4 && !memcmp(h, "\x28\xb5\x2f\xfd", 4)) ||
+               (got >= 6 && !memcmp(h, "\xfd" "7zXZ\0", 6)) || (got >= 3 && !memcmp(h, "BZh", 3)) ||
+               (got >= 262 && !memcmp(h + 257, "ustar", 5))) {
         return IN_TAR;
+    }
     size_t k = 0;
     if (got >= 3 && !memcmp(h, "\xEF\xBB\xBF", 3))
         k = 3; /* byte-order mark */
@@ -2139,14 +2298,20 @@ static input_kind sniff(const char *path, const char *url_col, char *why, size_t
     if (k < got && h[k] == '[')
         return IN_JSON;
     if (k < got && h[k] == '{') {
-        /* JSON lines, unless the first line does not close the object (a pretty-printed document) */
-        f = fopen(path, "rb");
+        /* JSON lines, unless the first line does not close the object (a pretty-printed document);
+         * a one-line object of columns {"url": {"0": …}, …} is pandas' to_json (img2dataset's
+         * json input format) */
+        f = open_text(path);
         char *line = NULL;
         size_t cap = 0;
         ssize_t len = f ? getline(&line, &cap, f) : -1;
         char ebuf[64];
         yajl_val v = len > 0 ? yajl_tree_parse(line, ebuf, sizeof ebuf) : NULL;
         input_kind kind = v ? IN_JSONL : IN_JSON;
+        if (v && is_pandas_columns(v)) {
+            char extra;
+            kind = f && fread(&extra, 1, 1, f) == 1 && extra != '\n' ? IN_JSONL : IN_PANDAS;
+        }
         yajl_tree_free(v);
         free(line);
         if (f)
@@ -2428,6 +2593,8 @@ jf_status jf_ingest_run(jf_store *store, const char *const *inputs, size_t n_inp
             rc = ingest_tar(&s, x->path, x->source, &x->incomplete, err);
         else if (x->kind == IN_PARQUET)
             rc = ingest_parquet(&s, x->path, x->source, &x->incomplete, err);
+        else if (x->kind == IN_PANDAS)
+            rc = ingest_pandas_json(&s, x->path, x->source, &x->incomplete, err);
         else if (x->kind == IN_CSV || x->kind == IN_TSV || x->kind == IN_URLS)
             rc = ingest_url_list(&s, x->path, x->source, x->kind == IN_CSV ? ',' : x->kind == IN_TSV ? '\t' : 0,
                                  &x->incomplete, err);

@@ -821,20 +821,36 @@ static void test_url_list_formats(void)
     f = fopen(txt, "w");
     fprintf(f, "%s/img/b.png\n", base);
     fclose(f);
+    /* gzip-compressed lists (.csv.gz, .txt.gz) and pandas' to_json column layout */
+    const char *csvgz = tmp("zipped.csv.gz");
+    gzFile g = gzopen(csvgz, "wb");
+    CHECK(g);
+    gzprintf(g, "url,caption\n%s/img/a.jpg,from a gzip list\n", base);
+    gzclose(g);
+    const char *txtgz = tmp("zplain.txt.gz");
+    g = gzopen(txtgz, "wb");
+    CHECK(g);
+    gzprintf(g, "%s/img/a.jpg\n", base);
+    gzclose(g);
+    const char *pj = tmp("pandas.json");
+    f = fopen(pj, "w");
+    fprintf(f, "{\"url\":{\"0\":\"%s\\/img\\/a.jpg\",\"1\":\"%s\\/img\\/b.png\"},\"caption\":{\"0\":\"pandas one\",\"1\":null},"
+               "\"similarity\":{\"0\":0.3,\"1\":0.4}}", base, base);
+    fclose(f);
     jf_ingest_params pr = jf_ingest_default_params();
     pr.http.timeout = 5;
     pr.http.retries = 0;
     pr.threads = 2;
     jf_ingest_stats s;
-    const char *inputs[] = {tsv, csv, txt};
+    const char *inputs[] = {tsv, csv, txt, csvgz, txtgz, pj};
     const char *ds = tmp("lists_ds");
-    CHECK_OK(run(ds, inputs, 3, &pr, &s, &err));
+    CHECK_OK(run(ds, inputs, 6, &pr, &s, &err));
     for (int k = 0; k < JF_OUT_COUNT_; k++)
         if (s.outcome[k])
             printf("    %-20s %llu\n", jf_outcome_name((jf_outcome)k), (unsigned long long)s.outcome[k]);
     printf("    inputs %llu, failed %llu, incomplete %llu\n", (unsigned long long)s.inputs, (unsigned long long)s.inputs_failed,
            (unsigned long long)s.inputs_incomplete);
-    CHECK_EQ_INT(s.outcome[JF_OUT_OK], 5);
+    CHECK_EQ_INT(s.outcome[JF_OUT_OK], 9);
     CHECK_EQ_INT((int)s.inputs_failed, 0);
     jf_store *st;
     CHECK_OK(jf_store_open(ds, JF_STORE_READONLY, &st, &err));
@@ -857,9 +873,22 @@ static void test_url_list_formats(void)
     char want[128];
     snprintf(want, sizeof want, "%s/img/b.png", base);
     CHECK(u && u->type == JF_COL_TEXT && !strcmp(u->s, want));
+    CHECK_OK(jf_store_get(st, "zipped/000000000", r, &err));
+    t = jf_record_find_field(r, "txt");
+    CHECK(t && t->size == 16 && !memcmp(t->data, "from a gzip list", 16));
+    CHECK_OK(jf_store_get(st, "zplain/000000000", r, &err));
+    CHECK_OK(jf_store_get(st, "pandas/000000000", r, &err));
+    t = jf_record_find_field(r, "txt");
+    CHECK(t && t->size == 10 && !memcmp(t->data, "pandas one", 10));
+    const jf_column *sim = jf_record_find_column(r, "similarity");
+    CHECK(sim && sim->type == JF_COL_REAL && sim->d == 0.3);
+    CHECK_OK(jf_store_get(st, "pandas/000000001", r, &err));
+    t = jf_record_find_field(r, "txt");
+    CHECK(t && t->size == 0); /* a null caption: an empty txt */
     jf_record_destroy(r);
     jf_store_close(st);
-    printf("    quoted TSV, CRLF CSV, plain list, empty caption, PNG as png: 5 samples as img2dataset reads them\n");
+    printf("    quoted TSV, CRLF CSV, plain list, empty caption, PNG as png, .csv.gz, .txt.gz, pandas JSON: "
+           "9 samples as img2dataset reads them\n");
 }
 
 static void test_http(void)
