@@ -56,6 +56,9 @@ static const char HELP[] =
     "  --caption-col NAME   the caption column (default: caption, TEXT, text, txt, title)\n"
     "  --keep-columns A,B   keep only these metadata columns (default: all scalar columns)\n"
     "  --max-row-group-bytes SIZE   parquet: refuse a column chunk larger than this (default 512M)\n"
+    "  --compute-hash md5|sha256|sha512   store the hex digest of each downloaded image as a column\n"
+    "  --verify-hash COLUMN,ALGO   a download whose digest differs from the row's COLUMN fails as\n"
+    "                       hash_mismatch (img2dataset's --verify_hash)\n"
     "  --user-agent-token T  appended to the user agent and matched in X-Robots-Tag\n"
     "  --ignore-robots      do not honour X-Robots-Tag noai/noimageai/noindex/noimageindex\n"
     "  --json               the summary as JSON on stdout; every dropped sample as a JSON line first\n"
@@ -64,7 +67,8 @@ static const char HELP[] =
     "Every sample ends with one outcome: ok, already_present (a rerun skips what the index holds),\n"
     "duplicate_key, not_adjacent, decode_error, empty_file, unsupported_format, too_large, too_small,\n"
     "bad_aspect, missing_image, missing_pair_member, bad_record, truncated, http_error, timeout,\n"
-    "network_error, opted_out, refused_member. Failures are kept in the index (table ingest_failures)\n"
+    "network_error, opted_out, hash_mismatch, refused_member. Failures are kept in the index (table\n"
+    "ingest_failures)\n"
     "and each run's counts in ingest_runs.\n"
     "Reruns: an input read to its end is skipped by the next run unless it changed (size, mtime) or\n"
     "has failures another attempt may mend (http_error, timeout, network_error, missing_image,\n"
@@ -134,7 +138,9 @@ int cmd_ingest(int argc, char **argv)
                                  {"ignore-robots", no_argument, 0, 'I'}, {"fast-analysis", no_argument, 0, 'A'},
                                  {"no-analysis", no_argument, 0, 'N'}, {"url-col", required_argument, 0, 1001},
                                  {"caption-col", required_argument, 0, 1002}, {"keep-columns", required_argument, 0, 1003},
-                                 {"max-row-group-bytes", required_argument, 0, 1004}, {0, 0, 0, 0}};
+                                 {"max-row-group-bytes", required_argument, 0, 1004}, {"compute-hash", required_argument, 0, 1005},
+                                 {"verify-hash", required_argument, 0, 1006}, {0, 0, 0, 0}};
+    static char verify_col[256];
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -146,6 +152,26 @@ int cmd_ingest(int argc, char **argv)
         case 1001: p.url_col = optarg; break;
         case 1002: p.caption_col = optarg; break;
         case 1003: p.keep_columns = optarg; break;
+        case 1005:
+            if (strcmp(optarg, "md5") && strcmp(optarg, "sha256") && strcmp(optarg, "sha512")) {
+                free(roots);
+                return usage_error("ingest", "--compute-hash takes md5, sha256 or sha512");
+            }
+            p.compute_hash = optarg;
+            break;
+        case 1006: {
+            const char *comma = strchr(optarg, ',');
+            const char *algo = comma ? comma + 1 : "";
+            if (!comma || comma == optarg || (size_t)(comma - optarg) >= sizeof verify_col ||
+                (strcmp(algo, "md5") && strcmp(algo, "sha256") && strcmp(algo, "sha512"))) {
+                free(roots);
+                return usage_error("ingest", "--verify-hash takes COLUMN,md5|sha256|sha512");
+            }
+            snprintf(verify_col, sizeof verify_col, "%.*s", (int)(comma - optarg), optarg);
+            p.verify_hash_col = verify_col;
+            p.verify_hash_algo = algo;
+            break;
+        }
         case 1004:
             if (parse_size(optarg, &u) || u < 4096) {
                 free(roots);

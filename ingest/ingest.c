@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/evp.h>
 #include <zlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -20,7 +21,7 @@
 static const char *const OUTCOME_NAMES[JF_OUT_COUNT_] = {
     "ok", "already_present", "duplicate_key", "not_adjacent", "decode_error", "empty_file", "unsupported_format",
     "too_large", "too_small", "bad_aspect", "missing_image", "missing_pair_member", "bad_record", "truncated",
-    "http_error", "timeout", "network_error", "opted_out", "refused_member"};
+    "http_error", "timeout", "network_error", "opted_out", "hash_mismatch", "refused_member"};
 static const char *const NOTE_NAMES[JF_NOTE_COUNT_] = {"caption_repaired", "extension_mismatch", "metadata_invalid",
                                                       "rejected_member"};
 
@@ -795,12 +796,48 @@ static void process_manifest_item(const run *r, item *it)
 }
 
 /* A downloaded image with its URL-list row: the image, the caption, the row's other columns. */
+/* Hex digest of data with algo ("md5", "sha256", "sha512") into out; 0, or -1 for an unknown
+ * algorithm. */
+static int hex_digest(const char *algo, const uint8_t *data, size_t n, char out[129])
+{
+    const EVP_MD *md = !strcmp(algo, "md5") ? EVP_md5() : !strcmp(algo, "sha256") ? EVP_sha256()
+                       : !strcmp(algo, "sha512")                      ? EVP_sha512()
+                                                                      : NULL;
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned int dl = 0;
+    if (!md || !EVP_Digest(data, n, d, &dl, md, NULL))
+        return -1;
+    for (unsigned int i = 0; i < dl; i++)
+        snprintf(out + 2 * i, 3, "%02x", d[i]);
+    out[2 * dl] = 0;
+    return 0;
+}
+
 static void process_url_item(const run *r, item *it)
 {
     jf_error err;
     it->out = jf_record_create();
     jf_record_set_key(it->out, it->key, &err);
     jf_record_set_text(it->out, "source", it->source, &err);
+    const jf_ingest_params *p = r->p;
+    if (it->n_m >= 1 && p->verify_hash_col) {
+        /* the bytes as downloaded, before any check or resize, as img2dataset verifies them */
+        const char *k[] = {p->verify_hash_col, NULL};
+        yajl_val want = it->rec ? yajl_tree_get(it->rec, k, yajl_t_string) : NULL;
+        const char *want_hex = want ? YAJL_GET_STRING(want) : NULL;
+        char got[129] = "";
+        if (!want_hex || hex_digest(p->verify_hash_algo, it->m[0].data, it->m[0].size, got) || strcasecmp(got, want_hex)) {
+            it->outcome = JF_OUT_HASH_MISMATCH;
+            snprintf(it->detail, sizeof it->detail, "%s %s: %s", p->verify_hash_algo, want ? "mismatch" : "column missing",
+                     want ? got : p->verify_hash_col);
+            return;
+        }
+    }
+    if (it->n_m >= 1 && p->compute_hash) {
+        char hex[129];
+        if (!hex_digest(p->compute_hash, it->m[0].data, it->m[0].size, hex))
+            jf_record_set_text(it->out, p->compute_hash, hex, &err);
+    }
     if (it->n_m < 1 || add_image(r, it, it->m[0].ext ? it->m[0].ext : "jpg", it->m[0].data, it->m[0].size, 1) != 0)
         return;
     static const char *const caption_keys[] = {"caption", "TEXT", "text", "txt", "title", NULL};

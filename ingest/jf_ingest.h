@@ -43,6 +43,7 @@ typedef enum jf_outcome {
     JF_OUT_TIMEOUT,           /* no complete answer within the time limits */
     JF_OUT_NETWORK_ERROR,     /* DNS, connection refused or reset, TLS, too many redirects */
     JF_OUT_OPTED_OUT,         /* X-Robots-Tag: noai / noimageai / noindex / noimageindex */
+    JF_OUT_HASH_MISMATCH,     /* the downloaded bytes do not match the row's hash column (--verify-hash) */
     JF_OUT_REFUSED_MEMBER,    /* a tar member of the sample was refused (link, device, over the size
                                * limit): the rest is not stored as a sample of another kind */
     JF_OUT_COUNT_
@@ -100,6 +101,10 @@ typedef struct jf_ingest_params {
      * (comma-separated; NULL: all). Parquet without a URL column: image bytes from image.bytes
      * (a Hugging Face image struct), image, jpg, png or bytes. */
     const char *url_col, *caption_col, *keep_columns;
+    /* img2dataset's --compute_hash: "md5", "sha256" or "sha512" of each downloaded image's bytes,
+     * stored as a column of that name (hex); --verify_hash: the row column holding the expected
+     * hex digest and its algorithm — a row whose bytes differ fails as hash_mismatch */
+    const char *compute_hash, *verify_hash_col, *verify_hash_algo;
     uint64_t max_row_group_bytes; /* parquet: one column chunk's limit (0: 512 MiB) */
     jf_problem_fn on_problem;   /* every reason a sample went, with input and offset */
     void *user;

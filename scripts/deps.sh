@@ -3,7 +3,7 @@
 # present). Usage: scripts/deps.sh build|test|bench
 set -euo pipefail
 
-build_pkgs=(gcc g++ make cmake pkg-config libarchive-dev libsqlite3-dev libjpeg62-turbo-dev libzstd-dev libsnappy-dev
+build_pkgs=(gcc g++ make cmake pkg-config libarchive-dev libsqlite3-dev libjpeg62-turbo-dev libzstd-dev libsnappy-dev libssl-dev
             libxxhash-dev libyajl-dev libpng-dev libwebp-dev libcurl4-openssl-dev
             libcld2-dev libpcre2-dev libutf8proc-dev libopenblas-dev liblapacke-dev)
 # Tests add: clang with its sanitizer/libFuzzer runtimes (second build), the zstd, sqlite3 and tar

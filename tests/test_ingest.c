@@ -891,6 +891,63 @@ static void test_url_list_formats(void)
            "9 samples as img2dataset reads them\n");
 }
 
+/* img2dataset's --compute_hash / --verify_hash: the digest stored as a column; a row whose
+ * bytes differ from its hash column fails as hash_mismatch, the matching one is stored. */
+static void test_hash_columns(void)
+{
+    jf_error err;
+    const char *root = tmp("www_hash");
+    mkdir(root, 0777);
+    char p[600];
+    snprintf(p, sizeof p, "%s/a.jpg", root);
+    write_jpeg_file(p);
+    CHECK(start_server(root) == 0);
+    atexit(stop_server);
+    char base[64];
+    snprintf(base, sizeof base, "http://127.0.0.1:%d", server_port);
+    const char *list = tmp("h1.csv");
+    FILE *f = fopen(list, "w");
+    fprintf(f, "url,caption\n%s/img/a.jpg,a\n", base);
+    fclose(f);
+    jf_ingest_params pr = jf_ingest_default_params();
+    pr.http.retries = 0;
+    pr.compute_hash = "sha256";
+    jf_ingest_stats s;
+    const char *in1[] = {list};
+    CHECK_OK(run(tmp("hash_ds1"), in1, 1, &pr, &s, &err));
+    CHECK_EQ_INT(s.outcome[JF_OUT_OK], 1);
+    jf_store *st;
+    CHECK_OK(jf_store_open(tmp("hash_ds1"), JF_STORE_READONLY, &st, &err));
+    jf_record *r = jf_record_create();
+    CHECK_OK(jf_store_get(st, "h1/000000000", r, &err));
+    const jf_column *h = jf_record_find_column(r, "sha256");
+    CHECK(h && h->type == JF_COL_TEXT && strlen(h->s) == 64);
+    char digest[65];
+    snprintf(digest, sizeof digest, "%s", h->s);
+    /* the same digest by an independent tool */
+    char cmd[800], line[128] = "";
+    snprintf(cmd, sizeof cmd, "sha256sum '%s'", p);
+    FILE *pp = popen(cmd, "r");
+    CHECK(pp && fgets(line, sizeof line, pp));
+    pclose(pp);
+    CHECK(!strncmp(line, digest, 64));
+    jf_record_destroy(r);
+    jf_store_close(st);
+    const char *list2 = tmp("h2.csv");
+    f = fopen(list2, "w");
+    fprintf(f, "url,caption,sha256\n%s/img/a.jpg,right,%s\n%s/img/a.jpg,wrong,%064d\n", base, digest, base, 0);
+    fclose(f);
+    pr = jf_ingest_default_params();
+    pr.http.retries = 0;
+    pr.verify_hash_col = "sha256";
+    pr.verify_hash_algo = "sha256";
+    const char *in2[] = {list2};
+    CHECK_OK(run(tmp("hash_ds2"), in2, 1, &pr, &s, &err));
+    CHECK_EQ_INT(s.outcome[JF_OUT_OK], 1);
+    CHECK_EQ_INT(s.outcome[JF_OUT_HASH_MISMATCH], 1);
+    printf("    sha256 column equals sha256sum's; the row with a wrong digest fails as hash_mismatch\n");
+}
+
 static void test_http(void)
 {
     jf_error err;
@@ -1146,6 +1203,7 @@ static const test_case cases[] = {
     {"tar_image_root", test_tar_image_root},
     {"http", test_http},
     {"url_list_formats", test_url_list_formats},
+    {"hash_columns", test_hash_columns},
     {"robots_rule", test_robots_rule},
     {"resample_vs_pil", test_resample_vs_pil},
     {"letterbox_vs_pil", test_letterbox_vs_pil},
