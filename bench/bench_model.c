@@ -7,6 +7,8 @@
  * tokens.i32 and jf.json (timings). */
 #include "jf_model.h"
 
+#include "bench_util.h"
+
 #include <cblas.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -14,13 +16,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static void dump(const char *dir, const char *name, const void *p, size_t bytes)
 {
@@ -86,28 +81,6 @@ static double read_bandwidth(int threads)
     free(buf);
     return best;
 }
-
-/* GFLOP/s of a 2048³ f32 sgemm with OpenBLAS's current threads (best of 3). */
-static double sgemm_peak(void)
-{
-    int n = 2048;
-    float *a = malloc((size_t)n * n * sizeof *a), *b = malloc((size_t)n * n * sizeof *b), *c = malloc((size_t)n * n * sizeof *c);
-    for (size_t i = 0; i < (size_t)n * n; i++)
-        a[i] = b[i] = (float)(i % 7) * 0.1f;
-    double best = 0;
-    for (int rep = 0; rep < 3; rep++) {
-        double t0 = now();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-        double g = 2.0 * n * n * n / (now() - t0) / 1e9;
-        if (g > best)
-            best = g;
-    }
-    free(a);
-    free(b);
-    free(c);
-    return best;
-}
-
 int main(int argc, char **argv)
 {
     if (argc < 3) {

@@ -78,8 +78,8 @@ int main(int argc, char **argv)
     free(buf);
     free(fields);
     printf("{\"rows\":%llu,\"parquet_s\":%.3f,\"parquet_rows_s\":%.0f,\"text_bytes\":%llu,\"csv_rows\":%llu,\"csv_s\":%.3f,"
-           "\"csv_rows_s\":%.0f,\"checksum\":%.3f}\n",
+           "\"csv_rows_s\":%.0f,\"csv_text_bytes\":%llu,\"checksum\":%.3f}\n",
            (unsigned long long)rows, pq_s, rows / pq_s, (unsigned long long)bytes, (unsigned long long)csv_rows, csv_s,
-           csv_rows / csv_s, sum);
+           csv_rows / csv_s, (unsigned long long)csv_bytes, sum);
     return 0;
 }

@@ -190,15 +190,59 @@ int jf_resample_float(const float *in, int w, int h, float *out, int ow, int oh,
     return 0;
 }
 
-/* Pillow accumulates in 32 bits: 255 x the sum of |weights| (under 2^22 x 1.3 for these
- * filters) stays below 2^31, so int32 is exact and lets the compiler vectorise. */
-static inline uint8_t clip8(int32_t v)
+
+/* The inner loops of both passes: whole rows of contiguous bytes, int32 accumulators (exact in
+ * any order, so the result is Pillow's whatever the vector width). Cloned for AVX2 and chosen
+ * at run time, with the generic version as the fallback. */
+__attribute__((target_clones("avx2", "default"), optimize("O3"))) static void acc_init(int32_t *acc, size_t n)
 {
-    v >>= PRECISION_BITS;
-    return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+    for (size_t x = 0; x < n; x++)
+        acc[x] = 1 << (PRECISION_BITS - 1);
 }
 
-/* Separable resampling of 8-bit images with `ch` interleaved channels (1 or 3). */
+__attribute__((target_clones("avx2", "default"), optimize("O3"))) static void acc_add(int32_t *restrict acc, const uint8_t *restrict src,
+                                                                       size_t n, int32_t k)
+{
+    for (size_t x = 0; x < n; x++)
+        acc[x] += (int32_t)src[x] * k;
+}
+
+__attribute__((target_clones("avx2", "default"), optimize("O3"))) static void acc_store(uint8_t *restrict dst, const int32_t *restrict acc,
+                                                                         size_t n)
+{
+    for (size_t x = 0; x < n; x++) {
+        int32_t v = acc[x] >> PRECISION_BITS;
+        dst[x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+    }
+}
+
+/* out[x][y] = in[y][x] for pixels of `ch` bytes: rows x cols pixels in, cols x rows out. */
+static void transpose_pixels(const uint8_t *in, size_t rows, size_t cols, int ch, size_t in_stride, uint8_t *out)
+{
+    const size_t B = 32; /* tiles that stay in cache */
+    for (size_t r0 = 0; r0 < rows; r0 += B)
+        for (size_t c0 = 0; c0 < cols; c0 += B) {
+            size_t r1 = r0 + B < rows ? r0 + B : rows, c1 = c0 + B < cols ? c0 + B : cols;
+            for (size_t r = r0; r < r1; r++) {
+                const uint8_t *src = in + r * in_stride;
+                if (ch == 3)
+                    for (size_t c = c0; c < c1; c++) {
+                        uint8_t *d = out + (c * rows + r) * 3;
+                        d[0] = src[c * 3];
+                        d[1] = src[c * 3 + 1];
+                        d[2] = src[c * 3 + 2];
+                    }
+                else
+                    for (size_t c = c0; c < c1; c++)
+                        out[c * rows + r] = src[c];
+            }
+        }
+}
+
+/* Separable resampling of 8-bit images with `ch` interleaved channels (1 or 3), Pillow's
+ * algorithm and arithmetic: the horizontal pass, its results rounded to 8 bits, then the
+ * vertical pass. The horizontal pass runs on a transposed copy so that both passes are the same
+ * contiguous row loop; integer sums make the bytes Pillow's exactly. */
 static int resample(const uint8_t *in, int w, int h, int ch, uint8_t *out, int ow, int oh, jf_resample method)
 {
     filter f = filter_of(method);
@@ -212,11 +256,13 @@ static int resample(const uint8_t *in, int w, int h, int ch, uint8_t *out, int o
         return -1;
     }
     int first = bv[0], last = bv[(oh - 1) * 2] + bv[(oh - 1) * 2 + 1];
-    int rows = last - first;
-    size_t orow = (size_t)ow * ch;
-    uint8_t *tmp = malloc(orow * rows);
-    int32_t *acc = malloc(orow * sizeof *acc);
-    if (!tmp || !acc) {
+    size_t rows = (size_t)(last - first);
+    size_t orow = (size_t)ow * ch, col = rows * (size_t)ch;
+    size_t big = (size_t)w * col > (size_t)ow * col ? (size_t)w * col : (size_t)ow * col;
+    uint8_t *tin = malloc(big), *tmp = malloc(orow * rows);
+    int32_t *acc = malloc((col > orow ? col : orow) * sizeof *acc);
+    if (!tin || !tmp || !acc) {
+        free(tin);
         free(tmp);
         free(acc);
         free(bh);
@@ -225,48 +271,39 @@ static int resample(const uint8_t *in, int w, int h, int ch, uint8_t *out, int o
         free(kv);
         return -1;
     }
-    /* horizontal pass over the rows the vertical pass reads */
-    for (int y = 0; y < rows; y++) {
-        const uint8_t *src = in + (size_t)(y + first) * w * ch;
-        uint8_t *dst = tmp + (size_t)y * orow;
-        for (int xx = 0; xx < ow; xx++) {
-            int xmin = bh[xx * 2], xmax = bh[xx * 2 + 1];
-            const int32_t *k = &kh[(size_t)xx * ksh];
-            const uint8_t *p = src + (size_t)xmin * ch;
-            if (ch == 3) {
-                int32_t s0 = 1 << (PRECISION_BITS - 1), s1 = s0, s2 = s0;
-                for (int x = 0; x < xmax; x++, p += 3) {
-                    s0 += p[0] * k[x];
-                    s1 += p[1] * k[x];
-                    s2 += p[2] * k[x];
-                }
-                dst[xx * 3] = clip8(s0);
-                dst[xx * 3 + 1] = clip8(s1);
-                dst[xx * 3 + 2] = clip8(s2);
-            } else {
-                int32_t s0 = 1 << (PRECISION_BITS - 1);
-                for (int x = 0; x < xmax; x++)
-                    s0 += p[x] * k[x];
-                dst[xx] = clip8(s0);
-            }
-        }
+    /* horizontal pass over the rows the vertical pass reads, on the transpose: [w][rows][ch] */
+    transpose_pixels(in + (size_t)first * w * ch, rows, (size_t)w, ch, (size_t)w * ch, tin);
+    uint8_t *touts = tin == NULL ? NULL : malloc((size_t)ow * col);
+    if (!touts) {
+        free(tin);
+        free(tmp);
+        free(acc);
+        free(bh);
+        free(kh);
+        free(bv);
+        free(kv);
+        return -1;
     }
-    /* vertical pass: whole rows at a time, so that the inner loop runs over contiguous bytes */
+    for (int xx = 0; xx < ow; xx++) {
+        int xmin = bh[xx * 2], xmax = bh[xx * 2 + 1];
+        const int32_t *k = &kh[(size_t)xx * ksh];
+        acc_init(acc, col);
+        for (int x = 0; x < xmax; x++)
+            acc_add(acc, tin + (size_t)(xmin + x) * col, col, k[x]);
+        acc_store(touts + (size_t)xx * col, acc, col);
+    }
+    transpose_pixels(touts, (size_t)ow, rows, ch, col, tmp); /* back to [rows][ow][ch] */
+    free(touts);
+    /* vertical pass: whole rows at a time */
     for (int yy = 0; yy < oh; yy++) {
         int ymin = bv[yy * 2] - first, ymax = bv[yy * 2 + 1];
         const int32_t *k = &kv[(size_t)yy * ksv];
-        for (size_t x = 0; x < orow; x++)
-            acc[x] = 1 << (PRECISION_BITS - 1);
-        for (int y = 0; y < ymax; y++) {
-            const uint8_t *src = tmp + (size_t)(y + ymin) * orow;
-            int32_t ky = k[y];
-            for (size_t x = 0; x < orow; x++)
-                acc[x] += src[x] * ky;
-        }
-        uint8_t *dst = out + (size_t)yy * orow;
-        for (size_t x = 0; x < orow; x++)
-            dst[x] = clip8(acc[x]);
+        acc_init(acc, orow);
+        for (int y = 0; y < ymax; y++)
+            acc_add(acc, tmp + (size_t)(y + ymin) * orow, orow, k[y]);
+        acc_store(out + (size_t)yy * orow, acc, orow);
     }
+    free(tin);
     free(tmp);
     free(acc);
     free(bh);

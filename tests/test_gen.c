@@ -2,6 +2,7 @@
  * every module on formula inputs, and three Euler steps with CFG for two images from fixed
  * noise, in f32 and with the reference's bf16 timestep; the noise generator; bad arguments. */
 #include "check.h"
+#include "test_files.h"
 #include "jf_model.h"
 #include "model_internal.h"
 
@@ -12,58 +13,6 @@
 #define TINY_DIR JF_TEST_DATA "/janus_tiny"
 
 static void cleanup(void) {}
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *p = malloc((size_t)n + 1);
-    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-        free(p);
-        p = NULL;
-    }
-    fclose(f);
-    if (p)
-        *len = (size_t)n;
-    return p;
-}
-
-static uint64_t word_sum(const char *path)
-{
-    size_t len = 0;
-    char *p = slurp(path, &len);
-    uint64_t s = 0;
-    for (size_t i = 0; p && i < len; i += 8) {
-        uint64_t w = 0;
-        memcpy(&w, p + i, len - i < 8 ? len - i : 8);
-        s += w;
-    }
-    free(p);
-    return s;
-}
-
-static void formula_input(float *x, size_t rows, size_t cols, uint32_t salt)
-{
-    for (size_t t = 0; t < rows; t++)
-        for (size_t i = 0; i < cols; i++)
-            x[t * cols + i] = (float)((double)((int64_t)((t * 131 + i * 71 + salt * 17) % 257) - 128) / 64.0);
-}
-
-/* max |a − b| / max |b| */
-static double rel_err(const float *a, const float *b, size_t n)
-{
-    double d = 0, m = 0;
-    for (size_t i = 0; i < n; i++) {
-        d = fmax(d, fabs((double)a[i] - b[i]));
-        m = fmax(m, fabs((double)b[i]));
-    }
-    return m > 0 ? d / m : d;
-}
-
 /* ---- the golden file ---- */
 
 typedef struct golden {

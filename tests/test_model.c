@@ -1,6 +1,7 @@
 /* Tests of the model module: the tokenizer against Hugging Face's ids, safetensors loading and
  * its checks, the layers and the whole understanding path against PyTorch goldens. */
 #include "check.h"
+#include "test_files.h"
 #include "jf_model.h"
 #include "model_internal.h"
 
@@ -22,27 +23,6 @@
 #endif
 
 static void cleanup(void) {}
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        fclose(f);
-        return NULL;
-    }
-    fclose(f);
-    buf[n] = 0;
-    if (len)
-        *len = (size_t)n;
-    return buf;
-}
 
 static size_t b64_decode(const char *in, unsigned char *out)
 {
@@ -209,18 +189,6 @@ static int load_golden(golden *g)
     p += g->steps * 4;
     return (size_t)(p - g->buf) == len;
 }
-
-/* max |a − b| relative to max |b| */
-static double rel_err(const float *a, const float *b, size_t n)
-{
-    double d = 0, m = 0;
-    for (size_t i = 0; i < n; i++) {
-        d = fmax(d, fabs((double)a[i] - b[i]));
-        m = fmax(m, fabs((double)b[i]));
-    }
-    return m > 0 ? d / m : d;
-}
-
 static void tiny_load(void)
 {
     jf_model_error err = {0};
@@ -468,31 +436,6 @@ static void tiny_batch(void)
     free(g.buf);
     jf_janus_free(m);
 }
-
-/* ---- per-module goldens (tests/reference/janus_ref.py modules) ---- */
-
-/* The formula inputs of the reference: small multiples of 1/64 in [-2, 2], exact on both sides. */
-static void formula_input(float *x, size_t rows, size_t cols, uint32_t salt)
-{
-    for (size_t t = 0; t < rows; t++)
-        for (size_t i = 0; i < cols; i++)
-            x[t * cols + i] = (float)((double)((int64_t)((t * 131 + i * 71 + salt * 17) % 257) - 128) / 64.0);
-}
-
-static uint64_t word_sum(const char *path)
-{
-    size_t len = 0;
-    char *p = slurp(path, &len);
-    uint64_t s = 0;
-    for (size_t i = 0; p && i < len; i += 8) {
-        uint64_t w = 0;
-        memcpy(&w, p + i, len - i < 8 ? len - i : 8);
-        s += w;
-    }
-    free(p);
-    return s;
-}
-
 /* Every SigLIP block, the tower's norm, the aligner, every decoder layer (in one pass and through
  * the KV cache), the final norm + lm_head of the tiny model and of a full-width model with one
  * block per tower (written here by the C writer, seed 1, as the golden's was), and RoPE at head

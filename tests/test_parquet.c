@@ -2,6 +2,7 @@
  * that parquet-wasm and hyparquet both read from them (tests/reference/parquet_files.mjs →
  * tests/data/parquet/expected.json); and damaged files: every cut, flipped bytes. */
 #include "check.h"
+#include "test_files.h"
 #include "jf_parquet.h"
 
 #include <dirent.h>
@@ -13,27 +14,6 @@
 #define PQ_DIR JF_TEST_DATA "/parquet"
 
 static void cleanup(void) {}
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *p = malloc((size_t)n + 1);
-    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-        free(p);
-        p = NULL;
-    }
-    fclose(f);
-    if (p) {
-        p[n] = 0;
-        *len = (size_t)n;
-    }
-    return p;
-}
 
 static size_t b64_decode(const char *s, uint8_t *out)
 {
