@@ -191,23 +191,31 @@ int jf_resample_float(const float *in, int w, int h, float *out, int ow, int oh,
 }
 
 
+/* GCC vectorises at -O2 only with its cheapest cost model, which refuses these loops; clang
+ * vectorises them at -O2 and has no optimize attribute. */
+#if defined(__clang__)
+#define JF_VECTORIZE
+#else
+#define JF_VECTORIZE __attribute__((optimize("O3")))
+#endif
+
 /* The inner loops of both passes: whole rows of contiguous bytes, int32 accumulators (exact in
  * any order, so the result is Pillow's whatever the vector width). Cloned for AVX2 and chosen
  * at run time, with the generic version as the fallback. */
-__attribute__((target_clones("avx2", "default"), optimize("O3"))) static void acc_init(int32_t *acc, size_t n)
+__attribute__((target_clones("avx2", "default"))) JF_VECTORIZE static void acc_init(int32_t *acc, size_t n)
 {
     for (size_t x = 0; x < n; x++)
         acc[x] = 1 << (PRECISION_BITS - 1);
 }
 
-__attribute__((target_clones("avx2", "default"), optimize("O3"))) static void acc_add(int32_t *restrict acc, const uint8_t *restrict src,
+__attribute__((target_clones("avx2", "default"))) JF_VECTORIZE static void acc_add(int32_t *restrict acc, const uint8_t *restrict src,
                                                                        size_t n, int32_t k)
 {
     for (size_t x = 0; x < n; x++)
         acc[x] += (int32_t)src[x] * k;
 }
 
-__attribute__((target_clones("avx2", "default"), optimize("O3"))) static void acc_store(uint8_t *restrict dst, const int32_t *restrict acc,
+__attribute__((target_clones("avx2", "default"))) JF_VECTORIZE static void acc_store(uint8_t *restrict dst, const int32_t *restrict acc,
                                                                          size_t n)
 {
     for (size_t x = 0; x < n; x++) {
@@ -216,33 +224,39 @@ __attribute__((target_clones("avx2", "default"), optimize("O3"))) static void ac
     }
 }
 
-/* out[x][y] = in[y][x] for pixels of `ch` bytes: rows x cols pixels in, cols x rows out. */
-static void transpose_pixels(const uint8_t *in, size_t rows, size_t cols, int ch, size_t in_stride, uint8_t *out)
+/* The horizontal pass over a strip of up to STRIP rows held transposed, [w][col] with col =
+ * rows · ch bytes per input column: for each output column, the taps add whole columns of the
+ * strip (contiguous, in cache) into int32 accumulators. */
+enum { STRIP = 16 };
+
+__attribute__((target_clones("avx2", "default"))) JF_VECTORIZE static void
+hpass_strip(const uint8_t *restrict strip, size_t col, int ow, const int *bh, const int32_t *kh, int ksh,
+            uint8_t *restrict out)
 {
-    const size_t B = 32; /* tiles that stay in cache */
-    for (size_t r0 = 0; r0 < rows; r0 += B)
-        for (size_t c0 = 0; c0 < cols; c0 += B) {
-            size_t r1 = r0 + B < rows ? r0 + B : rows, c1 = c0 + B < cols ? c0 + B : cols;
-            for (size_t r = r0; r < r1; r++) {
-                const uint8_t *src = in + r * in_stride;
-                if (ch == 3)
-                    for (size_t c = c0; c < c1; c++) {
-                        uint8_t *d = out + (c * rows + r) * 3;
-                        d[0] = src[c * 3];
-                        d[1] = src[c * 3 + 1];
-                        d[2] = src[c * 3 + 2];
-                    }
-                else
-                    for (size_t c = c0; c < c1; c++)
-                        out[c * rows + r] = src[c];
-            }
+    int32_t acc[STRIP * 3];
+    for (int xx = 0; xx < ow; xx++) {
+        int xmin = bh[xx * 2], xmax = bh[xx * 2 + 1];
+        const int32_t *k = &kh[(size_t)xx * ksh];
+        for (size_t j = 0; j < col; j++)
+            acc[j] = 1 << (PRECISION_BITS - 1);
+        for (int x = 0; x < xmax; x++) {
+            const uint8_t *src = strip + (size_t)(xmin + x) * col;
+            int32_t kx = k[x];
+            for (size_t j = 0; j < col; j++)
+                acc[j] += (int32_t)src[j] * kx;
         }
+        uint8_t *dst = out + (size_t)xx * col;
+        for (size_t j = 0; j < col; j++) {
+            int32_t v = acc[j] >> PRECISION_BITS;
+            dst[j] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+        }
+    }
 }
 
 /* Separable resampling of 8-bit images with `ch` interleaved channels (1 or 3), Pillow's
  * algorithm and arithmetic: the horizontal pass, its results rounded to 8 bits, then the
- * vertical pass. The horizontal pass runs on a transposed copy so that both passes are the same
- * contiguous row loop; integer sums make the bytes Pillow's exactly. */
+ * vertical pass. Both are contiguous int32 row loops (the horizontal one on strips of rows held
+ * transposed); integer sums make the bytes Pillow's exactly, in any order. */
 static int resample(const uint8_t *in, int w, int h, int ch, uint8_t *out, int ow, int oh, jf_resample method)
 {
     filter f = filter_of(method);
@@ -257,12 +271,12 @@ static int resample(const uint8_t *in, int w, int h, int ch, uint8_t *out, int o
     }
     int first = bv[0], last = bv[(oh - 1) * 2] + bv[(oh - 1) * 2 + 1];
     size_t rows = (size_t)(last - first);
-    size_t orow = (size_t)ow * ch, col = rows * (size_t)ch;
-    size_t big = (size_t)w * col > (size_t)ow * col ? (size_t)w * col : (size_t)ow * col;
-    uint8_t *tin = malloc(big), *tmp = malloc(orow * rows);
-    int32_t *acc = malloc((col > orow ? col : orow) * sizeof *acc);
-    if (!tin || !tmp || !acc) {
-        free(tin);
+    size_t orow = (size_t)ow * ch;
+    uint8_t *strip = malloc((size_t)w * STRIP * ch), *sout = malloc((size_t)ow * STRIP * ch), *tmp = malloc(orow * rows);
+    int32_t *acc = malloc(orow * sizeof *acc);
+    if (!strip || !sout || !tmp || !acc) {
+        free(strip);
+        free(sout);
         free(tmp);
         free(acc);
         free(bh);
@@ -271,29 +285,45 @@ static int resample(const uint8_t *in, int w, int h, int ch, uint8_t *out, int o
         free(kv);
         return -1;
     }
-    /* horizontal pass over the rows the vertical pass reads, on the transpose: [w][rows][ch] */
-    transpose_pixels(in + (size_t)first * w * ch, rows, (size_t)w, ch, (size_t)w * ch, tin);
-    uint8_t *touts = tin == NULL ? NULL : malloc((size_t)ow * col);
-    if (!touts) {
-        free(tin);
-        free(tmp);
-        free(acc);
-        free(bh);
-        free(kh);
-        free(bv);
-        free(kv);
-        return -1;
+    /* horizontal pass over the rows the vertical pass reads, STRIP rows at a time */
+    for (size_t r0 = 0; r0 < rows; r0 += STRIP) {
+        size_t n = rows - r0 < STRIP ? rows - r0 : STRIP, col = n * (size_t)ch;
+        /* transpose the strip in, [w][n][ch]: each column's n pixels written together, from n
+         * row streams */
+        const uint8_t *rowp[STRIP];
+        for (size_t r = 0; r < n; r++)
+            rowp[r] = in + (size_t)(first + (int)(r0 + r)) * w * ch;
+        if (ch == 3)
+            for (int x = 0; x < w; x++) {
+                uint8_t *d = strip + (size_t)x * col;
+                for (size_t r = 0; r < n; r++, d += 3) {
+                    const uint8_t *p = rowp[r] + (size_t)x * 3;
+                    d[0] = p[0];
+                    d[1] = p[1];
+                    d[2] = p[2];
+                }
+            }
+        else
+            for (int x = 0; x < w; x++)
+                for (size_t r = 0; r < n; r++)
+                    strip[(size_t)x * col + r] = rowp[r][x];
+        hpass_strip(strip, col, ow, bh, kh, ksh, sout);
+        /* and out, [n][ow][ch]: each output column's n pixels read together */
+        if (ch == 3)
+            for (int xx = 0; xx < ow; xx++) {
+                const uint8_t *sp = sout + (size_t)xx * col;
+                for (size_t r = 0; r < n; r++, sp += 3) {
+                    uint8_t *d = tmp + (r0 + r) * orow + (size_t)xx * 3;
+                    d[0] = sp[0];
+                    d[1] = sp[1];
+                    d[2] = sp[2];
+                }
+            }
+        else
+            for (int xx = 0; xx < ow; xx++)
+                for (size_t r = 0; r < n; r++)
+                    tmp[(r0 + r) * orow + (size_t)xx] = sout[(size_t)xx * col + r];
     }
-    for (int xx = 0; xx < ow; xx++) {
-        int xmin = bh[xx * 2], xmax = bh[xx * 2 + 1];
-        const int32_t *k = &kh[(size_t)xx * ksh];
-        acc_init(acc, col);
-        for (int x = 0; x < xmax; x++)
-            acc_add(acc, tin + (size_t)(xmin + x) * col, col, k[x]);
-        acc_store(touts + (size_t)xx * col, acc, col);
-    }
-    transpose_pixels(touts, (size_t)ow, rows, ch, col, tmp); /* back to [rows][ow][ch] */
-    free(touts);
     /* vertical pass: whole rows at a time */
     for (int yy = 0; yy < oh; yy++) {
         int ymin = bv[yy * 2] - first, ymax = bv[yy * 2 + 1];
@@ -303,7 +333,8 @@ static int resample(const uint8_t *in, int w, int h, int ch, uint8_t *out, int o
             acc_add(acc, tmp + (size_t)(y + ymin) * orow, orow, k[y]);
         acc_store(out + (size_t)yy * orow, acc, orow);
     }
-    free(tin);
+    free(strip);
+    free(sout);
     free(tmp);
     free(acc);
     free(bh);
