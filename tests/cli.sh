@@ -7,7 +7,8 @@ set -u
 . "$(dirname "$0")/cli_lib.sh" "$1"
 
 for c in "" "shard" "shard ls" "shard cat" "shard stats" "shard verify" "shard reindex" "shard merge" \
-         "shard export" "shard import" "shard gc" "shard mix" "ingest" "filter" "filter dedup" "filter text" "demo"; do
+         "shard export" "shard import" "shard gc" "shard mix" "ingest" "filter" "filter dedup" "filter text" "demo" \
+         "generate" "eval t2i" "model" "chat"; do
   expect 0 "help: jf $c --help" $jf $c --help
   grep -q "usage" "$work/out" || bad "help text of 'jf $c' has no usage line"
 done
