@@ -19,17 +19,6 @@
 #include <sys/resource.h>
 #include <time.h>
 
-static void dump(const char *dir, const char *name, const void *p, size_t bytes)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(p, 1, bytes, f) != bytes) {
-        fprintf(stderr, "bench_gen: cannot write %s\n", path);
-        exit(1);
-    }
-    fclose(f);
-}
 static void die(const char *what, const jf_model_error *err)
 {
     fprintf(stderr, "bench_gen: %s: %s\n", what, err->msg);

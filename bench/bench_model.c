@@ -17,18 +17,6 @@
 #include <sys/resource.h>
 #include <time.h>
 
-static void dump(const char *dir, const char *name, const void *p, size_t bytes)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(p, 1, bytes, f) != bytes) {
-        fprintf(stderr, "bench_model: cannot write %s\n", path);
-        exit(1);
-    }
-    fclose(f);
-}
-
 /* ---- the machine's limits: read bandwidth with the same threads, sgemm peak ---- */
 
 typedef struct bw_job {

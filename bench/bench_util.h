@@ -3,6 +3,7 @@
 #define JF_BENCH_UTIL_H
 
 #include <cblas.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -11,6 +12,20 @@ static inline double now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Writes bytes to DIR/NAME for the reference side of a benchmark; exits on failure (a program,
+ * not a library). */
+static inline void dump(const char *dir, const char *name, const void *p, size_t bytes)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(p, 1, bytes, f) != bytes) {
+        fprintf(stderr, "cannot write %s\n", path);
+        exit(1);
+    }
+    fclose(f);
 }
 
 /* GFLOP/s of a 2048³ f32 sgemm with OpenBLAS's current threads (best of 3). */

@@ -22,23 +22,30 @@ typedef struct golden {
     uint32_t n;
 } golden;
 
-/* A record's values (every stride-th of the output) and their count. */
-static const float *golden_find_strided(const golden *g, const char *name, uint32_t *stride, size_t *count)
+/* A record of a golden file whose records, from byte `off` on, are char name[32], u32 stride,
+ * u32 count, f32 values[count] (janus_gen_ref.py and vae_ref.py both write them so): its values
+ * (every stride-th of the output) and their count. */
+static const float *find_record(const char *buf, size_t len, size_t off, uint32_t n, const char *name, uint32_t *stride,
+                                size_t *count)
 {
-    size_t off = 28;
-    for (uint32_t r = 0; r < g->n && off + 40 <= g->len; r++) {
+    for (uint32_t r = 0; r < n && off + 40 <= len; r++) {
         uint32_t st, c;
-        memcpy(&st, g->buf + off + 32, 4);
-        memcpy(&c, g->buf + off + 36, 4);
-        if (!strncmp(g->buf + off, name, 32)) {
+        memcpy(&st, buf + off + 32, 4);
+        memcpy(&c, buf + off + 36, 4);
+        if (!strncmp(buf + off, name, 32)) {
             *stride = st;
             *count = c;
-            return (const float *)(g->buf + off + 40);
+            return (const float *)(buf + off + 40);
         }
         off += 40 + (size_t)c * 4;
     }
     *count = 0;
     return NULL;
+}
+
+static const float *golden_find_strided(const golden *g, const char *name, uint32_t *stride, size_t *count)
+{
+    return find_record(g->buf, g->len, 28, g->n, name, stride, count);
 }
 
 /* A record kept whole. */
@@ -360,19 +367,7 @@ typedef struct vgolden {
 
 static const float *vgolden_find(const vgolden *g, const char *name, uint32_t *stride, size_t *count)
 {
-    size_t off = 28;
-    for (uint32_t r = 0; r < g->n && off + 40 <= g->len; r++) {
-        uint32_t st, c;
-        memcpy(&st, g->buf + off + 32, 4);
-        memcpy(&c, g->buf + off + 36, 4);
-        if (!strncmp(g->buf + off, name, 32)) {
-            *stride = st;
-            *count = c;
-            return (const float *)(g->buf + off + 40);
-        }
-        off += 40 + (size_t)c * 4;
-    }
-    return NULL;
+    return find_record(g->buf, g->len, 28, g->n, name, stride, count);
 }
 
 /* got[i·stride] against want[i] */
