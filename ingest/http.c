@@ -3,6 +3,8 @@
  * per-host limits, a shared DNS cache, timeouts, retries with backoff, X-Robots-Tag opt-outs). */
 #include "ingest_internal.h"
 
+#include <zlib.h>
+
 #include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -259,6 +261,117 @@ long jf__http_stream_read(void *user, const void **out, const char **errmsg)
         if (!s->finished && !s->len)
             curl_multi_poll(s->m, NULL, 0, 200, NULL);
     }
+}
+
+/* ---- a remote text file as a stdio FILE (URL lists and manifests), gunzipped when it is gzip ---- */
+
+typedef struct http_file {
+    jf__http_stream *s;
+    const uint8_t *chunk; /* the stream's current chunk and what is left of it */
+    size_t left;
+    int eof, gz, gz_decided;
+    z_stream z;
+    char msg[600];
+} http_file;
+
+/* Refills the current chunk from the stream: 1 when bytes are there, 0 at the end, -1 on an error. */
+static int hf_fill(http_file *h)
+{
+    if (h->left)
+        return 1;
+    if (h->eof)
+        return 0;
+    const void *buf;
+    const char *err = NULL;
+    long n = jf__http_stream_read(h->s, &buf, &err);
+    if (n < 0) {
+        snprintf(h->msg, sizeof h->msg, "%s", err ? err : "read error");
+        return -1;
+    }
+    if (n == 0) {
+        h->eof = 1;
+        return 0;
+    }
+    h->chunk = buf;
+    h->left = (size_t)n;
+    return 1;
+}
+
+static ssize_t hf_read(void *c, char *out, size_t n)
+{
+    http_file *h = c;
+    if (!h->gz_decided) {
+        int r = hf_fill(h);
+        if (r < 0)
+            return -1;
+        h->gz = r > 0 && h->left >= 2 && h->chunk[0] == 0x1f && h->chunk[1] == 0x8b;
+        if (h->gz && inflateInit2(&h->z, 15 + 32) != Z_OK)
+            return -1;
+        h->gz_decided = 1;
+    }
+    if (!h->gz) {
+        int r = hf_fill(h);
+        if (r <= 0)
+            return r;
+        size_t k = h->left < n ? h->left : n;
+        memcpy(out, h->chunk, k);
+        h->chunk += k;
+        h->left -= k;
+        return (ssize_t)k;
+    }
+    h->z.next_out = (Bytef *)out;
+    h->z.avail_out = (uInt)(n > (1u << 30) ? (1u << 30) : n);
+    while (h->z.avail_out == (uInt)(n > (1u << 30) ? (1u << 30) : n)) {
+        int r = hf_fill(h);
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            return 0; /* cut inside the gzip stream: the reader sees a short file */
+        h->z.next_in = (Bytef *)h->chunk;
+        h->z.avail_in = (uInt)h->left;
+        int zr = inflate(&h->z, Z_NO_FLUSH);
+        size_t used = h->left - h->z.avail_in;
+        h->chunk += used;
+        h->left -= used;
+        if (zr == Z_STREAM_END) {
+            /* concatenated gzip members continue */
+            if (inflateReset(&h->z) != Z_OK)
+                return -1;
+            if (h->z.avail_out != (uInt)(n > (1u << 30) ? (1u << 30) : n))
+                break;
+        } else if (zr != Z_OK && zr != Z_BUF_ERROR) {
+            snprintf(h->msg, sizeof h->msg, "damaged gzip data");
+            return -1;
+        }
+    }
+    return (ssize_t)((n > (1u << 30) ? (1u << 30) : n) - h->z.avail_out);
+}
+
+static int hf_close(void *c)
+{
+    http_file *h = c;
+    if (h->gz_decided && h->gz)
+        inflateEnd(&h->z);
+    jf__http_stream_close(h->s);
+    free(h);
+    return 0;
+}
+
+FILE *jf__http_open_file(const char *url, const jf_http_params *p)
+{
+    http_file *h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    h->s = jf__http_stream_open(url, p);
+    if (!h->s) {
+        free(h);
+        return NULL;
+    }
+    cookie_io_functions_t io = {hf_read, NULL, NULL, hf_close};
+    FILE *f = fopencookie(h, "rb", io);
+    if (!f)
+        hf_close(h);
+    return f;
 }
 
 /* ---- the downloader ---- */

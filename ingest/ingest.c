@@ -1535,8 +1535,13 @@ static ssize_t gz_cookie_read(void *c, char *buf, size_t n)
 
 static int gz_cookie_close(void *c) { return gzclose_r((gzFile)c) == Z_OK ? 0 : EOF; }
 
-static FILE *open_text(const char *path)
+static int is_url(const char *p);
+
+/* http: the transfer settings when path may be an http(s) URL (streamed), NULL for local only. */
+static FILE *open_text(const char *path, const jf_http_params *http)
 {
+    if (is_url(path))
+        return http ? jf__http_open_file(path, http) : NULL;
     gzFile g = gzopen(path, "rb");
     if (!g)
         return NULL;
@@ -1709,7 +1714,7 @@ static void row_select(yajl_val row, const jf_ingest_params *p, const char *url_
 
 static jf_status ingest_url_list(state *s, const char *path, const char *source, char sep, int *incomplete, jf_error *err)
 {
-    FILE *f = open_text(path);
+    FILE *f = open_text(path, &s->r.p->http);
     if (!f) {
         problem(s, path, -1, "input not read: cannot open: %s", strerror(errno));
         *incomplete = 1;
@@ -2033,7 +2038,7 @@ static int is_pandas_columns(yajl_val v);
 /* pandas' to_json (orient "columns"): rows rebuilt from the columns by row index. */
 static jf_status ingest_pandas_json(state *s, const char *path, const char *source, int *incomplete, jf_error *err)
 {
-    FILE *f = open_text(path);
+    FILE *f = open_text(path, NULL);
     char *text = NULL;
     size_t len = 0, cap = 0;
     while (f) {
@@ -2170,7 +2175,7 @@ static jf_status manifest_item(state *s, const char *path, const char *dir, cons
 
 static jf_status ingest_manifest(state *s, const char *path, const char *source, int jsonl, int *incomplete, jf_error *err)
 {
-    FILE *f = open_text(path);
+    FILE *f = open_text(path, &s->r.p->http);
     if (!f) {
         problem(s, path, -1, "input not read: cannot open: %s", strerror(errno));
         *incomplete = 1;
@@ -2311,7 +2316,7 @@ static input_kind sniff(const char *path, const char *url_col, char *why, size_t
         return IN_PARQUET;
     if (got >= 2 && h[0] == 0x1f && h[1] == 0x8b) {
         /* gzip: a compressed tar, or a compressed list or manifest — look inside */
-        FILE *g = open_text(path);
+        FILE *g = open_text(path, NULL);
         size_t dg = g ? fread(h, 1, sizeof h, g) : 0;
         if (g)
             fclose(g);
@@ -2338,7 +2343,7 @@ static input_kind sniff(const char *path, const char *url_col, char *why, size_t
         /* JSON lines, unless the first line does not close the object (a pretty-printed document);
          * a one-line object of columns {"url": {"0": …}, …} is pandas' to_json (img2dataset's
          * json input format) */
-        f = open_text(path);
+        f = open_text(path, NULL);
         char *line = NULL;
         size_t cap = 0;
         ssize_t len = f ? getline(&line, &cap, f) : -1;
@@ -2382,6 +2387,30 @@ static input_kind sniff(const char *path, const char *url_col, char *why, size_t
     }
     snprintf(why, n, "not a tar, JSON, JSON-lines, CSV/TSV with a url column, or URL list");
     return IN_UNKNOWN;
+}
+
+/* The kind of a remote input from its URL's path: .csv/.tsv/.txt/.jsonl/.json (each also .gz)
+ * are lists and manifests; .parquet is named so; anything else is read as a tar. */
+static input_kind remote_kind(const char *url)
+{
+    char path[2048];
+    snprintf(path, sizeof path, "%s", url);
+    path[strcspn(path, "?#")] = 0;
+    size_t n = strlen(path);
+    if (n > 3 && !strcmp(path + n - 3, ".gz")) {
+        path[n - 3] = 0;
+        n -= 3;
+    }
+    static const struct {
+        const char *ext;
+        input_kind kind;
+    } m[] = {{".csv", IN_CSV}, {".tsv", IN_TSV}, {".txt", IN_URLS}, {".jsonl", IN_JSONL}, {".json", IN_JSON}, {".parquet", IN_PARQUET}};
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
+        size_t l = strlen(m[i].ext);
+        if (n > l && !strcasecmp(path + n - l, m[i].ext))
+            return m[i].kind;
+    }
+    return IN_TAR;
 }
 
 /* Default source name: the folder of a tar (laion/00003.tar → "laion"), else the file stem. */
@@ -2559,9 +2588,16 @@ jf_status jf_ingest_run(jf_store *store, const char *const *inputs, size_t n_inp
     for (size_t i = 0; i < in.n && rc == JF_OK; i++) {
         char why[256] = "";
         if (is_url(in.v[i].path)) {
-            /* remote inputs are streamed tars (lists and manifests are read from local files) */
-            in.v[i].kind = IN_TAR;
+            /* remote inputs are streamed: lists and manifests by their extension (with or without
+             * .gz), everything else as tars */
+            in.v[i].kind = remote_kind(in.v[i].path);
             in.v[i].size = in.v[i].mtime = -1;
+            if (in.v[i].kind == IN_PARQUET) {
+                problem(&s, in.v[i].path, -1, "input not read: remote parquet files are not read yet (download it first)");
+                in.v[i].kind = IN_UNKNOWN;
+                stats.inputs_failed++;
+                continue;
+            }
         } else {
             in.v[i].kind = sniff(in.v[i].path, p.url_col, why, sizeof why);
         }

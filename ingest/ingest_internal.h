@@ -42,6 +42,9 @@ int jf__robots_disallows(const char *value, const char *token);
 typedef struct jf__http_stream jf__http_stream;
 jf__http_stream *jf__http_stream_open(const char *url, const jf_http_params *p);
 long jf__http_stream_read(void *stream, const void **buf, const char **errmsg);
+/* A remote text file (URL list, manifest) as a stdio FILE, streamed with the stream's retries and
+ * Range resume, gunzipped when its bytes are gzip; NULL when it cannot be started. */
+FILE *jf__http_open_file(const char *url, const jf_http_params *p);
 uint64_t jf__http_stream_bytes(const jf__http_stream *s);
 void jf__http_stream_close(jf__http_stream *s);
 

@@ -837,20 +837,33 @@ static void test_url_list_formats(void)
     fprintf(f, "{\"url\":{\"0\":\"%s\\/img\\/a.jpg\",\"1\":\"%s\\/img\\/b.png\"},\"caption\":{\"0\":\"pandas one\",\"1\":null},"
                "\"similarity\":{\"0\":0.3,\"1\":0.4}}", base, base);
     fclose(f);
+    /* the same kinds of lists given as http(s) URLs: read streaming (plain and gzip) */
+    snprintf(p, sizeof p, "%s/remote.csv", root);
+    f = fopen(p, "w");
+    fprintf(f, "url,caption\n%s/img/a.jpg,a remote list\n", base);
+    fclose(f);
+    snprintf(p, sizeof p, "%s/remote2.jsonl.gz", root);
+    g = gzopen(p, "wb");
+    CHECK(g);
+    gzprintf(g, "{\"url\": \"%s/img/b.png\", \"caption\": \"a remote manifest\"}\n", base);
+    gzclose(g);
+    char rcsv[128], rjsonl[128];
+    snprintf(rcsv, sizeof rcsv, "%s/img/remote.csv", base);
+    snprintf(rjsonl, sizeof rjsonl, "%s/img/remote2.jsonl.gz", base);
     jf_ingest_params pr = jf_ingest_default_params();
     pr.http.timeout = 5;
     pr.http.retries = 0;
     pr.threads = 2;
     jf_ingest_stats s;
-    const char *inputs[] = {tsv, csv, txt, csvgz, txtgz, pj};
+    const char *inputs[] = {tsv, csv, txt, csvgz, txtgz, pj, rcsv, rjsonl};
     const char *ds = tmp("lists_ds");
-    CHECK_OK(run(ds, inputs, 6, &pr, &s, &err));
+    CHECK_OK(run(ds, inputs, 8, &pr, &s, &err));
     for (int k = 0; k < JF_OUT_COUNT_; k++)
         if (s.outcome[k])
             printf("    %-20s %llu\n", jf_outcome_name((jf_outcome)k), (unsigned long long)s.outcome[k]);
     printf("    inputs %llu, failed %llu, incomplete %llu\n", (unsigned long long)s.inputs, (unsigned long long)s.inputs_failed,
            (unsigned long long)s.inputs_incomplete);
-    CHECK_EQ_INT(s.outcome[JF_OUT_OK], 9);
+    CHECK_EQ_INT(s.outcome[JF_OUT_OK], 11);
     CHECK_EQ_INT((int)s.inputs_failed, 0);
     jf_store *st;
     CHECK_OK(jf_store_open(ds, JF_STORE_READONLY, &st, &err));
@@ -885,10 +898,17 @@ static void test_url_list_formats(void)
     CHECK_OK(jf_store_get(st, "pandas/000000001", r, &err));
     t = jf_record_find_field(r, "txt");
     CHECK(t && t->size == 0); /* a null caption: an empty txt */
+    CHECK_OK(jf_store_get(st, "remote/000000000", r, &err));
+    t = jf_record_find_field(r, "txt");
+    CHECK(t && t->size == 13 && !memcmp(t->data, "a remote list", 13));
+    CHECK_OK(jf_store_get(st, "remote2/000000000", r, &err));
+    t = jf_record_find_field(r, "txt");
+    CHECK(t && t->size == 17 && !memcmp(t->data, "a remote manifest", 17));
+    CHECK(jf_record_find_field(r, "png"));
     jf_record_destroy(r);
     jf_store_close(st);
-    printf("    quoted TSV, CRLF CSV, plain list, empty caption, PNG as png, .csv.gz, .txt.gz, pandas JSON: "
-           "9 samples as img2dataset reads them\n");
+    printf("    quoted TSV, CRLF CSV, plain list, empty caption, PNG as png, .csv.gz, .txt.gz, pandas JSON, a remote CSV "
+           "and a remote .jsonl.gz: 11 samples as img2dataset reads them\n");
 }
 
 /* img2dataset's --compute_hash / --verify_hash: the digest stored as a column; a row whose
