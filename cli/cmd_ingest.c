@@ -51,7 +51,7 @@ static const char HELP[] =
     "  --shard-size SIZE    target shard size (default 256M)   --max-records N  per shard (100000)\n"
     "downloads (URL lists: CSV/TSV with a url column, JSONL records with url, plain lists; and\n"
     "http(s):// inputs, streamed with Range resume: .csv/.tsv/.txt/.jsonl/.json (also .gz) as lists and\n"
-    "manifests, anything else as a tar; remote .parquet is not read yet):\n"
+    "manifests, .parquet by byte ranges (the footer, then the chunks needed), anything else as a tar):\n"
     "  --parallel N (64)  --per-host N (8)  --timeout S (20 per image)  --retries N (2, with backoff)\n"
     "  --url-col NAME       the URL column (default: url, URL, image_url, img_url)\n"
     "  --caption-col NAME   the caption column (default: caption, TEXT, text, txt, title)\n"

@@ -263,6 +263,89 @@ long jf__http_stream_read(void *user, const void **out, const char **errmsg)
     }
 }
 
+/* ---- byte ranges (remote parquet: the footer, then the column chunks needed) ---- */
+
+typedef struct range_req {
+    uint8_t *buf;
+    size_t want, got;
+    long status;
+    int64_t total;
+} range_req;
+
+static size_t range_write(char *ptr, size_t size, size_t nmemb, void *user)
+{
+    range_req *r = user;
+    size_t n = size * nmemb, k = r->want - r->got < n ? r->want - r->got : n;
+    if (r->status != 206 && r->status != 200)
+        return 0;
+    if (r->buf)
+        memcpy(r->buf + r->got, ptr, k);
+    r->got += k;
+    return r->got == r->want && k < n ? 0 : n; /* more than asked (a server ignoring the end): stop */
+}
+
+static size_t range_header(char *line, size_t size, size_t nmemb, void *user)
+{
+    range_req *r = user;
+    size_t n = size * nmemb;
+    if (n > 5 && !strncmp(line, "HTTP/", 5)) {
+        const char *sp = memchr(line, ' ', n);
+        r->status = sp ? strtol(sp + 1, NULL, 10) : 0;
+    } else if (n > 15 && !strncasecmp(line, "Content-Range:", 14)) {
+        const char *slash = memchr(line, '/', n);
+        if (slash && slash[1] != '*')
+            r->total = strtoll(slash + 1, NULL, 10);
+    }
+    return n;
+}
+
+int jf__http_range(const char *url, const jf_http_params *p, uint64_t offset, size_t n, void *buf, uint64_t *total,
+                   char *msg, size_t msg_len)
+{
+    jf__http_global_init();
+    for (int attempt = 1;; attempt++) {
+        CURL *e = curl_easy_init();
+        if (!e) {
+            snprintf(msg, msg_len, "%s: cannot start a transfer", url);
+            return -1;
+        }
+        range_req r = {buf, n, 0, 0, -1};
+        char range[64], errbuf[CURL_ERROR_SIZE] = "";
+        snprintf(range, sizeof range, "%llu-%llu", (unsigned long long)offset, (unsigned long long)(offset + (n ? n : 1) - 1));
+        curl_easy_setopt(e, CURLOPT_URL, url);
+        curl_easy_setopt(e, CURLOPT_RANGE, range);
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, range_write);
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, &r);
+        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, range_header);
+        curl_easy_setopt(e, CURLOPT_HEADERDATA, &r);
+        curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+        curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
+        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
+        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, (long)(p->connect_timeout > 0 ? p->connect_timeout : 10));
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)(p->timeout > 0 ? p->timeout : 20));
+        CURLcode rc = curl_easy_perform(e);
+        curl_easy_cleanup(e);
+        if (r.got == n && (r.status == 206 || (r.status == 200 && offset == 0))) {
+            if (total)
+                *total = r.total >= 0 ? (uint64_t)r.total : 0;
+            return 0;
+        }
+        int retry = (rc != CURLE_OK && rc != CURLE_WRITE_ERROR && retryable(rc, r.status)) || (rc == CURLE_OK && retryable(rc, r.status));
+        if (!retry || attempt > p->retries) {
+            if (r.status >= 400 || (r.status == 200 && offset > 0))
+                snprintf(msg, msg_len, "%s: HTTP %ld for bytes %s%s", url, r.status, range,
+                         r.status == 200 ? " (the server does not answer byte ranges)" : "");
+            else
+                snprintf(msg, msg_len, "%s: %s reading bytes %s (%zu of %zu)", url, errbuf[0] ? errbuf : curl_easy_strerror(rc),
+                         range, r.got, n);
+            return -1;
+        }
+        usleep((useconds_t)(p->backoff * 1e6 * (1 << (attempt - 1))));
+    }
+}
+
 /* ---- a remote text file as a stdio FILE (URL lists and manifests), gunzipped when it is gzip ---- */
 
 typedef struct http_file {

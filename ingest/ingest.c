@@ -1848,6 +1848,22 @@ static yajl_val parquet_row(jf_parquet *pq, const int *cols, const jf_pq_values 
     return o;
 }
 
+typedef struct remote_pq {
+    const char *url;
+    const jf_http_params *http;
+} remote_pq;
+
+static long remote_pq_read(void *user, uint64_t offset, void *buf, size_t n, jf_error *err)
+{
+    const remote_pq *r = user;
+    char msg[700];
+    if (jf__http_range(r->url, r->http, offset, n, buf, NULL, msg, sizeof msg)) {
+        jf_error_set(err, JF_EIO, "%s", msg);
+        return -1;
+    }
+    return (long)n;
+}
+
 static int in_list(const char *list, const char *name)
 {
     size_t n = strlen(name);
@@ -1866,7 +1882,20 @@ static jf_status ingest_parquet(state *s, const char *path, const char *source, 
     const jf_ingest_params *p = s->r.p;
     jf_error pe = {0};
     jf_parquet *pq = NULL;
-    if (jf_parquet_open(path, &pq, &pe)) {
+    remote_pq rp = {path, &p->http};
+    jf_status opened;
+    if (is_url(path)) {
+        /* remote: the size from a one-byte range, then the footer and the chunks by range */
+        uint64_t total = 0;
+        char msg[700];
+        if (jf__http_range(path, &p->http, 0, 1, NULL, &total, msg, sizeof msg) || !total)
+            opened = jf_error_set(&pe, JF_EIO, "%s", total ? msg : "the server gave no size (Content-Range)");
+        else
+            opened = jf_parquet_open_reader(remote_pq_read, &rp, total, path, &pq, &pe);
+    } else {
+        opened = jf_parquet_open(path, &pq, &pe);
+    }
+    if (opened) {
         problem(s, path, -1, "input not read: %s", pe.msg);
         *incomplete = 1;
         return JF_OK;
@@ -2592,12 +2621,6 @@ jf_status jf_ingest_run(jf_store *store, const char *const *inputs, size_t n_inp
              * .gz), everything else as tars */
             in.v[i].kind = remote_kind(in.v[i].path);
             in.v[i].size = in.v[i].mtime = -1;
-            if (in.v[i].kind == IN_PARQUET) {
-                problem(&s, in.v[i].path, -1, "input not read: remote parquet files are not read yet (download it first)");
-                in.v[i].kind = IN_UNKNOWN;
-                stats.inputs_failed++;
-                continue;
-            }
         } else {
             in.v[i].kind = sniff(in.v[i].path, p.url_col, why, sizeof why);
         }

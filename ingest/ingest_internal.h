@@ -45,6 +45,11 @@ long jf__http_stream_read(void *stream, const void **buf, const char **errmsg);
 /* A remote text file (URL list, manifest) as a stdio FILE, streamed with the stream's retries and
  * Range resume, gunzipped when its bytes are gzip; NULL when it cannot be started. */
 FILE *jf__http_open_file(const char *url, const jf_http_params *p);
+/* n bytes at offset of url into buf (buf NULL: only the total) with one Range request, retried
+ * as downloads are; *total gets the resource's size from Content-Range when given. 0, or -1
+ * with a message. */
+int jf__http_range(const char *url, const jf_http_params *p, uint64_t offset, size_t n, void *buf, uint64_t *total,
+                   char *msg, size_t msg_len);
 uint64_t jf__http_stream_bytes(const jf__http_stream *s);
 void jf__http_stream_close(jf__http_stream *s);
 

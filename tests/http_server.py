@@ -58,9 +58,11 @@ class Handler(BaseHTTPRequestHandler):
     def ranged(self, data):
         rng = self.headers.get("Range")
         if rng and rng.startswith("bytes="):
-            start = int(rng[6:].split("-")[0])
-            part = data[start:]
-            self.send(206, part, [("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")])
+            a, _, b = rng[6:].partition("-")
+            start = int(a)
+            end = min(int(b), len(data) - 1) if b else len(data) - 1
+            part = data[start:end + 1]
+            self.send(206, part, [("Content-Range", f"bytes {start}-{end}/{len(data)}")])
         else:
             self.send(200, data, [("Accept-Ranges", "bytes")])
 

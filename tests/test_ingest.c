@@ -847,6 +847,12 @@ static void test_url_list_formats(void)
     CHECK(g);
     gzprintf(g, "{\"url\": \"%s/img/b.png\", \"caption\": \"a remote manifest\"}\n", base);
     gzclose(g);
+    /* and a parquet file with the images inside, read by byte ranges (footer, then chunks) */
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "cp '%s/parquet/hf_images.parquet' '%s/hf_remote.parquet'", JF_TEST_DATA, root);
+    CHECK(system(cmd) == 0);
+    char rpq[128];
+    snprintf(rpq, sizeof rpq, "%s/tar/hf_remote.parquet", base);
     char rcsv[128], rjsonl[128];
     snprintf(rcsv, sizeof rcsv, "%s/img/remote.csv", base);
     snprintf(rjsonl, sizeof rjsonl, "%s/img/remote2.jsonl.gz", base);
@@ -855,16 +861,18 @@ static void test_url_list_formats(void)
     pr.http.retries = 0;
     pr.threads = 2;
     jf_ingest_stats s;
-    const char *inputs[] = {tsv, csv, txt, csvgz, txtgz, pj, rcsv, rjsonl};
+    const char *inputs[] = {tsv, csv, txt, csvgz, txtgz, pj, rcsv, rjsonl, rpq};
     const char *ds = tmp("lists_ds");
-    CHECK_OK(run(ds, inputs, 8, &pr, &s, &err));
+    CHECK_OK(run(ds, inputs, 9, &pr, &s, &err));
     for (int k = 0; k < JF_OUT_COUNT_; k++)
         if (s.outcome[k])
             printf("    %-20s %llu\n", jf_outcome_name((jf_outcome)k), (unsigned long long)s.outcome[k]);
     printf("    inputs %llu, failed %llu, incomplete %llu\n", (unsigned long long)s.inputs, (unsigned long long)s.inputs_failed,
            (unsigned long long)s.inputs_incomplete);
-    CHECK_EQ_INT(s.outcome[JF_OUT_OK], 11);
+    CHECK_EQ_INT(s.outcome[JF_OUT_OK], 15); /* 11 from the lists, 4 images of the remote parquet */
     CHECK_EQ_INT((int)s.inputs_failed, 0);
+    CHECK_EQ_INT((int)s.outcome[JF_OUT_MISSING_IMAGE], 1);
+    CHECK_EQ_INT((int)s.outcome[JF_OUT_DECODE_ERROR], 1);
     jf_store *st;
     CHECK_OK(jf_store_open(ds, JF_STORE_READONLY, &st, &err));
     jf_record *r = jf_record_create();
@@ -905,10 +913,13 @@ static void test_url_list_formats(void)
     t = jf_record_find_field(r, "txt");
     CHECK(t && t->size == 17 && !memcmp(t->data, "a remote manifest", 17));
     CHECK(jf_record_find_field(r, "png"));
+    CHECK_OK(jf_store_get(st, "hf_remote/000000001", r, &err));
+    t = jf_record_find_field(r, "txt");
+    CHECK(t && t->size == 15 && !memcmp(t->data, "a red rectangle", 15) && jf_record_find_field(r, "png"));
     jf_record_destroy(r);
     jf_store_close(st);
     printf("    quoted TSV, CRLF CSV, plain list, empty caption, PNG as png, .csv.gz, .txt.gz, pandas JSON, a remote CSV "
-           "and a remote .jsonl.gz: 11 samples as img2dataset reads them\n");
+           "and a remote .jsonl.gz: 11 samples as img2dataset reads them; a remote parquet read by byte ranges\n");
 }
 
 /* img2dataset's --compute_hash / --verify_hash: the digest stored as a column; a row whose
