@@ -1631,15 +1631,29 @@ int jf__csv_record(FILE *f, char sep, char **buf, size_t *cap, char ***fields, s
     return nf;
 }
 
-/* A JSON-like object of a row: numbers where the text is a number, else strings. */
-static yajl_val row_object(char **names, char **values, int n)
+/* An empty JSON-like object with room for n members (a row of a list or table); NULL when out
+ * of memory. */
+static yajl_val new_row(size_t n)
 {
     yajl_val o = calloc(1, sizeof *o);
     if (!o)
         return NULL;
     o->type = yajl_t_object;
-    o->u.object.keys = calloc((size_t)(n ? n : 1), sizeof(char *));
-    o->u.object.values = calloc((size_t)(n ? n : 1), sizeof(yajl_val));
+    o->u.object.keys = calloc(n ? n : 1, sizeof(char *));
+    o->u.object.values = calloc(n ? n : 1, sizeof(yajl_val));
+    if (!o->u.object.keys || !o->u.object.values) {
+        yajl_tree_free(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* A JSON-like object of a row: numbers where the text is a number, else strings. */
+static yajl_val row_object(char **names, char **values, int n)
+{
+    yajl_val o = new_row((size_t)n);
+    if (!o)
+        return NULL;
     for (int i = 0; i < n; i++) {
         yajl_val v = calloc(1, sizeof *v);
         if (!v || !o->u.object.keys || !o->u.object.values)
@@ -1793,21 +1807,12 @@ out:
 /* ---- parquet: LAION / COYO / DataComp metadata (URLs) and Hugging Face datasets (embedded
  * image bytes) ---- */
 
-/* A row of the chosen scalar columns as a JSON-like object; the caption column (when renamed by
- * --caption-col) under "caption". */
-static yajl_val parquet_row(jf_parquet *pq, const int *cols, const jf_pq_values *vals, int nc, size_t r,
-                            const char *caption_col)
+/* A row of the chosen scalar columns as a JSON-like object. */
+static yajl_val parquet_row(jf_parquet *pq, const int *cols, const jf_pq_values *vals, int nc, size_t r)
 {
-    yajl_val o = calloc(1, sizeof *o);
+    yajl_val o = new_row((size_t)nc);
     if (!o)
         return NULL;
-    o->type = yajl_t_object;
-    o->u.object.keys = calloc((size_t)(nc ? nc : 1), sizeof(char *));
-    o->u.object.values = calloc((size_t)(nc ? nc : 1), sizeof(yajl_val));
-    if (!o->u.object.keys || !o->u.object.values) {
-        yajl_tree_free(o);
-        return NULL;
-    }
     for (int k = 0; k < nc; k++) {
         const jf_pq_column *c = jf_parquet_column(pq, cols[k]);
         const jf_pq_values *v = &vals[k];
@@ -1841,8 +1846,7 @@ static yajl_val parquet_row(jf_parquet *pq, const int *cols, const jf_pq_values 
                 x->u.string[len] = 0;
             }
         }
-        const char *name = caption_col && !strcmp(c->path, caption_col) ? "caption" : c->path;
-        o->u.object.keys[o->u.object.len] = xstrdup(name);
+        o->u.object.keys[o->u.object.len] = xstrdup(c->path);
         o->u.object.values[o->u.object.len++] = x;
     }
     return o;
@@ -1995,10 +1999,15 @@ static jf_status ingest_parquet(state *s, const char *path, const char *source, 
         for (uint64_t r = 0; rc == JF_OK && r < rows; r++, index++) {
             if (p->part_n > 1 && (uint64_t)index % p->part_n != p->part_k)
                 continue;
-            yajl_val row = parquet_row(pq, cols, vals, nc, (size_t)r, p->caption_col);
+            yajl_val row = parquet_row(pq, cols, vals, nc, (size_t)r);
             if (!row) {
                 rc = jf_error_set(err, JF_ENOMEM, "out of memory");
                 break;
+            }
+            /* --caption-col renamed as for CSV (the columns were chosen above) */
+            if (p->caption_col) {
+                const jf_ingest_params q = {.caption_col = p->caption_col};
+                row_select(row, &q, ucol >= 0 ? jf_parquet_column(pq, ucol)->path : "");
             }
             if (icol >= 0) {
                 /* the image is in the file: an item as a download would make it */
@@ -2125,15 +2134,12 @@ static jf_status ingest_pandas_json(state *s, const char *path, const char *sour
     /* rows in the order of the url column's index */
     for (size_t r = 0; urls && rc == JF_OK && r < urls->u.object.len; r++) {
         const char *idx = urls->u.object.keys[r];
-        yajl_val row = calloc(1, sizeof *row);
+        yajl_val row = new_row(doc->u.object.len);
         if (!row) {
             rc = jf_error_set(err, JF_ENOMEM, "out of memory");
             break;
         }
-        row->type = yajl_t_object;
-        row->u.object.keys = calloc(doc->u.object.len, sizeof(char *));
-        row->u.object.values = calloc(doc->u.object.len, sizeof(yajl_val));
-        for (size_t c = 0; row->u.object.keys && row->u.object.values && c < doc->u.object.len; c++) {
+        for (size_t c = 0; c < doc->u.object.len; c++) {
             yajl_val col = doc->u.object.values[c];
             const char *path1[] = {idx, NULL};
             yajl_val cell = yajl_tree_get(col, path1, yajl_t_any);
