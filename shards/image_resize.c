@@ -272,7 +272,7 @@ static int resample(const uint8_t *in, int w, int h, int ch, uint8_t *out, int o
     int first = bv[0], last = bv[(oh - 1) * 2] + bv[(oh - 1) * 2 + 1];
     size_t rows = (size_t)(last - first);
     size_t orow = (size_t)ow * ch;
-    uint8_t *strip = malloc((size_t)w * STRIP * ch), *sout = malloc((size_t)ow * STRIP * ch), *tmp = malloc(orow * rows);
+    uint8_t *strip = malloc((size_t)w * STRIP * ch + 4), *sout = malloc((size_t)ow * STRIP * ch), *tmp = malloc(orow * rows + 4);
     int32_t *acc = malloc(orow * sizeof *acc);
     if (!strip || !sout || !tmp || !acc) {
         free(strip);
@@ -293,32 +293,38 @@ static int resample(const uint8_t *in, int w, int h, int ch, uint8_t *out, int o
         const uint8_t *rowp[STRIP];
         for (size_t r = 0; r < n; r++)
             rowp[r] = in + (size_t)(first + (int)(r0 + r)) * w * ch;
-        if (ch == 3)
-            for (int x = 0; x < w; x++) {
+        if (ch == 3) {
+            /* 4-byte moves for 3-byte pixels: each store's extra byte is overwritten by the next
+             * pixel (the strip has 4 bytes of slack); the last column reads 3 bytes only, so no
+             * load passes the end of a row */
+            for (int x = 0; x + 1 < w; x++) {
                 uint8_t *d = strip + (size_t)x * col;
-                for (size_t r = 0; r < n; r++, d += 3) {
-                    const uint8_t *p = rowp[r] + (size_t)x * 3;
-                    d[0] = p[0];
-                    d[1] = p[1];
-                    d[2] = p[2];
-                }
+                for (size_t r = 0; r < n; r++, d += 3)
+                    memcpy(d, rowp[r] + (size_t)x * 3, 4);
             }
+            uint8_t *d = strip + (size_t)(w - 1) * col;
+            for (size_t r = 0; r < n; r++, d += 3)
+                memcpy(d, rowp[r] + (size_t)(w - 1) * 3, 3);
+        }
         else
             for (int x = 0; x < w; x++)
                 for (size_t r = 0; r < n; r++)
                     strip[(size_t)x * col + r] = rowp[r][x];
         hpass_strip(strip, col, ow, bh, kh, ksh, sout);
         /* and out, [n][ow][ch]: each output column's n pixels read together */
-        if (ch == 3)
-            for (int xx = 0; xx < ow; xx++) {
+        if (ch == 3) {
+            /* the same 4-byte moves (tmp has 4 bytes of slack; columns go left to right, so a
+             * spilled byte is overwritten by the next column's pixel); the last output
+             * column of the strip is read with 3-byte moves so no load passes sout's end */
+            for (int xx = 0; xx + 1 < ow; xx++) {
                 const uint8_t *sp = sout + (size_t)xx * col;
-                for (size_t r = 0; r < n; r++, sp += 3) {
-                    uint8_t *d = tmp + (r0 + r) * orow + (size_t)xx * 3;
-                    d[0] = sp[0];
-                    d[1] = sp[1];
-                    d[2] = sp[2];
-                }
+                for (size_t r = 0; r < n; r++, sp += 3)
+                    memcpy(tmp + (r0 + r) * orow + (size_t)xx * 3, sp, 4);
             }
+            const uint8_t *sp = sout + (size_t)(ow - 1) * col;
+            for (size_t r = 0; r < n; r++, sp += 3)
+                memcpy(tmp + (r0 + r) * orow + (size_t)(ow - 1) * 3, sp, 3);
+        }
         else
             for (int xx = 0; xx < ow; xx++)
                 for (size_t r = 0; r < n; r++)
