@@ -1488,6 +1488,16 @@ static jf_status drain_downloads(state *s, jf_error *err)
 }
 
 /* A row of a URL list, or a JSONL record with a URL: triaged, then downloaded. */
+/* The key of row `index` of a list or table (SOURCE/000000042) and whether it is already in the
+ * index or seen in this run (probe->outcome). */
+static void triage_row(state *s, const char *source, int64_t index, char *key, size_t key_len, item *probe)
+{
+    snprintf(key, key_len, "%s/%09lld", source, (long long)index);
+    memset(probe, 0, sizeof *probe);
+    probe->key = key;
+    triage(s, probe);
+}
+
 static jf_status url_row(state *s, const char *path, const char *source, int64_t index, const char *url, yajl_val row,
                          jf_error *err)
 {
@@ -1497,12 +1507,8 @@ static jf_status url_row(state *s, const char *path, const char *source, int64_t
         return JF_OK;
     }
     char key[600];
-    snprintf(key, sizeof key, "%s/%09lld", source, (long long)index);
-    /* already in the index or seen in this run: no download */
     item probe;
-    memset(&probe, 0, sizeof probe);
-    probe.key = key;
-    triage(s, &probe);
+    triage_row(s, source, index, key, sizeof key, &probe); /* present or seen: no download */
     if (probe.outcome != JF_OUT_OK || !url || !*url) {
         jf_status rc = JF_OK;
         item *it = new_item(s, err, &rc);
@@ -2004,19 +2010,13 @@ static jf_status ingest_parquet(state *s, const char *path, const char *source, 
                 rc = jf_error_set(err, JF_ENOMEM, "out of memory");
                 break;
             }
-            /* --caption-col renamed as for CSV (the columns were chosen above) */
-            if (p->caption_col) {
-                const jf_ingest_params q = {.caption_col = p->caption_col};
-                row_select(row, &q, ucol >= 0 ? jf_parquet_column(pq, ucol)->path : "");
-            }
+            /* --caption-col renamed as for CSV (--keep-columns already chose the columns read) */
+            row_select(row, p, ucol >= 0 ? jf_parquet_column(pq, ucol)->path : "");
             if (icol >= 0) {
                 /* the image is in the file: an item as a download would make it */
                 char key[600];
-                snprintf(key, sizeof key, "%s/%09lld", source, (long long)index);
                 item probe;
-                memset(&probe, 0, sizeof probe);
-                probe.key = key;
-                triage(s, &probe);
+                triage_row(s, source, index, key, sizeof key, &probe);
                 item *it = new_item(s, err, &rc);
                 if (!it) {
                     yajl_tree_free(row);
