@@ -507,6 +507,20 @@ static void test_manifests(void)
     CHECK(q1(st, "SELECT count(*) FROM ingest_failures WHERE outcome='missing_image'") == 2);
     jf_record_destroy(r);
     jf_store_close(st);
+
+    /* Without image roots, images are found beside the manifest — also for samples processed
+     * after their manifest was closed (the batch is written at the end of the run; the folder
+     * was once freed with the input: a use after free under ASan). */
+    const char *beside = tmp("sgpt/beside.json");
+    write_text(beside, "[{\"id\": \"a\", \"image\": \"coco/1.jpg\", \"caption\": \"one\"},"
+                       " {\"id\": \"b\", \"image\": \"coco/2.png\", \"caption\": \"two\"},"
+                       " {\"id\": \"c\", \"image\": \"coco/none.jpg\", \"caption\": \"gone\"}]");
+    jf_ingest_params pb = jf_ingest_default_params();
+    pb.threads = 1;
+    const char *in2[] = {beside};
+    CHECK_OK(run(tmp("sgpt_beside_ds"), in2, 1, &pb, &s, &err));
+    CHECK_EQ_INT(s.outcome[JF_OUT_OK], 2);
+    CHECK_EQ_INT(s.outcome[JF_OUT_MISSING_IMAGE], 1);
 }
 
 static char *dump(const char *ds)
