@@ -14,12 +14,16 @@
 #include <jpeglib.h>
 #include <png.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <webp/decode.h>
 #include <webp/encode.h>
 
 #define PRECISION_BITS (32 - 8 - 2)
+
+/* Tests set it to check the generic passes on machines with AVX2 (internal.h). */
+atomic_int jf__resample_generic;
 
 static double box_filter(double x) { return x > -0.5 && x <= 0.5 ? 1.0 : 0.0; }
 static double bilinear_filter(double x)
@@ -253,6 +257,122 @@ hpass_strip(const uint8_t *restrict strip, size_t col, int ow, const int *bh, co
     }
 }
 
+/* ---- the horizontal pass for RGB with AVX2, straight from the rows (no transposes) ----
+ * Pillow's sums are int32 of pixel × 22-bit weight; madd_epi16 multiplies 16-bit pairs, so each
+ * weight is split k = kh·2^11 + kl (kh signed, kl in [0, 2048)) and Σ p·k = (Σ p·kh)·2^11 + Σ p·kl
+ * exactly in int32 — the same sums, so the same bytes. Four taps at a time: a 16-byte load holds
+ * four pixels, two byte shuffles make the (tap, tap+1) pairs of each channel, two madds per pair
+ * vector. The two 128-bit lanes hold two rows that share the weights; a call does four rows. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define JF_HAVE_AVX2_KERNEL 1
+
+/* Weights of one output pixel, per group of four taps: kh(t0,t1), kl(t0,t1), kh(t2,t3), kl(t2,t3),
+ * each as 8 int16 (r g b pairs, then a zero pair). Taps past the pixel's count have weight 0. */
+typedef struct hweights {
+    int16_t *k;      /* groups × 32 */
+    int *first;      /* per output pixel: its first group */
+    int *groups;     /* per output pixel: its number of groups */
+    int max_read;    /* bytes past a row's start the loads may touch */
+} hweights;
+
+static int hweights_make(const int *bh, const int32_t *kh, int ksh, int ow, int w, hweights *hw)
+{
+    size_t total = 0;
+    for (int xx = 0; xx < ow; xx++)
+        total += (size_t)(bh[xx * 2 + 1] + 3) / 4;
+    hw->k = aligned_alloc(32, (total ? total : 1) * 32 * sizeof(int16_t));
+    hw->first = malloc((size_t)ow * sizeof(int));
+    hw->groups = malloc((size_t)ow * sizeof(int));
+    if (!hw->k || !hw->first || !hw->groups)
+        return -1;
+    size_t g = 0;
+    hw->max_read = 0;
+    for (int xx = 0; xx < ow; xx++) {
+        int n = bh[xx * 2 + 1], ng = (n + 3) / 4;
+        hw->first[xx] = (int)g;
+        hw->groups[xx] = ng;
+        int end = (bh[xx * 2] + ng * 4) * 3 + 4;
+        if (end > hw->max_read)
+            hw->max_read = end;
+        for (int q = 0; q < ng; q++, g++) {
+            int16_t *d = hw->k + g * 32;
+            memset(d, 0, 32 * sizeof *d);
+            for (int half = 0; half < 2; half++)
+                for (int t = 0; t < 2; t++) {
+                    int tap = q * 4 + half * 2 + t;
+                    int32_t k = tap < n ? kh[(size_t)xx * ksh + tap] : 0;
+                    int16_t hi = (int16_t)(k >> 11), lo = (int16_t)(k & 2047);
+                    for (int c = 0; c < 3; c++) {
+                        d[half * 16 + c * 2 + t] = hi;
+                        d[half * 16 + 8 + c * 2 + t] = lo;
+                    }
+                }
+        }
+    }
+    (void)w;
+    return 0;
+}
+
+static void hweights_free(hweights *hw)
+{
+    free(hw->k);
+    free(hw->first);
+    free(hw->groups);
+}
+
+/* Four rows (r[0..3], each readable up to hw->max_read bytes) into four output rows of ow RGB
+ * pixels (4-byte stores but the last pixel's). */
+__attribute__((target("avx2"))) static void hpass_rgb_avx2(const uint8_t *const r[4], uint8_t *const o[4], int ow,
+                                                          const int *bh, const hweights *hw)
+{
+    const __m256i sh01 = _mm256_setr_epi8(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1, 0, -1, 3, -1, 1, -1, 4,
+                                          -1, 2, -1, 5, -1, -1, -1, -1, -1);
+    const __m256i sh23 = _mm256_setr_epi8(6, -1, 9, -1, 7, -1, 10, -1, 8, -1, 11, -1, -1, -1, -1, -1, 6, -1, 9, -1, 7, -1,
+                                          10, -1, 8, -1, 11, -1, -1, -1, -1, -1);
+    const __m256i half = _mm256_set1_epi32(1 << (PRECISION_BITS - 1));
+    for (int xx = 0; xx < ow; xx++) {
+        size_t off = (size_t)bh[xx * 2] * 3;
+        const int16_t *k = hw->k + (size_t)hw->first[xx] * 32;
+        __m256i hAB = _mm256_setzero_si256(), lAB = hAB, hCD = hAB, lCD = hAB;
+        for (int q = hw->groups[xx]; q > 0; q--, off += 12, k += 32) {
+            __m256i ab = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(r[0] + off))),
+                                                 _mm_loadu_si128((const __m128i *)(r[1] + off)), 1);
+            __m256i cd = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(r[2] + off))),
+                                                 _mm_loadu_si128((const __m128i *)(r[3] + off)), 1);
+            __m256i kh01 = _mm256_broadcastsi128_si256(_mm_load_si128((const __m128i *)k));
+            __m256i kl01 = _mm256_broadcastsi128_si256(_mm_load_si128((const __m128i *)(k + 8)));
+            __m256i kh23 = _mm256_broadcastsi128_si256(_mm_load_si128((const __m128i *)(k + 16)));
+            __m256i kl23 = _mm256_broadcastsi128_si256(_mm_load_si128((const __m128i *)(k + 24)));
+            __m256i ab01 = _mm256_shuffle_epi8(ab, sh01), ab23 = _mm256_shuffle_epi8(ab, sh23);
+            __m256i cd01 = _mm256_shuffle_epi8(cd, sh01), cd23 = _mm256_shuffle_epi8(cd, sh23);
+            hAB = _mm256_add_epi32(hAB, _mm256_add_epi32(_mm256_madd_epi16(ab01, kh01), _mm256_madd_epi16(ab23, kh23)));
+            lAB = _mm256_add_epi32(lAB, _mm256_add_epi32(_mm256_madd_epi16(ab01, kl01), _mm256_madd_epi16(ab23, kl23)));
+            hCD = _mm256_add_epi32(hCD, _mm256_add_epi32(_mm256_madd_epi16(cd01, kh01), _mm256_madd_epi16(cd23, kh23)));
+            lCD = _mm256_add_epi32(lCD, _mm256_add_epi32(_mm256_madd_epi16(cd01, kl01), _mm256_madd_epi16(cd23, kl23)));
+        }
+        __m256i vAB = _mm256_srai_epi32(_mm256_add_epi32(_mm256_add_epi32(_mm256_slli_epi32(hAB, 11), lAB), half), PRECISION_BITS);
+        __m256i vCD = _mm256_srai_epi32(_mm256_add_epi32(_mm256_add_epi32(_mm256_slli_epi32(hCD, 11), lCD), half), PRECISION_BITS);
+        /* clamp to 0..255 by saturating packs: [A | B] and [C | D] → bytes A B C D of 4 each */
+        __m256i p16 = _mm256_packs_epi32(vAB, vCD);      /* lane0: A(4) C(4); lane1: B(4) D(4) */
+        __m256i p8 = _mm256_packus_epi16(p16, p16);      /* lane0: A C A C; lane1: B D B D */
+        uint32_t a = (uint32_t)_mm256_extract_epi32(p8, 0), c = (uint32_t)_mm256_extract_epi32(p8, 1);
+        uint32_t b = (uint32_t)_mm256_extract_epi32(p8, 4), d = (uint32_t)_mm256_extract_epi32(p8, 5);
+        if (xx + 1 < ow) { /* 4-byte stores; the spilled byte is the next pixel's */
+            memcpy(o[0] + (size_t)xx * 3, &a, 4);
+            memcpy(o[1] + (size_t)xx * 3, &b, 4);
+            memcpy(o[2] + (size_t)xx * 3, &c, 4);
+            memcpy(o[3] + (size_t)xx * 3, &d, 4);
+        } else { /* the last pixel's spill would land in the next row */
+            memcpy(o[0] + (size_t)xx * 3, &a, 3);
+            memcpy(o[1] + (size_t)xx * 3, &b, 3);
+            memcpy(o[2] + (size_t)xx * 3, &c, 3);
+            memcpy(o[3] + (size_t)xx * 3, &d, 3);
+        }
+    }
+}
+#endif
+
 /* Separable resampling of 8-bit images with `ch` interleaved channels (1 or 3), Pillow's
  * algorithm and arithmetic: the horizontal pass, its results rounded to 8 bits, then the
  * vertical pass. Both are contiguous int32 row loops (the horizontal one on strips of rows held
@@ -285,8 +405,41 @@ static int resample(const uint8_t *in, int w, int h, int ch, uint8_t *out, int o
         free(kv);
         return -1;
     }
+    int hdone = 0; /* the horizontal pass is done (by the AVX2 kernel) */
+#ifdef JF_HAVE_AVX2_KERNEL
+    hweights hw = {0};
+    if (ch == 3 && !atomic_load(&jf__resample_generic) && __builtin_cpu_supports("avx2") &&
+        hweights_make(bh, kh, ksh, ow, w, &hw) == 0) {
+        /* rows whose loads would pass the end of the image are read from zero-padded copies */
+        const uint8_t *in_end = in + (size_t)w * h * 3;
+        uint8_t *pad = calloc(4, (size_t)hw.max_read + 16), *dummy = malloc(orow + 4);
+        if (pad && dummy) {
+            for (size_t r0 = 0; r0 < rows; r0 += 4) {
+                const uint8_t *rp[4];
+                uint8_t *op[4];
+                for (size_t i = 0; i < 4; i++) {
+                    size_t rr = r0 + i < rows ? r0 + i : rows - 1;
+                    const uint8_t *src = in + (size_t)(first + (int)rr) * w * 3;
+                    if ((size_t)(in_end - src) < (size_t)hw.max_read + 16) {
+                        uint8_t *cp = pad + i * ((size_t)hw.max_read + 16);
+                        memset(cp, 0, (size_t)hw.max_read + 16);
+                        memcpy(cp, src, (size_t)w * 3 < (size_t)hw.max_read ? (size_t)w * 3 : (size_t)hw.max_read);
+                        src = cp;
+                    }
+                    rp[i] = src;
+                    op[i] = r0 + i < rows ? tmp + (r0 + i) * orow : dummy;
+                }
+                hpass_rgb_avx2(rp, op, ow, bh, &hw);
+            }
+            hdone = 1;
+        }
+        free(pad);
+        free(dummy);
+    }
+    hweights_free(&hw);
+#endif
     /* horizontal pass over the rows the vertical pass reads, STRIP rows at a time */
-    for (size_t r0 = 0; r0 < rows; r0 += STRIP) {
+    for (size_t r0 = 0; !hdone && r0 < rows; r0 += STRIP) {
         size_t n = rows - r0 < STRIP ? rows - r0 : STRIP, col = n * (size_t)ch;
         /* transpose the strip in, [w][n][ch]: each column's n pixels written together, from n
          * row streams */

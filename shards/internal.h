@@ -152,6 +152,11 @@ double jf__now(void);
 uint64_t jf__now_ns(void);
 void jf__random_bytes(uint8_t *out, size_t n);
 char *jf__strdup(const char *s);
+
+/* Nonzero: the resampler uses its generic passes even where AVX2 is available (for tests that
+ * check both give Pillow's bytes). */
+#include <stdatomic.h>
+extern atomic_int jf__resample_generic;
 char *jf__path_join(const char *a, const char *b);
 jf_status jf__errno(jf_error *err, int e, const char *what, const char *path, int64_t offset);
 int jf__fsync_dir(const char *dir);

@@ -1,6 +1,7 @@
 /* Tests of jf ingest: image checks, patterns, and every kind of bad input ending as an outcome. */
 #include "check.h"
 #include "jf_ingest.h"
+#include "internal.h" /* jf__resample_generic */
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -653,7 +654,7 @@ static void test_sa1b_captions(void)
 }
 
 /* jf_resample_rgb against Pillow's Image.resize (tests/reference/resize_pil.py): exact. */
-static void test_resample_vs_pil(void)
+static void resample_cases(void)
 {
     FILE *f = fopen(JF_TEST_DATA "/resize_pil.bin", "rb");
     CHECK(f);
@@ -686,6 +687,17 @@ static void test_resample_vs_pil(void)
 
 /* jf_image_letterbox against PIL doing the JanusFlow processor's resize + expand2square
  * (tests/reference/letterbox_pil.py): exact. */
+/* Both implementations: the AVX2 horizontal pass (where the CPU has it) and the generic one. */
+static void test_resample_vs_pil(void)
+{
+    printf("    default passes%s:\n", __builtin_cpu_supports("avx2") ? " (AVX2)" : "");
+    resample_cases();
+    atomic_store(&jf__resample_generic, 1);
+    printf("    generic passes:\n");
+    resample_cases();
+    atomic_store(&jf__resample_generic, 0);
+}
+
 static void test_letterbox_vs_pil(void)
 {
     FILE *f = fopen(JF_TEST_DATA "/letterbox_pil.bin", "rb");
