@@ -24,7 +24,24 @@ missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+# Tests also use node with the npm packages of tests/reference/package.json (parquet-wasm and
+# hyparquet write and read the parquet file of a million rows made at test time). Any node will
+# do: Debian's nodejs and npm are installed only when there is none.
+if [ "${1:-build}" = test ]; then
+  command -v node >/dev/null || missing+=(nodejs)
+  command -v npm >/dev/null || missing+=(npm)
+fi
+here=$(cd "$(dirname "$0")/.." && pwd)
+npm_packages() {
+  [ "${1:-build}" = test ] || return 0
+  [ -f "$here/tests/reference/node_modules/.package-lock.json" ] && return 0
+  (cd "$here/tests/reference" && npm ci --no-audit --no-fund --silent >/dev/null 2>&1) ||
+    echo "deps.sh: npm packages of tests/reference not installed (no registry?): parquet.million_rows will be skipped" >&2
+}
+if [ ${#missing[@]} -eq 0 ]; then
+  npm_packages "${1:-build}"
+  exit 0
+fi
 
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then
@@ -34,3 +51,4 @@ fi
 echo "deps.sh: installing ${missing[*]}" >&2
 $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+npm_packages "${1:-build}"

@@ -232,9 +232,75 @@ static void damaged(void)
     free(buf);
 }
 
+/* The 1M-row file written at test time by tests/parquet_million.sh (parquet-wasm): each column's
+ * null count and FNV-1a digest, as tests/reference/parquet_million.mjs computes them from what
+ * parquet-wasm and hyparquet read, must equal jf's. Skipped (77) when the script did not run. */
+static uint32_t fnv(uint32_t h, const void *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ ((const uint8_t *)p)[i]) * 16777619u;
+    return h;
+}
+
+static void million(void)
+{
+    const char *path = getenv("JF_PQ_MILLION"), *expected_path = getenv("JF_PQ_MILLION_EXPECTED");
+    if (!path || !expected_path) {
+        printf("    JF_PQ_MILLION / JF_PQ_MILLION_EXPECTED not set: run tests/parquet_million.sh\n");
+        exit(77);
+    }
+    jf_error err;
+    jf_parquet *pq;
+    CHECK_OK(jf_parquet_open(path, &pq, &err));
+    char *expected = slurp(expected_path, NULL);
+    CHECK(expected);
+    int nc = jf_parquet_num_columns(pq), nrg = jf_parquet_num_row_groups(pq);
+    printf("    %llu rows, %d row groups, %d columns\n", (unsigned long long)jf_parquet_num_rows(pq), nrg, nc);
+    CHECK(jf_parquet_num_rows(pq) == 1000000 && nrg > 1);
+    char got[4096] = "";
+    for (int c = 0; c < nc; c++) {
+        const jf_pq_column *col = jf_parquet_column(pq, c);
+        uint32_t h = 0x811c9dc5u;
+        uint64_t nulls = 0;
+        for (int rg = 0; rg < nrg; rg++) {
+            jf_pq_values v;
+            if (jf_parquet_read_column(pq, rg, c, &v, &err)) {
+                fprintf(stderr, "    %s: %s\n", col->path, err.msg);
+                CHECK(0);
+                break;
+            }
+            for (size_t r = 0; r < v.rows; r++) {
+                if (!v.present[r]) {
+                    nulls++;
+                    h = fnv(h, "\xfe", 1);
+                } else if (col->kind == JF_PQK_STRING || col->kind == JF_PQK_BYTES) {
+                    h = fnv(h, v.bytes + v.offsets[r], (size_t)(v.offsets[r + 1] - v.offsets[r]));
+                    h = fnv(h, "\xff", 1);
+                } else if (col->kind == JF_PQK_BOOL) {
+                    uint8_t b = (uint8_t)v.i64[r];
+                    h = fnv(h, &b, 1);
+                } else if (col->kind == JF_PQK_INT) {
+                    h = fnv(h, &v.i64[r], 8);
+                } else {
+                    h = fnv(h, &v.f64[r], 8);
+                }
+            }
+            jf_pq_values_free(&v);
+        }
+        snprintf(got + strlen(got), sizeof got - strlen(got), "%s %llu %08x\n", col->path, (unsigned long long)nulls, h);
+    }
+    printf("%s", got);
+    if (expected && strcmp(got, expected))
+        printf("    expected (parquet-wasm and hyparquet):\n%s", expected);
+    CHECK(expected && !strcmp(got, expected));
+    free(expected);
+    jf_parquet_close(pq);
+}
+
 static const test_case cases[] = {
     {"reference_files", reference_files},
     {"schema", schema},
     {"damaged", damaged},
+    {"million", million},
 };
 TEST_MAIN(cases)
