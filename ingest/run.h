@@ -20,6 +20,8 @@
 char *jf__xstrdup(const char *s);
 /* Valid UTF-8 copy of (s, n): invalid bytes become U+FFFD; *repaired set when any was. */
 char *jf__utf8_repair(const char *s, size_t n, int *repaired);
+/* 1 if (s, n) is valid UTF-8 without NUL bytes. */
+int jf__utf8_valid(const char *s, size_t n);
 int jf__is_url(const char *p);
 /* 1 if name is one of the comma-separated names of list. */
 int jf__in_list(const char *list, const char *name);

@@ -72,6 +72,18 @@ static long remote_pq_read(void *user, uint64_t offset, void *buf, size_t n, jf_
     return (long)n;
 }
 
+/* 1 if a column lies under the top-level field `name` (a struct or list). */
+static int has_field(jf_parquet *pq, const char *name)
+{
+    size_t l = strlen(name);
+    for (int c = 0; c < jf_parquet_num_columns(pq); c++) {
+        const char *p = jf_parquet_column(pq, c)->path;
+        if (!strncmp(p, name, l) && p[l] == '.')
+            return 1;
+    }
+    return 0;
+}
+
 static jf_status read_parquet(jf__run *s, const char *path, const char *source, int *incomplete, jf_error *err)
 {
     const jf_ingest_params *p = jf__params(s);
@@ -145,14 +157,38 @@ static jf_status read_parquet(jf__run *s, const char *path, const char *source, 
         jf_parquet_close(pq);
         return jf_error_set(err, JF_ENOMEM, "out of memory");
     }
+    jf__sbuf lists = {0}; /* columns not kept because they are lists: said, not dropped silently */
     for (int c = 0; c < n; c++) {
         const jf_pq_column *col = jf_parquet_column(pq, c);
-        if (c == icol || col->max_rep > 0 || col->kind == JF_PQK_BYTES || col->kind == JF_PQK_OTHER)
-            continue;
         int wanted = c == ucol || (p->caption_col && !strcmp(col->path, p->caption_col)) || !p->keep_columns ||
                      jf__in_list(p->keep_columns, col->path);
+        if (c == icol || col->kind == JF_PQK_BYTES || col->kind == JF_PQK_OTHER)
+            continue;
+        if (col->max_rep > 0) {
+            /* named by their top-level field (tags, not tags.list.item) */
+            char top[256];
+            snprintf(top, sizeof top, "%.*s", (int)strcspn(col->path, "."), col->path);
+            if ((wanted || jf__in_list(p->keep_columns, top)) && !jf__in_list(lists.p, top)) {
+                jf__sb_puts(&lists, lists.len ? "," : "");
+                jf__sb_puts(&lists, top);
+            }
+            continue;
+        }
         if (wanted)
             cols[nc++] = c;
+    }
+    if (lists.len)
+        jf__warning(s, path, -1, "columns not kept: %s (lists; jf keeps scalar columns)", lists.p);
+    free(lists.p);
+    /* --keep-columns names missing from this file */
+    for (const char *k = p->keep_columns; k && *k;) {
+        size_t l = strcspn(k, ",");
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)(l < sizeof name ? l : sizeof name - 1), k);
+        if (*name && jf_parquet_find_column(pq, name) < 0 && !has_field(pq, name))
+            jf__warning(s, path, -1, "--keep-columns: no column %s in this file", name);
+        k += l;
+        k += *k == ',';
     }
     int url_k = -1;
     for (int k = 0; k < nc; k++)
@@ -186,6 +222,25 @@ static jf_status read_parquet(jf__run *s, const char *path, const char *source, 
                 jf_pq_values_free(&vals[k]);
             index += (int64_t)rows;
             continue;
+        }
+        /* text that is not UTF-8: stored with U+FFFD in place of the bad bytes (each sample gets
+         * the caption_repaired note); said once per column and row group */
+        for (int k = 0; k < nc; k++) {
+            const jf_pq_column *col = jf_parquet_column(pq, cols[k]);
+            if (col->kind != JF_PQK_STRING)
+                continue;
+            uint64_t bad_values = 0, first_bad = 0;
+            for (uint64_t r = 0; r < rows; r++)
+                if (vals[k].present[r] && !jf__utf8_valid((const char *)vals[k].bytes + vals[k].offsets[r],
+                                                          (size_t)(vals[k].offsets[r + 1] - vals[k].offsets[r])) &&
+                    !bad_values++)
+                    first_bad = r;
+            if (bad_values)
+                jf__warning(s, path, -1,
+                            "column %s, row group %d: %llu value%s not valid UTF-8 (the first at row %lld); stored with "
+                            "U+FFFD in place of the bad bytes",
+                            col->path, rg, (unsigned long long)bad_values, bad_values == 1 ? " is" : "s are",
+                            (long long)(index + (int64_t)first_bad));
         }
         for (uint64_t r = 0; rc == JF_OK && r < rows; r++, index++) {
             if (p->part_n > 1 && (uint64_t)index % p->part_n != p->part_k)
@@ -221,6 +276,9 @@ static jf_status read_parquet(jf__run *s, const char *path, const char *source, 
                 } else if (!len) {
                     it->outcome = JF_OUT_MISSING_IMAGE;
                     snprintf(it->detail, sizeof it->detail, "row %lld has no image bytes", (long long)index);
+                    /* counted under the column, as manifests count under their folder */
+                    snprintf(it->missing_prefix, sizeof it->missing_prefix, "column %.100s",
+                             jf_parquet_column(pq, icol)->path);
                 } else if (!(it->m = calloc(1, sizeof *it->m)) || !(it->m[0].data = malloc(len))) {
                     rc = jf_error_set(err, JF_ENOMEM, "out of memory");
                 } else {

@@ -51,4 +51,21 @@ printf 'link,alt,score,junk\nhttp://127.0.0.1:9/a.jpg,a caption,0.5,x\n' > list.
 expect 1 "CSV with --url-col/--caption-col/--keep-columns" "$jf" ingest ds7 list.csv --url-col link --caption-col alt --keep-columns score --timeout 2 --retries 0 --json
 tail -1 out | grep -q '"network_error":1' && ok "the renamed URL column downloaded" || { bad "csv url-col"; tail -1 out; }
 
+# a caption column with bytes that are not UTF-8: kept with U+FFFD, said with the column and row group
+/usr/bin/python3 -c "
+import sys
+d = bytearray(open(sys.argv[1], 'rb').read())
+i = d.index(b'\xc3\xa9t\xc3\xa9'); d[i + 1] = 0x28  # inside a snappy literal: still a valid page
+open('bad_utf8.parquet', 'wb').write(d)" "$pq/hf_images.parquet"
+expect 1 "a caption that is not UTF-8" "$jf" ingest ds8 bad_utf8.parquet
+grep -q "column text, row group 0: 1 value is not valid UTF-8 (the first at row 2)" err && grep -q "caption_repaired *1" out \
+  && ok "said with column, row group and row; counted as repaired" || { bad "utf-8 message"; cat out err; }
+"$jf" shard cat ds8 bad_utf8/000000002 | grep -q "$(printf '\xef\xbf\xbd')" && ok "stored with U+FFFD" || bad "repaired caption"
+grep -q "missing images under column image.bytes *1" out && ok "the row without image bytes counted under its column" || { bad "missing prefix"; cat out; }
+
+# list columns are not kept, and said; --keep-columns names that are not in the file are said
+expect 1 "a parquet with a list column" "$jf" ingest ds9 "$pq/lists.parquet" --keep-columns tags,score,nope --timeout 2 --retries 0
+grep -q "columns not kept: tags (lists; jf keeps scalar columns)" err && ok "the list column named" || { bad "list message"; cat err; }
+grep -q "\-\-keep-columns: no column nope in this file" err && ok "the unknown --keep-columns name said" || { bad "keep message"; cat err; }
+
 exit $((fails > 0))

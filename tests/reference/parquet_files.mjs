@@ -200,3 +200,19 @@ print(json.dumps(out))`]).toString());
   fs.writeFileSync(path.join(out, "scores.parquet"), pw.writeParquet(pw.Table.fromIPCStream(arrow.tableToIPC(t, "stream")), props));
   console.log("scores.parquet: written");
 }
+
+// A URL list with a list column (tags: list<string>) beside scalar ones: jf keeps scalar columns
+// and says which list columns it did not keep. URLs point to a closed local port.
+{
+  const M = 3;
+  const tagsType = new arrow.List(new arrow.Field("item", new arrow.Utf8(), true));
+  const t = new arrow.Table({
+    url: arrow.vectorFromArray(Array.from({ length: M }, (_, i) => `http://127.0.0.1:9/l${i}.jpg`), new arrow.Utf8()),
+    caption: arrow.vectorFromArray(["one", "two", "three"], new arrow.Utf8()),
+    tags: arrow.vectorFromArray([["a", "b"], [], null], tagsType),
+    score: arrow.vectorFromArray([0.5, 0.25, 1.0], new arrow.Float64()),
+  });
+  const props = new pw.WriterPropertiesBuilder().setStatisticsEnabled(pw.EnabledStatistics.None).build();
+  fs.writeFileSync(path.join(out, "lists.parquet"), pw.writeParquet(pw.Table.fromIPCStream(arrow.tableToIPC(t, "stream")), props));
+  console.log("lists.parquet written");
+}
