@@ -13,6 +13,8 @@ static const char HELP[] =
     "       jf eval stats SOURCE OUT.npz [options]   FID statistics of one set, as pytorch-fid saves them\n"
     "       jf eval clipscore SOURCE --model DIR [options]   CLIP score of (image, caption) pairs\n"
     "       jf eval t2i --model DIR --vae DIR --prompts FILE --work DS [options]   text-to-image protocol\n"
+    "       jf eval bench NAME --predictions P [--data D] [--protocol P] [--json]   score an understanding\n"
+    "                         benchmark's predictions as the cited tool does (jf eval bench --help)\n"
     "\n"
     "A, B and SOURCE are image folders (recursive), tarballs, jf datasets (DIR or DIR#SUBSET), or for\n"
     "fid also .npz statistics (mu, sigma: pytorch-fid --save-stats, clean-fid custom stats).\n"
@@ -763,6 +765,146 @@ static int eval_t2i(int argc, char **argv)
     return frc ? frc : crc ? crc : rc;
 }
 
+static const char BENCH_HELP[] =
+    "usage: jf eval bench NAME --predictions P [--data D] [--questions Q] [--protocol P] [--json] [--items]\n"
+    "\n"
+    "Scores predictions made by any model the way the tool papers cite scores them, quirks included;\n"
+    "every number is printed as that tool prints it, with its protocol and split.\n"
+    "\n"
+    "  vqav2  --data v2_mscoco_<split>_annotations.json (or its folder)\n"
+    "         --predictions the results list [{question_id, answer}] or LLaVA's answers.jsonl\n"
+    "         official: GT-Vision-Lab vqaEval.py (answers normalised only where the 10 humans disagree;\n"
+    "                   its punctuation, digit-comma and 32-period rules; overall, per answer and\n"
+    "                   question type, round(·, 2) as Python 3 rounds)\n"
+    "         llava:    LLaVA's convert_vqav2_for_submission.py first (MMF's EvalAI answer processor,\n"
+    "                   missing answers uploaded as \"\"), then the official scorer\n"
+    "  pope   --data coco_pope_<split>.json (label lines) or a folder of the three\n"
+    "         --predictions answer lines ({\"text\"} as LLaVA writes them, or {\"answer\"})\n"
+    "         official: POPE's evaluate.py: the first sentence, then no/not/No → no, else yes;\n"
+    "                   answers matched to labels by position; accuracy, precision, recall, F1, yes ratio\n"
+    "         llava:    eval_pope.py per split (answers chosen by category: theirs, or --questions\n"
+    "                   llava_pope_test.jsonl) and the mean of the splits' F1, LLaVA's POPE number\n"
+    "  mme    --predictions the results folder of MME's eval tool (<subtask>.txt: image, question,\n"
+    "         answer, response; tab-separated) — official: calculation.py (yes/no within the first\n"
+    "         four characters of the response with its line end; acc + acc+ per subtask; perception\n"
+    "         and cognition sums)\n"
+    "\n"
+    "Protocols lmms-eval and vlmevalkit, and GQA, MMBench, SEED-Bench and MMMU, are not implemented yet.\n"
+    "Bad input (missing, unknown or duplicate ids, lines that are not JSON, wrong field counts) is named\n"
+    "with file and line, counted, and makes the exit status 1; the numbers are still printed.\n"
+    "  --json    every metric (value and the tool's printed text), the problems and, with --items, each\n"
+    "            item's prediction, parsed answer, gold answer and score\n";
+
+static int eval_bench(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs(BENCH_HELP, argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : 0;
+    }
+    jf_bench_kind kind;
+    if (jf_bench_parse(argv[1], &kind))
+        return usage_error("eval bench", "unknown benchmark '%s' (vqav2, pope, mme)", argv[1]);
+    jf_bench_inputs in = {0};
+    int json = 0, items = 0, quiet = 0;
+    static const struct option opts[] = {{"data", required_argument, 0, 'd'},      {"predictions", required_argument, 0, 'p'},
+                                         {"questions", required_argument, 0, 'q'}, {"protocol", required_argument, 0, 'P'},
+                                         {"json", no_argument, 0, 'j'},            {"items", no_argument, 0, 'i'},
+                                         {"quiet", no_argument, 0, 'Q'},           {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    optind = 2;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': in.data = optarg; break;
+        case 'p': in.predictions = optarg; break;
+        case 'q': in.questions = optarg; break;
+        case 'P':
+            if (jf_bench_protocol_parse(optarg, &in.protocol))
+                return usage_error("eval bench", "unknown protocol '%s' (official, llava, lmms-eval, vlmevalkit)", optarg);
+            break;
+        case 'j': json = 1; break;
+        case 'i': items = 1; break;
+        case 'Q': quiet = 1; break;
+        case 'h': fputs(BENCH_HELP, stdout); return 0;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (optind < argc)
+        return usage_error("eval bench", "unexpected argument '%s'", argv[optind]);
+    if (!in.predictions)
+        return usage_error("eval bench", "--predictions is required (running the built-in model on a benchmark is not "
+                                         "implemented yet)");
+    jf_bench_report *r;
+    jf_error err;
+    if (jf_bench_score(kind, &in, &r, &err) != JF_OK) {
+        fprintf(stderr, "jf eval bench: %s\n", err.msg);
+        return err.code == JF_EARG ? EXIT_USAGE : EXIT_PROBLEMS;
+    }
+    for (size_t i = 0; i < r->n_problems && !json; i++)
+        fprintf(stderr, "problem: %s\n", r->problems[i]);
+    if (json) {
+        jw w;
+        jw_init(&w, stdout);
+        jw_obj(&w);
+        jw_kstr(&w, "benchmark", jf_bench_name(kind));
+        jw_kstr(&w, "protocol", jf_bench_protocol_name(r->protocol));
+        jw_kstr(&w, "split", r->split);
+        jw_kstr(&w, "headline", r->headline);
+        jw_key(&w, "metrics");
+        jw_obj(&w);
+        for (size_t i = 0; i < r->n_metrics; i++) {
+            jw_key(&w, r->metrics[i].name);
+            jw_obj(&w);
+            jw_knum(&w, "value", r->metrics[i].value);
+            jw_kstr(&w, "text", r->metrics[i].text);
+            jw_end_obj(&w);
+        }
+        jw_end_obj(&w);
+        jw_kint(&w, "items", (long long)r->n_items);
+        jw_kint(&w, "missing", (long long)r->missing);
+        jw_kint(&w, "unknown", (long long)r->unknown);
+        jw_kint(&w, "duplicates", (long long)r->duplicates);
+        jw_kint(&w, "empty", (long long)r->empty);
+        jw_key(&w, "problems");
+        jw_arr(&w);
+        for (size_t i = 0; i < r->n_problems; i++)
+            jw_str(&w, r->problems[i]);
+        jw_end_arr(&w);
+        if (items) {
+            jw_key(&w, "per_item");
+            jw_arr(&w);
+            for (size_t i = 0; i < r->n_items; i++) {
+                const jf_bench_item *it = &r->items[i];
+                jw_obj(&w);
+                jw_kstr(&w, "id", it->id);
+                jw_kstr(&w, "group", it->group);
+                jw_kstr(&w, "prediction", it->prediction);
+                jw_kstr(&w, "parsed", it->parsed);
+                jw_kstr(&w, "gold", it->gold);
+                jw_knum(&w, "score", it->score);
+                jw_kstr(&w, "score_text", it->score_text);
+                jw_end_obj(&w);
+            }
+            jw_end_arr(&w);
+        }
+        jw_end_obj(&w);
+        jw_newline(&w);
+    } else if (!quiet) {
+        printf("%s (%s), protocol %s: %zu items\n", jf_bench_name(kind), r->split, jf_bench_protocol_name(r->protocol),
+               r->n_items);
+        for (size_t i = 0; i < r->n_metrics; i++)
+            printf("  %-40s %s%s\n", r->metrics[i].name, r->metrics[i].text,
+                   !strcmp(r->metrics[i].name, r->headline) ? "   <- reported in papers" : "");
+        if (r->n_problems)
+            printf("%zu problems (listed on stderr): %llu missing, %llu unknown, %llu duplicate, %llu empty answers\n",
+                   r->n_problems, (unsigned long long)r->missing, (unsigned long long)r->unknown,
+                   (unsigned long long)r->duplicates, (unsigned long long)r->empty);
+    }
+    int rc = r->n_problems ? EXIT_PROBLEMS : 0;
+    jf_bench_report_free(r);
+    return rc;
+}
+
 int cmd_eval(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -777,5 +919,7 @@ int cmd_eval(int argc, char **argv)
         return eval_clipscore(argc - 1, argv + 1);
     if (!strcmp(argv[1], "t2i"))
         return eval_t2i(argc - 1, argv + 1);
-    return usage_error("eval", "unknown subcommand '%s' (fid, stats, clipscore, t2i)", argv[1]);
+    if (!strcmp(argv[1], "bench"))
+        return eval_bench(argc - 1, argv + 1);
+    return usage_error("eval", "unknown subcommand '%s' (fid, stats, clipscore, t2i, bench)", argv[1]);
 }

@@ -256,6 +256,69 @@ typedef struct jf_generate_report {
 jf_status jf_generate(jf_janus *m, jf_vae *vae, const jf_prompt_list *prompts, const jf_generate_params *p,
                       jf_generate_report *r, jf_error *err);
 
+/* ---- understanding benchmarks: scoring predictions as the cited tools do (evaluation.md §3) ----
+ * Each number is computed in the tool's own arithmetic and order and printed as it prints it
+ * (metric text = Python's repr), under the protocol that produced it. */
+
+typedef enum jf_bench_kind { JF_BENCH_VQAV2, JF_BENCH_POPE, JF_BENCH_MME, JF_BENCH_COUNT_ } jf_bench_kind;
+typedef enum jf_bench_protocol {
+    JF_BENCH_OFFICIAL = 0, /* the benchmark's own scorer (vqaEval.py, POPE evaluate.py, MME calculation.py) */
+    JF_BENCH_LLAVA,        /* LLaVA's scripts: VQAv2 through its submission converter; POPE per split */
+    JF_BENCH_LMMS_EVAL,    /* not implemented yet */
+    JF_BENCH_VLMEVALKIT    /* not implemented yet */
+} jf_bench_protocol;
+
+const char *jf_bench_name(jf_bench_kind k);
+int jf_bench_parse(const char *name, jf_bench_kind *out);
+const char *jf_bench_protocol_name(jf_bench_protocol p);
+int jf_bench_protocol_parse(const char *name, jf_bench_protocol *out);
+
+typedef struct jf_bench_inputs {
+    const char *data;        /* VQAv2: annotations JSON (or its folder); POPE: label file(s) or folder */
+    const char *predictions; /* results list / answers JSON lines; MME: the results folder */
+    const char *questions;   /* POPE with several splits: LLaVA's question file (question_id → category) */
+    jf_bench_protocol protocol;
+} jf_bench_inputs;
+
+typedef struct jf_bench_metric {
+    char name[96];   /* "overall", "answer_type/yes/no", "random/f1", "perception", … */
+    double value;
+    char text[40];   /* as the tool prints it */
+} jf_bench_metric;
+
+typedef struct jf_bench_item {
+    char *id, *group;             /* question id; answer type / split / subtask */
+    char *prediction, *parsed, *gold;
+    double score;                 /* the tool's per-item value (VQAv2: round(100·acc, 2); else 0/1) */
+    char score_text[40];
+} jf_bench_item;
+
+typedef struct jf_bench_report {
+    jf_bench_kind kind;
+    jf_bench_protocol protocol;
+    char split[64];
+    char headline[96];            /* the metric papers report */
+    jf_bench_metric *metrics;
+    size_t n_metrics;
+    jf_bench_item *items;
+    size_t n_items;
+    char **problems;              /* "file:line: what" — each bad input named and counted, never dropped */
+    size_t n_problems;
+    uint64_t missing, unknown, duplicates, empty;
+} jf_bench_report;
+
+jf_status jf_bench_score(jf_bench_kind kind, const jf_bench_inputs *in, jf_bench_report **out, jf_error *err);
+const jf_bench_metric *jf_bench_find_metric(const jf_bench_report *r, const char *name);
+void jf_bench_report_free(jf_bench_report *r);
+
+/* The answer normalisations, exposed for tests: vqaEval.py's processPunctuation +
+ * processDigitArticle, MMF's EvalAIAnswerProcessor (LLaVA's converter), POPE's no-rule, MME's parser
+ * (on the lower-cased answer with its line end). Strings are malloc'd. */
+char *jf_vqa_normalize(const char *answer);
+char *jf_evalai_answer_process(const char *answer);
+int jf_pope_says_no(const char *text);
+const char *jf_mme_parse(const char *lowered);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,67 @@
+#!/bin/bash
+# jf eval bench against the official scoring code: tests/data/bench/ holds synthetic benchmark
+# files in the official layouts and every number the official tools printed for them
+# (tests/reference/bench_official.py ran vqaEval.py, POPE's evaluate.py, LLaVA's eval_pope.py and
+# submission converter, and MME's calculation.py); each must equal jf's to the last printed digit.
+source "$(dirname "$0")/cli_lib.sh"
+cd "$work"
+b="$src/tests/data/bench"
+
+compare() { # compare KEY JSON_FILE: metrics (and per-item values where the tool has them)
+  /usr/bin/python3 - "$b/expected.json" "$1" "$2" <<'PY'
+import json, sys
+exp = json.load(open(sys.argv[1]))[sys.argv[2]]
+got = json.load(open(sys.argv[3]))
+bad = 0
+for k, v in exp["metrics"].items():
+    g = got["metrics"].get(k, {}).get("text")
+    if g != v:
+        print(f"    {k}: tool {v}, jf {g}"); bad += 1
+if "items" in exp:
+    items = {i["id"]: i["score_text"] for i in got.get("per_item", [])}
+    for q, v in exp["items"].items():
+        if items.get(q) != v:
+            print(f"    item {q}: tool {v}, jf {items.get(q)}"); bad += 1
+print(f"    {len(exp['metrics'])} metrics{', %d items' % len(exp['items']) if 'items' in exp else ''} compared, {bad} differ")
+sys.exit(1 if bad else 0)
+PY
+}
+
+expect 0 "vqav2 official" "$jf" eval bench vqav2 --data "$b/vqav2" --predictions "$b/vqav2_results.json" --json --items
+cp out vqa.json; compare vqav2/official vqa.json && ok "vqaEval.py's numbers, overall, per type and per question" || bad "vqav2 official"
+
+expect 1 "vqav2 llava (one question unanswered: listed, exit 1)" "$jf" eval bench vqav2 --protocol llava --data "$b/vqav2" \
+  --predictions "$b/vqav2_llava_answers.jsonl" --json --items
+cp out vqal.json; compare vqav2/llava vqal.json && ok "LLaVA's converter then vqaEval.py" || bad "vqav2 llava"
+grep -q '"missing":1' vqal.json && grep -q 'no answer for question 1029' vqal.json && ok "the missing answer named and counted" || bad "missing answer"
+
+expect 0 "pope official (one split, positional)" "$jf" eval bench pope --data "$b/pope/coco_pope_random.json" \
+  --predictions "$b/pope_random_answers.jsonl" --json
+cp out po.json; compare pope/official po.json && ok "POPE evaluate.py's numbers" || bad "pope official"
+
+expect 0 "pope llava (three splits)" "$jf" eval bench pope --protocol llava --data "$b/pope" \
+  --questions "$b/pope_llava_questions.jsonl" --predictions "$b/pope_llava_answers.jsonl" --json
+cp out pl.json; compare pope/llava pl.json && ok "eval_pope.py per split and the mean F1" || bad "pope llava"
+
+expect 0 "mme official" "$jf" eval bench mme --predictions "$b/mme" --json
+cp out mme.json; compare mme/official mme.json && ok "calculation.py's subtask scores and sums" || bad "mme official"
+"$jf" eval bench mme --predictions "$b/mme" > table.txt
+grep -q "perception .*<- reported in papers" table.txt && grep -q "protocol official" table.txt && ok "the table names protocol and headline" || { bad "table"; cat table.txt; }
+
+# bad input: named with file and line, counted, exit 1
+head -c 300 "$b/vqav2_results.json" > cut.json
+expect 1 "a results file cut short" "$jf" eval bench vqav2 --data "$b/vqav2" --predictions cut.json
+grep -q "cut.json: not JSON" err && ok "the cut file named" || { bad "cut message"; cat err; }
+{ cat "$b/pope_random_answers.jsonl"; echo '{"answer": "yes"}'; echo 'not json'; } > extra.jsonl
+expect 1 "POPE answers with an extra and a broken line" "$jf" eval bench pope --data "$b/pope/coco_pope_random.json" --predictions extra.jsonl
+grep -q "extra.jsonl:14: not a JSON object" err && grep -q "13 answers for 12 labels" err && ok "both named" || { bad "pope bad lines"; cat err; }
+mkdir mme2 && cp "$b"/mme/*.txt mme2/ && rm mme2/OCR.txt
+[ -n "$(tail -c1 mme2/color.txt)" ] && echo >> mme2/color.txt
+printf 'a.jpg\tq?\tYes\n' >> mme2/color.txt
+expect 1 "MME with a subtask missing and a line short of fields" "$jf" eval bench mme --predictions mme2
+grep -q "OCR.txt" err && grep -q "color.txt:.*3 tab-separated fields" err && ok "the missing file and the bad line named" || { bad "mme bad"; cat err; }
+expect 2 "an unknown protocol" "$jf" eval bench pope --protocol nope --data x --predictions y
+expect 2 "a protocol not implemented yet" "$jf" eval bench mme --protocol lmms-eval --predictions "$b/mme"
+grep -q "not implemented yet" err && ok "said so" || bad "not implemented message"
+
+exit $((fails > 0))

@@ -1,0 +1,250 @@
+#!/usr/bin/python3
+"""Synthetic benchmark files in the official layouts, scored by the official scoring code.
+
+Writes tests/data/bench/: small VQAv2, POPE and MME inputs full of the answers that trip scorers
+(model-like chatter, punctuation, number words, articles, contractions, digit commas, runs of
+periods, case, line ends), then runs the tools people cite on them and writes every number they
+print to expected.json, which tests/cli_bench.sh compares with `jf eval bench`.
+
+The official code is not committed; fetch it and pass its folders:
+  GT-Vision-Lab/VQA            (PythonHelperTools/vqaTools/vqa.py, PythonEvaluationTools/vqaEvaluation/vqaEval.py)
+  AoiDragon/POPE               (evaluate.py)
+  haotian-liu/LLaVA            (llava/eval/eval_pope.py, llava/eval/m4c_evaluator.py,
+                                scripts/convert_vqav2_for_submission.py)
+  BradyFU/Awesome-Multimodal-Large-Language-Models, branch Evaluation, tools/eval_tool.zip
+                               (calculation.py; needs python3-sklearn)
+
+  /usr/bin/python3 tests/reference/bench_official.py VQA_DIR POPE_DIR LLAVA_DIR MME_TOOL_DIR tests/data/bench
+
+vqaEval.py and vqa.py are Python 2; they run here with their print statements made calls (the
+only change; `round` is then Python 3's, as in every Python 3 port people use).
+"""
+import contextlib
+import io
+import json
+import os
+import random
+import re
+import sys
+import types
+
+VQA_DIR, POPE_DIR, LLAVA_DIR, MME_DIR, OUT = sys.argv[1:6]
+os.makedirs(OUT, exist_ok=True)
+rng = random.Random(7)
+expected = {}
+
+
+def py2_to_3(src):
+    src = "\n".join(l.expandtabs(8) for l in src.split("\n"))  # Python 2 reads a tab as up to 8 spaces
+    return re.sub(r"^(\s*)print (.*)$", r"\1print(\2)", src, flags=re.M)
+
+
+def load_module(name, path, py2=False, stub=()):
+    for s in stub:
+        sys.modules.setdefault(s, types.ModuleType(s))
+        if s == "tqdm":
+            sys.modules[s].tqdm = lambda x, *a, **k: x
+    src = open(path).read()
+    mod = types.ModuleType(name)
+    mod.__file__ = path
+    exec(compile(py2_to_3(src) if py2 else src, path, "exec"), mod.__dict__)
+    sys.modules[name] = mod
+    return mod
+
+
+# ---------------------------------------------------------------- VQAv2
+# Ten human answers per question; the model answers are what real models write.
+cases = [
+    # (human answers, model answer, answer_type, question_type)
+    (["yes"] * 10, "yes", "yes/no", "is the"),
+    (["yes"] * 10, "Yes", "yes/no", "is the"),               # all agree: raw compare, no lower-casing
+    (["yes"] * 9 + ["yes."], "Yes.", "yes/no", "is the"),    # disagree: normalised
+    (["2"] * 7 + ["two"] * 3, "two", "number", "how many"),
+    (["2"] * 2 + ["3"] * 8, "2", "number", "how many"),      # 2 matches: 0.6
+    (["10"] * 10, "ten", "number", "how many"),              # all agree: "ten" != "10"
+    (["10"] * 9 + ["ten"], "ten", "number", "how many"),
+    (["11"] * 9 + ["eleven"], "eleven", "number", "how many"),  # number words stop at ten
+    (["1,000"] * 5 + ["1000"] * 5, "1,000", "number", "how many"),
+    (["1000"] * 6 + ["1 000"] * 4, "1,000", "number", "how many"),  # digit comma: every mark deleted
+    (["red"] * 6 + ["red and white"] * 4, "The red one.", "other", "what color is the"),
+    (["dog"] * 4 + ["a dog"] * 6, "a dog", "other", "what is the"),
+    (["dont know"] * 3 + ["don't know"] * 7, "dont know", "other", "what"),
+    (["isnt"] * 5 + ["is not"] * 5, "isnt", "other", "what"),
+    (["t-shirt"] * 5 + ["t shirt"] * 5, "t-shirt", "other", "what is the"),
+    (["left - right"] * 5 + ["left right"] * 5, "left - right", "other", "what"),
+    (["3.5"] * 6 + ["3"] * 4, "3.5", "number", "what number is"),
+    (["3"] * 6 + ["3.5"] * 4, "3.", "number", "what number is"),
+    (["a"] * 3 + ["b"] * 7, "." * 40 + "b", "other", "which"),  # 40 periods: only 32 removed
+    (["ok"] * 5 + ["okay"] * 5, "o.k.", "other", "what"),
+    (["child's toy"] * 6 + ["toy"] * 4, "child's toy", "other", "what is"),
+    (["blue"] * 8 + ["navy"] * 2, "The answer is blue", "other", "what color"),
+    (["yes"] * 8 + ["no"] * 2, "yes\tof course", "yes/no", "are there"),
+    (["no"] * 8 + ["yes"] * 2, "  No  ", "yes/no", "are there"),
+    (["café"] * 5 + ["cafe"] * 5, "CAFÉ", "other", "what is"),
+    (["2"] * 5 + ["two"] * 5, "٢", "number", "how many"),     # Arabic-Indic digit: \d in Python 3
+    (["a/b"] * 5 + ["a b"] * 5, "a/b", "other", "what"),
+    (["hot dog"] * 5 + ["hotdog"] * 5, "hot-dog", "other", "what"),
+    (["yes"] * 7 + ["yes!"] * 3, "yes!", "yes/no", "is this"),
+    (["1"] * 4 + ["one"] * 6, "", "number", "how many"),     # empty answer
+]
+anns, results, llava_answers = [], [], []
+for i, (gts, pred, atype, qtype) in enumerate(cases):
+    qid = 1000 + i
+    anns.append({"question_id": qid, "image_id": 42 + i, "question_type": qtype, "answer_type": atype,
+                 "multiple_choice_answer": gts[0],
+                 "answers": [{"answer": a, "answer_confidence": "yes", "answer_id": k + 1} for k, a in enumerate(gts)]})
+    results.append({"question_id": qid, "answer": pred})
+    llava_answers.append({"question_id": qid, "prompt": "q", "text": pred, "answer_id": f"x{i}", "model_id": "m", "metadata": {}})
+annotations = {"info": {}, "license": {}, "data_subtype": "val2014", "data_type": "mscoco", "task_type": "Open-Ended",
+               "annotations": anns}
+questions = {"info": {}, "license": {}, "data_subtype": "val2014", "data_type": "mscoco", "task_type": "Open-Ended",
+             "questions": [{"question_id": a["question_id"], "image_id": a["image_id"], "question": "?"} for a in anns]}
+vdir = os.path.join(OUT, "vqav2")
+os.makedirs(vdir, exist_ok=True)
+json.dump(annotations, open(os.path.join(vdir, "v2_mscoco_val2014_annotations.json"), "w"), ensure_ascii=False)
+json.dump(questions, open(os.path.join(vdir, "v2_OpenEnded_mscoco_val2014_questions.json"), "w"), ensure_ascii=False)
+json.dump(results, open(os.path.join(OUT, "vqav2_results.json"), "w"), ensure_ascii=False)
+with open(os.path.join(OUT, "vqav2_llava_answers.jsonl"), "w") as f:
+    for a in llava_answers[:-1]:  # the last question unanswered: the converter uploads ""
+        f.write(json.dumps(a, ensure_ascii=False) + "\n")
+
+vqa_mod = load_module("vqa", os.path.join(VQA_DIR, "PythonHelperTools/vqaTools/vqa.py"), py2=True)
+sys.modules["vqaTools"] = types.ModuleType("vqaTools")
+sys.modules["vqaTools.vqa"] = vqa_mod
+eval_mod = load_module("vqaEval", os.path.join(VQA_DIR, "PythonEvaluationTools/vqaEvaluation/vqaEval.py"), py2=True)
+
+
+def run_vqa(res_file):
+    with contextlib.redirect_stdout(io.StringIO()):
+        vqa = vqa_mod.VQA(os.path.join(vdir, "v2_mscoco_val2014_annotations.json"),
+                          os.path.join(vdir, "v2_OpenEnded_mscoco_val2014_questions.json"))
+        res = vqa.loadRes(res_file, os.path.join(vdir, "v2_OpenEnded_mscoco_val2014_questions.json"))
+        ev = eval_mod.VQAEval(vqa, res, n=2)
+        ev.evaluate()
+    m = {"overall": repr(ev.accuracy["overall"])}
+    for k, v in ev.accuracy["perAnswerType"].items():
+        m["answer_type/" + k] = repr(v)
+    for k, v in ev.accuracy["perQuestionType"].items():
+        m["question_type/" + k] = repr(v)
+    return {"metrics": m, "items": {str(q): repr(v) for q, v in ev.evalQA.items()}}
+
+
+expected["vqav2/official"] = run_vqa(os.path.join(OUT, "vqav2_results.json"))
+
+# LLaVA: its converter (EvalAI answer processor; "" for a missing answer), then the official scorer
+m4c = load_module("m4c_evaluator", os.path.join(LLAVA_DIR, "llava/eval/m4c_evaluator.py"), stub=("tqdm",))
+proc = m4c.EvalAIAnswerProcessor()
+answered = {a["question_id"]: a["text"] for a in llava_answers[:-1]}
+converted = [{"question_id": a["question_id"], "answer": proc(answered[a["question_id"]]) if a["question_id"] in answered else ""}
+             for a in anns]
+conv_path = os.path.join("/tmp", "jf_vqav2_converted.json")
+json.dump(converted, open(conv_path, "w"))
+expected["vqav2/llava"] = run_vqa(conv_path)
+expected["evalai_processor"] = {c[1]: proc(c[1]) for c in cases}
+
+# ---------------------------------------------------------------- POPE
+pdir = os.path.join(OUT, "pope")
+os.makedirs(pdir, exist_ok=True)
+texts = ["Yes", "No", "yes, there is a dog in the image.", "No, there is not.", "There is no dog.", "I do not see one",
+         "Yes.No", "Not at all", "no.", "NO", "Nope", "The answer is yes", "yes,no", "It is not clear, but yes",
+         "There is a dog. No cat.", "", "no, ", "Yes there is no doubt"]
+llava_q, llava_a = [], []
+qid = 0
+for split in ["adversarial", "popular", "random"]:
+    with open(os.path.join(pdir, f"coco_pope_{split}.json"), "w") as f:
+        for k in range(12):
+            qid += 1
+            label = "yes" if k % 2 == 0 else "no"
+            f.write(json.dumps({"question_id": k + 1, "image": f"COCO_val2014_{k:012d}.jpg",
+                                "text": f"Is there a thing{k} in the image?", "label": label}) + "\n")
+            llava_q.append({"question_id": qid, "image": f"COCO_val2014_{k:012d}.jpg",
+                            "text": f"Is there a thing{k} in the image?", "category": split})
+            llava_a.append({"question_id": qid, "prompt": "p", "text": rng.choice(texts), "answer_id": "a", "model_id": "m",
+                            "metadata": {}})
+with open(os.path.join(OUT, "pope_llava_questions.jsonl"), "w") as f:
+    for q in llava_q:
+        f.write(json.dumps(q) + "\n")
+with open(os.path.join(OUT, "pope_llava_answers.jsonl"), "w") as f:
+    for a in llava_a:
+        f.write(json.dumps(a) + "\n")
+# POPE's own format for one split: {"question", "answer"} lines
+with open(os.path.join(OUT, "pope_random_answers.jsonl"), "w") as f:
+    for a in llava_a[24:36]:
+        f.write(json.dumps({"question": "q", "answer": a["text"]}) + "\n")
+
+
+def parse_pope_print(out):
+    m = {}
+    lines = out.splitlines()
+    for i, l in enumerate(lines):
+        if l.startswith("TP\tFP\tTN\tFN"):
+            tp, fp, tn, fn = lines[i + 1].split("\t")
+            m.update({"TP": tp, "FP": fp, "TN": tn, "FN": fn})
+        for key, name in [("Accuracy: ", "accuracy"), ("Precision: ", "precision"), ("Recall: ", "recall"),
+                          ("F1 score: ", "f1"), ("Yes ratio: ", "yes_ratio")]:
+            if l.startswith(key):
+                m[name] = l[len(key):]
+    return m
+
+
+src = open(os.path.join(POPE_DIR, "evaluate.py")).read()
+src = src.replace("ans_file = ''", f"ans_file = {os.path.join(OUT, 'pope_random_answers.jsonl')!r}")
+src = src.replace("label_file = ''", f"label_file = {os.path.join(pdir, 'coco_pope_random.json')!r}")
+buf = io.StringIO()
+with contextlib.redirect_stdout(buf):
+    exec(compile(src, "evaluate.py", "exec"), {})
+expected["pope/official"] = {"metrics": parse_pope_print(buf.getvalue())}
+
+ep = load_module("eval_pope", os.path.join(LLAVA_DIR, "llava/eval/eval_pope.py"))
+qmap = {q["question_id"]: q for q in llava_q}
+m = {}
+f1s = []
+for split in ["adversarial", "popular", "random"]:
+    cur = [dict(x) for x in llava_a if qmap[x["question_id"]]["category"] == split]
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        ep.eval_pope(cur, os.path.join(pdir, f"coco_pope_{split}.json"))
+    for k, v in parse_pope_print(buf.getvalue()).items():
+        m[f"{split}/{k}"] = v
+    f1s.append(float(m[f"{split}/f1"]))
+m["mean_f1"] = repr(sum(f1s) / len(f1s))  # LLaVA's POPE number: the mean over the splits
+expected["pope/llava"] = {"metrics": m}
+
+# ---------------------------------------------------------------- MME
+mdir = os.path.join(OUT, "mme")
+os.makedirs(mdir, exist_ok=True)
+responses = ["Yes", "No", "yes\n", "no\n", "Yes, it is.", "No, it is not.", "not sure", "nothing there", " yes", "YES.",
+             "Nope", "yesterday", "The answer is yes", "y", "n", "no.", "No.", "maybe", "Yes!", "I think no"]
+tasks = ["existence", "count", "position", "color", "posters", "celebrity", "scene", "landmark", "artwork", "OCR",
+         "commonsense_reasoning", "numerical_calculation", "text_translation", "code_reasoning"]
+for t in tasks:
+    n_img = rng.randint(2, 4)
+    lines = []
+    for i in range(n_img):
+        for gt in (["Yes", "No"] if rng.random() < 0.5 else ["No", "Yes"]):
+            r = rng.choice(responses).replace("\n", "")
+            lines.append(f"{t}_{i}.jpg\tIs this a {t}? Please answer yes or no.\t{gt}\t{r}")
+    # the last line sometimes without its line end (then "yes"/"no" match exactly)
+    text = "\n".join(lines) + ("\n" if rng.random() < 0.5 else "")
+    open(os.path.join(mdir, t + ".txt"), "w").write(text)
+buf = io.StringIO()
+cwd = os.getcwd()
+with contextlib.redirect_stdout(buf):
+    sys.argv = ["calculation.py", "--results_dir", mdir]
+    exec(compile(open(os.path.join(MME_DIR, "calculation.py")).read(), "calculation.py", "exec"), {"__name__": "__main__"})
+m = {}
+section = None
+for l in buf.getvalue().splitlines():
+    if "Perception" in l:
+        section = "perception"
+    elif "Cognition" in l:
+        section = "cognition"
+    elif l.startswith("total score:"):
+        m[section] = l.split(":", 1)[1].strip()
+    elif "score:" in l:
+        name, v = l.strip().split("  score:")
+        m[name.strip() + "/score"] = v.strip()
+expected["mme/official"] = {"metrics": m}
+
+json.dump(expected, open(os.path.join(OUT, "expected.json"), "w"), indent=1, ensure_ascii=False, sort_keys=True)
+print("wrote", OUT)
