@@ -445,6 +445,16 @@ char *jf_vqa_normalize(const char *answer)
     return d;
 }
 
+/* lmms-eval's vqav2: EvalAI's process_punctuation (its digit-comma rule) and process_digit_article,
+ * without word_tokenize. */
+static char *lmms_normalize(const char *answer)
+{
+    char *p = vqa_punctuation(answer, 1);
+    char *d = vqa_digit_article(p);
+    free(p);
+    return d;
+}
+
 char *jf_evalai_answer_process(const char *answer)
 {
     /* word_tokenize: lower, delete , and ?, 's → ' 's, strip */
@@ -467,6 +477,28 @@ char *jf_evalai_answer_process(const char *answer)
 }
 
 /* ---- VQAv2 ---- */
+
+/* statistics.mean of per-answer accuracies that are 0, float(1)/3, float(2)/3 or 1 (lmms-eval):
+ * the exact sum of the doubles divided by n, rounded once (mean() works in fractions). In units of
+ * 2^-54, float(1)/3 is A = 6004799503160661 and float(2)/3 is 2A. */
+static double exact_mean_thirds(int c1, int c2, int c3, int n)
+{
+    const unsigned __int128 A = 6004799503160661u;
+    unsigned __int128 s = A * (unsigned)(c1 + 2 * c2) + ((unsigned __int128)(unsigned)c3 << 54);
+    if (!s || n <= 0)
+        return 0;
+    /* m = s·2^e / n with 2^52 ≤ m < 2^53, rounded half to even; the value is m·2^-(e+54) */
+    int e = 0;
+    while ((s << e) / (unsigned)n >= ((unsigned __int128)1 << 53))
+        e--;
+    while (e < 60 && (s << e) / (unsigned)n < ((unsigned __int128)1 << 52))
+        e++;
+    unsigned __int128 num = e >= 0 ? s << e : s >> -e; /* e < 0 would drop bits: not reached for these sums */
+    unsigned __int128 m = num / (unsigned)n, rem = num % (unsigned)n;
+    if (2 * rem > (unsigned)n || (2 * rem == (unsigned)n && (m & 1)))
+        m++;
+    return ldexp((double)m, -(e + 54));
+}
 
 typedef struct vqa_group {
     char name[128];
@@ -635,32 +667,37 @@ static jf_status score_vqav2(const jf_bench_inputs *in, jf_bench_report *r, jf_e
             if (k && strcmp(gt[k], gt[0]))
                 all_same = 0;
         }
-        if (!all_same) { /* normalised only when the humans disagree */
+        int lmms = r->protocol == JF_BENCH_LMMS_EVAL;
+        if (!all_same || lmms) { /* normalised only when the humans disagree (lmms-eval: always, with
+                                   * EvalAI's digit-comma rule) */
             for (size_t k = 0; k < ng; k++) {
-                char *x = jf_vqa_normalize(gt[k]);
+                char *x = lmms ? lmms_normalize(gt[k]) : jf_vqa_normalize(gt[k]);
                 free(gt[k]);
                 gt[k] = x;
             }
-            char *x = jf_vqa_normalize(pa);
+            char *x = lmms ? lmms_normalize(pa) : jf_vqa_normalize(pa);
             free(pa);
             pa = x;
         }
         double acc_sum = 0;
+        int thirds[4] = {0};
         for (size_t j = 0; j < ng; j++) {
             int match = 0;
             for (size_t k = 0; k < ng; k++)
                 match += k != j && !strcmp(gt[k], pa);
             acc_sum += match >= 3 ? 1.0 : (double)match / 3;
+            thirds[match >= 3 ? 3 : match]++;
         }
-        double acc = acc_sum / (double)ng;
+        double acc = lmms ? exact_mean_thirds(thirds[1], thirds[2], thirds[3], (int)ng) : acc_sum / (double)ng;
         sum += acc;
         group_add(&qt, &nqt, qtype ? qtype : "?", acc);
         group_add(&at, &nat, atype ? atype : "?", acc);
         char golds[512] = "";
         for (size_t k = 0; k < ng; k++)
             snprintf(golds + strlen(golds), sizeof golds - strlen(golds), "%s%s", k ? "|" : "", gt[k]);
-        jf_bench_item *it = add_item(r, id, atype ? atype : "?", raw ? raw : "", pa, golds, jf__py_round(100 * acc, 2));
-        (void)it;
+        jf_bench_item *it = add_item(r, id, atype ? atype : "?", raw ? raw : "", pa, golds, lmms ? acc : jf__py_round(100 * acc, 2));
+        if (it && lmms && thirds[3] == (int)ng) /* min(1, x) returned the int 1 each time: mean() is the int 1 */
+            snprintf(it->score_text, sizeof it->score_text, "1");
         for (size_t k = 0; k < ng; k++)
             free(gt[k]);
         free(gt);
@@ -672,7 +709,10 @@ static jf_status score_vqav2(const jf_bench_inputs *in, jf_bench_report *r, jf_e
             problem(r, "%s: question %s is not in %s; ignored", in->predictions, pred.keys[i], ann_path);
             r->unknown++;
         }
-    if (n) {
+    if (n && r->protocol == JF_BENCH_LMMS_EVAL) {
+        /* exact_match, aggregated by lmms-eval's mean(): sum(arr) / len(arr) */
+        add_metric(r, "exact_match", sum / (double)n);
+    } else if (n) {
         add_metric(r, "overall", jf__py_round(100 * sum / (double)n, 2));
         char name[200];
         for (size_t i = 0; i < nat; i++) {
@@ -684,7 +724,7 @@ static jf_status score_vqav2(const jf_bench_inputs *in, jf_bench_report *r, jf_e
             add_metric(r, name, jf__py_round(100 * qt[i].sum / (double)qt[i].n, 2));
         }
     }
-    snprintf(r->headline, sizeof r->headline, "overall");
+    snprintf(r->headline, sizeof r->headline, "%s", r->protocol == JF_BENCH_LMMS_EVAL ? "exact_match" : "overall");
     free(qt);
     free(at);
     sm_free(&seen);
@@ -834,6 +874,9 @@ static jf_status score_pope(const jf_bench_inputs *in, jf_bench_report *r, jf_er
         snprintf(r->split, sizeof r->split, "%s", ns == 1 ? sp[0].name : "all splits");
         double f1_sum = 0;
         int f1_n = 0;
+        int lmms = r->protocol == JF_BENCH_LMMS_EVAL;
+        double acc_sum = 0;
+        long ltp = 0, lfp = 0, lfn = 0, gold_yes = 0, pooled = 0;
         for (size_t s = 0; s < ns; s++) {
             /* the answers of this split, in file order: all of them for one split (evaluate.py);
              * those whose category is the split's (LLaVA) when there are several */
@@ -882,6 +925,28 @@ static jf_status score_pope(const jf_bench_inputs *in, jf_bench_report *r, jf_er
                 else
                     r->unknown += np - sp[s].labels.n;
             }
+            if (lmms) { /* pooled over the splits; the answer as given, lower-cased and stripped */
+                for (size_t i = 0; i < np && i < sp[s].labels.n; i++) {
+                    char id[64];
+                    id_text(member(sp[s].labels.v[i], "question_id"), id, sizeof id);
+                    char *low = jf__py_lower(texts[i]), *a = jf__py_strip(low, NULL);
+                    int yes = !strcmp(a, "yes"), no = !strcmp(a, "no"), gold = label[i];
+                    add_item(r, id, sp[s].name, texts[i], a, gold ? "yes" : "no", (gold ? yes : no) ? 1.0 : 0.0);
+                    acc_sum += (gold ? yes : no) ? 1.0 : 0.0;
+                    ltp += gold && yes;
+                    lfp += !gold && yes;
+                    lfn += gold && no;
+                    gold_yes += gold;
+                    pooled++;
+                    free(low);
+                    free(a);
+                }
+                free(pred);
+                free(label);
+                free(texts);
+                free(ids);
+                continue;
+            }
             for (size_t i = 0; i < np && i < sp[s].labels.n; i++) {
                 char id[64];
                 id_text(member(sp[s].labels.v[i], "question_id"), id, sizeof id);
@@ -898,7 +963,22 @@ static jf_status score_pope(const jf_bench_inputs *in, jf_bench_report *r, jf_er
             free(texts);
             free(ids);
         }
-        if (ns > 1) {
+        if (lmms) {
+            /* lmms-eval's aggregations: exact "yes"/"no" only; 0 where a denominator is 0; yes_ratio
+             * is the share of yes in the answer key (its code reads the ground truth) */
+            double precision = ltp + lfp ? (double)ltp / (ltp + lfp) : 0, recall = ltp + lfn ? (double)ltp / (ltp + lfn) : 0;
+            add_metric(r, "pope_accuracy", pooled ? acc_sum / (double)pooled : 0);
+            add_metric(r, "pope_precision", precision);
+            add_metric(r, "pope_recall", recall);
+            add_metric(r, "pope_f1_score", precision + recall > 0 ? 2 * (precision * recall) / (precision + recall) : 0);
+            add_metric(r, "pope_yes_ratio", pooled ? (double)gold_yes / (double)pooled : 0);
+            /* Python prints the int 0 of a zero denominator as 0 */
+            for (size_t i = r->n_metrics - 5; i < r->n_metrics; i++)
+                if (r->metrics[i].value == 0 && ((i == r->n_metrics - 4 && !(ltp + lfp)) || (i == r->n_metrics - 3 && !(ltp + lfn)) ||
+                                                 (i == r->n_metrics - 2 && !(precision + recall > 0))))
+                    snprintf(r->metrics[i].text, sizeof r->metrics[i].text, "0");
+            snprintf(r->headline, sizeof r->headline, "pope_f1_score");
+        } else if (ns > 1) {
             /* LLaVA's single POPE number: the mean of the splits' F1 (a convention of its papers) */
             add_metric(r, "mean_f1", f1_sum / f1_n);
             snprintf(r->headline, sizeof r->headline, "mean_f1");
@@ -944,6 +1024,7 @@ static jf_status score_mme(const jf_bench_inputs *in, jf_bench_report *r, jf_err
         return jf_error_set(err, JF_EARG, "mme: --predictions names the results folder (one <subtask>.txt per subtask: "
                                           "image, question, answer and the model's response, tab-separated)");
     snprintf(r->split, sizeof r->split, "MME");
+    int lmms = r->protocol == JF_BENCH_LMMS_EVAL;
     for (int type = 0; type < 2; type++) {
         const char *const *tasks = type ? MME_COGNITION : MME_PERCEPTION;
         int nt = type ? 4 : 10;
@@ -956,6 +1037,12 @@ static jf_status score_mme(const jf_bench_inputs *in, jf_bench_report *r, jf_err
                 problem(r, "%s: %s; subtask not scored (the tool stops here)", path, strerror(errno));
                 continue;
             }
+            struct mme_img {
+                char name[512];
+                int n;
+                double sum;
+            } *imgs = NULL;
+            size_t nimg = 0;
             char *line = NULL, *prev = NULL;
             size_t cap = 0;
             int lineno = 0, correct = 0, total_q = 0, pairs = 0, pairs_correct = 0, other = 0, in_pair = 0, pair_ok = 0;
@@ -981,6 +1068,16 @@ static jf_status score_mme(const jf_bench_inputs *in, jf_bench_report *r, jf_err
                     break;
                 }
                 char *gt = jf__py_lower(fields[2]), *ans = jf__py_lower(fields[3]);
+                if (lmms) { /* lmms-eval's parser: lower, strip, "." deleted; y / n alone count */
+                    char *st = jf__py_strip(ans, NULL), *nd = jf__str_replace(st, ".", "");
+                    free(ans);
+                    free(st);
+                    ans = nd;
+                    char *g2 = jf__py_strip(gt, NULL), *g3 = jf__str_replace(g2, ".", "");
+                    free(gt);
+                    free(g2);
+                    gt = g3;
+                }
                 if (strcmp(gt, "yes") && strcmp(gt, "no")) {
                     problem(r, "%s:%d: the answer key is '%s', not yes or no; the subtask is not scored", path, lineno,
                             fields[2]);
@@ -989,7 +1086,8 @@ static jf_status score_mme(const jf_bench_inputs *in, jf_bench_report *r, jf_err
                     free(ans);
                     break;
                 }
-                const char *parsed = jf_mme_parse(ans);
+                const char *parsed = lmms && strlen(ans) == 1 ? (ans[0] == 'y' ? "yes" : ans[0] == 'n' ? "no" : "other")
+                                                              : jf_mme_parse(ans);
                 int ok = !strcmp(parsed, gt);
                 other += !strcmp(parsed, "other");
                 correct += ok;
@@ -999,6 +1097,20 @@ static jf_status score_mme(const jf_bench_inputs *in, jf_bench_report *r, jf_err
                 char shown[4096];
                 snprintf(shown, sizeof shown, "%.*s", (int)strcspn(fields[3], "\r\n"), fields[3]);
                 add_item(r, id, tasks[t], shown, parsed, gt, ok);
+                if (lmms) { /* pairs by image, in order of first appearance */
+                    size_t k = 0;
+                    while (k < nimg && strcmp(imgs[k].name, fields[0]))
+                        k++;
+                    if (k == nimg) {
+                        imgs = realloc(imgs, (nimg + 1) * sizeof *imgs);
+                        snprintf(imgs[nimg].name, sizeof imgs[nimg].name, "%s", fields[0]);
+                        imgs[nimg].n = 0;
+                        imgs[nimg].sum = 0;
+                        nimg++;
+                    }
+                    imgs[k].n++;
+                    imgs[k].sum += ok ? 1.0 : 0.0;
+                }
                 if (!in_pair) {
                     in_pair = 1;
                     pair_ok = ok;
@@ -1010,6 +1122,32 @@ static jf_status score_mme(const jf_bench_inputs *in, jf_bench_report *r, jf_err
                 free(gt);
                 free(ans);
             }
+            if (!bad && lmms) {
+                for (size_t k = 0; k < nimg && !bad; k++)
+                    if (imgs[k].n != 2) {
+                        problem(r, "%s: image %s has %d questions, not 2 (lmms-eval stops here)", path, imgs[k].name,
+                                imgs[k].n);
+                        bad = 1;
+                    }
+                if (!bad && nimg) {
+                    double task_total = 0;
+                    for (size_t k = 0; k < nimg; k++) {
+                        double acc = imgs[k].sum / imgs[k].n * 100.0, acc_plus = (imgs[k].sum == 2) * 100.0;
+                        task_total += acc_plus + acc;
+                    }
+                    double avg = task_total / (double)nimg;
+                    total += avg;
+                    char name[160];
+                    snprintf(name, sizeof name, "%s/score", tasks[t]);
+                    add_metric(r, name, avg);
+                }
+                free(imgs);
+                imgs = NULL;
+                nimg = 0;
+                free(line);
+                fclose(f);
+                continue;
+            }
             if (!bad && in_pair) {
                 problem(r, "%s: an odd number of questions; the last image has one (the tool stops here)", path);
                 bad = 1;
@@ -1017,6 +1155,7 @@ static jf_status score_mme(const jf_bench_inputs *in, jf_bench_report *r, jf_err
             free(line);
             free(prev);
             fclose(f);
+            free(imgs);
             if (bad || !total_q)
                 continue;
             double acc = (double)correct / total_q, acc_plus = (double)pairs_correct / pairs;
@@ -1034,9 +1173,10 @@ static jf_status score_mme(const jf_bench_inputs *in, jf_bench_report *r, jf_err
             snprintf(name, sizeof name, "%s/score", tasks[t]);
             add_metric(r, name, score);
         }
-        add_metric(r, type ? "cognition" : "perception", total);
+        add_metric(r, lmms ? (type ? "mme_cognition_score" : "mme_perception_score") : (type ? "cognition" : "perception"),
+                   total);
     }
-    snprintf(r->headline, sizeof r->headline, "perception");
+    snprintf(r->headline, sizeof r->headline, "%s", lmms ? "mme_perception_score" : "perception");
     return JF_OK;
 }
 
@@ -1053,9 +1193,10 @@ jf_status jf_bench_score(jf_bench_kind kind, const jf_bench_inputs *in, jf_bench
     r->kind = kind;
     r->protocol = in->protocol;
     jf_status rc;
-    int supported = in->protocol == JF_BENCH_OFFICIAL || (in->protocol == JF_BENCH_LLAVA && kind != JF_BENCH_MME);
+    int supported = in->protocol == JF_BENCH_OFFICIAL || in->protocol == JF_BENCH_LMMS_EVAL ||
+                    (in->protocol == JF_BENCH_LLAVA && kind != JF_BENCH_MME);
     if (!supported)
-        rc = jf_error_set(err, JF_EARG, "%s: protocol %s is not implemented yet (official%s)", jf_bench_name(kind),
+        rc = jf_error_set(err, JF_EARG, "%s: protocol %s is not implemented yet (official%s, lmms-eval)", jf_bench_name(kind),
                           jf_bench_protocol_name(in->protocol), kind != JF_BENCH_MME ? ", llava" : "");
     else if (kind == JF_BENCH_VQAV2)
         rc = score_vqav2(in, r, err);

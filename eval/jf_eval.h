@@ -264,7 +264,7 @@ typedef enum jf_bench_kind { JF_BENCH_VQAV2, JF_BENCH_POPE, JF_BENCH_MME, JF_BEN
 typedef enum jf_bench_protocol {
     JF_BENCH_OFFICIAL = 0, /* the benchmark's own scorer (vqaEval.py, POPE evaluate.py, MME calculation.py) */
     JF_BENCH_LLAVA,        /* LLaVA's scripts: VQAv2 through its submission converter; POPE per split */
-    JF_BENCH_LMMS_EVAL,    /* not implemented yet */
+    JF_BENCH_LMMS_EVAL,    /* lmms-eval's task utils and aggregations (at 75571cf) */
     JF_BENCH_VLMEVALKIT    /* not implemented yet */
 } jf_bench_protocol;
 

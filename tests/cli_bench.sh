@@ -48,6 +48,15 @@ cp out mme.json; compare mme/official mme.json && ok "calculation.py's subtask s
 "$jf" eval bench mme --predictions "$b/mme" > table.txt
 grep -q "perception .*<- reported in papers" table.txt && grep -q "protocol official" table.txt && ok "the table names protocol and headline" || { bad "table"; cat table.txt; }
 
+# lmms-eval's task code (its process_results and aggregations)
+expect 0 "vqav2 lmms-eval" "$jf" eval bench vqav2 --protocol lmms-eval --data "$b/vqav2" --predictions "$b/vqav2_results.json" --json --items
+cp out vqm.json; compare vqav2/lmms-eval vqm.json && ok "lmms-eval's exact_match (always normalised; statistics.mean per question)" || bad "vqav2 lmms-eval"
+expect 0 "pope lmms-eval" "$jf" eval bench pope --protocol lmms-eval --data "$b/pope" --questions "$b/pope_llava_questions.jsonl" \
+  --predictions "$b/pope_llava_answers.jsonl" --json
+cp out pm.json; compare pope/lmms-eval pm.json && ok "lmms-eval's pooled POPE metrics (exact yes/no; its yes ratio)" || bad "pope lmms-eval"
+expect 0 "mme lmms-eval" "$jf" eval bench mme --protocol lmms-eval --predictions "$b/mme" --json
+cp out mm.json; compare mme/lmms-eval mm.json && ok "lmms-eval's MME (its parser; pairs by image)" || bad "mme lmms-eval"
+
 # bad input: named with file and line, counted, exit 1
 head -c 300 "$b/vqav2_results.json" > cut.json
 expect 1 "a results file cut short" "$jf" eval bench vqav2 --data "$b/vqav2" --predictions cut.json
@@ -61,7 +70,7 @@ printf 'a.jpg\tq?\tYes\n' >> mme2/color.txt
 expect 1 "MME with a subtask missing and a line short of fields" "$jf" eval bench mme --predictions mme2
 grep -q "OCR.txt" err && grep -q "color.txt:.*3 tab-separated fields" err && ok "the missing file and the bad line named" || { bad "mme bad"; cat err; }
 expect 2 "an unknown protocol" "$jf" eval bench pope --protocol nope --data x --predictions y
-expect 2 "a protocol not implemented yet" "$jf" eval bench mme --protocol lmms-eval --predictions "$b/mme"
+expect 2 "a protocol not implemented yet" "$jf" eval bench mme --protocol vlmevalkit --predictions "$b/mme"
 grep -q "not implemented yet" err && ok "said so" || bad "not implemented message"
 
 exit $((fails > 0))

@@ -13,8 +13,10 @@ The official code is not committed; fetch it and pass its folders:
                                 scripts/convert_vqav2_for_submission.py)
   BradyFU/Awesome-Multimodal-Large-Language-Models, branch Evaluation, tools/eval_tool.zip
                                (calculation.py; needs python3-sklearn)
+  EvolvingLMMs-Lab/lmms-eval   (lmms_eval/tasks/{vqav2,pope,mme}/utils.py,
+                                lmms_eval/tasks/_task_utils/vqa_eval_metric.py; used at 75571cf)
 
-  /usr/bin/python3 tests/reference/bench_official.py VQA_DIR POPE_DIR LLAVA_DIR MME_TOOL_DIR tests/data/bench
+  /usr/bin/python3 tests/reference/bench_official.py VQA_DIR POPE_DIR LLAVA_DIR MME_TOOL_DIR LMMS_EVAL_DIR tests/data/bench
 
 vqaEval.py and vqa.py are Python 2; they run here with their print statements made calls (the
 only change; `round` is then Python 3's, as in every Python 3 port people use).
@@ -28,7 +30,7 @@ import re
 import sys
 import types
 
-VQA_DIR, POPE_DIR, LLAVA_DIR, MME_DIR, OUT = sys.argv[1:6]
+VQA_DIR, POPE_DIR, LLAVA_DIR, MME_DIR, LMMS_DIR, OUT = sys.argv[1:7]
 os.makedirs(OUT, exist_ok=True)
 rng = random.Random(7)
 expected = {}
@@ -245,6 +247,51 @@ for l in buf.getvalue().splitlines():
         name, v = l.strip().split("  score:")
         m[name.strip() + "/score"] = v.strip()
 expected["mme/official"] = {"metrics": m}
+
+# ---------------------------------------------------------------- lmms-eval
+# Its task functions run on the same items (docs built from the files above; answers as given),
+# then its aggregations. Its imports are stubbed where they only log or save files.
+for name in ["loguru", "lmms_eval", "lmms_eval.tasks", "lmms_eval.tasks._task_utils", "lmms_eval.tasks._task_utils.file_utils"]:
+    sys.modules.setdefault(name, types.ModuleType(name))
+sys.modules["loguru"].logger = types.SimpleNamespace(info=lambda *a, **k: None, debug=lambda *a, **k: None,
+                                                     warning=lambda *a, **k: None)
+sys.modules["lmms_eval.tasks._task_utils"].file_utils = sys.modules["lmms_eval.tasks._task_utils.file_utils"]
+vem = load_module("lmms_eval.tasks._task_utils.vqa_eval_metric", os.path.join(LMMS_DIR, "lmms_eval/tasks/_task_utils/vqa_eval_metric.py"))
+lv = load_module("lmms_vqav2", os.path.join(LMMS_DIR, "lmms_eval/tasks/vqav2/utils.py"))
+accs, items = [], {}
+for a, r in zip(anns, results):
+    doc = {"question_id": a["question_id"], "answers": [dict(x) for x in a["answers"]]}
+    acc = lv.vqav2_process_results_val(doc, [r["answer"]])["exact_match"]
+    accs.append(acc)
+    items[str(a["question_id"])] = repr(acc)
+expected["vqav2/lmms-eval"] = {"metrics": {"exact_match": repr(sum(accs) / len(accs))}, "items": items}
+
+lp = load_module("lmms_pope", os.path.join(LMMS_DIR, "lmms_eval/tasks/pope/utils.py"))
+res = []
+for split in ["adversarial", "popular", "random"]:
+    labels = [json.loads(l) for l in open(os.path.join(pdir, f"coco_pope_{split}.json"))]
+    cur = [x for x in llava_a if qmap[x["question_id"]]["category"] == split]
+    for lab, a in zip(labels, cur):
+        res.append(lp.pope_process_results({"question_id": lab["question_id"], "answer": lab["label"]}, [a["text"]])["pope_accuracy"])
+expected["pope/lmms-eval"] = {"metrics": {
+    "pope_accuracy": repr(lp.pope_aggregate_accuracy(res)), "pope_precision": repr(lp.pope_aggregate_precision(res)),
+    "pope_recall": repr(lp.pope_aggregate_recall(res)), "pope_f1_score": repr(lp.pope_aggregate_f1_score(res)),
+    "pope_yes_ratio": repr(lp.pope_aggregate_yes_ratio(res))}}
+
+lm = load_module("lmms_mme", os.path.join(LMMS_DIR, "lmms_eval/tasks/mme/utils.py"))
+m = {}
+for kind, tlist in lm.eval_type_dict.items():
+    out = []
+    for t in tlist:
+        per = []
+        for line in open(os.path.join(mdir, t + ".txt")):
+            img, q, gt, resp = line.split("\t")
+            r = lm.mme_process_results({"question_id": img, "answer": gt, "category": t}, [resp])
+            out.append(list(r.values())[0])
+            per.append(list(r.values())[0])
+        m[t + "/score"] = repr(lm.mme_aggregate_results(per))
+    m["mme_perception_score" if kind == "Perception" else "mme_cognition_score"] = repr(lm.mme_aggregate_results(out))
+expected["mme/lmms-eval"] = {"metrics": m}
 
 json.dump(expected, open(os.path.join(OUT, "expected.json"), "w"), indent=1, ensure_ascii=False, sort_keys=True)
 print("wrote", OUT)
