@@ -789,11 +789,18 @@ static const char BENCH_HELP[] =
     "         four characters of the response with its line end; acc + acc+ per subtask; perception\n"
     "         and cognition sums)\n"
     "\n"
+    "  gqa    --data testdev_balanced_questions.json (or its folder)\n"
+    "         --predictions eval.py's [{questionId, prediction}], or LLaVA's answers.jsonl (then made\n"
+    "         into that as convert_gqa_for_eval.py does: text.rstrip('.').lower())\n"
+    "         official/llava: eval.py --tier testdev_balanced: exact match over the balanced questions;\n"
+    "                   binary, open, the chi-square distribution score, per structural and semantic\n"
+    "                   type, per reasoning steps and words; validity and plausibility are 0.00 as\n"
+    "                   eval.py prints them without a choices file (testdev has none)\n"
     "  --protocol lmms-eval   lmms-eval's task code (75571cf): vqav2 exact_match (always normalised, the\n"
     "         mean per question in exact fractions), pope pooled over the splits (exact \"yes\"/\"no\"; its\n"
     "         yes ratio reads the answer key), mme (its parser; pairs grouped by image)\n"
     "\n"
-    "The vlmevalkit protocol, and GQA, MMBench, SEED-Bench and MMMU, are not implemented yet.\n"
+    "The vlmevalkit protocol, lmms-eval for GQA, and MMBench, SEED-Bench and MMMU are not implemented yet.\n"
     "Bad input (missing, unknown or duplicate ids, lines that are not JSON, wrong field counts) is named\n"
     "with file and line, counted, and makes the exit status 1; the numbers are still printed.\n"
     "  --json    every metric (value and the tool's printed text), the problems and, with --items, each\n"
@@ -807,7 +814,7 @@ static int eval_bench(int argc, char **argv)
     }
     jf_bench_kind kind;
     if (jf_bench_parse(argv[1], &kind))
-        return usage_error("eval bench", "unknown benchmark '%s' (vqav2, pope, mme)", argv[1]);
+        return usage_error("eval bench", "unknown benchmark '%s' (vqav2, pope, mme, gqa)", argv[1]);
     jf_bench_inputs in = {0};
     int json = 0, items = 0, quiet = 0;
     static const struct option opts[] = {{"data", required_argument, 0, 'd'},      {"predictions", required_argument, 0, 'p'},

@@ -10,13 +10,14 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <yajl/yajl_tree.h>
 
-static const char *const BENCH_NAMES[] = {"vqav2", "pope", "mme"};
+static const char *const BENCH_NAMES[] = {"vqav2", "pope", "mme", "gqa"};
 static const char *const PROTOCOL_NAMES[] = {"official", "llava", "lmms-eval", "vlmevalkit"};
 
 const char *jf_bench_name(jf_bench_kind k) { return (unsigned)k < JF_BENCH_COUNT_ ? BENCH_NAMES[k] : "?"; }
@@ -1180,6 +1181,264 @@ static jf_status score_mme(const jf_bench_inputs *in, jf_bench_report *r, jf_err
     return JF_OK;
 }
 
+/* ---- GQA (eval.py of the GQA site, as LLaVA's scripts run it with --tier testdev_balanced) ---- */
+
+typedef struct gqa_bucket {
+    char key[96];
+    int is_int;
+    long ikey;
+    double sum;
+    size_t n;
+} gqa_bucket;
+
+static void bucket_add(gqa_bucket **b, size_t *n, const char *key, long ikey, int is_int, double score)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (is_int ? (*b)[i].ikey == ikey : !strcmp((*b)[i].key, key)) {
+            (*b)[i].sum += score;
+            (*b)[i].n++;
+            return;
+        }
+    *b = realloc(*b, (*n + 1) * sizeof **b);
+    gqa_bucket *x = &(*b)[(*n)++];
+    memset(x, 0, sizeof *x);
+    snprintf(x->key, sizeof x->key, "%s", key ? key : "");
+    x->ikey = ikey;
+    x->is_int = is_int;
+    x->sum = score;
+    x->n = 1;
+}
+
+static int bucket_cmp(const void *a, const void *b)
+{
+    const gqa_bucket *x = a, *y = b;
+    if (x->is_int)
+        return x->ikey < y->ikey ? -1 : x->ikey > y->ikey;
+    return strcmp(x->key, y->key);
+}
+
+/* A metric as eval.py prints it: "{:.2f}". */
+static void add_metric_2f(jf_bench_report *r, const char *name, double v)
+{
+    add_metric(r, name, v);
+    snprintf(r->metrics[r->n_metrics - 1].text, sizeof r->metrics[r->n_metrics - 1].text, "%.2f", v);
+}
+
+/* sum(l) / len(l) as eval.py's avg(), then × 100 */
+static double gqa_avg100(double sum, size_t n) { return n ? sum / (double)n * 100 : 0; }
+
+static jf_status score_gqa(const jf_bench_inputs *in, jf_bench_report *r, jf_error *err)
+{
+    char path[4096];
+    const char *qpath = in->data;
+    if (in->data && is_dir(in->data) && !(qpath = find_file(in->data, "testdev_balanced_questions", path, sizeof path)))
+        return jf_error_set(err, JF_ENOTFOUND, "%s: no testdev_balanced_questions.json", in->data);
+    if (!qpath)
+        return jf_error_set(err, JF_EARG, "gqa: --data names testdev_balanced_questions.json (or its folder)");
+    yajl_val qs = read_json(qpath, err);
+    if (!qs)
+        return err->code;
+    if (!YAJL_IS_OBJECT(qs)) {
+        yajl_tree_free(qs);
+        return jf_error_set(err, JF_EFORMAT, "%s: not an object of questions by id", qpath);
+    }
+    snprintf(r->split, sizeof r->split, "testdev_balanced");
+    strmap pred = {0};
+    /* predictions: eval.py's [{questionId, prediction}], or LLaVA's answers.jsonl, which its
+     * convert_gqa_for_eval.py turns into that: text.rstrip('.').lower() */
+    FILE *f = fopen(in->predictions, "r");
+    int c = f ? fgetc(f) : EOF;
+    while (c == ' ' || c == '\n' || c == '\r' || c == '\t')
+        c = fgetc(f);
+    if (f)
+        fclose(f);
+    if (c == '[') {
+        yajl_val doc = read_json(in->predictions, err);
+        if (!doc) {
+            yajl_tree_free(qs);
+            return err->code;
+        }
+        for (size_t i = 0; YAJL_IS_ARRAY(doc) && i < doc->u.array.len; i++) {
+            char id[64];
+            id_text(member(doc->u.array.values[i], "questionId"), id, sizeof id);
+            const char *p = member_str(doc->u.array.values[i], "prediction");
+            if (!id[0] || !p) {
+                problem(r, "%s: entry %zu needs questionId and a prediction string", in->predictions, i);
+                continue;
+            }
+            free(sm_put(&pred, id, xdup(p)));
+        }
+        yajl_tree_free(doc);
+    } else {
+        jsonl lines;
+        if (read_jsonl(in->predictions, &lines, r, err)) {
+            yajl_tree_free(qs);
+            return err->code;
+        }
+        for (size_t i = 0; i < lines.n; i++) {
+            char id[64];
+            id_text(member(lines.v[i], "question_id"), id, sizeof id);
+            const char *t = member_str(lines.v[i], "text");
+            if (!id[0] || !t) {
+                problem(r, "%s:%d: needs question_id and text", in->predictions, lines.line[i]);
+                continue;
+            }
+            char *s = jf__py_strip(t, ".");
+            /* rstrip only: put back what the left strip took */
+            size_t lead = strspn(t, ".");
+            char *rs = malloc(strlen(s) + lead + 1);
+            memcpy(rs, t, lead);
+            strcpy(rs + lead, s);
+            free(s);
+            char *low = jf__py_lower(rs);
+            free(rs);
+            if (sm_put(&pred, id, low))
+                r->duplicates++;
+        }
+        jsonl_free(&lines);
+    }
+    double acc = 0, bin = 0, open = 0;
+    size_t n_acc = 0, n_bin = 0, n_open = 0;
+    gqa_bucket *st = NULL, *se = NULL, *steps = NULL, *len = NULL;
+    size_t nst = 0, nse = 0, nsteps = 0, nlen = 0;
+    /* answer histograms per global group, for the distribution score */
+    strmap groups = {0};
+    typedef struct hist {
+        strmap gold, predicted;
+        char **order; /* gold answers in first-seen order (dict iteration) */
+        size_t n;
+    } hist;
+    char **group_order = NULL;
+    size_t n_groups = 0;
+    for (size_t q = 0; q < qs->u.object.len; q++) {
+        const char *qid = qs->u.object.keys[q];
+        yajl_val question = qs->u.object.values[q];
+        if (!YAJL_IS_TRUE(member(question, "isBalanced")))
+            continue;
+        const char *gold = member_str(question, "answer");
+        const char *predicted = sm_get(&pred, qid);
+        if (!predicted) {
+            problem(r, "%s: no prediction for question %s (eval.py stops: \"missing predictions\"); scored as wrong",
+                    in->predictions, qid);
+            r->missing++;
+        }
+        double score = predicted && gold && !strcmp(predicted, gold) ? 1.0 : 0.0;
+        const char *qtext = member_str(question, "question");
+        char **w;
+        size_t words = jf__py_split(qtext ? qtext : "", &w);
+        jf__py_split_free(w, words);
+        long nsteps_q = 0;
+        yajl_val sem = member(question, "semantic");
+        for (size_t k = 0; YAJL_IS_ARRAY(sem) && k < sem->u.array.len; k++) {
+            const char *op = member_str(sem->u.array.values[k], "operation");
+            const char *arg = member_str(sem->u.array.values[k], "argument");
+            char both[1024];
+            snprintf(both, sizeof both, "%s: %s", op ? op : "None", arg ? arg : "None");
+            if (!(strstr(both, "exist") || strstr(both, "query: name") || strstr(both, "choose name")))
+                nsteps_q++;
+        }
+        yajl_val types = member(question, "types");
+        const char *structural = member_str(types, "structural"), *semantic = member_str(types, "semantic");
+        acc += score;
+        n_acc++;
+        bucket_add(&len, &nlen, NULL, (long)words, 1, score);
+        bucket_add(&steps, &nsteps, NULL, nsteps_q, 1, score);
+        bucket_add(&st, &nst, structural ? structural : "None", 0, 0, score);
+        bucket_add(&se, &nse, semantic ? semantic : "None", 0, 0, score);
+        if (structural && !strcmp(structural, "query")) {
+            open += score;
+            n_open++;
+        } else {
+            bin += score;
+            n_bin++;
+        }
+        const char *global = member_str(member(question, "groups"), "global");
+        if (global) {
+            hist *h = sm_get(&groups, global);
+            if (!h) {
+                h = calloc(1, sizeof *h);
+                sm_put(&groups, global, h);
+                group_order = realloc(group_order, (n_groups + 1) * sizeof *group_order);
+                group_order[n_groups++] = xdup(global);
+            }
+            const char *g = gold ? gold : "";
+            intptr_t cnt = (intptr_t)sm_get(&h->gold, g);
+            if (!cnt) {
+                h->order = realloc(h->order, (h->n + 1) * sizeof *h->order);
+                h->order[h->n++] = xdup(g);
+            }
+            sm_put(&h->gold, g, (void *)(cnt + 1));
+            const char *p = predicted ? predicted : "";
+            sm_put(&h->predicted, p, (void *)((intptr_t)sm_get(&h->predicted, p) + 1));
+        }
+        add_item(r, qid, structural ? structural : "", predicted ? predicted : "", predicted ? predicted : "",
+                 gold ? gold : "", score);
+    }
+    /* chiSquare: per group Σ (o − e)² / e over the gold answers, weighted by the group's size */
+    double sum_score = 0;
+    long sum_overall = 0;
+    for (size_t g = 0; g < n_groups; g++) {
+        hist *h = sm_get(&groups, group_order[g]);
+        double score = 0;
+        long overall = 0;
+        for (size_t k = 0; k < h->n; k++) {
+            long e = (long)(intptr_t)sm_get(&h->gold, h->order[k]);
+            long o = (long)(intptr_t)sm_get(&h->predicted, h->order[k]);
+            double d = (double)(o - e);
+            score += d * d / (double)e;
+            overall += e;
+        }
+        sum_score += score * (double)overall;
+        sum_overall += overall;
+        for (size_t k = 0; k < h->n; k++)
+            free(h->order[k]);
+        free(h->order);
+        sm_free(&h->gold);
+        sm_free(&h->predicted);
+        free(h);
+        free(group_order[g]);
+    }
+    free(group_order);
+    sm_free(&groups);
+    add_metric_2f(r, "binary", gqa_avg100(bin, n_bin));
+    add_metric_2f(r, "open", gqa_avg100(open, n_open));
+    add_metric_2f(r, "accuracy", gqa_avg100(acc, n_acc));
+    add_metric_2f(r, "validity", 0);      /* no choices file for testdev: eval.py scores every answer invalid */
+    add_metric_2f(r, "plausibility", 0);
+    if (sum_overall)
+        add_metric_2f(r, "distribution", sum_score / (double)sum_overall / 100);
+    else
+        problem(r, "gqa: no question has a global group; the distribution score divides by zero in eval.py");
+    struct {
+        const char *prefix;
+        gqa_bucket *b;
+        size_t n;
+    } det[] = {{"structural", st, nst}, {"semantic", se, nse}, {"steps", steps, nsteps}, {"words", len, nlen}};
+    for (size_t d = 0; d < 4; d++) {
+        qsort(det[d].b, det[d].n, sizeof *det[d].b, bucket_cmp);
+        for (size_t i = 0; i < det[d].n; i++) {
+            char name[200];
+            if (det[d].b[i].is_int)
+                snprintf(name, sizeof name, "%s/%ld", det[d].prefix, det[d].b[i].ikey);
+            else
+                snprintf(name, sizeof name, "%s/%s", det[d].prefix, det[d].b[i].key);
+            add_metric_2f(r, name, gqa_avg100(det[d].b[i].sum, det[d].b[i].n));
+            snprintf(name + strlen(name), sizeof name - strlen(name), "/questions");
+            add_count(r, name, (long long)det[d].b[i].n);
+        }
+        free(det[d].b);
+    }
+    for (size_t i = 0; i < pred.cap; i++)
+        if (pred.keys[i] && !member(qs, pred.keys[i])) {
+            problem(r, "%s: question %s is not in %s; ignored", in->predictions, pred.keys[i], qpath);
+            r->unknown++;
+        }
+    snprintf(r->headline, sizeof r->headline, "accuracy");
+    free_predictions(&pred);
+    yajl_tree_free(qs);
+    return JF_OK;
+}
+
 /* ---- entry ---- */
 
 jf_status jf_bench_score(jf_bench_kind kind, const jf_bench_inputs *in, jf_bench_report **out, jf_error *err)
@@ -1193,7 +1452,7 @@ jf_status jf_bench_score(jf_bench_kind kind, const jf_bench_inputs *in, jf_bench
     r->kind = kind;
     r->protocol = in->protocol;
     jf_status rc;
-    int supported = in->protocol == JF_BENCH_OFFICIAL || in->protocol == JF_BENCH_LMMS_EVAL ||
+    int supported = in->protocol == JF_BENCH_OFFICIAL || (in->protocol == JF_BENCH_LMMS_EVAL && kind != JF_BENCH_GQA) ||
                     (in->protocol == JF_BENCH_LLAVA && kind != JF_BENCH_MME);
     if (!supported)
         rc = jf_error_set(err, JF_EARG, "%s: protocol %s is not implemented yet (official%s, lmms-eval)", jf_bench_name(kind),
@@ -1204,6 +1463,8 @@ jf_status jf_bench_score(jf_bench_kind kind, const jf_bench_inputs *in, jf_bench
         rc = score_pope(in, r, err);
     else if (kind == JF_BENCH_MME)
         rc = score_mme(in, r, err);
+    else if (kind == JF_BENCH_GQA)
+        rc = score_gqa(in, r, err);
     else
         rc = jf_error_set(err, JF_EARG, "unknown benchmark");
     if (rc != JF_OK) {

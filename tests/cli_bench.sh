@@ -48,6 +48,12 @@ cp out mme.json; compare mme/official mme.json && ok "calculation.py's subtask s
 "$jf" eval bench mme --predictions "$b/mme" > table.txt
 grep -q "perception .*<- reported in papers" table.txt && grep -q "protocol official" table.txt && ok "the table names protocol and headline" || { bad "table"; cat table.txt; }
 
+# GQA: eval.py --tier testdev_balanced on its predictions file, and LLaVA's converter before it
+expect 0 "gqa official" "$jf" eval bench gqa --data "$b/gqa" --predictions "$b/gqa_predictions.json" --json
+cp out g.json; compare gqa/official g.json && ok "eval.py's accuracy, binary/open, distribution, per type, steps and words" || bad "gqa official"
+expect 0 "gqa llava" "$jf" eval bench gqa --protocol llava --data "$b/gqa" --predictions "$b/gqa_llava_answers.jsonl" --json
+cp out gl.json; compare gqa/llava gl.json && ok "convert_gqa_for_eval.py then eval.py" || bad "gqa llava"
+
 # lmms-eval's task code (its process_results and aggregations)
 expect 0 "vqav2 lmms-eval" "$jf" eval bench vqav2 --protocol lmms-eval --data "$b/vqav2" --predictions "$b/vqav2_results.json" --json --items
 cp out vqm.json; compare vqav2/lmms-eval vqm.json && ok "lmms-eval's exact_match (always normalised; statistics.mean per question)" || bad "vqav2 lmms-eval"

@@ -13,10 +13,12 @@ The official code is not committed; fetch it and pass its folders:
                                 scripts/convert_vqav2_for_submission.py)
   BradyFU/Awesome-Multimodal-Large-Language-Models, branch Evaluation, tools/eval_tool.zip
                                (calculation.py; needs python3-sklearn)
+  GQA's eval.py                (from gqadataset.org; the copy LLaVA-based repos keep at
+                                playground/data/eval/gqa/data/eval/eval.py, e.g. SHI-Labs/VCoder)
   EvolvingLMMs-Lab/lmms-eval   (lmms_eval/tasks/{vqav2,pope,mme}/utils.py,
                                 lmms_eval/tasks/_task_utils/vqa_eval_metric.py; used at 75571cf)
 
-  /usr/bin/python3 tests/reference/bench_official.py VQA_DIR POPE_DIR LLAVA_DIR MME_TOOL_DIR LMMS_EVAL_DIR tests/data/bench
+  /usr/bin/python3 tests/reference/bench_official.py VQA_DIR POPE_DIR LLAVA_DIR MME_TOOL_DIR LMMS_EVAL_DIR GQA_EVAL_PY tests/data/bench
 
 vqaEval.py and vqa.py are Python 2; they run here with their print statements made calls (the
 only change; `round` is then Python 3's, as in every Python 3 port people use).
@@ -30,7 +32,7 @@ import re
 import sys
 import types
 
-VQA_DIR, POPE_DIR, LLAVA_DIR, MME_DIR, LMMS_DIR, OUT = sys.argv[1:7]
+VQA_DIR, POPE_DIR, LLAVA_DIR, MME_DIR, LMMS_DIR, GQA_EVAL, OUT = sys.argv[1:8]
 os.makedirs(OUT, exist_ok=True)
 rng = random.Random(7)
 expected = {}
@@ -292,6 +294,70 @@ for kind, tlist in lm.eval_type_dict.items():
         m[t + "/score"] = repr(lm.mme_aggregate_results(per))
     m["mme_perception_score" if kind == "Perception" else "mme_cognition_score"] = repr(lm.mme_aggregate_results(out))
 expected["mme/lmms-eval"] = {"metrics": m}
+
+# ---------------------------------------------------------------- GQA
+gdir = os.path.join(OUT, "gqa")
+os.makedirs(gdir, exist_ok=True)
+structs = ["query", "verify", "logical", "choose", "compare"]
+sems = ["attr", "rel", "obj", "cat", "global"]
+ops = [("select", "cat (1)"), ("exist", "?"), ("query", "name"), ("choose", "name"), ("filter color", "red"),
+       ("relate", "left"), ("verify", "color: white"), ("query", "color")]
+golds = ["yes", "no", "left", "right", "cat", "dog", "white", "red", "wood", "table"]
+answers_text = {"yes": ["Yes", "yes.", "Yes, it is.", "yes"], "no": ["No", "no", "No."], "left": ["Left", "left", "on the left"],
+                "right": ["right", "Right."], "cat": ["cat", "Cat.", "a cat"], "dog": ["dog", "Dog"], "white": ["white", "White.."],
+                "red": ["red", "Red", "dark red"], "wood": ["wood", "wooden"], "table": ["table", "The table."]}
+qs, gqa_answers = {}, []
+for i in range(40):
+    qid = f"20{i:05d}"
+    gold = rng.choice(golds)
+    st = rng.choice(structs)
+    qs[qid] = {"imageId": f"n{i}", "question": " ".join(["word"] * rng.randint(3, 12)) + "?", "answer": gold,
+               "fullAnswer": gold, "isBalanced": rng.random() < 0.85,
+               "types": {"structural": st, "semantic": rng.choice(sems), "detailed": "x"},
+               "groups": {"global": rng.choice([None, "color", "animal", "side", "yesno"]), "local": "l"},
+               "semantic": [{"operation": o, "argument": a, "dependencies": []} for o, a in rng.sample(ops, rng.randint(1, 5))],
+               "annotations": {"answer": {}, "question": {}, "fullAnswer": {}}, "entailed": [], "equivalent": [qid]}
+    pick = rng.choice(golds) if rng.random() < 0.3 else gold
+    gqa_answers.append({"question_id": qid, "prompt": "p", "text": rng.choice(answers_text[pick]), "answer_id": "a",
+                        "model_id": "m", "metadata": {}})
+json.dump(qs, open(os.path.join(gdir, "testdev_balanced_questions.json"), "w"))
+with open(os.path.join(OUT, "gqa_llava_answers.jsonl"), "w") as f:
+    for a in gqa_answers:
+        f.write(json.dumps(a) + "\n")
+# LLaVA's convert_gqa_for_eval.py, then eval.py --tier testdev_balanced
+conv = [{"questionId": a["question_id"], "prediction": a["text"].rstrip('.').lower()} for a in gqa_answers]
+gpred = os.path.join("/tmp", "jf_gqa_predictions.json")
+json.dump(conv, open(gpred, "w"))
+
+
+def run_gqa_eval(questions, predictions):
+    sys.modules.setdefault("tqdm", types.ModuleType("tqdm")).tqdm = lambda x, *a, **k: x
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        sys.argv = ["eval.py", "--tier", "testdev_balanced", "--questions", questions, "--predictions", predictions]
+        exec(compile(open(GQA_EVAL).read(), "eval.py", "exec"), {"__name__": "__main__"})
+    m = {}
+    section = None
+    names = {"Accuracy / structural type:": "structural", "Accuracy / semantic type:": "semantic",
+             "Accuracy / steps number:": "steps", "Accuracy / words number:": "words"}
+    for l in buf.getvalue().splitlines():
+        if l in names:
+            section = names[l]
+            continue
+        mm = re.match(r"^(\w+): ([0-9.]+)(%| \(lower is better\))$", l)
+        if mm and not section:
+            m[mm.group(1).lower()] = mm.group(2)
+        mm = re.match(r"^  (.+): ([0-9.]+)% \((\d+) questions\)$", l)
+        if mm and section:
+            m[f"{section}/{mm.group(1)}"] = mm.group(2)
+            m[f"{section}/{mm.group(1)}/questions"] = mm.group(3)
+    return m
+
+
+expected["gqa/llava"] = {"metrics": run_gqa_eval(os.path.join(gdir, "testdev_balanced_questions.json"), gpred)}
+json.dump(conv, open(os.path.join(OUT, "gqa_predictions.json"), "w"))
+expected["gqa/official"] = {"metrics": run_gqa_eval(os.path.join(gdir, "testdev_balanced_questions.json"),
+                                                    os.path.join(OUT, "gqa_predictions.json"))}
 
 json.dump(expected, open(os.path.join(OUT, "expected.json"), "w"), indent=1, ensure_ascii=False, sort_keys=True)
 print("wrote", OUT)
