@@ -796,11 +796,17 @@ static const char BENCH_HELP[] =
     "                   binary, open, the chi-square distribution score, per structural and semantic\n"
     "                   type, per reasoning steps and words; validity and plausibility are 0.00 as\n"
     "                   eval.py prints them without a choices file (testdev has none)\n"
+    "  mmmu   --predictions a folder of <Subject>/output.json as MMMU's main_parse_and_eval.py reads\n"
+    "         them (id, question_type, answer, all_choices, index2ans, response): its parsers, the\n"
+    "         multiple-choice fallback random.choice drawn as CPython's random seeded 42 draws it\n"
+    "         (random_picks counts them); or --predictions output.json {id: parsed letter | response}\n"
+    "         --data answer_dict_val.json as main_eval_only.py reads them. Accuracy per subject, per\n"
+    "         domain and overall (rounded to 3 as the tool prints)\n"
     "  --protocol lmms-eval   lmms-eval's task code (75571cf): vqav2 exact_match (always normalised, the\n"
     "         mean per question in exact fractions), pope pooled over the splits (exact \"yes\"/\"no\"; its\n"
     "         yes ratio reads the answer key), mme (its parser; pairs grouped by image)\n"
     "\n"
-    "The vlmevalkit protocol, lmms-eval for GQA, and MMBench, SEED-Bench and MMMU are not implemented yet.\n"
+    "The vlmevalkit protocol, lmms-eval for GQA and MMMU, MMBench and SEED-Bench are not implemented yet.\n"
     "Bad input (missing, unknown or duplicate ids, lines that are not JSON, wrong field counts) is named\n"
     "with file and line, counted, and makes the exit status 1; the numbers are still printed.\n"
     "  --json    every metric (value and the tool's printed text), the problems and, with --items, each\n"
@@ -814,7 +820,7 @@ static int eval_bench(int argc, char **argv)
     }
     jf_bench_kind kind;
     if (jf_bench_parse(argv[1], &kind))
-        return usage_error("eval bench", "unknown benchmark '%s' (vqav2, pope, mme, gqa)", argv[1]);
+        return usage_error("eval bench", "unknown benchmark '%s' (vqav2, pope, mme, gqa, mmmu)", argv[1]);
     jf_bench_inputs in = {0};
     int json = 0, items = 0, quiet = 0;
     static const struct option opts[] = {{"data", required_argument, 0, 'd'},      {"predictions", required_argument, 0, 'p'},

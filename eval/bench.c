@@ -3,7 +3,7 @@
  * converter with MMF's EvalAI answer processor run first), POPE (its evaluate.py, positional; LLaVA's
  * eval_pope.py per split) and MME (calculation.py of the eval tool). Every number is kept as the
  * tool computes it (Python float arithmetic in the same order) and as it prints it (repr). */
-#include "eval_internal.h"
+#include "bench_internal.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <yajl/yajl_tree.h>
 
-static const char *const BENCH_NAMES[] = {"vqav2", "pope", "mme", "gqa"};
+static const char *const BENCH_NAMES[] = {"vqav2", "pope", "mme", "gqa", "mmmu"};
 static const char *const PROTOCOL_NAMES[] = {"official", "llava", "lmms-eval", "vlmevalkit"};
 
 const char *jf_bench_name(jf_bench_kind k) { return (unsigned)k < JF_BENCH_COUNT_ ? BENCH_NAMES[k] : "?"; }
@@ -1439,6 +1439,27 @@ static jf_status score_gqa(const jf_bench_inputs *in, jf_bench_report *r, jf_err
     return JF_OK;
 }
 
+/* ---- for the other scorers (bench_internal.h) ---- */
+
+void jf__bench_metric(jf_bench_report *r, const char *name, double value) { add_metric(r, name, value); }
+void jf__bench_count(jf_bench_report *r, const char *name, long long value) { add_count(r, name, value); }
+void jf__bench_item(jf_bench_report *r, const char *id, const char *group, const char *prediction, const char *parsed,
+                    const char *gold, double score)
+{
+    add_item(r, id, group, prediction, parsed, gold, score);
+}
+void jf__bench_problem(jf_bench_report *r, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    problem(r, "%s", msg);
+}
+yajl_val jf__bench_read_json(const char *path, jf_error *err) { return read_json(path, err); }
+int jf__bench_is_dir(const char *path) { return is_dir(path); }
+
 /* ---- entry ---- */
 
 jf_status jf_bench_score(jf_bench_kind kind, const jf_bench_inputs *in, jf_bench_report **out, jf_error *err)
@@ -1452,8 +1473,9 @@ jf_status jf_bench_score(jf_bench_kind kind, const jf_bench_inputs *in, jf_bench
     r->kind = kind;
     r->protocol = in->protocol;
     jf_status rc;
-    int supported = in->protocol == JF_BENCH_OFFICIAL || (in->protocol == JF_BENCH_LMMS_EVAL && kind != JF_BENCH_GQA) ||
-                    (in->protocol == JF_BENCH_LLAVA && kind != JF_BENCH_MME);
+    int supported = in->protocol == JF_BENCH_OFFICIAL ||
+                    (in->protocol == JF_BENCH_LMMS_EVAL && kind != JF_BENCH_GQA && kind != JF_BENCH_MMMU) ||
+                    (in->protocol == JF_BENCH_LLAVA && kind != JF_BENCH_MME && kind != JF_BENCH_MMMU);
     if (!supported)
         rc = jf_error_set(err, JF_EARG, "%s: protocol %s is not implemented yet (official%s, lmms-eval)", jf_bench_name(kind),
                           jf_bench_protocol_name(in->protocol), kind != JF_BENCH_MME ? ", llava" : "");
@@ -1465,6 +1487,8 @@ jf_status jf_bench_score(jf_bench_kind kind, const jf_bench_inputs *in, jf_bench
         rc = score_mme(in, r, err);
     else if (kind == JF_BENCH_GQA)
         rc = score_gqa(in, r, err);
+    else if (kind == JF_BENCH_MMMU)
+        rc = jf__score_mmmu(in, r, err);
     else
         rc = jf_error_set(err, JF_EARG, "unknown benchmark");
     if (rc != JF_OK) {

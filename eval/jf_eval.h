@@ -260,7 +260,14 @@ jf_status jf_generate(jf_janus *m, jf_vae *vae, const jf_prompt_list *prompts, c
  * Each number is computed in the tool's own arithmetic and order and printed as it prints it
  * (metric text = Python's repr), under the protocol that produced it. */
 
-typedef enum jf_bench_kind { JF_BENCH_VQAV2, JF_BENCH_POPE, JF_BENCH_MME, JF_BENCH_GQA, JF_BENCH_COUNT_ } jf_bench_kind;
+typedef enum jf_bench_kind {
+    JF_BENCH_VQAV2,
+    JF_BENCH_POPE,
+    JF_BENCH_MME,
+    JF_BENCH_GQA,
+    JF_BENCH_MMMU,
+    JF_BENCH_COUNT_
+} jf_bench_kind;
 typedef enum jf_bench_protocol {
     JF_BENCH_OFFICIAL = 0, /* the benchmark's own scorer (vqaEval.py, POPE evaluate.py, MME calculation.py) */
     JF_BENCH_LLAVA,        /* LLaVA's scripts: VQAv2 through its submission converter; POPE per split */

@@ -54,6 +54,14 @@ cp out g.json; compare gqa/official g.json && ok "eval.py's accuracy, binary/ope
 expect 0 "gqa llava" "$jf" eval bench gqa --protocol llava --data "$b/gqa" --predictions "$b/gqa_llava_answers.jsonl" --json
 cp out gl.json; compare gqa/llava gl.json && ok "convert_gqa_for_eval.py then eval.py" || bad "gqa llava"
 
+# MMMU: main_parse_and_eval.py (its parsers; random.choice seeded 42 where a response names no
+# option, drawn in the same order) and main_eval_only.py
+expect 0 "mmmu official (parse and eval)" "$jf" eval bench mmmu --predictions "$b/mmmu" --json --items
+cp out mu.json; compare mmmu/official mu.json && ok "subject, domain and overall accuracy; every judgment" || bad "mmmu official"
+grep -q '"random_picks":{"value":23' mu.json && ok "23 random picks, the tool's letters" || bad "random picks"
+expect 0 "mmmu eval only" "$jf" eval bench mmmu --predictions "$b/mmmu_output.json" --data "$b/mmmu_answer_dict.json" --json
+cp out mo.json; compare mmmu/eval_only mo.json && ok "main_eval_only.py's numbers" || bad "mmmu eval only"
+
 # lmms-eval's task code (its process_results and aggregations)
 expect 0 "vqav2 lmms-eval" "$jf" eval bench vqav2 --protocol lmms-eval --data "$b/vqav2" --predictions "$b/vqav2_results.json" --json --items
 cp out vqm.json; compare vqav2/lmms-eval vqm.json && ok "lmms-eval's exact_match (always normalised; statistics.mean per question)" || bad "vqav2 lmms-eval"

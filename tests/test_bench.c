@@ -3,7 +3,7 @@
  * recorded in expected.json by tests/reference/bench_official.py). */
 #include "check.h"
 #include "test_files.h"
-#include "eval_internal.h"
+#include "bench_internal.h"
 
 #include <math.h>
 #include <yajl/yajl_tree.h>
@@ -90,7 +90,26 @@ static void parsers(void)
     CHECK(!strcmp(jf_mme_parse("y"), "other"));
 }
 
+/* CPython's random: the same draws as random.seed(42); getrandbits(32) / choice("ABCDE"), and
+ * seed(7); randrange(1000) (values printed by Python 3.11). */
+static void py_random(void)
+{
+    jf__pyrandom r;
+    jf__pyrandom_seed(&r, 42);
+    CHECK(jf__pyrandom_getrandbits(&r, 32) == 2746317213u && jf__pyrandom_getrandbits(&r, 32) == 478163327u &&
+          jf__pyrandom_getrandbits(&r, 32) == 107420369u);
+    jf__pyrandom_seed(&r, 42);
+    char got[13] = "";
+    for (int i = 0; i < 12; i++)
+        got[i] = (char)('A' + jf__pyrandom_randbelow(&r, 5));
+    CHECK(!strcmp(got, "AACBBBAEAEDA"));
+    jf__pyrandom_seed(&r, 7);
+    CHECK(jf__pyrandom_randbelow(&r, 1000) == 331 && jf__pyrandom_randbelow(&r, 1000) == 970 &&
+          jf__pyrandom_randbelow(&r, 1000) == 154);
+}
+
 static const test_case cases[] = {
+    {"py_random", py_random},
     {"py_repr_round", py_repr_round},
     {"evalai_processor", evalai_processor},
     {"parsers", parsers},

@@ -1,5 +1,5 @@
 /* libFuzzer target: benchmark predictions and answer files as jf eval bench reads them — VQAv2
- * results lists and answer lines, POPE answer lines, VQAv2 annotations — and every answer
+ * results lists and answer lines, POPE answer lines, VQAv2 annotations, MMMU outputs — and every answer
  * normaliser (vqaEval.py's, MMF's EvalAI processor, POPE's and MME's parsers) on the raw bytes.
  * The first byte picks the case. */
 #include "jf_eval.h"
@@ -27,11 +27,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     jf_bench_inputs in = {0};
     jf_bench_kind kind = JF_BENCH_VQAV2;
-    switch (data[0] % 4) {
+    switch (data[0] % 5) {
     case 0: in.data = JF_TEST_DATA "/bench/vqav2"; in.predictions = path; break;
     case 1: in.data = JF_TEST_DATA "/bench/vqav2"; in.predictions = path; in.protocol = JF_BENCH_LLAVA; break;
     case 2: kind = JF_BENCH_POPE; in.data = JF_TEST_DATA "/bench/pope/coco_pope_random.json"; in.predictions = path; break;
-    default: in.data = path; in.predictions = JF_TEST_DATA "/bench/vqav2_results.json"; break;
+    case 3: in.data = path; in.predictions = JF_TEST_DATA "/bench/vqav2_results.json"; break;
+    default: /* MMMU outputs (main_eval_only): the open-answer parser's regexes and float() rules */
+        kind = JF_BENCH_MMMU;
+        in.data = JF_TEST_DATA "/bench/mmmu_answer_dict.json";
+        in.predictions = path;
+        break;
     }
     jf_bench_report *r = NULL;
     jf_error err;

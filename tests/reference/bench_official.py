@@ -15,10 +15,12 @@ The official code is not committed; fetch it and pass its folders:
                                (calculation.py; needs python3-sklearn)
   GQA's eval.py                (from gqadataset.org; the copy LLaVA-based repos keep at
                                 playground/data/eval/gqa/data/eval/eval.py, e.g. SHI-Labs/VCoder)
+  MMMU-Benchmark/MMMU          (mmmu/utils/eval_utils.py, mmmu/utils/data_utils.py: main_parse_and_eval.py's
+                                flow is run below as that script runs it with --subject ALL)
   EvolvingLMMs-Lab/lmms-eval   (lmms_eval/tasks/{vqav2,pope,mme}/utils.py,
                                 lmms_eval/tasks/_task_utils/vqa_eval_metric.py; used at 75571cf)
 
-  /usr/bin/python3 tests/reference/bench_official.py VQA_DIR POPE_DIR LLAVA_DIR MME_TOOL_DIR LMMS_EVAL_DIR GQA_EVAL_PY tests/data/bench
+  /usr/bin/python3 tests/reference/bench_official.py VQA_DIR POPE_DIR LLAVA_DIR MME_TOOL_DIR LMMS_EVAL_DIR GQA_EVAL_PY MMMU_DIR tests/data/bench
 
 vqaEval.py and vqa.py are Python 2; they run here with their print statements made calls (the
 only change; `round` is then Python 3's, as in every Python 3 port people use).
@@ -32,7 +34,7 @@ import re
 import sys
 import types
 
-VQA_DIR, POPE_DIR, LLAVA_DIR, MME_DIR, LMMS_DIR, GQA_EVAL, OUT = sys.argv[1:8]
+VQA_DIR, POPE_DIR, LLAVA_DIR, MME_DIR, LMMS_DIR, GQA_EVAL, MMMU_DIR, OUT = sys.argv[1:9]
 os.makedirs(OUT, exist_ok=True)
 rng = random.Random(7)
 expected = {}
@@ -358,6 +360,98 @@ expected["gqa/llava"] = {"metrics": run_gqa_eval(os.path.join(gdir, "testdev_bal
 json.dump(conv, open(os.path.join(OUT, "gqa_predictions.json"), "w"))
 expected["gqa/official"] = {"metrics": run_gqa_eval(os.path.join(gdir, "testdev_balanced_questions.json"),
                                                     os.path.join(OUT, "gqa_predictions.json"))}
+
+# ---------------------------------------------------------------- MMMU
+# Model-like responses in three subjects, many of which leave the multiple-choice parser nothing
+# to go on (then random.choice, seeded 42 at import, decides: jf must draw the same letters), and
+# open answers with numbers in every form the three regexes see.
+mmdir = os.path.join(OUT, "mmmu")
+mc_responses = ["A", "(B)", "The answer is (C).", "B C", "I think it is D", "none of these", "", "I cannot determine the answer from the image.",
+                "Option (A) or (B), but (B) is better", "The correct option is the one about trees growing fast", "A.", "'C'",
+                "It could be A or it could be D", "answer: b", "E", "The painting shows Juno with a peacock in the garden"]
+open_responses = ["42", "The answer is 3.14.", "so the total is 1,234,567 dollars", "x = 2.5e3", "It is -7", "approximately 0.5",
+                  "The result is 12 and therefore 13", "blue", "Therefore the final answer is Paris.", "1/2", "3 apples\n4 pears",
+                  "The value is 1,000.5", "answer 7.", "it is a", "1_000", "٣", "nan", "The speed is 3e8 m/s so it is fast"]
+opts = [["Aurelia", "Matilda", "Hermione", "Juno"], ["trees growing fast", "rocks", "water", "sky"], ["red", "blue", "green", "yellow", "white"]]
+golds_open = ["42", "3.14", "1234567", "2500", "-7", "0.5", ["12", "13"], "blue", "paris", "0.5", "4", "1000.5", "7", "a", "1000", "3",
+              "nan", "300000000"]
+mmmu_answers = {}
+for cat in ["Art", "Math", "Physics"]:
+    outs = []
+    for i in range(24):
+        qid = f"validation_{cat}_{i + 1}"
+        if i % 3 == 2:
+            k = rng.randrange(len(open_responses))
+            o = {"id": qid, "question_type": "open", "answer": golds_open[k] if rng.random() < 0.7 else rng.choice(golds_open),
+                 "response": open_responses[k]}
+        else:
+            op = rng.choice(opts)
+            choices = [chr(65 + j) for j in range(len(op))]
+            o = {"id": qid, "question_type": "multiple-choice", "answer": rng.choice(choices), "all_choices": choices,
+                 "index2ans": dict(zip(choices, op)), "response": rng.choice(mc_responses)}
+        outs.append(o)
+        mmmu_answers[qid] = {"question_type": o["question_type"], "ground_truth": o["answer"]}
+    os.makedirs(os.path.join(mmdir, cat), exist_ok=True)
+    json.dump(outs, open(os.path.join(mmdir, cat, "output.json"), "w"), indent=1, ensure_ascii=False)
+sys.path.insert(0, os.path.join(MMMU_DIR, "mmmu"))
+for k in [k for k in sys.modules if k == "utils" or k.startswith("utils.")]:
+    del sys.modules[k]
+sys.modules.setdefault("yaml", types.ModuleType("yaml"))
+from utils.data_utils import CAT_SHORT2LONG, DOMAIN_CAT2SUB_CAT  # noqa: E402
+from utils.eval_utils import evaluate, parse_multi_choice_response, parse_open_response, calculate_ins_level_acc  # noqa: E402 (seeds 42)
+res, items, parsed_mc = {}, {}, {}
+for short, category in CAT_SHORT2LONG.items():
+    if category not in os.listdir(mmdir):
+        continue
+    samples = []
+    for o in json.load(open(os.path.join(mmdir, category, "output.json"))):
+        if o["question_type"] == "multiple-choice":
+            p = parse_multi_choice_response(o["response"], o["all_choices"], o["index2ans"])
+            parsed_mc[o["id"]] = p
+        else:
+            p = parse_open_response(o["response"])
+        samples.append({"id": o["id"], "question_type": o["question_type"], "answer": o["answer"], "parsed_pred": p})
+    judge, metric = evaluate(samples)
+    metric["num_example"] = len(samples)
+    res[category] = metric
+    for s in samples:
+        items[s["id"]] = "1.0" if judge[s["id"]] == "Correct" else "0.0"
+
+
+def mmmu_metrics(res):
+    m = {}
+    for domain, cats in DOMAIN_CAT2SUB_CAT.items():
+        d = {c: res[c] for c in cats if c in res}
+        m[f"Overall-{domain}/acc"] = repr(round(calculate_ins_level_acc(d), 3))
+        m[f"Overall-{domain}/num"] = str(int(sum(x["num_example"] for x in d.values())))
+    for c, r in res.items():
+        m[f"{c}/acc"] = repr(r["acc"])
+        m[f"{c}/num"] = str(r["num_example"])
+    m["Overall/acc"] = repr(round(calculate_ins_level_acc(res), 3))
+    m["Overall/num"] = str(sum(x["num_example"] for x in res.values()))
+    return m
+
+
+expected["mmmu/official"] = {"metrics": mmmu_metrics(res), "items": items}
+# main_eval_only.py: the parsed letters (as run_llava.py saves them) and open responses, with the answer dict
+only = {}
+for cat in ["Art", "Math", "Physics"]:
+    for o in json.load(open(os.path.join(mmdir, cat, "output.json"))):
+        only[o["id"]] = parsed_mc.get(o["id"], o["response"])
+json.dump(only, open(os.path.join(OUT, "mmmu_output.json"), "w"), indent=1, ensure_ascii=False)
+json.dump(mmmu_answers, open(os.path.join(OUT, "mmmu_answer_dict.json"), "w"), indent=1, ensure_ascii=False)
+res2 = {}
+for category in CAT_SHORT2LONG.values():
+    ids = [k for k in only if "_".join(k.split("_")[1:-1]) == category]
+    if not ids:
+        continue
+    samples = [{"id": k, "question_type": mmmu_answers[k]["question_type"], "answer": mmmu_answers[k]["ground_truth"],
+                "parsed_pred": only[k] if mmmu_answers[k]["question_type"] == "multiple-choice" else parse_open_response(only[k])}
+               for k in ids]
+    judge, metric = evaluate(samples)
+    metric["num_example"] = len(samples)
+    res2[category] = metric
+expected["mmmu/eval_only"] = {"metrics": mmmu_metrics(res2)}
 
 json.dump(expected, open(os.path.join(OUT, "expected.json"), "w"), indent=1, ensure_ascii=False, sort_keys=True)
 print("wrote", OUT)

@@ -1,0 +1,31 @@
+/* Shared by the benchmark scorers (bench.c, bench_mmmu.c). */
+#ifndef JF_EVAL_BENCH_INTERNAL_H
+#define JF_EVAL_BENCH_INTERNAL_H
+
+#include "eval_internal.h"
+
+#include <yajl/yajl_tree.h>
+
+void jf__bench_metric(jf_bench_report *r, const char *name, double value); /* text: Python's repr */
+void jf__bench_count(jf_bench_report *r, const char *name, long long value);
+void jf__bench_item(jf_bench_report *r, const char *id, const char *group, const char *prediction, const char *parsed,
+                    const char *gold, double score);
+void jf__bench_problem(jf_bench_report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A whole JSON file (NULL with err set). */
+yajl_val jf__bench_read_json(const char *path, jf_error *err);
+int jf__bench_is_dir(const char *path);
+
+/* CPython's random module as far as the scorers use it: Random(seed) for an int seed
+ * (init_by_array of MT19937), choice() through _randbelow / getrandbits. */
+typedef struct jf__pyrandom {
+    uint32_t mt[624];
+    int i;
+} jf__pyrandom;
+void jf__pyrandom_seed(jf__pyrandom *r, uint32_t seed);
+uint32_t jf__pyrandom_getrandbits(jf__pyrandom *r, int k); /* 1 ≤ k ≤ 32 */
+size_t jf__pyrandom_randbelow(jf__pyrandom *r, size_t n);  /* what choice() draws */
+
+/* MMMU (bench_mmmu.c) */
+jf_status jf__score_mmmu(const jf_bench_inputs *in, jf_bench_report *r, jf_error *err);
+
+#endif
