@@ -802,11 +802,22 @@ static const char BENCH_HELP[] =
     "         (random_picks counts them); or --predictions output.json {id: parsed letter | response}\n"
     "         --data answer_dict_val.json as main_eval_only.py reads them. Accuracy per subject, per\n"
     "         domain and overall (rounded to 3 as the tool prints)\n"
+    "  mmbench  --predictions VLMEvalKit's prediction TSV (index, question, A.., answer, category,\n"
+    "         l2-category, split, prediction; the rotations as index + k*1000000), --data the benchmark\n"
+    "         TSV for the answers (optional): VLMEvalKit's can_infer and circular evaluation under its\n"
+    "         exact_matching policy (its GPT judge is not run: answers its rules cannot map count as\n"
+    "         wrong, and are counted in not_matched); overall and per ability (CP, FP-S, ...), and the\n"
+    "         vanilla numbers of the first pass (vanilla/...). The TSV is read as pandas reads it\n"
+    "  seed   --protocol vlmevalkit: SEEDBench_IMG as above, vanilla, per category;\n"
+    "         --protocol llava: --data SEED-Bench.json --predictions answers.jsonl as\n"
+    "         convert_seed_for_submission.py (the text equals the letter); per dimension, total,\n"
+    "         image and video. The official likelihood ranking needs the model (not implemented yet)\n"
     "  --protocol lmms-eval   lmms-eval's task code (75571cf): vqav2 exact_match (always normalised, the\n"
     "         mean per question in exact fractions), pope pooled over the splits (exact \"yes\"/\"no\"; its\n"
     "         yes ratio reads the answer key), mme (its parser; pairs grouped by image)\n"
     "\n"
-    "The vlmevalkit protocol, lmms-eval for GQA and MMMU, MMBench and SEED-Bench are not implemented yet.\n"
+    "Not implemented yet: vlmevalkit for VQAv2/POPE/MME/GQA/MMMU, lmms-eval for GQA, MMMU, MMBench\n"
+    "and SEED, and answering the benchmarks with the built-in model (--model).\n"
     "Bad input (missing, unknown or duplicate ids, lines that are not JSON, wrong field counts) is named\n"
     "with file and line, counted, and makes the exit status 1; the numbers are still printed.\n"
     "  --json    every metric (value and the tool's printed text), the problems and, with --items, each\n"
@@ -820,7 +831,7 @@ static int eval_bench(int argc, char **argv)
     }
     jf_bench_kind kind;
     if (jf_bench_parse(argv[1], &kind))
-        return usage_error("eval bench", "unknown benchmark '%s' (vqav2, pope, mme, gqa, mmmu)", argv[1]);
+        return usage_error("eval bench", "unknown benchmark '%s' (vqav2, gqa, pope, mme, mmbench, seed, mmmu)", argv[1]);
     jf_bench_inputs in = {0};
     int json = 0, items = 0, quiet = 0;
     static const struct option opts[] = {{"data", required_argument, 0, 'd'},      {"predictions", required_argument, 0, 'p'},

@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <yajl/yajl_tree.h>
 
-static const char *const BENCH_NAMES[] = {"vqav2", "pope", "mme", "gqa", "mmmu"};
+static const char *const BENCH_NAMES[] = {"vqav2", "pope", "mme", "gqa", "mmmu", "mmbench", "seed"};
 static const char *const PROTOCOL_NAMES[] = {"official", "llava", "lmms-eval", "vlmevalkit"};
 
 const char *jf_bench_name(jf_bench_kind k) { return (unsigned)k < JF_BENCH_COUNT_ ? BENCH_NAMES[k] : "?"; }
@@ -1473,12 +1473,18 @@ jf_status jf_bench_score(jf_bench_kind kind, const jf_bench_inputs *in, jf_bench
     r->kind = kind;
     r->protocol = in->protocol;
     jf_status rc;
-    int supported = in->protocol == JF_BENCH_OFFICIAL ||
-                    (in->protocol == JF_BENCH_LMMS_EVAL && kind != JF_BENCH_GQA && kind != JF_BENCH_MMMU) ||
-                    (in->protocol == JF_BENCH_LLAVA && kind != JF_BENCH_MME && kind != JF_BENCH_MMMU);
-    if (!supported)
-        rc = jf_error_set(err, JF_EARG, "%s: protocol %s is not implemented yet (official%s, lmms-eval)", jf_bench_name(kind),
-                          jf_bench_protocol_name(in->protocol), kind != JF_BENCH_MME ? ", llava" : "");
+    jf_bench_protocol p = in->protocol;
+    /* which protocols each benchmark has here */
+    int supported = kind == JF_BENCH_MMBENCH ? p == JF_BENCH_OFFICIAL || p == JF_BENCH_VLMEVALKIT
+                    : kind == JF_BENCH_SEED  ? p == JF_BENCH_LLAVA || p == JF_BENCH_VLMEVALKIT
+                    : kind == JF_BENCH_GQA || kind == JF_BENCH_MMMU ? p == JF_BENCH_OFFICIAL || (p == JF_BENCH_LLAVA && kind == JF_BENCH_GQA)
+                    : kind == JF_BENCH_MME ? p == JF_BENCH_OFFICIAL || p == JF_BENCH_LMMS_EVAL
+                                           : p == JF_BENCH_OFFICIAL || p == JF_BENCH_LLAVA || p == JF_BENCH_LMMS_EVAL;
+    if (kind == JF_BENCH_SEED && p == JF_BENCH_OFFICIAL)
+        rc = jf_error_set(err, JF_EARG, "seed: the official protocol ranks the options by the model's likelihood; predictions "
+                                        "alone cannot be scored that way (use --protocol llava or vlmevalkit)");
+    else if (!supported)
+        rc = jf_error_set(err, JF_EARG, "%s: protocol %s is not implemented yet", jf_bench_name(kind), jf_bench_protocol_name(p));
     else if (kind == JF_BENCH_VQAV2)
         rc = score_vqav2(in, r, err);
     else if (kind == JF_BENCH_POPE)
@@ -1489,6 +1495,12 @@ jf_status jf_bench_score(jf_bench_kind kind, const jf_bench_inputs *in, jf_bench
         rc = score_gqa(in, r, err);
     else if (kind == JF_BENCH_MMMU)
         rc = jf__score_mmmu(in, r, err);
+    else if (kind == JF_BENCH_MMBENCH)
+        rc = jf__score_mcq_vlmevalkit(in, 1, r, err);
+    else if (kind == JF_BENCH_SEED && p == JF_BENCH_LLAVA)
+        rc = jf__score_seed_llava(in, r, err);
+    else if (kind == JF_BENCH_SEED)
+        rc = jf__score_mcq_vlmevalkit(in, 0, r, err);
     else
         rc = jf_error_set(err, JF_EARG, "unknown benchmark");
     if (rc != JF_OK) {

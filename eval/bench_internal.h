@@ -25,6 +25,11 @@ void jf__pyrandom_seed(jf__pyrandom *r, uint32_t seed);
 uint32_t jf__pyrandom_getrandbits(jf__pyrandom *r, int k); /* 1 ≤ k ≤ 32 */
 size_t jf__pyrandom_randbelow(jf__pyrandom *r, size_t n);  /* what choice() draws */
 
+/* MMBench / SEED-Bench (bench_mcq.c): VLMEvalKit's prediction TSV, circular or vanilla; SEED as
+ * LLaVA's script scores it */
+jf_status jf__score_mcq_vlmevalkit(const jf_bench_inputs *in, int circular, jf_bench_report *r, jf_error *err);
+jf_status jf__score_seed_llava(const jf_bench_inputs *in, jf_bench_report *r, jf_error *err);
+
 /* MMMU (bench_mmmu.c) */
 jf_status jf__score_mmmu(const jf_bench_inputs *in, jf_bench_report *r, jf_error *err);
 

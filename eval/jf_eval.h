@@ -266,6 +266,8 @@ typedef enum jf_bench_kind {
     JF_BENCH_MME,
     JF_BENCH_GQA,
     JF_BENCH_MMMU,
+    JF_BENCH_MMBENCH,
+    JF_BENCH_SEED,
     JF_BENCH_COUNT_
 } jf_bench_kind;
 typedef enum jf_bench_protocol {

@@ -62,6 +62,19 @@ grep -q '"random_picks":{"value":23' mu.json && ok "23 random picks, the tool's 
 expect 0 "mmmu eval only" "$jf" eval bench mmmu --predictions "$b/mmmu_output.json" --data "$b/mmmu_answer_dict.json" --json
 cp out mo.json; compare mmmu/eval_only mo.json && ok "main_eval_only.py's numbers" || bad "mmmu eval only"
 
+# MMBench and SEED-Bench as VLMEvalKit scores them without its GPT judge (exact matching):
+# circular over the option rotations, and vanilla; SEED-Bench as LLaVA's script prints it
+expect 1 "mmbench vlmevalkit (5 questions unmatched: said, exit 1)" "$jf" eval bench mmbench --data "$b/mmbench_dev.tsv" \
+  --predictions "$b/mmbench_dev_predictions.tsv" --json --items
+cp out mb.json; compare mmbench/vlmevalkit mb.json && ok "circular and vanilla, overall and per ability; every group" || bad "mmbench"
+grep -q "GPT judge" mb.json && ok "the missing judge said" || bad "judge message"
+expect 1 "seed vlmevalkit" "$jf" eval bench seed --protocol vlmevalkit --data "$b/seed_img.tsv" --predictions "$b/seed_img_predictions.tsv" --json --items
+cp out sd.json; compare seed/vlmevalkit sd.json && ok "SEEDBench_IMG, vanilla, per category" || bad "seed vlmevalkit"
+expect 1 "seed llava (5 unanswered)" "$jf" eval bench seed --protocol llava --data "$b/seed_bench.json" --predictions "$b/seed_llava_answers.jsonl" --json
+cp out sl.json; compare seed/llava sl.json && ok "per dimension, total, image and video" || bad "seed llava"
+expect 2 "seed official needs the model" "$jf" eval bench seed --data "$b/seed_bench.json" --predictions "$b/seed_llava_answers.jsonl"
+grep -q "likelihood" err && ok "said why" || bad "seed official message"
+
 # lmms-eval's task code (its process_results and aggregations)
 expect 0 "vqav2 lmms-eval" "$jf" eval bench vqav2 --protocol lmms-eval --data "$b/vqav2" --predictions "$b/vqav2_results.json" --json --items
 cp out vqm.json; compare vqav2/lmms-eval vqm.json && ok "lmms-eval's exact_match (always normalised; statistics.mean per question)" || bad "vqav2 lmms-eval"

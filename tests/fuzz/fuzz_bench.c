@@ -27,11 +27,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     jf_bench_inputs in = {0};
     jf_bench_kind kind = JF_BENCH_VQAV2;
-    switch (data[0] % 5) {
+    switch (data[0] % 6) {
     case 0: in.data = JF_TEST_DATA "/bench/vqav2"; in.predictions = path; break;
     case 1: in.data = JF_TEST_DATA "/bench/vqav2"; in.predictions = path; in.protocol = JF_BENCH_LLAVA; break;
     case 2: kind = JF_BENCH_POPE; in.data = JF_TEST_DATA "/bench/pope/coco_pope_random.json"; in.predictions = path; break;
     case 3: in.data = path; in.predictions = JF_TEST_DATA "/bench/vqav2_results.json"; break;
+    case 5: /* VLMEvalKit prediction TSVs: the TSV reader, pandas' NA and number rules, can_infer */
+        kind = JF_BENCH_MMBENCH;
+        in.predictions = path;
+        break;
     default: /* MMMU outputs (main_eval_only): the open-answer parser's regexes and float() rules */
         kind = JF_BENCH_MMMU;
         in.data = JF_TEST_DATA "/bench/mmmu_answer_dict.json";

@@ -10,17 +10,21 @@ The official code is not committed; fetch it and pass its folders:
   GT-Vision-Lab/VQA            (PythonHelperTools/vqaTools/vqa.py, PythonEvaluationTools/vqaEvaluation/vqaEval.py)
   AoiDragon/POPE               (evaluate.py)
   haotian-liu/LLaVA            (llava/eval/eval_pope.py, llava/eval/m4c_evaluator.py,
-                                scripts/convert_vqav2_for_submission.py)
+                                scripts/convert_vqav2_for_submission.py, scripts/convert_seed_for_submission.py
+                                copied to the folder's top)
   BradyFU/Awesome-Multimodal-Large-Language-Models, branch Evaluation, tools/eval_tool.zip
                                (calculation.py; needs python3-sklearn)
   GQA's eval.py                (from gqadataset.org; the copy LLaVA-based repos keep at
                                 playground/data/eval/gqa/data/eval/eval.py, e.g. SHI-Labs/VCoder)
   MMMU-Benchmark/MMMU          (mmmu/utils/eval_utils.py, mmmu/utils/data_utils.py: main_parse_and_eval.py's
                                 flow is run below as that script runs it with --subject ALL)
+  open-compass/VLMEvalKit       (vlmeval/utils/matching_util.py, vlmeval/dataset/utils/multiple_choice.py:
+                                mcq_circular_eval / mcq_vanilla_eval with the exact_matching policy, report_acc;
+                                its vlmeval.smp helpers are stubbed with pandas equivalents below)
   EvolvingLMMs-Lab/lmms-eval   (lmms_eval/tasks/{vqav2,pope,mme}/utils.py,
                                 lmms_eval/tasks/_task_utils/vqa_eval_metric.py; used at 75571cf)
 
-  /usr/bin/python3 tests/reference/bench_official.py VQA_DIR POPE_DIR LLAVA_DIR MME_TOOL_DIR LMMS_EVAL_DIR GQA_EVAL_PY MMMU_DIR tests/data/bench
+  /usr/bin/python3 tests/reference/bench_official.py VQA_DIR POPE_DIR LLAVA_DIR MME_TOOL_DIR LMMS_EVAL_DIR GQA_EVAL_PY MMMU_DIR VLMEVALKIT_DIR tests/data/bench
 
 vqaEval.py and vqa.py are Python 2; they run here with their print statements made calls (the
 only change; `round` is then Python 3's, as in every Python 3 port people use).
@@ -34,7 +38,7 @@ import re
 import sys
 import types
 
-VQA_DIR, POPE_DIR, LLAVA_DIR, MME_DIR, LMMS_DIR, GQA_EVAL, MMMU_DIR, OUT = sys.argv[1:9]
+VQA_DIR, POPE_DIR, LLAVA_DIR, MME_DIR, LMMS_DIR, GQA_EVAL, MMMU_DIR, VLM_DIR, OUT = sys.argv[1:10]
 os.makedirs(OUT, exist_ok=True)
 rng = random.Random(7)
 expected = {}
@@ -452,6 +456,187 @@ for category in CAT_SHORT2LONG.values():
     metric["num_example"] = len(samples)
     res2[category] = metric
 expected["mmmu/eval_only"] = {"metrics": mmmu_metrics(res2)}
+
+# ---------------------------------------------------------------- MMBench, SEED-Bench (VLMEvalKit, exact matching)
+import pickle  # noqa: E402
+import logging  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+def smp_load(f):
+    if f.endswith(".pkl"):
+        return pickle.load(open(f, "rb"))
+    return pd.read_csv(f, sep="\t")
+
+
+def smp_dump(data, f):
+    if f.endswith(".pkl"):
+        pickle.dump(data, open(f, "wb"))
+    else:
+        data.to_csv(f, sep="\t", index=False)
+
+
+smp = types.ModuleType("vlmeval.smp")
+smp.cn_string = lambda s: re.search("[\u4e00-\u9fff]", s) is not None
+smp.d2df = lambda d: pd.DataFrame(d)
+smp.dump, smp.load = smp_dump, smp_load
+smp.get_logger = lambda name: logging.getLogger(name)
+smp.get_pred_file_format = lambda: "tsv"
+smp.istype = lambda x, t: isinstance(x, (t, np.integer)) if t is int else isinstance(x, t)
+_tick = [0]
+
+
+def _timestr():
+    _tick[0] += 1
+    return f"jf_bench_{os.getpid()}_{_tick[0]}"
+
+
+smp.timestr = _timestr
+smp.vlm = types.ModuleType("vlmeval.smp.vlm")
+smp.vlm.build_option_str = lambda choices: ""
+smp.log = types.ModuleType("vlmeval.smp.log")
+smp.log.get_logger = smp.get_logger
+for name, mod in {"vlmeval": types.ModuleType("vlmeval"), "vlmeval.smp": smp, "vlmeval.smp.vlm": smp.vlm,
+                  "vlmeval.smp.log": smp.log}.items():
+    sys.modules[name] = mod
+mu = load_module("vlmeval.utils.matching_util", os.path.join(VLM_DIR, "vlmeval/utils/matching_util.py"))
+vu = types.ModuleType("vlmeval.utils")
+vu.can_infer, vu.can_infer_lego = mu.can_infer, mu.can_infer_lego
+
+
+def track_progress_rich(func, tasks, nproc=1, chunksize=1, save=None, keys=None):
+    res = [func(**t) for t in tasks]
+    if save:
+        old = pickle.load(open(save, "rb")) if os.path.exists(save) else {}
+        old.update(dict(zip(keys, res)))
+        pickle.dump(old, open(save, "wb"))
+    return res
+
+
+vu.track_progress_rich = track_progress_rich
+sys.modules["vlmeval.utils"] = vu
+mc = load_module("vlmeval_multiple_choice", os.path.join(VLM_DIR, "vlmeval/dataset/utils/multiple_choice.py"))
+
+mcq_questions = [
+    ("What is shown?", ["a cat", "a dog", "a bird", "a fish"], "logic_reasoning", "reasoning"),
+    ("Which color?", ["red", "None", "blue"], "coarse_perception", "perception"),  # "None" is NaN to pandas
+    ("How many?", ["5", "10", "15", "20"], "finegrained_perception (instance-level)", "perception"),
+    ("Where is it?", ["left", "right"], "relation_reasoning", "reasoning"),
+    ("What time?", ["noon", "midnight", "dawn", "dusk"], "attribute_reasoning", "reasoning"),
+    ("Which one?", ["the first", "the second", "the third"], "finegrained_perception (cross-instance)", "perception"),
+]
+mcq_preds = ["A", "B.", "The answer is C", "(D) is right", "I think the answer is B because A is wrong", "a cat", "the dog",
+             "Z", "Cannot determine the answer", "", "A B", "C. It is the third one of the options given here", "red",
+             "Answer is **b**", "The correct answer is D", "nothing", "10", "It must be option A, clearly"]
+
+
+def mcq_files(name, circular, seed_layout):
+    rows, preds = [], []
+    for q, (question, opts, cat, l2) in enumerate(mcq_questions * 3):
+        base = q + 1
+        ans = rng.randrange(len(opts))
+        shifts = range(len(opts)) if circular else [0]
+        for k in shifts:
+            rot = opts[k:] + opts[:k]
+            a = (ans - k) % len(opts)
+            row = {"index": base + k * 1000000, "question": question, "hint": "nan" if q % 2 else "a hint"}
+            for j in range(4):
+                row["ABCD"[j]] = rot[j] if j < len(rot) else ""
+            row["answer"] = "ABCD"[a]
+            row["category"] = cat
+            if not seed_layout:
+                row["l2-category"] = l2
+                row["split"] = "dev"
+            rows.append(row)
+            p = rng.choice(mcq_preds)
+            if rng.random() < 0.4:
+                p = "ABCD"[a]
+            preds.append(p)
+    meta = pd.DataFrame(rows)
+    meta_path = os.path.join(OUT, f"{name}.tsv")
+    meta.to_csv(meta_path, sep="\t", index=False)
+    ev = meta.copy()
+    ev["prediction"] = preds
+    ev_path = os.path.join(OUT, f"{name}_predictions.tsv")
+    ev.to_csv(ev_path, sep="\t", index=False)
+    return meta_path, ev_path
+
+
+def vlm_eval(meta_path, ev_path, circular, dataset_name):
+    meta = pd.read_csv(meta_path, sep="\t")
+    data = pd.read_csv(ev_path, sep="\t")
+    data["index"] = [int(x) for x in data["index"]]
+    data = data.sort_values(by="index")
+    data["prediction"] = [str(x) for x in data["prediction"]]
+    for k in list(data.keys()):
+        data[k.lower() if k not in list(string.ascii_uppercase) else k] = data.pop(k)
+    result_file = f"/tmp/jf_vlm_{dataset_name}_{os.getpid()}.pkl"
+    if os.path.exists(result_file):
+        os.remove(result_file)
+    if circular:
+        out = mc.mcq_circular_eval(None, data, meta, 1, result_file, dataset_name)
+    else:
+        out = mc.mcq_vanilla_eval(None, data, meta, 1, result_file, dataset_name)
+    acc = mc.report_acc(out)
+    m = {}
+    for i, sp in enumerate(acc["split"]):
+        for col in acc.columns:
+            if col != "split":
+                m[f"{sp}/{col}"] = repr(float(acc[col][i]))
+    items = {str(i): repr(float(h)) for i, h in zip(out["index"], out["hit"])}
+    return m, items
+
+
+import string  # noqa: E402
+mb_meta, mb_pred = mcq_files("mmbench_dev", True, False)
+m, items = vlm_eval(mb_meta, mb_pred, True, "MMBench_DEV_EN")
+# vanilla on the first pass (PRINT_VANILLA=1)
+data0 = pd.read_csv(mb_pred, sep="\t")
+circ0 = data0[data0["index"] < 1000000]
+c0_path = os.path.join("/tmp", "jf_mmb_circ0.tsv")
+circ0.to_csv(c0_path, sep="\t", index=False)
+m0, _ = vlm_eval(mb_meta, c0_path, False, "MMBench_DEV_EN")
+m.update({"vanilla/" + k: v for k, v in m0.items()})
+expected["mmbench/vlmevalkit"] = {"metrics": m, "items": items}
+sd_meta, sd_pred = mcq_files("seed_img", False, True)
+m, items = vlm_eval(sd_meta, sd_pred, False, "SEEDBench_IMG")
+expected["seed/vlmevalkit"] = {"metrics": m, "items": items}
+
+# SEED-Bench with LLaVA's convert_seed_for_submission.py (generated letters compared as text)
+seed_types = {"Scene Understanding": 1, "Instance Identity": 2, "Instance Attributes": 3, "Instance Location": 4,
+              "Instances Counting": 5, "Spatial Relation": 6, "Instance Interaction": 7, "Visual Reasoning": 8,
+              "Text Understanding": 9, "Action Recognition": 10, "Action Prediction": 11, "Procedure Understanding": 12}
+seed_qs, seed_ans = [], []
+for i in range(60):
+    tid = rng.randint(1, 12)
+    ans = rng.choice("ABCD")
+    qid = str(100000 + i) if i % 7 else f"v{i}"
+    seed_qs.append({"question_id": qid, "question": "q?", "choice_a": "a", "choice_b": "b", "choice_c": "c", "choice_d": "d",
+                    "answer": ans, "data_id": f"{i}.jpg", "data_type": "image" if tid <= 9 else "video", "question_type_id": tid})
+    if i % 13 == 5:
+        continue  # unanswered
+    text = rng.choice([ans, ans, ans + ".", "The answer is " + ans, ans.lower(), rng.choice("ABCD")])
+    seed_ans.append({"question_id": int(qid) if qid.isdigit() else qid, "prompt": "p", "text": text, "answer_id": "x",
+                     "model_id": "m", "metadata": {}})
+json.dump({"question_type": seed_types, "questions": seed_qs}, open(os.path.join(OUT, "seed_bench.json"), "w"))
+with open(os.path.join(OUT, "seed_llava_answers.jsonl"), "w") as f:
+    for a in seed_ans:
+        f.write(json.dumps(a) + "\n")
+buf = io.StringIO()
+with contextlib.redirect_stdout(buf):
+    sys.argv = ["convert_seed_for_submission.py", "--annotation-file", os.path.join(OUT, "seed_bench.json"),
+                "--result-file", os.path.join(OUT, "seed_llava_answers.jsonl"), "--result-upload-file", "/tmp/jf_seed_upload.jsonl"]
+    try:
+        exec(compile(open(os.path.join(LLAVA_DIR, "convert_seed_for_submission.py")).read(), "convert_seed", "exec"),
+             {"__name__": "__main__"})
+    except KeyError:
+        pass  # writing the upload file needs every question answered; the numbers are printed before
+m = {}
+for l in buf.getvalue().splitlines():
+    k, v = l.rsplit(": ", 1)
+    m[k] = v.rstrip("%")
+expected["seed/llava"] = {"metrics": m}
 
 json.dump(expected, open(os.path.join(OUT, "expected.json"), "w"), indent=1, ensure_ascii=False, sort_keys=True)
 print("wrote", OUT)

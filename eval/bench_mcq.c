@@ -1,0 +1,712 @@
+/* Multiple-choice benchmarks: MMBench and SEED-Bench scored as VLMEvalKit scores them with its
+ * exact-matching policy (no GPT judge is run: an answer its rules cannot map to an option counts
+ * as wrong, and the report says so), circular (MMBench: every rotation of the options must be
+ * answered right) and vanilla; and SEED-Bench as LLaVA's convert_seed_for_submission.py scores it.
+ *
+ * VLMEvalKit reads its files with pandas, and what pandas makes of a cell decides some answers: an
+ * empty cell or one of its NA words ("None", "NA", "null", …) is NaN (an option that is NaN does
+ * not exist; a prediction that is NaN is the text "nan"), and a column whose every value is a
+ * number becomes numbers (option 5 reads "5", or "5.0" in a column with NaN). Both are
+ * reproduced. */
+#include "bench_internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- a TSV as pandas.read_csv(sep='\t') reads it ---- */
+
+typedef struct table {
+    char **names;
+    int n_cols;
+    char ***rows; /* rows[r][c], NULL past a short row */
+    size_t n_rows;
+} table;
+
+/* One field at *p: quoted ("" for a quote) when it starts with a quote; ends at a tab or a line
+ * end outside quotes. */
+static char *next_field(const char **p, int *eol)
+{
+    const char *s = *p;
+    size_t cap = 64, n = 0;
+    char *out = malloc(cap);
+    if (*s == '"') {
+        s++;
+        for (;;) {
+            if (!*s)
+                break;
+            if (*s == '"') {
+                if (s[1] == '"') {
+                    s += 2;
+                    if (n + 2 > cap)
+                        out = realloc(out, cap *= 2);
+                    out[n++] = '"';
+                    continue;
+                }
+                s++;
+                break;
+            }
+            if (n + 2 > cap)
+                out = realloc(out, cap *= 2);
+            out[n++] = *s++;
+        }
+        /* anything after the closing quote up to the separator is kept, as pandas does */
+    }
+    while (*s && *s != '\t' && *s != '\n' && !(*s == '\r' && s[1] == '\n')) {
+        if (n + 2 > cap)
+            out = realloc(out, cap *= 2);
+        out[n++] = *s++;
+    }
+    out[n] = 0;
+    *eol = *s != '\t';
+    if (*s == '\t')
+        s++;
+    else if (*s == '\r')
+        s += 2;
+    else if (*s == '\n')
+        s++;
+    *p = s;
+    return out;
+}
+
+static int read_tsv(const char *path, table *t, jf_error *err)
+{
+    memset(t, 0, sizeof *t);
+    uint8_t *buf = NULL;
+    size_t cap = 0, len = 0;
+    if (jf__eval_read_file(path, &buf, &cap, &len) != 0) {
+        jf_error_set(err, JF_ENOTFOUND, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    buf[len] = 0;
+    const char *p = (const char *)buf;
+    if (len >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3))
+        p += 3;
+    int eol = 0;
+    while (*p && !eol) {
+        t->names = realloc(t->names, (size_t)(t->n_cols + 1) * sizeof *t->names);
+        t->names[t->n_cols++] = next_field(&p, &eol);
+    }
+    size_t rcap = 0;
+    while (*p) {
+        if (*p == '\n') { /* pandas skips blank lines */
+            p++;
+            continue;
+        }
+        char **row = calloc((size_t)t->n_cols, sizeof *row);
+        int c = 0;
+        eol = 0;
+        while (!eol && *p) {
+            char *f = next_field(&p, &eol);
+            if (c < t->n_cols)
+                row[c] = f;
+            else
+                free(f);
+            c++;
+        }
+        if (t->n_rows == rcap) {
+            rcap = rcap ? rcap * 2 : 256;
+            t->rows = realloc(t->rows, rcap * sizeof *t->rows);
+        }
+        t->rows[t->n_rows++] = row;
+    }
+    free(buf);
+    return 0;
+}
+
+static void free_table(table *t)
+{
+    for (size_t r = 0; r < t->n_rows; r++) {
+        for (int c = 0; c < t->n_cols; c++)
+            free(t->rows[r][c]);
+        free(t->rows[r]);
+    }
+    for (int c = 0; c < t->n_cols; c++)
+        free(t->names[c]);
+    free(t->rows);
+    free(t->names);
+}
+
+static int col_index(const table *t, const char *name)
+{
+    for (int c = 0; c < t->n_cols; c++)
+        if (!strcasecmp(t->names[c], name))
+            return c;
+    return -1;
+}
+
+/* pandas' default NA words */
+static int is_na(const char *s)
+{
+    static const char *const na[] = {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+                                     "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"};
+    if (!s)
+        return 1;
+    for (size_t i = 0; i < sizeof na / sizeof na[0]; i++)
+        if (!strcmp(s, na[i]))
+            return 1;
+    return 0;
+}
+
+/* A number as pandas' parser takes one: optional sign, digits, fraction, exponent, spaces around. */
+static int numeric(const char *s, int *is_int, double *v)
+{
+    char *end;
+    while (*s == ' ')
+        s++;
+    if (!*s)
+        return 0;
+    *v = strtod(s, &end);
+    if (end == s)
+        return 0;
+    while (*end == ' ')
+        end++;
+    if (*end)
+        return 0;
+    /* hex, inf, nan spellings that strtod takes but the C parser of pandas does not */
+    for (const char *q = s; *q; q++)
+        if ((*q == 'x' || *q == 'X') || (*q == 'i' || *q == 'I' || *q == 'n' || *q == 'N'))
+            return 0;
+    *is_int = !strpbrk(s, ".eE");
+    return 1;
+}
+
+/* The text VLMEvalKit sees of each cell of a column: str() of what pandas made of it. NULL for NaN
+ * (the caller decides: no option, or "nan"). */
+static char **column_texts(const table *t, int c)
+{
+    char **out = calloc(t->n_rows ? t->n_rows : 1, sizeof *out);
+    if (c < 0)
+        return out;
+    int all_num = 1, all_int = 1, any_na = 0;
+    for (size_t r = 0; r < t->n_rows; r++) {
+        const char *s = t->rows[r][c];
+        if (is_na(s)) {
+            any_na = 1;
+            continue;
+        }
+        int ii;
+        double v;
+        if (!numeric(s, &ii, &v)) {
+            all_num = 0;
+            break;
+        }
+        all_int &= ii;
+    }
+    for (size_t r = 0; r < t->n_rows; r++) {
+        const char *s = t->rows[r][c];
+        if (is_na(s))
+            continue;
+        if (!all_num) {
+            out[r] = strdup(s);
+            continue;
+        }
+        int ii;
+        double v;
+        numeric(s, &ii, &v);
+        char buf[64];
+        if (all_int && !any_na)
+            snprintf(buf, sizeof buf, "%lld", (long long)v);
+        else
+            jf__py_repr(v, buf, sizeof buf);
+        out[r] = strdup(buf);
+    }
+    return out;
+}
+
+static void free_texts(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* ---- VLMEvalKit's can_infer (vlmeval/utils/matching_util.py) ---- */
+
+typedef struct choice {
+    char letter[2];
+    const char *text;
+} choice;
+
+static size_t cp_count(const char *s)
+{
+    size_t n = 0;
+    for (size_t i = 0; s[i];) {
+        jf__utf8_next(s, &i);
+        n++;
+    }
+    return n;
+}
+
+/* The letter, "Z", or "" when nothing can be inferred. */
+static const char *can_infer(const char *answer, const choice *ch, int nch, char out[2])
+{
+    out[0] = out[1] = 0;
+    if (strstr(answer, "Failed to obtain answer via API"))
+        return out;
+    static const char *const reject[] = {"Sorry, I can't help with images of people yet.", "I can't process this file.",
+                                         "I'm sorry, but without the image provided", "Cannot determine the answer"};
+    for (int k = 0; k < 4; k++)
+        if (strstr(answer, reject[k])) {
+            out[0] = 'Z';
+            return out;
+        }
+    char *mod = strdup(answer);
+    for (char *q = mod; *q; q++)
+        if (strchr(".()[],:;!*#{}", *q))
+            *q = ' ';
+    char **sp;
+    size_t ns = jf__py_split(mod, &sp);
+    free(mod);
+    int count = 0;
+    for (int k = 0; k < nch; k++)
+        for (size_t i = 0; i < ns; i++)
+            if (!strcmp(sp[i], ch[k].letter)) {
+                count++;
+                break;
+            }
+    int z = 0;
+    for (size_t i = 0; i < ns; i++)
+        z |= !strcmp(sp[i], "Z");
+    if (count == 1) {
+        for (int k = 0; k < nch && !out[0]; k++)
+            for (size_t i = 0; i < ns; i++)
+                if (!strcmp(sp[i], ch[k].letter)) { /* the first occurrence, among the last four tokens */
+                    if ((long)i > (long)ns - 5)
+                        out[0] = ch[k].letter[0];
+                    break;
+                }
+    } else if (count == 0 && z) {
+        out[0] = 'Z';
+    }
+    jf__py_split_free(sp, ns);
+    if (out[0])
+        return out;
+    /* (?i)(?:correct\s+)?answer\s+is\s+\**([ABCD])\**: re.search, the first place it matches */
+    char *low = jf__py_lower(answer);
+    for (const char *p = low; (p = strstr(p, "answer")); p++) {
+        const char *q = p + 6;
+        if (!jf__py_is_space((unsigned char)*q))
+            continue;
+        while (jf__py_is_space((unsigned char)*q))
+            q++;
+        if (strncmp(q, "is", 2))
+            continue;
+        q += 2;
+        if (!jf__py_is_space((unsigned char)*q))
+            continue;
+        while (jf__py_is_space((unsigned char)*q))
+            q++;
+        while (*q == '*')
+            q++;
+        if (*q < 'a' || *q > 'd')
+            continue;
+        char L = (char)(*q - 'a' + 'A');
+        for (int k = 0; k < nch; k++)
+            if (ch[k].letter[0] == L)
+                out[0] = L;
+        if (out[0]) {
+            free(low);
+            return out;
+        }
+        break; /* matched, but not an option: can_infer_option gives up here */
+    }
+    /* can_infer_text: not longer than twice the options' text; exactly one option inside */
+    size_t total = 0;
+    for (int k = 0; k < nch; k++)
+        total += cp_count(ch[k].text);
+    if (cp_count(low) <= 2 * total) {
+        int cands = 0;
+        char L = 0;
+        for (int k = 0; k < nch; k++) {
+            char *ol = jf__py_lower(ch[k].text);
+            if (strstr(low, ol)) {
+                cands++;
+                L = ch[k].letter[0];
+            }
+            free(ol);
+        }
+        if (cands == 1)
+            out[0] = L;
+    }
+    free(low);
+    return out;
+}
+
+/* ---- the rows ---- */
+
+typedef struct mrow {
+    long index, g_index;
+    const char *prediction, *answer, *category, *l2, *split;
+    choice ch[26];
+    int nch;
+    int hit;
+    char inferred[2];
+} mrow;
+
+static int cmp_index(const void *a, const void *b)
+{
+    const mrow *x = a, *y = b;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* report_acc: per split, Overall and each l2-category / category (sorted; MMBench's abbreviations). */
+static void report_acc(jf_bench_report *r, const char *prefix, mrow *rows, size_t n, const int *use)
+{
+    static const char *const abbr[][2] = {{"coarse_perception", "CP"},
+                                          {"finegrained_perception (instance-level)", "FP-S"},
+                                          {"finegrained_perception (cross-instance)", "FP-C"},
+                                          {"logic_reasoning", "LR"},
+                                          {"relation_reasoning", "RR"},
+                                          {"attribute_reasoning", "AR"}};
+    /* the splits (a set in the tool: its order does not change the numbers) */
+    const char *splits[16];
+    int nsp = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!use[i])
+            continue;
+        const char *s = rows[i].split ? rows[i].split : "none";
+        int seen = 0;
+        for (int k = 0; k < nsp; k++)
+            seen |= !strcmp(splits[k], s);
+        if (!seen && nsp < 16)
+            splits[nsp++] = s;
+    }
+    for (int k = 0; k < nsp; k++) {
+        long hits = 0, cnt = 0;
+        for (size_t i = 0; i < n; i++)
+            if (use[i] && !strcmp(rows[i].split ? rows[i].split : "none", splits[k])) {
+                hits += rows[i].hit;
+                cnt++;
+            }
+        char name[256];
+        snprintf(name, sizeof name, "%s%s/Overall", prefix, splits[k]);
+        jf__bench_metric(r, name, cnt ? (double)hits / (double)cnt : NAN);
+        for (int g = 0; g < 2; g++) {
+            /* the abilities of this group, sorted */
+            const char **ab = malloc((n + 1) * sizeof *ab);
+            size_t na = 0;
+            for (size_t i = 0; i < n; i++) {
+                const char *a = g == 0 ? rows[i].l2 : rows[i].category;
+                if (!use[i] || !a)
+                    continue;
+                int seen = 0;
+                for (size_t q = 0; q < na; q++)
+                    seen |= !strcmp(ab[q], a);
+                if (!seen)
+                    ab[na++] = a;
+            }
+            for (size_t x = 1; x < na; x++)
+                for (size_t y = x; y > 0 && strcmp(ab[y - 1], ab[y]) > 0; y--) {
+                    const char *tmp = ab[y];
+                    ab[y] = ab[y - 1];
+                    ab[y - 1] = tmp;
+                }
+            for (size_t q = 0; q < na; q++) {
+                long h = 0, c = 0;
+                for (size_t i = 0; i < n; i++) {
+                    const char *a = g == 0 ? rows[i].l2 : rows[i].category;
+                    if (use[i] && a && !strcmp(a, ab[q]) && !strcmp(rows[i].split ? rows[i].split : "none", splits[k])) {
+                        h += rows[i].hit;
+                        c++;
+                    }
+                }
+                const char *shown = ab[q];
+                for (size_t z = 0; z < sizeof abbr / sizeof abbr[0]; z++)
+                    if (!strcmp(abbr[z][0], ab[q]))
+                        shown = abbr[z][1];
+                snprintf(name, sizeof name, "%s%s/%s", prefix, splits[k], shown);
+                jf__bench_metric(r, name, c ? (double)h / (double)c : NAN);
+            }
+            free(ab);
+        }
+    }
+}
+
+jf_status jf__score_mcq_vlmevalkit(const jf_bench_inputs *in, int circular, jf_bench_report *r, jf_error *err)
+{
+    table t;
+    if (read_tsv(in->predictions, &t, err))
+        return err->code;
+    int ci = col_index(&t, "index"), cp = col_index(&t, "prediction"), ca = col_index(&t, "answer");
+    if (ci < 0 || cp < 0) {
+        free_table(&t);
+        return jf_error_set(err, JF_EFORMAT, "%s: needs the columns index and prediction (VLMEvalKit's prediction TSV)",
+                            in->predictions);
+    }
+    /* answers: from --data (the benchmark TSV, as VLMEvalKit's meta) or the file's own column */
+    table meta = {0};
+    int have_meta = in->data != NULL;
+    if (have_meta && read_tsv(in->data, &meta, err)) {
+        free_table(&t);
+        return err->code;
+    }
+    char **pred = column_texts(&t, cp), **ans = column_texts(&t, ca), **opt[26];
+    for (int k = 0; k < 26; k++) {
+        char nm[2] = {(char)('A' + k), 0};
+        int c = -1;
+        for (int q = 0; q < t.n_cols; q++)
+            if (!strcmp(t.names[q], nm)) /* option columns keep their capital */
+                c = q;
+        opt[k] = c >= 0 ? column_texts(&t, c) : NULL;
+    }
+    char **cat = column_texts(&t, col_index(&t, "category")), **l2 = column_texts(&t, col_index(&t, "l2-category")),
+         **split = column_texts(&t, col_index(&t, "split"));
+    mrow *rows = calloc(t.n_rows ? t.n_rows : 1, sizeof *rows);
+    size_t n = 0;
+    for (size_t i = 0; i < t.n_rows; i++) {
+        const char *ix = t.rows[i][ci];
+        char *end;
+        long idx = ix ? strtol(ix, &end, 10) : 0;
+        if (!ix || *end) {
+            jf__bench_problem(r, "%s: row %zu: index '%s' is not an integer (VLMEvalKit stops)", in->predictions, i + 2,
+                              ix ? ix : "");
+            continue;
+        }
+        mrow *m = &rows[n];
+        m->index = idx;
+        m->g_index = idx % 1000000;
+        m->prediction = pred[i] ? pred[i] : "nan";
+        m->answer = ans[i];
+        if (have_meta) {
+            int mi = col_index(&meta, "index"), ma = col_index(&meta, "answer");
+            m->answer = NULL;
+            for (size_t q = 0; mi >= 0 && ma >= 0 && q < meta.n_rows; q++)
+                if (meta.rows[q][mi] && strtol(meta.rows[q][mi], NULL, 10) == idx)
+                    m->answer = meta.rows[q][ma];
+            if (!m->answer) {
+                jf__bench_problem(r, "%s: index %ld is not in %s; left out (as VLMEvalKit keeps only the meta's rows)",
+                                  in->predictions, idx, in->data);
+                r->unknown++;
+                continue;
+            }
+        }
+        if (!m->answer) {
+            jf__bench_problem(r, "%s: row %zu has no answer", in->predictions, i + 2);
+            continue;
+        }
+        m->category = cat[i];
+        m->l2 = l2[i];
+        m->split = split[i];
+        for (int k = 0; k < 26; k++)
+            if (opt[k] && opt[k][i]) {
+                m->ch[m->nch].letter[0] = (char)('A' + k);
+                m->ch[m->nch].text = opt[k][i];
+                m->nch++;
+            }
+        n++;
+    }
+    qsort(rows, n, sizeof *rows, cmp_index);
+    snprintf(r->split, sizeof r->split, "%s", circular ? (n && rows[0].split ? rows[0].split : "?") : "SEEDBench_IMG");
+    for (size_t i = 0; i < n; i++)
+        can_infer(rows[i].prediction, rows[i].ch, rows[i].nch, rows[i].inferred);
+    int *use = calloc(n ? n : 1, sizeof *use);
+    long unmatched = 0;
+    if (circular) {
+        /* each question (index == g_index) with its rotations: 1 only if every one is inferred and
+         * right; a wrong inferred answer ends the group at 0; one not inferred is 0 here (its GPT
+         * judge is not run) */
+        for (size_t i = 0; i < n; i++) {
+            if (rows[i].index != rows[i].g_index)
+                continue;
+            use[i] = 1;
+            int all = 1, wrong = 0, any_unknown = 0;
+            for (size_t k = 0; k < n; k++) {
+                if (rows[k].g_index != rows[i].index)
+                    continue;
+                if (rows[k].inferred[0] && strcmp(rows[k].inferred, rows[k].answer))
+                    wrong = 1;
+                if (!rows[k].inferred[0])
+                    any_unknown = 1;
+                all &= rows[k].inferred[0] && !strcmp(rows[k].inferred, rows[k].answer);
+            }
+            rows[i].hit = !wrong && all;
+            unmatched += !wrong && any_unknown;
+            char id[32];
+            snprintf(id, sizeof id, "%ld", rows[i].index);
+            jf__bench_item(r, id, rows[i].category ? rows[i].category : "", rows[i].prediction, rows[i].inferred, rows[i].answer,
+                           rows[i].hit);
+        }
+        report_acc(r, "", rows, n, use);
+        /* vanilla on the first pass only (circ0), as PRINT_VANILLA=1 reports it */
+        for (size_t i = 0; i < n; i++) {
+            use[i] = rows[i].index == rows[i].g_index;
+            rows[i].hit = !strcmp(rows[i].inferred[0] ? rows[i].inferred : "Z", rows[i].answer);
+        }
+        report_acc(r, "vanilla/", rows, n, use);
+        snprintf(r->headline, sizeof r->headline, "%s/Overall", n && rows[0].split ? rows[0].split : "none");
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            use[i] = 1;
+            const char *opt1 = rows[i].inferred[0] ? rows[i].inferred : "Z"; /* exact matching: "Z" */
+            rows[i].hit = !strcmp(opt1, rows[i].answer);
+            unmatched += !rows[i].inferred[0];
+            char id[32];
+            snprintf(id, sizeof id, "%ld", rows[i].index);
+            jf__bench_item(r, id, rows[i].category ? rows[i].category : "", rows[i].prediction, opt1, rows[i].answer,
+                           rows[i].hit);
+        }
+        report_acc(r, "", rows, n, use);
+        snprintf(r->headline, sizeof r->headline, "%s/Overall", n && rows[0].split ? rows[0].split : "none");
+    }
+    jf__bench_count(r, "not_matched", unmatched);
+    if (unmatched)
+        jf__bench_problem(r, "%ld %s answers matched no option by VLMEvalKit's rules and count as wrong: its GPT judge "
+                             "(the default there) is not run — these numbers are its exact_matching ones",
+                          unmatched, circular ? "questions had" : "");
+    free(use);
+    free(rows);
+    free_texts(pred, t.n_rows);
+    free_texts(ans, t.n_rows);
+    for (int k = 0; k < 26; k++)
+        if (opt[k])
+            free_texts(opt[k], t.n_rows);
+    free_texts(cat, t.n_rows);
+    free_texts(l2, t.n_rows);
+    free_texts(split, t.n_rows);
+    free_table(&t);
+    if (have_meta)
+        free_table(&meta);
+    return JF_OK;
+}
+
+/* ---- SEED-Bench as LLaVA's convert_seed_for_submission.py prints it ---- */
+
+static const char *sv(yajl_val v) { return YAJL_IS_STRING(v) && v->u.string ? v->u.string : ""; }
+
+jf_status jf__score_seed_llava(const jf_bench_inputs *in, jf_bench_report *r, jf_error *err)
+{
+    if (!in->data)
+        return jf_error_set(err, JF_EARG, "seed: --data names SEED-Bench.json");
+    snprintf(r->split, sizeof r->split, "SEED-Bench (all questions)");
+    yajl_val d = jf__bench_read_json(in->data, err);
+    if (!d)
+        return err->code;
+    const char *qp[] = {"questions", NULL}, *tp[] = {"question_type", NULL};
+    yajl_val qs = yajl_tree_get(d, qp, yajl_t_array), types = yajl_tree_get(d, tp, yajl_t_object);
+    if (!qs) {
+        yajl_tree_free(d);
+        return jf_error_set(err, JF_EFORMAT, "%s: no \"questions\" list", in->data);
+    }
+    /* answers: question_id → text (the last line wins, as the dict keeps it) */
+    FILE *f = fopen(in->predictions, "r");
+    if (!f) {
+        yajl_tree_free(d);
+        return jf_error_set(err, JF_ENOTFOUND, "%s: %s", in->predictions, strerror(errno));
+    }
+    size_t na = 0, acap = 0;
+    char **aid = NULL, **atext = NULL;
+    char *line = NULL;
+    size_t lcap = 0;
+    int lineno = 0;
+    while (getline(&line, &lcap, f) >= 0) {
+        lineno++;
+        if (!line[strspn(line, " \t\r\n")])
+            continue;
+        char eb[128];
+        yajl_val v = yajl_tree_parse(line, eb, sizeof eb);
+        const char *ip[] = {"question_id", NULL}, *xp[] = {"text", NULL};
+        yajl_val id = v ? yajl_tree_get(v, ip, yajl_t_any) : NULL, tx = v ? yajl_tree_get(v, xp, yajl_t_string) : NULL;
+        if (!id || !tx) {
+            jf__bench_problem(r, "%s:%d: needs question_id and text (the tool stops)", in->predictions, lineno);
+            yajl_tree_free(v);
+            continue;
+        }
+        if (na == acap) {
+            acap = acap ? acap * 2 : 256;
+            aid = realloc(aid, acap * sizeof *aid);
+            atext = realloc(atext, acap * sizeof *atext);
+        }
+        char idb[64];
+        if (YAJL_IS_INTEGER(id))
+            snprintf(idb, sizeof idb, "%lld", (long long)YAJL_GET_INTEGER(id));
+        else
+            snprintf(idb, sizeof idb, "%s", YAJL_IS_STRING(id) ? YAJL_GET_STRING(id) : "");
+        aid[na] = strdup(idb);
+        atext[na++] = strdup(sv(tx));
+        yajl_tree_free(v);
+    }
+    free(line);
+    fclose(f);
+    /* three passes, as the script runs: all, image only, video only */
+    const char *only[3] = {NULL, "image", "video"};
+    for (int pass = 0; pass < 3; pass++) {
+        long type_count[64] = {0}, correct[64] = {0};
+        for (size_t i = 0; i < qs->u.array.len; i++) {
+            yajl_val q = qs->u.array.values[i];
+            const char *dp[] = {"data_type", NULL}, *tip[] = {"question_type_id", NULL}, *idp[] = {"question_id", NULL},
+                       *anp[] = {"answer", NULL};
+            yajl_val dt = yajl_tree_get(q, dp, yajl_t_string), ti = yajl_tree_get(q, tip, yajl_t_number),
+                     qid = yajl_tree_get(q, idp, yajl_t_any), an = yajl_tree_get(q, anp, yajl_t_string);
+            if (only[pass] && (!dt || strcmp(sv(dt), only[pass])))
+                continue;
+            long type = ti ? (long)YAJL_GET_INTEGER(ti) : 0;
+            if (type < 0 || type >= 64)
+                continue;
+            type_count[type]++;
+            char idb[64];
+            if (YAJL_IS_INTEGER(qid))
+                snprintf(idb, sizeof idb, "%lld", (long long)YAJL_GET_INTEGER(qid));
+            else
+                snprintf(idb, sizeof idb, "%s", YAJL_IS_STRING(qid) ? YAJL_GET_STRING(qid) : "");
+            /* int(question_id) when it is one */
+            char *end;
+            long long as_int = strtoll(idb, &end, 10);
+            if (*idb && !*end)
+                snprintf(idb, sizeof idb, "%lld", as_int);
+            const char *text = NULL;
+            for (size_t k = 0; k < na; k++)
+                if (!strcmp(aid[k], idb))
+                    text = atext[k];
+            int ok = text && an && !strcmp(text, sv(an));
+            correct[type] += ok;
+            if (pass == 0) {
+                if (!text) {
+                    jf__bench_problem(r, "%s: no answer for question %s; counted wrong", in->predictions, idb);
+                    r->missing++;
+                }
+                char grp[32];
+                snprintf(grp, sizeof grp, "%ld", type);
+                jf__bench_item(r, idb, grp, text ? text : "", text ? text : "", sv(an), ok);
+            }
+        }
+        long tc = 0, tk = 0;
+        for (int type = 0; type < 64; type++) {
+            if (!type_count[type])
+                continue;
+            double acc = (double)correct[type] / (double)type_count[type] * 100;
+            if (pass == 0) {
+                const char *name = NULL;
+                for (size_t k = 0; types && k < types->u.object.len; k++)
+                    if (YAJL_IS_INTEGER(types->u.object.values[k]) && YAJL_GET_INTEGER(types->u.object.values[k]) == type)
+                        name = types->u.object.keys[k];
+                char key[200];
+                snprintf(key, sizeof key, "%s", name ? name : "?");
+                jf__bench_metric(r, key, acc);
+                snprintf(r->metrics[r->n_metrics - 1].text, sizeof r->metrics[r->n_metrics - 1].text, "%.2f", acc);
+            }
+            tc += type_count[type];
+            tk += correct[type];
+        }
+        const char *key = pass == 0 ? "Total accuracy" : pass == 1 ? "image accuracy" : "video accuracy";
+        if (tc) {
+            double total = (double)tk / (double)tc * 100;
+            jf__bench_metric(r, key, total);
+            snprintf(r->metrics[r->n_metrics - 1].text, sizeof r->metrics[r->n_metrics - 1].text, "%.2f", total);
+        } else if (pass == 0) {
+            jf__bench_problem(r, "%s: no questions (the tool divides by zero)", in->data);
+        }
+    }
+    snprintf(r->headline, sizeof r->headline, "Total accuracy");
+    for (size_t k = 0; k < na; k++) {
+        free(aid[k]);
+        free(atext[k]);
+    }
+    free(aid);
+    free(atext);
+    yajl_tree_free(d);
+    return JF_OK;
+}
