@@ -816,12 +816,33 @@ static const char BENCH_HELP[] =
     "         mean per question in exact fractions), pope pooled over the splits (exact \"yes\"/\"no\"; its\n"
     "         yes ratio reads the answer key), mme (its parser; pairs grouped by image)\n"
     "\n"
-    "Not implemented yet: vlmevalkit for VQAv2/POPE/MME/GQA/MMMU, lmms-eval for GQA, MMMU, MMBench\n"
-    "and SEED, and answering the benchmarks with the built-in model (--model).\n"
+    "With the built-in model (pope, mme, mmbench):\n"
+    "  jf eval bench NAME --model DIR --data D [--images DIR] --out P [--protocol P] [--limit N]\n"
+    "         [--part K/N] [--batch N] [--max-new-tokens N]\n"
+    "  answers the questions P does not hold yet (a killed run resumes), greedy, in batches, with the\n"
+    "  prompt of the protocol (official/vlmevalkit: VLMEvalKit's Janus wrapper — empty system prompt,\n"
+    "  \"\\n\" + question + \"\\nAnswer the question using a single word or phrase.\", POPE without\n"
+    "  \" Please answer yes or no.\", MMBench's hint, options and letter instruction; llava and\n"
+    "  lmms-eval: their wordings in the model's own template) and its generation length (VLMEvalKit\n"
+    "  2048, LLaVA 128, lmms-eval POPE 128 / MME 16); writes P in the tool's format (POPE answers.jsonl\n"
+    "  with the split as category, MME results folder, MMBench prediction TSV), then scores it.\n"
+    "  --images: POPE's COCO val2014 folder, MME's image folder (default: --data); MMBench's are inside.\n"
+    "\n"
+    "Not implemented yet: vlmevalkit scoring for VQAv2/POPE/MME/GQA/MMMU, lmms-eval for GQA, MMMU,\n"
+    "MMBench and SEED; the model on VQAv2, GQA, SEED and MMMU; shared-prefix reuse across an image's\n"
+    "questions; SEED's likelihood ranking.\n"
     "Bad input (missing, unknown or duplicate ids, lines that are not JSON, wrong field counts) is named\n"
     "with file and line, counted, and makes the exit status 1; the numbers are still printed.\n"
     "  --json    every metric (value and the tool's printed text), the problems and, with --items, each\n"
     "            item's prediction, parsed answer, gold answer and score\n";
+
+static void bench_progress(void *user, size_t done, size_t total) { progress_update(user, done, total, "questions"); }
+
+static void bench_problem(void *user, const char *key, const char *message)
+{
+    (void)user;
+    fprintf(stderr, "problem: %s: %s\n", key, message);
+}
 
 static int eval_bench(int argc, char **argv)
 {
@@ -834,11 +855,18 @@ static int eval_bench(int argc, char **argv)
         return usage_error("eval bench", "unknown benchmark '%s' (vqav2, gqa, pope, mme, mmbench, seed, mmmu)", argv[1]);
     jf_bench_inputs in = {0};
     int json = 0, items = 0, quiet = 0;
+    size_t answered_failed = 0;
     static const struct option opts[] = {{"data", required_argument, 0, 'd'},      {"predictions", required_argument, 0, 'p'},
                                          {"questions", required_argument, 0, 'q'}, {"protocol", required_argument, 0, 'P'},
                                          {"json", no_argument, 0, 'j'},            {"items", no_argument, 0, 'i'},
                                          {"quiet", no_argument, 0, 'Q'},           {"help", no_argument, 0, 'h'},
+                                         {"model", required_argument, 0, 'm'},     {"images", required_argument, 0, 'I'},
+                                         {"out", required_argument, 0, 'o'},       {"limit", required_argument, 0, 'l'},
+                                         {"part", required_argument, 0, 'k'},      {"batch", required_argument, 0, 'b'},
+                                         {"max-new-tokens", required_argument, 0, 'n'},
                                          {0, 0, 0, 0}};
+    jf_bench_run_params rp = jf_bench_run_default_params();
+    const char *model_dir = NULL;
     optind = 2;
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -854,14 +882,65 @@ static int eval_bench(int argc, char **argv)
         case 'i': items = 1; break;
         case 'Q': quiet = 1; break;
         case 'h': fputs(BENCH_HELP, stdout); return 0;
+        case 'm': model_dir = optarg; break;
+        case 'I': rp.images = optarg; break;
+        case 'o': rp.out = optarg; break;
+        case 'l': rp.limit = (size_t)strtoull(optarg, NULL, 10); break;
+        case 'b': rp.batch = atoi(optarg); break;
+        case 'n': rp.max_new_tokens = atoi(optarg); break;
+        case 'k': {
+            unsigned k, n;
+            char extra;
+            if (sscanf(optarg, "%u/%u%c", &k, &n, &extra) != 2 || !n || k >= n)
+                return usage_error("eval bench", "--part K/N with K < N");
+            rp.part_k = k;
+            rp.part_n = n;
+            break;
+        }
         default: return EXIT_USAGE;
         }
     }
     if (optind < argc)
         return usage_error("eval bench", "unexpected argument '%s'", argv[optind]);
+    if (model_dir && in.predictions)
+        return usage_error("eval bench", "--model answers the benchmark into --out; --predictions scores given answers");
+    if (model_dir) {
+        if (!in.data || !rp.out)
+            return usage_error("eval bench", "--model needs --data (the benchmark's files) and --out (the predictions)");
+        jf_janus *m;
+        jf_model_error me;
+        if (jf_janus_load(model_dir, &m, NULL, NULL, NULL, &me)) {
+            fprintf(stderr, "jf eval bench: %s\n", me.msg);
+            return EXIT_PROBLEMS;
+        }
+        cli_opts o = {json, quiet};
+        progress pr;
+        progress_init(&pr, "answering", &o);
+        rp.protocol = in.protocol;
+        rp.data = in.data;
+        rp.on_progress = bench_progress;
+        rp.on_problem = bench_problem;
+        rp.user = &pr;
+        jf_bench_run_stats st;
+        jf_error err;
+        jf_status s = jf_bench_answer(m, kind, &rp, &st, &err);
+        progress_done(&pr);
+        jf_janus_free(m);
+        if (s != JF_OK) {
+            fprintf(stderr, "jf eval bench: %s\n", err.msg);
+            return err.code == JF_EARG ? EXIT_USAGE : (int)s;
+        }
+        if (!quiet && !json)
+            printf("answered %zu of %zu questions (%zu already in %s, %zu failed) in %.1f s, %llu new tokens\n",
+                   st.answered, st.questions, st.already_answered, rp.out, st.failed, st.seconds,
+                   (unsigned long long)st.new_tokens);
+        in.predictions = rp.out;
+        if (kind == JF_BENCH_MME)
+            in.data = NULL;
+        answered_failed = st.failed;
+    }
     if (!in.predictions)
-        return usage_error("eval bench", "--predictions is required (running the built-in model on a benchmark is not "
-                                         "implemented yet)");
+        return usage_error("eval bench", "--predictions (answers to score) or --model (answer with the built-in model)");
     jf_bench_report *r;
     jf_error err;
     if (jf_bench_score(kind, &in, &r, &err) != JF_OK) {
@@ -928,7 +1007,7 @@ static int eval_bench(int argc, char **argv)
                    r->n_problems, (unsigned long long)r->missing, (unsigned long long)r->unknown,
                    (unsigned long long)r->duplicates, (unsigned long long)r->empty);
     }
-    int rc = r->n_problems ? EXIT_PROBLEMS : 0;
+    int rc = r->n_problems || answered_failed ? EXIT_PROBLEMS : 0;
     jf_bench_report_free(r);
     return rc;
 }

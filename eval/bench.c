@@ -1026,6 +1026,8 @@ static jf_status score_mme(const jf_bench_inputs *in, jf_bench_report *r, jf_err
                                           "image, question, answer and the model's response, tab-separated)");
     snprintf(r->split, sizeof r->split, "MME");
     int lmms = r->protocol == JF_BENCH_LMMS_EVAL;
+    char missing[512] = "";
+    int n_missing = 0;
     for (int type = 0; type < 2; type++) {
         const char *const *tasks = type ? MME_COGNITION : MME_PERCEPTION;
         int nt = type ? 4 : 10;
@@ -1035,7 +1037,10 @@ static jf_status score_mme(const jf_bench_inputs *in, jf_bench_report *r, jf_err
             snprintf(path, sizeof path, "%s/%s.txt", dir, tasks[t]);
             FILE *f = fopen(path, "r");
             if (!f) {
-                problem(r, "%s: %s; subtask not scored (the tool stops here)", path, strerror(errno));
+                if (missing[0])
+                    strncat(missing, ", ", sizeof missing - strlen(missing) - 1);
+                strncat(missing, tasks[t], sizeof missing - strlen(missing) - 1);
+                n_missing++;
                 continue;
             }
             struct mme_img {
@@ -1177,6 +1182,9 @@ static jf_status score_mme(const jf_bench_inputs *in, jf_bench_report *r, jf_err
         add_metric(r, lmms ? (type ? "mme_cognition_score" : "mme_perception_score") : (type ? "cognition" : "perception"),
                    total);
     }
+    if (n_missing)
+        problem(r, "%s: %d subtask file%s missing (%s); the sums leave them out (the tool stops at the first)", dir,
+                n_missing, n_missing == 1 ? "" : "s", missing);
     snprintf(r->headline, sizeof r->headline, "%s", lmms ? "mme_perception_score" : "perception");
     return JF_OK;
 }

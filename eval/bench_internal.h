@@ -25,6 +25,18 @@ void jf__pyrandom_seed(jf__pyrandom *r, uint32_t seed);
 uint32_t jf__pyrandom_getrandbits(jf__pyrandom *r, int k); /* 1 ≤ k ≤ 32 */
 size_t jf__pyrandom_randbelow(jf__pyrandom *r, size_t n);  /* what choice() draws */
 
+/* A TSV as pandas.read_csv(sep='\t') reads it (bench_mcq.c). */
+typedef struct jf__table {
+    char **names;
+    int n_cols;
+    char ***rows; /* rows[r][c], NULL past a short row */
+    size_t n_rows;
+} jf__table;
+int jf__read_tsv(const char *path, jf__table *t, jf_error *err);
+void jf__free_table(jf__table *t);
+int jf__col_index(const jf__table *t, const char *name); /* case-insensitive; -1 if absent */
+int jf__pandas_na(const char *s);                         /* one of pandas' NA words (or NULL) */
+
 /* MMBench / SEED-Bench (bench_mcq.c): VLMEvalKit's prediction TSV, circular or vanilla; SEED as
  * LLaVA's script scores it */
 jf_status jf__score_mcq_vlmevalkit(const jf_bench_inputs *in, int circular, jf_bench_report *r, jf_error *err);

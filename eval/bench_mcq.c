@@ -19,12 +19,7 @@
 
 /* ---- a TSV as pandas.read_csv(sep='\t') reads it ---- */
 
-typedef struct table {
-    char **names;
-    int n_cols;
-    char ***rows; /* rows[r][c], NULL past a short row */
-    size_t n_rows;
-} table;
+typedef jf__table table;
 
 /* One field at *p: quoted ("" for a quote) when it starts with a quote; ends at a tab or a line
  * end outside quotes. */
@@ -72,7 +67,7 @@ static char *next_field(const char **p, int *eol)
     return out;
 }
 
-static int read_tsv(const char *path, table *t, jf_error *err)
+int jf__read_tsv(const char *path, table *t, jf_error *err)
 {
     memset(t, 0, sizeof *t);
     uint8_t *buf = NULL;
@@ -117,7 +112,7 @@ static int read_tsv(const char *path, table *t, jf_error *err)
     return 0;
 }
 
-static void free_table(table *t)
+void jf__free_table(table *t)
 {
     for (size_t r = 0; r < t->n_rows; r++) {
         for (int c = 0; c < t->n_cols; c++)
@@ -130,7 +125,7 @@ static void free_table(table *t)
     free(t->names);
 }
 
-static int col_index(const table *t, const char *name)
+int jf__col_index(const table *t, const char *name)
 {
     for (int c = 0; c < t->n_cols; c++)
         if (!strcasecmp(t->names[c], name))
@@ -139,7 +134,7 @@ static int col_index(const table *t, const char *name)
 }
 
 /* pandas' default NA words */
-static int is_na(const char *s)
+int jf__pandas_na(const char *s)
 {
     static const char *const na[] = {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
                                      "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"};
@@ -184,7 +179,7 @@ static char **column_texts(const table *t, int c)
     int all_num = 1, all_int = 1, any_na = 0;
     for (size_t r = 0; r < t->n_rows; r++) {
         const char *s = t->rows[r][c];
-        if (is_na(s)) {
+        if (jf__pandas_na(s)) {
             any_na = 1;
             continue;
         }
@@ -198,7 +193,7 @@ static char **column_texts(const table *t, int c)
     }
     for (size_t r = 0; r < t->n_rows; r++) {
         const char *s = t->rows[r][c];
-        if (is_na(s))
+        if (jf__pandas_na(s))
             continue;
         if (!all_num) {
             out[r] = strdup(s);
@@ -429,19 +424,19 @@ static void report_acc(jf_bench_report *r, const char *prefix, mrow *rows, size_
 jf_status jf__score_mcq_vlmevalkit(const jf_bench_inputs *in, int circular, jf_bench_report *r, jf_error *err)
 {
     table t;
-    if (read_tsv(in->predictions, &t, err))
+    if (jf__read_tsv(in->predictions, &t, err))
         return err->code;
-    int ci = col_index(&t, "index"), cp = col_index(&t, "prediction"), ca = col_index(&t, "answer");
+    int ci = jf__col_index(&t, "index"), cp = jf__col_index(&t, "prediction"), ca = jf__col_index(&t, "answer");
     if (ci < 0 || cp < 0) {
-        free_table(&t);
+        jf__free_table(&t);
         return jf_error_set(err, JF_EFORMAT, "%s: needs the columns index and prediction (VLMEvalKit's prediction TSV)",
                             in->predictions);
     }
     /* answers: from --data (the benchmark TSV, as VLMEvalKit's meta) or the file's own column */
     table meta = {0};
     int have_meta = in->data != NULL;
-    if (have_meta && read_tsv(in->data, &meta, err)) {
-        free_table(&t);
+    if (have_meta && jf__read_tsv(in->data, &meta, err)) {
+        jf__free_table(&t);
         return err->code;
     }
     char **pred = column_texts(&t, cp), **ans = column_texts(&t, ca), **opt[26];
@@ -453,8 +448,8 @@ jf_status jf__score_mcq_vlmevalkit(const jf_bench_inputs *in, int circular, jf_b
                 c = q;
         opt[k] = c >= 0 ? column_texts(&t, c) : NULL;
     }
-    char **cat = column_texts(&t, col_index(&t, "category")), **l2 = column_texts(&t, col_index(&t, "l2-category")),
-         **split = column_texts(&t, col_index(&t, "split"));
+    char **cat = column_texts(&t, jf__col_index(&t, "category")), **l2 = column_texts(&t, jf__col_index(&t, "l2-category")),
+         **split = column_texts(&t, jf__col_index(&t, "split"));
     mrow *rows = calloc(t.n_rows ? t.n_rows : 1, sizeof *rows);
     size_t n = 0;
     for (size_t i = 0; i < t.n_rows; i++) {
@@ -472,7 +467,7 @@ jf_status jf__score_mcq_vlmevalkit(const jf_bench_inputs *in, int circular, jf_b
         m->prediction = pred[i] ? pred[i] : "nan";
         m->answer = ans[i];
         if (have_meta) {
-            int mi = col_index(&meta, "index"), ma = col_index(&meta, "answer");
+            int mi = jf__col_index(&meta, "index"), ma = jf__col_index(&meta, "answer");
             m->answer = NULL;
             for (size_t q = 0; mi >= 0 && ma >= 0 && q < meta.n_rows; q++)
                 if (meta.rows[q][mi] && strtol(meta.rows[q][mi], NULL, 10) == idx)
@@ -567,9 +562,9 @@ jf_status jf__score_mcq_vlmevalkit(const jf_bench_inputs *in, int circular, jf_b
     free_texts(cat, t.n_rows);
     free_texts(l2, t.n_rows);
     free_texts(split, t.n_rows);
-    free_table(&t);
+    jf__free_table(&t);
     if (have_meta)
-        free_table(&meta);
+        jf__free_table(&meta);
     return JF_OK;
 }
 

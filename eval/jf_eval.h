@@ -320,6 +320,35 @@ jf_status jf_bench_score(jf_bench_kind kind, const jf_bench_inputs *in, jf_bench
 const jf_bench_metric *jf_bench_find_metric(const jf_bench_report *r, const char *name);
 void jf_bench_report_free(jf_bench_report *r);
 
+/* ---- answering benchmarks with the built-in model (bench_run.c) ---- */
+typedef struct jf_bench_run_params {
+    jf_bench_protocol protocol; /* whose prompt wording and generation length */
+    const char *data;           /* POPE: label file(s) or folder; MME: the eval tool's question files;
+                                 * MMBench: the benchmark TSV (images inside, base64) */
+    const char *images;         /* POPE: the COCO val2014 folder; MME: the benchmark's image folder */
+    const char *out;            /* predictions in the tool's format: POPE answers.jsonl, MME results
+                                 * folder, MMBench prediction TSV; read back to resume */
+    size_t limit;               /* 0: all */
+    unsigned part_k, part_n;    /* every part_n-th question from part_k */
+    int batch;                  /* questions per batched generation [8] */
+    int max_new_tokens;         /* 0: the protocol's */
+    void (*on_progress)(void *user, size_t done, size_t total);
+    void (*on_problem)(void *user, const char *key, const char *message);
+    void *user;
+} jf_bench_run_params;
+jf_bench_run_params jf_bench_run_default_params(void);
+
+typedef struct jf_bench_run_stats {
+    size_t questions, already_answered, answered, failed;
+    uint64_t new_tokens;
+    double seconds;
+} jf_bench_run_stats;
+
+/* Answers the benchmark's questions that the output does not hold yet (pope, mme, mmbench) and
+ * writes the output; score it with jf_bench_score. */
+jf_status jf_bench_answer(jf_janus *m, jf_bench_kind kind, const jf_bench_run_params *p, jf_bench_run_stats *st,
+                          jf_error *err);
+
 /* The answer normalisations, exposed for tests: vqaEval.py's processPunctuation +
  * processDigitArticle, MMF's EvalAIAnswerProcessor (LLaVA's converter), POPE's no-rule, MME's parser
  * (on the lower-cased answer with its line end). Strings are malloc'd. */

@@ -95,7 +95,7 @@ mkdir mme2 && cp "$b"/mme/*.txt mme2/ && rm mme2/OCR.txt
 [ -n "$(tail -c1 mme2/color.txt)" ] && echo >> mme2/color.txt
 printf 'a.jpg\tq?\tYes\n' >> mme2/color.txt
 expect 1 "MME with a subtask missing and a line short of fields" "$jf" eval bench mme --predictions mme2
-grep -q "OCR.txt" err && grep -q "color.txt:.*3 tab-separated fields" err && ok "the missing file and the bad line named" || { bad "mme bad"; cat err; }
+grep -q "1 subtask file missing (OCR)" err && grep -q "color.txt:.*3 tab-separated fields" err && ok "the missing file and the bad line named" || { bad "mme bad"; cat err; }
 expect 2 "an unknown protocol" "$jf" eval bench pope --protocol nope --data x --predictions y
 expect 2 "a protocol not implemented yet" "$jf" eval bench mme --protocol vlmevalkit --predictions "$b/mme"
 grep -q "not implemented yet" err && ok "said so" || bad "not implemented message"

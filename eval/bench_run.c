@@ -1,0 +1,690 @@
+/* Answering benchmarks with the built-in JanusFlow: the questions read from the benchmark's files,
+ * each image decoded, letterboxed and normalised as the official processor does, the prompt built
+ * as the chosen protocol builds it, answers generated greedily in batches, and the predictions
+ * written in the format the tool reads (so scoring is the same code as for anyone's predictions).
+ * A run that stops is resumed: answers already in the output are kept, only the rest are asked. */
+#include "bench_internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static const char *sv(yajl_val v) { return YAJL_IS_STRING(v) && v->u.string ? v->u.string : ""; }
+
+/* ---- questions ---- */
+
+typedef struct bq {
+    char *key;       /* what identifies the answer in the output (resume) */
+    char *id;        /* question id as written */
+    char *group;     /* POPE split, MME subtask */
+    char *prompt;    /* the full chat prompt */
+    char *question;  /* the question text as the tool writes it back */
+    char *image;     /* image path, or NULL with image_b64 */
+    const char *image_b64;
+    char *line;      /* MME: the question line as read (written back with the answer) */
+    size_t row;      /* MMBench: the TSV row */
+    char *answer;    /* generated (or already in the output) */
+    char error[300];
+} bq;
+
+typedef struct bqs {
+    bq *v;
+    size_t n, cap;
+} bqs;
+
+static bq *bq_add(bqs *l)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 64;
+        l->v = realloc(l->v, l->cap * sizeof *l->v);
+    }
+    bq *q = &l->v[l->n++];
+    memset(q, 0, sizeof *q);
+    return q;
+}
+
+static void bqs_free(bqs *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        bq *q = &l->v[i];
+        free(q->key);
+        free(q->id);
+        free(q->group);
+        free(q->prompt);
+        free(q->question);
+        free(q->image);
+        free(q->line);
+        free(q->answer);
+    }
+    free(l->v);
+}
+
+/* The chat prompt: the protocol's question text after the image tag. VLMEvalKit's Janus wrapper
+ * empties the system prompt and gives "<image_placeholder>" + its text; LLaVA's and lmms-eval's
+ * wordings go into the model's own template with its system prompt (the JanusFlow demo's). */
+static char *chat(const jf_janus *m, jf_bench_protocol proto, const char *text)
+{
+    if (proto == JF_BENCH_OFFICIAL || proto == JF_BENCH_VLMEVALKIT) {
+        /* apply_sft_template: "User: " + content.strip() + "\n\n" + "Assistant:", stripped */
+        size_t n = strlen(text) + 64;
+        char *content = malloc(n), *out = malloc(n + 32);
+        snprintf(content, n, "<image_placeholder>%s", text);
+        char *st = jf__py_strip(content, NULL);
+        snprintf(out, n + 32, "User: %s\n\nAssistant:", st);
+        free(st);
+        free(content);
+        return out;
+    }
+    return jf_janus_chat_prompt(m, text, 1);
+}
+
+static char *concat3(const char *a, const char *b, const char *c)
+{
+    size_t n = strlen(a) + strlen(b) + strlen(c) + 1;
+    char *s = malloc(n);
+    snprintf(s, n, "%s%s%s", a, b, c);
+    return s;
+}
+
+static const char *const SHORT_ANSWER = "\nAnswer the question using a single word or phrase.";
+
+/* POPE: label lines {question_id, image, text, label}, one file or a folder of coco_pope_*.json */
+static int pope_questions(const jf_janus *m, const jf_bench_run_params *p, bqs *out, jf_error *err)
+{
+    char **files = NULL;
+    size_t nf = 0;
+    struct stat sb;
+    if (stat(p->data, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        DIR *d = opendir(p->data);
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+            size_t l = strlen(e->d_name);
+            if (l > 5 && !strcmp(e->d_name + l - 5, ".json") && e->d_name[0] != '.') {
+                files = realloc(files, (nf + 1) * sizeof *files);
+                files[nf++] = concat3(p->data, "/", e->d_name);
+            }
+        }
+        if (d)
+            closedir(d);
+        for (size_t a = 1; a < nf; a++) /* sorted: the splits in name order */
+            for (size_t b = a; b > 0 && strcmp(files[b - 1], files[b]) > 0; b--) {
+                char *t = files[b];
+                files[b] = files[b - 1];
+                files[b - 1] = t;
+            }
+    } else {
+        files = malloc(sizeof *files);
+        files[nf++] = strdup(p->data);
+    }
+    int rc = 0;
+    for (size_t f = 0; f < nf && !rc; f++) {
+        const char *base = strrchr(files[f], '/') ? strrchr(files[f], '/') + 1 : files[f];
+        const char *stem = !strncmp(base, "coco_pope_", 10) ? base + 10 : base;
+        char split[64];
+        snprintf(split, sizeof split, "%.*s", (int)strcspn(stem, "."), stem);
+        FILE *fp = fopen(files[f], "r");
+        if (!fp) {
+            jf_error_set(err, JF_ENOTFOUND, "%s: %s", files[f], strerror(errno));
+            rc = -1;
+            break;
+        }
+        char *line = NULL;
+        size_t cap = 0;
+        int lineno = 0;
+        while (getline(&line, &cap, fp) >= 0) {
+            lineno++;
+            if (!line[strspn(line, " \t\r\n")])
+                continue;
+            char eb[128];
+            yajl_val v = yajl_tree_parse(line, eb, sizeof eb);
+            const char *ip[] = {"question_id", NULL}, *imp[] = {"image", NULL}, *tp[] = {"text", NULL};
+            yajl_val id = v ? yajl_tree_get(v, ip, yajl_t_any) : NULL, im = v ? yajl_tree_get(v, imp, yajl_t_string) : NULL,
+                     tx = v ? yajl_tree_get(v, tp, yajl_t_string) : NULL;
+            if (!id || !im || !tx) {
+                jf_error_set(err, JF_EFORMAT, "%s:%d: a label line needs question_id, image and text", files[f], lineno);
+                yajl_tree_free(v);
+                rc = -1;
+                break;
+            }
+            char idb[64];
+            snprintf(idb, sizeof idb, "%lld", YAJL_IS_INTEGER(id) ? (long long)YAJL_GET_INTEGER(id) : 0);
+            if (YAJL_IS_STRING(id))
+                snprintf(idb, sizeof idb, "%s", YAJL_GET_STRING(id));
+            bq *q = bq_add(out);
+            q->id = strdup(idb);
+            q->group = strdup(split);
+            q->key = concat3(split, "/", idb);
+            q->question = strdup(sv(tx));
+            q->image = concat3(p->images ? p->images : ".", "/", sv(im));
+            /* VLMEvalKit: " Please answer yes or no." removed for POPE; lmms-eval: stripped */
+            char *text;
+            if (p->protocol == JF_BENCH_OFFICIAL || p->protocol == JF_BENCH_VLMEVALKIT) {
+                char *noq = jf__str_replace(q->question, " Please answer yes or no.", "");
+                text = concat3("\n", noq, SHORT_ANSWER);
+                free(noq);
+            } else {
+                char *st = jf__py_strip(q->question, NULL);
+                text = concat3(st, SHORT_ANSWER, "");
+                free(st);
+            }
+            q->prompt = chat(m, p->protocol, text);
+            free(text);
+            yajl_tree_free(v);
+        }
+        free(line);
+        fclose(fp);
+    }
+    for (size_t f = 0; f < nf; f++)
+        free(files[f]);
+    free(files);
+    return rc;
+}
+
+/* MME: the eval tool's question files (<subtask>.txt: image, question, answer) in the data folder;
+ * images under IMAGES/<subtask>/ or IMAGES/<subtask>/images/ */
+static const char *const MME_TASKS[] = {"existence", "count", "position", "color", "posters", "celebrity", "scene",
+                                        "landmark", "artwork", "OCR", "commonsense_reasoning", "numerical_calculation",
+                                        "text_translation", "code_reasoning"};
+
+static int mme_questions(const jf_janus *m, const jf_bench_run_params *p, bqs *out, jf_error *err)
+{
+    for (size_t t = 0; t < sizeof MME_TASKS / sizeof MME_TASKS[0]; t++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s.txt", p->data, MME_TASKS[t]);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        char *line = NULL;
+        size_t cap = 0;
+        int lineno = 0;
+        while (getline(&line, &cap, f) >= 0) {
+            lineno++;
+            line[strcspn(line, "\r\n")] = 0;
+            if (!line[0])
+                continue;
+            char *tab1 = strchr(line, '\t'), *tab2 = tab1 ? strchr(tab1 + 1, '\t') : NULL;
+            if (!tab2) {
+                fclose(f);
+                free(line);
+                return jf_error_set(err, JF_EFORMAT, "%s:%d: needs image, question and answer, tab-separated", path, lineno), -1;
+            }
+            char *tab3 = strchr(tab2 + 1, '\t');
+            if (tab3)
+                *tab3 = 0; /* a results file: its old response is replaced */
+            bq *q = bq_add(out);
+            /* kept as image\0question\0answer\0, written back with the response */
+            size_t total = strlen(line) + 1;
+            *tab1 = 0;
+            *tab2 = 0;
+            q->line = malloc(total);
+            memcpy(q->line, line, total);
+            char idb[600];
+            snprintf(idb, sizeof idb, "%s/%d", MME_TASKS[t], lineno);
+            q->key = strdup(idb);
+            q->id = strdup(idb);
+            q->group = strdup(MME_TASKS[t]);
+            q->question = strdup(tab1 + 1);
+            char img[4096];
+            snprintf(img, sizeof img, "%s/%s/%s", p->images ? p->images : p->data, MME_TASKS[t], line);
+            struct stat sb;
+            if (stat(img, &sb) != 0)
+                snprintf(img, sizeof img, "%s/%s/images/%s", p->images ? p->images : p->data, MME_TASKS[t], line);
+            q->image = strdup(img);
+            /* VLMEvalKit keeps " Please answer yes or no."; lmms-eval replaces it */
+            char *text;
+            if (p->protocol == JF_BENCH_LMMS_EVAL) {
+                char *st = jf__py_strip(q->question, NULL), *r = jf__str_replace(st, " Please answer yes or no.", "");
+                text = concat3(r, SHORT_ANSWER, "");
+                free(st);
+                free(r);
+            } else if (p->protocol == JF_BENCH_LLAVA) {
+                text = concat3(q->question, SHORT_ANSWER, "");
+            } else {
+                text = concat3("\n", q->question, SHORT_ANSWER);
+            }
+            q->prompt = chat(m, p->protocol, text);
+            free(text);
+        }
+        free(line);
+        fclose(f);
+    }
+    if (!out->n)
+        return jf_error_set(err, JF_ENOTFOUND, "%s: no MME question files (<subtask>.txt)", p->data), -1;
+    return 0;
+}
+
+/* MMBench: the benchmark TSV (index, question, hint, A.., image as base64). VLMEvalKit's Janus
+ * prompt: "\nHint: …\n" (or "\n"), the question, "A. …\n" lines, then the instruction. */
+static int mmbench_questions(const jf_janus *m, const jf_bench_run_params *p, jf__table *t, bqs *out, jf_error *err)
+{
+    if (jf__read_tsv(p->data, t, err))
+        return -1;
+    int ci = jf__col_index(t, "index"), cq = jf__col_index(t, "question"), ch = jf__col_index(t, "hint"),
+        cimg = jf__col_index(t, "image");
+    if (ci < 0 || cq < 0 || cimg < 0)
+        return jf_error_set(err, JF_EFORMAT, "%s: needs the columns index, question and image", p->data), -1;
+    for (size_t r = 0; r < t->n_rows; r++) {
+        char **row = t->rows[r];
+        bq *q = bq_add(out);
+        q->id = strdup(row[ci] ? row[ci] : "");
+        q->key = strdup(q->id);
+        q->row = r;
+        q->image_b64 = row[cimg];
+        const char *hint = ch >= 0 && !jf__pandas_na(row[ch]) ? row[ch] : NULL;
+        size_t cap = 4096 + strlen(row[cq] ? row[cq] : "") + (hint ? strlen(hint) : 0);
+        char *text = malloc(cap);
+        size_t o = (size_t)snprintf(text, cap, hint ? "\nHint: %s\n" : "\n", hint);
+        o += (size_t)snprintf(text + o, cap - o, "%s\n", row[cq] ? row[cq] : "");
+        int n_opt = 0;
+        for (int k = 0; k < 26; k++) {
+            char nm[2] = {(char)('A' + k), 0};
+            int c = -1;
+            for (int x = 0; x < t->n_cols; x++)
+                if (!strcmp(t->names[x], nm))
+                    c = x;
+            if (c < 0 || jf__pandas_na(row[c]))
+                continue;
+            size_t need = strlen(row[c]) + 8;
+            if (o + need + 128 > cap)
+                text = realloc(text, cap = (o + need) * 2 + 128);
+            o += (size_t)snprintf(text + o, cap - o, "%s. %s\n", nm, row[c]);
+            n_opt++;
+        }
+        snprintf(text + o, cap - o, "%s",
+                 n_opt ? "\nAnswer with the option's letter from the given choices directly." : "Answer the question directly. ");
+        q->question = strdup(row[cq] ? row[cq] : "");
+        q->prompt = chat(m, p->protocol, text);
+        free(text);
+    }
+    return 0;
+}
+
+/* ---- images ---- */
+
+static int b64_val(int c)
+{
+    return c >= 'A' && c <= 'Z' ? c - 'A' : c >= 'a' && c <= 'z' ? c - 'a' + 26 : c >= '0' && c <= '9' ? c - '0' + 52
+           : c == '+'                                                                                 ? 62
+           : c == '/'                                                                                 ? 63
+                                                                                                      : -1;
+}
+
+static uint8_t *b64_decode(const char *s, size_t *len)
+{
+    size_t n = strlen(s), o = 0;
+    uint8_t *out = malloc(n / 4 * 3 + 3);
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        int v = b64_val((unsigned char)s[i]);
+        if (v < 0)
+            continue; /* padding, line breaks */
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (uint8_t)(acc >> bits);
+        }
+    }
+    *len = o;
+    return out;
+}
+
+static float *pixels_of(jf_janus *m, const uint8_t *data, size_t len, char *msg, size_t msg_len)
+{
+    jf_janus_image_spec spec = jf_janus_image_spec_of(m);
+    uint8_t *rgb = NULL, *box = malloc((size_t)spec.size * spec.size * 3);
+    int w, h;
+    jf_error e = {0};
+    jf_status s = jf_image_decode_rgb(data, len, NULL, &rgb, &w, &h, &e);
+    if (!s)
+        s = jf_image_letterbox(rgb, w, h, spec.size, spec.min_size, spec.background, JF_RESAMPLE_BICUBIC, box, &e);
+    free(rgb);
+    float *px = s ? NULL : malloc((size_t)spec.size * spec.size * 3 * sizeof *px);
+    if (px)
+        jf_janus_image_to_pixels(&spec, box, px);
+    else
+        snprintf(msg, msg_len, "%.200s", e.msg[0] ? e.msg : "out of memory");
+    free(box);
+    return px;
+}
+
+static float *load_pixels(jf_janus *m, bq *q)
+{
+    uint8_t *data = NULL;
+    size_t len = 0, cap = 0;
+    if (q->image) {
+        if (jf__eval_read_file(q->image, &data, &cap, &len) != 0) {
+            snprintf(q->error, sizeof q->error, "%s: %s", q->image, strerror(errno));
+            free(data);
+            return NULL;
+        }
+    } else if (q->image_b64 && !jf__pandas_na(q->image_b64)) {
+        data = b64_decode(q->image_b64, &len);
+    } else {
+        snprintf(q->error, sizeof q->error, "no image");
+        return NULL;
+    }
+    char msg[256];
+    float *px = pixels_of(m, data, len, msg, sizeof msg);
+    if (!px)
+        snprintf(q->error, sizeof q->error, "%s: %s", q->image ? q->image : "the base64 image", msg);
+    free(data);
+    return px;
+}
+
+/* ---- writing the tool's formats ---- */
+
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p == '\n')
+            fputs("\\n", f);
+        else if (*p == '\t')
+            fputs("\\t", f);
+        else if (*p == '\r')
+            fputs("\\r", f);
+        else if (*p < 0x20)
+            fprintf(f, "\\u%04x", *p);
+        else
+            fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+/* A TSV field as pandas writes it: quoted (quotes doubled) when it holds a tab, line end or quote. */
+static void tsv_field(FILE *f, const char *s)
+{
+    if (!strpbrk(s, "\t\n\r\"")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (const char *p = s; *p; p++) {
+        if (*p == '"')
+            fputc('"', f);
+        fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+static int write_out(jf_bench_kind kind, const jf_bench_run_params *p, const bqs *l, const jf__table *t, jf_error *err)
+{
+    char tmp[4200];
+    if (kind == JF_BENCH_MME) {
+        mkdir(p->out, 0777);
+        for (size_t k = 0; k < sizeof MME_TASKS / sizeof MME_TASKS[0]; k++) {
+            int any = 0;
+            for (size_t i = 0; i < l->n; i++)
+                any |= !strcmp(l->v[i].group, MME_TASKS[k]);
+            if (!any)
+                continue;
+            snprintf(tmp, sizeof tmp, "%s/%s.txt.part", p->out, MME_TASKS[k]);
+            FILE *f = fopen(tmp, "w");
+            if (!f)
+                return jf_error_set(err, JF_EIO, "%s: %s", tmp, strerror(errno)), -1;
+            for (size_t i = 0; i < l->n; i++) {
+                const bq *q = &l->v[i];
+                if (strcmp(q->group, MME_TASKS[k]) || !q->answer)
+                    continue;
+                /* one line per response, as the tool's readme asks: line ends become spaces */
+                char *a0 = jf__str_replace(q->answer, "\r", " "), *a1 = jf__str_replace(a0, "\n", " "), *a2 = jf__str_replace(a1, "\t", " ");
+                free(a0);
+                const char *img = q->line, *qt = img + strlen(img) + 1, *gt = qt + strlen(qt) + 1;
+                fprintf(f, "%s\t%s\t%s\t%s\n", img, qt, gt, a2);
+                free(a1);
+                free(a2);
+            }
+            int bad = ferror(f);
+            if (fclose(f) || bad)
+                return jf_error_set(err, JF_EIO, "%s: write failed", tmp), -1;
+            char fin[4200];
+            snprintf(fin, sizeof fin, "%s/%s.txt", p->out, MME_TASKS[k]);
+            if (rename(tmp, fin))
+                return jf_error_set(err, JF_EIO, "%s: %s", fin, strerror(errno)), -1;
+        }
+        return 0;
+    }
+    snprintf(tmp, sizeof tmp, "%s.part", p->out);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return jf_error_set(err, JF_EIO, "%s: %s", tmp, strerror(errno)), -1;
+    if (kind == JF_BENCH_POPE) {
+        /* LLaVA's answers.jsonl, with the split as "category" (so every protocol can score it) */
+        for (size_t i = 0; i < l->n; i++) {
+            const bq *q = &l->v[i];
+            if (!q->answer)
+                continue;
+            fprintf(f, "{\"question_id\": %s, \"prompt\": ", q->id);
+            json_str(f, q->prompt);
+            fputs(", \"text\": ", f);
+            json_str(f, q->answer);
+            fputs(", \"category\": ", f);
+            json_str(f, q->group);
+            fputs(", \"model_id\": \"jf-janusflow\"}\n", f);
+        }
+    } else {
+        /* VLMEvalKit's prediction TSV: the benchmark's columns but the image, and prediction */
+        int cimg = jf__col_index(t, "image");
+        int first = 1;
+        for (int c = 0; c < t->n_cols; c++) {
+            if (c == cimg)
+                continue;
+            fputs(first ? "" : "\t", f);
+            tsv_field(f, t->names[c]);
+            first = 0;
+        }
+        fputs("\tprediction\n", f);
+        for (size_t i = 0; i < l->n; i++) {
+            const bq *q = &l->v[i];
+            if (!q->answer)
+                continue;
+            first = 1;
+            for (int c = 0; c < t->n_cols; c++) {
+                if (c == cimg)
+                    continue;
+                fputs(first ? "" : "\t", f);
+                tsv_field(f, t->rows[q->row][c] ? t->rows[q->row][c] : "");
+                first = 0;
+            }
+            fputc('\t', f);
+            tsv_field(f, q->answer);
+            fputc('\n', f);
+        }
+    }
+    int bad = ferror(f);
+    if (fclose(f) || bad)
+        return jf_error_set(err, JF_EIO, "%s: write failed", tmp), -1;
+    if (rename(tmp, p->out))
+        return jf_error_set(err, JF_EIO, "%s: %s", p->out, strerror(errno)), -1;
+    return 0;
+}
+
+/* Answers already in the output (resume): POPE lines by split/id, MME lines by subtask/line,
+ * MMBench rows by index. */
+static void read_done(jf_bench_kind kind, const jf_bench_run_params *p, bqs *l)
+{
+    if (kind == JF_BENCH_POPE) {
+        FILE *f = fopen(p->out, "r");
+        char *line = NULL;
+        size_t cap = 0;
+        while (f && getline(&line, &cap, f) >= 0) {
+            char eb[64];
+            yajl_val v = yajl_tree_parse(line, eb, sizeof eb);
+            const char *ip[] = {"question_id", NULL}, *tp[] = {"text", NULL}, *cp[] = {"category", NULL};
+            yajl_val id = v ? yajl_tree_get(v, ip, yajl_t_any) : NULL, tx = v ? yajl_tree_get(v, tp, yajl_t_string) : NULL,
+                     ca = v ? yajl_tree_get(v, cp, yajl_t_string) : NULL;
+            if (id && tx && ca) {
+                char key[256];
+                snprintf(key, sizeof key, "%s/%lld", sv(ca), YAJL_IS_INTEGER(id) ? (long long)YAJL_GET_INTEGER(id) : 0);
+                for (size_t i = 0; i < l->n; i++)
+                    if (!l->v[i].answer && !strcmp(l->v[i].key, key))
+                        l->v[i].answer = strdup(sv(tx));
+            }
+            yajl_tree_free(v);
+        }
+        free(line);
+        if (f)
+            fclose(f);
+    } else if (kind == JF_BENCH_MME) {
+        for (size_t i = 0; i < l->n; i++) {
+            bq *q = &l->v[i];
+            char path[4200];
+            snprintf(path, sizeof path, "%s/%s.txt", p->out, q->group);
+            FILE *f = fopen(path, "r");
+            if (!f)
+                continue;
+            char *line = NULL;
+            size_t cap = 0;
+            const char *img = q->line, *qt = img + strlen(img) + 1;
+            while (getline(&line, &cap, f) >= 0) {
+                line[strcspn(line, "\r\n")] = 0;
+                char *t1 = strchr(line, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL, *t3 = t2 ? strchr(t2 + 1, '\t') : NULL;
+                if (!t3)
+                    continue;
+                *t1 = *t2 = 0;
+                if (!strcmp(line, img) && !strcmp(t1 + 1, qt)) {
+                    q->answer = strdup(t3 + 1);
+                    break;
+                }
+            }
+            free(line);
+            fclose(f);
+        }
+    } else {
+        jf__table t;
+        jf_error e;
+        if (jf__read_tsv(p->out, &t, &e))
+            return;
+        int ci = jf__col_index(&t, "index"), cp = jf__col_index(&t, "prediction");
+        for (size_t r = 0; ci >= 0 && cp >= 0 && r < t.n_rows; r++)
+            for (size_t i = 0; i < l->n; i++)
+                if (!l->v[i].answer && t.rows[r][ci] && t.rows[r][cp] && !strcmp(l->v[i].key, t.rows[r][ci]))
+                    l->v[i].answer = strdup(t.rows[r][cp]);
+        jf__free_table(&t);
+    }
+}
+
+jf_bench_run_params jf_bench_run_default_params(void)
+{
+    jf_bench_run_params p;
+    memset(&p, 0, sizeof p);
+    p.batch = 8;
+    return p;
+}
+
+/* The protocols' generation lengths (lmms-eval's task files; LLaVA's model_vqa_loader: 128;
+ * VLMEvalKit's Janus wrapper: 2048). */
+static int default_max_new(jf_bench_kind kind, jf_bench_protocol proto)
+{
+    if (proto == JF_BENCH_LMMS_EVAL)
+        return kind == JF_BENCH_MME ? 16 : kind == JF_BENCH_POPE ? 128 : 1024;
+    if (proto == JF_BENCH_LLAVA)
+        return 128;
+    return 2048;
+}
+
+jf_status jf_bench_answer(jf_janus *m, jf_bench_kind kind, const jf_bench_run_params *p, jf_bench_run_stats *st,
+                          jf_error *err)
+{
+    memset(st, 0, sizeof *st);
+    if (!p->data || !p->out)
+        return jf_error_set(err, JF_EARG, "bench: the benchmark's files (--data) and the output (--out) are needed");
+    if (kind != JF_BENCH_POPE && kind != JF_BENCH_MME && kind != JF_BENCH_MMBENCH)
+        return jf_error_set(err, JF_EARG, "%s: answering with the built-in model is implemented for pope, mme and mmbench",
+                            jf_bench_name(kind));
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    bqs l = {0};
+    jf__table t = {0};
+    int rc = kind == JF_BENCH_POPE ? pope_questions(m, p, &l, err)
+             : kind == JF_BENCH_MME ? mme_questions(m, p, &l, err)
+                                    : mmbench_questions(m, p, &t, &l, err);
+    if (rc) {
+        bqs_free(&l);
+        jf__free_table(&t);
+        return err->code ? err->code : JF_EFORMAT;
+    }
+    read_done(kind, p, &l);
+    /* --part K/N takes every N-th question; --limit the first N of those */
+    size_t *todo = malloc((l.n + 1) * sizeof *todo), n_todo = 0, taken = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        if (p->part_n > 1 && i % p->part_n != p->part_k)
+            continue;
+        if (p->limit && taken >= p->limit)
+            break;
+        taken++;
+        st->questions++;
+        if (l.v[i].answer)
+            st->already_answered++;
+        else
+            todo[n_todo++] = i;
+    }
+    jf_gen_params gp = jf_gen_default_params();
+    gp.max_new_tokens = p->max_new_tokens > 0 ? p->max_new_tokens : default_max_new(kind, p->protocol);
+    gp.temperature = 0;
+    int bs = p->batch > 0 ? p->batch : 8;
+    jf_status status = JF_OK;
+    for (size_t b = 0; b < n_todo && status == JF_OK; b += (size_t)bs) {
+        size_t nb = n_todo - b < (size_t)bs ? n_todo - b : (size_t)bs;
+        jf_janus_request *req = calloc(nb, sizeof *req);
+        float **px = calloc(nb, sizeof *px);
+        size_t *map = calloc(nb, sizeof *map), nr = 0;
+        for (size_t k = 0; k < nb; k++) {
+            bq *q = &l.v[todo[b + k]];
+            if (!(px[k] = load_pixels(m, q))) {
+                st->failed++;
+                if (p->on_problem)
+                    p->on_problem(p->user, q->key, q->error);
+                continue;
+            }
+            req[nr].prompt = q->prompt;
+            req[nr].images = (const float *const *)&px[k];
+            req[nr].n_images = 1;
+            map[nr++] = todo[b + k];
+        }
+        jf_model_error me;
+        if (nr && jf_janus_generate_batch(m, req, nr, &gp, &me))
+            status = jf_error_set(err, JF_ENOMEM, "generation: %s", me.msg);
+        for (size_t k = 0; k < nr && status == JF_OK; k++) {
+            bq *q = &l.v[map[k]];
+            if (req[k].status) {
+                snprintf(q->error, sizeof q->error, "%s", req[k].error);
+                st->failed++;
+                if (p->on_problem)
+                    p->on_problem(p->user, q->key, q->error);
+            } else {
+                q->answer = jf_tokenizer_decode(jf_janus_tokenizer(m), req[k].out_ids, req[k].n_out, 1);
+                st->answered++;
+                st->new_tokens += req[k].n_out;
+            }
+            free(req[k].out_ids);
+        }
+        for (size_t k = 0; k < nb; k++)
+            free(px[k]);
+        free(px);
+        free(req);
+        free(map);
+        /* the output is rewritten after every batch, whole and in the benchmark's order: a run
+         * killed here loses at most the batch in flight */
+        if (status == JF_OK && write_out(kind, p, &l, &t, err))
+            status = err->code;
+        if (p->on_progress)
+            p->on_progress(p->user, b + nb, n_todo);
+    }
+    if (status == JF_OK && !n_todo && write_out(kind, p, &l, &t, err))
+        status = err->code;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    st->seconds = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    free(todo);
+    bqs_free(&l);
+    jf__free_table(&t);
+    return status;
+}

@@ -1,0 +1,65 @@
+#!/bin/bash
+# jf eval bench --model: benchmarks answered by the built-in model (a tiny random JanusFlow made
+# here), written in the tools' formats, resumed after a stop, split in parts, and scored by the
+# same code as anyone's predictions.
+source "$(dirname "$0")/cli_lib.sh"
+cd "$work"
+"$jf" model random tiny >/dev/null
+/usr/bin/python3 - <<'PY'
+import base64, io, json, os
+from PIL import Image
+os.makedirs("coco", exist_ok=True); os.makedirs("pope", exist_ok=True)
+for i in range(4):
+    Image.new("RGB", (40 + 8 * i, 32), (50 * i, 90, 200 - 40 * i)).save(f"coco/COCO_val2014_{i:012d}.jpg")
+for split in ["adversarial", "random"]:
+    with open(f"pope/coco_pope_{split}.json", "w") as f:
+        for k in range(6):
+            f.write(json.dumps({"question_id": k + 1, "image": f"COCO_val2014_{k % 4:012d}.jpg",
+                                "text": f"Is there a thing{k} in the image?", "label": "yes" if k % 2 == 0 else "no"}) + "\n")
+rows = ["index\tquestion\thint\tA\tB\tC\tanswer\tcategory\tl2-category\tsplit\timage"]
+for i in range(3):
+    b = io.BytesIO(); Image.new("RGB", (30, 30 + 10 * i), (10, 200, 10 * i)).save(b, "PNG")
+    for k in range(3):
+        rows.append(f"{i + 1 + k * 1000000}\tWhat is it?\t{'nan' if i else 'a hint'}\tx{k}\ty{k}\tz{k}\t{'ABC'[(i + k) % 3]}"
+                    f"\tcat{i}\tl2\tdev\t{base64.b64encode(b.getvalue()).decode()}")
+open("mmb.tsv", "w").write("\n".join(rows) + "\n")
+PY
+
+expect 0 "answer POPE (two splits) with the tiny model" "$jf" eval bench pope --model tiny --data pope --images coco --out a.jsonl --max-new-tokens 5 --json
+cp out run.json
+[ "$(wc -l < a.jsonl)" = 12 ] && ok "12 answers written" || bad "answer count"
+head -1 a.jsonl | grep -q '"prompt": "User: <image_placeholder>\\nIs there a thing0 in the image?\\nAnswer the question using a single word or phrase.\\n\\nAssistant:"' \
+  && ok "VLMEvalKit's Janus prompt (no system prompt)" || { bad "vlmevalkit prompt"; head -1 a.jsonl; }
+grep -q '"category": "adversarial"' a.jsonl && grep -q '"category": "random"' a.jsonl && ok "each answer carries its split" || bad "categories"
+expect 0 "the same file scored on its own" "$jf" eval bench pope --data pope --predictions a.jsonl --json
+/usr/bin/python3 -c "import json,sys; a=json.load(open('run.json'))['metrics']; b=json.load(open('out'))['metrics']; sys.exit(a!=b)" \
+  && ok "answer-and-score equals scoring the written predictions" || bad "scores differ"
+
+# resume: a complete output asks nothing; a cut one asks only what is missing, with the same answers
+expect 0 "rerun" "$jf" eval bench pope --model tiny --data pope --images coco --out a.jsonl --max-new-tokens 5
+grep -q "answered 0 of 12 questions (12 already" out && ok "nothing asked twice" || { bad "rerun"; head -1 out; }
+cp a.jsonl full.jsonl; head -7 full.jsonl > a.jsonl
+expect 0 "resume after a stop" "$jf" eval bench pope --model tiny --data pope --images coco --out a.jsonl --max-new-tokens 5 --batch 2
+grep -q "answered 5 of 12 questions (7 already" out && cmp -s a.jsonl full.jsonl && ok "the 5 missing answered; the file equals an uninterrupted run (batch 2 vs 8)" \
+  || { bad "resume"; head -1 out; diff a.jsonl full.jsonl | head -4; }
+
+# parts and limit
+expect 1 "part 1/2, limit 2 (a part scores incomplete: said, exit 1)" "$jf" eval bench pope --model tiny --data pope --images coco --out p.jsonl --max-new-tokens 5 --part 1/2 --limit 2
+[ "$(wc -l < p.jsonl)" = 2 ] && head -1 p.jsonl | grep -q '"question_id": 2' && ok "every second question from the second, two of them" || { bad "part"; cat p.jsonl; }
+
+# the llava protocol's wording in the model's template (its system prompt)
+expect 0 "llava prompt" "$jf" eval bench pope --protocol llava --model tiny --data pope/coco_pope_random.json --images coco --out l.jsonl --max-new-tokens 3
+grep -q '"prompt": "You are a helpful' l.jsonl && ok "the model's system prompt with LLaVA's question" || bad "llava prompt"
+
+# MMBench: images inside the TSV (base64), predictions as VLMEvalKit's TSV
+expect 1 "answer MMBench (random answers match no option: said, exit 1)" "$jf" eval bench mmbench --model tiny --data mmb.tsv --out mmb_pred.tsv --max-new-tokens 4 --json
+head -1 mmb_pred.tsv | grep -q "prediction" && [ "$(wc -l < mmb_pred.tsv)" = 10 ] && ! grep -q "image" <(head -1 mmb_pred.tsv) \
+  && ok "9 rows with prediction, no image column" || { bad "mmbench output"; head -2 mmb_pred.tsv | cut -c1-200; }
+grep -q '"dev/Overall"' out && ok "scored circular" || bad "mmbench scored"
+
+# a missing image: named, counted, exit 1; the others answered
+rm coco/COCO_val2014_000000000003.jpg
+expect 1 "an image missing" "$jf" eval bench pope --model tiny --data pope/coco_pope_random.json --images coco --out m.jsonl --max-new-tokens 3
+grep -q "COCO_val2014_000000000003.jpg" err && grep -q "1 failed" out && ok "named and counted" || { bad "missing image"; cat err out | head; }
+expect 2 "a benchmark the model does not answer yet" "$jf" eval bench gqa --model tiny --data pope --out x.json
+exit $((fails > 0))
