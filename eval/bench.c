@@ -488,15 +488,23 @@ static double exact_mean_thirds(int c1, int c2, int c3, int n)
     unsigned __int128 s = A * (unsigned)(c1 + 2 * c2) + ((unsigned __int128)(unsigned)c3 << 54);
     if (!s || n <= 0)
         return 0;
-    /* m = s·2^e / n with 2^52 ≤ m < 2^53, rounded half to even; the value is m·2^-(e+54) */
+    /* m = s·2^e / n with 2^52 ≤ m < 2^53, rounded half to even; the value is m·2^-(e+54). For
+     * e < 0 the divisor is scaled instead of the sum, so no bit is dropped. */
     int e = 0;
-    while ((s << e) / (unsigned)n >= ((unsigned __int128)1 << 53))
-        e--;
-    while (e < 60 && (s << e) / (unsigned)n < ((unsigned __int128)1 << 52))
-        e++;
-    unsigned __int128 num = e >= 0 ? s << e : s >> -e; /* e < 0 would drop bits: not reached for these sums */
-    unsigned __int128 m = num / (unsigned)n, rem = num % (unsigned)n;
-    if (2 * rem > (unsigned)n || (2 * rem == (unsigned)n && (m & 1)))
+    unsigned __int128 num, den;
+    for (;;) {
+        num = e >= 0 ? s << e : s;
+        den = e >= 0 ? (unsigned __int128)(unsigned)n : (unsigned __int128)(unsigned)n << -e;
+        unsigned __int128 q = num / den;
+        if (q >= ((unsigned __int128)1 << 53))
+            e--;
+        else if (q < ((unsigned __int128)1 << 52) && e < 60)
+            e++;
+        else
+            break;
+    }
+    unsigned __int128 m = num / den, rem = num % den;
+    if (2 * rem > den || (2 * rem == den && (m & 1)))
         m++;
     return ldexp((double)m, -(e + 54));
 }
