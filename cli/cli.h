@@ -62,6 +62,11 @@ double now_seconds(void);
 /* Prints "jf CMD: message" to stderr and returns the exit code for the status. */
 int fail(const char *cmd, const jf_error *err);
 int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* --part K/N (0 <= K < N), or "slurm": K and N of the Slurm array task running this process
+ * (SLURM_ARRAY_TASK_ID − SLURM_ARRAY_TASK_MIN, SLURM_ARRAY_TASK_COUNT). 0, or -1 with the reason
+ * in msg. */
+int parse_part(const char *arg, unsigned *k, unsigned *n, char *msg, size_t msg_len);
 /* Parses an unsigned size with optional K/M/G/T suffix (powers of 1024). */
 int parse_size(const char *s, uint64_t *out);
 int parse_u64(const char *s, uint64_t *out);

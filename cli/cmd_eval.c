@@ -536,7 +536,8 @@ static const char T2I_HELP[] =
     "  --clip DIR               a Hugging Face CLIP directory: also the CLIP score; --clip-kind K\n"
     "                           (torchmetrics, default; hessel; cosine)\n"
     "  --steps N, --cfg W, --seed S   sampling (defaults 30, 2, 0: the paper's settings)\n"
-    "  --part K/N               generate prompts I with I %% N == K only, no scoring\n"
+    "  --part K/N               generate prompts I with I %% N == K only, no scoring (--part slurm:\n"
+    "                           K and N of the Slurm array task)\n"
     "  --score-only             no generation: score the images already in DS\n"
     "  --threads N, --json, --quiet\n";
 
@@ -595,10 +596,10 @@ static int eval_t2i(int argc, char **argv)
                 return usage_error("eval t2i", "bad --seed %s", optarg);
             break;
         case O_PART: {
+            char msg[200];
             unsigned k, n;
-            char extra;
-            if (sscanf(optarg, "%u/%u%c", &k, &n, &extra) != 2 || n == 0 || k >= n)
-                return usage_error("eval t2i", "--part needs K/N with 0 <= K < N, e.g. 3/8");
+            if (parse_part(optarg, &k, &n, msg, sizeof msg))
+                return usage_error("eval t2i", "%s", msg);
             gp.part_k = k;
             gp.part_n = n;
             parted = 1;
@@ -889,12 +890,9 @@ static int eval_bench(int argc, char **argv)
         case 'b': rp.batch = atoi(optarg); break;
         case 'n': rp.max_new_tokens = atoi(optarg); break;
         case 'k': {
-            unsigned k, n;
-            char extra;
-            if (sscanf(optarg, "%u/%u%c", &k, &n, &extra) != 2 || !n || k >= n)
-                return usage_error("eval bench", "--part K/N with K < N");
-            rp.part_k = k;
-            rp.part_n = n;
+            char msg[200];
+            if (parse_part(optarg, &rp.part_k, &rp.part_n, msg, sizeof msg))
+                return usage_error("eval bench", "%s", msg);
             break;
         }
         default: return EXIT_USAGE;

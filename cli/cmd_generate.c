@@ -41,7 +41,8 @@ static const char HELP[] =
     "  --quality Q          JPEG at quality Q (1..100) instead of PNG\n"
     "  --truncate           8-bit as the JanusFlow demo (truncate); default rounds as save_image\n"
     "  --match-reference    round the timestep and dt to bf16 as the official bf16 demo does\n"
-    "  --part K/N           prompts I with I %% N == K (0-based), for job arrays\n"
+    "  --part K/N           prompts I with I %% N == K (0-based), for job arrays (--part slurm: from\n"
+    "                       the Slurm array task)\n"
     "  --threads N          worker threads (default: all cores)\n"
     "  --json               one JSON line per image (and per failed prompt), then a summary line\n"
     "  --quiet              no progress, no summary on stderr\n"
@@ -137,10 +138,10 @@ int cmd_generate(int argc, char **argv)
         case 'T': p.truncate = 1; break;
         case 'R': p.t2i.match_reference = 1; break;
         case 'p': {
+            char msg[200];
             unsigned k, n;
-            char extra;
-            if (sscanf(optarg, "%u/%u%c", &k, &n, &extra) != 2 || n == 0 || k >= n)
-                return usage_error("generate", "--part needs K/N with 0 <= K < N, e.g. 3/8");
+            if (parse_part(optarg, &k, &n, msg, sizeof msg))
+                return usage_error("generate", "%s", msg);
             p.part_k = k;
             p.part_n = n;
             break;

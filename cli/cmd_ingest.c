@@ -33,7 +33,8 @@ static const char HELP[] =
     "                       manifest's folder)\n"
     "  --captions FILE      JSON/JSONL captions joined to SA-1B images by file name or id\n"
     "  --threads N          decode workers (default: all cores)\n"
-    "  --part K/N           take part K (0-based) of N: every N-th tar, and every N-th manifest record\n"
+    "  --part K/N           take part K (0-based) of N: every N-th tar, and every N-th manifest record;\n"
+    "  --part slurm         K and N from the Slurm array task (SLURM_ARRAY_TASK_ID, _COUNT)\n"
     "  --min-side PX        drop images whose shorter side is smaller\n"
     "  --max-aspect R       drop images with long/short side ratio above R\n"
     "  --max-pixels N       refuse larger images before decoding (default 178956970)\n"
@@ -199,12 +200,9 @@ int cmd_ingest(int argc, char **argv)
             p.threads = (int)v;
             break;
         case 'p': {
-            unsigned k, n;
-            char extra;
-            if (sscanf(optarg, "%u/%u%c", &k, &n, &extra) != 2 || n == 0 || k >= n)
-                return usage_error("ingest", "--part needs K/N with 0 <= K < N, e.g. 3/8");
-            p.part_k = k;
-            p.part_n = n;
+            char msg[200];
+            if (parse_part(optarg, &p.part_k, &p.part_n, msg, sizeof msg))
+                return usage_error("ingest", "%s", msg);
             break;
         }
         case 'm':

@@ -345,3 +345,31 @@ char *read_text_file(const char *path, size_t *len)
         *len = n;
     return buf;
 }
+
+int parse_part(const char *arg, unsigned *k, unsigned *n, char *msg, size_t msg_len)
+{
+    char extra;
+    if (!strcmp(arg, "slurm")) {
+        const char *id = getenv("SLURM_ARRAY_TASK_ID"), *count = getenv("SLURM_ARRAY_TASK_COUNT"),
+                   *min = getenv("SLURM_ARRAY_TASK_MIN");
+        if (!id || !count) {
+            snprintf(msg, msg_len, "--part slurm: not in a Slurm array task (SLURM_ARRAY_TASK_ID / _COUNT unset)");
+            return -1;
+        }
+        long i = strtol(id, NULL, 10), c = strtol(count, NULL, 10), m = min ? strtol(min, NULL, 10) : 0;
+        if (c <= 0 || i - m < 0 || i - m >= c) {
+            /* a sparse array (--array=0,5,9) has ids that are not 0..count-1 from its minimum */
+            snprintf(msg, msg_len, "--part slurm: task %ld of an array of %ld from %ld is not in 0..%ld (use --array=M-N)", i,
+                     c, m, c - 1);
+            return -1;
+        }
+        *k = (unsigned)(i - m);
+        *n = (unsigned)c;
+        return 0;
+    }
+    if (sscanf(arg, "%u/%u%c", k, n, &extra) != 2 || *n == 0 || *k >= *n) {
+        snprintf(msg, msg_len, "--part needs K/N with 0 <= K < N (e.g. 3/8), or slurm");
+        return -1;
+    }
+    return 0;
+}

@@ -10,7 +10,8 @@ build_pkgs=(gcc g++ make cmake pkg-config libarchive-dev libsqlite3-dev libjpeg6
 # command-line tools (baselines and interchange checks), and Python's tarfile as an independent
 # WebDataset reader; numpy reads the .npz files jf writes; PIL and scipy compute imagehash's pHash
 # on the photo-like set made at test time (tests/reference/phash_photos.py).
-test_pkgs=(clang libclang-rt-14-dev zstd sqlite3 tar python3 python3-numpy python3-pil python3-scipy)
+# slurm-wlm and munge: a real single-node Slurm cluster for the job-array tests (started by the test).
+test_pkgs=(clang libclang-rt-14-dev zstd sqlite3 tar python3 python3-numpy python3-pil python3-scipy slurm-wlm munge)
 
 # Benchmarks add the baselines they compare against: djpeg, Python with PIL and PyTorch, bc, and nginx as a
 # local image server for the download benchmark.

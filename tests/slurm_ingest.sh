@@ -1,0 +1,74 @@
+#!/bin/bash
+# jf ingest as a Slurm job array on a real single-node cluster (tests/slurm/cluster.sh): four
+# tasks with --part slurm, each into its own dataset, merged with `jf shard merge`; the merged
+# dataset equals a single-process ingest (every key, index column and record byte). One task is
+# cancelled while it runs and resubmitted alone; the rerun completes the job.
+# Skipped (77) where Slurm cannot run (not root, not installed).
+source "$(dirname "$0")/cli_lib.sh"
+source "$src/tests/slurm/cluster.sh"
+cd "$work"
+trap 'cluster_stop; rm -rf "$work"' EXIT
+cluster_start; rc=$?
+[ $rc = 0 ] || exit $rc
+
+"$jf" demo --dir d --data-only --quiet >/dev/null 2>&1 || { bad "sample set"; exit 1; }
+in="d/input/laion/00000.tar d/input/sa1b/sa_000000.tar d/input/sharegpt4v/sharegpt4v_demo.json d/input/text/corpus.jsonl"
+root=d/input/sharegpt4v/data
+expect 1 "single-process ingest (the planted damage: exit 1)" "$jf" ingest single $in --image-root $root --quiet
+
+# the array: task 2 waits on a marker the first time (a task still running when it is cancelled)
+cat > task.sh <<SH
+#!/bin/bash
+if [ "\$SLURM_ARRAY_TASK_ID" = 2 ] && [ ! -e "$work/marker" ]; then touch "$work/marker"; sleep 300; fi
+"$jf" ingest "$work/part_\$SLURM_ARRAY_TASK_ID" $in --image-root $root --part \${PART:-slurm} --quiet
+# ingest's exit 1 means "samples went" (the planted damage): the task itself succeeded
+[ \$? -le 1 ]
+SH
+chmod +x task.sh
+job=$(sbatch --parsable --array=0-3 -o "$work/log_%a.txt" -D "$work" task.sh) || { bad "sbatch"; exit 1; }
+ok "array job $job submitted"
+for _ in $(seq 1 600); do
+  left=$(squeue -h -j "$job" -o %i 2>/dev/null | wc -l)
+  running2=$(squeue -h -j "${job}_2" -t R -o %i 2>/dev/null | wc -l)
+  [ "$left" = 1 ] && [ "$running2" = 1 ] && break
+  sleep 0.2
+done
+scancel "${job}_2" && ok "task 2 cancelled while it ran" || bad "scancel"
+for _ in $(seq 1 300); do [ -z "$(squeue -h -j "$job" 2>/dev/null)" ] && break; sleep 0.2; done
+[ -e part_0/index.sqlite ] && [ -e part_1/index.sqlite ] && [ -e part_3/index.sqlite ] && ok "tasks 0, 1, 3 done" || bad "tasks done"
+[ -e part_2/index.sqlite ] && bad "task 2 should not have written" || ok "task 2 left nothing"
+grep -q "ingested" log_0.txt 2>/dev/null || [ ! -s log_0.txt ] && ok "task logs per task" || bad "logs"
+
+# only the failed task again, as the same part of four
+PART=2/4 sbatch --wait --export=ALL --array=2 -o "$work/log_rerun_%a.txt" -D "$work" task.sh >/dev/null && ok "task 2 resubmitted alone" \
+  || { bad "rerun"; cat log_rerun_2.txt; }
+expect 0 "merge the four parts" "$jf" shard merge merged part_0 part_1 part_2 part_3 --json
+
+dump() { # every sample's index columns and the sha1 of its record bytes, by key
+  /usr/bin/python3 - "$1" <<'PY'
+import hashlib, os, sqlite3, sys
+ds = sys.argv[1]
+db = sqlite3.connect(os.path.join(ds, "index.sqlite"))
+paths = dict(db.execute("SELECT id, path FROM shards"))
+cols = "key, kind, length, width, height, image_format, image_bytes, caption_len, content_hash, phash, orig_id, n_turns"
+for row in db.execute(f"SELECT {cols}, shard_id, offset FROM samples ORDER BY key"):
+    *vals, shard, off = row
+    p = paths[shard] if os.path.isabs(paths[shard]) else os.path.join(ds, paths[shard])
+    with open(p, "rb") as f:
+        f.seek(off)
+        h = hashlib.sha1(f.read(row[2])).hexdigest()
+    print("|".join(map(str, vals)), h)
+PY
+}
+dump single > a.txt; dump merged > b.txt
+n=$(wc -l < a.txt)
+[ "$n" -gt 20 ] && cmp -s a.txt b.txt && ok "merged = single-process: $n samples, index columns and record bytes" \
+  || { bad "merged differs from single"; diff a.txt b.txt | head -5; }
+# the documented template: the array, then the merge after it (--dependency=afterok)
+JF="$jf" "$src/scripts/slurm/ingest.sh" "$work/tpl" 3 $in -- --image-root $root > tpl.txt && ok "scripts/slurm/ingest.sh submitted" \
+  || { bad "template"; cat tpl.txt; }
+merge=$(grep -o "merge job [0-9]*" tpl.txt | grep -o "[0-9]*$")
+for _ in $(seq 1 600); do [ -z "$(squeue -h 2>/dev/null)" ] && break; sleep 0.2; done
+dump tpl > c.txt
+cmp -s a.txt c.txt && ok "its merged dataset = single-process" || { bad "template result"; cat "$work/tpl.parts/logs/"*.txt | tail -5; }
+exit $((fails > 0))
