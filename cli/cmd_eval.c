@@ -11,6 +11,8 @@
 static const char HELP[] =
     "usage: jf eval fid A B [options]        FID (and KID with --kid) between two image sets\n"
     "       jf eval stats SOURCE OUT.npz [options]   FID statistics of one set, as pytorch-fid saves them\n"
+    "       jf eval stats SOURCE PART.npz --part K/N|slurm   the statistics of every N-th image (a job array)\n"
+    "       jf eval stats --merge OUT.npz PART.npz...   the parts merged exactly (each part once, same protocol)\n"
     "       jf eval clipscore SOURCE --model DIR [options]   CLIP score of (image, caption) pairs\n"
     "       jf eval t2i --model DIR --vae DIR --prompts FILE --work DS [options]   text-to-image protocol\n"
     "       jf eval bench NAME --predictions P [--data D] [--protocol P] [--json]   score an understanding\n"
@@ -156,7 +158,7 @@ static int join_gigagan_value(int argc, char **argv)
 static int parse_opts(int argc, char **argv, eval_opts *o, int *first_pos)
 {
     enum { O_MODE = 1000, O_GIGA, O_WEIGHTS, O_KID, O_KIDSUB, O_KIDSIZE, O_KIDSEED, O_STRICT, O_SAVE, O_LIMIT, O_BATCH,
-           O_THREADS, O_JSON, O_QUIET, O_HELP };
+           O_THREADS, O_JSON, O_QUIET, O_HELP, O_PARTS };
     static const struct option opts[] = {
         {"mode", required_argument, 0, O_MODE},       {"gigagan", optional_argument, 0, O_GIGA},
         {"weights", required_argument, 0, O_WEIGHTS}, {"kid", no_argument, 0, O_KID},
@@ -165,7 +167,8 @@ static int parse_opts(int argc, char **argv, eval_opts *o, int *first_pos)
         {"save-stats", required_argument, 0, O_SAVE}, {"limit", required_argument, 0, O_LIMIT},
         {"batch", required_argument, 0, O_BATCH},     {"threads", required_argument, 0, O_THREADS},
         {"json", no_argument, 0, O_JSON},             {"quiet", no_argument, 0, O_QUIET},
-        {"help", no_argument, 0, O_HELP},             {0, 0, 0, 0}};
+        {"help", no_argument, 0, O_HELP},             {"part", required_argument, 0, O_PARTS},
+        {0, 0, 0, 0}};
     static char wbuf[4096];
     memset(o, 0, sizeof *o);
     o->p.mode = JF_FID_CLEAN;
@@ -208,6 +211,12 @@ static int parse_opts(int argc, char **argv, eval_opts *o, int *first_pos)
             break;
         case O_STRICT: o->strict = 1; break;
         case O_SAVE: o->save_stats = optarg; break;
+        case O_PARTS: {
+            char msg[200];
+            if (parse_part(optarg, &o->p.part_k, &o->p.part_n, msg, sizeof msg))
+                return usage_error("eval", "%s", msg);
+            break;
+        }
         case O_LIMIT:
             if (parse_u64(optarg, &o->p.limit))
                 return usage_error("eval", "bad --limit %s", optarg);
@@ -336,8 +345,55 @@ static int eval_fid(int argc, char **argv)
     return rc;
 }
 
+/* jf eval stats --merge OUT.npz PART.npz...: the parts of one job into its statistics. */
+static int eval_stats_merge(int argc, char **argv, int json, int quiet)
+{
+    if (argc < 2)
+        return usage_error("eval stats", "usage: jf eval stats --merge OUT.npz PART.npz...");
+    size_t n = (size_t)argc - 1;
+    jf_fid_stats *st = calloc(n, sizeof *st), out;
+    jf_stats_part *pt = calloc(n, sizeof *pt);
+    jf_error err = {0};
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++)
+        if (jf_npz_read_stats_part(argv[1 + i], &st[i], &pt[i], &err))
+            rc = fail("eval", &err);
+    if (!rc && jf_fid_stats_merge(st, pt, (const char *const *)argv + 1, n, &out, &err))
+        rc = fail("eval", &err);
+    if (!rc) {
+        if (jf_npz_write_stats(argv[0], &out, &err))
+            rc = fail("eval", &err);
+        else if (json)
+            printf("{\"out\": \"%s\", \"parts\": %zu, \"n\": %llu, \"protocol\": %s}\n", argv[0], n,
+                   (unsigned long long)out.n, pt[0].protocol);
+        else if (!quiet)
+            printf("%zu parts, %llu images -> %s\n", n, (unsigned long long)out.n, argv[0]);
+        jf_fid_stats_free(&out);
+    }
+    for (size_t i = 0; i < n; i++)
+        jf_fid_stats_free(&st[i]);
+    free(st);
+    free(pt);
+    return rc;
+}
+
 static int eval_stats(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--merge")) {
+            int json = 0, quiet = 0, m = 0;
+            char **rest = malloc((size_t)argc * sizeof *rest);
+            for (int k = 1; k < argc; k++)
+                if (!strcmp(argv[k], "--json"))
+                    json = 1;
+                else if (!strcmp(argv[k], "--quiet"))
+                    quiet = 1;
+                else if (k != i)
+                    rest[m++] = argv[k];
+            int rc = eval_stats_merge(m, rest, json, quiet);
+            free(rest);
+            return rc;
+        }
     eval_opts o;
     argc = join_gigagan_value(argc, argv);
     int pos, rc = parse_opts(argc, argv, &o, &pos);
@@ -347,8 +403,43 @@ static int eval_stats(int argc, char **argv)
         return usage_error("eval stats", "usage: jf eval stats SOURCE OUT.npz");
     side a = {argv[pos], 0, {0}, {0}, 0};
     jf_inception *net = NULL;
-    rc = load_side(&net, &o, &a, "images");
     jf_error err = {0};
+    if (o.p.part_n > 1) {
+        /* one part of a job array: features of every part_n-th image, saved as a part */
+        jf_model_error me = {0};
+        if (jf_inception_load(o.weights, &net, &me)) {
+            fprintf(stderr, "jf eval: %s\n", me.msg);
+            return me.code ? (int)me.code : 3;
+        }
+        cli_opts co = {o.json, o.quiet};
+        progress pg;
+        progress_init(&pg, "images", &co);
+        jf_fid_params p = o.p;
+        p.progress = on_progress;
+        p.user = &pg;
+        jf_status s = jf_fid_features(net, a.spec, &p, &a.fs, &err);
+        progress_done(&pg);
+        jf_stats_part part = {o.p.part_k, o.p.part_n, s ? 0 : a.fs.n, ""};
+        snprintf(part.protocol, sizeof part.protocol,
+                 "{\"mode\": \"%s\", \"gigagan\": %d, \"weights\": \"%s\", \"source\": \"%.600s\"}",
+                 jf_fid_mode_name(o.p.mode), o.p.gigagan_size, jf_inception_weights_hash(net), a.spec);
+        if (s || jf_fid_stats_part(a.fs.feats, a.fs.n, 2048, &a.st, &err) ||
+            jf_npz_write_stats_part(argv[pos + 1], &a.st, &part, &err))
+            rc = fail("eval", &err);
+        if (!rc && !o.quiet && !o.json)
+            printf("%s: part %u of %u, %zu images (%s mode) -> %s\n", a.spec, part.k, part.parts, a.fs.n,
+                   jf_fid_mode_name(o.p.mode), argv[pos + 1]);
+        if (!rc && o.json)
+            printf("{\"source\": \"%s\", \"part\": [%u, %u], \"n\": %zu, \"undecodable\": %llu, \"out\": \"%s\"}\n",
+                   a.spec, part.k, part.parts, a.fs.n, (unsigned long long)a.fs.undecodable, argv[pos + 1]);
+        if (!rc && a.fs.undecodable)
+            rc = EXIT_PROBLEMS;
+        jf_feature_set_free(&a.fs);
+        jf_fid_stats_free(&a.st);
+        jf_inception_free(net);
+        return rc;
+    }
+    rc = load_side(&net, &o, &a, "images");
     if (!rc && jf_npz_write_stats(argv[pos + 1], &a.st, &err))
         rc = fail("eval", &err);
     if (!rc) {

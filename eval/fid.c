@@ -44,6 +44,7 @@ jf_status jf_fid_features(jf_inception *net, const char *source, const jf_fid_pa
     uint64_t total = jf_image_source_total(src);
     if (p->limit && (!total || total > p->limit))
         total = p->limit;
+    uint64_t index = 0; /* the image's position in the source, for --part */
     while (!s && (!p->limit || out->seen < p->limit)) {
         jf_image_item it;
         s = jf_image_source_next(src, &it, err);
@@ -53,6 +54,8 @@ jf_status jf_fid_features(jf_inception *net, const char *source, const jf_fid_pa
         }
         if (s)
             break;
+        if (p->part_n > 1 && index++ % p->part_n != p->part_k)
+            continue; /* another part's image: not decoded */
         out->seen++;
         uint8_t *rgb = NULL;
         int w, h;

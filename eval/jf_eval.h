@@ -66,6 +66,7 @@ typedef struct jf_fid_params {
     int gigagan_size;   /* > 0: centre crop + Lanczos to this size first (the Janus T2I protocol, 256) */
     int batch;          /* images per network call (default 16) */
     uint64_t limit;     /* stop after this many images (0 = all) */
+    unsigned part_k, part_n; /* part_n > 1: only images I (source order) with I % part_n == part_k */
     void (*progress)(void *user, uint64_t done, uint64_t total);
     void *user;
 } jf_fid_params;
@@ -184,6 +185,27 @@ jf_status jf_npz_read_stats(const char *path, jf_fid_stats *stats, float **feats
                             jf_error *err);
 /* Writes mu and sigma as float64, like np.savez_compressed(path, mu=mu, sigma=sigma). */
 jf_status jf_npz_write_stats(const char *path, const jf_fid_stats *stats, jf_error *err);
+
+/* ---- statistics in parts (job arrays) ----
+ * A part file is an ordinary statistics .npz (mu, sigma of its images; zeros when it has fewer
+ * than two) with two more members: jf_part.npy [k, parts, n] and jf_protocol.txt (what made the
+ * features: mode, crop, weights hash, source). Parts merge exactly (Chan et al.'s pairwise
+ * update of means and co-moments, in double): the merged mu and sigma equal one run over all
+ * the images to rounding. */
+typedef struct jf_stats_part {
+    unsigned k, parts;
+    uint64_t n;
+    char protocol[1024];
+} jf_stats_part;
+/* The statistics of n feature rows (any n, even 0 or 1) as a part. */
+jf_status jf_fid_stats_part(const float *features, size_t n, int dims, jf_fid_stats *out, jf_error *err);
+jf_status jf_npz_write_stats_part(const char *path, const jf_fid_stats *stats, const jf_stats_part *part, jf_error *err);
+/* A part file's statistics and part record (JF_EFORMAT when the file is not a part). */
+jf_status jf_npz_read_stats_part(const char *path, jf_fid_stats *stats, jf_stats_part *part, jf_error *err);
+/* Merges parts 0..parts-1 of one job: every part exactly once (a missing or repeated part is
+ * named), all with the same protocol and part count. */
+jf_status jf_fid_stats_merge(const jf_fid_stats *stats, const jf_stats_part *parts, const char *const *names, size_t n,
+                             jf_fid_stats *out, jf_error *err);
 /* A float32 or float64 .npy array of up to 4 dimensions (C order) → float32 values (malloc'd)
  * and its shape (unused dimensions 1). */
 jf_status jf_npy_read_f32(const char *path, float **values, uint64_t shape[4], int *ndim, jf_error *err);

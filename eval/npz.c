@@ -274,16 +274,11 @@ jf_status jf_npy_write_f32(const char *path, const float *v, size_t rows, size_t
     return s;
 }
 
-jf_status jf_npz_write_stats(const char *path, const jf_fid_stats *stats, jf_error *err)
+/* The zip of named members, written beside the target and renamed: a reader never sees half a
+ * file. */
+static jf_status write_npz(const char *path, const char *const *names, uint8_t *const *bufs, const size_t *lens, int count,
+                           jf_error *err)
 {
-    size_t d = (size_t)stats->dims, l1, l2;
-    uint8_t *mu = make_npy(stats->mu, d, 0, 1, &l1), *sg = make_npy(stats->sigma, d, d, 2, &l2);
-    if (!mu || !sg) {
-        free(mu);
-        free(sg);
-        return jf_error_set(err, JF_ENOMEM, "out of memory");
-    }
-    /* written beside the target, then renamed: a reader never sees half a file */
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.partial", path);
     struct archive *a = archive_write_new();
@@ -292,10 +287,7 @@ jf_status jf_npz_write_stats(const char *path, const jf_fid_stats *stats, jf_err
     jf_status s = JF_OK;
     if (archive_write_open_filename(a, tmp) != ARCHIVE_OK)
         s = jf_error_set(err, JF_EIO, "%s: %s", tmp, archive_error_string(a));
-    const char *names[2] = {"mu.npy", "sigma.npy"};
-    uint8_t *bufs[2] = {mu, sg};
-    size_t lens[2] = {l1, l2};
-    for (int k = 0; !s && k < 2; k++) {
+    for (int k = 0; !s && k < count; k++) {
         struct archive_entry *e = archive_entry_new();
         archive_entry_set_pathname(e, names[k]);
         archive_entry_set_size(e, (la_int64_t)lens[k]);
@@ -309,13 +301,92 @@ jf_status jf_npz_write_stats(const char *path, const jf_fid_stats *stats, jf_err
     if (archive_write_close(a) != ARCHIVE_OK && !s)
         s = jf_error_set(err, JF_EIO, "%s: %s", tmp, archive_error_string(a));
     archive_write_free(a);
-    free(mu);
-    free(sg);
     if (!s && rename(tmp, path) != 0)
         s = jf_error_set(err, JF_EIO, "%s: cannot rename into place", path);
     if (s)
         remove(tmp);
     return s;
+}
+
+static jf_status write_stats(const char *path, const jf_fid_stats *stats, const jf_stats_part *part, jf_error *err)
+{
+    size_t d = (size_t)stats->dims, lens[4];
+    uint8_t *bufs[4] = {make_npy(stats->mu, d, 0, 1, &lens[0]), make_npy(stats->sigma, d, d, 2, &lens[1]), NULL, NULL};
+    const char *names[4] = {"mu.npy", "sigma.npy", "jf_part.npy", "jf_protocol.txt"};
+    int count = 2;
+    if (part) {
+        double rec[3] = {part->k, part->parts, (double)part->n};
+        bufs[2] = make_npy(rec, 3, 0, 1, &lens[2]);
+        lens[3] = strlen(part->protocol);
+        bufs[3] = (uint8_t *)strdup(part->protocol);
+        count = 4;
+    }
+    jf_status s = JF_OK;
+    for (int k = 0; k < count; k++)
+        if (!bufs[k])
+            s = jf_error_set(err, JF_ENOMEM, "out of memory");
+    if (!s)
+        s = write_npz(path, names, bufs, lens, count, err);
+    for (int k = 0; k < 4; k++)
+        free(bufs[k]);
+    return s;
+}
+
+jf_status jf_npz_write_stats(const char *path, const jf_fid_stats *stats, jf_error *err)
+{
+    return write_stats(path, stats, NULL, err);
+}
+
+jf_status jf_npz_write_stats_part(const char *path, const jf_fid_stats *stats, const jf_stats_part *part, jf_error *err)
+{
+    return write_stats(path, stats, part, err);
+}
+
+jf_status jf_npz_read_stats_part(const char *path, jf_fid_stats *stats, jf_stats_part *part, jf_error *err)
+{
+    memset(part, 0, sizeof *part);
+    jf_status s = jf_npz_read_stats(path, stats, NULL, NULL, NULL, err);
+    if (s)
+        return s;
+    struct archive *a = archive_read_new();
+    archive_read_support_format_zip(a);
+    archive_read_support_filter_none(a);
+    int found = 0;
+    if (archive_read_open_filename(a, path, 1 << 16) == ARCHIVE_OK) {
+        struct archive_entry *e;
+        while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+            const char *nm = archive_entry_pathname(e);
+            if (nm && !strcmp(nm, "jf_part.npy")) {
+                uint8_t buf[512];
+                la_ssize_t got = archive_read_data(a, buf, sizeof buf);
+                npy arr;
+                if (got > 0 && parse_npy(path, nm, buf, (size_t)got, &arr, err) == JF_OK) {
+                    if (arr.ndim == 1 && arr.shape[0] == 3) {
+                        part->k = (unsigned)at(&arr, 0);
+                        part->parts = (unsigned)at(&arr, 1);
+                        part->n = (uint64_t)at(&arr, 2);
+                        found |= 1;
+                    }
+                    free(arr.data);
+                }
+            } else if (nm && !strcmp(nm, "jf_protocol.txt")) {
+                la_ssize_t got = archive_read_data(a, part->protocol, sizeof part->protocol - 1);
+                if (got >= 0) {
+                    part->protocol[got] = 0;
+                    found |= 2;
+                }
+            } else {
+                archive_read_data_skip(a);
+            }
+        }
+    }
+    archive_read_free(a);
+    if (found != 3 || !part->parts || part->k >= part->parts) {
+        jf_fid_stats_free(stats);
+        return jf_error_set(err, JF_EFORMAT, "%s: not a statistics part (jf eval stats --part writes them)", path);
+    }
+    stats->n = part->n;
+    return JF_OK;
 }
 
 jf_status jf_npy_read_f32(const char *path, float **values, uint64_t shape[4], int *ndim, jf_error *err)

@@ -295,3 +295,98 @@ done:
     free(vals);
     return s;
 }
+
+/* ---- statistics in parts ---- */
+
+jf_status jf_fid_stats_part(const float *features, size_t n, int dims, jf_fid_stats *out, jf_error *err)
+{
+    if (n >= 2)
+        return jf_fid_stats_compute(features, n, dims, out, err);
+    memset(out, 0, sizeof *out);
+    size_t d = (size_t)dims;
+    out->dims = dims;
+    out->n = n;
+    out->mu = calloc(d, sizeof *out->mu);
+    out->sigma = calloc(d * d, sizeof *out->sigma);
+    if (!out->mu || !out->sigma) {
+        jf_fid_stats_free(out);
+        return jf_error_set(err, JF_ENOMEM, "out of memory");
+    }
+    for (size_t k = 0; n == 1 && k < d; k++)
+        out->mu[k] = features[k];
+    return JF_OK;
+}
+
+jf_status jf_fid_stats_merge(const jf_fid_stats *stats, const jf_stats_part *parts, const char *const *names, size_t n,
+                             jf_fid_stats *out, jf_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!n)
+        return jf_error_set(err, JF_EARG, "no parts to merge");
+    unsigned total = parts[0].parts;
+    int dims = stats[0].dims;
+    for (size_t i = 0; i < n; i++) {
+        if (parts[i].parts != total)
+            return jf_error_set(err, JF_EARG, "%s is part %u of %u, %s of %u: not the same job", names[i], parts[i].k,
+                                parts[i].parts, names[0], total);
+        if (strcmp(parts[i].protocol, parts[0].protocol))
+            return jf_error_set(err, JF_EARG, "%s was made differently from %s (%s vs %s): refused", names[i], names[0],
+                                parts[i].protocol, parts[0].protocol);
+        if (stats[i].dims != dims)
+            return jf_error_set(err, JF_EARG, "%s has %d dimensions, %s %d", names[i], stats[i].dims, names[0], dims);
+        for (size_t j = 0; j < i; j++)
+            if (parts[j].k == parts[i].k)
+                return jf_error_set(err, JF_EARG, "%s and %s are both part %u of %u (overlapping parts)", names[j], names[i],
+                                    parts[i].k, total);
+    }
+    if (n != total) {
+        char missing[512] = "";
+        for (unsigned k = 0; k < total; k++) {
+            int have = 0;
+            for (size_t i = 0; i < n; i++)
+                have |= parts[i].k == k;
+            if (!have && strlen(missing) < sizeof missing - 16)
+                snprintf(missing + strlen(missing), sizeof missing - strlen(missing), "%s%u", missing[0] ? ", " : "", k);
+        }
+        return jf_error_set(err, JF_EARG, "parts %s of %u are missing", missing, total);
+    }
+    size_t d = (size_t)dims;
+    uint64_t N = 0;
+    for (size_t i = 0; i < n; i++)
+        N += parts[i].n;
+    if (N < 2)
+        return jf_error_set(err, JF_EARG, "statistics need at least 2 images (the parts hold %llu)", (unsigned long long)N);
+    out->dims = dims;
+    out->n = N;
+    out->mu = calloc(d, sizeof *out->mu);
+    out->sigma = calloc(d * d, sizeof *out->sigma);
+    double *dm = malloc(d * sizeof *dm);
+    if (!out->mu || !out->sigma || !dm) {
+        free(dm);
+        jf_fid_stats_free(out);
+        return jf_error_set(err, JF_ENOMEM, "out of memory");
+    }
+    /* μ = Σ nᵢ μᵢ / N;  M₂ = Σ [ (nᵢ − 1) Σᵢ + nᵢ (μᵢ − μ)(μᵢ − μ)ᵀ ];  Σ = M₂ / (N − 1) */
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < d; k++)
+            out->mu[k] += (double)parts[i].n * stats[i].mu[k];
+    for (size_t k = 0; k < d; k++)
+        out->mu[k] /= (double)N;
+    for (size_t i = 0; i < n; i++) {
+        if (!parts[i].n)
+            continue;
+        double w = parts[i].n > 1 ? (double)(parts[i].n - 1) : 0;
+        for (size_t k = 0; k < d * d; k++)
+            out->sigma[k] += w * stats[i].sigma[k];
+        for (size_t k = 0; k < d; k++)
+            dm[k] = stats[i].mu[k] - out->mu[k];
+        cblas_dsyr(CblasRowMajor, CblasUpper, (int)d, (double)parts[i].n, dm, 1, out->sigma, (int)d);
+    }
+    for (size_t r = 0; r < d; r++)
+        for (size_t k = r; k < d; k++) {
+            double v = out->sigma[r * d + k] / (double)(N - 1);
+            out->sigma[r * d + k] = out->sigma[k * d + r] = v;
+        }
+    free(dm);
+    return JF_OK;
+}

@@ -61,6 +61,32 @@ mkdir -p "$work/imgs_bad" && find "$work/imgs" -name '*.jpg' | sort | head -2 | 
 printf 'not a jpeg' > "$work/imgs_bad/zzz_broken.jpg"
 expect 1 "eval counts an undecodable image" $jf eval stats "$work/imgs_bad" "$work/c.npz" --weights "$w" --quiet
 grep -q "zzz_broken.jpg" "$work/err" && ok "the undecodable image is named" || bad "undecodable image not named"
+# statistics in parts (job arrays): three parts of five images merged equal one run over them
+# (one image per network call, so that every image's features are the same bytes in both: BLAS
+# results may change with the batch's row count); a missing, repeated or differently made part
+# is refused
+mkdir -p "$work/imgs5" && find "$work/imgs" -name '*.jpg' | sort | head -5 | xargs -I{} cp {} "$work/imgs5/"
+expect 0 "stats of five images" $jf eval stats "$work/imgs5" "$work/all.npz" --weights "$w" --batch 1 --quiet
+for k in 0 1 2; do
+  expect 0 "stats part $k/3" $jf eval stats "$work/imgs5" "$work/p$k.npz" --weights "$w" --part $k/3 --batch 1 --quiet
+done
+expect 0 "merge the parts" $jf eval stats --merge "$work/merged.npz" "$work/p2.npz" "$work/p0.npz" "$work/p1.npz" --json
+grep -q '"n": 5' "$work/out" && ok "5 images in the merged statistics" || { bad "merged n"; cat "$work/out"; }
+/usr/bin/python3 -c "
+import numpy as np, sys
+a, b = np.load('$work/all.npz'), np.load('$work/merged.npz')
+dm = np.abs(a['mu'] - b['mu']).max() / np.abs(a['mu']).max(); ds = np.abs(a['sigma'] - b['sigma']).max() / np.abs(a['sigma']).max()
+print(f'    relative difference: mu {dm:.2e}, sigma {ds:.2e}')
+sys.exit(0 if dm < 1e-12 and ds < 1e-12 else 1)" && ok "merged = one run, to rounding" || bad "merged statistics differ"
+expect 2 "a part missing" $jf eval stats --merge "$work/m2.npz" "$work/p0.npz" "$work/p2.npz"
+grep -q "parts 1 of 3 are missing" "$work/err" && ok "the missing part named" || { bad "missing part"; cat "$work/err"; }
+expect 2 "a part twice" $jf eval stats --merge "$work/m2.npz" "$work/p0.npz" "$work/p0.npz" "$work/p1.npz"
+grep -q "overlapping parts" "$work/err" && ok "overlap refused" || bad "overlap"
+expect 0 "a part in another mode" $jf eval stats "$work/imgs5" "$work/q1.npz" --weights "$w" --part 1/3 --mode pytorch-fid --quiet
+expect 2 "parts made differently" $jf eval stats --merge "$work/m2.npz" "$work/p0.npz" "$work/q1.npz" "$work/p2.npz"
+grep -q "made differently" "$work/err" && ok "a different mode refused" || bad "protocol check"
+expect 6 "plain statistics are not parts" $jf eval stats --merge "$work/m2.npz" "$work/all.npz"
+grep -q "not a statistics part" "$work/err" && ok "said so" || bad "not a part message"
 expect 2 "eval --kid with .npz is a usage error" $jf eval fid "$work/a.npz" "$work/imgs" --kid --weights "$w"
 expect 2 "eval unknown mode" $jf eval fid "$work/imgs" "$work/imgs" --mode bicubic
 expect 9 "eval without weights names the file" $jf eval fid "$work/imgs" "$work/imgs" --weights "$work/none.pth"
