@@ -226,16 +226,6 @@ typedef struct choice {
     const char *text;
 } choice;
 
-static size_t cp_count(const char *s)
-{
-    size_t n = 0;
-    for (size_t i = 0; s[i];) {
-        jf__utf8_next(s, &i);
-        n++;
-    }
-    return n;
-}
-
 /* The letter, "Z", or "" when nothing can be inferred. */
 static const char *can_infer(const char *answer, const choice *ch, int nch, char out[2])
 {
@@ -312,8 +302,8 @@ static const char *can_infer(const char *answer, const choice *ch, int nch, char
     /* can_infer_text: not longer than twice the options' text; exactly one option inside */
     size_t total = 0;
     for (int k = 0; k < nch; k++)
-        total += cp_count(ch[k].text);
-    if (cp_count(low) <= 2 * total) {
+        total += jf__utf8_count(ch[k].text);
+    if (jf__utf8_count(low) <= 2 * total) {
         int cands = 0;
         char L = 0;
         for (int k = 0; k < nch; k++) {

@@ -213,16 +213,6 @@ static void pl_free(plist *l)
     memset(l, 0, sizeof *l);
 }
 
-static size_t cp_len(const char *s)
-{
-    size_t n = 0;
-    for (size_t i = 0; s[i];) {
-        jf__utf8_next(s, &i);
-        n++;
-    }
-    return n;
-}
-
 /* normalize_str: a number (commas removed) rounded to 2 decimals; else lower case, a single
  * character padded with a space on either side (two entries). */
 static void normalize_str(const char *string, plist *out)
@@ -234,7 +224,7 @@ static void normalize_str(const char *string, plist *out)
         pl_add_num(out, jf__py_round(x, 2));
     } else {
         char *low = jf__py_lower(s);
-        if (cp_len(low) == 1) {
+        if (jf__utf8_count(low) == 1) {
             char a[16], b[16];
             snprintf(a, sizeof a, " %s", low);
             snprintf(b, sizeof b, "%s ", low);
@@ -318,7 +308,7 @@ static void parse_open_response(const char *response, plist *out)
                 continue;
             char *cand = after_last(line, ind[k]);
             /* "if not shortest_key_response": an empty one counts as none */
-            if (!shortest || !*shortest || cp_len(cand) < cp_len(shortest)) {
+            if (!shortest || !*shortest || jf__utf8_count(cand) < jf__utf8_count(shortest)) {
                 free(shortest);
                 shortest = cand;
             } else {

@@ -13,6 +13,8 @@ char *jf__html_unescape(const char *text);
 /* ---- Python's string and float behaviour (pytext.c) ---- */
 /* The next code point of UTF-8 text at *i (advanced); a byte that starts no sequence as itself. */
 int32_t jf__utf8_next(const char *s, size_t *i);
+/* len() of a str: its code points. */
+size_t jf__utf8_count(const char *s);
 int jf__py_is_space(int32_t c);   /* str.isspace() of one character */
 int jf__py_is_decimal(int32_t c); /* re's \d on str patterns (Unicode Nd) */
 char *jf__py_lower(const char *s);

@@ -25,6 +25,16 @@ int jf__py_is_decimal(int32_t c)
     return c > 0x7F && utf8proc_category(c) == UTF8PROC_CATEGORY_ND;
 }
 
+size_t jf__utf8_count(const char *s)
+{
+    size_t n = 0;
+    for (size_t i = 0; s[i];) {
+        jf__utf8_next(s, &i);
+        n++;
+    }
+    return n;
+}
+
 int32_t jf__utf8_next(const char *s, size_t *i)
 {
     utf8proc_int32_t cp;
