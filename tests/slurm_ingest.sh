@@ -16,10 +16,11 @@ in="d/input/laion/00000.tar d/input/sa1b/sa_000000.tar d/input/sharegpt4v/shareg
 root=d/input/sharegpt4v/data
 expect 1 "single-process ingest (the planted damage: exit 1)" "$jf" ingest single $in --image-root $root --quiet
 
-# the array: task 2 waits on a marker the first time (a task still running when it is cancelled)
+# the array: task 2 sleeps the first time (a task still running when it is cancelled; it leaves a
+# marker once its script runs); the resubmission (RERUN) does not
 cat > task.sh <<SH
 #!/bin/bash
-if [ "\$SLURM_ARRAY_TASK_ID" = 2 ] && [ ! -e "$work/marker" ]; then touch "$work/marker"; sleep 300; fi
+if [ "\$SLURM_ARRAY_TASK_ID" = 2 ] && [ -z "\${RERUN:-}" ]; then touch "$work/marker"; sleep 120; fi
 "$jf" ingest "$work/part_\$SLURM_ARRAY_TASK_ID" $in --image-root $root --part \${PART:-slurm} --quiet
 # ingest's exit 1 means "samples went" (the planted damage): the task itself succeeded
 [ \$? -le 1 ]
@@ -27,10 +28,10 @@ SH
 chmod +x task.sh
 job=$(sbatch --parsable --array=0-3 -o "$work/log_%a.txt" -D "$work" task.sh) || { bad "sbatch"; exit 1; }
 ok "array job $job submitted"
+# cancelled once it is really running (its script started), and the others are done
 for _ in $(seq 1 600); do
   left=$(squeue -h -j "$job" -o %i 2>/dev/null | wc -l)
-  running2=$(squeue -h -j "${job}_2" -t R -o %i 2>/dev/null | wc -l)
-  [ "$left" = 1 ] && [ "$running2" = 1 ] && break
+  [ "$left" = 1 ] && [ -e marker ] && break
   sleep 0.2
 done
 scancel "${job}_2" && ok "task 2 cancelled while it ran" || bad "scancel"
@@ -40,7 +41,7 @@ for _ in $(seq 1 300); do [ -z "$(squeue -h -j "$job" 2>/dev/null)" ] && break; 
 grep -q "ingested" log_0.txt 2>/dev/null || [ ! -s log_0.txt ] && ok "task logs per task" || bad "logs"
 
 # only the failed task again, as the same part of four
-PART=2/4 sbatch --wait --export=ALL --array=2 -o "$work/log_rerun_%a.txt" -D "$work" task.sh >/dev/null && ok "task 2 resubmitted alone" \
+RERUN=1 PART=2/4 sbatch --wait --export=ALL --array=2 -o "$work/log_rerun_%a.txt" -D "$work" task.sh >/dev/null && ok "task 2 resubmitted alone" \
   || { bad "rerun"; cat log_rerun_2.txt; }
 expect 0 "merge the four parts" "$jf" shard merge merged part_0 part_1 part_2 part_3 --json
 

@@ -7,6 +7,16 @@
 # cluster_start returns 77 (skip) with the reason when slurm or munge cannot run here.
 
 cluster_start() {
+  # a cluster a killed test left behind (its trap did not run) holds the ports: stopped first
+  local old
+  for old in /tmp/jf-slurm.*/run; do
+    [ -d "$old" ] || continue
+    for f in "$old"/slurmd.pid "$old"/slurmctld.pid "$old"/munged.pid; do
+      [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
+    done
+    sleep 0.5
+    rm -rf "$(dirname "$old")"
+  done
   SLURM_DIR=$(mktemp -d /tmp/jf-slurm.XXXXXX)
   chmod 0755 "$SLURM_DIR"
   mkdir -p "$SLURM_DIR"/{state,spool,log,run,munge-log}
