@@ -66,7 +66,8 @@ static jf_image_status check_jpeg(const uint8_t *data, size_t size, const jf_ima
     jf__jpeg_err e;
     JSAMPARRAY rows = NULL;
     c.err = jf__jpeg_err_init(&e);
-    jf_image_status st = JF_IMAGE_OK;
+    /* volatile: set after setjmp and read after a longjmp (otherwise indeterminate there) */
+    volatile jf_image_status st = JF_IMAGE_OK;
     /* The frame header is read first without libjpeg, which refuses sides over 65500 with a
      * generic error: a bomb should be called a bomb. */
     const char *fmt;
@@ -187,7 +188,8 @@ static jf_image_status check_png(const uint8_t *data, size_t size, const jf_imag
     src.n = size;
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &src, png_on_error, png_on_warning);
     png_infop pinfo = png ? png_create_info_struct(png) : NULL;
-    png_bytep row = NULL;
+    /* volatile: set after setjmp and read after a longjmp (otherwise indeterminate there) */
+    png_bytep volatile row = NULL;
     jf_image_status st = JF_IMAGE_OK;
     if (!png || !pinfo) {
         png_destroy_read_struct(&png, &pinfo, NULL);

@@ -618,8 +618,9 @@ static uint8_t *png_rgb(const uint8_t *data, size_t size, const uint8_t bg[3], i
     char msg[200] = "";
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, msg, png_fail, png_quiet);
     png_infop info = png ? png_create_info_struct(png) : NULL;
-    uint8_t *out = NULL, *rgba = NULL;
-    png_bytep *rows = NULL;
+    /* volatile: set after setjmp and freed after a longjmp (otherwise indeterminate there) */
+    uint8_t *volatile out = NULL, *volatile rgba = NULL;
+    png_bytep *volatile rows = NULL;
     png_mem m = {data, size, 0};
     if (!info) {
         snprintf(detail, n, "png: out of memory");
