@@ -910,7 +910,7 @@ static const char BENCH_HELP[] =
     "\n"
     "With the built-in model (pope, mme, mmbench):\n"
     "  jf eval bench NAME --model DIR --data D [--images DIR] --out P [--protocol P] [--limit N]\n"
-    "         [--part K/N] [--batch N] [--max-new-tokens N]\n"
+    "         [--part K/N] [--batch N] [--max-new-tokens N] [--no-shared-prefix]\n"
     "  answers the questions P does not hold yet (a killed run resumes), greedy, in batches, with the\n"
     "  prompt of the protocol (official/vlmevalkit: VLMEvalKit's Janus wrapper — empty system prompt,\n"
     "  \"\\n\" + question + \"\\nAnswer the question using a single word or phrase.\", POPE without\n"
@@ -919,6 +919,10 @@ static const char BENCH_HELP[] =
     "  2048, LLaVA 128, lmms-eval POPE 128 / MME 16); writes P in the tool's format (POPE answers.jsonl\n"
     "  with the split as category, MME results folder, MMBench prediction TSV), then scores it.\n"
     "  --images: POPE's COCO val2014 folder, MME's image folder (default: --data); MMBench's are inside.\n"
+    "  The questions about one image in a batch share its prefill (one SigLIP pass, one prefill of the\n"
+    "  prompt up to the image; each question then adds its own tokens): answers then differ from a\n"
+    "  whole-prompt prefill by float rounding and never depend on the batch size;\n"
+    "  --no-shared-prefix prefills every question whole.\n"
     "\n"
     "Not implemented yet: vlmevalkit scoring for VQAv2/POPE/MME/GQA/MMMU, lmms-eval for GQA, MMMU,\n"
     "MMBench and SEED; the model on VQAv2, GQA, SEED and MMMU; shared-prefix reuse across an image's\n"
@@ -956,6 +960,7 @@ static int eval_bench(int argc, char **argv)
                                          {"out", required_argument, 0, 'o'},       {"limit", required_argument, 0, 'l'},
                                          {"part", required_argument, 0, 'k'},      {"batch", required_argument, 0, 'b'},
                                          {"max-new-tokens", required_argument, 0, 'n'},
+                                         {"no-shared-prefix", no_argument, 0, 'S'},
                                          {0, 0, 0, 0}};
     jf_bench_run_params rp = jf_bench_run_default_params();
     const char *model_dir = NULL;
@@ -980,6 +985,7 @@ static int eval_bench(int argc, char **argv)
         case 'l': rp.limit = (size_t)strtoull(optarg, NULL, 10); break;
         case 'b': rp.batch = atoi(optarg); break;
         case 'n': rp.max_new_tokens = atoi(optarg); break;
+        case 'S': rp.no_shared_prefix = 1; break;
         case 'k': {
             char msg[200];
             if (parse_part(optarg, &rp.part_k, &rp.part_n, msg, sizeof msg))
@@ -1020,9 +1026,10 @@ static int eval_bench(int argc, char **argv)
             return err.code == JF_EARG ? EXIT_USAGE : (int)s;
         }
         if (!quiet && !json)
-            printf("answered %zu of %zu questions (%zu already in %s, %zu failed) in %.1f s, %llu new tokens\n",
+            printf("answered %zu of %zu questions (%zu already in %s, %zu failed) in %.1f s, %llu new tokens, %zu image "
+                   "prefixes shared\n",
                    st.answered, st.questions, st.already_answered, rp.out, st.failed, st.seconds,
-                   (unsigned long long)st.new_tokens);
+                   (unsigned long long)st.new_tokens, st.shared_prefixes);
         in.predictions = rp.out;
         if (kind == JF_BENCH_MME)
             in.data = NULL;

@@ -354,6 +354,7 @@ typedef struct jf_bench_run_params {
     unsigned part_k, part_n;    /* every part_n-th question from part_k */
     int batch;                  /* questions per batched generation [8] */
     int max_new_tokens;         /* 0: the protocol's */
+    int no_shared_prefix;       /* 1: prefill every question whole (see jf_gen_params.share_image_prefix) */
     void (*on_progress)(void *user, size_t done, size_t total);
     void (*on_problem)(void *user, const char *key, const char *message);
     void *user;
@@ -362,6 +363,7 @@ jf_bench_run_params jf_bench_run_default_params(void);
 
 typedef struct jf_bench_run_stats {
     size_t questions, already_answered, answered, failed;
+    size_t shared_prefixes; /* questions whose image prefix was computed for an earlier one */
     uint64_t new_tokens;
     double seconds;
 } jf_bench_run_stats;

@@ -1208,6 +1208,101 @@ done:
     return kernels_status(s, err);
 }
 
+/* ---- shared image prefixes (jf_gen_params.share_image_prefix) ---- */
+
+typedef struct prefix_entry {
+    int32_t *ids;
+    size_t n;                   /* positions: the prompt up to and including its last image's end tag */
+    const float *const *images; /* the first request's pixels (valid for the whole call) */
+    size_t n_images;
+    kv_seq kv;
+} prefix_entry;
+
+typedef struct prefix_set {
+    prefix_entry *v;
+    size_t n;
+} prefix_set;
+
+static void prefixes_free(prefix_set *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        free(s->v[i].ids);
+        free(s->v[i].kv.k);
+        free(s->v[i].kv.v);
+    }
+    free(s->v);
+    memset(s, 0, sizeof *s);
+}
+
+/* Fills seq's first positions with the prompt's image prefix — computed alone once, then copied
+ * for every request with the same tokens and pixels up to there — and returns their count in
+ * *split (0 when the prompt has no image end tag before its last token). */
+static jf_model_status shared_prefix(jf_janus *m, prefix_set *set, const int32_t *ids, size_t n, const float *const *images,
+                                     size_t n_images, kv_seq *seq, size_t *split, size_t *shared, jf_model_error *err)
+{
+    const jf_janus_config *c = &m->cfg;
+    size_t end = 0;
+    for (size_t i = 0; i + 1 < n; i++) /* a suffix of at least one token keeps its own logits */
+        if (ids[i] == c->image_end)
+            end = i + 1;
+    *split = 0;
+    if (!end)
+        return JF_MODEL_OK;
+    size_t px = (size_t)3 * c->image_size * c->image_size;
+    prefix_entry *hit = NULL;
+    for (size_t k = 0; k < set->n && !hit; k++) {
+        prefix_entry *e = &set->v[k];
+        if (e->n != end || e->n_images != n_images || memcmp(e->ids, ids, end * sizeof *ids))
+            continue;
+        int same = 1;
+        for (size_t im = 0; im < n_images && same; im++)
+            same = e->images[im] == images[im] || !memcmp(e->images[im], images[im], px * sizeof(float));
+        if (same)
+            hit = e;
+    }
+    if (hit) {
+        if (shared)
+            (*shared)++;
+    } else {
+        prefix_entry *v = realloc(set->v, (set->n + 1) * sizeof *v);
+        if (!v)
+            return jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
+        set->v = v;
+        hit = &set->v[set->n];
+        memset(hit, 0, sizeof *hit);
+        hit->ids = malloc(end * sizeof *hit->ids);
+        float *emb = malloc(end * (size_t)c->hidden * sizeof *emb), *lg = malloc((size_t)c->vocab * sizeof *lg);
+        jf_model_status s = hit->ids && emb && lg ? cache_reserve(m, &hit->kv, end, err)
+                                                  : jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
+        if (!s) {
+            memcpy(hit->ids, ids, end * sizeof *ids);
+            hit->n = end;
+            hit->images = images;
+            hit->n_images = n_images;
+            s = embed_prompt(m, ids, end, images, n_images, emb, err);
+        }
+        if (!s)
+            s = llm_forward(m, &hit->kv, emb, end, lg, err);
+        free(emb);
+        free(lg);
+        if (s) {
+            free(hit->ids);
+            free(hit->kv.k);
+            free(hit->kv.v);
+            return s;
+        }
+        set->n++;
+    }
+    size_t kv = (size_t)c->kv_heads * c->head_dim;
+    for (size_t l = 0; l < (size_t)c->layers; l++) {
+        memcpy(seq->k + l * seq->cap * kv, hit->kv.k + l * hit->kv.cap * kv, end * kv * sizeof(float));
+        memcpy(seq->v + l * seq->cap * kv, hit->kv.v + l * hit->kv.cap * kv, end * kv * sizeof(float));
+    }
+    seq->n_past = end;
+    *split = end;
+    return JF_MODEL_OK;
+}
+
 jf_model_status jf_janus_generate_batch(jf_janus *m, jf_janus_request *reqs, size_t n, const jf_gen_params *params,
                                         jf_model_error *err)
 {
@@ -1223,6 +1318,7 @@ jf_model_status jf_janus_generate_batch(jf_janus *m, jf_janus_request *reqs, siz
                                                                       : jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
     /* prefill each request into its own cache and pick its first token */
     size_t live = 0;
+    prefix_set prefixes = {0};
     for (size_t i = 0; !s && i < n; i++) {
         jf_janus_request *r = &reqs[i];
         r->out_ids = NULL;
@@ -1245,10 +1341,13 @@ jf_model_status jf_janus_generate_batch(jf_janus *m, jf_janus_request *reqs, siz
             rs = jf__merr(&e, JF_MODEL_ENOMEM, "out of memory");
         if (!rs)
             rs = cache_reserve(m, &seqs[i], ni + cap, &e);
+        size_t split = 0; /* positions filled from a shared image prefix */
+        if (!rs && p.share_image_prefix && r->n_images)
+            rs = shared_prefix(m, &prefixes, ids, ni, r->images, r->n_images, &seqs[i], &split, p.shared_prefixes, &e);
         if (!rs)
-            rs = embed_prompt(m, ids, ni, r->images, r->n_images, emb, &e);
+            rs = embed_prompt(m, ids + split, ni - split, split ? NULL : r->images, split ? 0 : r->n_images, emb, &e);
         if (!rs)
-            rs = llm_forward(m, &seqs[i], emb, ni, logits + i * V, &e);
+            rs = llm_forward(m, &seqs[i], emb, ni - split, logits + i * V, &e);
         free(ids);
         free(emb);
         r->out_ids = rs ? NULL : malloc(cap * sizeof *r->out_ids);
@@ -1309,6 +1408,7 @@ jf_model_status jf_janus_generate_batch(jf_janus *m, jf_janus_request *reqs, siz
         free(seqs[i].k);
         free(seqs[i].v);
     }
+    prefixes_free(&prefixes);
     free(done);
     free(seqs);
     free(active);

@@ -201,6 +201,13 @@ typedef struct jf_gen_params {
      * prefill's last position; may be NULL. For parity checks against other implementations. */
     void (*on_logits)(void *user, size_t step, const float *logits, int vocab);
     void *logits_user;
+    /* (jf_janus_generate_batch) prefill in two stages — the prompt up to its last image, then the
+     * rest — and compute the first stage once for requests whose prompts and images agree up to
+     * there (several questions about one image: one SigLIP pass and one long prefill). The
+     * numbers then differ from a one-stage prefill by float rounding, and do not depend on how
+     * requests are batched. Counted in *shared_prefixes when that is not NULL. */
+    int share_image_prefix;
+    size_t *shared_prefixes;
 } jf_gen_params;
 jf_gen_params jf_gen_default_params(void);
 

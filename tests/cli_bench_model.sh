@@ -43,6 +43,14 @@ expect 0 "resume after a stop" "$jf" eval bench pope --model tiny --data pope --
 grep -q "answered 5 of 12 questions (7 already" out && cmp -s a.jsonl full.jsonl && ok "the 5 missing answered; the file equals an uninterrupted run (batch 2 vs 8)" \
   || { bad "resume"; head -1 out; diff a.jsonl full.jsonl | head -4; }
 
+# the questions about one image share its prefill (here 4 images asked 12 questions: 8 shared);
+# the answers do not depend on the batch size
+expect 0 "shared image prefixes" "$jf" eval bench pope --model tiny --data pope --images coco --out s12.jsonl --max-new-tokens 5 --batch 12
+grep -q "image prefixes shared" out && ! grep -q " 0 image prefixes shared" out && ok "prefixes shared ($(grep -o '[0-9]* image prefixes' out))" || { bad "sharing"; cat out; }
+cmp -s s12.jsonl full.jsonl && ok "batch 12 with sharing = batch 8 and the resumed batch-2 run" || { bad "sharing changed answers"; diff s12.jsonl full.jsonl | head -4; }
+expect 0 "--no-shared-prefix" "$jf" eval bench pope --model tiny --data pope --images coco --out u.jsonl --max-new-tokens 5 --no-shared-prefix
+grep -q " 0 image prefixes shared" out && ok "no sharing when asked" || bad "no-shared-prefix"
+
 # parts and limit
 expect 1 "part 1/2, limit 2 (a part scores incomplete: said, exit 1)" "$jf" eval bench pope --model tiny --data pope --images coco --out p.jsonl --max-new-tokens 5 --part 1/2 --limit 2
 [ "$(wc -l < p.jsonl)" = 2 ] && head -1 p.jsonl | grep -q '"question_id": 2' && ok "every second question from the second, two of them" || { bad "part"; cat p.jsonl; }
