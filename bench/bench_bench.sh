@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Questions per second answering POPE-style data (3 questions per image) with the built-in model,
+# with and without the shared image prefix, at 2 threads (or all cores): the tiny random model,
+# and with --full the full-size random checkpoint (~4.1 GB written to a temp folder).
+# Usage: bench/bench_bench.sh [BUILD_DIR] [--full] [IMAGES]
+set -euo pipefail
+build=${1:-build}
+full=${2:-}
+n_img=${3:-4}
+jf="$build/cli/jf"
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+/usr/bin/python3 - "$dir" "$n_img" <<'PY'
+import json, sys
+from PIL import Image
+d, n = sys.argv[1], int(sys.argv[2])
+import os
+os.makedirs(f"{d}/imgs", exist_ok=True)
+with open(f"{d}/labels.json", "w") as f:
+    for i in range(n):
+        Image.new("RGB", (320 + 16 * i, 240), (30 * i % 255, 120, 200)).save(f"{d}/imgs/COCO_val2014_{i:012d}.jpg")
+        for k, obj in enumerate(["dog", "car", "person"]):
+            f.write(json.dumps({"question_id": i * 3 + k + 1, "image": f"COCO_val2014_{i:012d}.jpg",
+                                "text": f"Is there a {obj} in the image?", "label": "yes" if k % 2 == 0 else "no"}) + "\n")
+PY
+models=(tiny)
+"$jf" model random "$dir/tiny" >/dev/null
+if [ "$full" = --full ]; then "$jf" model random "$dir/full" --full >/dev/null; models+=(full); fi
+printf '%-6s %-22s %10s %12s\n' model mode seconds questions/s
+for m in "${models[@]}"; do
+  for mode in shared whole; do
+    extra=(); [ $mode = whole ] && extra=(--no-shared-prefix)
+    rm -f "$dir/out.jsonl"
+    t0=$(date +%s.%N)
+    "$jf" eval bench pope --model "$dir/$m" --data "$dir/labels.json" --images "$dir/imgs" --out "$dir/out.jsonl" \
+      --max-new-tokens 2 --batch 12 "${extra[@]}" --quiet >/dev/null 2>&1 || true
+    t1=$(date +%s.%N)
+    s=$(echo "$t1 - $t0" | bc -l)
+    q=$((n_img * 3))
+    printf '%-6s %-22s %10.2f %12.3f\n' "$m" "$mode prefill" "$s" "$(echo "$q / $s" | bc -l)"
+  done
+done
