@@ -630,8 +630,8 @@ jf_status jf_bench_answer(jf_janus *m, jf_bench_kind kind, const jf_bench_run_pa
     jf_gen_params gp = jf_gen_default_params();
     gp.max_new_tokens = p->max_new_tokens > 0 ? p->max_new_tokens : default_max_new(kind, p->protocol);
     gp.temperature = 0;
-    /* an image's questions share its prefill (one SigLIP pass, one long prefill) — unless asked not
-     * to; either way the answers do not depend on the batch size */
+    /* an image's questions share its prefill (one SigLIP pass, one long prefill; the questions'
+     * own tokens in one pass) — unless asked not to */
     gp.share_image_prefix = !p->no_shared_prefix;
     gp.shared_prefixes = &st->shared_prefixes;
     int bs = p->batch > 0 ? p->batch : 8;

@@ -1208,6 +1208,78 @@ done:
     return kernels_status(s, err);
 }
 
+/* n sequences each extended by T[i] positions (their rows of x in order, [ΣT][hidden],
+ * consumed) in one pass over the weights; each sequence attends to its own cache. Writes the
+ * logits of each sequence's last new position to logits + i·vocab. */
+static jf_model_status extend_batch(jf_janus *m, kv_seq **sq, const size_t *T, size_t n, float *x, float *logits,
+                                    jf_model_error *err)
+{
+    const jf_janus_config *c = &m->cfg;
+    size_t H = (size_t)c->hidden, I = (size_t)c->intermediate, KV = (size_t)c->kv_heads * c->head_dim, R = 0, Tmax = 0;
+    jf_model_status s = JF_MODEL_OK;
+    for (size_t i = 0; i < n && !s; i++) {
+        R += T[i];
+        Tmax = T[i] > Tmax ? T[i] : Tmax;
+        if (sq[i]->n_past + T[i] > (size_t)c->max_positions)
+            s = jf__merr(err, JF_MODEL_ELIMIT, "positions up to %zu exceed the model's context of %d", sq[i]->n_past + T[i],
+                         c->max_positions);
+        if (!s)
+            s = cache_reserve(m, sq[i], sq[i]->n_past + T[i], err);
+    }
+    if (s || !R)
+        return s;
+    (void)jf__ops_failed();
+    float *h = malloc(R * H * sizeof *h), *q = malloc(R * H * sizeof *q), *att = malloc(R * H * sizeof *att),
+          *k = malloc(R * KV * sizeof *k), *v = malloc(R * KV * sizeof *v), *g = malloc(R * I * sizeof *g),
+          *u = malloc(R * I * sizeof *u), *last = malloc(n * H * sizeof *last);
+    int *pos = malloc(Tmax * sizeof *pos);
+    if (!h || !q || !att || !k || !v || !g || !u || !last || !pos) {
+        s = jf__merr(err, JF_MODEL_ENOMEM, "out of memory for a batch of %zu positions", R);
+        goto done;
+    }
+    for (int l = 0; l < c->layers; l++) {
+        const llm_layer *L = &m->layers[l];
+        jf__rmsnorm(x, R, H, &L->in_norm, c->rms_eps, h);
+        jf__linear(h, R, &L->q, NULL, q);
+        jf__linear(h, R, &L->k, NULL, k);
+        jf__linear(h, R, &L->v, NULL, v);
+        size_t off = 0;
+        for (size_t i = 0; i < n; i++) {
+            kv_seq *e = sq[i];
+            float *kc = e->k + (size_t)l * e->cap * KV, *vc = e->v + (size_t)l * e->cap * KV;
+            for (size_t t = 0; t < T[i]; t++)
+                pos[t] = (int)(e->n_past + t);
+            jf__rope(q + off * H, T[i], c->heads, c->head_dim, pos, c->rope_theta);
+            jf__rope(k + off * KV, T[i], c->kv_heads, c->head_dim, pos, c->rope_theta);
+            memcpy(kc + e->n_past * KV, k + off * KV, T[i] * KV * sizeof *k);
+            memcpy(vc + e->n_past * KV, v + off * KV, T[i] * KV * sizeof *v);
+            jf__attention(q + off * H, T[i], kc, vc, e->n_past + T[i], c->heads, c->kv_heads, c->head_dim,
+                          1.0f / sqrtf((float)c->head_dim), 1, e->n_past, att + off * H);
+            off += T[i];
+        }
+        layer_tail(m, L, att, R, x, h, g, u);
+    }
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++) {
+        sq[i]->n_past += T[i];
+        off += T[i];
+        memcpy(last + i * H, x + (off - 1) * H, H * sizeof *x);
+    }
+    jf__rmsnorm(last, n, H, &m->final_norm, c->rms_eps, h);
+    jf__linear(h, n, &m->lm_head, NULL, logits);
+done:
+    free(h);
+    free(q);
+    free(att);
+    free(k);
+    free(v);
+    free(g);
+    free(u);
+    free(last);
+    free(pos);
+    return kernels_status(s, err);
+}
+
 /* ---- shared image prefixes (jf_gen_params.share_image_prefix) ---- */
 
 typedef struct prefix_entry {
@@ -1319,6 +1391,10 @@ jf_model_status jf_janus_generate_batch(jf_janus *m, jf_janus_request *reqs, siz
     /* prefill each request into its own cache and pick its first token */
     size_t live = 0;
     prefix_set prefixes = {0};
+    float **pend_emb = calloc(n ? n : 1, sizeof *pend_emb); /* (sharing) suffix embeddings still to prefill */
+    size_t *pend_t = calloc(n ? n : 1, sizeof *pend_t);
+    if (!s && (!pend_emb || !pend_t))
+        s = jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
     for (size_t i = 0; !s && i < n; i++) {
         jf_janus_request *r = &reqs[i];
         r->out_ids = NULL;
@@ -1346,8 +1422,14 @@ jf_model_status jf_janus_generate_batch(jf_janus *m, jf_janus_request *reqs, siz
             rs = shared_prefix(m, &prefixes, ids, ni, r->images, r->n_images, &seqs[i], &split, p.shared_prefixes, &e);
         if (!rs)
             rs = embed_prompt(m, ids + split, ni - split, split ? NULL : r->images, split ? 0 : r->n_images, emb, &e);
-        if (!rs)
+        if (!rs && p.share_image_prefix) {
+            /* the rest of every prompt is prefilled together below, in one pass over the weights */
+            pend_emb[i] = emb;
+            pend_t[i] = ni - split;
+            emb = NULL;
+        } else if (!rs) {
             rs = llm_forward(m, &seqs[i], emb, ni - split, logits + i * V, &e);
+        }
         free(ids);
         free(emb);
         r->out_ids = rs ? NULL : malloc(cap * sizeof *r->out_ids);
@@ -1357,10 +1439,42 @@ jf_model_status jf_janus_generate_batch(jf_janus *m, jf_janus_request *reqs, siz
             /* a bad request fails alone */
             r->status = rs;
             snprintf(r->error, sizeof r->error, "%.500s", e.msg);
+            free(pend_emb[i]);
+            pend_emb[i] = NULL;
             continue;
         }
         live++;
     }
+    if (!s && p.share_image_prefix && live) {
+        /* the pending suffixes, concatenated in request order */
+        size_t rows = 0, na = 0;
+        for (size_t i = 0; i < n; i++)
+            if (pend_emb[i])
+                rows += pend_t[i];
+        float *xs = malloc((rows ? rows : 1) * H * sizeof *xs), *lg = malloc(live * V * sizeof *lg);
+        size_t *ts = malloc(live * sizeof *ts), off = 0;
+        if (!xs || !lg || !ts)
+            s = jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
+        for (size_t i = 0; !s && i < n; i++)
+            if (pend_emb[i]) {
+                memcpy(xs + off * H, pend_emb[i], pend_t[i] * H * sizeof *xs);
+                off += pend_t[i];
+                active[na] = &seqs[i];
+                ts[na] = pend_t[i];
+                which[na++] = i;
+            }
+        if (!s)
+            s = extend_batch(m, active, ts, na, xs, lg, err);
+        for (size_t a = 0; !s && a < na; a++)
+            memcpy(logits + which[a] * V, lg + a * V, V * sizeof *lg);
+        free(xs);
+        free(lg);
+        free(ts);
+    }
+    for (size_t i = 0; pend_emb && i < n; i++)
+        free(pend_emb[i]);
+    free(pend_emb);
+    free(pend_t);
     int *done = calloc(n ? n : 1, sizeof *done);
     for (size_t i = 0; i < n; i++)
         done[i] = reqs[i].status != JF_MODEL_OK;

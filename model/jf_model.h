@@ -202,10 +202,11 @@ typedef struct jf_gen_params {
     void (*on_logits)(void *user, size_t step, const float *logits, int vocab);
     void *logits_user;
     /* (jf_janus_generate_batch) prefill in two stages — the prompt up to its last image, then the
-     * rest — and compute the first stage once for requests whose prompts and images agree up to
-     * there (several questions about one image: one SigLIP pass and one long prefill). The
-     * numbers then differ from a one-stage prefill by float rounding, and do not depend on how
-     * requests are batched. Counted in *shared_prefixes when that is not NULL. */
+     * rest — computing the first stage once for requests whose prompts and images agree up to
+     * there (several questions about one image: one SigLIP pass and one long prefill), and the
+     * rests of all requests together in one pass over the weights. The numbers differ from a
+     * one-stage prefill, and between batch compositions, only by float rounding (the tests see
+     * the same answers). Counted in *shared_prefixes when that is not NULL. */
     int share_image_prefix;
     size_t *shared_prefixes;
 } jf_gen_params;
