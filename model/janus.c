@@ -1154,59 +1154,9 @@ jf_model_status jf_janus_generate(jf_janus *m, const char *prompt, const float *
 /* ---- batched decoding ----
  * Each request keeps its own KV cache (no padding: the positions of every sequence start at 0,
  * which is what left padding with cumsum(mask) − 1 positions computes). Prompts are prefilled one
- * by one; decoding steps run all unfinished sequences together, so that every weight is read
- * once per step for the whole batch. */
-
-static jf_model_status step_batch(jf_janus *m, kv_seq **sq, size_t n, float *x, float *logits, jf_model_error *err)
-{
-    const jf_janus_config *c = &m->cfg;
-    size_t H = (size_t)c->hidden, I = (size_t)c->intermediate, KV = (size_t)c->kv_heads * c->head_dim;
-    jf_model_status s = JF_MODEL_OK;
-    for (size_t i = 0; i < n && !s; i++)
-        s = cache_reserve(m, sq[i], sq[i]->n_past + 1, err);
-    if (s)
-        return s;
-    (void)jf__ops_failed();
-    float *h = malloc(n * H * sizeof *h), *q = malloc(n * H * sizeof *q), *att = malloc(n * H * sizeof *att),
-          *k = malloc(n * KV * sizeof *k), *v = malloc(n * KV * sizeof *v), *g = malloc(n * I * sizeof *g),
-          *u = malloc(n * I * sizeof *u);
-    if (!h || !q || !att || !k || !v || !g || !u) {
-        s = jf__merr(err, JF_MODEL_ENOMEM, "out of memory for a batch of %zu", n);
-        goto done;
-    }
-    for (int l = 0; l < c->layers; l++) {
-        const llm_layer *L = &m->layers[l];
-        jf__rmsnorm(x, n, H, &L->in_norm, c->rms_eps, h);
-        jf__linear(h, n, &L->q, NULL, q);
-        jf__linear(h, n, &L->k, NULL, k);
-        jf__linear(h, n, &L->v, NULL, v);
-        for (size_t i = 0; i < n; i++) {
-            kv_seq *e = sq[i];
-            int pos = (int)e->n_past;
-            float *kc = e->k + (size_t)l * e->cap * KV, *vc = e->v + (size_t)l * e->cap * KV;
-            jf__rope(q + i * H, 1, c->heads, c->head_dim, &pos, c->rope_theta);
-            jf__rope(k + i * KV, 1, c->kv_heads, c->head_dim, &pos, c->rope_theta);
-            memcpy(kc + e->n_past * KV, k + i * KV, KV * sizeof *k);
-            memcpy(vc + e->n_past * KV, v + i * KV, KV * sizeof *v);
-            jf__attention(q + i * H, 1, kc, vc, e->n_past + 1, c->heads, c->kv_heads, c->head_dim,
-                          1.0f / sqrtf((float)c->head_dim), 1, e->n_past, att + i * H);
-        }
-        layer_tail(m, L, att, n, x, h, g, u);
-    }
-    for (size_t i = 0; i < n; i++)
-        sq[i]->n_past++;
-    jf__rmsnorm(x, n, H, &m->final_norm, c->rms_eps, h);
-    jf__linear(h, n, &m->lm_head, NULL, logits);
-done:
-    free(h);
-    free(q);
-    free(att);
-    free(k);
-    free(v);
-    free(g);
-    free(u);
-    return kernels_status(s, err);
-}
+ * by one (or, with a shared image prefix, their rests together); decoding steps run all
+ * unfinished sequences together, so that every weight is read once per step for the whole
+ * batch. */
 
 /* n sequences each extended by T[i] positions (their rows of x in order, [ΣT][hidden],
  * consumed) in one pass over the weights; each sequence attends to its own cache. Writes the
@@ -1278,6 +1228,19 @@ done:
     free(last);
     free(pos);
     return kernels_status(s, err);
+}
+
+/* One decoding step of n sequences: one new position each. */
+static jf_model_status step_batch(jf_janus *m, kv_seq **sq, size_t n, float *x, float *logits, jf_model_error *err)
+{
+    size_t *T = malloc((n ? n : 1) * sizeof *T);
+    if (!T)
+        return jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        T[i] = 1;
+    jf_model_status s = extend_batch(m, sq, T, n, x, logits, err);
+    free(T);
+    return s;
 }
 
 /* ---- shared image prefixes (jf_gen_params.share_image_prefix) ---- */
