@@ -534,29 +534,36 @@ static void read_done(jf_bench_kind kind, const jf_bench_run_params *p, bqs *l)
         if (f)
             fclose(f);
     } else if (kind == JF_BENCH_MME) {
-        for (size_t i = 0; i < l->n; i++) {
-            bq *q = &l->v[i];
+        /* each subtask's results file read once; its lines matched to the questions by image and
+         * question (the questions of a subtask are consecutive in the list) */
+        for (size_t i = 0; i < l->n;) {
+            size_t j = i;
+            while (j < l->n && !strcmp(l->v[j].group, l->v[i].group))
+                j++;
             char path[4200];
-            snprintf(path, sizeof path, "%s/%s.txt", p->out, q->group);
+            snprintf(path, sizeof path, "%s/%s.txt", p->out, l->v[i].group);
             FILE *f = fopen(path, "r");
-            if (!f)
-                continue;
             char *line = NULL;
             size_t cap = 0;
-            const char *img = q->line, *qt = img + strlen(img) + 1;
-            while (getline(&line, &cap, f) >= 0) {
+            while (f && getline(&line, &cap, f) >= 0) {
                 line[strcspn(line, "\r\n")] = 0;
                 char *t1 = strchr(line, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL, *t3 = t2 ? strchr(t2 + 1, '\t') : NULL;
                 if (!t3)
                     continue;
                 *t1 = *t2 = 0;
-                if (!strcmp(line, img) && !strcmp(t1 + 1, qt)) {
-                    q->answer = strdup(t3 + 1);
-                    break;
+                for (size_t k = i; k < j; k++) {
+                    bq *q = &l->v[k];
+                    const char *img = q->line, *qt = img + strlen(img) + 1;
+                    if (!q->answer && !strcmp(line, img) && !strcmp(t1 + 1, qt)) {
+                        q->answer = strdup(t3 + 1);
+                        break;
+                    }
                 }
             }
             free(line);
-            fclose(f);
+            if (f)
+                fclose(f);
+            i = j;
         }
     } else {
         jf__table t;

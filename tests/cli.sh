@@ -95,6 +95,10 @@ printf '[{"id": "a", "caption": "x", "ima' > "$work/cut.json"
 expect 1 "ingest of a manifest cut short exits 1" $jf ingest "$work/ing_missing" "$work/cut.json" --json
 grep -q '"offset":3[0-9]' "$work/out" && ok "the manifest damage is reported at its byte" || { bad "manifest damage offset"; cat "$work/out"; }
 expect 2 "ingest --part 3/2 is a usage error" $jf ingest "$work/ing" "$in/laion/00000.tar" --part 3/2
+expect 2 "--part slurm outside an array task" env -u SLURM_ARRAY_TASK_ID -u SLURM_ARRAY_TASK_COUNT $jf ingest "$work/ing" "$in/laion/00000.tar" --part slurm
+grep -q "not in a Slurm array task" "$work/err" && ok "said why" || { bad "--part slurm message"; cat "$work/err"; }
+expect 2 "--part slurm in a sparse array" env SLURM_ARRAY_TASK_ID=9 SLURM_ARRAY_TASK_COUNT=3 SLURM_ARRAY_TASK_MIN=0 $jf ingest "$work/ing" "$in/laion/00000.tar" --part slurm
+grep -q "use --array=M-N" "$work/err" && ok "the sparse array refused with the way out" || { bad "sparse message"; cat "$work/err"; }
 
 # filter: funnel as JSON, caret errors, subsets usable by mixes, dedup of the planted duplicates
 expect 0 "filter presets" $jf filter presets

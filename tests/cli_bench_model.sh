@@ -65,6 +65,18 @@ head -1 mmb_pred.tsv | grep -q "prediction" && [ "$(wc -l < mmb_pred.tsv)" = 10 
   && ok "9 rows with prediction, no image column" || { bad "mmbench output"; head -2 mmb_pred.tsv | cut -c1-200; }
 grep -q '"dev/Overall"' out && ok "scored circular" || bad "mmbench scored"
 
+# MME: the eval tool's question file, images under IMAGES/<subtask>/; a cut results file resumes
+mkdir -p mmeq mmei/existence
+for i in 0 1 2; do
+  cp coco/COCO_val2014_00000000000$i.jpg mmei/existence/img$i.jpg
+  printf 'img%d.jpg\tIs there a cat in this image? Please answer yes or no.\tYes\nimg%d.jpg\tIs there a dog in this image? Please answer yes or no.\tNo\n' $i $i >> mmeq/existence.txt
+done
+expect 1 "answer MME (the other subtasks absent: said, exit 1)" "$jf" eval bench mme --model tiny --data mmeq --images mmei --out mmeo --max-new-tokens 4
+[ "$(wc -l < mmeo/existence.txt)" = 6 ] && ok "6 responses written" || bad "mme output"
+cp mmeo/existence.txt mme_full.txt; head -2 mme_full.txt > mmeo/existence.txt
+expect 1 "MME resume" "$jf" eval bench mme --model tiny --data mmeq --images mmei --out mmeo --max-new-tokens 4
+grep -q "answered 4 of 6 questions (2 already" out && cmp -s mmeo/existence.txt mme_full.txt && ok "4 asked again; the same file" || { bad "mme resume"; head -1 out; }
+
 # a missing image: named, counted, exit 1; the others answered
 rm coco/COCO_val2014_000000000003.jpg
 expect 1 "an image missing" "$jf" eval bench pope --model tiny --data pope/coco_pope_random.json --images coco --out m.jsonl --max-new-tokens 3
