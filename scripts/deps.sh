@@ -11,7 +11,10 @@ build_pkgs=(gcc g++ make cmake pkg-config libarchive-dev libsqlite3-dev libjpeg6
 # WebDataset reader; numpy reads the .npz files jf writes; PIL and scipy compute imagehash's pHash
 # on the photo-like set made at test time (tests/reference/phash_photos.py).
 # slurm-wlm and munge: a real single-node Slurm cluster for the job-array tests (started by the test).
-test_pkgs=(clang libclang-rt-14-dev zstd sqlite3 tar python3 python3-numpy python3-pil python3-scipy slurm-wlm munge)
+# python3-dev builds the Python binding (python/), tested with python3-torch's DataLoader; chromium
+# (headless) renders `jf report`'s HTML in the report test.
+test_pkgs=(clang libclang-rt-14-dev zstd sqlite3 tar python3 python3-numpy python3-pil python3-scipy slurm-wlm munge
+           python3-dev python3-torch chromium)
 
 # Benchmarks add the baselines they compare against: djpeg, Python with PIL and PyTorch, bc, and nginx as a
 # local image server for the download benchmark.
