@@ -188,13 +188,20 @@ static int demo_bench(const char *dir, const cli_opts *o)
     snprintf(mme_out, sizeof mme_out, "%s/mme_results", bench);
     unlink(pope_out); /* a fresh run answers everything (a rerun would resume) */
     const char *fmt = o->json ? "--json" : o->quiet ? "--quiet" : NULL;
+    /* every result also as JSON under DIR/eval, for the report */
+    char j1[4300], j2[4300], j3[4300], j4[4300];
+    snprintf(j1, sizeof j1, "%s/eval/pope-official.json", dir);
+    snprintf(j2, sizeof j2, "%s/eval/pope-lmms-eval.json", dir);
+    snprintf(j3, sizeof j3, "%s/eval/mme-official.json", dir);
+    snprintf(j4, sizeof j4, "%s/eval/mme-lmms-eval.json", dir);
     /* answered with VLMEvalKit's Janus prompt, scored by POPE's evaluate.py; then lmms-eval's rules */
     char *a1[] = {"eval", "bench", "pope", "--model", model_dir, "--data", pope_dir, "--images", coco, "--out", pope_out,
-                  "--max-new-tokens", "8", (char *)fmt, NULL};
-    char *a2[] = {"eval", "bench", "pope", "--protocol", "lmms-eval", "--data", pope_dir, "--predictions", pope_out, (char *)fmt, NULL};
+                  "--max-new-tokens", "8", "--json-out", j1, (char *)fmt, NULL};
+    char *a2[] = {"eval", "bench", "pope", "--protocol", "lmms-eval", "--data", pope_dir, "--predictions", pope_out, "--json-out", j2,
+                  (char *)fmt, NULL};
     char *a3[] = {"eval", "bench", "mme", "--model", model_dir, "--data", mme_dir, "--images", mme_img, "--out", mme_out,
-                  "--max-new-tokens", "8", (char *)fmt, NULL};
-    char *a4[] = {"eval", "bench", "mme", "--protocol", "lmms-eval", "--predictions", mme_out, (char *)fmt, NULL};
+                  "--max-new-tokens", "8", "--json-out", j3, (char *)fmt, NULL};
+    char *a4[] = {"eval", "bench", "mme", "--protocol", "lmms-eval", "--predictions", mme_out, "--json-out", j4, (char *)fmt, NULL};
     char **runs[4] = {a1, a2, a3, a4};
     for (int r = 0; r < 4; r++) {
         int argc = 0;
@@ -395,10 +402,18 @@ int cmd_demo(int argc, char **argv)
             fprintf(stderr, "jf demo: %s\n", me.msg);
             return (int)me.code;
         }
+        char eval_dir[4200], fid_json[4300], clip_json[4300];
+        snprintf(eval_dir, sizeof eval_dir, "%s/eval", dir);
+        snprintf(fid_json, sizeof fid_json, "%s/fid.json", eval_dir);
+        snprintf(clip_json, sizeof clip_json, "%s/clipscore.json", eval_dir);
+        if (mkdir(eval_dir, 0777) != 0 && errno != EEXIST) {
+            fprintf(stderr, "jf demo: %s: %s\n", eval_dir, strerror(errno));
+            return JF_EIO;
+        }
         char *ev[] = {"eval", "fid", half_a, half_b, "--weights", weights, "--kid", "--kid-size", "12", "--limit", "16",
-                      o.json ? "--json" : "--quiet", NULL};
+                      "--json-out", fid_json, o.json ? "--json" : "--quiet", NULL};
         optind = 1;
-        if ((rc = cmd_eval(12, ev)))
+        if ((rc = cmd_eval(14, ev)))
             return rc;
         char clip_dir[4200];
         snprintf(clip_dir, sizeof clip_dir, "%s/clip-formula", dir);
@@ -410,9 +425,9 @@ int cmd_demo(int argc, char **argv)
         step(&o, "%s", "eval: CLIP score of the captioned samples (FORMULA CLIP weights), written to the index as "
                        "column clip_formula");
         char *cv[] = {"eval", "clipscore", dataset, "--model", clip_dir, "--column", "clip_formula",
-                      o.json ? "--json" : "--quiet", NULL};
+                      "--json-out", clip_json, o.json ? "--json" : "--quiet", NULL};
         optind = 1;
-        if ((rc = cmd_eval(8, cv)))
+        if ((rc = cmd_eval(10, cv)))
             return rc;
         step(&o, "%s", "eval: CLIP score of the two generated images against their prompt (random generator, FORMULA "
                        "CLIP: the numbers show the pipeline)");
@@ -428,9 +443,53 @@ int cmd_demo(int argc, char **argv)
                    "evaluate.py and MME's calculation.py score them, then under lmms-eval's rules");
     if ((rc = demo_bench(dir, &o)))
         return rc;
+    {
+        step(&o, "%s", "report: one self-contained HTML page of the dataset and the evaluations above (and a screenshot "
+                       "of it by headless chromium, when installed)");
+        char out[4300], shot[4300], e[6][4300];
+        const char *names[6] = {"fid", "clipscore", "pope-official", "pope-lmms-eval", "mme-official", "mme-lmms-eval"};
+        snprintf(out, sizeof out, "%s/report.html", dir);
+        snprintf(shot, sizeof shot, "%s/report.png", dir);
+        char *rv[32];
+        int rn = 0;
+        rv[rn++] = "report";
+        rv[rn++] = dataset;
+        for (int i = 0; i < 6; i++) {
+            snprintf(e[i], sizeof e[i], "%s/eval/%s.json", dir, names[i]);
+            rv[rn++] = "--eval";
+            rv[rn++] = e[i];
+        }
+        rv[rn++] = "--out";
+        rv[rn++] = out;
+        rv[rn++] = "--title";
+        rv[rn++] = "jf demo (random and formula weights: the numbers show the pipeline)";
+        int browser = 0;
+        const char *path = getenv("PATH");
+        char *dirs = strdup(path ? path : "/usr/bin:/bin"), *save = NULL;
+        for (char *d = strtok_r(dirs, ":", &save); d && !browser; d = strtok_r(NULL, ":", &save)) {
+            char cand[4300];
+            snprintf(cand, sizeof cand, "%s/chromium", d);
+            browser = access(cand, X_OK) == 0;
+        }
+        free(dirs);
+        if (browser) {
+            rv[rn++] = "--screenshot";
+            rv[rn++] = shot;
+        }
+        if (o.json)
+            rv[rn++] = "--json";
+        else if (o.quiet)
+            rv[rn++] = "--quiet";
+        rv[rn] = NULL;
+        optind = 1;
+        if ((rc = cmd_report(rn, rv)))
+            return rc;
+        if (!browser && !o.quiet && !o.json)
+            printf("(no screenshot: chromium is not installed; open %s in a browser)\n", out);
+    }
 done:
     if (!o.quiet && !o.json)
-        printf("==> done in %.1f s. Try: jf shard cat %s laion/000000000 ; jf shard ls %s\n", now_seconds() - t0, dataset,
-               dataset);
+        printf("==> done in %.1f s. Report: %s/report.html. Try: jf shard cat %s laion/000000000 ; jf shard ls %s\n",
+               now_seconds() - t0, dir, dataset, dataset);
     return 0;
 }

@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "jf_eval.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
@@ -54,7 +55,8 @@ static const char HELP[] =
     "  --column NAME     write each sample's score into this index column (dataset sources), for\n"
     "                    jf filter --where \"NAME >= 28\" (DataComp-style filtering)\n"
     "  --per-sample FILE every pair as a JSON line {id (sample key or file), caption, cosine, score} (- for\n"
-    "                    stdout); with --json the same lines come first on stdout, the summary last\n";
+    "                    stdout); with --json the same lines come first on stdout, the summary last\n"
+    "  --json-out FILE   (fid, clipscore) also write the --json result (the summary) to FILE, for jf report\n";
 
 static const char *default_weights(char *buf, size_t n)
 {
@@ -74,7 +76,7 @@ static int ends_with(const char *s, const char *suf)
 
 typedef struct eval_opts {
     jf_fid_params p;
-    const char *weights, *save_stats;
+    const char *weights, *save_stats, *json_out;
     int kid, kid_subsets, kid_size, strict, json, quiet;
     uint32_t kid_seed;
     long threads;
@@ -158,7 +160,7 @@ static int join_gigagan_value(int argc, char **argv)
 static int parse_opts(int argc, char **argv, eval_opts *o, int *first_pos)
 {
     enum { O_MODE = 1000, O_GIGA, O_WEIGHTS, O_KID, O_KIDSUB, O_KIDSIZE, O_KIDSEED, O_STRICT, O_SAVE, O_LIMIT, O_BATCH,
-           O_THREADS, O_JSON, O_QUIET, O_HELP, O_PARTS };
+           O_THREADS, O_JSON, O_QUIET, O_HELP, O_PARTS, O_JSONOUT };
     static const struct option opts[] = {
         {"mode", required_argument, 0, O_MODE},       {"gigagan", optional_argument, 0, O_GIGA},
         {"weights", required_argument, 0, O_WEIGHTS}, {"kid", no_argument, 0, O_KID},
@@ -168,6 +170,7 @@ static int parse_opts(int argc, char **argv, eval_opts *o, int *first_pos)
         {"batch", required_argument, 0, O_BATCH},     {"threads", required_argument, 0, O_THREADS},
         {"json", no_argument, 0, O_JSON},             {"quiet", no_argument, 0, O_QUIET},
         {"help", no_argument, 0, O_HELP},             {"part", required_argument, 0, O_PARTS},
+        {"json-out", required_argument, 0, O_JSONOUT},
         {0, 0, 0, 0}};
     static char wbuf[4096];
     memset(o, 0, sizeof *o);
@@ -231,6 +234,7 @@ static int parse_opts(int argc, char **argv, eval_opts *o, int *first_pos)
                 return usage_error("eval", "bad --threads %s", optarg);
             break;
         case O_JSON: o->json = 1; break;
+        case O_JSONOUT: o->json_out = optarg; break;
         case O_QUIET: o->quiet = 1; break;
         case O_HELP: fputs(HELP, stdout); return -1;
         default: return usage_error("eval", "see jf eval --help");
@@ -269,9 +273,15 @@ static int eval_fid(int argc, char **argv)
         rc = fail("eval", &err);
     if (!rc) {
         const char *hash = net ? jf_inception_weights_hash(net) : "";
-        if (o.json) {
+        FILE *jout = NULL;
+        if (o.json_out && !(jout = fopen(o.json_out, "w")))
+            rc = fail("eval", (jf_error[]){{JF_EIO, "cannot write the --json-out file"}});
+        for (int t = 0; t < 2 && !rc; t++) {
+            FILE *jf_out = t ? jout : o.json ? stdout : NULL;
+            if (!jf_out)
+                continue;
             jw w;
-            jw_init(&w, stdout);
+            jw_init(&w, jf_out);
             jw_obj(&w);
             jw_knum(&w, "fid", fr.fid);
             if (o.kid) {
@@ -314,7 +324,10 @@ static int eval_fid(int argc, char **argv)
             jw_kint(&w, "eigenvalues_clamped", fr.clamped);
             jw_end_obj(&w);
             jw_newline(&w);
-        } else {
+        }
+        if (jout && fclose(jout) != 0 && !rc)
+            rc = fail("eval", (jf_error[]){{JF_EIO, "cannot write the --json-out file"}});
+        if (!o.json && !rc) {
             printf("FID %.6f   (%s%s; A: %s%s; B: %s%s)\n", fr.fid,
                    a.is_npz && b.is_npz ? "from statistics files" : jf_fid_mode_name(o.p.mode),
                    a.is_npz && b.is_npz ? "" : o.p.gigagan_size ? " mode, GigaGAN crop" : " mode", a.spec,
@@ -460,7 +473,7 @@ static int eval_stats(int argc, char **argv)
 static int eval_clipscore(int argc, char **argv)
 {
     enum { O_MODEL = 1000, O_KIND, O_PRE, O_PREFIX, O_CUT, O_PROMPTS, O_COLUMN, O_LIMIT, O_THREADS, O_JSON, O_QUIET,
-           O_HELP, O_PER };
+           O_HELP, O_PER, O_JSONOUT };
     static const struct option opts[] = {
         {"model", required_argument, 0, O_MODEL},   {"kind", required_argument, 0, O_KIND},
         {"preprocess", required_argument, 0, O_PRE}, {"prefix", required_argument, 0, O_PREFIX},
@@ -468,8 +481,8 @@ static int eval_clipscore(int argc, char **argv)
         {"column", required_argument, 0, O_COLUMN}, {"limit", required_argument, 0, O_LIMIT},
         {"threads", required_argument, 0, O_THREADS}, {"json", no_argument, 0, O_JSON},
         {"quiet", no_argument, 0, O_QUIET},         {"help", no_argument, 0, O_HELP},
-        {"per-sample", required_argument, 0, O_PER}, {0, 0, 0, 0}};
-    const char *per_sample = NULL;
+        {"per-sample", required_argument, 0, O_PER}, {"json-out", required_argument, 0, O_JSONOUT}, {0, 0, 0, 0}};
+    const char *per_sample = NULL, *json_out = NULL;
     jf_clipscore_params p;
     memset(&p, 0, sizeof p);
     p.preprocess = -1;
@@ -506,6 +519,7 @@ static int eval_clipscore(int argc, char **argv)
         case O_QUIET: quiet = 1; break;
         case O_HELP: fputs(HELP, stdout); return 0;
         case O_PER: per_sample = optarg; break;
+        case O_JSONOUT: json_out = optarg; break;
         default: return usage_error("eval clipscore", "see jf eval --help");
         }
     }
@@ -552,9 +566,15 @@ static int eval_clipscore(int argc, char **argv)
         }
         if (pf && pf != stdout && fclose(pf) != 0)
             rc = fail("eval", (jf_error[]){{JF_EIO, "cannot write the per-sample scores"}});
-        if (json) {
+        FILE *jout = NULL;
+        if (json_out && !(jout = fopen(json_out, "w")))
+            rc = fail("eval", (jf_error[]){{JF_EIO, "cannot write the --json-out file"}});
+        for (int t = 0; t < 2; t++) {
+            FILE *jf_out = t ? jout : json ? stdout : NULL;
+            if (!jf_out)
+                continue;
             jw w;
-            jw_init(&w, stdout);
+            jw_init(&w, jf_out);
             jw_obj(&w);
             jw_kstr(&w, "summary", "clipscore");
             jw_knum(&w, "clipscore", r.score);
@@ -574,7 +594,10 @@ static int eval_clipscore(int argc, char **argv)
             jw_knum(&w, "seconds", secs);
             jw_end_obj(&w);
             jw_newline(&w);
-        } else {
+        }
+        if (jout && fclose(jout) != 0)
+            rc = fail("eval", (jf_error[]){{JF_EIO, "cannot write the --json-out file"}});
+        if (!json) {
             printf("CLIP score %.4f   (%s; %zu pairs, mean cosine %.4f; model %s)\n", r.score,
                    jf_clipscore_kind_name(p.kind), r.n, r.mean_cosine, model);
             if (!quiet)
@@ -928,7 +951,8 @@ static const char BENCH_HELP[] =
     "Bad input (missing, unknown or duplicate ids, lines that are not JSON, wrong field counts) is named\n"
     "with file and line, counted, and makes the exit status 1; the numbers are still printed.\n"
     "  --json    every metric (value and the tool's printed text), the problems and, with --items, each\n"
-    "            item's prediction, parsed answer, gold answer and score\n";
+    "            item's prediction, parsed answer, gold answer and score\n"
+    "  --json-out FILE  also write the --json result to FILE (for jf report)\n";
 
 static void bench_progress(void *user, size_t done, size_t total) { progress_update(user, done, total, "questions"); }
 
@@ -949,6 +973,7 @@ static int eval_bench(int argc, char **argv)
         return usage_error("eval bench", "unknown benchmark '%s' (vqav2, gqa, pope, mme, mmbench, seed, mmmu)", argv[1]);
     jf_bench_inputs in = {0};
     int json = 0, items = 0, quiet = 0;
+    const char *json_out = NULL;
     size_t answered_failed = 0;
     static const struct option opts[] = {{"data", required_argument, 0, 'd'},      {"predictions", required_argument, 0, 'p'},
                                          {"questions", required_argument, 0, 'q'}, {"protocol", required_argument, 0, 'P'},
@@ -959,6 +984,7 @@ static int eval_bench(int argc, char **argv)
                                          {"part", required_argument, 0, 'k'},      {"batch", required_argument, 0, 'b'},
                                          {"max-new-tokens", required_argument, 0, 'n'},
                                          {"no-shared-prefix", no_argument, 0, 'S'},
+                                         {"json-out", required_argument, 0, 'J'},
                                          {0, 0, 0, 0}};
     jf_bench_run_params rp = jf_bench_run_default_params();
     const char *model_dir = NULL;
@@ -974,6 +1000,7 @@ static int eval_bench(int argc, char **argv)
                 return usage_error("eval bench", "unknown protocol '%s' (official, llava, lmms-eval, vlmevalkit)", optarg);
             break;
         case 'j': json = 1; break;
+        case 'J': json_out = optarg; break;
         case 'i': items = 1; break;
         case 'Q': quiet = 1; break;
         case 'h': fputs(BENCH_HELP, stdout); return 0;
@@ -1043,9 +1070,18 @@ static int eval_bench(int argc, char **argv)
     }
     for (size_t i = 0; i < r->n_problems && !json; i++)
         fprintf(stderr, "problem: %s\n", r->problems[i]);
-    if (json) {
+    FILE *jout = NULL;
+    if (json_out && !(jout = fopen(json_out, "w"))) {
+        fprintf(stderr, "jf eval bench: %s: %s\n", json_out, strerror(errno));
+        jf_bench_report_free(r);
+        return JF_EIO;
+    }
+    for (int t = 0; t < 2; t++) {
+        FILE *jf_out = t ? jout : json ? stdout : NULL;
+        if (!jf_out)
+            continue;
         jw w;
-        jw_init(&w, stdout);
+        jw_init(&w, jf_out);
         jw_obj(&w);
         jw_kstr(&w, "benchmark", jf_bench_name(kind));
         jw_kstr(&w, "protocol", jf_bench_protocol_name(r->protocol));
@@ -1090,7 +1126,13 @@ static int eval_bench(int argc, char **argv)
         }
         jw_end_obj(&w);
         jw_newline(&w);
-    } else if (!quiet) {
+    }
+    if (jout && fclose(jout) != 0) {
+        fprintf(stderr, "jf eval bench: %s: %s\n", json_out, strerror(errno));
+        jf_bench_report_free(r);
+        return JF_EIO;
+    }
+    if (!json && !quiet) {
         printf("%s (%s), protocol %s: %zu items\n", jf_bench_name(kind), r->split, jf_bench_protocol_name(r->protocol),
                r->n_items);
         for (size_t i = 0; i < r->n_metrics; i++)

@@ -15,6 +15,7 @@ static const char HELP[] =
     "  chat     answer a question about images with the built-in JanusFlow\n"
     "  generate images from text with the built-in JanusFlow and an SDXL-VAE\n"
     "  eval     FID and KID with the numbers of pytorch-fid, clean-fid, torch-fidelity, torchmetrics\n"
+    "  report   one self-contained HTML page about a dataset and its evaluations (+ screenshot)\n"
     "  demo     the main job on an embedded sample set it generates itself\n"
     "  version  print the version\n"
     "\n"
@@ -54,6 +55,8 @@ int main(int argc, char **argv)
         return cmd_filter(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval"))
         return cmd_eval(argc - 1, argv + 1);
+    if (!strcmp(cmd, "report"))
+        return cmd_report(argc - 1, argv + 1);
     if (!strcmp(cmd, "model"))
         return cmd_model(argc - 1, argv + 1);
     if (!strcmp(cmd, "chat"))

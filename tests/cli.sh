@@ -8,7 +8,7 @@ set -u
 
 for c in "" "shard" "shard ls" "shard cat" "shard stats" "shard verify" "shard reindex" "shard merge" \
          "shard export" "shard import" "shard gc" "shard mix" "ingest" "filter" "filter dedup" "filter text" "demo" \
-         "generate" "eval t2i" "model" "chat"; do
+         "generate" "eval t2i" "model" "chat" "report"; do
   expect 0 "help: jf $c --help" $jf $c --help
   grep -q "usage" "$work/out" || bad "help text of 'jf $c' has no usage line"
 done
@@ -25,6 +25,9 @@ sqlite3 "$ds/index.sqlite" "select count(*) from samples where clip_formula is n
 [ "$(cat "$work/n")" -gt 10 ] && ok "demo wrote clip_formula for the captioned samples" || bad "clip_formula column missing"
 sqlite3 "$ds/index.sqlite" "select count(*) from samples where gen_seed is not null and kind = 'generation'" > "$work/n" 2>/dev/null
 [ "$(cat "$work/n")" = 2 ] && ok "demo generated two images into the dataset" || bad "demo generation samples: $(cat "$work/n")"
+# the demo's report holds its six evaluation results (FID/KID, CLIP score, POPE and MME under two protocols)
+n=$(grep -o '<h3>benchmark \|<h3>FID / KID\|<h3>CLIP score' "$work/demo/report.html" 2>/dev/null | wc -l)
+[ "$n" = 6 ] && ok "demo wrote its report with six results" || bad "demo report: $n results"
 expect 0 "filter on the CLIP score column" $jf filter "$ds" --where "clip_formula > -1000" --dry-run
 expect 0 "stats --json" $jf shard stats "$ds" --json
 python3 -c "import json,sys; d=json.load(open('$work/out')); sys.exit(0 if d['samples']==104 and d['by_kind']['generation']['samples']==65 and d['by_kind']['understanding']['samples']==19 and d['by_kind']['text']['samples']==20 else 1)" \
