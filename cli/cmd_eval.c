@@ -974,6 +974,7 @@ static int eval_bench(int argc, char **argv)
     jf_bench_inputs in = {0};
     int json = 0, items = 0, quiet = 0;
     const char *json_out = NULL;
+    char model_hash[64] = "";
     size_t answered_failed = 0;
     static const struct option opts[] = {{"data", required_argument, 0, 'd'},      {"predictions", required_argument, 0, 'p'},
                                          {"questions", required_argument, 0, 'q'}, {"protocol", required_argument, 0, 'P'},
@@ -1045,6 +1046,7 @@ static int eval_bench(int argc, char **argv)
         jf_error err;
         jf_status s = jf_bench_answer(m, kind, &rp, &st, &err);
         progress_done(&pr);
+        snprintf(model_hash, sizeof model_hash, "%s", jf_janus_weights_hash(m));
         jf_janus_free(m);
         if (s != JF_OK) {
             fprintf(stderr, "jf eval bench: %s\n", err.msg);
@@ -1087,6 +1089,10 @@ static int eval_bench(int argc, char **argv)
         jw_kstr(&w, "protocol", jf_bench_protocol_name(r->protocol));
         jw_kstr(&w, "split", r->split);
         jw_kstr(&w, "headline", r->headline);
+        if (model_dir) { /* the predictions were made here: say by which weights */
+            jw_kstr(&w, "model", model_dir);
+            jw_kstr(&w, "weights_hash", model_hash);
+        }
         jw_key(&w, "metrics");
         jw_obj(&w);
         for (size_t i = 0; i < r->n_metrics; i++) {
