@@ -1497,8 +1497,7 @@ jf_status jf_bench_score(jf_bench_kind kind, const jf_bench_inputs *in, jf_bench
                     : kind == JF_BENCH_MME ? p == JF_BENCH_OFFICIAL || p == JF_BENCH_LMMS_EVAL
                                            : p == JF_BENCH_OFFICIAL || p == JF_BENCH_LLAVA || p == JF_BENCH_LMMS_EVAL;
     if (kind == JF_BENCH_SEED && p == JF_BENCH_OFFICIAL)
-        rc = jf_error_set(err, JF_EARG, "seed: the official protocol ranks the options by the model's likelihood; predictions "
-                                        "alone cannot be scored that way (use --protocol llava or vlmevalkit)");
+        rc = jf__score_seed_official(in, r, err);
     else if (!supported)
         rc = jf_error_set(err, JF_EARG, "%s: protocol %s is not implemented yet", jf_bench_name(kind), jf_bench_protocol_name(p));
     else if (kind == JF_BENCH_VQAV2)

@@ -695,3 +695,147 @@ jf_status jf__score_seed_llava(const jf_bench_inputs *in, jf_bench_report *r, jf
     yajl_tree_free(d);
     return JF_OK;
 }
+
+/* ---- SEED-Bench's own eval.py: likelihood-ranked predictions ---- */
+
+/* results lines {question_id, prediction} as eval.py writes them (jf adds the options' losses).
+ * eval.py's accuracy step reads item['gt'] and item['q_type_id'], which its own records lack (a
+ * KeyError as published); jf computes what that step intends: per question_type_id, in the order
+ * the types first appear among the predictions, the share of predictions equal to the answer
+ * ("Data type N: xx.xx%"), then the total over the predictions. */
+jf_status jf__score_seed_official(const jf_bench_inputs *in, jf_bench_report *r, jf_error *err)
+{
+    if (!in->data)
+        return jf_error_set(err, JF_EARG, "seed: --data names SEED-Bench.json");
+    yajl_val d = jf__bench_read_json(in->data, err);
+    if (!d)
+        return err->code;
+    const char *qp[] = {"questions", NULL};
+    yajl_val qs = yajl_tree_get(d, qp, yajl_t_array);
+    if (!qs) {
+        yajl_tree_free(d);
+        return jf_error_set(err, JF_EFORMAT, "%s: no \"questions\" list", in->data);
+    }
+    size_t nq = qs->u.array.len;
+    char **qid = calloc(nq + 1, sizeof *qid);
+    long *qtype = calloc(nq + 1, sizeof *qtype);
+    const char **qans = calloc(nq + 1, sizeof *qans);
+    int *qimage = calloc(nq + 1, sizeof *qimage), *seen = calloc(nq + 1, sizeof *seen);
+    for (size_t i = 0; i < nq; i++) {
+        yajl_val q = qs->u.array.values[i];
+        const char *ip[] = {"question_id", NULL}, *tp[] = {"question_type_id", NULL}, *ap[] = {"answer", NULL},
+                   *dp[] = {"data_type", NULL};
+        yajl_val id = yajl_tree_get(q, ip, yajl_t_any), ty = yajl_tree_get(q, tp, yajl_t_number),
+                 an = yajl_tree_get(q, ap, yajl_t_string), dt = yajl_tree_get(q, dp, yajl_t_string);
+        char b[64] = "";
+        if (id && YAJL_IS_INTEGER(id))
+            snprintf(b, sizeof b, "%lld", (long long)YAJL_GET_INTEGER(id));
+        else if (id && YAJL_IS_STRING(id))
+            snprintf(b, sizeof b, "%s", YAJL_GET_STRING(id));
+        qid[i] = strdup(b);
+        qtype[i] = ty ? (long)YAJL_GET_INTEGER(ty) : 0;
+        qans[i] = an ? sv(an) : "";
+        qimage[i] = !dt || !strcmp(sv(dt), "image");
+    }
+    FILE *f = fopen(in->predictions, "r");
+    if (!f) {
+        jf_status s = jf_error_set(err, JF_ENOTFOUND, "%s: %s", in->predictions, strerror(errno));
+        for (size_t i = 0; i < nq; i++)
+            free(qid[i]);
+        free(qid), free(qtype), free(qans), free(qimage), free(seen);
+        yajl_tree_free(d);
+        return s;
+    }
+    long types[64], count[64] = {0}, correct[64] = {0};
+    int nt = 0;
+    char *line = NULL;
+    size_t cap = 0;
+    int lineno = 0;
+    int any_video = 0;
+    while (getline(&line, &cap, f) >= 0) {
+        lineno++;
+        if (!line[strspn(line, " \t\r\n")])
+            continue;
+        char eb[128];
+        yajl_val v = yajl_tree_parse(line, eb, sizeof eb);
+        const char *ip[] = {"question_id", NULL}, *pp[] = {"prediction", NULL};
+        yajl_val id = v ? yajl_tree_get(v, ip, yajl_t_any) : NULL, pr = v ? yajl_tree_get(v, pp, yajl_t_string) : NULL;
+        if (!id || !pr) {
+            jf__bench_problem(r, "%s:%d: needs question_id and prediction", in->predictions, lineno);
+            yajl_tree_free(v);
+            continue;
+        }
+        char b[64] = "";
+        if (YAJL_IS_INTEGER(id))
+            snprintf(b, sizeof b, "%lld", (long long)YAJL_GET_INTEGER(id));
+        else if (YAJL_IS_STRING(id))
+            snprintf(b, sizeof b, "%s", YAJL_GET_STRING(id));
+        size_t k = 0;
+        while (k < nq && strcmp(qid[k], b))
+            k++;
+        if (k == nq) {
+            jf__bench_problem(r, "%s:%d: question %s is not in %s", in->predictions, lineno, b, in->data);
+            r->unknown++;
+        } else if (seen[k]) {
+            jf__bench_problem(r, "%s:%d: question %s answered again (eval.py appends to results.json: a rerun's lines); the first "
+                                 "is counted",
+                              in->predictions, lineno, b);
+            r->duplicates++;
+        } else {
+            seen[k] = 1;
+            any_video |= !qimage[k];
+            long ty = qtype[k];
+            int ti = 0;
+            while (ti < nt && types[ti] != ty)
+                ti++;
+            if (ti == nt && nt < 64)
+                types[nt++] = ty;
+            if (ti < 64) {
+                int ok = !strcmp(sv(pr), qans[k]);
+                count[ti]++;
+                correct[ti] += ok;
+                char grp[32];
+                snprintf(grp, sizeof grp, "%ld", ty);
+                jf__bench_item(r, b, grp, sv(pr), sv(pr), qans[k], ok);
+            }
+        }
+        yajl_tree_free(v);
+    }
+    free(line);
+    fclose(f);
+    size_t missing = 0;
+    for (size_t i = 0; i < nq; i++)
+        if (qimage[i] && !seen[i]) {
+            if (missing < 20)
+                jf__bench_problem(r, "%s: no prediction for image question %s (eval.py counts only what it answered)",
+                                  in->predictions, qid[i]);
+            missing++;
+        }
+    if (missing > 20)
+        jf__bench_problem(r, "%s: ... %zu image questions without a prediction in all", in->predictions, missing);
+    r->missing = missing;
+    long tc = 0, tk = 0;
+    for (int i = 0; i < nt; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "Data type %ld", types[i]);
+        double acc = (double)correct[i] / (double)count[i] * 100;
+        jf__bench_metric(r, key, acc);
+        snprintf(r->metrics[r->n_metrics - 1].text, sizeof r->metrics[r->n_metrics - 1].text, "%.2f", acc);
+        tc += count[i];
+        tk += correct[i];
+    }
+    if (tc) {
+        double total = (double)tk / (double)tc * 100;
+        jf__bench_metric(r, "Total accuracy", total);
+        snprintf(r->metrics[r->n_metrics - 1].text, sizeof r->metrics[r->n_metrics - 1].text, "%.2f", total);
+    } else {
+        jf__bench_problem(r, "%s: no predictions (the tool divides by zero)", in->predictions);
+    }
+    snprintf(r->headline, sizeof r->headline, "Total accuracy");
+    snprintf(r->split, sizeof r->split, "%s", any_video ? "SEED-Bench (answered questions)" : "SEED-Bench image (dimensions 1-9)");
+    for (size_t i = 0; i < nq; i++)
+        free(qid[i]);
+    free(qid), free(qtype), free(qans), free(qimage), free(seen);
+    yajl_tree_free(d);
+    return JF_OK;
+}

@@ -7,6 +7,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,9 @@ typedef struct bq {
     char *line;      /* MME: the question line as read (written back with the answer) */
     size_t row;      /* MMBench: the TSV row */
     char *answer;    /* generated (or already in the output) */
+    char *choices[4]; /* SEED: the options' texts */
+    int id_is_int;   /* SEED: the question id was a JSON number */
+    double losses[4]; /* SEED official: each option's mean loss */
     char error[300];
 } bq;
 
@@ -59,6 +63,8 @@ static void bqs_free(bqs *l)
         free(q->image);
         free(q->line);
         free(q->answer);
+        for (int k = 0; k < 4; k++)
+            free(q->choices[k]);
     }
     free(l->v);
 }
@@ -305,6 +311,185 @@ static int mmbench_questions(const jf_janus *m, const jf_bench_run_params *p, jf
 
 /* ---- images ---- */
 
+/* SEED-Bench: SEED-Bench.json {questions: [{question_id, question, choice_a..d, answer, data_type,
+ * data_id, question_type_id}]}; image questions only (data_id under --images), video questions
+ * counted in *videos. The official protocol scores the options' likelihoods after the model's own
+ * chat template with the question (the options are not shown, as SEED-Bench's interfaces do);
+ * llava asks for the letter with the options listed, as LLaVA's SEED question file does. */
+static int seed_questions(const jf_janus *m, const jf_bench_run_params *p, bqs *out, size_t *videos, jf_error *err)
+{
+    yajl_val d = jf__bench_read_json(p->data, err);
+    if (!d)
+        return -1;
+    const char *qp[] = {"questions", NULL};
+    yajl_val qs = yajl_tree_get(d, qp, yajl_t_array);
+    if (!qs) {
+        yajl_tree_free(d);
+        return jf_error_set(err, JF_EFORMAT, "%s: no \"questions\" list (SEED-Bench.json)", p->data), -1;
+    }
+    static const char *const ck[4] = {"choice_a", "choice_b", "choice_c", "choice_d"};
+    for (size_t i = 0; i < qs->u.array.len; i++) {
+        yajl_val v = qs->u.array.values[i];
+        const char *dp[] = {"data_type", NULL}, *ip[] = {"question_id", NULL}, *qq[] = {"question", NULL},
+                   *dip[] = {"data_id", NULL}, *tp[] = {"question_type_id", NULL};
+        yajl_val dt = yajl_tree_get(v, dp, yajl_t_string), id = yajl_tree_get(v, ip, yajl_t_any),
+                 qt = yajl_tree_get(v, qq, yajl_t_string), di = yajl_tree_get(v, dip, yajl_t_string),
+                 ty = yajl_tree_get(v, tp, yajl_t_number);
+        if (dt && strcmp(sv(dt), "image")) {
+            (*videos)++;
+            continue;
+        }
+        yajl_val ch[4];
+        int ok = id && qt && di && (YAJL_IS_STRING(id) || YAJL_IS_INTEGER(id));
+        for (int k = 0; k < 4 && ok; k++) {
+            const char *cp[] = {ck[k], NULL};
+            ok = (ch[k] = yajl_tree_get(v, cp, yajl_t_any)) != NULL;
+        }
+        if (!ok) {
+            yajl_tree_free(d);
+            return jf_error_set(err, JF_EFORMAT, "%s: question %zu needs question_id, question, data_id and choice_a..d", p->data,
+                                i + 1),
+                   -1;
+        }
+        bq *q = bq_add(out);
+        char idb[64];
+        if (YAJL_IS_INTEGER(id))
+            snprintf(idb, sizeof idb, "%lld", (long long)YAJL_GET_INTEGER(id));
+        else
+            snprintf(idb, sizeof idb, "%s", YAJL_GET_STRING(id));
+        q->id = strdup(idb);
+        q->id_is_int = YAJL_IS_INTEGER(id);
+        q->key = strdup(idb);
+        char ty_b[32];
+        snprintf(ty_b, sizeof ty_b, "%lld", ty ? (long long)YAJL_GET_INTEGER(ty) : 0LL);
+        q->group = strdup(ty_b);
+        q->question = strdup(sv(qt));
+        q->image = concat3(p->images ? p->images : ".", "/", sv(di));
+        for (int k = 0; k < 4; k++) {
+            /* pandas-free JSON: a choice may be a number in the file; str() of it, as the scripts see it */
+            char nb[64];
+            if (YAJL_IS_STRING(ch[k]))
+                q->choices[k] = strdup(sv(ch[k]));
+            else {
+                snprintf(nb, sizeof nb, "%s", YAJL_IS_NUMBER(ch[k]) && ch[k]->u.number.r ? ch[k]->u.number.r : "");
+                q->choices[k] = strdup(nb);
+            }
+        }
+        if (p->protocol == JF_BENCH_LLAVA) {
+            size_t cap = strlen(q->question) + 256;
+            for (int k = 0; k < 4; k++)
+                cap += strlen(q->choices[k]);
+            char *text = malloc(cap);
+            snprintf(text, cap, "%s\nA. %s\nB. %s\nC. %s\nD. %s\nAnswer with the option's letter from the given choices directly.",
+                     q->question, q->choices[0], q->choices[1], q->choices[2], q->choices[3]);
+            q->prompt = jf_janus_chat_prompt(m, text, 1);
+            free(text);
+        } else {
+            q->prompt = jf_janus_chat_prompt(m, q->question, 1);
+        }
+    }
+    yajl_tree_free(d);
+    return 0;
+}
+
+/* SEED-Bench's likelihood ranking (its decoder-only interface, SEED-Bench-2/model/
+ * llava_v2_interface.py): for each option, the conversation with the option as the assistant's
+ * answer, formatted by the chat template ("... Assistant: OPTION" + end of sentence); the loss is
+ * the mean cross-entropy of its last len(tokenizer(OPTION)) tokens (BOS included in that count, so
+ * the window is the option's tokens and the end-of-sentence token); the prediction is the option
+ * with the lowest loss (the first of equals). The prompt up to where the options differ is
+ * prefilled once; each option's tokens then run on that prefix (jf_janus_rewind). */
+jf_status jf__seed_option_losses(jf_janus *m, const char *prompt, const float *pixels, const char *const *options,
+                                 size_t n_options, double *losses, jf_error *err)
+{
+    jf_tokenizer *tok = jf_janus_tokenizer(m);
+    int vocab = jf_janus_get_config(m)->vocab;
+    int32_t **ids = calloc(n_options, sizeof *ids);
+    size_t *n = calloc(n_options, sizeof *n), *mask = calloc(n_options, sizeof *mask);
+    float *prefix_logits = malloc((size_t)vocab * sizeof *prefix_logits), *logits = malloc((size_t)vocab * sizeof *logits);
+    jf_status st = ids && n && mask && prefix_logits && logits ? JF_OK : jf_error_set(err, JF_ENOMEM, "out of memory");
+    jf_model_error me = {0};
+    for (size_t c = 0; c < n_options && st == JF_OK; c++) {
+        size_t len = strlen(prompt) + strlen(options[c]) + 64;
+        char *full = malloc(len);
+        /* the template's assistant turn: "Assistant: " + answer + sep2 (end of sentence) */
+        snprintf(full, len, "%s %s", prompt, options[c]);
+        size_t tags = 0;
+        if (jf_janus_encode_prompt(m, full, &ids[c], &n[c], &tags, &me))
+            st = jf_error_set(err, JF_EFORMAT, "%s", me.msg);
+        else if (tags != 1)
+            st = jf_error_set(err, JF_EARG, "the prompt has %zu image tags for one image", tags);
+        else {
+            /* the end-of-sentence token is an added token: the text before it tokenizes on its own */
+            int32_t *g = realloc(ids[c], (n[c] + 1) * sizeof *g);
+            if (!g)
+                st = jf_error_set(err, JF_ENOMEM, "out of memory");
+            else {
+                ids[c] = g;
+                ids[c][n[c]++] = jf_janus_get_config(m)->eos;
+            }
+        }
+        free(full);
+        int32_t *oi = NULL;
+        size_t no = 0;
+        if (st == JF_OK) {
+            long r = jf_tokenizer_encode(tok, options[c], strlen(options[c]), 1, &oi, &me);
+            if (r < 0)
+                st = jf_error_set(err, JF_EFORMAT, "%s", me.msg);
+            else
+                no = (size_t)r;
+        }
+        free(oi);
+        mask[c] = no;
+        if (st == JF_OK && (mask[c] < 1 || mask[c] >= n[c]))
+            st = jf_error_set(err, JF_EARG, "option %zu: %zu label tokens for a sequence of %zu", c, mask[c], n[c]);
+    }
+    /* the shared prefix: common to every option's ids and before every label window */
+    size_t P = st == JF_OK ? n[0] : 0;
+    for (size_t c = 0; c < n_options && st == JF_OK; c++) {
+        size_t k = 0;
+        while (k < P && k < n[c] && ids[c][k] == ids[0][k])
+            k++;
+        P = k;
+        if (n[c] - mask[c] < P)
+            P = n[c] - mask[c];
+    }
+    if (st == JF_OK && jf_janus_prefill_logits(m, ids[0], P, &pixels, 1, prefix_logits, &me))
+        st = jf_error_set(err, JF_ENOMEM, "prefill: %s", me.msg);
+    for (size_t c = 0; c < n_options && st == JF_OK; c++) {
+        if (c && jf_janus_rewind(m, P, &me)) {
+            st = jf_error_set(err, JF_EARG, "%s", me.msg);
+            break;
+        }
+        memcpy(logits, prefix_logits, (size_t)vocab * sizeof *logits);
+        double total = 0;
+        for (size_t t = P; t < n[c] && st == JF_OK; t++) {
+            if (t >= n[c] - mask[c]) {
+                /* −log softmax(logits)[token], in double */
+                float mx = logits[0];
+                for (int v = 1; v < vocab; v++)
+                    if (logits[v] > mx)
+                        mx = logits[v];
+                double z = 0;
+                for (int v = 0; v < vocab; v++)
+                    z += exp((double)logits[v] - mx);
+                total += -((double)logits[ids[c][t]] - mx - log(z));
+            }
+            if (t + 1 < n[c] && jf_janus_step_logits(m, ids[c][t], logits, &me))
+                st = jf_error_set(err, JF_ENOMEM, "step: %s", me.msg);
+        }
+        losses[c] = total / (double)mask[c];
+    }
+    for (size_t c = 0; ids && c < n_options; c++)
+        free(ids[c]);
+    free(ids);
+    free(n);
+    free(mask);
+    free(prefix_logits);
+    free(logits);
+    return st;
+}
+
 static int b64_val(int c)
 {
     return c >= 'A' && c <= 'Z' ? c - 'A' : c >= 'a' && c <= 'z' ? c - 'a' + 26 : c >= '0' && c <= '9' ? c - '0' + 52
@@ -456,7 +641,31 @@ static int write_out(jf_bench_kind kind, const jf_bench_run_params *p, const bqs
     FILE *f = fopen(tmp, "w");
     if (!f)
         return jf_error_set(err, JF_EIO, "%s: %s", tmp, strerror(errno)), -1;
-    if (kind == JF_BENCH_POPE) {
+    if (kind == JF_BENCH_SEED && p->protocol != JF_BENCH_VLMEVALKIT) {
+        /* official: SEED-Bench eval.py's results lines {question_id, prediction} (+ the four losses);
+         * llava: answers.jsonl {question_id, prompt, text} as model_vqa_loader writes it */
+        for (size_t i = 0; i < l->n; i++) {
+            const bq *q = &l->v[i];
+            if (!q->answer)
+                continue;
+            fputs("{\"question_id\": ", f);
+            if (q->id_is_int)
+                fputs(q->id, f);
+            else
+                json_str(f, q->id);
+            if (p->protocol == JF_BENCH_OFFICIAL) {
+                fputs(", \"prediction\": ", f);
+                json_str(f, q->answer);
+                fprintf(f, ", \"losses\": [%.17g, %.17g, %.17g, %.17g]}\n", q->losses[0], q->losses[1], q->losses[2], q->losses[3]);
+            } else {
+                fputs(", \"prompt\": ", f);
+                json_str(f, q->prompt);
+                fputs(", \"text\": ", f);
+                json_str(f, q->answer);
+                fputs(", \"model_id\": \"jf-janusflow\"}\n", f);
+            }
+        }
+    } else if (kind == JF_BENCH_POPE) {
         /* LLaVA's answers.jsonl, with the split as "category" (so every protocol can score it) */
         for (size_t i = 0; i < l->n; i++) {
             const bq *q = &l->v[i];
@@ -511,7 +720,35 @@ static int write_out(jf_bench_kind kind, const jf_bench_run_params *p, const bqs
  * MMBench rows by index. */
 static void read_done(jf_bench_kind kind, const jf_bench_run_params *p, bqs *l)
 {
-    if (kind == JF_BENCH_POPE) {
+    if (kind == JF_BENCH_SEED && p->protocol != JF_BENCH_VLMEVALKIT) {
+        FILE *f = fopen(p->out, "r");
+        char *line = NULL;
+        size_t cap = 0;
+        int official = p->protocol == JF_BENCH_OFFICIAL;
+        while (f && getline(&line, &cap, f) >= 0) {
+            char eb[64];
+            yajl_val v = yajl_tree_parse(line, eb, sizeof eb);
+            const char *ip[] = {"question_id", NULL}, *tp[] = {official ? "prediction" : "text", NULL}, *lp[] = {"losses", NULL};
+            yajl_val id = v ? yajl_tree_get(v, ip, yajl_t_any) : NULL, tx = v ? yajl_tree_get(v, tp, yajl_t_string) : NULL,
+                     ls = v ? yajl_tree_get(v, lp, yajl_t_array) : NULL;
+            char key[64] = "";
+            if (id && YAJL_IS_INTEGER(id))
+                snprintf(key, sizeof key, "%lld", (long long)YAJL_GET_INTEGER(id));
+            else if (id && YAJL_IS_STRING(id))
+                snprintf(key, sizeof key, "%s", YAJL_GET_STRING(id));
+            for (size_t i = 0; tx && *key && i < l->n; i++)
+                if (!l->v[i].answer && !strcmp(l->v[i].key, key)) {
+                    l->v[i].answer = strdup(sv(tx));
+                    for (size_t k = 0; ls && k < 4 && k < ls->u.array.len; k++)
+                        l->v[i].losses[k] = YAJL_IS_NUMBER(ls->u.array.values[k]) ? YAJL_GET_DOUBLE(ls->u.array.values[k]) : 0;
+                    break;
+                }
+            yajl_tree_free(v);
+        }
+        free(line);
+        if (f)
+            fclose(f);
+    } else if (kind == JF_BENCH_POPE) {
         FILE *f = fopen(p->out, "r");
         char *line = NULL;
         size_t cap = 0;
@@ -604,16 +841,27 @@ jf_status jf_bench_answer(jf_janus *m, jf_bench_kind kind, const jf_bench_run_pa
     memset(st, 0, sizeof *st);
     if (!p->data || !p->out)
         return jf_error_set(err, JF_EARG, "bench: the benchmark's files (--data) and the output (--out) are needed");
-    if (kind != JF_BENCH_POPE && kind != JF_BENCH_MME && kind != JF_BENCH_MMBENCH)
-        return jf_error_set(err, JF_EARG, "%s: answering with the built-in model is implemented for pope, mme and mmbench",
+    if (kind != JF_BENCH_POPE && kind != JF_BENCH_MME && kind != JF_BENCH_MMBENCH && kind != JF_BENCH_SEED)
+        return jf_error_set(err, JF_EARG, "%s: answering with the built-in model is implemented for pope, mme, mmbench and seed",
                             jf_bench_name(kind));
+    if (kind == JF_BENCH_SEED && p->protocol == JF_BENCH_LMMS_EVAL)
+        return jf_error_set(err, JF_EARG, "seed: protocol lmms-eval is not implemented yet (official, llava, vlmevalkit)");
+    int seed_ranking = kind == JF_BENCH_SEED && p->protocol == JF_BENCH_OFFICIAL;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     bqs l = {0};
     jf__table t = {0};
+    size_t videos = 0;
     int rc = kind == JF_BENCH_POPE ? pope_questions(m, p, &l, err)
              : kind == JF_BENCH_MME ? mme_questions(m, p, &l, err)
+             : kind == JF_BENCH_SEED && p->protocol != JF_BENCH_VLMEVALKIT ? seed_questions(m, p, &l, &videos, err)
                                     : mmbench_questions(m, p, &t, &l, err);
+    if (!rc && videos && p->on_problem) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "%zu video questions not answered (jf answers SEED-Bench's image questions, dimensions 1-9)",
+                 videos);
+        p->on_problem(p->user, "seed", msg);
+    }
     if (rc) {
         bqs_free(&l);
         jf__free_table(&t);
@@ -643,7 +891,42 @@ jf_status jf_bench_answer(jf_janus *m, jf_bench_kind kind, const jf_bench_run_pa
     gp.shared_prefixes = &st->shared_prefixes;
     int bs = p->batch > 0 ? p->batch : 8;
     jf_status status = JF_OK;
-    for (size_t b = 0; b < n_todo && status == JF_OK; b += (size_t)bs) {
+    /* SEED's likelihood ranking: one question at a time (its options share the prefill) */
+    for (size_t b = 0; seed_ranking && b < n_todo && status == JF_OK; b++) {
+        bq *q = &l.v[todo[b]];
+        float *px = load_pixels(m, q);
+        if (!px) {
+            st->failed++;
+            if (p->on_problem)
+                p->on_problem(p->user, q->key, q->error);
+        } else {
+            jf_error e = {0};
+            const char *opts[4] = {q->choices[0], q->choices[1], q->choices[2], q->choices[3]};
+            jf_status s = jf__seed_option_losses(m, q->prompt, px, opts, 4, q->losses, &e);
+            if (s == JF_ENOMEM) {
+                status = jf_error_set(err, s, "question %s: %s", q->key, e.msg);
+            } else if (s != JF_OK) {
+                snprintf(q->error, sizeof q->error, "%.280s", e.msg);
+                st->failed++;
+                if (p->on_problem)
+                    p->on_problem(p->user, q->key, q->error);
+            } else {
+                int best = 0;
+                for (int k = 1; k < 4; k++)
+                    if (q->losses[k] < q->losses[best])
+                        best = k;
+                char letter[2] = {(char)('A' + best), 0};
+                q->answer = strdup(letter);
+                st->answered++;
+            }
+            free(px);
+        }
+        if (status == JF_OK && ((b + 1) % 8 == 0 || b + 1 == n_todo) && write_out(kind, p, &l, &t, err))
+            status = err->code;
+        if (p->on_progress)
+            p->on_progress(p->user, b + 1, n_todo);
+    }
+    for (size_t b = 0; !seed_ranking && b < n_todo && status == JF_OK; b += (size_t)bs) {
         size_t nb = n_todo - b < (size_t)bs ? n_todo - b : (size_t)bs;
         jf_janus_request *req = calloc(nb, sizeof *req);
         float **px = calloc(nb, sizeof *px);

@@ -985,6 +985,17 @@ jf_model_status jf_janus_step_logits(jf_janus *m, int32_t id, float *logits, jf_
     return s;
 }
 
+jf_model_status jf_janus_rewind(jf_janus *m, size_t n_past, jf_model_error *err)
+{
+    if (n_past < 1 || n_past > m->seq.n_past)
+        return jf__merr(err, JF_MODEL_EARG, "rewind to %zu positions of a sequence of %zu", n_past, m->seq.n_past);
+    /* the cache rows past n_past are simply overwritten by the next positions */
+    m->seq.n_past = n_past;
+    return JF_MODEL_OK;
+}
+
+size_t jf_janus_position(const jf_janus *m) { return m->seq.n_past; }
+
 /* ---- decoding ---- */
 
 jf_gen_params jf_gen_default_params(void)

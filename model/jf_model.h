@@ -325,6 +325,12 @@ jf_model_status jf_janus_prefill_logits(jf_janus *m, const int32_t *ids, size_t 
                                         size_t n_images, float *logits, jf_model_error *err);
 /* Appends one token to the sequence (KV cache) and writes the next logits. */
 jf_model_status jf_janus_step_logits(jf_janus *m, int32_t id, float *logits, jf_model_error *err);
+/* Keeps the first n_past positions of the current sequence and drops the rest of its KV cache, so
+ * that several continuations of one prefilled prefix can be scored one after another (likelihood
+ * ranking of options) without prefilling the prefix again. n_past must be 1..current length. */
+jf_model_status jf_janus_rewind(jf_janus *m, size_t n_past, jf_model_error *err);
+/* Length of the current sequence (0 before a prefill). */
+size_t jf_janus_position(const jf_janus *m);
 
 /* ---- FID Inception-v3 (evaluation.md §1.3) ---- */
 

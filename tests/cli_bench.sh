@@ -72,8 +72,8 @@ expect 1 "seed vlmevalkit" "$jf" eval bench seed --protocol vlmevalkit --data "$
 cp out sd.json; compare seed/vlmevalkit sd.json && ok "SEEDBench_IMG, vanilla, per category" || bad "seed vlmevalkit"
 expect 1 "seed llava (5 unanswered)" "$jf" eval bench seed --protocol llava --data "$b/seed_bench.json" --predictions "$b/seed_llava_answers.jsonl" --json
 cp out sl.json; compare seed/llava sl.json && ok "per dimension, total, image and video" || bad "seed llava"
-expect 2 "seed official needs the model" "$jf" eval bench seed --data "$b/seed_bench.json" --predictions "$b/seed_llava_answers.jsonl"
-grep -q "likelihood" err && ok "said why" || bad "seed official message"
+expect 1 "seed official reads eval.py's results lines, not LLaVA's answers" "$jf" eval bench seed --data "$b/seed_bench.json" --predictions "$b/seed_llava_answers.jsonl"
+grep -q "needs question_id and prediction" err && ok "said why" || bad "seed official message"
 
 # lmms-eval's task code (its process_results and aggregations)
 expect 0 "vqav2 lmms-eval" "$jf" eval bench vqav2 --protocol lmms-eval --data "$b/vqav2" --predictions "$b/vqav2_results.json" --json --items

@@ -77,6 +77,44 @@ cp mmeo/existence.txt mme_full.txt; head -2 mme_full.txt > mmeo/existence.txt
 expect 1 "MME resume" "$jf" eval bench mme --model tiny --data mmeq --images mmei --out mmeo --max-new-tokens 4
 grep -q "answered 4 of 6 questions (2 already" out && cmp -s mmeo/existence.txt mme_full.txt && ok "4 asked again; the same file" || { bad "mme resume"; head -1 out; }
 
+# SEED-Bench: the official likelihood ranking (each option's mean loss after one shared prefill),
+# results lines as its eval.py writes them; image questions only (a video question is said)
+/usr/bin/python3 - <<'PY'
+import json
+qs = [{"question_id": str(100 + i), "question": f"What colour is thing {i}?", "choice_a": "red", "choice_b": "a blue cat",
+       "choice_c": "green", "choice_d": str(i), "answer": "ABCD"[i % 4], "data_type": "image",
+       "data_id": f"COCO_val2014_{i % 3:012d}.jpg", "question_type_id": 1 + i % 2} for i in range(5)]
+qs.append({"question_id": "900", "question": "video?", "choice_a": "a", "choice_b": "b", "choice_c": "c", "choice_d": "d",
+           "answer": "A", "data_type": "video", "data_id": "v.mp4", "question_type_id": 10})
+json.dump({"question_type": {"Scene Understanding": 1, "Instance Identity": 2, "Action Recognition": 10}, "questions": qs},
+          open("seed.json", "w"))
+PY
+expect 0 "SEED official: likelihood ranking" "$jf" eval bench seed --model tiny --data seed.json --images coco --out seed_r.jsonl --json
+cp out seed_run.json
+/usr/bin/python3 - <<'PY' && ok "5 predictions, each the option of lowest loss; scored per data type" || bad "seed official"
+import json
+rows = [json.loads(l) for l in open("seed_r.jsonl")]
+assert len(rows) == 5 and all(len(r["losses"]) == 4 for r in rows), rows
+for r in rows:
+    assert r["prediction"] == "ABCD"[min(range(4), key=lambda k: r["losses"][k])], r
+m = json.load(open("seed_run.json"))
+assert m["protocol"] == "official" and "Data type 1" in m["metrics"] and "Total accuracy" in m["metrics"], m
+right = sum(r["prediction"] == "ABCD"[int(r["question_id"]) % 4] for r in rows)
+assert abs(m["metrics"]["Total accuracy"]["value"] - right / 5 * 100) < 1e-9, (m, right)
+PY
+grep -q "1 video questions not answered" err && ok "the video question is said" || bad "video question not said"
+head -3 seed_r.jsonl > seed_cut.jsonl; cp seed_r.jsonl seed_full.jsonl; mv seed_cut.jsonl seed_r.jsonl
+expect 0 "SEED resume" "$jf" eval bench seed --model tiny --data seed.json --images coco --out seed_r.jsonl
+grep -q "answered 2 of 5 questions (3 already" out && cmp -s seed_r.jsonl seed_full.jsonl && ok "2 asked again; the same file" || { bad "seed resume"; head -1 out; }
+expect 0 "SEED official predictions scored alone" "$jf" eval bench seed --data seed.json --predictions seed_r.jsonl --json
+/usr/bin/python3 -c "import json,sys; a=json.load(open('seed_run.json'))['metrics']; b=json.load(open('out'))['metrics']; sys.exit(a!=b)" \
+  && ok "answer-and-score equals scoring the written results" || bad "seed scores differ"
+(cat seed_r.jsonl; head -1 seed_r.jsonl; echo '{"question_id": "777", "prediction": "A"}') > seed_bad.jsonl
+expect 1 "SEED results with a rerun's line and an unknown id" "$jf" eval bench seed --data seed.json --predictions seed_bad.jsonl --json
+grep -q '"duplicates":1' out && grep -q '"unknown":1' out && ok "duplicate and unknown counted" || bad "seed bad input"
+expect 1 "SEED llava: the letter asked with the options (the video question counted wrong: exit 1)" "$jf" eval bench seed --protocol llava --model tiny --data seed.json --images coco --out seed_l.jsonl --max-new-tokens 2
+grep -q 'A. red\\nB. a blue cat' seed_l.jsonl && ok "options in the prompt" || bad "seed llava prompt"
+
 # a missing image: named, counted, exit 1; the others answered
 rm coco/COCO_val2014_000000000003.jpg
 expect 1 "an image missing" "$jf" eval bench pope --model tiny --data pope/coco_pope_random.json --images coco --out m.jsonl --max-new-tokens 3

@@ -108,7 +108,70 @@ static void py_random(void)
           jf__pyrandom_randbelow(&r, 1000) == 154);
 }
 
+/* SEED's likelihood ranking: the option losses computed on one shared prefill (rewinding the KV
+ * cache between options) equal the losses computed the slow way, a fresh prefill of the whole
+ * prefix before every label token, on the tiny JanusFlow of tests/data. */
+static void seed_losses(void)
+{
+    jf_janus *m = NULL;
+    jf_model_error me;
+    CHECK(jf_janus_load(JF_TEST_DATA "/janus_tiny", &m, NULL, NULL, NULL, &me) == JF_MODEL_OK);
+    if (!m)
+        return;
+    jf_janus_image_spec spec = jf_janus_image_spec_of(m);
+    size_t np = (size_t)spec.size * spec.size;
+    uint8_t *rgb = malloc(np * 3);
+    float *px = malloc(np * 3 * sizeof *px);
+    for (size_t i = 0; i < np * 3; i++)
+        rgb[i] = (uint8_t)(i * 37 % 251);
+    jf_janus_image_to_pixels(&spec, rgb, px);
+    char *prompt = jf_janus_chat_prompt(m, "What is shown here?", 1);
+    const char *opts[4] = {"a red car", "blue", "two dogs on a sofa", "7"};
+    double fast[4], slow[4];
+    jf_error err = {0};
+    CHECK_OK(jf__seed_option_losses(m, prompt, px, opts, 4, fast, &err));
+    int vocab = jf_janus_get_config(m)->vocab;
+    float *logits = malloc((size_t)vocab * sizeof *logits);
+    for (int c = 0; c < 4; c++) {
+        char full[1024];
+        snprintf(full, sizeof full, "%s %s", prompt, opts[c]);
+        int32_t *ids = NULL, *oi = NULL;
+        size_t n = 0, tags = 0;
+        CHECK(jf_janus_encode_prompt(m, full, &ids, &n, &tags, &me) == JF_MODEL_OK && tags == 1);
+        ids = realloc(ids, (n + 1) * sizeof *ids);
+        ids[n++] = jf_janus_get_config(m)->eos;
+        long mask = jf_tokenizer_encode(jf_janus_tokenizer(m), opts[c], strlen(opts[c]), 1, &oi, &me);
+        CHECK(mask > 1 && (size_t)mask < n);
+        double total = 0;
+        const float *img = px;
+        for (size_t t = n - (size_t)mask; t < n; t++) {
+            CHECK(jf_janus_prefill_logits(m, ids, t, &img, 1, logits, &me) == JF_MODEL_OK);
+            float mx = logits[0];
+            for (int v = 1; v < vocab; v++)
+                mx = logits[v] > mx ? logits[v] : mx;
+            double z = 0;
+            for (int v = 0; v < vocab; v++)
+                z += exp((double)logits[v] - mx);
+            total += -((double)logits[ids[t]] - mx - log(z));
+        }
+        slow[c] = total / (double)mask;
+        CHECK(fabs(fast[c] - slow[c]) <= 1e-4 * fabs(slow[c]));
+        if (fabs(fast[c] - slow[c]) > 1e-4 * fabs(slow[c]))
+            fprintf(stderr, "option %d: %.9g (shared prefill) vs %.9g (fresh prefills)\n", c, fast[c], slow[c]);
+        free(ids);
+        free(oi);
+    }
+    /* a rewind past the sequence is refused */
+    CHECK(jf_janus_rewind(m, 1u << 30, &me) != JF_MODEL_OK);
+    free(logits);
+    free(prompt);
+    free(rgb);
+    free(px);
+    jf_janus_free(m);
+}
+
 static const test_case cases[] = {
+    {"seed_losses", seed_losses},
     {"py_random", py_random},
     {"py_repr_round", py_repr_round},
     {"evalai_processor", evalai_processor},
