@@ -934,7 +934,7 @@ static const char BENCH_HELP[] =
     "         mean per question in exact fractions), pope pooled over the splits (exact \"yes\"/\"no\"; its\n"
     "         yes ratio reads the answer key), mme (its parser; pairs grouped by image)\n"
     "\n"
-    "With the built-in model (pope, mme, mmbench, seed):\n"
+    "With the built-in model (pope, mme, mmbench, seed, vqav2, gqa):\n"
     "  jf eval bench NAME --model DIR --data D [--images DIR] --out P [--protocol P] [--limit N]\n"
     "         [--part K/N|slurm] [--batch N] [--max-new-tokens N] [--no-shared-prefix]\n"
     "  answers the questions P does not hold yet (a killed run resumes), greedy, in batches, with the\n"
@@ -956,9 +956,13 @@ static const char BENCH_HELP[] =
     "  is prefilled once and each option runs on it; results lines carry the four losses. Image\n"
     "  questions only (video questions are said). llava asks for the letter with the options listed;\n"
     "  vlmevalkit reads SEEDBench_IMG's TSV like MMBench's.\n"
+    "  vqav2: --data the annotations (file or folder), --questions v2_OpenEnded_mscoco_<split>_questions.json\n"
+    "  or LLaVA's question JSONL (default: the *questions*.json in the --data folder), --images the COCO\n"
+    "  folder (COCO_<split>_<id>.jpg); gqa: --data the questions file, --images <imageId>.jpg. Both write\n"
+    "  LLaVA's answers.jsonl with the short-answer prompt (lmms-eval: 16 new tokens).\n"
     "\n"
     "Not implemented yet: vlmevalkit scoring for VQAv2/POPE/MME/GQA/MMMU, lmms-eval for GQA, MMMU,\n"
-    "MMBench and SEED; the model on VQAv2, GQA and MMMU.\n"
+    "MMBench and SEED; the model on MMMU.\n"
     "Bad input (missing, unknown or duplicate ids, lines that are not JSON, wrong field counts) is named\n"
     "with file and line, counted, and makes the exit status 1; the numbers are still printed.\n"
     "  --json    every metric (value and the tool's printed text), the problems and, with --items, each\n"
@@ -1050,6 +1054,7 @@ static int eval_bench(int argc, char **argv)
         progress_init(&pr, "answering", &o);
         rp.protocol = in.protocol;
         rp.data = in.data;
+        rp.questions = in.questions;
         rp.on_progress = bench_progress;
         rp.on_problem = bench_problem;
         rp.user = &pr;

@@ -311,6 +311,204 @@ static int mmbench_questions(const jf_janus *m, const jf_bench_run_params *p, jf
 
 /* ---- images ---- */
 
+/* The short-answer prompt of VQAv2 and GQA: official/vlmevalkit in VLMEvalKit's Janus wrapper
+ * form (no system prompt), llava/lmms-eval in the model's template; a LLaVA question file's text
+ * already ends with the instruction and is taken as it is. */
+static char *short_answer_prompt(const jf_janus *m, jf_bench_protocol proto, const char *question, int llava_file)
+{
+    char *text;
+    if (llava_file)
+        text = strdup(question);
+    else if (proto == JF_BENCH_OFFICIAL || proto == JF_BENCH_VLMEVALKIT)
+        text = concat3("\n", question, SHORT_ANSWER);
+    else {
+        char *st = jf__py_strip(question, NULL);
+        text = concat3(st, SHORT_ANSWER, "");
+        free(st);
+    }
+    char *out = llava_file && (proto == JF_BENCH_OFFICIAL || proto == JF_BENCH_VLMEVALKIT) ? concat3("\n", text, "") : NULL;
+    char *prompt = chat(m, proto, out ? out : text);
+    free(out);
+    free(text);
+    return prompt;
+}
+
+static int is_dir(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+/* A file in `dir` whose name contains `part` and ends with .json (the first in name order). */
+static char *find_in_dir(const char *dir, const char *part)
+{
+    DIR *d = opendir(dir);
+    char *best = NULL;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (l > 5 && !strcmp(e->d_name + l - 5, ".json") && strstr(e->d_name, part) && (!best || strcmp(e->d_name, best) < 0)) {
+            free(best);
+            best = strdup(e->d_name);
+        }
+    }
+    if (d)
+        closedir(d);
+    char *path = best ? concat3(dir, "/", best) : NULL;
+    free(best);
+    return path;
+}
+
+/* VQAv2 and GQA questions: the official files (VQAv2 {"questions": [{image_id, question,
+ * question_id}], "data_subtype"}; GQA {qid: {imageId, question, ...}}) or LLaVA's question JSONL
+ * ({question_id, image, text}). Images: COCO_<subtype>_<image_id:012>.jpg / <imageId>.jpg under
+ * --images. */
+static int vqa_questions(const jf_janus *m, jf_bench_kind kind, const jf_bench_run_params *p, bqs *out, jf_error *err)
+{
+    char *path = NULL;
+    if (kind == JF_BENCH_VQAV2)
+        path = p->questions ? strdup(p->questions) : is_dir(p->data) ? find_in_dir(p->data, "questions") : NULL;
+    else
+        path = is_dir(p->data) ? find_in_dir(p->data, "questions") : strdup(p->data);
+    if (!path)
+        return jf_error_set(err, JF_EARG, "%s: the questions file is needed (--questions, or a *questions*.json in %s)",
+                            jf_bench_name(kind), p->data),
+               -1;
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        jf_error_set(err, JF_ENOTFOUND, "%s: %s", path, strerror(errno));
+        free(path);
+        return -1;
+    }
+    int c;
+    while ((c = fgetc(f)) == ' ' || c == '\n' || c == '\r' || c == '\t')
+        ;
+    int c2 = fgetc(f);
+    while (c2 == ' ' || c2 == '\n' || c2 == '\r' || c2 == '\t')
+        c2 = fgetc(f);
+    fclose(f);
+    const char *img_root = p->images ? p->images : ".";
+    int rc = 0;
+    /* one JSON object per line (LLaVA) vs one document: a document's first key is a string too, so
+     * look for LLaVA's keys on the first line */
+    int jsonl = 0;
+    if (c == '{') {
+        FILE *g = fopen(path, "r");
+        char *line = NULL;
+        size_t cap = 0;
+        if (g && getline(&line, &cap, g) >= 0) {
+            char eb[64];
+            yajl_val v = yajl_tree_parse(line, eb, sizeof eb);
+            const char *ip[] = {"question_id", NULL};
+            jsonl = v && yajl_tree_get(v, ip, yajl_t_any) != NULL;
+            yajl_tree_free(v);
+        }
+        free(line);
+        if (g)
+            fclose(g);
+    }
+    (void)c2;
+    if (jsonl) {
+        FILE *g = fopen(path, "r");
+        char *line = NULL;
+        size_t cap = 0;
+        int lineno = 0;
+        while (g && getline(&line, &cap, g) >= 0) {
+            lineno++;
+            if (!line[strspn(line, " \t\r\n")])
+                continue;
+            char eb[128];
+            yajl_val v = yajl_tree_parse(line, eb, sizeof eb);
+            const char *ip[] = {"question_id", NULL}, *imp[] = {"image", NULL}, *tp[] = {"text", NULL};
+            yajl_val id = v ? yajl_tree_get(v, ip, yajl_t_any) : NULL, im = v ? yajl_tree_get(v, imp, yajl_t_string) : NULL,
+                     tx = v ? yajl_tree_get(v, tp, yajl_t_string) : NULL;
+            if (!id || !im || !tx || !(YAJL_IS_INTEGER(id) || YAJL_IS_STRING(id))) {
+                jf_error_set(err, JF_EFORMAT, "%s:%d: a question line needs question_id, image and text", path, lineno);
+                yajl_tree_free(v);
+                rc = -1;
+                break;
+            }
+            bq *q = bq_add(out);
+            char idb[64];
+            if (YAJL_IS_INTEGER(id))
+                snprintf(idb, sizeof idb, "%lld", (long long)YAJL_GET_INTEGER(id));
+            else
+                snprintf(idb, sizeof idb, "%s", YAJL_GET_STRING(id));
+            q->id = strdup(idb);
+            q->key = strdup(idb);
+            q->id_is_int = YAJL_IS_INTEGER(id);
+            q->group = strdup("");
+            q->question = strdup(sv(tx));
+            q->image = concat3(img_root, "/", sv(im));
+            q->prompt = short_answer_prompt(m, p->protocol, q->question, 1);
+            yajl_tree_free(v);
+        }
+        free(line);
+        if (g)
+            fclose(g);
+        free(path);
+        return rc;
+    }
+    yajl_val d = jf__bench_read_json(path, err);
+    if (!d) {
+        free(path);
+        return -1;
+    }
+    if (kind == JF_BENCH_VQAV2) {
+        const char *qp[] = {"questions", NULL}, *sp[] = {"data_subtype", NULL};
+        yajl_val qs = yajl_tree_get(d, qp, yajl_t_array), sub = yajl_tree_get(d, sp, yajl_t_string);
+        if (!qs)
+            rc = -1, jf_error_set(err, JF_EFORMAT, "%s: no \"questions\" list (v2_OpenEnded_mscoco_*_questions.json)", path);
+        for (size_t i = 0; !rc && i < qs->u.array.len; i++) {
+            yajl_val v = qs->u.array.values[i];
+            const char *ip[] = {"question_id", NULL}, *mp[] = {"image_id", NULL}, *tp[] = {"question", NULL};
+            yajl_val id = yajl_tree_get(v, ip, yajl_t_number), im = yajl_tree_get(v, mp, yajl_t_number),
+                     tx = yajl_tree_get(v, tp, yajl_t_string);
+            if (!id || !im || !tx) {
+                jf_error_set(err, JF_EFORMAT, "%s: question %zu needs question_id, image_id and question", path, i + 1);
+                rc = -1;
+                break;
+            }
+            bq *q = bq_add(out);
+            char idb[64], img[4300];
+            snprintf(idb, sizeof idb, "%lld", (long long)YAJL_GET_INTEGER(id));
+            q->id = strdup(idb);
+            q->key = strdup(idb);
+            q->id_is_int = 1;
+            q->group = strdup("");
+            q->question = strdup(sv(tx));
+            snprintf(img, sizeof img, "%s/COCO_%s_%012lld.jpg", img_root, sub ? sv(sub) : "val2014", (long long)YAJL_GET_INTEGER(im));
+            q->image = strdup(img);
+            q->prompt = short_answer_prompt(m, p->protocol, q->question, 0);
+        }
+    } else {
+        if (!YAJL_IS_OBJECT(d))
+            rc = -1, jf_error_set(err, JF_EFORMAT, "%s: not GQA's questions (an object of question id -> question)", path);
+        for (size_t i = 0; !rc && i < d->u.object.len; i++) {
+            yajl_val v = d->u.object.values[i];
+            const char *mp[] = {"imageId", NULL}, *tp[] = {"question", NULL};
+            yajl_val im = yajl_tree_get(v, mp, yajl_t_string), tx = yajl_tree_get(v, tp, yajl_t_string);
+            if (!im || !tx) {
+                jf_error_set(err, JF_EFORMAT, "%s: question %s needs imageId and question", path, d->u.object.keys[i]);
+                rc = -1;
+                break;
+            }
+            bq *q = bq_add(out);
+            q->id = strdup(d->u.object.keys[i]);
+            q->key = strdup(d->u.object.keys[i]);
+            q->group = strdup("");
+            q->question = strdup(sv(tx));
+            char img[4300];
+            snprintf(img, sizeof img, "%s/%s.jpg", img_root, sv(im));
+            q->image = strdup(img);
+            q->prompt = short_answer_prompt(m, p->protocol, q->question, 0);
+        }
+    }
+    yajl_tree_free(d);
+    free(path);
+    return rc;
+}
+
 /* SEED-Bench: SEED-Bench.json {questions: [{question_id, question, choice_a..d, answer, data_type,
  * data_id, question_type_id}]}; image questions only (data_id under --images), video questions
  * counted in *videos. The official protocol scores the options' likelihoods after the model's own
@@ -641,8 +839,9 @@ static int write_out(jf_bench_kind kind, const jf_bench_run_params *p, const bqs
     FILE *f = fopen(tmp, "w");
     if (!f)
         return jf_error_set(err, JF_EIO, "%s: %s", tmp, strerror(errno)), -1;
-    if (kind == JF_BENCH_SEED && p->protocol != JF_BENCH_VLMEVALKIT) {
-        /* official: SEED-Bench eval.py's results lines {question_id, prediction} (+ the four losses);
+    if ((kind == JF_BENCH_SEED && p->protocol != JF_BENCH_VLMEVALKIT) || kind == JF_BENCH_VQAV2 || kind == JF_BENCH_GQA) {
+        /* VQAv2, GQA: LLaVA's answers.jsonl (both scorers read it);
+         * SEED official: SEED-Bench eval.py's results lines {question_id, prediction} (+ the four losses);
          * llava: answers.jsonl {question_id, prompt, text} as model_vqa_loader writes it */
         for (size_t i = 0; i < l->n; i++) {
             const bq *q = &l->v[i];
@@ -653,7 +852,7 @@ static int write_out(jf_bench_kind kind, const jf_bench_run_params *p, const bqs
                 fputs(q->id, f);
             else
                 json_str(f, q->id);
-            if (p->protocol == JF_BENCH_OFFICIAL) {
+            if (kind == JF_BENCH_SEED && p->protocol == JF_BENCH_OFFICIAL) {
                 fputs(", \"prediction\": ", f);
                 json_str(f, q->answer);
                 fprintf(f, ", \"losses\": [%.17g, %.17g, %.17g, %.17g]}\n", q->losses[0], q->losses[1], q->losses[2], q->losses[3]);
@@ -720,11 +919,11 @@ static int write_out(jf_bench_kind kind, const jf_bench_run_params *p, const bqs
  * MMBench rows by index. */
 static void read_done(jf_bench_kind kind, const jf_bench_run_params *p, bqs *l)
 {
-    if (kind == JF_BENCH_SEED && p->protocol != JF_BENCH_VLMEVALKIT) {
+    if ((kind == JF_BENCH_SEED && p->protocol != JF_BENCH_VLMEVALKIT) || kind == JF_BENCH_VQAV2 || kind == JF_BENCH_GQA) {
         FILE *f = fopen(p->out, "r");
         char *line = NULL;
         size_t cap = 0;
-        int official = p->protocol == JF_BENCH_OFFICIAL;
+        int official = kind == JF_BENCH_SEED && p->protocol == JF_BENCH_OFFICIAL;
         while (f && getline(&line, &cap, f) >= 0) {
             char eb[64];
             yajl_val v = yajl_tree_parse(line, eb, sizeof eb);
@@ -824,12 +1023,12 @@ jf_bench_run_params jf_bench_run_default_params(void)
     return p;
 }
 
-/* The protocols' generation lengths (lmms-eval's task files; LLaVA's model_vqa_loader: 128;
+/* The protocols' generation lengths (lmms-eval's task files: MME, VQAv2, GQA 16, POPE 128; LLaVA's model_vqa_loader: 128;
  * VLMEvalKit's Janus wrapper: 2048). */
 static int default_max_new(jf_bench_kind kind, jf_bench_protocol proto)
 {
     if (proto == JF_BENCH_LMMS_EVAL)
-        return kind == JF_BENCH_MME ? 16 : kind == JF_BENCH_POPE ? 128 : 1024;
+        return kind == JF_BENCH_MME || kind == JF_BENCH_VQAV2 || kind == JF_BENCH_GQA ? 16 : kind == JF_BENCH_POPE ? 128 : 1024;
     if (proto == JF_BENCH_LLAVA)
         return 128;
     return 2048;
@@ -841,8 +1040,9 @@ jf_status jf_bench_answer(jf_janus *m, jf_bench_kind kind, const jf_bench_run_pa
     memset(st, 0, sizeof *st);
     if (!p->data || !p->out)
         return jf_error_set(err, JF_EARG, "bench: the benchmark's files (--data) and the output (--out) are needed");
-    if (kind != JF_BENCH_POPE && kind != JF_BENCH_MME && kind != JF_BENCH_MMBENCH && kind != JF_BENCH_SEED)
-        return jf_error_set(err, JF_EARG, "%s: answering with the built-in model is implemented for pope, mme, mmbench and seed",
+    if (kind == JF_BENCH_MMMU)
+        return jf_error_set(err, JF_EARG, "%s: answering with the built-in model is implemented for pope, mme, mmbench, seed, "
+                                          "vqav2 and gqa",
                             jf_bench_name(kind));
     if (kind == JF_BENCH_SEED && p->protocol == JF_BENCH_LMMS_EVAL)
         return jf_error_set(err, JF_EARG, "seed: protocol lmms-eval is not implemented yet (official, llava, vlmevalkit)");
@@ -855,6 +1055,7 @@ jf_status jf_bench_answer(jf_janus *m, jf_bench_kind kind, const jf_bench_run_pa
     int rc = kind == JF_BENCH_POPE ? pope_questions(m, p, &l, err)
              : kind == JF_BENCH_MME ? mme_questions(m, p, &l, err)
              : kind == JF_BENCH_SEED && p->protocol != JF_BENCH_VLMEVALKIT ? seed_questions(m, p, &l, &videos, err)
+             : kind == JF_BENCH_VQAV2 || kind == JF_BENCH_GQA ? vqa_questions(m, kind, p, &l, err)
                                     : mmbench_questions(m, p, &t, &l, err);
     if (!rc && videos && p->on_problem) {
         char msg[160];

@@ -348,6 +348,9 @@ typedef struct jf_bench_run_params {
     const char *data;           /* POPE: label file(s) or folder; MME: the eval tool's question files;
                                  * MMBench: the benchmark TSV (images inside, base64) */
     const char *images;         /* POPE: the COCO val2014 folder; MME: the benchmark's image folder */
+    const char *questions;      /* VQAv2: the questions file (v2_OpenEnded_mscoco_<split>_questions.json or
+                                 * LLaVA's question JSONL) when --data holds the annotations; default:
+                                 * the *questions*.json beside them */
     const char *out;            /* predictions in the tool's format: POPE answers.jsonl, MME results
                                  * folder, MMBench prediction TSV; read back to resume */
     size_t limit;               /* 0: all */
@@ -368,7 +371,8 @@ typedef struct jf_bench_run_stats {
     double seconds;
 } jf_bench_run_stats;
 
-/* Answers the benchmark's questions that the output does not hold yet (pope, mme, mmbench) and
+/* Answers the benchmark's questions that the output does not hold yet (pope, mme, mmbench, seed,
+ * vqav2, gqa) and
  * writes the output; score it with jf_bench_score. */
 jf_status jf_bench_answer(jf_janus *m, jf_bench_kind kind, const jf_bench_run_params *p, jf_bench_run_stats *st,
                           jf_error *err);

@@ -115,9 +115,34 @@ grep -q '"duplicates":1' out && grep -q '"unknown":1' out && ok "duplicate and u
 expect 1 "SEED llava: the letter asked with the options (the video question counted wrong: exit 1)" "$jf" eval bench seed --protocol llava --model tiny --data seed.json --images coco --out seed_l.jsonl --max-new-tokens 2
 grep -q 'A. red\\nB. a blue cat' seed_l.jsonl && ok "options in the prompt" || bad "seed llava prompt"
 
+# VQAv2 and GQA: the official question files (the committed test sets), images made here;
+# answers.jsonl written, resumable, and scored by the same code as anyone's
+b="$src/tests/data/bench"
+/usr/bin/python3 - "$b" <<'PY'
+import json, os, sys
+from PIL import Image
+b = sys.argv[1]
+os.makedirs("vqa_img", exist_ok=True); os.makedirs("gqa_img", exist_ok=True)
+for q in json.load(open(f"{b}/vqav2/v2_OpenEnded_mscoco_val2014_questions.json"))["questions"]:
+    Image.new("RGB", (32, 24 + q["image_id"] % 7), (q["image_id"] % 255, 80, 40)).save(f"vqa_img/COCO_val2014_{q['image_id']:012d}.jpg")
+for v in json.load(open(f"{b}/gqa/testdev_balanced_questions.json")).values():
+    Image.new("RGB", (28, 30), (20, 100, len(v["imageId"]) * 30 % 255)).save(f"gqa_img/{v['imageId']}.jpg")
+PY
+expect 0 "VQAv2 answered (questions found beside the annotations)" "$jf" eval bench vqav2 --model tiny --data "$b/vqav2" --images vqa_img --out vqa.jsonl --max-new-tokens 3 --json
+cp out vqa_run.json
+[ "$(wc -l < vqa.jsonl)" = 30 ] && head -1 vqa.jsonl | grep -q '"question_id": 1000, "prompt": "User: <image_placeholder>\\n?\\nAnswer the question using a single word or phrase.\\n\\nAssistant:"' \
+  && ok "30 answers with the short-answer prompt" || { bad "vqav2 answers"; head -1 vqa.jsonl; }
+expect 0 "VQAv2 answers scored alone" "$jf" eval bench vqav2 --data "$b/vqav2" --predictions vqa.jsonl --json
+/usr/bin/python3 -c "import json,sys; a=json.load(open('vqa_run.json'))['metrics']; b=json.load(open('out'))['metrics']; sys.exit(a!=b)" \
+  && ok "VQAv2: answer-and-score equals scoring the file" || bad "vqav2 scores differ"
+expect 0 "VQAv2 rerun asks nothing" "$jf" eval bench vqav2 --model tiny --data "$b/vqav2" --images vqa_img --out vqa.jsonl --max-new-tokens 3
+grep -q "answered 0 of 30 questions (30 already" out && ok "vqav2 resumed" || bad "vqav2 resume"
+expect 0 "GQA answered (lmms-eval wording, 16 tokens)" "$jf" eval bench gqa --protocol llava --model tiny --data "$b/gqa/testdev_balanced_questions.json" --images gqa_img --out gqa.jsonl
+[ "$(wc -l < gqa.jsonl)" = 40 ] && head -1 gqa.jsonl | grep -q '"question_id": "2000000", "prompt": "You are a helpful' && ok "40 answers, ids as strings" || { bad "gqa answers"; head -1 gqa.jsonl; }
+
 # a missing image: named, counted, exit 1; the others answered
 rm coco/COCO_val2014_000000000003.jpg
 expect 1 "an image missing" "$jf" eval bench pope --model tiny --data pope/coco_pope_random.json --images coco --out m.jsonl --max-new-tokens 3
 grep -q "COCO_val2014_000000000003.jpg" err && grep -q "1 failed" out && ok "named and counted" || { bad "missing image"; cat err out | head; }
-expect 2 "a benchmark the model does not answer yet" "$jf" eval bench gqa --model tiny --data pope --out x.json
+expect 2 "a benchmark the model does not answer yet" "$jf" eval bench mmmu --model tiny --data pope --out x.json
 exit $((fails > 0))
