@@ -2,12 +2,14 @@
 #include "cli.h"
 #include "jf_eval.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static const char HELP[] =
     "usage: jf eval fid A B [options]        FID (and KID with --kid) between two image sets\n"
@@ -967,7 +969,12 @@ static const char BENCH_HELP[] =
     "with file and line, counted, and makes the exit status 1; the numbers are still printed.\n"
     "  --json    every metric (value and the tool's printed text), the problems and, with --items, each\n"
     "            item's prediction, parsed answer, gold answer and score\n"
-    "  --json-out FILE  also write the --json result to FILE (for jf report)\n";
+    "  --json-out FILE  also write the --json result to FILE (for jf report)\n"
+    "\n"
+    "Parts: several --predictions (the outputs of --part K/N runs) are merged in the benchmark's own\n"
+    "order, as one run writes them (POPE's position matching and MME's pairs see the same lines), kept\n"
+    "at --out when given, and scored as one. A question answered by two parts keeps the first part's\n"
+    "answer; the rest are said and make the exit status 1; a missing part is named.\n";
 
 static void bench_progress(void *user, size_t done, size_t total) { progress_update(user, done, total, "questions"); }
 
@@ -990,6 +997,9 @@ static int eval_bench(int argc, char **argv)
     int json = 0, items = 0, quiet = 0;
     const char *json_out = NULL;
     char model_hash[64] = "";
+    char *pred_parts[256];
+    size_t n_pred_parts = 0;
+    char *merged = NULL;
     size_t answered_failed = 0;
     static const struct option opts[] = {{"data", required_argument, 0, 'd'},      {"predictions", required_argument, 0, 'p'},
                                          {"questions", required_argument, 0, 'q'}, {"protocol", required_argument, 0, 'P'},
@@ -1009,7 +1019,12 @@ static int eval_bench(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'd': in.data = optarg; break;
-        case 'p': in.predictions = optarg; break;
+        case 'p':
+            in.predictions = optarg;
+            if (n_pred_parts == sizeof pred_parts / sizeof pred_parts[0])
+                return usage_error("eval bench", "at most 256 --predictions parts");
+            pred_parts[n_pred_parts++] = optarg;
+            break;
         case 'q': in.questions = optarg; break;
         case 'P':
             if (jf_bench_protocol_parse(optarg, &in.protocol))
@@ -1080,9 +1095,66 @@ static int eval_bench(int argc, char **argv)
     }
     if (!in.predictions)
         return usage_error("eval bench", "--predictions (answers to score) or --model (answer with the built-in model)");
+    char merged_buf[4200] = "";
+    if (n_pred_parts > 1) {
+        /* the parts of a split run, merged in the benchmark's order (as one run writes it), then
+         * scored as one; kept at --out when given */
+        if (!in.data)
+            return usage_error("eval bench", "several --predictions are merged in the benchmark's order: --data is needed");
+        char tmpl[] = "/tmp/jf-bench-merge-XXXXXX";
+        if (!rp.out) {
+            if (!mkdtemp(tmpl)) {
+                fprintf(stderr, "jf eval bench: cannot make a temporary folder: %s\n", strerror(errno));
+                return JF_EIO;
+            }
+            const char *base = strrchr(pred_parts[0], '/') ? strrchr(pred_parts[0], '/') + 1 : pred_parts[0];
+            snprintf(merged_buf, sizeof merged_buf, "%s/%s", tmpl, *base ? base : "merged");
+            merged = merged_buf;
+        }
+        rp.protocol = in.protocol;
+        rp.data = in.data;
+        rp.questions = in.questions;
+        rp.out = rp.out ? rp.out : merged;
+        rp.on_problem = bench_problem;
+        jf_bench_run_stats st;
+        jf_error merr = {0};
+        if (jf_bench_merge(kind, &rp, (const char *const *)pred_parts, n_pred_parts, &st, &merr) != JF_OK) {
+            fprintf(stderr, "jf eval bench: merging the parts: %s\n", merr.msg);
+            return merr.code == JF_EARG ? EXIT_USAGE : (int)merr.code;
+        }
+        if (!quiet && !json)
+            printf("merged %zu parts: %zu of %zu questions answered, %zu repeated or unmatched answers not taken -> %s\n",
+                   n_pred_parts, st.answered, st.questions, st.failed, rp.out);
+        answered_failed += st.failed;
+        in.predictions = rp.out;
+    }
     jf_bench_report *r;
     jf_error err;
-    if (jf_bench_score(kind, &in, &r, &err) != JF_OK) {
+    jf_status scored = jf_bench_score(kind, &in, &r, &err);
+    if (merged) { /* the temporary union is not kept */
+        struct stat sb;
+        if (stat(merged, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+            DIR *d = opendir(merged);
+            struct dirent *e;
+            while (d && (e = readdir(d))) {
+                char f[4400];
+                snprintf(f, sizeof f, "%s/%s", merged, e->d_name);
+                if (e->d_name[0] != '.')
+                    unlink(f);
+            }
+            if (d)
+                closedir(d);
+            rmdir(merged);
+        } else {
+            unlink(merged);
+        }
+        char *slash = strrchr(merged, '/');
+        if (slash) {
+            *slash = 0;
+            rmdir(merged);
+        }
+    }
+    if (scored != JF_OK) {
         fprintf(stderr, "jf eval bench: %s\n", err.msg);
         return err.code == JF_EARG ? EXIT_USAGE : EXIT_PROBLEMS;
     }

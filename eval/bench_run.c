@@ -85,7 +85,7 @@ static char *chat(const jf_janus *m, jf_bench_protocol proto, const char *text)
         free(content);
         return out;
     }
-    return jf_janus_chat_prompt(m, text, 1);
+    return m ? jf_janus_chat_prompt(m, text, 1) : NULL; /* no model: merging parts (prompts read back) */
 }
 
 static char *concat3(const char *a, const char *b, const char *c)
@@ -580,10 +580,10 @@ static int seed_questions(const jf_janus *m, const jf_bench_run_params *p, bqs *
             char *text = malloc(cap);
             snprintf(text, cap, "%s\nA. %s\nB. %s\nC. %s\nD. %s\nAnswer with the option's letter from the given choices directly.",
                      q->question, q->choices[0], q->choices[1], q->choices[2], q->choices[3]);
-            q->prompt = jf_janus_chat_prompt(m, text, 1);
+            q->prompt = m ? jf_janus_chat_prompt(m, text, 1) : NULL;
             free(text);
         } else {
-            q->prompt = jf_janus_chat_prompt(m, q->question, 1);
+            q->prompt = m ? jf_janus_chat_prompt(m, q->question, 1) : NULL;
         }
     }
     yajl_tree_free(d);
@@ -764,6 +764,8 @@ static float *load_pixels(jf_janus *m, bq *q)
 
 static void json_str(FILE *f, const char *s)
 {
+    if (!s)
+        s = "";
     fputc('"', f);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if (*p == '"' || *p == '\\')
@@ -938,6 +940,10 @@ static void read_done(jf_bench_kind kind, const jf_bench_run_params *p, bqs *l)
             for (size_t i = 0; tx && *key && i < l->n; i++)
                 if (!l->v[i].answer && !strcmp(l->v[i].key, key)) {
                     l->v[i].answer = strdup(sv(tx));
+                    const char *pp[] = {"prompt", NULL};
+                    yajl_val pr = yajl_tree_get(v, pp, yajl_t_string);
+                    if (!l->v[i].prompt && pr)
+                        l->v[i].prompt = strdup(sv(pr));
                     for (size_t k = 0; ls && k < 4 && k < ls->u.array.len; k++)
                         l->v[i].losses[k] = YAJL_IS_NUMBER(ls->u.array.values[k]) ? YAJL_GET_DOUBLE(ls->u.array.values[k]) : 0;
                     break;
@@ -961,8 +967,13 @@ static void read_done(jf_bench_kind kind, const jf_bench_run_params *p, bqs *l)
                 char key[256];
                 snprintf(key, sizeof key, "%s/%lld", sv(ca), YAJL_IS_INTEGER(id) ? (long long)YAJL_GET_INTEGER(id) : 0);
                 for (size_t i = 0; i < l->n; i++)
-                    if (!l->v[i].answer && !strcmp(l->v[i].key, key))
+                    if (!l->v[i].answer && !strcmp(l->v[i].key, key)) {
                         l->v[i].answer = strdup(sv(tx));
+                        const char *pp[] = {"prompt", NULL};
+                        yajl_val pr = yajl_tree_get(v, pp, yajl_t_string);
+                        if (!l->v[i].prompt && pr)
+                            l->v[i].prompt = strdup(sv(pr));
+                    }
             }
             yajl_tree_free(v);
         }
@@ -1182,4 +1193,90 @@ jf_status jf_bench_answer(jf_janus *m, jf_bench_kind kind, const jf_bench_run_pa
     bqs_free(&l);
     jf__free_table(&t);
     return status;
+}
+
+/* Answer records in a predictions file (lines, or TSV rows without the header; MME: the lines
+ * of every subtask file in the folder). */
+static size_t count_records(jf_bench_kind kind, int tsv, const char *path)
+{
+    size_t n = 0;
+    char *line = NULL;
+    size_t cap = 0;
+    if (kind == JF_BENCH_MME) {
+        for (size_t k = 0; k < sizeof MME_TASKS / sizeof MME_TASKS[0]; k++) {
+            char f[4200];
+            snprintf(f, sizeof f, "%s/%s.txt", path, MME_TASKS[k]);
+            FILE *fp = fopen(f, "r");
+            while (fp && getline(&line, &cap, fp) >= 0)
+                n += line[strspn(line, " \t\r\n")] != 0;
+            if (fp)
+                fclose(fp);
+        }
+    } else {
+        FILE *fp = fopen(path, "r");
+        while (fp && getline(&line, &cap, fp) >= 0)
+            n += line[strspn(line, " \t\r\n")] != 0;
+        if (fp)
+            fclose(fp);
+        if (tsv && n)
+            n--;
+    }
+    free(line);
+    return n;
+}
+
+jf_status jf_bench_merge(jf_bench_kind kind, const jf_bench_run_params *p, const char *const *parts, size_t n_parts,
+                         jf_bench_run_stats *st, jf_error *err)
+{
+    memset(st, 0, sizeof *st);
+    if (!p->data || !p->out || !n_parts)
+        return jf_error_set(err, JF_EARG, "bench merge: the benchmark's files (--data), the parts and the output are needed");
+    if (kind == JF_BENCH_MMMU)
+        return jf_error_set(err, JF_EARG, "mmmu: merging parts is not implemented (jf does not answer MMMU yet)");
+    for (size_t i = 0; i < n_parts; i++) {
+        struct stat sb;
+        if (stat(parts[i], &sb) != 0)
+            return jf_error_set(err, JF_ENOTFOUND, "part %zu: %s: %s", i + 1, parts[i], strerror(errno));
+    }
+    bqs l = {0};
+    jf__table t = {0};
+    size_t videos = 0;
+    int tsv = kind == JF_BENCH_MMBENCH || (kind == JF_BENCH_SEED && p->protocol == JF_BENCH_VLMEVALKIT);
+    int rc = kind == JF_BENCH_POPE ? pope_questions(NULL, p, &l, err)
+             : kind == JF_BENCH_MME ? mme_questions(NULL, p, &l, err)
+             : kind == JF_BENCH_SEED && !tsv ? seed_questions(NULL, p, &l, &videos, err)
+             : kind == JF_BENCH_VQAV2 || kind == JF_BENCH_GQA ? vqa_questions(NULL, kind, p, &l, err)
+                                    : mmbench_questions(NULL, p, &t, &l, err);
+    if (rc) {
+        bqs_free(&l);
+        jf__free_table(&t);
+        return err->code ? err->code : JF_EFORMAT;
+    }
+    size_t taken_before = 0, records = 0;
+    for (size_t i = 0; i < n_parts; i++) {
+        jf_bench_run_params pp = *p;
+        pp.out = parts[i];
+        read_done(kind, &pp, &l);
+        size_t taken = 0;
+        for (size_t k = 0; k < l.n; k++)
+            taken += l.v[k].answer != NULL;
+        size_t recs = count_records(kind, tsv, parts[i]);
+        records += recs;
+        if (recs > taken - taken_before && p->on_problem) {
+            char msg[4400];
+            snprintf(msg, sizeof msg, "%zu of its %zu answers repeat a question an earlier part answered, or match no question: "
+                                      "not taken (the first part's answer is kept)",
+                     recs - (taken - taken_before), recs);
+            p->on_problem(p->user, parts[i], msg);
+        }
+        st->already_answered += taken - taken_before;
+        taken_before = taken;
+    }
+    st->questions = l.n;
+    st->answered = taken_before;
+    st->failed = records - taken_before; /* repeated or unmatched answers */
+    rc = write_out(kind, p, &l, &t, err);
+    bqs_free(&l);
+    jf__free_table(&t);
+    return rc ? (err->code ? err->code : JF_EIO) : JF_OK;
 }

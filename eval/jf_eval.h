@@ -376,6 +376,13 @@ typedef struct jf_bench_run_stats {
  * writes the output; score it with jf_bench_score. */
 jf_status jf_bench_answer(jf_janus *m, jf_bench_kind kind, const jf_bench_run_params *p, jf_bench_run_stats *st,
                           jf_error *err);
+/* The outputs of --part runs (or any split of one run) merged into p->out in the benchmark's own
+ * order, as one run would have written it: position-matched scorers (POPE, MME's pairs) then see
+ * the same lines. Questions are read from p->data as for answering; a question answered in two
+ * parts keeps the first part's answer (the others are counted in st->failed and said through
+ * on_problem). stats: questions, answered (taken), already_answered (= answered). */
+jf_status jf_bench_merge(jf_bench_kind kind, const jf_bench_run_params *p, const char *const *parts, size_t n_parts,
+                         jf_bench_run_stats *st, jf_error *err);
 
 /* The answer normalisations, exposed for tests: vqaEval.py's processPunctuation +
  * processDigitArticle, MMF's EvalAIAnswerProcessor (LLaVA's converter), POPE's no-rule, MME's parser

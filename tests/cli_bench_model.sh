@@ -54,6 +54,18 @@ grep -q " 0 image prefixes shared" out && ok "no sharing when asked" || bad "no-
 # parts and limit
 expect 1 "part 1/2, limit 2 (a part scores incomplete: said, exit 1)" "$jf" eval bench pope --model tiny --data pope --images coco --out p.jsonl --max-new-tokens 5 --part 1/2 --limit 2
 [ "$(wc -l < p.jsonl)" = 2 ] && head -1 p.jsonl | grep -q '"question_id": 2' && ok "every second question from the second, two of them" || { bad "part"; cat p.jsonl; }
+# a benchmark answered in two parts, scored as one: equal to the whole run's score
+expect 1 "part 0/2" "$jf" eval bench pope --model tiny --data pope --images coco --out p0.jsonl --max-new-tokens 5 --part 0/2
+expect 1 "part 1/2" "$jf" eval bench pope --model tiny --data pope --images coco --out p1.jsonl --max-new-tokens 5 --part 1/2
+expect 0 "the two parts scored as one" "$jf" eval bench pope --data pope --predictions p0.jsonl --predictions p1.jsonl --json
+/usr/bin/python3 -c "import json,sys; a=json.load(open('run.json'))['metrics']; b=json.load(open('out'))['metrics']; sys.exit(a!=b)" \
+  && ok "the union of the parts scores as the whole run" || bad "merged parts score differently"
+expect 0 "the parts merged into one file" "$jf" eval bench pope --data pope --predictions p1.jsonl --predictions p0.jsonl --out merged.jsonl --quiet
+cmp -s merged.jsonl a.jsonl && ok "merged in the benchmark's order: the whole run's file, byte for byte" || { bad "merged file differs"; diff merged.jsonl a.jsonl | head -5; }
+expect 1 "a part given twice" "$jf" eval bench pope --data pope --predictions p0.jsonl --predictions p1.jsonl --predictions p0.jsonl --json
+grep -q "6 of its 6 answers repeat a question" err && ok "its answers not taken twice, said" || { bad "overlap not said"; cat err | head -3; }
+expect 9 "a part missing" "$jf" eval bench pope --data pope --predictions p0.jsonl --predictions nothere.jsonl
+grep -q "part 2: nothere.jsonl" err && ok "the missing part named" || bad "missing part not named"
 
 # the llava protocol's wording in the model's template (its system prompt)
 expect 0 "llava prompt" "$jf" eval bench pope --protocol llava --model tiny --data pope/coco_pope_random.json --images coco --out l.jsonl --max-new-tokens 3
@@ -140,6 +152,11 @@ grep -q "answered 0 of 30 questions (30 already" out && ok "vqav2 resumed" || ba
 expect 0 "GQA answered (lmms-eval wording, 16 tokens)" "$jf" eval bench gqa --protocol llava --model tiny --data "$b/gqa/testdev_balanced_questions.json" --images gqa_img --out gqa.jsonl
 [ "$(wc -l < gqa.jsonl)" = 40 ] && head -1 gqa.jsonl | grep -q '"question_id": "2000000", "prompt": "You are a helpful' && ok "40 answers, ids as strings" || { bad "gqa answers"; head -1 gqa.jsonl; }
 
+# MME in two parts: the pairs of a question file split between them, merged back in order
+expect 1 "MME part 0/2" "$jf" eval bench mme --model tiny --data mmeq --images mmei --out mme_p0 --max-new-tokens 4 --part 0/2
+expect 1 "MME part 1/2" "$jf" eval bench mme --model tiny --data mmeq --images mmei --out mme_p1 --max-new-tokens 4 --part 1/2
+expect 1 "MME parts merged" "$jf" eval bench mme --data mmeq --predictions mme_p0 --predictions mme_p1 --out mme_merged
+cmp -s mme_merged/existence.txt mme_full.txt && ok "MME merged: the whole run's results file" || { bad "MME merge"; diff mme_merged/existence.txt mme_full.txt | head -4; }
 # a missing image: named, counted, exit 1; the others answered
 rm coco/COCO_val2014_000000000003.jpg
 expect 1 "an image missing" "$jf" eval bench pope --model tiny --data pope/coco_pope_random.json --images coco --out m.jsonl --max-new-tokens 3
