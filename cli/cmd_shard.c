@@ -26,6 +26,12 @@ static const char SHARD_HELP[] =
     "  gc DATASET                 remove partial shards of writers that died\n"
     "  mix DATASET MIX.json       plan or stream a training mix (see shards/MIX.md)\n"
     "\n"
+    "Remote datasets: ls, cat, stats, verify, export and mix also read a dataset folder served over\n"
+    "HTTP(S) in place (DATASET = https://host/path/ds): the index is downloaded once into the cache\n"
+    "($JF_CACHE_DIR, else ~/.cache/jf; fetched again when the server's copy changes), records come by\n"
+    "Range requests in 1 MiB blocks (8 at a time on sequential reads), cut transfers resume, a server\n"
+    "that ignores Range is read whole, and every record checksum is checked as for local files.\n"
+    "\n"
     "common options: --json (machine-readable output), --quiet (no progress), --help\n"
     "exit codes: 0 ok, 1 problems found, 2 usage error, 3.. the error's jf_status\n";
 

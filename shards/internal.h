@@ -159,6 +159,22 @@ char *jf__strdup(const char *s);
 extern atomic_int jf__resample_generic;
 char *jf__path_join(const char *a, const char *b);
 jf_status jf__errno(jf_error *err, int e, const char *what, const char *path, int64_t offset);
+
+/* ---- remote datasets (remote.c) ---- */
+int jf__remote_is_url(const char *path); /* http:// or https:// */
+typedef struct jf__remote jf__remote;
+typedef struct jf__remote_stats {
+    uint64_t requests, bytes, retries, resumed;
+    int whole_file; /* the server ignored Range: the file was downloaded whole */
+} jf__remote_stats;
+jf_status jf__remote_open(const char *url, jf__remote **out, jf_error *err);
+uint64_t jf__remote_size(const jf__remote *r);
+jf_status jf__remote_read(jf__remote *r, void *buf, size_t n, uint64_t off, size_t *got, jf_error *err);
+jf__remote_stats jf__remote_get_stats(const jf__remote *r);
+void jf__remote_close(jf__remote *r);
+/* The dataset's index.sqlite downloaded into the local cache (kept while the server's size and
+ * ETag/Last-Modified are unchanged); *index_path is malloc'd. */
+jf_status jf__remote_index(const char *base_url, char **index_path, jf_error *err);
 int jf__fsync_dir(const char *dir);
 jf_status jf__write_all(int fd, const void *buf, size_t n, const char *path, uint64_t offset,
                         jf_error *err);

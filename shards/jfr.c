@@ -18,6 +18,7 @@ struct jf_jfr {
     char *path;
     char *dict_dir;
     int fd;
+    jf__remote *remote; /* a file served over HTTP(S) (fd is then -1) */
     jf_jfr_info info;
     jf_dicts *dicts;
     int own_dicts;
@@ -37,6 +38,8 @@ const uint64_t *jf_jfr_offsets(const jf_jfr *f) { return f->info.complete ? f->o
 
 static jf_status pread_full(jf_jfr *f, void *buf, size_t n, uint64_t off, size_t *got, jf_error *err)
 {
+    if (f->remote)
+        return jf__remote_read(f->remote, buf, n, off, got, err);
     size_t done = 0;
     while (done < n) {
         ssize_t r = pread(f->fd, (uint8_t *)buf + done, n - done, (off_t)(off + done));
@@ -140,19 +143,28 @@ jf_status jf_jfr_open(const char *path, jf_dicts *dicts, jf_jfr **out, jf_error 
         jf_jfr_close(f);
         return jf_error_set(err, JF_ENOMEM, "out of memory");
     }
-    f->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (f->fd < 0) {
-        jf_status s = jf__errno(err, errno, "cannot open", path, -1);
-        jf_jfr_close(f);
-        return s;
+    if (jf__remote_is_url(path)) {
+        jf_status rs = jf__remote_open(path, &f->remote, err);
+        if (rs != JF_OK) {
+            jf_jfr_close(f);
+            return rs;
+        }
+        f->info.file_bytes = jf__remote_size(f->remote);
+    } else {
+        f->fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (f->fd < 0) {
+            jf_status s = jf__errno(err, errno, "cannot open", path, -1);
+            jf_jfr_close(f);
+            return s;
+        }
+        struct stat st;
+        if (fstat(f->fd, &st) != 0) {
+            jf_status s = jf__errno(err, errno, "cannot stat", path, -1);
+            jf_jfr_close(f);
+            return s;
+        }
+        f->info.file_bytes = (uint64_t)st.st_size;
     }
-    struct stat st;
-    if (fstat(f->fd, &st) != 0) {
-        jf_status s = jf__errno(err, errno, "cannot stat", path, -1);
-        jf_jfr_close(f);
-        return s;
-    }
-    f->info.file_bytes = (uint64_t)st.st_size;
     uint8_t hdr[JF__FILE_HDR_SIZE];
     size_t got;
     jf_status s = pread_full(f, hdr, sizeof hdr, 0, &got, err);
@@ -187,6 +199,7 @@ void jf_jfr_close(jf_jfr *f)
         return;
     if (f->fd >= 0)
         close(f->fd);
+    jf__remote_close(f->remote);
     if (f->own_dicts)
         jf_dicts_destroy(f->dicts);
     ZSTD_freeDCtx(f->dctx);
@@ -302,7 +315,8 @@ static jf_status window(jf_jfr *f, uint64_t pos, size_t n, const uint8_t **p, si
     f->win_len = keep + got;
     /* Ask the kernel for the next window while this one is decoded. */
     if (f->win_off + f->win_len < end)
-        posix_fadvise(f->fd, (off_t)(f->win_off + f->win_len), (off_t)f->win_cap, POSIX_FADV_WILLNEED);
+        if (f->fd >= 0)
+            posix_fadvise(f->fd, (off_t)(f->win_off + f->win_len), (off_t)f->win_cap, POSIX_FADV_WILLNEED);
     *p = f->win;
     *avail = f->win_len;
     return JF_OK;
@@ -312,7 +326,8 @@ jf_status jf_jfr_next(jf_jfr *f, jf_record *rec, jf_record_pos *pos, jf_error *e
 {
     if (f->scan_pos == 0) {
         f->scan_pos = JF__FILE_HDR_SIZE;
-        posix_fadvise(f->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+        if (f->fd >= 0)
+            posix_fadvise(f->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     }
     uint64_t end = f->info.complete ? f->info.data_end : f->info.file_bytes;
     if (pos) { /* where the record starts, also when it turns out damaged */
