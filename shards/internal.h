@@ -171,6 +171,9 @@ jf_status jf__remote_open(const char *url, jf__remote **out, jf_error *err);
 uint64_t jf__remote_size(const jf__remote *r);
 jf_status jf__remote_read(jf__remote *r, void *buf, size_t n, uint64_t off, size_t *got, jf_error *err);
 jf__remote_stats jf__remote_get_stats(const jf__remote *r);
+/* Fetches the whole file once into an unlinked temporary file ($TMPDIR) and reads from it from
+ * then on: for readers of every byte (verify: the file hash, then the record scan). */
+jf_status jf__remote_localize(jf__remote *r, jf_error *err);
 void jf__remote_close(jf__remote *r);
 /* The dataset's index.sqlite downloaded into the local cache (kept while the server's size and
  * ETag/Last-Modified are unchanged); *index_path is malloc'd. */

@@ -408,6 +408,11 @@ jf_status jf_jfr_check_file_hash(jf_jfr *f, jf_error *err)
 {
     if (!f->info.complete)
         return jf_error_set(err, JF_ECORRUPT, "%s: no valid footer", f->path);
+    if (f->remote) { /* every byte is read (and then scanned): one whole transfer, kept locally */
+        jf_status ls = jf__remote_localize(f->remote, err);
+        if (ls != JF_OK)
+            return ls;
+    }
     XXH64_state_t *st = XXH64_createState();
     uint8_t *buf = malloc(WINDOW);
     if (!st || !buf) {

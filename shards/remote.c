@@ -224,9 +224,10 @@ static jf_status fetch_range(jf__remote *r, uint8_t *buf, size_t n, uint64_t off
 }
 
 /* The whole file into `dest` (through dest.partial), resuming a cut download with Range when
- * the server allows it. *validator (if not NULL) receives the ETag or Last-Modified. */
+ * the server allows it. *validator (if not NULL) receives the ETag or Last-Modified. durable:
+ * fsync before the rename (the cached index; temporary copies need not reach the disk). */
 static jf_status fetch_whole(CURL *c, const char *url, const char *dest, uint64_t *size_out, char *validator, size_t vlen,
-                             jf__remote_stats *stats, jf_error *err)
+                             jf__remote_stats *stats, int durable, jf_error *err)
 {
     size_t plen = strlen(dest) + 9;
     char *partial = malloc(plen);
@@ -304,7 +305,7 @@ static jf_status fetch_whole(CURL *c, const char *url, const char *dest, uint64_
         if (stats)
             stats->resumed++;
     }
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+    if (fflush(f) != 0 || (durable && fsync(fileno(f)) != 0)) {
         if (s == JF_OK)
             s = jf__errno(err, errno, "cannot write", partial, (int64_t)got), said = 1;
     }
@@ -386,7 +387,7 @@ jf_status jf__remote_open(const char *url, jf__remote **out, jf_error *err)
             }
             close(fd);
             uint64_t size = 0;
-            s = fetch_whole(r->curl, url, tmpl, &size, r->validator, sizeof r->validator, &r->stats, err);
+            s = fetch_whole(r->curl, url, tmpl, &size, r->validator, sizeof r->validator, &r->stats, 0, err);
             fd = s == JF_OK ? open(tmpl, O_RDONLY | O_CLOEXEC) : -1;
             unlink(tmpl); /* the open copy lives until the file is closed */
             if (s != JF_OK)
@@ -555,6 +556,40 @@ jf_status jf__remote_read(jf__remote *r, void *buf, size_t n, uint64_t off, size
     return JF_OK;
 }
 
+jf_status jf__remote_localize(jf__remote *r, jf_error *err)
+{
+    if (r->local_fd >= 0)
+        return JF_OK;
+    const char *tmpdir = getenv("TMPDIR");
+    char tmpl[4200];
+    snprintf(tmpl, sizeof tmpl, "%s/jf-remote-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    int fd = mkstemp(tmpl);
+    if (fd < 0)
+        return jf__errno(err, errno, "cannot make a temporary copy of", r->url, -1);
+    close(fd);
+    uint64_t size = 0;
+    jf_status s = fetch_whole(r->curl, r->url, tmpl, &size, NULL, 0, &r->stats, 0, err);
+    fd = s == JF_OK ? open(tmpl, O_RDONLY | O_CLOEXEC) : -1;
+    unlink(tmpl);
+    if (s != JF_OK)
+        return s;
+    if (fd < 0)
+        return jf__errno(err, errno, "cannot reopen the local copy of", r->url, -1);
+    if (size != r->size) {
+        close(fd);
+        return jf_error_set(err, JF_EIO, "%s: the whole file has %llu bytes, its ranges said %llu (the file changed on the "
+                                         "server?)",
+                            r->url, (unsigned long long)size, (unsigned long long)r->size);
+    }
+    r->local_fd = fd;
+    for (int i = 0; i < N_BLOCKS; i++) {
+        free(r->blocks[i].data);
+        r->blocks[i].data = NULL;
+        r->blocks[i].index = UINT64_MAX;
+    }
+    return JF_OK;
+}
+
 void jf__remote_close(jf__remote *r)
 {
     if (!r)
@@ -663,7 +698,7 @@ jf_status jf__remote_index(const char *base_url, char **index_path, jf_error *er
     if (s == JF_OK && !fresh) {
         unlink(meta);
         char validator[256] = "";
-        s = fetch_whole(c, url, local, NULL, validator, sizeof validator, NULL, err);
+        s = fetch_whole(c, url, local, NULL, validator, sizeof validator, NULL, 1, err);
         if (s == JF_OK) { /* an error page served with 200 is not an index */
             char head[17] = "";
             FILE *h = fopen(local, "rb");
@@ -686,7 +721,7 @@ jf_status jf__remote_index(const char *base_url, char **index_path, jf_error *er
         if (wal_local) {
             unlink(wal_local);
             jf_error we = {0};
-            jf_status ws = fetch_whole(c, wal_url, wal_local, NULL, NULL, 0, NULL, &we);
+            jf_status ws = fetch_whole(c, wal_url, wal_local, NULL, NULL, 0, NULL, 1, &we);
             if (ws != JF_OK && ws != JF_ENOTFOUND) {
                 s = ws;
                 if (err)
