@@ -11,7 +11,7 @@ trap 'cluster_stop; rm -rf "$work"' EXIT
 cluster_start; rc=$?
 [ $rc = 0 ] || exit $rc
 
-"$jf" demo --dir d --data-only --quiet >/dev/null 2>&1 || { bad "sample set"; exit 1; }
+"$jf" demo --dir d --quiet >/dev/null 2>&1 || { bad "sample set"; exit 1; }
 in="d/input/laion/00000.tar d/input/sa1b/sa_000000.tar d/input/sharegpt4v/sharegpt4v_demo.json d/input/text/corpus.jsonl"
 root=d/input/sharegpt4v/data
 expect 1 "single-process ingest (the planted damage: exit 1)" "$jf" ingest single $in --image-root $root --quiet
@@ -72,4 +72,32 @@ merge=$(grep -o "merge job [0-9]*" tpl.txt | grep -o "[0-9]*$")
 for _ in $(seq 1 600); do [ -z "$(squeue -h 2>/dev/null)" ] && break; sleep 0.2; done
 dump tpl > c.txt
 cmp -s a.txt c.txt && ok "its merged dataset = single-process" || { bad "template result"; cat "$work/tpl.parts/logs/"*.txt | tail -5; }
+
+# the whole pipeline as dependent jobs (scripts/slurm/pipeline.sh): ingest array → merge → filter →
+# CLIP score column → FID statistics array → exact merge; each result equals the single-process one
+rules="--where \"kind = 'generation'\" --where \"punsafe < 0.5\""
+JF="$jf" "$src/scripts/slurm/pipeline.sh" "$work/pipe" 4 --filter "$rules" --clip d/clip-formula \
+  --weights d/inception-formula.safetensors --subset gen --column clip_f --stats "$work/pipe_stats.npz" --stats-args "--batch 1" \
+  -- $in -- --image-root $root > pipe.txt && ok "scripts/slurm/pipeline.sh submitted: $(head -1 pipe.txt)" || { bad "pipeline"; cat pipe.txt; }
+for _ in $(seq 1 900); do [ -z "$(squeue -h 2>/dev/null)" ] && break; sleep 0.2; done
+eval "$jf filter single $rules --into gen --quiet"
+"$jf" eval clipscore single#gen --model d/clip-formula --column clip_f --quiet > /dev/null 2>&1
+# one image per network call on both sides: BLAS rounding may change with a batch's row count
+"$jf" eval stats single#gen single_stats.npz --weights d/inception-formula.safetensors --batch 1 --quiet
+/usr/bin/python3 - "$work" <<'PY' && ok "pipeline = single process: subset, CLIP column and FID statistics" || { bad "pipeline result"; tail -n 3 "$work"/pipe.pipeline/logs/*.txt; }
+import sqlite3, sys
+import numpy as np
+w = sys.argv[1]
+def col(ds):
+    db = sqlite3.connect(f"{w}/{ds}/index.sqlite")
+    return dict(db.execute("SELECT s.key, s.clip_f FROM samples s JOIN subset_members m ON m.sample_id = s.id "
+                           "JOIN subsets b ON b.id = m.subset_id WHERE b.name = 'gen'"))
+a, b = col("single"), col("pipe")
+assert len(a) > 10 and a.keys() == b.keys(), (len(a), len(b))
+assert all(a[k] is not None and abs(a[k] - b[k]) <= 1e-9 * max(1, abs(a[k])) for k in a), "clip column differs"
+x, y = np.load(f"{w}/single_stats.npz"), np.load(f"{w}/pipe_stats.npz")
+for k in ("mu", "sigma"):
+    d = np.abs(x[k] - y[k]).max() / max(1e-30, np.abs(x[k]).max())
+    assert d < 1e-10, (k, d)
+PY
 exit $((fails > 0))
