@@ -585,7 +585,9 @@ static int shard_merge(int argc, char **argv)
         "Adds every complete shard of each SRC dataset to DEST (created if missing), with its sample\n"
         "rows, sources, dictionaries and columns. Files are hard-linked when DEST is on the same file\n"
         "system (else copied); --copy always copies, --move moves them (SRC is consumed). A shard\n"
-        "merged before (same uuid) is skipped, so merging again is harmless.\n";
+        "merged before (same uuid) is skipped, so merging again is harmless. Parts of a job array\n"
+        "(ingest --part K/N) carry their job's fingerprint: parts of another job, or one part from two\n"
+        "folders, are refused; parts still missing are named (exit 1; merge them later).\n";
     cli_opts o = {0};
     jf_merge_mode mode = JF_MERGE_LINK;
     static struct option lo[] = {COMMON_LONGOPTS, {"copy", no_argument, 0, 'c'}, {"move", no_argument, 0, 'm'}, {0, 0, 0, 0}};
@@ -623,6 +625,12 @@ static int shard_merge(int argc, char **argv)
         total.sources += rep.sources;
         total.dicts += rep.dicts;
     }
+    char missing[2048] = "";
+    size_t n_missing = rc ? 0 : jf_store_missing_parts(dst, missing, sizeof missing);
+    if (n_missing) {
+        fprintf(stderr, "jf shard merge: %zu part%s of the job not merged yet: %s\n", n_missing, n_missing == 1 ? "" : "s", missing);
+        rc = EXIT_PROBLEMS;
+    }
     jf_store_close(dst);
     if (o.json) {
         jw w;
@@ -632,6 +640,7 @@ static int shard_merge(int argc, char **argv)
         jw_kint(&w, "records", (long long)total.records);
         jw_kint(&w, "sources", (long long)total.sources);
         jw_kint(&w, "dictionaries", (long long)total.dicts);
+        jw_kint(&w, "parts_missing", (long long)n_missing);
         jw_end_obj(&w);
         jw_newline(&w);
     } else if (!o.quiet) {

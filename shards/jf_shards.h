@@ -438,6 +438,11 @@ typedef struct jf_merge_report { uint64_t shards, records, sources, dicts; } jf_
 jf_status jf_store_merge(jf_store *dst, const char *src_dir, jf_merge_mode mode,
                          jf_merge_report *report, jf_error *err);
 
+/* Parts of a job array (ingest --part K/N records its job's fingerprint) that a dataset merged
+ * from parts still lacks: their count, and "K/N (job J), ..." in buf. Parts of different jobs, or
+ * one part from two folders, are refused by jf_store_merge itself. */
+size_t jf_store_missing_parts(jf_store *st, char *buf, size_t n);
+
 /* Removes `.partial` files (and their 'writing' rows) whose writer is no longer running. */
 jf_status jf_store_gc(jf_store *st, int dry_run, jf_problem_fn on_item, void *user,
                       uint64_t *removed, jf_error *err);

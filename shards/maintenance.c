@@ -613,6 +613,97 @@ static jf_status copy_file(const char *from, const char *to, jf_error *err)
     return s;
 }
 
+static void meta_value(sqlite3 *db, const char *name, char *out, size_t n)
+{
+    sqlite3_stmt *q = NULL;
+    *out = 0;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM jf_meta WHERE name = ?1", -1, &q, NULL) == SQLITE_OK &&
+        sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+        snprintf(out, n, "%s", (const char *)sqlite3_column_text(q, 0));
+    sqlite3_finalize(q);
+}
+
+/* src is part K/N of job J (ingest --part records it): dst may hold parts of job J only, and part
+ * K/N from this folder only; the parts merged are listed in dst's merged_parts. */
+static jf_status check_part(jf_store *dst, jf_store *src, jf_error *err)
+{
+    char job[64], part[64];
+    meta_value(src->db, "part_job", job, sizeof job);
+    meta_value(src->db, "part", part, sizeof part);
+    if (!*job)
+        return JF_OK;
+    char *e = NULL;
+    if (sqlite3_exec(dst->db, "CREATE TABLE IF NOT EXISTS merged_parts(job TEXT NOT NULL, part TEXT NOT NULL, source TEXT NOT NULL,"
+                              " merged_at REAL, PRIMARY KEY(job, part))",
+                     NULL, NULL, &e) != SQLITE_OK) {
+        jf_status s = jf_error_set(err, JF_EDB, "%s: %s", dst->index_path, e ? e : "");
+        sqlite3_free(e);
+        return s;
+    }
+    sqlite3_stmt *q = NULL;
+    jf_status s = JF_OK;
+    if (sqlite3_prepare_v2(dst->db, "SELECT job, part, source FROM merged_parts", -1, &q, NULL) == SQLITE_OK) {
+        while (s == JF_OK && sqlite3_step(q) == SQLITE_ROW) {
+            const char *j = (const char *)sqlite3_column_text(q, 0), *p = (const char *)sqlite3_column_text(q, 1),
+                       *from = (const char *)sqlite3_column_text(q, 2);
+            if (strcmp(j, job))
+                s = jf_error_set(err, JF_EARG,
+                                 "%s is part %s of job %s; %s holds parts of job %s (other inputs or part count): not merged",
+                                 src->dir, part, job, dst->dir, j);
+            else if (!strcmp(p, part) && strcmp(from, src->dir))
+                s = jf_error_set(err, JF_EARG, "%s is part %s of job %s, which %s already took from %s: the same part twice "
+                                               "(overlapping samples): not merged",
+                                 src->dir, part, job, dst->dir, from);
+        }
+    }
+    sqlite3_finalize(q);
+    if (s != JF_OK)
+        return s;
+    char *sql = sqlite3_mprintf("INSERT OR IGNORE INTO merged_parts(job, part, source, merged_at) VALUES(%Q, %Q, %Q, "
+                                "strftime('%%s','now'))",
+                                job, part, src->dir);
+    if (sqlite3_exec(dst->db, sql, NULL, NULL, &e) != SQLITE_OK)
+        s = jf_error_set(err, JF_EDB, "%s: %s", dst->index_path, e ? e : "");
+    sqlite3_free(e);
+    sqlite3_free(sql);
+    return s;
+}
+
+size_t jf_store_missing_parts(jf_store *st, char *buf, size_t n)
+{
+    if (n)
+        *buf = 0;
+    sqlite3_stmt *q = NULL;
+    size_t missing = 0, used = 0;
+    if (sqlite3_prepare_v2(st->db, "SELECT job, group_concat(part, ' ') FROM merged_parts GROUP BY job", -1, &q, NULL) != SQLITE_OK) {
+        sqlite3_finalize(q);
+        return 0;
+    }
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        const char *job = (const char *)sqlite3_column_text(q, 0), *parts = (const char *)sqlite3_column_text(q, 1);
+        unsigned k, total = 0;
+        if (!parts || sscanf(parts, "%u/%u", &k, &total) != 2 || total == 0 || total > 1000000)
+            continue;
+        for (unsigned i = 0; i < total; i++) {
+            char want[32];
+            snprintf(want, sizeof want, "%u/%u", i, total);
+            int found = 0;
+            for (const char *p = parts; p && *p && !found;) {
+                size_t l = strcspn(p, " ");
+                found = l == strlen(want) && !strncmp(p, want, l);
+                p += l + (p[l] == ' ');
+            }
+            if (!found) {
+                if (missing < 64 && used + 48 < n)
+                    used += (size_t)snprintf(buf + used, n - used, "%s%s (job %s)", missing ? ", " : "", want, job);
+                missing++;
+            }
+        }
+    }
+    sqlite3_finalize(q);
+    return missing;
+}
+
 jf_status jf_store_merge(jf_store *dst, const char *src_dir, jf_merge_mode mode, jf_merge_report *rep_out,
                          jf_error *err)
 {
@@ -626,6 +717,9 @@ jf_status jf_store_merge(jf_store *dst, const char *src_dir, jf_merge_mode mode,
         return jf_error_set(err, JF_EARG, "cannot merge a dataset into itself");
     }
     sqlite3 *db = dst->db;
+    /* A part of a job array joins only the parts of the same job, each part once. */
+    if (s == JF_OK)
+        s = check_part(dst, src, err);
     /* Dictionaries first: every merged shard must be readable in dst. */
     for (size_t i = 0; s == JF_OK && i < jf__dicts_count(src->dicts); i++) {
         uint32_t id = jf__dicts_id_at(src->dicts, i);

@@ -234,4 +234,19 @@ expect 2 "chat --batch with a question too" $jf chat --model "$work/tiny" --batc
 rm "$work/tiny/config.json"
 expect 3 "inspect without config.json" $jf model inspect "$work/tiny"
 
+# parts of a job array carry their job's fingerprint: merged only with their own job's parts, each
+# part once; the parts a merge still lacks are named
+pin="$work/demo/input/laion/00000.tar $work/demo/input/text/corpus.jsonl"
+for k in 0 1 2; do $jf ingest "$work/jp$k" $pin --part $k/3 --quiet > /dev/null 2>&1; done
+$jf ingest "$work/other1" "$work/demo/input/laion/00000.tar" --part 1/3 --quiet > /dev/null 2>&1
+expect 1 "merge of two parts of three: the missing one named" $jf shard merge "$work/jm" "$work/jp0" "$work/jp2"
+grep -q "1/3 (job " "$work/err" && ok "part 1/3 named" || bad "missing part not named: $(cat "$work/err")"
+expect 2 "a part of another job refused" $jf shard merge "$work/jm" "$work/other1"
+grep -q "holds parts of job" "$work/err" && ok "said why" || bad "other job: $(cat "$work/err")"
+cp -r "$work/jp1" "$work/jp1copy"
+expect 0 "the last part completes the merge" $jf shard merge "$work/jm" "$work/jp1"
+expect 2 "the same part from another folder refused" $jf shard merge "$work/jm" "$work/jp1copy"
+expect 0 "merging a part again is harmless" $jf shard merge "$work/jm" "$work/jp1"
+expect 2 "a part folder reused by another job refused" $jf ingest "$work/jp1" "$work/demo/input/laion/00000.tar" --part 1/3
+
 [ $fails -eq 0 ] || { echo "$fails failures"; exit 1; }
