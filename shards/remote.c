@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -226,15 +227,15 @@ static jf_status fetch_range(jf__remote *r, uint8_t *buf, size_t n, uint64_t off
 /* The whole file into `dest` (through dest.partial), resuming a cut download with Range when
  * the server allows it. *validator (if not NULL) receives the ETag or Last-Modified. durable:
  * fsync before the rename (the cached index; temporary copies need not reach the disk). */
-static jf_status fetch_whole(CURL *c, const char *url, const char *dest, uint64_t *size_out, char *validator, size_t vlen,
-                             jf__remote_stats *stats, int durable, jf_error *err)
+static jf_status fetch_whole(CURL *c, const char *url, const char *dest, FILE *into, uint64_t *size_out, char *validator,
+                             size_t vlen, jf__remote_stats *stats, int durable, jf_error *err)
 {
     size_t plen = strlen(dest) + 9;
     char *partial = malloc(plen);
     if (!partial)
         return jf_error_set(err, JF_ENOMEM, "out of memory");
     snprintf(partial, plen, "%s.partial", dest);
-    FILE *f = fopen(partial, "wb");
+    FILE *f = into ? into : fopen(partial, "wb");
     if (!f) {
         jf_status s = jf__errno(err, errno, "cannot write", partial, -1);
         free(partial);
@@ -307,7 +308,15 @@ static jf_status fetch_whole(CURL *c, const char *url, const char *dest, uint64_
     }
     if (fflush(f) != 0 || (durable && fsync(fileno(f)) != 0)) {
         if (s == JF_OK)
-            s = jf__errno(err, errno, "cannot write", partial, (int64_t)got), said = 1;
+            s = jf__errno(err, errno, "cannot write", into ? dest : partial, (int64_t)got), said = 1;
+    }
+    if (into) { /* the caller's file: neither closed nor renamed */
+        if (s != JF_OK && !said)
+            jf_error_set(err, s, "%s: %s (after %d attempts)", url, why[0] ? why : "no answer", ATTEMPTS);
+        if (size_out)
+            *size_out = got;
+        free(partial);
+        return s;
     }
     fclose(f);
     if (s == JF_OK && rename(partial, dest) != 0)
@@ -387,7 +396,7 @@ jf_status jf__remote_open(const char *url, jf__remote **out, jf_error *err)
             }
             close(fd);
             uint64_t size = 0;
-            s = fetch_whole(r->curl, url, tmpl, &size, r->validator, sizeof r->validator, &r->stats, 0, err);
+            s = fetch_whole(r->curl, url, tmpl, NULL, &size, r->validator, sizeof r->validator, &r->stats, 0, err);
             fd = s == JF_OK ? open(tmpl, O_RDONLY | O_CLOEXEC) : -1;
             unlink(tmpl); /* the open copy lives until the file is closed */
             if (s != JF_OK)
@@ -560,21 +569,33 @@ jf_status jf__remote_localize(jf__remote *r, jf_error *err)
 {
     if (r->local_fd >= 0)
         return JF_OK;
-    const char *tmpdir = getenv("TMPDIR");
-    char tmpl[4200];
-    snprintf(tmpl, sizeof tmpl, "%s/jf-remote-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
-    int fd = mkstemp(tmpl);
-    if (fd < 0)
-        return jf__errno(err, errno, "cannot make a temporary copy of", r->url, -1);
-    close(fd);
+    /* an anonymous in-memory file: no disk writeback for a copy that lives as long as the handle
+     * (a temporary file when memfd is unavailable) */
+    int fd = memfd_create("jf-remote", MFD_CLOEXEC);
+    if (fd < 0) {
+        const char *tmpdir = getenv("TMPDIR");
+        char tmpl[4200];
+        snprintf(tmpl, sizeof tmpl, "%s/jf-remote-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+        fd = mkstemp(tmpl);
+        if (fd < 0)
+            return jf__errno(err, errno, "cannot make a temporary copy of", r->url, -1);
+        unlink(tmpl);
+    }
+    int wfd = dup(fd);
+    FILE *f = wfd >= 0 ? fdopen(wfd, "wb") : NULL;
+    if (!f) {
+        if (wfd >= 0)
+            close(wfd);
+        close(fd);
+        return jf__errno(err, errno, "cannot write a local copy of", r->url, -1);
+    }
     uint64_t size = 0;
-    jf_status s = fetch_whole(r->curl, r->url, tmpl, &size, NULL, 0, &r->stats, 0, err);
-    fd = s == JF_OK ? open(tmpl, O_RDONLY | O_CLOEXEC) : -1;
-    unlink(tmpl);
-    if (s != JF_OK)
+    jf_status s = fetch_whole(r->curl, r->url, r->url, f, &size, NULL, 0, &r->stats, 0, err);
+    fclose(f);
+    if (s != JF_OK) {
+        close(fd);
         return s;
-    if (fd < 0)
-        return jf__errno(err, errno, "cannot reopen the local copy of", r->url, -1);
+    }
     if (size != r->size) {
         close(fd);
         return jf_error_set(err, JF_EIO, "%s: the whole file has %llu bytes, its ranges said %llu (the file changed on the "
@@ -698,7 +719,7 @@ jf_status jf__remote_index(const char *base_url, char **index_path, jf_error *er
     if (s == JF_OK && !fresh) {
         unlink(meta);
         char validator[256] = "";
-        s = fetch_whole(c, url, local, NULL, validator, sizeof validator, NULL, 1, err);
+        s = fetch_whole(c, url, local, NULL, NULL, validator, sizeof validator, NULL, 1, err);
         if (s == JF_OK) { /* an error page served with 200 is not an index */
             char head[17] = "";
             FILE *h = fopen(local, "rb");
@@ -721,7 +742,7 @@ jf_status jf__remote_index(const char *base_url, char **index_path, jf_error *er
         if (wal_local) {
             unlink(wal_local);
             jf_error we = {0};
-            jf_status ws = fetch_whole(c, wal_url, wal_local, NULL, NULL, 0, NULL, 1, &we);
+            jf_status ws = fetch_whole(c, wal_url, wal_local, NULL, NULL, NULL, 0, NULL, 1, &we);
             if (ws != JF_OK && ws != JF_ENOTFOUND) {
                 s = ws;
                 if (err)
