@@ -26,8 +26,10 @@ PY
 models=(tiny)
 "$jf" model random "$dir/tiny" >/dev/null
 if [ "$full" = --full ]; then "$jf" model random "$dir/full" --full >/dev/null; models+=(full); fi
-printf '%-6s %-22s %10s %12s\n' model mode seconds questions/s
+threads=$(nproc); [ "$threads" -gt 2 ] && threads=2
+printf '%-6s %-30s %10s %12s %10s\n' model mode seconds questions/s "vs torch"
 for m in "${models[@]}"; do
+  declare -A rate=()
   for mode in shared whole; do
     extra=(); [ $mode = whole ] && extra=(--no-shared-prefix)
     rm -f "$dir/out.jsonl"
@@ -37,6 +39,18 @@ for m in "${models[@]}"; do
     t1=$(date +%s.%N)
     s=$(echo "$t1 - $t0" | bc -l)
     q=$((n_img * 3))
-    printf '%-6s %-22s %10.2f %12.3f\n' "$m" "$mode prefill" "$s" "$(echo "$q / $s" | bc -l)"
+    rate[$mode]=$(echo "$q / $s" | bc -l)
   done
+  # the PyTorch reference (tests/reference/janus_ref.py, f32) answering the same prompts one by one
+  /usr/bin/python3 -c "import json,sys; [print(json.dumps({'prompt': json.loads(l)['prompt']})) for l in open(sys.argv[1])]" \
+    "$dir/out.jsonl" > "$dir/prompts.jsonl"
+  "$build/bench/bench_prompt_ids" "$dir/$m" < "$dir/prompts.jsonl" > "$dir/ids.jsonl"
+  t=$(/usr/bin/python3 "$(dirname "$0")/pope_torch.py" "$dir/$m" "$dir/ids.jsonl" "$dir/labels.json" "$dir/imgs" "$threads" 2)
+  torch_rate=$(echo "$t" | /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print(d['questions'] / d['seconds'])")
+  for mode in shared whole; do
+    printf '%-6s %-30s %10.2f %12.3f %9.2fx\n' "$m" "jf, $mode prefill" "$(echo "$n_img * 3 / ${rate[$mode]}" | bc -l)" "${rate[$mode]}" \
+      "$(echo "${rate[$mode]} / $torch_rate" | bc -l)"
+  done
+  printf '%-6s %-30s %10.2f %12.3f %10s\n' "$m" "PyTorch reference, one by one" "$(echo "$n_img * 3 / $torch_rate" | bc -l)" "$torch_rate" ""
 done
+echo "(threads: $threads; at most 2 new tokens a question; vs torch: jf's questions/s over the PyTorch reference's)"
