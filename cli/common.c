@@ -230,17 +230,7 @@ void jw_base64(jw *w, const uint8_t *d, size_t n)
 
 /* ---- misc ---- */
 
-const char *human_bytes(double b, char *buf, size_t n)
-{
-    const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-    int i = 0;
-    while (b >= 1024 && i < 5) {
-        b /= 1024;
-        i++;
-    }
-    snprintf(buf, n, i ? "%.1f %s" : "%.0f %s", b, u[i]);
-    return buf;
-}
+const char *human_bytes(double b, char *buf, size_t n) { return jf_format_bytes(b, buf, n); }
 
 int fail(const char *cmd, const jf_error *err)
 {

@@ -311,6 +311,19 @@ static int mmbench_questions(const jf_janus *m, const jf_bench_run_params *p, jf
 
 /* ---- images ---- */
 
+/* A question's id (a JSON number or string) as its key, remembering which it was (written back so). */
+static void set_id(bq *q, yajl_val id)
+{
+    char idb[64];
+    if (YAJL_IS_INTEGER(id))
+        snprintf(idb, sizeof idb, "%lld", (long long)YAJL_GET_INTEGER(id));
+    else
+        snprintf(idb, sizeof idb, "%s", sv(id));
+    q->id = strdup(idb);
+    q->key = strdup(idb);
+    q->id_is_int = YAJL_IS_INTEGER(id);
+}
+
 /* The short-answer prompt of VQAv2 and GQA: official/vlmevalkit in VLMEvalKit's Janus wrapper
  * form (no system prompt), llava/lmms-eval in the model's template; a LLaVA question file's text
  * already ends with the instruction and is taken as it is. */
@@ -429,14 +442,7 @@ static int vqa_questions(const jf_janus *m, jf_bench_kind kind, const jf_bench_r
                 break;
             }
             bq *q = bq_add(out);
-            char idb[64];
-            if (YAJL_IS_INTEGER(id))
-                snprintf(idb, sizeof idb, "%lld", (long long)YAJL_GET_INTEGER(id));
-            else
-                snprintf(idb, sizeof idb, "%s", YAJL_GET_STRING(id));
-            q->id = strdup(idb);
-            q->key = strdup(idb);
-            q->id_is_int = YAJL_IS_INTEGER(id);
+            set_id(q, id);
             q->group = strdup("");
             q->question = strdup(sv(tx));
             q->image = concat3(img_root, "/", sv(im));
@@ -550,14 +556,7 @@ static int seed_questions(const jf_janus *m, const jf_bench_run_params *p, bqs *
                    -1;
         }
         bq *q = bq_add(out);
-        char idb[64];
-        if (YAJL_IS_INTEGER(id))
-            snprintf(idb, sizeof idb, "%lld", (long long)YAJL_GET_INTEGER(id));
-        else
-            snprintf(idb, sizeof idb, "%s", YAJL_GET_STRING(id));
-        q->id = strdup(idb);
-        q->id_is_int = YAJL_IS_INTEGER(id);
-        q->key = strdup(idb);
+        set_id(q, id);
         char ty_b[32];
         snprintf(ty_b, sizeof ty_b, "%lld", ty ? (long long)YAJL_GET_INTEGER(ty) : 0LL);
         q->group = strdup(ty_b);

@@ -188,17 +188,6 @@ static int64_t one_int(sqlite3 *db, const char *sql)
     return v;
 }
 
-static void human(double b, char *buf, size_t n)
-{
-    const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-    int i = 0;
-    while (b >= 1024 && i < 5) {
-        b /= 1024;
-        i++;
-    }
-    snprintf(buf, n, i ? "%.1f %s" : "%.0f %s", b, u[i]);
-}
-
 /* A count table with proportional bars: rows of (label, count). */
 static void count_table(ctx *c, const char *title, const char *sql)
 {
@@ -390,8 +379,8 @@ static void section_overview(ctx *c)
     int64_t ibytes = one_int(c->db, sql);
     sqlite3_free(sql);
     char b1[32], b2[32];
-    human((double)sbytes, b1, sizeof b1);
-    human((double)ibytes, b2, sizeof b2);
+    jf_format_bytes((double)sbytes, b1, sizeof b1);
+    jf_format_bytes((double)ibytes, b2, sizeof b2);
     pf(&c->pg, "<section id=overview><h2>Overview</h2><div class=row><div class=card><table class=kv>"
                "<tr><th>samples</th><td class=num>%lld</td></tr><tr><th>shards</th><td class=num>%lld</td></tr>"
                "<tr><th>record files</th><td class=num>%s</td></tr><tr><th>image bytes</th><td class=num>%s</td></tr>",

@@ -171,45 +171,32 @@ jf_status jf_store_open(const char *dir, int flags, jf_store **out, jf_error *er
     jf_store *st = calloc(1, sizeof *st);
     if (!st)
         return jf_error_set(err, JF_ENOMEM, "out of memory");
-    if (jf__remote_is_url(dir)) {
+    jf_status s = JF_OK;
+    int remote = jf__remote_is_url(dir);
+    st->dicts = jf_dicts_create();
+    if (remote) {
         /* a dataset served over HTTP(S): read-only; the index is downloaded into the local cache,
          * record files are read in place with Range requests (remote.c) */
-        if (flags != JF_STORE_READONLY) {
-            free(st);
-            return jf_error_set(err, JF_EARG, "%s: a dataset over HTTP(S) can only be read", dir);
-        }
         size_t l = strlen(dir);
         while (l > 8 && dir[l - 1] == '/')
             l--;
         st->dir = strndup(dir, l);
-        st->dicts = jf_dicts_create();
-        jf_status s = st->dir && st->dicts ? jf__remote_index(st->dir, &st->index_path, err)
-                                           : jf_error_set(err, JF_ENOMEM, "out of memory");
-        if (s == JF_OK)
-            s = jf__index_open(st->index_path, 0, &st->db, err);
-        if (s == JF_OK)
-            s = check_schema(st->db, st->index_path, err);
-        if (s == JF_OK)
-            s = jf__store_load_dicts(st, err);
-        if (s != JF_OK) {
-            jf_store_close(st);
-            return s;
-        }
-        *out = st;
-        return JF_OK;
+        if (flags != JF_STORE_READONLY)
+            s = jf_error_set(err, JF_EARG, "%s: a dataset over HTTP(S) can only be read", dir);
+        else if (!st->dir || !st->dicts)
+            s = jf_error_set(err, JF_ENOMEM, "out of memory");
+        else
+            s = jf__remote_index(st->dir, &st->index_path, err);
+    } else {
+        st->dir = jf__strdup(dir);
+        st->index_path = jf__path_join(dir, "index.sqlite");
+        st->writable = flags != JF_STORE_READONLY;
+        if (!st->dir || !st->index_path || !st->dicts)
+            s = jf_error_set(err, JF_ENOMEM, "out of memory");
     }
-    st->dir = jf__strdup(dir);
-    st->index_path = jf__path_join(dir, "index.sqlite");
-    st->dicts = jf_dicts_create();
-    st->writable = flags != JF_STORE_READONLY;
-    if (!st->dir || !st->index_path || !st->dicts) {
-        jf_store_close(st);
-        return jf_error_set(err, JF_ENOMEM, "out of memory");
-    }
-    jf_status s = JF_OK;
     struct stat sb;
-    int exists = stat(st->index_path, &sb) == 0;
-    if (!exists && flags != JF_STORE_CREATE) {
+    if (s != JF_OK || remote) {
+    } else if (stat(st->index_path, &sb) != 0 && flags != JF_STORE_CREATE) {
         s = jf_error_set(err, JF_ENOTFOUND, "%s: no jf dataset here (index.sqlite missing); create one with ingest or import",
                          dir);
     } else if (flags == JF_STORE_CREATE) {

@@ -67,6 +67,8 @@ typedef struct jf_error {
 
 /* Static name of a status code ("io error", "corrupt data", ...). */
 const char *jf_status_str(jf_status code);
+/* A byte count as people read it: "812 B", "1.5 MiB", ... (binary units); returns buf. */
+const char *jf_format_bytes(double bytes, char *buf, size_t n);
 /* Sets err (if not NULL) from a printf format and returns code. */
 jf_status jf_error_set(jf_error *err, jf_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

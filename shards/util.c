@@ -261,3 +261,15 @@ void jf__hex(const uint8_t *in, size_t n, char *out)
     }
     out[2 * n] = 0;
 }
+
+const char *jf_format_bytes(double b, char *buf, size_t n)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    int i = 0;
+    while (b >= 1024 && i < 5) {
+        b /= 1024;
+        i++;
+    }
+    snprintf(buf, n, i ? "%.1f %s" : "%.0f %s", b, units[i]);
+    return buf;
+}
