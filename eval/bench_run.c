@@ -98,6 +98,19 @@ static char *concat3(const char *a, const char *b, const char *c)
 
 static const char *const SHORT_ANSWER = "\nAnswer the question using a single word or phrase.";
 
+/* One JSON line {question_id, image, text, ...} (POPE's label lines, LLaVA's question files): the
+ * parsed line (free it) and its three members (NULL when missing or of the wrong type). */
+static yajl_val question_line(const char *line, yajl_val *id, yajl_val *image, yajl_val *text)
+{
+    char eb[128];
+    yajl_val v = yajl_tree_parse(line, eb, sizeof eb);
+    const char *ip[] = {"question_id", NULL}, *imp[] = {"image", NULL}, *tp[] = {"text", NULL};
+    *id = v ? yajl_tree_get(v, ip, yajl_t_any) : NULL;
+    *image = v ? yajl_tree_get(v, imp, yajl_t_string) : NULL;
+    *text = v ? yajl_tree_get(v, tp, yajl_t_string) : NULL;
+    return v;
+}
+
 /* POPE: label lines {question_id, image, text, label}, one file or a folder of coco_pope_*.json */
 static int pope_questions(const jf_janus *m, const jf_bench_run_params *p, bqs *out, jf_error *err)
 {
@@ -145,11 +158,7 @@ static int pope_questions(const jf_janus *m, const jf_bench_run_params *p, bqs *
             lineno++;
             if (!line[strspn(line, " \t\r\n")])
                 continue;
-            char eb[128];
-            yajl_val v = yajl_tree_parse(line, eb, sizeof eb);
-            const char *ip[] = {"question_id", NULL}, *imp[] = {"image", NULL}, *tp[] = {"text", NULL};
-            yajl_val id = v ? yajl_tree_get(v, ip, yajl_t_any) : NULL, im = v ? yajl_tree_get(v, imp, yajl_t_string) : NULL,
-                     tx = v ? yajl_tree_get(v, tp, yajl_t_string) : NULL;
+            yajl_val id, im, tx, v = question_line(line, &id, &im, &tx);
             if (!id || !im || !tx) {
                 jf_error_set(err, JF_EFORMAT, "%s:%d: a label line needs question_id, image and text", files[f], lineno);
                 yajl_tree_free(v);
@@ -430,11 +439,7 @@ static int vqa_questions(const jf_janus *m, jf_bench_kind kind, const jf_bench_r
             lineno++;
             if (!line[strspn(line, " \t\r\n")])
                 continue;
-            char eb[128];
-            yajl_val v = yajl_tree_parse(line, eb, sizeof eb);
-            const char *ip[] = {"question_id", NULL}, *imp[] = {"image", NULL}, *tp[] = {"text", NULL};
-            yajl_val id = v ? yajl_tree_get(v, ip, yajl_t_any) : NULL, im = v ? yajl_tree_get(v, imp, yajl_t_string) : NULL,
-                     tx = v ? yajl_tree_get(v, tp, yajl_t_string) : NULL;
+            yajl_val id, im, tx, v = question_line(line, &id, &im, &tx);
             if (!id || !im || !tx || !(YAJL_IS_INTEGER(id) || YAJL_IS_STRING(id))) {
                 jf_error_set(err, JF_EFORMAT, "%s:%d: a question line needs question_id, image and text", path, lineno);
                 yajl_tree_free(v);
