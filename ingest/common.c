@@ -21,28 +21,6 @@ char *jf__xstrdup(const char *s)
     return d;
 }
 
-/* The length of the valid UTF-8 sequence at s[i] (1-4), or 0 if the byte starts none (NUL
- * counts as invalid: captions and columns are C strings). */
-static size_t utf8_seq(const unsigned char *u, size_t n, size_t i)
-{
-    unsigned char c = u[i];
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    int ok = len && i + len <= n;
-    for (size_t k = 1; ok && k < len; k++)
-        ok = (u[i + k] & 0xC0) == 0x80;
-    if (ok && len == 2 && c < 0xC2)
-        ok = 0;
-    if (ok && len == 3) {
-        unsigned cp = ((c & 0x0Fu) << 12) | ((u[i + 1] & 0x3Fu) << 6) | (u[i + 2] & 0x3Fu);
-        ok = cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF);
-    }
-    if (ok && len == 4) {
-        unsigned cp = ((c & 0x07u) << 18) | ((u[i + 1] & 0x3Fu) << 12) | ((u[i + 2] & 0x3Fu) << 6) | (u[i + 3] & 0x3Fu);
-        ok = cp >= 0x10000 && cp <= 0x10FFFF;
-    }
-    return ok && !(len == 1 && c == 0) ? len : 0;
-}
-
 int jf__utf8_valid(const char *s, size_t n)
 {
     const unsigned char *u = (const unsigned char *)s;
@@ -51,7 +29,7 @@ int jf__utf8_valid(const char *s, size_t n)
             i++;
             continue;
         }
-        size_t len = utf8_seq(u, n, i);
+        size_t len = jf_utf8_seq_len(u, n, i);
         if (!len)
             return 0;
         i += len;
@@ -68,7 +46,7 @@ char *jf__utf8_repair(const char *s, size_t n, int *repaired)
     size_t o = 0;
     const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < n;) {
-        size_t len = utf8_seq(u, n, i);
+        size_t len = jf_utf8_seq_len(u, n, i);
         if (len) {
             memcpy(out + o, s + i, len);
             o += len;

@@ -83,10 +83,10 @@ static void pf(page *p, const char *fmt, ...)
 /* Text as HTML text or attribute value: the five specials escaped, control characters (other
  * than tab and newline) and bytes that are not UTF-8 replaced by U+FFFD, at most `max` bytes
  * (then an ellipsis). Captions and file names are hostile input. */
-static void esc_n(page *p, const char *s, size_t len, size_t max)
+static void esc_n(page *p, const char *s, size_t len_total, size_t max)
 {
     size_t i = 0, shown = 0;
-    while (i < len && s[i]) {
+    while (i < len_total && s[i]) {
         if (max && shown >= max) {
             puts_(p, "\xe2\x80\xa6");
             return;
@@ -110,24 +110,10 @@ static void esc_n(page *p, const char *s, size_t len, size_t max)
             continue;
         }
         /* a well-formed UTF-8 sequence passes; anything else is one U+FFFD per byte */
-        int need = c >= 0xF0 && c <= 0xF4 ? 3 : c >= 0xE0 ? 2 : c >= 0xC2 && c < 0xE0 ? 1 : -1;
-        int ok = need > 0 && i + (size_t)need < len + 1;
-        for (int k = 1; ok && k <= need; k++)
-            if (i + (size_t)k >= len || ((unsigned char)s[i + k] & 0xC0) != 0x80)
-                ok = 0;
-        if (ok && need == 2) {
-            unsigned char c1 = (unsigned char)s[i + 1];
-            if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0))
-                ok = 0; /* overlong, surrogate */
-        }
-        if (ok && need == 3) {
-            unsigned char c1 = (unsigned char)s[i + 1];
-            if ((c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 >= 0x90))
-                ok = 0;
-        }
-        if (ok) {
-            put(p, s + i, (size_t)need + 1);
-            i += (size_t)need + 1;
+        size_t len = jf_utf8_seq_len((const uint8_t *)s, len_total, i);
+        if (len) {
+            put(p, s + i, len);
+            i += len;
         } else {
             puts_(p, "\xef\xbf\xbd");
             i++;

@@ -67,6 +67,9 @@ typedef struct jf_error {
 
 /* Static name of a status code ("io error", "corrupt data", ...). */
 const char *jf_status_str(jf_status code);
+/* The length (1-4) of the well-formed UTF-8 sequence starting at s[i], or 0 when none starts there
+ * (overlong forms, surrogates, code points above U+10FFFF, cut sequences and NUL count as none). */
+size_t jf_utf8_seq_len(const uint8_t *s, size_t n, size_t i);
 /* A byte count as people read it: "812 B", "1.5 MiB", ... (binary units); returns buf. */
 const char *jf_format_bytes(double bytes, char *buf, size_t n);
 /* Sets err (if not NULL) from a printf format and returns code. */

@@ -273,3 +273,24 @@ const char *jf_format_bytes(double b, char *buf, size_t n)
     snprintf(buf, n, i ? "%.1f %s" : "%.0f %s", b, units[i]);
     return buf;
 }
+
+/* (NUL counts as invalid: captions and columns are C strings.) */
+size_t jf_utf8_seq_len(const uint8_t *u, size_t n, size_t i)
+{
+    unsigned char c = u[i];
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    int ok = len && i + len <= n;
+    for (size_t k = 1; ok && k < len; k++)
+        ok = (u[i + k] & 0xC0) == 0x80;
+    if (ok && len == 2 && c < 0xC2)
+        ok = 0;
+    if (ok && len == 3) {
+        unsigned cp = ((c & 0x0Fu) << 12) | ((u[i + 1] & 0x3Fu) << 6) | (u[i + 2] & 0x3Fu);
+        ok = cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF);
+    }
+    if (ok && len == 4) {
+        unsigned cp = ((c & 0x07u) << 18) | ((u[i + 1] & 0x3Fu) << 12) | ((u[i + 2] & 0x3Fu) << 6) | (u[i + 3] & 0x3Fu);
+        ok = cp >= 0x10000 && cp <= 0x10FFFF;
+    }
+    return ok && !(len == 1 && c == 0) ? len : 0;
+}
