@@ -87,5 +87,7 @@ int cmd_chat(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+/* jf train batches | loss (cmd_train.c); jf model loss is jf train loss */
+int cmd_train(int argc, char **argv);
 
 #endif

@@ -226,6 +226,7 @@ int cmd_shard_mix(int argc, char **argv)
             sqlite3_bind_int64(kq, 1, item.sample_id);
             jw_kstr(&w, "key", sqlite3_step(kq) == SQLITE_ROW ? (const char *)sqlite3_column_text(kq, 0) : NULL);
             jw_kint(&w, "epoch", (long long)item.epoch);
+            jw_kint(&w, "draw", (long long)item.draw);
             jw_key(&w, "pad");
             jw_bool(&w, item.pad);
             if (records) {

@@ -391,6 +391,8 @@ int cmd_model(int argc, char **argv)
         return model_inspect(argc - 1, argv + 1);
     if (!strcmp(argv[1], "random"))
         return model_random(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "loss")) /* the same as jf train loss */
+        return cmd_train(argc, argv);
     return usage_error("model", "unknown subcommand '%s'", argv[1]);
 }
 

@@ -16,6 +16,7 @@ static const char HELP[] =
     "  generate images from text with the built-in JanusFlow and an SDXL-VAE\n"
     "  eval     FID and KID with the numbers of pytorch-fid, clean-fid, torch-fidelity, torchmetrics\n"
     "  report   one self-contained HTML page about a dataset and its evaluations (+ screenshot)\n"
+    "  train    training batches from a mix (.npz) and the AR/RF/REPA losses with the built-in model\n"
     "  demo     the main job on an embedded sample set it generates itself\n"
     "  version  print the version\n"
     "\n"
@@ -63,5 +64,7 @@ int main(int argc, char **argv)
         return cmd_chat(argc - 1, argv + 1);
     if (!strcmp(cmd, "generate"))
         return cmd_generate(argc - 1, argv + 1);
+    if (!strcmp(cmd, "train"))
+        return cmd_train(argc - 1, argv + 1);
     return usage_error("", "unknown command '%s'", cmd);
 }

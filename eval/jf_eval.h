@@ -209,6 +209,16 @@ jf_status jf_fid_stats_merge(const jf_fid_stats *stats, const jf_stats_part *par
 /* A float32 or float64 .npy array of up to 4 dimensions (C order) → float32 values (malloc'd)
  * and its shape (unused dimensions 1). */
 jf_status jf_npy_read_f32(const char *path, float **values, uint64_t shape[4], int *ndim, jf_error *err);
+/* Named arrays as one .npz (numpy's format; members NAME.npy), written beside the target and
+ * renamed. descr is numpy's dtype string ("<f4", "<i4", "<i8", "|u1", "<u2", ...); ndim 0..4. */
+typedef struct jf_npy_array {
+    const char *name;
+    const char *descr;
+    int ndim;
+    uint64_t shape[4];
+    const void *data;
+} jf_npy_array;
+jf_status jf_npz_write(const char *path, const jf_npy_array *arrays, size_t n, int deflate, jf_error *err);
 /* A 2-D float32 array as a .npy file (numpy's format 1.0), written whole or not at all. */
 jf_status jf_npy_write_f32(const char *path, const float *v, size_t rows, size_t cols, jf_error *err);
 

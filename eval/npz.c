@@ -219,18 +219,21 @@ jf_status jf_npz_read_stats(const char *path, jf_fid_stats *stats, float **feats
     return s;
 }
 
-/* A .npy of float64 ('<f8', size 8) or float32 ('<f4', size 4) values with a 1-D or 2-D C-order
- * shape. */
-static uint8_t *make_npy_typed(const void *v, size_t elem, size_t rows, size_t cols, int ndim, size_t *len)
+/* A .npy of `ndim` C-order dimensions (ndim 0: a scalar) with numpy's dtype string `descr`
+ * ("<f8", "<f4", "<i4", "|u1", ...) of `elem`-byte values. */
+static uint8_t *make_npy_shaped(const void *v, const char *descr, size_t elem, int ndim, const uint64_t *shape, size_t *len)
 {
-    char h[256];
-    const char *descr = elem == 8 ? "<f8" : "<f4";
-    int hl = ndim == 1 ? snprintf(h, sizeof h, "{'descr': '%s', 'fortran_order': False, 'shape': (%zu,), }", descr, rows)
-                       : snprintf(h, sizeof h, "{'descr': '%s', 'fortran_order': False, 'shape': (%zu, %zu), }", descr,
-                                  rows, cols);
+    char h[512], dims[200] = "";
+    size_t n = 1, dl = 0;
+    for (int i = 0; i < ndim; i++) {
+        dl += (size_t)snprintf(dims + dl, sizeof dims - dl, "%s%llu", i ? ", " : "", (unsigned long long)shape[i]);
+        n *= shape[i];
+    }
+    if (ndim == 1)
+        snprintf(dims + dl, sizeof dims - dl, ",");
+    int hl = snprintf(h, sizeof h, "{'descr': '%s', 'fortran_order': False, 'shape': (%s), }", descr, dims);
     /* numpy pads the header with spaces and a newline to a multiple of 64 bytes (with the 10-byte prelude) */
     size_t total_h = ((size_t)(10 + hl + 1) + 63) / 64 * 64 - 10;
-    size_t n = ndim == 1 ? rows : rows * cols;
     *len = 10 + total_h + n * elem;
     uint8_t *p = malloc(*len);
     if (!p)
@@ -244,6 +247,13 @@ static uint8_t *make_npy_typed(const void *v, size_t elem, size_t rows, size_t c
     if (n)
         memcpy(p + 10 + total_h, v, n * elem);
     return p;
+}
+
+/* float64 ('<f8', elem 8) or float32 ('<f4', elem 4) values, 1-D or 2-D. */
+static uint8_t *make_npy_typed(const void *v, size_t elem, size_t rows, size_t cols, int ndim, size_t *len)
+{
+    uint64_t shape[2] = {rows, cols};
+    return make_npy_shaped(v, elem == 8 ? "<f8" : "<f4", elem, ndim, shape, len);
 }
 
 static uint8_t *make_npy(const double *v, size_t rows, size_t cols, int ndim, size_t *len)
@@ -276,14 +286,14 @@ jf_status jf_npy_write_f32(const char *path, const float *v, size_t rows, size_t
 
 /* The zip of named members, written beside the target and renamed: a reader never sees half a
  * file. */
-static jf_status write_npz(const char *path, const char *const *names, uint8_t *const *bufs, const size_t *lens, int count,
-                           jf_error *err)
+static jf_status write_npz_opt(const char *path, const char *const *names, uint8_t *const *bufs, const size_t *lens,
+                               int count, int deflate, jf_error *err)
 {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.partial", path);
     struct archive *a = archive_write_new();
     archive_write_set_format_zip(a);
-    archive_write_set_options(a, "zip:compression=deflate");
+    archive_write_set_options(a, deflate ? "zip:compression=deflate" : "zip:compression=store");
     jf_status s = JF_OK;
     if (archive_write_open_filename(a, tmp) != ARCHIVE_OK)
         s = jf_error_set(err, JF_EIO, "%s: %s", tmp, archive_error_string(a));
@@ -306,6 +316,50 @@ static jf_status write_npz(const char *path, const char *const *names, uint8_t *
     if (s)
         remove(tmp);
     return s;
+}
+
+static size_t descr_size(const char *d)
+{
+    size_t n = strlen(d);
+    return n >= 3 && strchr("<>|=", d[0]) ? (size_t)atoi(d + 2) : 0;
+}
+
+jf_status jf_npz_write(const char *path, const jf_npy_array *arrays, size_t n, int deflate, jf_error *err)
+{
+    uint8_t **bufs = calloc(n ? n : 1, sizeof *bufs);
+    size_t *lens = calloc(n ? n : 1, sizeof *lens);
+    char **names = calloc(n ? n : 1, sizeof *names);
+    jf_status s = bufs && lens && names ? JF_OK : jf_error_set(err, JF_ENOMEM, "out of memory");
+    for (size_t i = 0; !s && i < n; i++) {
+        size_t elem = descr_size(arrays[i].descr);
+        if (!elem || arrays[i].ndim < 0 || arrays[i].ndim > 4) {
+            s = jf_error_set(err, JF_EARG, "%s: array %s has an unsupported dtype %s or rank %d", path, arrays[i].name,
+                             arrays[i].descr, arrays[i].ndim);
+            break;
+        }
+        bufs[i] = make_npy_shaped(arrays[i].data, arrays[i].descr, elem, arrays[i].ndim, arrays[i].shape, &lens[i]);
+        names[i] = malloc(strlen(arrays[i].name) + 5);
+        if (!bufs[i] || !names[i])
+            s = jf_error_set(err, JF_ENOMEM, "out of memory for %s", arrays[i].name);
+        else
+            sprintf(names[i], "%s.npy", arrays[i].name);
+    }
+    if (!s)
+        s = write_npz_opt(path, (const char *const *)names, bufs, lens, (int)n, deflate, err);
+    for (size_t i = 0; bufs && names && i < n; i++) {
+        free(bufs[i]);
+        free(names[i]);
+    }
+    free(bufs);
+    free(lens);
+    free(names);
+    return s;
+}
+
+static jf_status write_npz(const char *path, const char *const *names, uint8_t *const *bufs, const size_t *lens, int count,
+                           jf_error *err)
+{
+    return write_npz_opt(path, names, bufs, lens, count, 1, err);
 }
 
 static jf_status write_stats(const char *path, const jf_fid_stats *stats, const jf_stats_part *part, jf_error *err)

@@ -1523,6 +1523,11 @@ void jf__kv_free(jf__kv *kv)
 }
 
 size_t jf__kv_len(const jf__kv *kv) { return kv->n_past; }
+void jf__kv_set_len(jf__kv *kv, size_t n)
+{
+    if (n <= kv->n_past)
+        kv->n_past = n;
+}
 
 jf_model_status jf__janus_embed_ids(jf_janus *m, const int32_t *ids, size_t n, float *x, jf_model_error *err)
 {
@@ -1618,4 +1623,28 @@ jf_model_status jf__janus_llm_extend_batch(jf_janus *m, const jf__kv *const *pre
     free(vs);
     free(positions);
     return kernels_status(s, err);
+}
+
+/* ---- hooks for the training objectives (train_fwd.c) ---- */
+
+jf_model_status jf__janus_embed_prompt(jf_janus *m, const int32_t *ids, size_t n, const float *const *images,
+                                       size_t n_images, float *x, jf_model_error *err)
+{
+    return embed_prompt(m, ids, n, images, n_images, x, err);
+}
+
+jf_model_status jf__janus_llm_layers(jf_janus *m, jf__kv *kv, float *x, size_t T, int l0, int l1, long pos0,
+                                     jf_model_error *err)
+{
+    return llm_layers_at(m, kv, x, T, l0, l1, pos0, NULL, err);
+}
+
+void jf__janus_final_norm(const jf_janus *m, const float *x, size_t rows, float *y)
+{
+    jf__rmsnorm(x, rows, (size_t)m->cfg.hidden, &m->final_norm, m->cfg.rms_eps, y);
+}
+
+void jf__janus_lm_head(const jf_janus *m, const float *normed, size_t rows, float *logits)
+{
+    jf__linear(normed, rows, &m->lm_head, NULL, logits);
 }

@@ -396,6 +396,45 @@ jf_clip_formula_shape jf_clip_tiny_shape(void);
 jf_clip_formula_shape jf_clip_l14_shape(void); /* the ViT-L/14 sizes, for benchmarks (1.7 GB) */
 jf_model_status jf_clip_write_formula(const char *dir, const jf_clip_formula_shape *shape, jf_model_error *err);
 
+/* ---- the training objectives' forward passes (spec §6.1; train_fwd.c) ---- */
+
+/* Teacher-forced next-token negative log-likelihoods. ids hold their image blocks expanded
+ * (jf_janus_encode_prompt); labels are aligned with ids (−100: not scored) and, as in HF's
+ * causal LM, position i's logits are scored against labels[i + 1]. nll (may be NULL) gets
+ * −log p(labels[j] | ids[< j]) at each scored j and 0 elsewhere; *sum and *count the total and
+ * the number of scored tokens (the AR loss is sum / count). Log-softmax in double. */
+jf_model_status jf_janus_token_nll(jf_janus *m, const int32_t *ids, const int32_t *labels, size_t n,
+                                   const float *const *images, size_t n_images, float *nll, double *sum, size_t *count,
+                                   jf_model_error *err);
+
+/* The velocity predicted for one rectified-flow training sample: prompt ids (BOS … image start
+ * tag; the tag's place is taken by the time embedding, as in sampling), z_t
+ * [latent_channels][side][side] and the network time t_net (1000·t). uncond = 1 is the dropped
+ * prompt in the sampler's unconditional form: only BOS is a key, the image positions stay where
+ * the prompt puts them. With `hidden`, the residual stream after decoder layer hidden_layer
+ * (1-based: HF's hidden_states[hidden_layer]) at the grid² image positions → [grid², hidden].
+ * v [latent_channels][side][side]. */
+jf_model_status jf_janus_rf_velocity(jf_janus *m, const int32_t *ids, size_t n_ids, int uncond, const float *z_t,
+                                     float t_net, int hidden_layer, float *hidden, float *v, jf_model_error *err);
+
+/* REPA's projector h_φ (the release has none): Linear(in, width) → SiLU → Linear(width, width) →
+ * SiLU → Linear(width, out), REPA's build_mlp. */
+typedef struct jf_repa jf_repa;
+/* From a safetensors file of an nn.Sequential's state dict: tensors ending in 0.weight 0.bias
+ * 2.weight 2.bias 4.weight 4.bias under any common prefix (F32/F16/BF16), checked against in
+ * (the LLM's hidden size) and out (the SigLIP width). */
+jf_model_status jf_repa_load(const char *path, int in, int out, jf_repa **r, jf_model_error *err);
+/* A random one, nn.Linear's default init: weights then biases of each layer, uniform in
+ * ±1/√fan_in, u = (SplitMix64(seed stream) >> 11)·2⁻⁵³ mapped to (2u − 1)·bound. */
+jf_model_status jf_repa_random(int in, int width, int out, uint64_t seed, jf_repa **r, jf_model_error *err);
+/* Writes it as F32 safetensors with the names 0.weight ... 4.bias (loadable by jf_repa_load and
+ * by torch's load_state_dict into the nn.Sequential). */
+jf_model_status jf_repa_save(const jf_repa *r, const char *path, jf_model_error *err);
+void jf_repa_free(jf_repa *r);
+void jf_repa_dims(const jf_repa *r, int *in, int *width, int *out);
+/* x [rows, in] → y [rows, out]. */
+jf_model_status jf_repa_project(const jf_repa *r, const float *x, size_t rows, float *y, jf_model_error *err);
+
 /* ---- random models in the released layout (demo, benchmarks) ---- */
 
 typedef struct jf_janus_random_shape {

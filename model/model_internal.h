@@ -160,6 +160,19 @@ jf_model_status jf__janus_llm_hidden(jf_janus *m, jf__kv *kv, float *x, size_t T
 jf_model_status jf__janus_llm_extend_batch(jf_janus *m, const jf__kv *const *prefix, size_t n, float *x, size_t T,
                                            const long *pos0, jf_model_error *err);
 
+/* For the training objectives (train_fwd.c): the prompt's embeddings with its image blocks
+ * (spec §4); decoder layers [l0, l1) on T rows after kv's cached positions at RoPE positions
+ * pos0.. (kv->n_past grows by T; the caller may set it back to run the next layers on the same
+ * rows); the final RMSNorm, and the lm_head on normed rows. */
+jf_model_status jf__janus_embed_prompt(jf_janus *m, const int32_t *ids, size_t n, const float *const *images,
+                                       size_t n_images, float *x, jf_model_error *err);
+jf_model_status jf__janus_llm_layers(jf_janus *m, jf__kv *kv, float *x, size_t T, int l0, int l1, long pos0,
+                                     jf_model_error *err);
+void jf__janus_final_norm(const jf_janus *m, const float *x, size_t rows, float *y);
+void jf__janus_lm_head(const jf_janus *m, const float *normed, size_t rows, float *logits);
+/* Rewinds a KV cache to n positions (n ≤ its length). */
+void jf__kv_set_len(jf__kv *kv, size_t n);
+
 /* An approximately normal deviate from a SplitMix64 state (random weights; random_model.c). */
 float jf__randn(uint64_t *state);
 

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# jf train: batches and losses equal an independent reference (tests/reference/train_ref.py: PIL,
+# Hugging Face's tokenizers, PyTorch; tests/data/train/golden.npz), the same bytes whatever the
+# thread count, rank split or resume point, and bad input counted or refused by name.
+# usage: train.sh BUILD_DIR
+. "$(dirname "$0")/cli_lib.sh"
+py=/usr/bin/python3
+g="$src/tests/data/train/golden.npz"
+cd "$work"
+$jf model random m > /dev/null 2>&1 || bad "model random"
+$jf model random --vae v > /dev/null 2>&1 || bad "vae random"
+$jf ingest ds "$src/tests/data/train/manifest.jsonl" --quiet > /dev/null 2>&1 || bad "ingest the fixture"
+$py -c "import numpy as np, json, sys; g = np.load(sys.argv[1]); print(json.dumps(json.loads(bytes(g['meta']).decode())['mix']))" "$g" > mix.json
+# the golden was made from these exact weights (word sums of the files)
+$py - "$g" m/model.safetensors v/diffusion_pytorch_model.safetensors <<'PY' && ok "weights are the golden's" || bad "weights differ from the golden's (jf model random changed?)"
+import sys, numpy as np
+def ws(p):
+    raw = open(p, "rb").read(); raw += b"\0" * ((8 - len(raw) % 8) % 8)
+    return int(np.frombuffer(raw, dtype="<u8").sum(dtype=np.uint64))
+g = np.load(sys.argv[1])
+sys.exit(0 if (ws(sys.argv[2]), ws(sys.argv[3])) == (int(g["model_word_sum"][0]), int(g["vae_word_sum"][0])) else 1)
+PY
+common=(ds mix.json --model m --vae v --seq-len 600 --prompt-drop 0.5 --role cap=caption --role gen=gen)
+# exit 1: the fixture holds a sample cut to --seq-len and one whose placeholders do not match
+expect 1 "batches (packed)" $jf train batches "${common[@]}" --steps 2 --pack --out B
+grep -q 'manifest/00000006 (id 7): placeholder_mismatch: 0 image placeholder(s) in the text, 1 image(s)' err \
+  && grep -q 'manifest/00000008 (id 9): truncated: 752 positions cut to 600' err && ok "bad samples named with the reason" \
+  || bad "bad samples named"
+expect 1 "losses" $jf train loss "${common[@]}" --steps 2 --json --repa-random 7 --repa-width 48 --repa-layer 1
+cp out loss.jsonl
+$py "$src/tests/reference/train_ref.py" check "$g" B loss.jsonl > check.out 2>&1 && ok "$(tail -1 check.out)" \
+  || { bad "batches and losses against the reference"; sed 's/^/    /' check.out | head -20; }
+
+# determinism: thread count, resume point, rank split
+expect 1 "batches, 1 thread" $jf train batches "${common[@]}" --steps 2 --pack --out B1 --threads 1
+cmp -s B/r0000_s000000001.npz B1/r0000_s000000001.npz && cmp -s B/r0000_s000000000.npz B1/r0000_s000000000.npz \
+  && ok "same bytes with 1 thread" || bad "thread count changes the batches"
+expect 0 "resume at step 1" $jf train batches "${common[@]}" --steps 1:2 --pack --out B2
+cmp -s B/r0000_s000000001.npz B2/r0000_s000000001.npz && ok "a resumed step has the same bytes" || bad "resume changes step 1"
+$jf train batches "${common[@]}" --steps 2 --out W0 --rank 0 --world 2 > /dev/null 2>&1
+$jf train batches "${common[@]}" --steps 2 --out W1 --rank 1 --world 2 > /dev/null 2>&1
+$py - <<'PY' && ok "ranks 0 and 1 of 2 take the world-1 batch's samples, disjoint" || bad "rank split"
+import numpy as np, sys
+for s in range(2):
+    a = np.load(f"B/r0000_s{s:09d}.npz")["sample_id"].tolist()
+    b = np.load(f"W0/r0000_s{s:09d}.npz")["sample_id"].tolist() + np.load(f"W1/r0001_s{s:09d}.npz")["sample_id"].tolist()
+    if a != b:
+        sys.exit(1)
+PY
+# without a VAE the batches carry the crops, no latents; the loss refuses generation samples
+expect 1 "batches without a VAE" $jf train batches ds mix.json --model m --steps 1 --out NV --role cap=caption
+$py -c "import numpy as np; z = np.load('NV/r0000_s000000000.npz'); assert 'gen_latent' not in z.files and z['gen_image'].shape[0] > 0" \
+  && ok "no gen_latent member without a VAE" || bad "latents without a VAE"
+expect 2 "loss refuses generation samples without a VAE" $jf train loss ds mix.json --model m --steps 1 --role cap=caption
+grep -q 'has no latent: give a VAE' err && ok "  ... saying why" || bad "no-latent message"
+# refused: a sample longer than --seq-len with --refuse-overlong, named
+expect 12 "--refuse-overlong" $jf train batches "${common[@]}" --steps 2 --out R --refuse-overlong
+grep -q 'sample manifest/00000008 (id 9) needs 752 positions, more than --seq-len 600' err && ok "  ... naming the sample" \
+  || bad "overlong message"
+# a mix whose source selects nothing
+printf '%s\n' '{"seed": 1, "global_batch": 4, "sources": [{"name": "x", "where": "kind = '"'"'nothing'"'"'"}], "stages": [{"name": "a", "steps": 2, "weights": {"x": 1}}]}' > empty.json
+$jf train batches ds empty.json --model m --out E > /dev/null 2> err; rc=$?
+[ $rc -ne 0 ] && grep -qi 'x' err && ok "an empty mix source is an error (exit $rc)" || bad "empty source (exit $rc)"
+# per-sample loss into an index column; jf model loss is the same command
+expect 1 "loss column" $jf model loss ds --column lossv --model m --vae v --seq-len 600
+$py - ds/index.sqlite <<'PY' && ok "column written: NULL exactly where the sample cannot be scored" || bad "loss column values"
+import sqlite3, sys
+rows = dict(sqlite3.connect(sys.argv[1]).execute("SELECT key, lossv FROM samples").fetchall())
+assert rows["manifest/00000006"] is None, rows
+assert all(v is not None and v > 0 for k, v in rows.items() if k != "manifest/00000006"), rows
+PY
+expect 0 "--help" $jf train --help
+expect 2 "unknown role" $jf train batches ds mix.json --model m --out X --role cap=nonsense
+exit $fails
