@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,7 @@
     "  --repa-layer K       LLM hidden states after decoder layer K [6]\n"                                             \
     "  --fixed-t LIST       (--column) timesteps for generation samples [0.1,0.3,0.5,0.7,0.9]\n"                        \
     "  --threads N          threads [all cores]\n"                                                                     \
+    "  --dry-run            (batches) build every batch, write none (the building rate alone)\n"                       \
     "  --json, --quiet, --help\n"                                                                                      \
     "\n"                                                                                                               \
     "Exit status: 0 when every sample was usable; 1 when some were cut or left out (counted by\n"                      \
@@ -58,7 +60,7 @@ typedef struct train_cli {
     const char *model_dir, *vae_dir, *out_dir, *column, *repa_path;
     uint32_t rank, world;
     uint64_t a, b;
-    int pack, repa_random_set, repa_layer, repa_width;
+    int pack, repa_random_set, repa_layer, repa_width, dry_run;
     uint64_t repa_seed;
     float fixed_t[32];
     int n_fixed_t;
@@ -84,7 +86,7 @@ static int parse_steps(const char *s, uint64_t *a, uint64_t *b)
 }
 
 enum { O_MODEL = 256, O_VAE, O_OUT, O_RANK, O_WORLD, O_STEPS, O_PACK, O_SEQ, O_REFUSE, O_ROLE, O_DROP, O_LOGIT,
-       O_LATENT, O_GENF, O_CAPF, O_NOSYS, O_REPA, O_REPAR, O_REPAW, O_REPAL, O_FIXT, O_THREADS, O_COLUMN };
+       O_LATENT, O_GENF, O_CAPF, O_NOSYS, O_REPA, O_REPAR, O_REPAW, O_REPAL, O_FIXT, O_THREADS, O_COLUMN, O_DRY };
 
 static int parse_args(const char *cmd, int argc, char **argv, train_cli *c)
 {
@@ -101,7 +103,7 @@ static int parse_args(const char *cmd, int argc, char **argv, train_cli *c)
         {"repa", required_argument, 0, O_REPA}, {"repa-random", required_argument, 0, O_REPAR},
         {"repa-width", required_argument, 0, O_REPAW}, {"repa-layer", required_argument, 0, O_REPAL},
         {"fixed-t", required_argument, 0, O_FIXT}, {"threads", required_argument, 0, O_THREADS},
-        {"column", required_argument, 0, O_COLUMN}, {0, 0, 0, 0}};
+        {"column", required_argument, 0, O_COLUMN}, {"dry-run", no_argument, 0, O_DRY}, {0, 0, 0, 0}};
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -141,6 +143,7 @@ static int parse_args(const char *cmd, int argc, char **argv, train_cli *c)
                 return usage_error(cmd, "--steps wants A:B with A < B, A:, or N; got '%s'", optarg);
             break;
         case O_PACK: c->pack = 1; break;
+        case O_DRY: c->dry_run = 1; break;
         case O_REFUSE: c->to.refuse_overlong = 1; break;
         case O_ROLE:
             if (c->n_roles == 32 || !strchr(optarg, '='))
@@ -311,6 +314,43 @@ static int open_iter(const char *cmd, train_cli *c, train_env *e, jf_mix_iter **
     return 0;
 }
 
+typedef struct write_job {
+    jf_train *t;
+    jf_train_batch b;
+    int pack, active, joined;
+    char path[4300], name[64];
+    jf_error err;
+    jf_status s;
+    pthread_t th;
+} write_job;
+
+static void *write_main(void *arg)
+{
+    write_job *j = arg;
+    j->s = jf_train_write_npz(j->t, &j->b, j->pack, j->path, &j->err);
+    return NULL;
+}
+
+/* Waits for the batch in flight (if any) and records it. */
+static int write_finish(const char *cmd, write_job *j, jw *mw, uint64_t *steps, uint64_t *samples)
+{
+    if (!j->active)
+        return 0;
+    if (!j->joined)
+        pthread_join(j->th, NULL);
+    j->active = 0;
+    int rc = 0;
+    if (j->s)
+        rc = fail(cmd, &j->err);
+    else {
+        jw_str(mw, j->name);
+        (*steps)++;
+        *samples += j->b.n;
+    }
+    jf_train_batch_free(&j->b);
+    return rc;
+}
+
 static int train_batches(int argc, char **argv)
 {
     const char *cmd = "train batches";
@@ -371,22 +411,35 @@ static int train_batches(int argc, char **argv)
         jw_key(&mw, "files");
         jw_arr(&mw);
     }
+    /* each batch is written by a thread while the next one is built (one in flight) */
+    write_job job = {.t = e.t, .pack = c.pack};
     jf_train_batch b;
     jf_status s = JF_OK;
     while (!rc && (s = jf_train_next(e.t, it, &b, &err)) == JF_OK) {
-        char path[4300], name[64];
-        snprintf(name, sizeof name, "r%04u_s%09llu.npz", c.rank, (unsigned long long)b.step);
-        snprintf(path, sizeof path, "%s/%s", c.out_dir, name);
         report_bad(cmd, &b, counts);
-        if (jf_train_write_npz(e.t, &b, c.pack, path, &err))
-            rc = fail(cmd, &err);
-        else {
-            jw_str(&mw, name);
-            steps++;
-            samples += b.n;
-            progress_update(&pg, steps, c.b ? c.b - c.a : 0, "steps");
+        rc = write_finish(cmd, &job, &mw, &steps, &samples);
+        progress_update(&pg, steps, c.b ? c.b - c.a : 0, "steps");
+        if (rc) {
+            jf_train_batch_free(&b);
+            break;
         }
-        jf_train_batch_free(&b);
+        job.b = b;
+        snprintf(job.name, sizeof job.name, "r%04u_s%09llu.npz", c.rank, (unsigned long long)b.step);
+        snprintf(job.path, sizeof job.path, "%s/%s", c.out_dir, job.name);
+        if (c.dry_run) {
+            job.s = JF_OK;
+            job.joined = 1;
+        } else if (pthread_create(&job.th, NULL, write_main, &job)) {
+            write_main(&job); /* no thread: write it here */
+            job.joined = 1;
+        } else {
+            job.joined = 0;
+        }
+        job.active = 1;
+    }
+    {
+        int wrc = write_finish(cmd, &job, &mw, &steps, &samples);
+        rc = rc ? rc : wrc;
     }
     progress_done(&pg);
     if (!rc && s != JF_ENOTFOUND)
