@@ -389,6 +389,27 @@ int cmd_demo(int argc, char **argv)
         if ((rc = cmd_filter(8, fv)))
             return rc;
     }
+    {
+        step(&o, "%s", "train: two steps of the mix as JanusFlow training batches (.npz: chat-template ids with reply labels, "
+                       "letterboxed images, crops, VAE latents, t and noise), then their AR, RF and REPA losses with the "
+                       "tiny model (RANDOM WEIGHTS: the losses show the pipeline)");
+        char model_dir[4200], vae_dir[4200], out[4200];
+        snprintf(model_dir, sizeof model_dir, "%s/tiny-janusflow", dir);
+        snprintf(vae_dir, sizeof vae_dir, "%s/tiny-vae", dir);
+        snprintf(out, sizeof out, "%s/batches", dir);
+        char *tv[] = {"train", "batches", dataset, mixfile, "--model", model_dir, "--vae", vae_dir, "--steps", "2",
+                      "--pack", "--out", out, o.json ? "--json" : NULL, NULL};
+        optind = 1;
+        if ((rc = cmd_train(o.json ? 14 : 13, tv)))
+            return rc;
+        char *lv[] = {"train", "loss", dataset, mixfile, "--model", model_dir, "--vae", vae_dir, "--steps", "2",
+                      "--repa-random", "7", "--repa-width", "64", "--repa-layer", "1", o.json ? "--json" : NULL, NULL};
+        if (!o.quiet) {
+            optind = 1;
+            if ((rc = cmd_train(o.json ? 17 : 16, lv)))
+                return rc;
+        }
+    }
 
     {
         char weights[4200], half_a[4200], half_b[4200];
