@@ -173,6 +173,8 @@ void jf__janus_lm_head(const jf_janus *m, const float *normed, size_t rows, floa
 /* Rewinds a KV cache to n positions (n ≤ its length). */
 void jf__kv_set_len(jf__kv *kv, size_t n);
 
+/* The next SplitMix64 output of a state (random_model.c). */
+uint64_t jf__splitmix(uint64_t *state);
 /* An approximately normal deviate from a SplitMix64 state (random weights; random_model.c). */
 float jf__randn(uint64_t *state);
 

@@ -187,7 +187,7 @@ void jf_janus_random_inventory(const jf_janus_random_shape *shape, size_t *tenso
     free(v.t);
 }
 
-static uint64_t splitmix(uint64_t *x)
+uint64_t jf__splitmix(uint64_t *x)
 {
     uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -199,7 +199,7 @@ static uint64_t splitmix(uint64_t *x)
  * random weights, and cheap for the 2-billion-parameter file. */
 float jf__randn(uint64_t *x)
 {
-    uint64_t r = splitmix(x);
+    uint64_t r = jf__splitmix(x);
     float s = 0;
     for (int i = 0; i < 4; i++)
         s += (float)((r >> (16 * i)) & 0xFFFF) / 65536.0f;

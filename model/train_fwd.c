@@ -183,14 +183,6 @@ void jf_repa_dims(const jf_repa *r, int *in, int *width, int *out)
     *out = r->out;
 }
 
-static uint64_t splitmix(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 jf_model_status jf_repa_random(int in, int width, int out, uint64_t seed, jf_repa **res, jf_model_error *err)
 {
     if (in < 1 || width < 1 || out < 1)
@@ -206,9 +198,9 @@ jf_model_status jf_repa_random(int in, int width, int out, uint64_t seed, jf_rep
         /* nn.Linear's default: U(−1/√fan_in, 1/√fan_in) for weight and bias; u in [0, 1) from
          * the top 53 bits */
         for (size_t i = 0; i < (size_t)rows * cols; i++)
-            r->w[k][i] = (float)((2.0 * ((double)(splitmix(&st) >> 11) * 0x1p-53) - 1.0) * bound);
+            r->w[k][i] = (float)((2.0 * ((double)(jf__splitmix(&st) >> 11) * 0x1p-53) - 1.0) * bound);
         for (int i = 0; i < rows; i++)
-            r->b[k][i] = (float)((2.0 * ((double)(splitmix(&st) >> 11) * 0x1p-53) - 1.0) * bound);
+            r->b[k][i] = (float)((2.0 * ((double)(jf__splitmix(&st) >> 11) * 0x1p-53) - 1.0) * bound);
     }
     *res = r;
     return JF_MODEL_OK;
