@@ -478,6 +478,7 @@ static int train_batches(int argc, char **argv)
             if (counts[k])
                 printf("  %llu %s\n", (unsigned long long)counts[k], jf_train_status_name((jf_train_status)k));
     }
+    fflush(stdout);
     jf_mix_iter_destroy(it);
     env_close(&e);
     return rc ? rc : bad ? EXIT_PROBLEMS : 0;
@@ -734,6 +735,7 @@ static int train_loss(int argc, char **argv)
         fprintf(stderr, "jf %s: the mix has no step in the range asked for\n", cmd);
         rc = EXIT_PROBLEMS;
     }
+    fflush(stdout); /* the per-step lines first, then the summary on stderr */
     if (!rc && !c.o.quiet && !c.o.json)
         fprintf(stderr, "jf %s: %llu steps, %zu samples in %.2f s\n", cmd, (unsigned long long)steps, samples,
                 now_seconds() - t0);
