@@ -69,6 +69,15 @@ rows = dict(sqlite3.connect(sys.argv[1]).execute("SELECT key, lossv FROM samples
 assert rows["manifest/00000006"] is None, rows
 assert all(v is not None and v > 0 for k, v in rows.items() if k != "manifest/00000006"), rows
 PY
+# a conversation in the wrong order is counted and named, not silently dropped
+printf '%s\n' '{"image": "img0.png", "conversations": [{"from": "gpt", "value": "x"}, {"from": "human", "value": "<image> hi"}]}' \
+  '{"image": "img2.png", "conversations": [{"from": "human", "value": "<image> hi"}, {"from": "gpt", "value": "yes"}]}' > bad.jsonl
+cp "$src/tests/data/train/img0.png" "$src/tests/data/train/img2.png" .
+$jf ingest bads bad.jsonl --quiet > /dev/null 2>&1 || bad "ingest bad.jsonl"
+printf '%s\n' '{"seed": 1, "global_batch": 2, "sources": [{"name": "u", "where": "1"}], "stages": [{"name": "a", "steps": 1, "weights": {"u": 1}}]}' > one.json
+expect 1 "a conversation that starts with the assistant" $jf train batches bads one.json --model m --out BB
+grep -q "bad_text: turn 0 is from 'gpt' where the template needs the user" err && grep -q '1 bad_text' out \
+  && ok "  ... counted and named" || bad "bad conversation message"
 expect 0 "--help" $jf train --help
 expect 2 "unknown role" $jf train batches ds mix.json --model m --out X --role cap=nonsense
 exit $fails
