@@ -118,60 +118,46 @@ static void put_escaped(FILE *f, const char *s, size_t n)
     fputc('"', f);
 }
 
+/* The length of the well-formed UTF-8 sequence at s[i] (jf_utf8_seq_len), NUL included: JSON
+ * writes it as \u0000. 0 when none starts there. */
+static size_t json_seq_len(const unsigned char *u, size_t n, size_t i)
+{
+    return u[i] == 0 ? 1 : jf_utf8_seq_len(u, n, i);
+}
+
 /* Invalid UTF-8 is replaced by U+FFFD so that the output is always valid JSON. */
 void jw_strn(jw *w, const char *s, size_t n)
 {
     sep(w);
-    size_t i = 0, start = 0;
     const unsigned char *u = (const unsigned char *)s;
-    int bad = 0;
-    while (i < n) {
-        unsigned char c = u[i];
-        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        int ok = len && i + len <= n;
-        for (size_t k = 1; ok && k < len; k++)
-            ok = (u[i + k] & 0xC0) == 0x80;
-        if (ok && len == 2 && c < 0xC2)
-            ok = 0;
-        if (!ok) {
-            bad = 1;
-            break;
-        }
+    size_t i = 0, len;
+    while (i < n && (len = json_seq_len(u, n, i)))
         i += len;
-    }
-    if (!bad) {
+    if (i == n) {
         put_escaped(w->f, s, n);
         return;
     }
     fputc('"', w->f);
-    i = 0;
-    while (i < n) {
-        unsigned char c = u[i];
-        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        int ok = len && i + len <= n;
-        for (size_t k = 1; ok && k < len; k++)
-            ok = (u[i + k] & 0xC0) == 0x80;
-        if (ok && len == 2 && c < 0xC2)
-            ok = 0;
-        if (ok) {
-            /* escape as above, without quotes */
-            for (size_t k = 0; k < len; k++) {
-                unsigned char d = u[i + k];
-                if (d == '"' || d == '\\')
-                    fprintf(w->f, "\\%c", d);
-                else if (d < 0x20)
-                    fprintf(w->f, "\\u%04x", d);
-                else
-                    fputc(d, w->f);
-            }
-            i += len;
-        } else {
+    for (i = 0; i < n;) {
+        len = json_seq_len(u, n, i);
+        if (!len) {
             fputs("\\ufffd", w->f);
             i++;
+            continue;
         }
+        /* escape as put_escaped does, without quotes */
+        for (size_t k = 0; k < len; k++) {
+            unsigned char d = u[i + k];
+            if (d == '"' || d == '\\')
+                fprintf(w->f, "\\%c", d);
+            else if (d < 0x20)
+                fprintf(w->f, "\\u%04x", d);
+            else
+                fputc(d, w->f);
+        }
+        i += len;
     }
     fputc('"', w->f);
-    (void)start;
 }
 void jw_str(jw *w, const char *s)
 {
