@@ -89,5 +89,6 @@ int cmd_eval(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 /* jf train batches | loss (cmd_train.c); jf model loss is jf train loss */
 int cmd_train(int argc, char **argv);
+int cmd_shard_encode_latents(int argc, char **argv);
 
 #endif

@@ -25,6 +25,7 @@ static const char SHARD_HELP[] =
     "  import DATASET TAR...      adopt WebDataset tars (.tar, .tar.gz, .tar.zst, ...)\n"
     "  gc DATASET                 remove partial shards of writers that died\n"
     "  mix DATASET MIX.json       plan or stream a training mix (see shards/MIX.md)\n"
+    "  encode-latents DATASET --vae DIR --out LATENTS   store generation samples' VAE latents once\n"
     "\n"
     "Remote datasets: ls, cat, stats, verify, export and mix also read a dataset folder served over\n"
     "HTTP(S) in place (DATASET = https://host/path/ds): the index is downloaded once into the cache\n"
@@ -895,7 +896,8 @@ int cmd_shard(int argc, char **argv)
         int (*fn)(int, char **);
     } cmds[] = {{"ls", shard_ls},           {"cat", shard_cat},       {"stats", shard_stats}, {"verify", shard_verify},
                 {"reindex", shard_reindex}, {"merge", shard_merge},   {"export", shard_export},
-                {"import", shard_import},   {"gc", shard_gc},         {"mix", cmd_shard_mix}};
+                {"import", shard_import},   {"gc", shard_gc},         {"mix", cmd_shard_mix},
+                {"encode-latents", cmd_shard_encode_latents}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(argv[1], cmds[i].name)) {
             optind = 1;

@@ -31,6 +31,8 @@
     "  --model DIR          JanusFlow directory (tokenizer, preprocessing; weights for loss)\n"                         \
     "  --vae DIR            SDXL-VAE with encoder: generation latents (without it batches carry\n"                     \
     "                       the crops only, and loss refuses generation samples)\n"                                    \
+    "  --latents DIR        latents stored by jf shard encode-latents: used for the samples they\n"                   \
+    "                       hold (their crop, their moments), the VAE for the others\n"                               \
     "  --rank R --world W   this rank's slice of each global batch [0 of 1]\n"                                         \
     "  --steps A:B          global steps A (inclusive) to B (exclusive); A: or N (= 0:N)\n"                            \
     "  --pack               pack sequences into rows of --seq-len (position ids restart per sample)\n"                 \
@@ -57,7 +59,7 @@
 
 typedef struct train_cli {
     cli_opts o;
-    const char *model_dir, *vae_dir, *out_dir, *column, *repa_path;
+    const char *model_dir, *vae_dir, *out_dir, *column, *repa_path, *latents_dir;
     uint32_t rank, world;
     uint64_t a, b;
     int pack, repa_random_set, repa_layer, repa_width, dry_run;
@@ -86,7 +88,8 @@ static int parse_steps(const char *s, uint64_t *a, uint64_t *b)
 }
 
 enum { O_MODEL = 256, O_VAE, O_OUT, O_RANK, O_WORLD, O_STEPS, O_PACK, O_SEQ, O_REFUSE, O_ROLE, O_DROP, O_LOGIT,
-       O_LATENT, O_GENF, O_CAPF, O_NOSYS, O_REPA, O_REPAR, O_REPAW, O_REPAL, O_FIXT, O_THREADS, O_COLUMN, O_DRY };
+       O_LATENT, O_GENF, O_CAPF, O_NOSYS, O_REPA, O_REPAR, O_REPAW, O_REPAL, O_FIXT, O_THREADS, O_COLUMN, O_DRY,
+       O_LATENTS };
 
 static int parse_args(const char *cmd, int argc, char **argv, train_cli *c)
 {
@@ -103,7 +106,8 @@ static int parse_args(const char *cmd, int argc, char **argv, train_cli *c)
         {"repa", required_argument, 0, O_REPA}, {"repa-random", required_argument, 0, O_REPAR},
         {"repa-width", required_argument, 0, O_REPAW}, {"repa-layer", required_argument, 0, O_REPAL},
         {"fixed-t", required_argument, 0, O_FIXT}, {"threads", required_argument, 0, O_THREADS},
-        {"column", required_argument, 0, O_COLUMN}, {"dry-run", no_argument, 0, O_DRY}, {0, 0, 0, 0}};
+        {"column", required_argument, 0, O_COLUMN}, {"dry-run", no_argument, 0, O_DRY},
+        {"latents", required_argument, 0, O_LATENTS}, {0, 0, 0, 0}};
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -117,6 +121,7 @@ static int parse_args(const char *cmd, int argc, char **argv, train_cli *c)
         case O_VAE: c->vae_dir = optarg; break;
         case O_OUT: c->out_dir = optarg; break;
         case O_COLUMN: c->column = optarg; break;
+        case O_LATENTS: c->latents_dir = optarg; break;
         case O_RANK:
         case O_WORLD:
         case O_SEQ:
@@ -208,7 +213,7 @@ static int parse_args(const char *cmd, int argc, char **argv, train_cli *c)
 }
 
 typedef struct train_env {
-    jf_store *st;
+    jf_store *st, *latents;
     jf_mix *mix;
     jf_janus *m;
     jf_vae *vae;
@@ -223,6 +228,7 @@ static void env_close(train_env *e)
     jf_vae_free(e->vae);
     jf_janus_free(e->m);
     jf_mix_destroy(e->mix);
+    jf_store_close(e->latents);
     jf_store_close(e->st);
 }
 
@@ -271,6 +277,9 @@ static int env_open(const char *cmd, train_cli *c, const char *ds, const char *m
         return model_failed(cmd, &me);
     if (jf_train_create(e->st, e->mix, e->m, e->vae, &c->to, &e->t, &err))
         return fail(cmd, &err);
+    if (c->latents_dir && (jf_store_open(c->latents_dir, JF_STORE_READONLY, &e->latents, &err) ||
+                           jf_train_set_latents(e->t, e->latents, &err)))
+        return fail(cmd, &err);
     for (int i = 0; i < c->n_roles; i++) {
         char name[256];
         const char *eq = strchr(c->roles[i], '=');
@@ -293,6 +302,31 @@ static void report_bad(const char *cmd, const jf_train_batch *b, uint64_t counts
             fprintf(stderr, "jf %s: step %llu sample %s (id %lld): %s: %s\n", cmd, (unsigned long long)b->step, s->key,
                     (long long)s->item.sample_id, jf_train_status_name(s->status), s->detail);
     }
+}
+
+/* Where the generation targets came from; with --latents, a sample the store lacks (and no VAE
+ * encoded) is named: the user asked for latents and this one has none. */
+static void count_latents(const char *cmd, const train_cli *c, const jf_train_batch *b, uint64_t lat[3])
+{
+    lat[0] += b->latents_stored;
+    lat[1] += b->latents_encoded;
+    lat[2] += b->latents_missing;
+    for (size_t i = 0; c->latents_dir && i < b->n; i++) {
+        const jf_train_sample *s = &b->samples[i];
+        if (s->role == JF_TRAIN_GEN && (!s->status || s->status == JF_TS_TRUNCATED) && !s->latent)
+            fprintf(stderr, "jf %s: step %llu sample %s (id %lld): not in the latent store %s (and no --vae to encode it)\n",
+                    cmd, (unsigned long long)b->step, s->key, (long long)s->item.sample_id, c->latents_dir);
+    }
+}
+
+static void json_latents(jw *w, const uint64_t lat[3])
+{
+    jw_key(w, "latents");
+    jw_obj(w);
+    jw_kint(w, "stored", (long long)lat[0]);
+    jw_kint(w, "encoded", (long long)lat[1]);
+    jw_kint(w, "missing", (long long)lat[2]);
+    jw_end_obj(w);
 }
 
 static void json_counts(jw *w, const uint64_t counts[JF_TS_COUNT])
@@ -371,7 +405,7 @@ static int train_batches(int argc, char **argv)
     jf_mix_iter *it = NULL;
     if (!rc)
         rc = open_iter(cmd, &c, &e, &it);
-    uint64_t counts[JF_TS_COUNT] = {0}, steps = 0, samples = 0;
+    uint64_t counts[JF_TS_COUNT] = {0}, steps = 0, samples = 0, lat[3] = {0};
     progress pg;
     progress_init(&pg, "batches", &c.o);
     double t0 = now_seconds();
@@ -406,6 +440,7 @@ static int train_batches(int argc, char **argv)
         jw_knum(&mw, "logit_mean", c.to.logit_mean);
         jw_knum(&mw, "logit_std", c.to.logit_std);
         jw_kstr(&mw, "latent", c.to.latent_mean ? "mean" : "sample");
+        jw_kstr(&mw, "latent_store", c.latents_dir);
         jw_kstr(&mw, "gen_format", c.to.gen_plain ? "plain" : "chat");
         jw_kstr(&mw, "caption_format", c.to.caption_chat ? "chat" : "plain");
         jw_key(&mw, "files");
@@ -417,6 +452,7 @@ static int train_batches(int argc, char **argv)
     jf_status s = JF_OK;
     while (!rc && (s = jf_train_next(e.t, it, &b, &err)) == JF_OK) {
         report_bad(cmd, &b, counts);
+        count_latents(cmd, &c, &b, lat);
         rc = write_finish(cmd, &job, &mw, &steps, &samples);
         progress_update(&pg, steps, c.b ? c.b - c.a : 0, "steps");
         if (rc) {
@@ -448,6 +484,7 @@ static int train_batches(int argc, char **argv)
     if (mf) {
         jw_end_arr(&mw);
         json_counts(&mw, counts);
+        json_latents(&mw, lat);
         jw_end_obj(&mw);
         jw_newline(&mw);
         if (fclose(mf) && !rc) {
@@ -459,7 +496,7 @@ static int train_batches(int argc, char **argv)
         fprintf(stderr, "jf %s: the mix has no step in the range asked for\n", cmd);
         rc = EXIT_PROBLEMS;
     }
-    uint64_t bad = samples - counts[JF_TS_OK];
+    uint64_t bad = samples - counts[JF_TS_OK] + (c.latents_dir ? lat[2] : 0);
     if (c.o.json && !rc) {
         jw_obj(&w);
         jw_kint(&w, "steps", (long long)steps);
@@ -467,6 +504,7 @@ static int train_batches(int argc, char **argv)
         jw_knum(&w, "seconds", secs);
         jw_knum(&w, "samples_per_second", secs > 0 ? samples / secs : 0);
         json_counts(&w, counts);
+        json_latents(&w, lat);
         jw_kstr(&w, "out", c.out_dir);
         jw_end_obj(&w);
         jw_newline(&w);
@@ -477,6 +515,9 @@ static int train_batches(int argc, char **argv)
         for (int k = 1; k < JF_TS_COUNT; k++)
             if (counts[k])
                 printf("  %llu %s\n", (unsigned long long)counts[k], jf_train_status_name((jf_train_status)k));
+        if (lat[0] + lat[1] + lat[2])
+            printf("  generation latents: %llu stored, %llu encoded, %llu none\n", (unsigned long long)lat[0],
+                   (unsigned long long)lat[1], (unsigned long long)lat[2]);
     }
     fflush(stdout);
     jf_mix_iter_destroy(it);
@@ -545,25 +586,32 @@ static void loss_line(jw *w, const train_cli *c, uint64_t step, const kind_acc *
     }
 }
 
-static int loss_column(const char *cmd, train_cli *c, const char *ds, train_env *e)
+/* The row ids of DATASET[#SUBSET] (all samples, or the subset's members), restricted by an SQL
+ * condition over the index when `where` is given, in id order. 0, or an exit code after a message
+ * (none selected: EXIT_PROBLEMS). */
+static int select_ids(const char *cmd, jf_store *st, const char *ds, const char *where, int64_t **ids_out, size_t *n_out)
 {
-    jf_error err;
-    sqlite3 *db = jf_store_db(e->st);
+    sqlite3 *db = jf_store_db(st);
     const char *subset = strrchr(ds, '#') ? strrchr(ds, '#') + 1 : NULL;
     sqlite3_stmt *q = NULL;
-    const char *sql = subset ? "SELECT id FROM samples WHERE id IN (SELECT sample_id FROM subset_members WHERE "
-                               "subset_id = (SELECT id FROM subsets WHERE name = ?1)) ORDER BY id"
-                             : "SELECT id FROM samples ORDER BY id";
-    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
+    char *sql = sqlite3_mprintf("SELECT id FROM samples WHERE %s%s%s%s ORDER BY id",
+                                subset ? "id IN (SELECT sample_id FROM subset_members WHERE subset_id = "
+                                         "(SELECT id FROM subsets WHERE name = ?1))"
+                                       : "1",
+                                where ? " AND (" : "", where ? where : "", where ? ")" : "");
+    if (!sql || sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
         fprintf(stderr, "jf %s: %s: %s%s\n", cmd, ds, sqlite3_errmsg(db),
-                subset ? " (the dataset has no subsets: jf filter --into makes them)" : "");
-        return JF_EDB;
+                where ? " (in --where?)" : subset ? " (the dataset has no subsets: jf filter --into makes them)" : "");
+        sqlite3_free(sql);
+        return where ? EXIT_USAGE : JF_EDB;
     }
+    sqlite3_free(sql);
     if (subset)
         sqlite3_bind_text(q, 1, subset, -1, SQLITE_TRANSIENT);
     int64_t *ids = NULL;
     size_t n = 0, cap = 0;
-    while (sqlite3_step(q) == SQLITE_ROW) {
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         if (n == cap) {
             cap = cap ? 2 * cap : 1024;
             int64_t *ni = realloc(ids, cap * sizeof *ni);
@@ -577,12 +625,33 @@ static int loss_column(const char *cmd, train_cli *c, const char *ds, train_env 
         }
         ids[n++] = sqlite3_column_int64(q, 0);
     }
+    if (rc != SQLITE_DONE) {
+        fprintf(stderr, "jf %s: %s: %s\n", cmd, ds, sqlite3_errmsg(db));
+        sqlite3_finalize(q);
+        free(ids);
+        return JF_EDB;
+    }
     sqlite3_finalize(q);
     if (!n) {
-        fprintf(stderr, "jf %s: %s has no samples%s\n", cmd, ds, subset ? " in that subset (or no such subset)" : "");
+        fprintf(stderr, "jf %s: %s has no samples%s%s\n", cmd, ds, subset ? " in that subset (or no such subset)" : "",
+                where ? " matching the condition" : "");
         free(ids);
         return EXIT_PROBLEMS;
     }
+    *ids_out = ids;
+    *n_out = n;
+    return 0;
+}
+
+static int loss_column(const char *cmd, train_cli *c, const char *ds, train_env *e)
+{
+    jf_error err;
+    sqlite3 *db = jf_store_db(e->st);
+    int64_t *ids = NULL;
+    size_t n = 0;
+    int sel = select_ids(cmd, e->st, ds, NULL, &ids, &n);
+    if (sel)
+        return sel;
     double *loss = malloc(n * sizeof *loss);
     uint64_t counts[JF_TS_COUNT] = {0};
     jf_train_loss_options lo = jf_train_default_loss_options();
@@ -755,4 +824,183 @@ int cmd_train(int argc, char **argv)
     if (!strcmp(argv[1], "loss"))
         return train_loss(argc - 1, argv + 1);
     return usage_error("train", "unknown subcommand '%s'", argv[1]);
+}
+
+/* ---- jf shard encode-latents ---- */
+
+#define LATENTS_HELP                                                                                                   \
+    "usage: jf shard encode-latents DATASET[#SUBSET] --vae DIR --out LATENTS [options]\n"                               \
+    "\n"                                                                                                               \
+    "Encodes each generation sample's training crop with the SDXL-VAE encoder once and stores the\n"                  \
+    "posterior (mean and log-variance) in LATENTS, a jf dataset keyed by sample key, so that\n"                        \
+    "jf train batches|loss --latents LATENTS skip the encoder (train/BATCHES.md, 'Stored latents').\n"                 \
+    "A rerun skips the samples LATENTS already holds: a killed run is finished by running it again.\n"                \
+    "\n"                                                                                                               \
+    "  --vae DIR            SDXL-VAE with encoder weights (required)\n"                                                \
+    "  --out LATENTS        the latent dataset (created if new; with --part, one folder per part,\n"                   \
+    "                       joined by jf shard merge)\n"                                                                \
+    "  --where RULE         SQL condition over the index [kind = 'generation']\n"                                       \
+    "  --size N             the training crop [384]\n"                                                                  \
+    "  --crop center|keyed  torchvision's centre crop, or the crop jf train draws for --seed and\n"                    \
+    "                       --epoch (the mix's seed) [center]\n"                                                        \
+    "  --seed S --epoch E   (keyed) [0, 0]\n"                                                                           \
+    "  --dtype f16|f32      stored moments [f16]\n"                                                                      \
+    "  --part K/N|slurm     samples i (in id order) with i %% N == K [0/1]\n"                                           \
+    "  --threads N          threads [all cores]\n"                                                                     \
+    "  --json, --quiet, --help\n"                                                                                      \
+    "\n"                                                                                                               \
+    "Exit status: 0 when every selected sample of the part is stored; 1 when some image could not be\n"               \
+    "decoded (each named on stderr, counted); 2 usage; otherwise the error's status.\n"
+
+typedef struct latent_cli {
+    cli_opts o;
+    const char *cmd;
+    uint64_t bad_named;
+    progress pg;
+} latent_cli;
+
+static void latent_problem(void *user, int64_t id, const char *key, const char *why)
+{
+    latent_cli *l = user;
+    if (l->bad_named++ < 100)
+        fprintf(stderr, "jf %s: sample %s (id %lld): %s\n", l->cmd, key, (long long)id, why);
+}
+
+static void latent_progress(void *user, uint64_t done, uint64_t total)
+{
+    progress_update(&((latent_cli *)user)->pg, done, total, "samples");
+}
+
+int cmd_shard_encode_latents(int argc, char **argv)
+{
+    latent_cli l = {.cmd = "shard encode-latents"};
+    const char *cmd = l.cmd, *vae_dir = NULL, *out_dir = NULL, *where = NULL;
+    jf_latent_params p = jf_latent_default_params();
+    enum { L_VAE = 300, L_OUT, L_WHERE, L_SIZE, L_CROP, L_SEED, L_EPOCH, L_DTYPE, L_PART, L_THREADS };
+    static struct option lo[] = {{"json", no_argument, 0, 'j'},          {"quiet", no_argument, 0, 'q'},
+                                 {"help", no_argument, 0, 'h'},          {"vae", required_argument, 0, L_VAE},
+                                 {"out", required_argument, 0, L_OUT},   {"where", required_argument, 0, L_WHERE},
+                                 {"size", required_argument, 0, L_SIZE}, {"crop", required_argument, 0, L_CROP},
+                                 {"seed", required_argument, 0, L_SEED}, {"epoch", required_argument, 0, L_EPOCH},
+                                 {"dtype", required_argument, 0, L_DTYPE}, {"part", required_argument, 0, L_PART},
+                                 {"threads", required_argument, 0, L_THREADS}, {0, 0, 0, 0}};
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        uint64_t v;
+        char msg[256];
+        switch (ch) {
+        case 'j': l.o.json = 1; break;
+        case 'q': l.o.quiet = 1; break;
+        case 'h': fputs(LATENTS_HELP, stdout); return 0;
+        case L_VAE: vae_dir = optarg; break;
+        case L_OUT: out_dir = optarg; break;
+        case L_WHERE: where = optarg; break;
+        case L_SIZE:
+        case L_THREADS:
+            if (parse_u64(optarg, &v) || v > 8192 || (ch == L_SIZE && v < 8))
+                return usage_error(cmd, "option needs a positive integer, got '%s'", optarg);
+            if (ch == L_SIZE)
+                p.crop_size = (int)v;
+            else
+                p.threads = (int)v;
+            break;
+        case L_CROP:
+            if (strcmp(optarg, "center") && strcmp(optarg, "keyed"))
+                return usage_error(cmd, "--crop is center or keyed, got '%s'", optarg);
+            p.center = !strcmp(optarg, "center");
+            break;
+        case L_SEED:
+        case L_EPOCH:
+            if (parse_u64(optarg, &v))
+                return usage_error(cmd, "option needs a non-negative integer, got '%s'", optarg);
+            *(ch == L_SEED ? &p.seed : &p.epoch) = v;
+            break;
+        case L_DTYPE:
+            if (strcmp(optarg, "f16") && strcmp(optarg, "f32"))
+                return usage_error(cmd, "--dtype is f16 or f32, got '%s'", optarg);
+            p.f32 = !strcmp(optarg, "f32");
+            break;
+        case L_PART:
+            if (parse_part(optarg, &p.part_k, &p.part_n, msg, sizeof msg))
+                return usage_error(cmd, "%s", msg);
+            break;
+        default: return usage_error(cmd, "unknown option (see --help)");
+        }
+    }
+    if (optind + 1 != argc)
+        return usage_error(cmd, "expected one DATASET[#SUBSET]");
+    if (!vae_dir || !out_dir)
+        return usage_error(cmd, "--vae DIR and --out LATENTS are required");
+    const char *ds = argv[optind];
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", ds);
+    if (strrchr(dir, '#'))
+        *strrchr(dir, '#') = 0;
+    jf_error err;
+    jf_store *src = NULL, *out = NULL;
+    jf_vae *vae = NULL;
+    int64_t *ids = NULL;
+    size_t n = 0;
+    int rc = 0;
+    if (jf_store_open(dir, JF_STORE_READONLY, &src, &err))
+        rc = fail(cmd, &err);
+    if (!rc)
+        rc = select_ids(cmd, src, ds, where ? where : "kind = 'generation'", &ids, &n);
+    if (!rc && p.threads > 0)
+        jf_model_set_threads(p.threads);
+    jf_model_error me = {0};
+    if (!rc && jf_vae_load(vae_dir, &vae, &me))
+        rc = model_failed(cmd, &me);
+    if (!rc && jf_store_open(out_dir, JF_STORE_CREATE, &out, &err))
+        rc = fail(cmd, &err);
+    jf_latent_report r = {0};
+    if (!rc) {
+        p.progress = latent_progress;
+        p.on_problem = latent_problem;
+        p.user = &l;
+        progress_init(&l.pg, "latents", &l.o);
+        jf_status s = jf_train_encode_latents(src, ids, n, vae, out, &p, &r, &err);
+        progress_done(&l.pg);
+        if (s)
+            rc = fail(cmd, &err);
+    }
+    if (!rc && l.bad_named > 100)
+        fprintf(stderr, "jf %s: ... %llu samples could not be encoded in all\n", cmd, (unsigned long long)l.bad_named);
+    double rate = r.encode_seconds > 0 ? r.encoded / r.encode_seconds : 0;
+    if (!rc && l.o.json) {
+        jw w;
+        jw_init(&w, stdout);
+        jw_obj(&w);
+        jw_kstr(&w, "out", out_dir);
+        jw_kint(&w, "selected", (long long)r.selected);
+        jw_kint(&w, "in_part", (long long)r.in_part);
+        jw_kint(&w, "encoded", (long long)r.encoded);
+        jw_kint(&w, "skipped_already_stored", (long long)r.skipped);
+        jw_kint(&w, "bad_image", (long long)r.bad);
+        jw_knum(&w, "seconds", r.seconds);
+        jw_knum(&w, "encode_seconds", r.encode_seconds);
+        jw_knum(&w, "images_per_second", rate);
+        jw_kstr(&w, "vae_weights", jf_vae_weights_hash(vae));
+        jw_kstr(&w, "crop", p.center ? "center" : "keyed");
+        jw_kint(&w, "size", p.crop_size);
+        jw_kstr(&w, "dtype", p.f32 ? "float32" : "float16");
+        char part[32];
+        snprintf(part, sizeof part, "%u/%u", p.part_k, p.part_n);
+        jw_kstr(&w, "part", part);
+        jw_end_obj(&w);
+        jw_newline(&w);
+    } else if (!rc && !l.o.quiet) {
+        printf("encoded %llu latents into %s in %.2f s (%.2f images/s in the encoder); %llu already stored, %llu bad "
+               "(%llu of %llu selected samples in part %u/%u)\n",
+               (unsigned long long)r.encoded, out_dir, r.seconds, rate, (unsigned long long)r.skipped,
+               (unsigned long long)r.bad, (unsigned long long)r.in_part, (unsigned long long)r.selected, p.part_k,
+               p.part_n);
+    }
+    fflush(stdout);
+    free(ids);
+    jf_vae_free(vae);
+    jf_store_close(out);
+    jf_store_close(src);
+    return rc ? rc : r.bad ? EXIT_PROBLEMS : 0;
 }

@@ -206,7 +206,7 @@ jf_status jf_npz_read_stats_part(const char *path, jf_fid_stats *stats, jf_stats
  * named), all with the same protocol and part count. */
 jf_status jf_fid_stats_merge(const jf_fid_stats *stats, const jf_stats_part *parts, const char *const *names, size_t n,
                              jf_fid_stats *out, jf_error *err);
-/* A float32 or float64 .npy array of up to 4 dimensions (C order) → float32 values (malloc'd)
+/* A float16, float32 or float64 .npy array of up to 4 dimensions (C order) → float32 values (malloc'd)
  * and its shape (unused dimensions 1). */
 jf_status jf_npy_read_f32(const char *path, float **values, uint64_t shape[4], int *ndim, jf_error *err);
 /* Named arrays as one .npz (numpy's format; members NAME.npy), written beside the target and
@@ -219,6 +219,12 @@ typedef struct jf_npy_array {
     const void *data;
 } jf_npy_array;
 jf_status jf_npz_write(const char *path, const jf_npy_array *arrays, size_t n, int deflate, jf_error *err);
+/* One array as .npy bytes (malloc'd; NULL for an unsupported dtype or rank, or no memory). */
+uint8_t *jf_npy_encode(const jf_npy_array *a, size_t *len);
+/* A .npy held in memory (float64, float32 or float16) → float32 values as jf_npy_read_f32;
+ * `what` names it in errors. */
+jf_status jf_npy_decode_f32(const void *buf, size_t len, const char *what, float **values, uint64_t shape[4], int *ndim,
+                            jf_error *err);
 /* A 2-D float32 array as a .npy file (numpy's format 1.0), written whole or not at all. */
 jf_status jf_npy_write_f32(const char *path, const float *v, size_t rows, size_t cols, jf_error *err);
 

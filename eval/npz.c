@@ -12,7 +12,7 @@
 
 typedef struct npy {
     char name[64];
-    int is_f8;         /* '<f8' or '<f4' */
+    int es;            /* element size: '<f8' 8, '<f4' 4, '<f2' 2 */
     int ndim;
     uint64_t shape[4];
     uint8_t *data;     /* raw little-endian values */
@@ -51,12 +51,14 @@ static jf_status parse_npy(const char *path, const char *name, const uint8_t *p,
     if (!q)
         return jf_error_set(err, JF_EFORMAT, "%s: %s has a bad descr", path, name);
     if (!strncmp(q, "'<f8'", 5))
-        out->is_f8 = 1;
+        out->es = 8;
     else if (!strncmp(q, "'<f4'", 5))
-        out->is_f8 = 0;
+        out->es = 4;
+    else if (!strncmp(q, "'<f2'", 5))
+        out->es = 2;
     else
-        return jf_error_set(err, JF_EFORMAT, "%s: %s has dtype %.6s, expected float64 or float32 ('<f8'/'<f4')", path,
-                            name, q);
+        return jf_error_set(err, JF_EFORMAT, "%s: %s has dtype %.6s, expected float64, float32 or float16 ('<f8'/'<f4'/'<f2')",
+                            path, name, q);
     const char *fv = strchr(f, ':');
     while (fv && (*fv == ':' || *fv == ' '))
         fv++;
@@ -83,7 +85,7 @@ static jf_status parse_npy(const char *path, const char *name, const uint8_t *p,
     size_t count = 1;
     for (int i = 0; i < out->ndim; i++)
         count *= out->shape[i];
-    size_t es = out->is_f8 ? 8 : 4;
+    size_t es = (size_t)out->es;
     if (count > (n - off - hl) / es)
         return jf_error_set(err, JF_ETRUNCATED, "%s: %s holds %zu bytes, its shape needs %zu", path, name, n - off - hl,
                             count * es);
@@ -97,10 +99,15 @@ static jf_status parse_npy(const char *path, const char *name, const uint8_t *p,
 
 static double at(const npy *a, size_t i)
 {
-    if (a->is_f8) {
+    if (a->es == 8) {
         double v;
         memcpy(&v, a->data + i * 8, 8);
         return v;
+    }
+    if (a->es == 2) {
+        uint16_t h;
+        memcpy(&h, a->data + i * 2, 2);
+        return jf_f16_to_f32(h);
     }
     float v;
     memcpy(&v, a->data + i * 4, 4);
@@ -324,6 +331,14 @@ static size_t descr_size(const char *d)
     return n >= 3 && strchr("<>|=", d[0]) ? (size_t)atoi(d + 2) : 0;
 }
 
+uint8_t *jf_npy_encode(const jf_npy_array *a, size_t *len)
+{
+    size_t elem = descr_size(a->descr);
+    if (!elem || a->ndim < 0 || a->ndim > 4)
+        return NULL;
+    return make_npy_shaped(a->data, a->descr, elem, a->ndim, a->shape, len);
+}
+
 jf_status jf_npz_write(const char *path, const jf_npy_array *arrays, size_t n, int deflate, jf_error *err)
 {
     uint8_t **bufs = calloc(n ? n : 1, sizeof *bufs);
@@ -474,13 +489,22 @@ jf_status jf_npy_read_f32(const char *path, float **values, uint64_t shape[4], i
         free(buf);
         return jf_error_set(err, JF_EIO, "%s: read error", path);
     }
-    npy a;
     const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-    jf_status s = parse_npy(path, base, buf, n, &a, err);
+    jf_status s = jf_npy_decode_f32(buf, n, base, values, shape, ndim, err);
     free(buf);
+    return s;
+}
+
+jf_status jf_npy_decode_f32(const void *buf, size_t len, const char *what, float **values, uint64_t shape[4], int *ndim,
+                            jf_error *err)
+{
+    *values = NULL;
+    *ndim = 0;
+    npy a;
+    jf_status s = parse_npy(what, "the array", buf, len, &a, err);
     if (s)
         return s;
-    size_t count = a.bytes / (a.is_f8 ? 8 : 4);
+    size_t count = a.bytes / (size_t)a.es;
     float *v = malloc((count ? count : 1) * sizeof *v);
     if (!v) {
         free(a.data);

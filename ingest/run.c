@@ -652,7 +652,7 @@ static int cmp_str_ptr(const void *a, const void *b) { return strcmp(*(char *con
  * list (every part expands the same list) and the part count, with its own K. `jf shard merge`
  * refuses to join parts of different jobs and names the parts a merge lacks. A folder that holds a
  * part of another job (other inputs, another N or K) is refused here. */
-static jf_status record_part_job(sqlite3 *db, const char *dir, const input_list *in, unsigned k, unsigned n, jf_error *err)
+static jf_status record_part_job(jf_store *store, const input_list *in, unsigned k, unsigned n, jf_error *err)
 {
     char **paths = malloc((in->n + 1) * sizeof *paths);
     if (!paths)
@@ -673,31 +673,13 @@ static jf_status record_part_job(sqlite3 *db, const char *dir, const input_list 
     char tail[32];
     snprintf(tail, sizeof tail, "parts=%u", n);
     XXH64_update(h, tail, strlen(tail));
-    char job[17], part[32];
+    char job[17];
     snprintf(job, sizeof job, "%016llx", (unsigned long long)XXH64_digest(h));
     XXH64_freeState(h);
     for (size_t i = 0; i < in->n; i++)
         free(paths[i]);
     free(paths);
-    snprintf(part, sizeof part, "%u/%u", k, n);
-    sqlite3_stmt *q = NULL;
-    char old_job[64] = "", old_part[64] = "";
-    if (sqlite3_prepare_v2(db, "SELECT name, value FROM jf_meta WHERE name IN ('part_job', 'part')", -1, &q, NULL) == SQLITE_OK)
-        while (sqlite3_step(q) == SQLITE_ROW)
-            snprintf(strcmp((const char *)sqlite3_column_text(q, 0), "part") ? old_job : old_part, 64, "%s",
-                     (const char *)sqlite3_column_text(q, 1));
-    sqlite3_finalize(q);
-    if (*old_job && (strcmp(old_job, job) || strcmp(old_part, part)))
-        return jf_error_set(err, JF_EARG,
-                            "%s holds part %s of job %s; this run is part %s of job %s (other inputs or part count): "
-                            "give each job its own folders",
-                            dir, old_part, old_job, part, job);
-    char *sql = sqlite3_mprintf("INSERT OR REPLACE INTO jf_meta(name, value) VALUES('part_job', %Q), ('part', %Q)", job, part);
-    char *e = NULL;
-    jf_status st = sqlite3_exec(db, sql, NULL, NULL, &e) == SQLITE_OK ? JF_OK : jf_error_set(err, JF_EDB, "recording the part: %s", e ? e : "");
-    sqlite3_free(e);
-    sqlite3_free(sql);
-    return st;
+    return jf_store_set_part(store, job, k, n, err);
 }
 
 static void stats_json(const jf_ingest_stats *st, jf__sbuf *b)
@@ -782,7 +764,7 @@ jf_status jf_ingest_run(jf_store *store, const char *const *inputs, size_t n_inp
     if (rc == JF_OK && sqlite3_exec(s.db, INGEST_SCHEMA, NULL, NULL, NULL) != SQLITE_OK)
         rc = jf_error_set(err, JF_EDB, "creating ingest tables: %s", sqlite3_errmsg(s.db));
     if (rc == JF_OK && p.part_n > 1)
-        rc = record_part_job(s.db, jf_store_dir(store), &in, p.part_k, p.part_n, err);
+        rc = record_part_job(store, &in, p.part_k, p.part_n, err);
     if (rc == JF_OK && (sqlite3_prepare_v2(s.db, "SELECT 1 FROM samples WHERE key=? LIMIT 1", -1, &s.exists, NULL) != SQLITE_OK ||
                         sqlite3_prepare_v2(s.db,
                                            "INSERT OR REPLACE INTO ingest_failures(run_id,source,input,key,offset,outcome,detail) "

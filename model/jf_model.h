@@ -46,6 +46,9 @@ int jf_model_threads(void);
 
 typedef enum jf_dtype { JF_F32 = 0, JF_F16 = 1, JF_BF16 = 2, JF_I64 = 3, JF_I32 = 4, JF_U8 = 5, JF_DTYPE_OTHER = 99 } jf_dtype;
 const char *jf_dtype_name(jf_dtype t);
+/* IEEE binary16 <-> float: round to nearest even (overflow to ±inf, NaN kept NaN), exact back. */
+uint16_t jf_f32_to_f16(float f);
+float jf_f16_to_f32(uint16_t h);
 
 typedef struct jf_tensor_info {
     const char *name;

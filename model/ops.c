@@ -226,6 +226,36 @@ static inline float f16_to_f32(uint16_t h)
     return f;
 }
 
+float jf_f16_to_f32(uint16_t h) { return f16_to_f32(h); }
+
+uint16_t jf_f32_to_f16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    uint32_t sign = (u >> 16) & 0x8000u;
+    if ((u & 0x7F800000u) == 0x7F800000u) /* inf stays inf; NaN stays a (quiet) NaN */
+        return (uint16_t)(sign | 0x7C00u | ((u & 0x7FFFFFu) ? 0x200u : 0));
+    int e = (int)((u >> 23) & 0xFF) - 127 + 15;
+    uint32_t mant = u & 0x7FFFFFu;
+    if (e <= 0) { /* subnormal or zero */
+        if (e < -10)
+            return (uint16_t)sign;
+        mant |= 0x800000u;
+        int shift = 14 - e;
+        uint32_t h = mant >> shift, rem = mant & ((1u << shift) - 1), half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (h & 1)))
+            h++;
+        return (uint16_t)(sign | h);
+    }
+    if (e >= 31)
+        return (uint16_t)(sign | 0x7C00u);
+    /* a carry out of the mantissa rounds up into the exponent (and to inf past 65504) */
+    uint32_t h = ((uint32_t)e << 10) | (mant >> 13), rem = mant & 0x1FFFu;
+    if (rem > 0x1000u || (rem == 0x1000u && (h & 1)))
+        h++;
+    return (uint16_t)(sign | h);
+}
+
 void jf__w_to_f32(const jf__w *w, size_t off, size_t n, float *out)
 {
     if (w->dt == JF_F32) {

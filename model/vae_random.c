@@ -131,32 +131,6 @@ static void inventory(vlist *l, const int *bo, int B, int L, int old_names)
     conv(l, "decoder.conv_out", 3, bo[0], 3);
 }
 
-static uint16_t to_f16(float f)
-{
-    /* round to nearest even; the random weights are small normal numbers (no overflow) */
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    uint32_t sign = (u >> 16) & 0x8000u;
-    int e = (int)((u >> 23) & 0xFF) - 127 + 15;
-    uint32_t mant = u & 0x7FFFFFu;
-    if (e <= 0) {
-        if (e < -10)
-            return (uint16_t)sign;
-        mant |= 0x800000u;
-        int shift = 14 - e;
-        uint32_t h = mant >> shift, rem = mant & ((1u << shift) - 1), half = 1u << (shift - 1);
-        if (rem > half || (rem == half && (h & 1)))
-            h++;
-        return (uint16_t)(sign | h);
-    }
-    if (e >= 31)
-        return (uint16_t)(sign | 0x7C00u);
-    uint32_t h = ((uint32_t)e << 10) | (mant >> 13), rem = mant & 0x1FFFu;
-    if (rem > 0x1000u || (rem == 0x1000u && (h & 1)))
-        h++;
-    return (uint16_t)(sign | h);
-}
-
 jf_model_status jf_vae_write_random(const char *dir, int full, uint64_t seed, int flags, jf_model_error *err)
 {
     static const int full_bo[4] = {128, 256, 512, 512}, tiny_bo[4] = {8, 8, 16, 16};
@@ -235,7 +209,7 @@ jf_model_status jf_vae_write_random(const char *dir, int full, uint64_t seed, in
             size_t wrote;
             if (f16) {
                 for (size_t k = 0; k < nb; k++)
-                    half[k] = to_f16(chunk[k]);
+                    half[k] = jf_f32_to_f16(chunk[k]);
                 wrote = fwrite(half, 2, nb, f);
             } else {
                 wrote = fwrite(chunk, 4, nb, f);

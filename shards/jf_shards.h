@@ -443,6 +443,10 @@ typedef struct jf_merge_report { uint64_t shards, records, sources, dicts; } jf_
 jf_status jf_store_merge(jf_store *dst, const char *src_dir, jf_merge_mode mode,
                          jf_merge_report *report, jf_error *err);
 
+/* Records that this dataset is part K/N of job `job` (a fingerprint of the whole job's inputs
+ * and part count, chosen by the caller), for jf_store_merge's checks. A dataset that already
+ * holds another part or job is refused (each part writes its own folder). */
+jf_status jf_store_set_part(jf_store *st, const char *job, unsigned k, unsigned n, jf_error *err);
 /* Parts of a job array (ingest --part K/N records its job's fingerprint) that a dataset merged
  * from parts still lacks: their count, and "K/N (job J), ..." in buf. Parts of different jobs, or
  * one part from two folders, are refused by jf_store_merge itself. */

@@ -623,6 +623,26 @@ static void meta_value(sqlite3 *db, const char *name, char *out, size_t n)
     sqlite3_finalize(q);
 }
 
+jf_status jf_store_set_part(jf_store *st, const char *job, unsigned k, unsigned n, jf_error *err)
+{
+    char part[32], old_job[64], old_part[64];
+    snprintf(part, sizeof part, "%u/%u", k, n);
+    meta_value(st->db, "part_job", old_job, sizeof old_job);
+    meta_value(st->db, "part", old_part, sizeof old_part);
+    if (*old_job && (strcmp(old_job, job) || strcmp(old_part, part)))
+        return jf_error_set(err, JF_EARG,
+                            "%s holds part %s of job %s; this run is part %s of job %s (other inputs or part count): "
+                            "give each job its own folders",
+                            st->dir, old_part, old_job, part, job);
+    char *sql = sqlite3_mprintf("INSERT OR REPLACE INTO jf_meta(name, value) VALUES('part_job', %Q), ('part', %Q)", job, part);
+    char *e = NULL;
+    jf_status s = sqlite3_exec(st->db, sql, NULL, NULL, &e) == SQLITE_OK ? JF_OK
+                                                                        : jf_error_set(err, JF_EDB, "recording the part: %s", e ? e : "");
+    sqlite3_free(e);
+    sqlite3_free(sql);
+    return s;
+}
+
 /* src is part K/N of job J (ingest --part records it): dst may hold parts of job J only, and part
  * K/N from this folder only; the parts merged are listed in dst's merged_parts. */
 static jf_status check_part(jf_store *dst, jf_store *src, jf_error *err)

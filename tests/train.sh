@@ -78,6 +78,78 @@ printf '%s\n' '{"seed": 1, "global_batch": 2, "sources": [{"name": "u", "where":
 expect 1 "a conversation that starts with the assistant" $jf train batches bads one.json --model m --out BB
 grep -q "bad_text: turn 0 is from 'gpt' where the template needs the user" err && grep -q '1 bad_text' out \
   && ok "  ... counted and named" || bad "bad conversation message"
+# ---- stored latents (jf shard encode-latents) ----
+# the builder's own crop for epoch 0, float32: batches from the store equal batches encoded on the fly
+expect 0 "encode-latents (keyed crops of epoch 0, f32)" $jf shard encode-latents ds --vae v --out LK --crop keyed --seed 11 \
+  --size 64 --dtype f32
+grep -q 'encoded 2 latents' out && ok "  ... both generation samples" || bad "encode-latents count"
+expect 0 "rerun" $jf shard encode-latents ds --vae v --out LK --crop keyed --seed 11 --size 64 --dtype f32 --json
+grep -q '"encoded":0,"skipped_already_stored":2' out && ok "  ... a rerun skips what is stored" || bad "rerun skips"
+nov=(ds mix.json --model m --seq-len 600 --prompt-drop 0.5 --role cap=caption --role gen=gen)
+expect 1 "batches from stored latents, no VAE" $jf train batches "${nov[@]}" --latents LK --steps 1 --pack --out BS
+grep -q 'generation latents: 2 stored, 0 encoded, 0 none' out && ok "  ... says where the latents came from" \
+  || bad "latent counts"
+cmp -s B/r0000_s000000000.npz BS/r0000_s000000000.npz && ok "  ... the same bytes as the VAE on the fly" \
+  || bad "stored latents change the batch"
+$py -c "import json; assert json.load(open('BS/batches.json'))['latents'] == {'stored': 2, 'encoded': 0, 'missing': 0}" \
+  && ok "  ... and batches.json records it" || bad "batches.json latents"
+# float16 (the default) and centre crops: within float16's rounding of the encoder's values
+expect 0 "encode-latents (centre crops, f16)" $jf shard encode-latents ds --vae v --out LC --size 64
+expect 1 "batches from f16 latents" $jf train batches "${common[@]}" --latents LC --steps 1 --out BC
+$jf train batches "${common[@]}" --steps 1 --out BV > /dev/null 2>&1
+$py - <<'PY' && ok "  ... f16 latents within 2e-3 of the encoder's, at the centre crop" || bad "f16 latents"
+import numpy as np
+a, b = np.load("BC/r0000_s000000000.npz"), np.load("BV/r0000_s000000000.npz")
+crop = a["gen_crop"]
+for c in crop:   # centred as torchvision's CenterCrop: round((size - side) / 2) half to even
+    assert c[2] == round((c[0] - c[4]) / 2) and c[3] == round((c[1] - c[4]) / 2), crop
+x = a["gen_latent"]; ref = None
+# the encoder at the same crop: the builder with the VAE encodes the crop it draws, so compare
+# only where the crops agree (a square image has one crop)
+same = [i for i in range(len(crop)) if (crop[i] == b["gen_crop"][i]).all()]
+assert same, (crop, b["gen_crop"])
+for i in same:
+    d = np.abs(x[i] - b["gen_latent"][i]).max() / np.abs(b["gen_latent"][i]).max()
+    assert d < 2e-3, d
+PY
+# parts of a job array, merged, equal one run
+expect 0 "part 0/2" $jf shard encode-latents ds --vae v --out LP0 --size 64 --part 0/2
+expect 0 "part 1/2" $jf shard encode-latents ds --vae v --out LP1 --size 64 --part 1/2
+expect 1 "merge one part" $jf shard merge LM LP0
+grep -q '1/2' out err && ok "  ... the missing part named" || bad "missing part not named"
+$jf shard merge LM LP1 > /dev/null 2>&1
+for k in manifest/00000002 manifest/00000003; do
+  $jf shard cat LC "$k" --field latent.npy > one.npy 2>/dev/null
+  $jf shard cat LM "$k" --field latent.npy > merged.npy 2>/dev/null
+  cmp -s one.npy merged.npy && [ -s one.npy ] || bad "merged part differs for $k"
+done && ok "merged parts hold the single run's latents"
+expect 2 "a part of another job refused" $jf shard encode-latents ds --vae v --out LP0 --size 64 --part 1/2
+# a stored latent that does not fit: wrong shape (another crop size), another VAE; samples the store lacks
+expect 0 "encode-latents at 128 px" $jf shard encode-latents ds --vae v --out L128 --size 128
+expect 1 "batches with latents of the wrong shape" $jf train batches "${nov[@]}" --latents L128 --steps 1 --out BW
+grep -q 'bad_latent: the stored latent has shape (2, 4, 16, 16) (4 dims); this model takes (2, 4, 8, 8)' err \
+  && grep -q '2 bad_latent' out && ok "  ... counted and named" || bad "wrong-shape latent"
+$jf model random --vae v2 --seed 5 > /dev/null 2>&1
+expect 1 "batches with latents of another VAE" $jf train batches "${nov[@]}" --vae v2 --latents LC --steps 1 --out BO
+grep -q 'bad_latent: the stored latent was encoded by VAE' err && ok "  ... refused by weights hash" || bad "other VAE"
+expect 1 "a store lacking samples, no VAE" $jf train batches "${nov[@]}" --latents LP0 --steps 1 --out BM
+grep -q 'not in the latent store LP0 (and no --vae to encode it)' err && grep -q '1 stored, 0 encoded, 1 none' out \
+  && ok "  ... the missing one named" || bad "missing latent"
+expect 1 "... with a VAE the rest is encoded" $jf train batches "${common[@]}" --latents LP0 --steps 1 --out BE
+grep -q '1 stored, 1 encoded, 0 none' out && ok "  ... counted" || bad "encoded fallback count"
+# the loss reads stored latents too: same per-sample losses as the VAE on the fly (epoch 0)
+expect 1 "loss from stored latents" $jf train loss "${nov[@]}" --latents LK --steps 1 --json
+$py - loss.jsonl out <<'PY' && ok "  ... equal to the VAE's" || bad "loss from stored latents"
+import json, sys
+a = json.loads(open(sys.argv[1]).readline()); b = json.loads(open(sys.argv[2]).readline())
+assert a["step"] == b["step"] == 0 and a["rf"] == b["rf"] and a["rf"] is not None, (a["rf"], b["rf"])
+PY
+# samples without an image are named and counted, the rest stored
+expect 1 "encode-latents over text samples" $jf shard encode-latents ds --vae v --out LT --size 64 --where "kind = 'text'"
+grep -q 'manifest/00000004 (id 5): no image field' err && grep -q '3 bad' out && ok "  ... each named, counted" \
+  || bad "no-image samples"
+expect 2 "encode-latents without --vae" $jf shard encode-latents ds --out LX
+expect 0 "encode-latents --help" $jf shard encode-latents --help
 expect 0 "--help" $jf train --help
 expect 2 "unknown role" $jf train batches ds mix.json --model m --out X --role cap=nonsense
 exit $fails

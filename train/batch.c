@@ -119,6 +119,7 @@ void jf_train_destroy(jf_train *t)
     if (!t)
         return;
     free(t->roles);
+    jf_record_destroy(t->lat_rec);
     free(t);
 }
 
@@ -141,6 +142,9 @@ static void sample_free(jf_train_sample *s)
     free(s->crop_rgb);
     free(s->latent);
     free(s->noise);
+    if (s->stored)
+        free(s->stored->moments);
+    free(s->stored);
 }
 
 void jf_train_batch_free(jf_train_batch *b)
@@ -615,30 +619,6 @@ typedef struct image_job {
     const jf_record *rec;
 } image_job;
 
-static void gen_crop_draw(jf_train *t, jf_train_sample *s, int w, int h)
-{
-    /* torchvision Resize(side) on the short side, then a square crop at a position drawn from
-     * the sample's key */
-    int side = t->crop, ow, oh;
-    if (w <= h) {
-        ow = side;
-        oh = (int)((double)side * h / w);
-    } else {
-        oh = side;
-        ow = (int)((double)side * w / h);
-    }
-    if (ow < side)
-        ow = side;
-    if (oh < side)
-        oh = side;
-    uint64_t k = jf__train_key(t->seed, 1, (uint64_t)s->item.sample_id, s->item.epoch);
-    s->crop[0] = ow;
-    s->crop[1] = oh;
-    s->crop[2] = (int)(jf__train_mix64(k) % (uint64_t)(ow - side + 1));
-    s->crop[3] = (int)(jf__train_mix64(k + 1) % (uint64_t)(oh - side + 1));
-    s->crop[4] = side;
-}
-
 static void image_work(image_job *j)
 {
     jf_train *t = j->t;
@@ -662,27 +642,25 @@ static void image_work(image_job *j)
             return;
         }
         if (s->role == JF_TRAIN_GEN) {
-            gen_crop_draw(t, s, w, h);
-            int ow = s->crop[0], oh = s->crop[1], side = s->crop[4];
-            uint8_t *rs = rgb;
-            if (ow != w || oh != h) {
-                rs = malloc((size_t)ow * oh * 3);
-                if (!rs || jf_resample_rgb(rgb, w, h, rs, ow, oh, t->o.gen_resample)) {
-                    free(rs);
+            /* torchvision Resize(side) on the short side, then a square crop at a position drawn
+             * from the sample's key, or the crop its stored latent was encoded from */
+            if (s->stored) {
+                int g[5];
+                jf__train_crop_geometry(t->crop, w, h, 1, 0, g);
+                if (g[0] != s->stored->crop[0] || g[1] != s->stored->crop[1]) {
+                    set_status(s, JF_TS_BAD_LATENT, "the stored latent is of a %dx%d resize; this %dx%d image gives %dx%d",
+                               s->stored->crop[0], s->stored->crop[1], w, h, g[0], g[1]);
                     free(rgb);
-                    set_status(s, JF_TS_BAD_IMAGE, "out of memory resizing %dx%d", w, h);
                     return;
                 }
+                memcpy(s->crop, s->stored->crop, sizeof s->crop);
+            } else {
+                jf__train_crop_geometry(t->crop, w, h, 0,
+                                        jf__train_key(t->seed, 1, (uint64_t)s->item.sample_id, s->item.epoch), s->crop);
             }
-            s->crop_rgb = malloc((size_t)side * side * 3);
-            if (s->crop_rgb)
-                for (int y = 0; y < side; y++)
-                    memcpy(s->crop_rgb + (size_t)y * side * 3, rs + ((size_t)(y + s->crop[3]) * ow + s->crop[2]) * 3,
-                           (size_t)side * 3);
-            else
-                set_status(s, JF_TS_BAD_IMAGE, "out of memory");
-            if (rs != rgb)
-                free(rs);
+            if (jf__train_crop(rgb, w, h, s->crop, t->o.gen_resample, &s->crop_rgb))
+                set_status(s, s->stored ? JF_TS_BAD_LATENT : JF_TS_BAD_IMAGE, "cannot crop %dx%d at (%d, %d) from %dx%d",
+                           s->crop[4], s->crop[4], s->crop[2], s->crop[3], w, h);
         } else if (jf_image_letterbox(rgb, w, h, (int)S, t->spec.min_size, t->spec.background, JF_RESAMPLE_BICUBIC,
                                       s->images + k * S * S * 3, &e)) {
             set_status(s, JF_TS_BAD_IMAGE, "image %zu (%s): %s", k, f->name, e.msg);
@@ -693,41 +671,7 @@ static void image_work(image_job *j)
     }
 }
 
-typedef struct pool_ctx {
-    image_job *jobs;
-    size_t n;
-    size_t next;
-    pthread_mutex_t mu;
-} pool_ctx;
-
-static void *pool_main(void *arg)
-{
-    pool_ctx *p = arg;
-    for (;;) {
-        pthread_mutex_lock(&p->mu);
-        size_t i = p->next++;
-        pthread_mutex_unlock(&p->mu);
-        if (i >= p->n)
-            return NULL;
-        image_work(&p->jobs[i]);
-    }
-}
-
-static void run_image_jobs(jf_train *t, image_job *jobs, size_t n)
-{
-    pool_ctx p = {.jobs = jobs, .n = n};
-    pthread_mutex_init(&p.mu, NULL);
-    int nt = t->o.threads < (int)n ? t->o.threads : (int)n;
-    pthread_t th[64];
-    int started = 0;
-    for (int i = 1; i < nt && i < 64; i++)
-        if (!pthread_create(&th[started], NULL, pool_main, &p))
-            started++;
-    pool_main(&p);
-    for (int i = 0; i < started; i++)
-        pthread_join(th[i], NULL);
-    pthread_mutex_destroy(&p.mu);
-}
+static void image_work_at(void *ctx, size_t i) { image_work(&((image_job *)ctx)[i]); }
 
 /* ---- phase 3: RF draws and latents ---- */
 
@@ -744,33 +688,51 @@ static jf_status gen_targets(jf_train *t, jf_train_sample *s, jf_error *err)
     if (!s->noise)
         return jf_error_set(err, JF_ENOMEM, "out of memory");
     jf_t2i_noise(jf__train_key(t->seed, 4, a, d), s->noise, Z);
-    if (!t->vae || !s->crop_rgb)
+    if (!s->crop_rgb || (!t->vae && !s->stored))
         return JF_OK;
-    /* the crop in [−1, 1] (ToTensor, Normalize(0.5, 0.5)), the posterior, × scaling factor */
-    size_t side = (size_t)s->crop[4], P = side * side;
-    float *img = malloc(3 * P * sizeof *img), *mean = malloc(Z * sizeof *mean), *logvar = malloc(Z * sizeof *logvar);
+    float *mean = NULL, *logvar = NULL, *img = NULL;
+    double shift, scale;
+    jf_status st = JF_OK;
     s->latent = malloc(Z * sizeof *s->latent);
-    jf_status st = img && mean && logvar && s->latent ? JF_OK : jf_error_set(err, JF_ENOMEM, "out of memory");
-    for (size_t c = 0; !st && c < 3; c++)
-        for (size_t i = 0; i < P; i++)
-            img[c * P + i] = ((float)s->crop_rgb[i * 3 + c] / 255.0f - 0.5f) / 0.5f;
-    jf_model_error me;
-    if (!st && jf_vae_encode(t->vae, img, (int)side, (int)side, mean, logvar, &me))
-        st = jf_error_set(err, JF_EIO, "VAE encoder on sample %s: %s", s->key, me.msg);
-    if (!st) {
+    if (s->stored) {
+        mean = s->stored->moments;
+        logvar = mean + Z;
+        shift = s->stored->shift;
+        scale = s->stored->scale;
+    } else {
+        /* the crop in [−1, 1], the encoder's posterior */
+        size_t side = (size_t)s->crop[4];
         const jf_vae_config *vc = jf_vae_get_config(t->vae);
+        shift = vc->shift_factor;
+        scale = vc->scaling_factor;
+        img = malloc(3 * side * side * sizeof *img);
+        mean = malloc(Z * sizeof *mean);
+        logvar = malloc(Z * sizeof *logvar);
+        st = img && mean && logvar ? JF_OK : jf_error_set(err, JF_ENOMEM, "out of memory");
+        if (!st)
+            jf__train_crop_to_unit(s->crop_rgb, side, img);
+        jf_model_error me;
+        if (!st && jf_vae_encode(t->vae, img, (int)side, (int)side, mean, logvar, &me))
+            st = jf_error_set(err, JF_EIO, "VAE encoder on sample %s: %s", s->key, me.msg);
+    }
+    if (!st && !s->latent)
+        st = jf_error_set(err, JF_ENOMEM, "out of memory");
+    if (!st) {
+        /* the posterior sample mean + exp(logvar / 2)·ε (or the mean), then (z − shift) × scaling */
         if (!t->o.latent_mean)
             jf_t2i_noise(jf__train_key(t->seed, 5, (uint64_t)s->item.sample_id, s->item.epoch), s->latent, Z);
         for (size_t i = 0; i < Z; i++) {
             double z = mean[i];
             if (!t->o.latent_mean)
                 z += exp(0.5 * logvar[i]) * s->latent[i];
-            s->latent[i] = (float)((z - vc->shift_factor) * vc->scaling_factor);
+            s->latent[i] = (float)((z - shift) * scale);
         }
     }
     free(img);
-    free(mean);
-    free(logvar);
+    if (!s->stored) {
+        free(mean);
+        free(logvar);
+    }
     return st;
 }
 
@@ -787,16 +749,38 @@ static jf_status build(jf_train *t, jf_train_batch *b, jf_record **recs, jf_trai
         jf_train_sample *s = &b->samples[i];
         s->role = role_of(t, s, recs[i], forced);
         st = tokenize_sample(t, s, recs[i], err);
+        if (!st && t->latents && s->role == JF_TRAIN_GEN && (!s->status || s->status == JF_TS_TRUNCATED)) {
+            /* the store is read here, on the calling thread */
+            jf__stored_latent sl;
+            char why[256];
+            int r = jf__train_stored_latent(t, s->key, &sl, why, sizeof why);
+            if (r < 0)
+                set_status(s, JF_TS_BAD_LATENT, "%s", why);
+            else if (r == 0 && !(s->stored = malloc(sizeof *s->stored))) {
+                free(sl.moments);
+                st = jf_error_set(err, JF_ENOMEM, "out of memory");
+            } else if (r == 0) {
+                *s->stored = sl;
+                s->latent_stored = 1;
+            }
+        }
         if (!st && (!s->status || s->status == JF_TS_TRUNCATED) &&
             (s->n_images || s->role == JF_TRAIN_GEN))
             jobs[nj++] = (image_job){t, s, recs[i]};
     }
     if (!st)
-        run_image_jobs(t, jobs, nj);
+        jf__train_parallel(t->o.threads, nj, image_work_at, jobs);
     for (size_t i = 0; !st && i < b->n; i++) {
         jf_train_sample *s = &b->samples[i];
-        if (s->role == JF_TRAIN_GEN && (!s->status || s->status == JF_TS_TRUNCATED))
+        if (s->role == JF_TRAIN_GEN && (!s->status || s->status == JF_TS_TRUNCATED)) {
             st = gen_targets(t, s, err);
+            if (!st && s->latent && s->latent_stored)
+                b->latents_stored++;
+            else if (!st && s->latent)
+                b->latents_encoded++;
+            else if (!st)
+                b->latents_missing++;
+        }
         if (s->status && s->status != JF_TS_TRUNCATED)
             s->n_images = 0;
         b->status_counts[s->status]++;

@@ -94,7 +94,8 @@ typedef struct jf_train_sample {
     int crop[5];               /* resized width, height; crop x, y; side */
     uint8_t *crop_rgb;         /* side² × 3 */
     float *latent;             /* [C][S][S] × scaling factor; NULL without a VAE or stored latent */
-    int latent_stored;         /* 1: read from the record's latent field */
+    int latent_stored;         /* 1: from the latent store (jf_train_set_latents); 0: encoded here */
+    struct jf__stored_latent *stored; /* private */
     float *noise;              /* z0 [C][S][S] */
     float t;                   /* in (0, 1) */
 } jf_train_sample;
@@ -104,6 +105,9 @@ typedef struct jf_train_batch {
     size_t n;
     jf_train_sample *samples;
     uint64_t status_counts[JF_TS_COUNT];
+    /* generation targets: read from the latent store, encoded by the VAE, or neither (no VAE
+     * and not in the store: the sample carries its crop only) */
+    uint64_t latents_stored, latents_encoded, latents_missing;
 } jf_train_batch;
 void jf_train_batch_free(jf_train_batch *b); /* frees the contents */
 
@@ -120,6 +124,40 @@ jf_status jf_train_set_role(jf_train *t, const char *source_name, jf_train_role 
 jf_status jf_train_next(jf_train *t, jf_mix_iter *it, jf_train_batch *b, jf_error *err);
 /* One sample by row id (loss scoring of a whole subset): epoch 0, draw = sample id. */
 jf_status jf_train_sample_of(jf_train *t, int64_t sample_id, jf_train_role role, jf_train_batch *b, jf_error *err);
+
+/* Latents stored by jf_train_encode_latents (a dataset keyed by sample key; borrowed). A
+ * generation sample found there takes the stored crop and moments instead of the encoder's
+ * (the posterior sample is still drawn here, with the same key); one whose stored latent does
+ * not fit (shape, crop size, another VAE, the image's size) is JF_TS_BAD_LATENT. Samples not in
+ * the store are encoded when a VAE was given. */
+jf_status jf_train_set_latents(jf_train *t, jf_store *latents, jf_error *err);
+
+/* ---- stored latents (jf shard encode-latents) ---- */
+typedef struct jf_latent_params {
+    int crop_size;           /* the training crop [384] */
+    int center;              /* 1: torchvision's centre crop [1]; 0: the builder's crop for (seed, epoch) */
+    uint64_t seed, epoch;    /* center = 0: the mix seed and epoch whose crops to encode */
+    jf_resample resample;    /* the short-side resize [bilinear, as the builder] */
+    int f32;                 /* store float32 moments instead of float16 */
+    unsigned part_k, part_n; /* samples i (in the order given) with i % part_n == part_k [0/1] */
+    int threads;             /* image decoding [jf_model_threads()] */
+    void (*progress)(void *user, uint64_t done, uint64_t total);
+    void (*on_problem)(void *user, int64_t sample_id, const char *key, const char *why);
+    void *user;
+} jf_latent_params;
+jf_latent_params jf_latent_default_params(void);
+typedef struct jf_latent_report {
+    uint64_t selected, in_part;
+    uint64_t encoded, skipped;  /* skipped: already in the store (a rerun) */
+    uint64_t bad;               /* no image, or one that does not decode: named through on_problem */
+    double seconds, encode_seconds;
+} jf_latent_report;
+/* Encodes the generation crops of the samples `ids` (row ids of src) into `out` (a dataset,
+ * see train/latents.c for the layout), skipping keys `out` already holds: a rerun after a kill
+ * finishes the job. With part_n > 1 `out` records the job's fingerprint and part for
+ * jf_store_merge. */
+jf_status jf_train_encode_latents(jf_store *src, const int64_t *ids, size_t n, jf_vae *vae, jf_store *out,
+                                  const jf_latent_params *p, jf_latent_report *r, jf_error *err);
 
 /* Writes a batch as .npz (stored, not deflated: pixel arrays do not compress); the member
  * names are documented in train/BATCHES.md. pack = 1 packs the sequences into rows of

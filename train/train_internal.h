@@ -21,6 +21,8 @@ struct jf_train {
     size_t n_sources;
     uint64_t seed;
     int lat_c, lat_s, crop;
+    jf_store *latents;    /* stored latents (jf_train_set_latents), or NULL */
+    jf_record *lat_rec;
     jf_mix_item look;     /* the first item of the next step, read ahead */
     int have_look;
     void *rec_pool;
@@ -30,6 +32,30 @@ struct jf_train {
  * comes from such a key, so it depends on what is drawn and for which sample only. */
 uint64_t jf__train_mix64(uint64_t x);
 uint64_t jf__train_key(uint64_t seed, uint64_t tag, uint64_t a, uint64_t b);
+
+#define JF__LATENT_FIELD "latent.npy"
+
+/* A latent read from the store: the moments [2][C][S][S] (mean, log-variance), the crop they
+ * were encoded from, and the VAE's scaling. */
+struct jf__stored_latent {
+    float *moments;
+    int crop[5];
+    double scale, shift;
+};
+typedef struct jf__stored_latent jf__stored_latent;
+/* 0 found and valid; 1 not in the store; -1 unusable (why says so). */
+int jf__train_stored_latent(jf_train *t, const char *key, jf__stored_latent *out, char *why, size_t wl);
+
+/* torchvision Resize(side) sizes of a w×h image and a square crop in them: centred as
+ * CenterCrop does, or at a position drawn from `key`. crop = {resized w, h, x, y, side}. */
+void jf__train_crop_geometry(int side, int w, int h, int center, uint64_t key, int crop[5]);
+/* The crop of an RGB image (resized with `method` first when its size differs): 0, or -1 for no
+ * memory or a crop outside the resized image. */
+int jf__train_crop(const uint8_t *rgb, int w, int h, const int crop[5], jf_resample method, uint8_t **out);
+/* [3][side][side] in [−1, 1] as the VAE encoder takes it. */
+void jf__train_crop_to_unit(const uint8_t *rgb, size_t side, float *img);
+/* fn(ctx, i) for i < n on up to `threads` threads (the caller's among them). */
+void jf__train_parallel(int threads, size_t n, void (*fn)(void *ctx, size_t i), void *ctx);
 
 /* A growable NUL-terminated string. */
 typedef struct strbuf {
