@@ -67,6 +67,11 @@ int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(pri
  * (SLURM_ARRAY_TASK_ID − SLURM_ARRAY_TASK_MIN, SLURM_ARRAY_TASK_COUNT). 0, or -1 with the reason
  * in msg. */
 int parse_part(const char *arg, unsigned *k, unsigned *n, char *msg, size_t msg_len);
+/* A job array's fingerprint: XXH64 over the fields (16 hex digits into out). Every task of the
+ * job computes the same one from the same command line, whatever its own K. */
+void job_fingerprint(const char *const *fields, size_t n, char out[17]);
+/* A dataset spec (DIR or DIR#SUBSET) with the folder made absolute (malloc'd), for fingerprints. */
+char *dataset_identity(const char *spec);
 /* Parses an unsigned size with optional K/M/G/T suffix (powers of 1024). */
 int parse_size(const char *s, uint64_t *out);
 int parse_u64(const char *s, uint64_t *out);

@@ -56,6 +56,10 @@ static const char HELP[] =
     "                    captions as torchmetrics does instead of truncating to 75 tokens)\n"
     "  --column NAME     write each sample's score into this index column (dataset sources), for\n"
     "                    jf filter --where \"NAME >= 28\" (DataComp-style filtering)\n"
+    "  --part K/N|slurm  (with --column and --column-part) only the dataset's samples I (in source\n"
+    "                    order) with I % N == K: one task of a job array\n"
+    "  --column-part FILE  write the scores into this part file instead of the index; join the parts\n"
+    "                    with jf shard merge-columns DATASET PART... (exact, checked: each part once)\n"
     "  --per-sample FILE every pair as a JSON line {id (sample key or file), caption, cosine, score} (- for\n"
     "                    stdout); with --json the same lines come first on stdout, the summary last\n"
     "  --json-out FILE   (fid, clipscore) also write the --json result (the summary) to FILE, for jf report\n";
@@ -475,8 +479,9 @@ static int eval_stats(int argc, char **argv)
 static int eval_clipscore(int argc, char **argv)
 {
     enum { O_MODEL = 1000, O_KIND, O_PRE, O_PREFIX, O_CUT, O_PROMPTS, O_COLUMN, O_LIMIT, O_THREADS, O_JSON, O_QUIET,
-           O_HELP, O_PER, O_JSONOUT };
+           O_HELP, O_PER, O_JSONOUT, O_PART, O_CPART };
     static const struct option opts[] = {
+        {"part", required_argument, 0, O_PART},     {"column-part", required_argument, 0, O_CPART},
         {"model", required_argument, 0, O_MODEL},   {"kind", required_argument, 0, O_KIND},
         {"preprocess", required_argument, 0, O_PRE}, {"prefix", required_argument, 0, O_PREFIX},
         {"torchmetrics-cut", no_argument, 0, O_CUT}, {"prompts", required_argument, 0, O_PROMPTS},
@@ -509,6 +514,13 @@ static int eval_clipscore(int argc, char **argv)
         case O_CUT: p.torchmetrics_slice = 1; break;
         case O_PROMPTS: p.prompts = optarg; break;
         case O_COLUMN: p.column = optarg; break;
+        case O_CPART: p.column_part = optarg; break;
+        case O_PART: {
+            char msg[256];
+            if (parse_part(optarg, &p.part_k, &p.part_n, msg, sizeof msg))
+                return usage_error("eval clipscore", "%s", msg);
+            break;
+        }
         case O_LIMIT:
             if (parse_u64(optarg, &p.limit))
                 return usage_error("eval clipscore", "bad --limit %s", optarg);
@@ -529,6 +541,31 @@ static int eval_clipscore(int argc, char **argv)
         return usage_error("eval clipscore", "--model DIR is required (a Hugging Face CLIP directory)");
     if (argc - optind != 1)
         return usage_error("eval clipscore", "one SOURCE is required");
+    if (p.part_n > 1 && !p.column_part)
+        return usage_error("eval clipscore", "--part writes a column part: give --column NAME --column-part FILE");
+    if (p.column_part && !p.column)
+        return usage_error("eval clipscore", "--column-part needs --column NAME");
+    if (p.part_n > 1 && p.limit)
+        return usage_error("eval clipscore", "--limit and --part do not combine");
+    char job[17] = "";
+    if (p.column_part) {
+        /* every task of the array computes the same fingerprint from the same command line */
+        char *ds = dataset_identity(argv[optind]), *mdir = realpath(model, NULL), nbuf[32], flags[96];
+        snprintf(nbuf, sizeof nbuf, "parts=%u", p.part_n ? p.part_n : 1);
+        snprintf(flags, sizeof flags, "kind=%d pre=%d cut=%d", (int)p.kind, p.preprocess, p.torchmetrics_slice);
+        const char *fields[] = {"clipscore", ds, mdir ? mdir : model, p.column, p.prefix ? p.prefix : "-", flags, nbuf};
+        job_fingerprint(fields, sizeof fields / sizeof fields[0], job);
+        free(ds);
+        free(mdir);
+        p.part_job = job;
+        jf_error ce;
+        if (!jf_colpart_check(p.column_part, job, p.part_k, p.part_n ? p.part_n : 1, &ce)) {
+            if (!quiet)
+                printf("%s is already complete (part %u/%u of job %s): nothing to do\n", p.column_part, p.part_k,
+                       p.part_n ? p.part_n : 1, job);
+            return 0;
+        }
+    }
     jf_model_set_threads((int)threads);
     jf_model_error me = {0};
     jf_clip *m = NULL;
@@ -591,6 +628,13 @@ static int eval_clipscore(int argc, char **argv)
             if (p.column) {
                 jw_kstr(&w, "column", p.column);
                 jw_kint(&w, "written", (long long)r.written);
+            }
+            if (p.column_part) {
+                char part[32];
+                snprintf(part, sizeof part, "%u/%u", p.part_k, p.part_n ? p.part_n : 1);
+                jw_kstr(&w, "column_part", p.column_part);
+                jw_kstr(&w, "part", part);
+                jw_kstr(&w, "job", job);
             }
             jw_kstr(&w, "model", model);
             jw_knum(&w, "seconds", secs);

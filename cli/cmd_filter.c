@@ -11,7 +11,7 @@ static const char HELP[] =
     "usage: jf filter DATASET (--where EXPR | --preset NAME)... [--from SUBSET] (--into NAME | --dry-run)\n"
     "       jf filter dedup DATASET (--exact | --near BITS [--hash-column phash|phash_approx])\n"
     "                       [--keep first|largest|highest:COLUMN] [--from SUBSET] (--into NAME | --dry-run)\n"
-    "       jf filter text DATASET [--banned-words FILE] [--normalize] [--all]\n"
+    "       jf filter text DATASET [--banned-words FILE] [--normalize] [--all] [--part K/N --column-part FILE]\n"
     "       jf filter scores DATASET --column NAME FILE   (key,value CSV or JSONL: a score column)\n"
     "       jf filter subsets DATASET | drop DATASET NAME | materialize DATASET SUBSET OUT\n"
     "       jf filter presets\n"
@@ -30,7 +30,11 @@ static const char HELP[] =
     "options: --replace (overwrite a subset), --allow-empty, --explain (print the funnel; always on with\n"
     "--dry-run), --json, --quiet. Rules on lang or banned_words compute those columns first when they\n"
     "are missing (see `jf filter text`); a --dry-run writes nothing to the dataset, and so refuses such\n"
-    "rules until `jf filter text` has run.\n";
+    "rules until `jf filter text` has run.\n"
+    "\n"
+    "Job arrays: jf filter text --part K/N|slurm --column-part FILE computes the text columns of the\n"
+    "rows with id % N == K into FILE and leaves the index alone; jf shard merge-columns DATASET\n"
+    "PART... writes all parts at once (each part exactly once, or nothing).\n";
 
 enum { O_JSON = 1000, O_QUIET, O_HELP };
 
@@ -291,7 +295,10 @@ static int filter_text(int argc, char **argv)
     static struct option lo[] = {{"json", no_argument, 0, O_JSON},           {"quiet", no_argument, 0, O_QUIET},
                                  {"help", no_argument, 0, O_HELP},           {"banned-words", required_argument, 0, 'b'},
                                  {"normalize", no_argument, 0, 'n'},         {"all", no_argument, 0, 'a'},
+                                 {"part", required_argument, 0, 'P'},        {"column-part", required_argument, 0, 'C'},
                                  {0, 0, 0, 0}};
+    const char *column_part = NULL;
+    char msg[256];
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -302,16 +309,54 @@ static int filter_text(int argc, char **argv)
         case 'b': tp.banned_words = optarg; tp.only_missing = 0; break;
         case 'n': tp.normalize = 1; break;
         case 'a': tp.only_missing = 0; break;
+        case 'P':
+            if (parse_part(optarg, &tp.part_k, &tp.part_n, msg, sizeof msg))
+                return usage_error("filter text", "%s", msg);
+            break;
+        case 'C': column_part = optarg; break;
         default: return usage_error("filter text", "unknown option");
         }
     }
     if (optind + 1 != argc)
         return usage_error("filter text", "expected one DATASET");
+    if (tp.part_n > 1 && !column_part)
+        return usage_error("filter text", "--part writes a column part: give --column-part FILE");
     jf_error err;
+    char job[17] = "";
+    unsigned n_parts = tp.part_n ? tp.part_n : 1;
+    if (column_part) {
+        char *ds = dataset_identity(argv[optind]), *bw = tp.banned_words ? realpath(tp.banned_words, NULL) : NULL,
+             flags[64];
+        snprintf(flags, sizeof flags, "normalize=%d missing=%d parts=%u", tp.normalize, tp.only_missing, n_parts);
+        const char *fields[] = {"filter text", ds, bw ? bw : tp.banned_words ? tp.banned_words : "-", flags};
+        job_fingerprint(fields, 4, job);
+        free(ds);
+        free(bw);
+        if (!jf_colpart_check(column_part, job, tp.part_k, n_parts, &err)) {
+            if (!o.quiet)
+                printf("%s is already complete (part %u/%u of job %s): nothing to do\n", column_part, tp.part_k, n_parts, job);
+            return 0;
+        }
+    }
     jf_store *st;
-    if (jf_store_open(argv[optind], JF_STORE_WRITE, &st, &err))
+    if (jf_store_open(argv[optind], column_part ? JF_STORE_READONLY : JF_STORE_WRITE, &st, &err))
         return fail("filter text", &err);
+    jf_colpart *cp = NULL;
+    static const jf_colpart_column cols[4] = {
+        {"lang", JF_COL_TEXT, "caption language (CLD2, script-corrected; und: no text)"},
+        {"caption_words", JF_COL_INT, "words in the caption"},
+        {"banned_words", JF_COL_INT, "banned words or phrases in the caption"},
+        {"lang_reliable", JF_COL_INT, "CLD2's reliability flag for lang (1: reliable)"}};
+    if (column_part && jf_colpart_create(column_part, job, tp.part_k, n_parts, cols, 4, &cp, &err)) {
+        jf_store_close(st);
+        return fail("filter text", &err);
+    }
+    tp.column_part = cp;
     int rc = run_text(st, &tp, &o);
+    if (cp && rc)
+        jf_colpart_abort(cp);
+    else if (cp && jf_colpart_close(cp, &err))
+        rc = fail("filter text", &err);
     jf_store_close(st);
     return rc;
 }

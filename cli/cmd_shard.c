@@ -26,6 +26,7 @@ static const char SHARD_HELP[] =
     "  gc DATASET                 remove partial shards of writers that died\n"
     "  mix DATASET MIX.json       plan or stream a training mix (see shards/MIX.md)\n"
     "  encode-latents DATASET --vae DIR --out LATENTS   store generation samples' VAE latents once\n"
+    "  merge-columns DATASET PART...   write a job array's column parts into the index (exact, checked)\n"
     "\n"
     "Remote datasets: ls, cat, stats, verify, export and mix also read a dataset folder served over\n"
     "HTTP(S) in place (DATASET = https://host/path/ds): the index is downloaded once into the cache\n"
@@ -885,6 +886,66 @@ static int shard_gc(int argc, char **argv)
 
 int cmd_shard_mix(int argc, char **argv);
 
+static int shard_merge_columns(int argc, char **argv)
+{
+    static const char help[] =
+        "usage: jf shard merge-columns DATASET PART... [--json]\n"
+        "Writes the column parts of a job array (jf eval clipscore, jf filter text and jf train loss with\n"
+        "--part K/N --column-part FILE) into DATASET's index, in one transaction: every part of the job\n"
+        "exactly once (a missing part is named and nothing is written; parts of another job, the same\n"
+        "part twice or a part cut short are refused). Each value lands on the sample with its key; keys\n"
+        "the dataset lacks are counted and the first named (exit 1).\n";
+    cli_opts o = {0};
+    static struct option lo[] = {COMMON_LONGOPTS, {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        if (c == OPT_HELP) {
+            fputs(help, stdout);
+            return 0;
+        }
+        if (!common_opt(c, &o))
+            return usage_error("shard merge-columns", "unknown option");
+    }
+    if (optind + 2 > argc)
+        return usage_error("shard merge-columns", "expected DATASET and at least one PART");
+    jf_error err;
+    jf_store *st;
+    if (jf_store_open(argv[optind], JF_STORE_WRITE, &st, &err))
+        return fail("shard merge-columns", &err);
+    jf_colmerge_report r;
+    jf_status s = jf_store_merge_column_parts(st, (const char *const *)argv + optind + 1, (size_t)(argc - optind - 1), &r, &err);
+    jf_store_close(st);
+    if (s)
+        return fail("shard merge-columns", &err);
+    if (r.unknown_keys)
+        fprintf(stderr, "jf shard merge-columns: %llu values for keys the dataset does not have; first: %s\n",
+                (unsigned long long)r.unknown_keys, r.first_unknown);
+    if (o.json) {
+        jw w;
+        jw_init(&w, stdout);
+        jw_obj(&w);
+        jw_kstr(&w, "job", r.job);
+        jw_kint(&w, "parts", (long long)r.parts);
+        jw_kint(&w, "rows", (long long)r.rows);
+        jw_kint(&w, "updated", (long long)r.updated);
+        jw_kint(&w, "unknown_keys", (long long)r.unknown_keys);
+        jw_key(&w, "columns");
+        jw_arr(&w);
+        for (size_t i = 0; i < r.n_cols && i < 8; i++)
+            jw_str(&w, r.columns[i]);
+        jw_end_arr(&w);
+        jw_end_obj(&w);
+        jw_newline(&w);
+    } else if (!o.quiet) {
+        printf("merged %llu parts of job %s: %llu samples updated (", (unsigned long long)r.parts, r.job,
+               (unsigned long long)r.updated);
+        for (size_t i = 0; i < r.n_cols && i < 8; i++)
+            printf("%s%s", i ? ", " : "", r.columns[i]);
+        printf(")\n");
+    }
+    return r.unknown_keys ? EXIT_PROBLEMS : 0;
+}
+
 int cmd_shard(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
@@ -897,7 +958,7 @@ int cmd_shard(int argc, char **argv)
     } cmds[] = {{"ls", shard_ls},           {"cat", shard_cat},       {"stats", shard_stats}, {"verify", shard_verify},
                 {"reindex", shard_reindex}, {"merge", shard_merge},   {"export", shard_export},
                 {"import", shard_import},   {"gc", shard_gc},         {"mix", cmd_shard_mix},
-                {"encode-latents", cmd_shard_encode_latents}};
+                {"encode-latents", cmd_shard_encode_latents}, {"merge-columns", shard_merge_columns}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(argv[1], cmds[i].name)) {
             optind = 1;

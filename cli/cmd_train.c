@@ -50,6 +50,9 @@
     "  --repa-width N       the random projector's hidden width [2048]\n"                                              \
     "  --repa-layer K       LLM hidden states after decoder layer K [6]\n"                                             \
     "  --fixed-t LIST       (--column) timesteps for generation samples [0.1,0.3,0.5,0.7,0.9]\n"                        \
+    "  --part K/N|slurm --column-part FILE   (--column) a job array's task: the selected samples i\n"                 \
+    "                       (id order) with i % N == K, their losses into FILE instead of the index;\n"               \
+    "                       jf shard merge-columns DATASET PART... joins the parts\n"                                  \
     "  --threads N          threads [all cores]\n"                                                                     \
     "  --dry-run            (batches) build every batch, write none (the building rate alone)\n"                       \
     "  --json, --quiet, --help\n"                                                                                      \
@@ -59,7 +62,8 @@
 
 typedef struct train_cli {
     cli_opts o;
-    const char *model_dir, *vae_dir, *out_dir, *column, *repa_path, *latents_dir;
+    const char *model_dir, *vae_dir, *out_dir, *column, *repa_path, *latents_dir, *column_part;
+    unsigned part_k, part_n;
     uint32_t rank, world;
     uint64_t a, b;
     int pack, repa_random_set, repa_layer, repa_width, dry_run;
@@ -89,7 +93,7 @@ static int parse_steps(const char *s, uint64_t *a, uint64_t *b)
 
 enum { O_MODEL = 256, O_VAE, O_OUT, O_RANK, O_WORLD, O_STEPS, O_PACK, O_SEQ, O_REFUSE, O_ROLE, O_DROP, O_LOGIT,
        O_LATENT, O_GENF, O_CAPF, O_NOSYS, O_REPA, O_REPAR, O_REPAW, O_REPAL, O_FIXT, O_THREADS, O_COLUMN, O_DRY,
-       O_LATENTS };
+       O_LATENTS, O_PART, O_CPART };
 
 static int parse_args(const char *cmd, int argc, char **argv, train_cli *c)
 {
@@ -107,7 +111,8 @@ static int parse_args(const char *cmd, int argc, char **argv, train_cli *c)
         {"repa-width", required_argument, 0, O_REPAW}, {"repa-layer", required_argument, 0, O_REPAL},
         {"fixed-t", required_argument, 0, O_FIXT}, {"threads", required_argument, 0, O_THREADS},
         {"column", required_argument, 0, O_COLUMN}, {"dry-run", no_argument, 0, O_DRY},
-        {"latents", required_argument, 0, O_LATENTS}, {0, 0, 0, 0}};
+        {"latents", required_argument, 0, O_LATENTS}, {"part", required_argument, 0, O_PART},
+        {"column-part", required_argument, 0, O_CPART}, {0, 0, 0, 0}};
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -122,6 +127,13 @@ static int parse_args(const char *cmd, int argc, char **argv, train_cli *c)
         case O_OUT: c->out_dir = optarg; break;
         case O_COLUMN: c->column = optarg; break;
         case O_LATENTS: c->latents_dir = optarg; break;
+        case O_CPART: c->column_part = optarg; break;
+        case O_PART: {
+            char msg[256];
+            if (parse_part(optarg, &c->part_k, &c->part_n, msg, sizeof msg))
+                return usage_error(cmd, "%s", msg);
+            break;
+        }
         case O_RANK:
         case O_WORLD:
         case O_SEQ:
@@ -209,6 +221,8 @@ static int parse_args(const char *cmd, int argc, char **argv, train_cli *c)
         return usage_error(cmd, "--repa and --repa-random are exclusive");
     if (c->column && c->n_roles)
         return usage_error(cmd, "--role names mix sources; with --column each sample's role is its kind");
+    if ((c->part_n > 1 || c->column_part) && !(c->column && c->column_part))
+        return usage_error(cmd, "--part and --column-part go together, with --column (a job array's column part)");
     return 0;
 }
 
@@ -652,7 +666,39 @@ static int loss_column(const char *cmd, train_cli *c, const char *ds, train_env 
     int sel = select_ids(cmd, e->st, ds, NULL, &ids, &n);
     if (sel)
         return sel;
-    double *loss = malloc(n * sizeof *loss);
+    unsigned n_parts = c->part_n ? c->part_n : 1;
+    char job[17] = "";
+    if (c->column_part) {
+        /* the job: the dataset, the weights, the column and every option that changes a loss */
+        char *dsid = dataset_identity(ds), *md = realpath(c->model_dir, NULL),
+             *vd = c->vae_dir ? realpath(c->vae_dir, NULL) : NULL, *ld = c->latents_dir ? realpath(c->latents_dir, NULL) : NULL,
+             opts[512];
+        int ol = snprintf(opts, sizeof opts, "seq=%u latent=%d gen=%d cap=%d sys=%d repa=%s/%d/%llu/%d/%d parts=%u t=",
+                          c->to.seq_len, c->to.latent_mean, c->to.gen_plain, c->to.caption_chat, c->to.und_system_prompt,
+                          c->repa_path ? c->repa_path : "-", c->repa_random_set, (unsigned long long)c->repa_seed,
+                          c->repa_width, c->repa_layer, n_parts);
+        for (int i = 0; i < c->n_fixed_t && ol > 0 && (size_t)ol < sizeof opts - 16; i++)
+            ol += snprintf(opts + ol, sizeof opts - (size_t)ol, "%.9g,", c->fixed_t[i]);
+        const char *fields[] = {"train loss", dsid, md ? md : c->model_dir, vd ? vd : "-", ld ? ld : "-", c->column, opts};
+        job_fingerprint(fields, sizeof fields / sizeof fields[0], job);
+        free(dsid);
+        free(md);
+        free(vd);
+        free(ld);
+        if (!jf_colpart_check(c->column_part, job, c->part_k, n_parts, &err)) {
+            if (!c->o.quiet)
+                printf("%s is already complete (part %u/%u of job %s): nothing to do\n", c->column_part, c->part_k, n_parts,
+                       job);
+            free(ids);
+            return 0;
+        }
+        size_t m = 0; /* this task's samples: positions i % N == K */
+        for (size_t i = 0; i < n; i++)
+            if (i % n_parts == c->part_k)
+                ids[m++] = ids[i];
+        n = m;
+    }
+    double *loss = malloc((n ? n : 1) * sizeof *loss);
     uint64_t counts[JF_TS_COUNT] = {0};
     jf_train_loss_options lo = jf_train_default_loss_options();
     lo.repa = e->repa;
@@ -679,10 +725,36 @@ static int loss_column(const char *cmd, train_cli *c, const char *ds, train_env 
         progress_update(&pg, i + 1, n, "samples");
     }
     progress_done(&pg);
+    if (!rc && c->column_part) {
+        /* a job array's task: its part file (jf shard merge-columns writes the index) */
+        jf_colpart_column col = {c->column, JF_COL_REAL, "model loss written by jf train loss"};
+        jf_colpart *cp = NULL;
+        sqlite3_stmt *kq = NULL;
+        if (jf_colpart_create(c->column_part, job, c->part_k, n_parts, &col, 1, &cp, &err))
+            rc = fail(cmd, &err);
+        else if (sqlite3_prepare_v2(db, "SELECT key FROM samples WHERE id = ?1", -1, &kq, NULL) != SQLITE_OK)
+            rc = JF_EDB;
+        for (size_t i = 0; !rc && i < n; i++) {
+            sqlite3_reset(kq);
+            sqlite3_bind_int64(kq, 1, ids[i]);
+            if (sqlite3_step(kq) != SQLITE_ROW) {
+                rc = JF_EDB;
+                break;
+            }
+            jf_column v = {c->column, JF_COL_REAL, 0, loss[i], NULL};
+            if (jf_colpart_add(cp, (const char *)sqlite3_column_text(kq, 0), &v, &err))
+                rc = fail(cmd, &err);
+        }
+        sqlite3_finalize(kq);
+        if (cp && rc)
+            jf_colpart_abort(cp);
+        else if (cp && jf_colpart_close(cp, &err))
+            rc = fail(cmd, &err);
+    }
     /* one transaction: the column is written whole or not at all */
-    if (!rc && jf_store_ensure_column(e->st, c->column, JF_COL_REAL, "model loss written by jf train loss", &err))
+    if (!rc && !c->column_part && jf_store_ensure_column(e->st, c->column, JF_COL_REAL, "model loss written by jf train loss", &err))
         rc = fail(cmd, &err);
-    if (!rc) {
+    if (!rc && !c->column_part) {
         char *up = sqlite3_mprintf("UPDATE samples SET \"%w\" = ?1 WHERE id = ?2", c->column);
         sqlite3_stmt *u = NULL;
         sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
@@ -738,7 +810,7 @@ static int train_loss(int argc, char **argv)
     if (column)
         c.to.eval_mode = 1;
     train_env e = {0};
-    rc = env_open(cmd, &c, argv[optind], column ? NULL : argv[optind + 1], column, &e);
+    rc = env_open(cmd, &c, argv[optind], column ? NULL : argv[optind + 1], column && !c.column_part, &e);
     const jf_janus_config *mc = e.m ? jf_janus_get_config(e.m) : NULL;
     if (!rc && e.repa && (c.repa_layer < 1 || c.repa_layer > mc->layers))
         rc = usage_error(cmd, "--repa-layer %d: the model has decoder layers 1..%d", c.repa_layer, mc->layers);

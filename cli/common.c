@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <limits.h>
+#include <xxhash.h>
 
 double now_seconds(void)
 {
@@ -348,4 +350,32 @@ int parse_part(const char *arg, unsigned *k, unsigned *n, char *msg, size_t msg_
         return -1;
     }
     return 0;
+}
+
+void job_fingerprint(const char *const *fields, size_t n, char out[17])
+{
+    XXH64_state_t *h = XXH64_createState();
+    XXH64_reset(h, 0x6a6f62ull);
+    for (size_t i = 0; h && i < n; i++) {
+        const char *f = fields[i] ? fields[i] : "";
+        XXH64_update(h, f, strlen(f) + 1); /* the NUL separates the fields */
+    }
+    snprintf(out, 17, "%016llx", h ? (unsigned long long)XXH64_digest(h) : 0ull);
+    XXH64_freeState(h);
+}
+
+char *dataset_identity(const char *spec)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", spec);
+    char *hash = strrchr(dir, '#');
+    if (hash)
+        *hash = 0;
+    char *real = realpath(dir, NULL);
+    size_t len = strlen(real ? real : dir) + (hash ? strlen(hash + 1) + 2 : 1);
+    char *out = malloc(len);
+    if (out)
+        snprintf(out, len, "%s%s%s", real ? real : dir, hash ? "#" : "", hash ? hash + 1 : "");
+    free(real);
+    return out;
 }

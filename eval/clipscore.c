@@ -104,6 +104,7 @@ typedef struct pair_iter {
     size_t cap;
     char name[8300];
     char caption[8192];
+    uint64_t index;   /* items read from a dataset, for --part */
 } pair_iter;
 
 /* The value of a string field in a one-line JSON record (enough for {"image": ..., "text": ...}
@@ -243,6 +244,10 @@ jf_status jf_clipscore_run(jf_clip *m, const char *source, const jf_clipscore_pa
                     it.line[--got] = 0;
                 caption = it.line;
             }
+            /* a job array's part: the items I (source order) with I % part_n == part_k */
+            uint64_t idx = it.index++;
+            if (p->part_n > 1 && idx % p->part_n != p->part_k)
+                continue;
         }
         out->seen++;
         if (!caption || !*caption) {
@@ -313,8 +318,24 @@ jf_status jf_clipscore_run(jf_clip *m, const char *source, const jf_clipscore_pa
     if (out->n)
         out->mean_cosine /= (double)out->n;
     out->score = jf_clipscore_total(p->kind, out->samples, out->n);
+    /* per-sample scores into a column part (a task of a job array), for jf shard merge-columns */
+    if (!s && p->column && p->column_part) {
+        jf_colpart_column col = {p->column, JF_COL_REAL, "CLIP score written by jf eval clipscore"};
+        jf_colpart *cp = NULL;
+        s = jf_colpart_create(p->column_part, p->part_job ? p->part_job : "", p->part_k, p->part_n ? p->part_n : 1, &col, 1,
+                              &cp, err);
+        for (size_t i = 0; !s && i < out->n; i++) {
+            jf_column v = {p->column, JF_COL_REAL, 0, out->samples[i], NULL};
+            s = jf_colpart_add(cp, out->keys[i], &v, err);
+            out->written += !s;
+        }
+        if (cp && s)
+            jf_colpart_abort(cp);
+        else if (cp)
+            s = jf_colpart_close(cp, err);
+    }
     /* per-sample scores back into the dataset's index, for jf filter */
-    if (!s && p->column && it.src && out->n) {
+    if (!s && p->column && !p->column_part && it.src && out->n) {
         jf_store *st = NULL;
         char dir[4096];
         snprintf(dir, sizeof dir, "%s", source);

@@ -155,6 +155,9 @@ typedef struct jf_clipscore_params {
     int torchmetrics_slice;  /* cut long captions as torchmetrics does instead of truncating */
     const char *prompts;     /* a file of prompts, one per line, paired in order with the images */
     const char *column;      /* dataset sources: write each pair's score into this index column */
+    const char *column_part; /* ... or into this column part file (jf_colpart_*: a job array's task) */
+    const char *part_job;    /* the job's fingerprint, for the column part */
+    unsigned part_k, part_n; /* part_n > 1 (dataset sources): the samples I with I % part_n == part_k */
     uint64_t limit;
     void (*progress)(void *user, uint64_t done, uint64_t total);
     void *user;

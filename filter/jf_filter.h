@@ -119,6 +119,10 @@ typedef struct jf_text_params {
     const char *banned_words; /* file of words/phrases, one per line: fill `banned_words` (count) */
     int normalize;            /* collapse whitespace, unescape basic HTML entities before counting */
     int only_missing;         /* skip rows where the columns are already set */
+    /* a task of a job array: only rows with id % part_n == part_k, their columns written into
+     * this column part (lang, caption_words, banned_words, lang_reliable) instead of the index */
+    unsigned part_k, part_n;
+    jf_colpart *column_part;
 } jf_text_params;
 
 /* Scans the captions (txt field, or the first human turn of conv) and stores the columns. */

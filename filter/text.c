@@ -161,6 +161,7 @@ static int64_t count_banned(const banned *b, const char *caption)
 
 typedef struct job {
     int64_t id;
+    char *key; /* for a column part */
     char *text;
     char lang[16];
     int lang_reliable;
@@ -220,28 +221,44 @@ static jf_status flush_jobs(jf_store *st, work *w, int threads, sqlite3_stmt *up
     for (int k = 0; k < started; k++)
         pthread_join(t[k], NULL);
     sqlite3 *db = jf_store_db(st);
-    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return jf_error_set(err, JF_EDB, "updating text columns: %s", sqlite3_errmsg(db));
     jf_status s = JF_OK;
-    for (size_t i = 0; i < w->n && s == JF_OK; i++) {
-        job *j = &w->v[i];
-        sqlite3_reset(up);
-        sqlite3_bind_text(up, 1, j->lang, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(up, 2, j->words);
-        sqlite3_bind_int64(up, 3, j->banned);
-        sqlite3_bind_int(up, 4, j->lang_reliable);
-        sqlite3_bind_int64(up, 5, j->id);
-        if (sqlite3_step(up) != SQLITE_DONE)
+    if (w->p->column_part) {
+        /* a job array's task: the values go to its part file; the merge writes the index */
+        for (size_t i = 0; i < w->n && s == JF_OK; i++) {
+            job *j = &w->v[i];
+            jf_column v[4] = {{"lang", JF_COL_TEXT, 0, 0, j->lang},
+                              {"caption_words", JF_COL_INT, j->words, 0, NULL},
+                              {"banned_words", JF_COL_INT, j->banned, 0, NULL},
+                              {"lang_reliable", JF_COL_INT, j->lang_reliable, 0, NULL}};
+            s = jf_colpart_add(w->p->column_part, j->key, v, err);
+            if (!s)
+                (*updated)++;
+        }
+    } else {
+        if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+            return jf_error_set(err, JF_EDB, "updating text columns: %s", sqlite3_errmsg(db));
+        for (size_t i = 0; i < w->n && s == JF_OK; i++) {
+            job *j = &w->v[i];
+            sqlite3_reset(up);
+            sqlite3_bind_text(up, 1, j->lang, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(up, 2, j->words);
+            sqlite3_bind_int64(up, 3, j->banned);
+            sqlite3_bind_int(up, 4, j->lang_reliable);
+            sqlite3_bind_int64(up, 5, j->id);
+            if (sqlite3_step(up) != SQLITE_DONE)
+                s = jf_error_set(err, JF_EDB, "updating text columns: %s", sqlite3_errmsg(db));
+            else
+                (*updated)++;
+        }
+        if (s == JF_OK && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
             s = jf_error_set(err, JF_EDB, "updating text columns: %s", sqlite3_errmsg(db));
-        else
-            (*updated)++;
+        if (s != JF_OK)
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     }
-    if (s == JF_OK && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-        s = jf_error_set(err, JF_EDB, "updating text columns: %s", sqlite3_errmsg(db));
-    if (s != JF_OK)
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    for (size_t i = 0; i < w->n; i++)
+    for (size_t i = 0; i < w->n; i++) {
         free(w->v[i].text);
+        free(w->v[i].key);
+    }
     w->n = 0;
     (void)st;
     return s;
@@ -252,11 +269,16 @@ jf_status jf_filter_text(jf_store *st, const jf_text_params *params, jf_progress
 {
     jf_text_params p = *params;
     *updated = 0;
-    jf_status s;
-    if ((s = jf_store_ensure_column(st, "caption_words", JF_COL_INT, "words in the caption", err)) != JF_OK ||
+    jf_status s = JF_OK;
+    if (!p.part_n)
+        p.part_n = 1;
+    if (p.part_k >= p.part_n)
+        return jf_error_set(err, JF_EARG, "bad part %u/%u", p.part_k, p.part_n);
+    /* a task of a job array leaves the index alone: the merge creates the columns */
+    if (!p.column_part && ((s = jf_store_ensure_column(st, "caption_words", JF_COL_INT, "words in the caption", err)) != JF_OK ||
         (s = jf_store_ensure_column(st, "lang", JF_COL_TEXT, "caption language (CLD2, script-corrected; und: no text)", err)) != JF_OK ||
         (s = jf_store_ensure_column(st, "lang_reliable", JF_COL_INT, "CLD2's reliability flag for lang (1: reliable)", err)) != JF_OK ||
-        (s = jf_store_ensure_column(st, "banned_words", JF_COL_INT, "banned words or phrases in the caption", err)) != JF_OK)
+        (s = jf_store_ensure_column(st, "banned_words", JF_COL_INT, "banned words or phrases in the caption", err)) != JF_OK))
         return s;
     sqlite3 *db = jf_store_db(st);
     int64_t total = 0;
@@ -274,7 +296,11 @@ jf_status jf_filter_text(jf_store *st, const jf_text_params *params, jf_progress
             max_id = sqlite3_column_int64(q, 0);
         sqlite3_finalize(q);
         done = calloc((size_t)(max_id / 8 + 1), 1);
-        sqlite3_prepare_v2(db, "SELECT id FROM samples WHERE lang IS NOT NULL AND caption_words IS NOT NULL", -1, &q, NULL);
+        if (sqlite3_prepare_v2(db, "SELECT id FROM samples WHERE lang IS NOT NULL AND caption_words IS NOT NULL", -1, &q,
+                               NULL) != SQLITE_OK) {
+            sqlite3_finalize(q); /* no text columns yet: nothing is done */
+            q = NULL;
+        }
         while (done && sqlite3_step(q) == SQLITE_ROW) {
             int64_t id = sqlite3_column_int64(q, 0);
             done[id / 8] |= (uint8_t)(1u << (id % 8));
@@ -298,8 +324,9 @@ jf_status jf_filter_text(jf_store *st, const jf_text_params *params, jf_progress
     size_t cap = 4096;
     w.v = calloc(cap, sizeof *w.v);
     sqlite3_stmt *up = NULL;
-    if (s == JF_OK && sqlite3_prepare_v2(db, "UPDATE samples SET lang=?, caption_words=?, banned_words=?, lang_reliable=? WHERE id=?", -1, &up,
-                                         NULL) != SQLITE_OK)
+    if (s == JF_OK && !p.column_part &&
+        sqlite3_prepare_v2(db, "UPDATE samples SET lang=?, caption_words=?, banned_words=?, lang_reliable=? WHERE id=?", -1, &up,
+                           NULL) != SQLITE_OK)
         s = jf_error_set(err, JF_EDB, "%s", sqlite3_errmsg(db));
     jf_scan *sc = NULL;
     if (s == JF_OK)
@@ -318,10 +345,18 @@ jf_status jf_filter_text(jf_store *st, const jf_text_params *params, jf_progress
         seen++;
         if (done && id <= max_id && (done[id / 8] >> (id % 8) & 1))
             continue;
+        if ((uint64_t)id % p.part_n != p.part_k)
+            continue;
         char *text = caption_of(rec);
         job *j = &w.v[w.n++];
         memset(j, 0, sizeof *j);
         j->id = id;
+        if (p.column_part && !(j->key = strdup(jf_record_key(rec)))) {
+            free(text);
+            w.n--;
+            s = jf_error_set(err, JF_ENOMEM, "out of memory");
+            break;
+        }
         j->text = text ? text : calloc(1, 1);
         snprintf(j->lang, sizeof j->lang, "und");
         if (w.n == cap)
@@ -331,8 +366,10 @@ jf_status jf_filter_text(jf_store *st, const jf_text_params *params, jf_progress
     }
     if (s == JF_OK && w.n)
         s = flush_jobs(st, &w, threads, up, updated, err);
-    for (size_t i = 0; i < w.n; i++)
+    for (size_t i = 0; i < w.n; i++) {
         free(w.v[i].text);
+        free(w.v[i].key);
+    }
     free(w.v);
     pthread_mutex_destroy(&w.mu);
     jf_record_destroy(rec);

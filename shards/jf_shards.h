@@ -443,6 +443,34 @@ typedef struct jf_merge_report { uint64_t shards, records, sources, dicts; } jf_
 jf_status jf_store_merge(jf_store *dst, const char *src_dir, jf_merge_mode mode,
                          jf_merge_report *report, jf_error *err);
 
+/* ---- column parts: per-sample values from the tasks of a job array ---------------------------
+ * Each task writes its values to a part file of its own (JSON lines, written to PATH.tmp and
+ * renamed when complete, shards/colpart.c); jf_store_merge_column_parts writes all parts into the
+ * index in one transaction after checking that they are one job's parts, each exactly once. */
+typedef struct jf_colpart_column {
+    const char *name;
+    jf_col_type type;        /* JF_COL_REAL, JF_COL_INT or JF_COL_TEXT */
+    const char *description;
+} jf_colpart_column;
+typedef struct jf_colpart jf_colpart;
+jf_status jf_colpart_create(const char *path, const char *job, unsigned k, unsigned n, const jf_colpart_column *cols,
+                            size_t n_cols, jf_colpart **out, jf_error *err);
+/* One sample's values, one per column (JF_COL_NULL or a NaN real: no value). */
+jf_status jf_colpart_add(jf_colpart *p, const char *key, const jf_column *values, jf_error *err);
+jf_status jf_colpart_close(jf_colpart *p, jf_error *err); /* fsync + rename; frees */
+void jf_colpart_abort(jf_colpart *p);                    /* removes the unfinished file; frees */
+/* JF_OK when PATH is a complete part K/N of `job` (a rerun of a finished task can skip). */
+jf_status jf_colpart_check(const char *path, const char *job, unsigned k, unsigned n, jf_error *err);
+typedef struct jf_colmerge_report {
+    uint64_t parts, rows, updated, unknown_keys;
+    char first_unknown[400];
+    size_t n_cols;
+    char columns[8][128];
+    char job[128];
+} jf_colmerge_report;
+jf_status jf_store_merge_column_parts(jf_store *st, const char *const *paths, size_t n, jf_colmerge_report *r,
+                                      jf_error *err);
+
 /* Records that this dataset is part K/N of job `job` (a fingerprint of the whole job's inputs
  * and part count, chosen by the caller), for jf_store_merge's checks. A dataset that already
  * holds another part or job is refused (each part writes its own folder). */

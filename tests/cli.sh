@@ -129,6 +129,27 @@ grep -q '"kept":1' "$work/out" && ok "score column filtered" || bad "score colum
 expect 0 "materialize subset" $jf filter materialize "$ds" scored "$work/scored"
 expect 0 "materialized subset verifies" $jf shard verify "$work/scored" --quiet
 
+# filter text as a job array: three column parts merged equal one process's columns
+cp -r "$ds" "$work/tx_one" && cp -r "$ds" "$work/tx_parts"
+printf 'photo\nthe\n' > "$work/banned.txt"
+expect 0 "filter text, one process" $jf filter text "$work/tx_one" --banned-words "$work/banned.txt" --quiet
+for k in 0 1 2; do
+  expect 0 "filter text part $k/3" $jf filter text "$work/tx_parts" --banned-words "$work/banned.txt" --part $k/3 \
+    --column-part "$work/tx$k.jsonl" --quiet
+done
+python3 -c "import sqlite3,sys; c=[r[1] for r in sqlite3.connect('$work/tx_parts/index.sqlite').execute('pragma table_info(samples)')]; sys.exit('lang' in c)" \
+  && ok "the tasks left the index alone" || bad "a part task wrote the index"
+expect 0 "merge-columns" $jf shard merge-columns "$work/tx_parts" "$work/tx0.jsonl" "$work/tx1.jsonl" "$work/tx2.jsonl"
+python3 - "$work" <<'PY' && ok "merged text columns = one process's" || bad "merged text columns differ"
+import sqlite3, sys
+w = sys.argv[1]
+q = "SELECT key, lang, caption_words, banned_words, lang_reliable FROM samples ORDER BY id"
+a = sqlite3.connect(f"{w}/tx_one/index.sqlite").execute(q).fetchall()
+b = sqlite3.connect(f"{w}/tx_parts/index.sqlite").execute(q).fetchall()
+assert len(a) > 50 and a == b and any(r[3] for r in a), [x for x in zip(a, b) if x[0] != x[1]][:3]
+PY
+expect 2 "filter text --part without --column-part" $jf filter text "$work/tx_parts" --part 0/2
+
 # import reports problems with exit 1 and keeps the good samples
 head -c 50000 "$work/demo/input/laion/00000.tar" > "$work/cut.tar"
 expect 1 "import of a truncated tar exits 1" $jf shard import "$work/imp" "$work/cut.tar" --json

@@ -135,6 +135,37 @@ s = {f: json.loads(open(f"{w}/{f}.json").read().splitlines()[-1])["mean_cosine"]
 assert s["amp_hessel"] == s["plain_hessel"], s
 assert s["amp_torchmetrics"] != s["plain_torchmetrics"], s
 PY
+# clipscore --column as a job array: three parts into column part files, merged exactly into the
+# index; the merge names a missing part and refuses overlaps, other jobs and a part cut short
+cp -r "$ds" "$work/cp_ds"
+sub="$work/cp_ds#gen_clean"
+expect 0 "clipscore --column, one process" $jf eval clipscore "$sub" --model "$work/demo/clip-formula" --column clip_one --quiet
+for k in 0 1 2; do
+  expect 0 "clipscore part $k/3" $jf eval clipscore "$sub" --model "$work/demo/clip-formula" --column clip_parts --part $k/3 \
+    --column-part "$work/cp$k.jsonl" --quiet
+done
+expect 0 "rerun of a finished part" $jf eval clipscore "$sub" --model "$work/demo/clip-formula" --column clip_parts --part 1/3 \
+  --column-part "$work/cp1.jsonl"
+grep -q "already complete" "$work/out" && ok "  ... skips it" || bad "finished part not skipped"
+expect 2 "merge with a part missing" $jf shard merge-columns "$work/cp_ds" "$work/cp0.jsonl" "$work/cp2.jsonl"
+grep -q "part 1/3 of job .* is missing: nothing merged" "$work/err" && ok "  ... names it" || bad "missing part message"
+expect 2 "merge with a part twice" $jf shard merge-columns "$work/cp_ds" "$work/cp0.jsonl" "$work/cp1.jsonl" "$work/cp1.jsonl"
+grep -q "overlapping parts" "$work/err" && ok "  ... refused" || bad "overlap message"
+head -n 2 "$work/cp2.jsonl" > "$work/cut.jsonl"
+expect 11 "merge with a part cut short" $jf shard merge-columns "$work/cp_ds" "$work/cp0.jsonl" "$work/cp1.jsonl" "$work/cut.jsonl"
+grep -q "cut.jsonl: no complete trailer" "$work/err" && ok "  ... named" || bad "cut part message"
+expect 0 "a part of another job (another column)" $jf eval clipscore "$sub" --model "$work/demo/clip-formula" --column other \
+  --part 2/3 --column-part "$work/other2.jsonl" --quiet
+expect 2 "merge parts of two jobs" $jf shard merge-columns "$work/cp_ds" "$work/cp0.jsonl" "$work/cp1.jsonl" "$work/other2.jsonl"
+grep -q "not one job" "$work/err" && ok "  ... refused" || bad "two jobs message"
+expect 0 "merge the three parts" $jf shard merge-columns "$work/cp_ds" "$work/cp0.jsonl" "$work/cp1.jsonl" "$work/cp2.jsonl" --json
+python3 - "$work/cp_ds/index.sqlite" <<'PY' && ok "merged column = one process's, bit for bit" || bad "merged clip column"
+import sqlite3, sys
+rows = sqlite3.connect(sys.argv[1]).execute("SELECT key, clip_one, clip_parts FROM samples").fetchall()
+scored = [r for r in rows if r[1] is not None]
+assert len(scored) >= 3 and all(r[1] == r[2] for r in rows), [r for r in rows if r[1] != r[2]][:3]
+PY
+expect 2 "--part without --column-part" $jf eval clipscore "$sub" --model "$work/demo/clip-formula" --column x --part 0/2
 expect 2 "clipscore without --model" $jf eval clipscore "$work/imgs"
 expect 2 "clipscore unknown kind" $jf eval clipscore "$work/imgs" --model "$work/demo/clip-formula" --kind nope
 

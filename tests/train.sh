@@ -69,6 +69,19 @@ rows = dict(sqlite3.connect(sys.argv[1]).execute("SELECT key, lossv FROM samples
 assert rows["manifest/00000006"] is None, rows
 assert all(v is not None and v > 0 for k, v in rows.items() if k != "manifest/00000006"), rows
 PY
+# the loss column as a job array: two column parts merged equal the one-process column
+cp -r ds dsp
+for k in 0 1; do
+  expect $((1 - k)) "loss column part $k/2 (the unscorable sample is in part 0)" $jf train loss dsp --column lossp --model m --vae v --seq-len 600 --part $k/2 --column-part lp$k.jsonl
+done
+expect 0 "merge the loss parts" $jf shard merge-columns dsp lp0.jsonl lp1.jsonl
+$py - <<'PY' && ok "  ... equal to the one-process column (NULL where unscorable)" || bad "loss column parts"
+import sqlite3
+q = "SELECT key, lossv FROM samples ORDER BY id"
+a = sqlite3.connect("ds/index.sqlite").execute(q).fetchall()
+b = sqlite3.connect("dsp/index.sqlite").execute(q.replace("lossv", "lossp")).fetchall()
+assert a == b and len(a) == 9 and sum(v is None for _, v in a) == 1, (a, b)
+PY
 # a conversation in the wrong order is counted and named, not silently dropped
 printf '%s\n' '{"image": "img0.png", "conversations": [{"from": "gpt", "value": "x"}, {"from": "human", "value": "<image> hi"}]}' \
   '{"image": "img2.png", "conversations": [{"from": "human", "value": "<image> hi"}, {"from": "gpt", "value": "yes"}]}' > bad.jsonl

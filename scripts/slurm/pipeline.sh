@@ -1,7 +1,8 @@
 #!/bin/bash
 # The data pipeline on Slurm, as dependent jobs: ingest (an array of N, --part slurm) → merge →
-# filter into a subset → CLIP score column on it → FID statistics of it (an array of N) → their
-# exact merge. Each job starts only after the one before succeeded (--dependency=afterok).
+# filter into a subset → CLIP scores of it (an array of N, column parts) → the column merged into
+# the index; FID statistics of the subset (an array of N) → their exact merge. Each job starts only
+# after the one before succeeded (--dependency=afterok).
 #
 #   scripts/slurm/pipeline.sh DEST N --filter "RULES" --clip CLIP_DIR --weights INCEPTION \
 #       [--subset NAME] [--column NAME] [--stats OUT.npz] [--stats-args "ARGS"] \
@@ -13,8 +14,8 @@
 # Everything goes under DEST.pipeline/: the ingest parts, the statistics parts, one log per task
 # (logs/), and one script per step (resubmit a failed array task alone with
 #   PART=K/N sbatch --export=ALL --array=K DEST.pipeline/STEP.sh
-# — each task skips what it finished — then the steps after it). The CLIP score runs as one task:
-# `jf eval clipscore --column` writes into the dataset's index, which one writer at a time owns.
+# — each task skips what it finished — then the steps after it). The CLIP score tasks write column
+# part files (the index has one writer: the merge-columns step, which checks every part is there).
 # SBATCH_ARGS adds options to every sbatch (partition, time, cpus).
 set -euo pipefail
 usage() { sed -n '2,20p' "$0"; exit 2; }
@@ -53,16 +54,18 @@ step ingest "$(q "$jf") ingest \"$p/part_\$SLURM_ARRAY_TASK_ID\" $(q "${inputs[@
 [ \$? -le 1 ]"
 step merge "$(q "$jf") shard merge $(q "$dest") \"$p\"/part_* --json"
 step filter "$(q "$jf") filter $(q "$dest") $filter --into $(q "$subset") --replace --json"
-step clipscore "$(q "$jf") eval clipscore $(q "$dest#$subset") --model $(q "$clip") --column $(q "$column") --json --json-out \"$p/clipscore.json\" > /dev/null
+step clipscore "$(q "$jf") eval clipscore $(q "$dest#$subset") --model $(q "$clip") --column $(q "$column") --part \${PART:-slurm} --column-part \"$p/clip_\$SLURM_ARRAY_TASK_ID.jsonl\" --json --json-out \"$p/clipscore_\$SLURM_ARRAY_TASK_ID.json\" > /dev/null
 [ \$? -le 1 ]"
+step clip_merge "$(q "$jf") shard merge-columns $(q "$dest") \"$p\"/clip_*.jsonl --json"
 step stats "$(q "$jf") eval stats $(q "$dest#$subset") \"$p/stats_\$SLURM_ARRAY_TASK_ID.npz\" --weights $(q "$weights") --part \${PART:-slurm} $stats_args --json"
 step stats_merge "$(q "$jf") eval stats --merge $(q "$stats") \"$p\"/stats_*.npz --json"
 sb() { sbatch --parsable ${SBATCH_ARGS:-} "$@"; }
 j1=$(sb --array=0-$((n - 1)) -o "$p/logs/ingest_%a.txt" "$p/ingest.sh")
 j2=$(sb --dependency=afterok:"$j1" -o "$p/logs/merge.txt" "$p/merge.sh")
 j3=$(sb --dependency=afterok:"$j2" -o "$p/logs/filter.txt" "$p/filter.sh")
-j4=$(sb --dependency=afterok:"$j3" -o "$p/logs/clipscore.txt" "$p/clipscore.sh")
+j4=$(sb --dependency=afterok:"$j3" --array=0-$((n - 1)) -o "$p/logs/clipscore_%a.txt" "$p/clipscore.sh")
+j4m=$(sb --dependency=afterok:"$j4" -o "$p/logs/clip_merge.txt" "$p/clip_merge.sh")
 j5=$(sb --dependency=afterok:"$j3" --array=0-$((n - 1)) -o "$p/logs/stats_%a.txt" "$p/stats.sh")
 j6=$(sb --dependency=afterok:"$j5" -o "$p/logs/stats_merge.txt" "$p/stats_merge.sh")
-echo "ingest $j1 ($n tasks) -> merge $j2 -> filter $j3 -> clipscore $j4, stats $j5 ($n tasks) -> stats merge $j6"
+echo "ingest $j1 ($n tasks) -> merge $j2 -> filter $j3 -> clipscore $j4 ($n tasks) -> column merge $j4m, stats $j5 ($n tasks) -> stats merge $j6"
 echo "logs in $p/logs; the dataset $dest, subset $subset, column $column, FID statistics $stats"
