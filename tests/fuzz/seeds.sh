@@ -4,7 +4,7 @@
 # Usage: seeds.sh JF_BINARY OUT_DIR TEST_DATA_DIR
 set -eu
 jf=$1 out=$2 data=$3
-rm -rf "$out"; mkdir -p "$out/jfr" "$out/wds" "$out/mix" "$out/manifest" "$out/rule" "$out/work" "$out/weights" "$out/tokenizer" "$out/html" "$out/image" "$out/parquet" "$out/bench"
+rm -rf "$out"; mkdir -p "$out/jfr" "$out/wds" "$out/mix" "$out/manifest" "$out/rule" "$out/work" "$out/weights" "$out/tokenizer" "$out/html" "$out/image" "$out/parquet" "$out/bench" "$out/colpart"
 cp "$data"/ckpt/zip.pth "$data"/ckpt/legacy.pth "$data"/ckpt/evil.pth "$out/weights/"
 cp "$data"/janus_tiny/model.safetensors "$out/weights/tiny.safetensors"
 cp "$data"/janus_tiny/tokenizer.json "$out/tokenizer/tiny.json"
@@ -33,6 +33,12 @@ head -c 20000 "$out/work/input/laion/00000.tar" > "$out/wds/laion_head.tar"
 head -c 9000 "$out/work/input/sa1b/sa_000000.tar" > "$out/wds/sa1b_head.tar"
 head -c 30000 "$out/work/input/laion/00000.tar" | gzip -c > "$out/wds/laion.tar.gz"
 cp "$out/work/mix.json" "$out/mix/demo.json"
+# column parts: a complete one over the dataset's keys, one cut short, one with a wrong type
+printf '%s\n' '{"format": "jf-column-part-1", "job": "job", "part": "0/1", "columns": [{"name": "s", "type": "REAL", "description": "d"}, {"name": "l", "type": "TEXT", "description": ""}, {"name": "n", "type": "INTEGER", "description": ""}]}' \
+  '{"key": "k1", "v": [0.5, "en", 3]}' '{"key": "k2", "v": [null, null, null]}' '{"key": "zz", "v": [1e308, "x", -1]}' '{"done": 3}' > "$out/colpart/whole.jsonl"
+head -n 2 "$out/colpart/whole.jsonl" > "$out/colpart/cut.jsonl"
+printf '%s\n' '{"format": "jf-column-part-1", "job": "job", "part": "0/1", "columns": [{"name": "s", "type": "INTEGER"}]}' \
+  '{"key": "k1", "v": ["text"]}' '{"done": 1}' > "$out/colpart/type.jsonl"
 printf '{"seed":1,"global_batch":3,"sources":[{"name":"a","where":"kind=%s"}],"stages":[{"steps":4,"weights":{"a":1}}]}' "'text'" > "$out/mix/small.json"
 { printf '\0'; cat "$out/work/input/sharegpt4v/sharegpt4v_demo.json"; } > "$out/manifest/sharegpt.json"
 { printf '\0'; cat "$out/work/input/text/corpus.jsonl"; } > "$out/manifest/corpus.jsonl"
