@@ -611,6 +611,12 @@ static jf_status tokenize_sample(jf_train *t, jf_train_sample *s, const jf_recor
     return JF_OK;
 }
 
+jf_status jf__train_prepare(jf_train *t, jf_train_sample *s, const jf_record *rec, jf_train_role forced, jf_error *err)
+{
+    s->role = role_of(t, s, rec, forced);
+    return tokenize_sample(t, s, rec, err);
+}
+
 /* ---- phase 2: images ---- */
 
 typedef struct image_job {

@@ -33,6 +33,10 @@ struct jf_train {
 uint64_t jf__train_mix64(uint64_t x);
 uint64_t jf__train_key(uint64_t seed, uint64_t tag, uint64_t a, uint64_t b);
 
+/* Phase 1 of a sample alone (its role, then the text → ids and labels, the placeholder and
+ * length checks): for the fuzz target of the conversation parser. */
+jf_status jf__train_prepare(jf_train *t, jf_train_sample *s, const jf_record *rec, jf_train_role forced, jf_error *err);
+
 #define JF__LATENT_FIELD "latent.npy"
 
 /* A latent read from the store: the moments [2][C][S][S] (mean, log-variance), the crop they

@@ -4,7 +4,7 @@
 # Usage: seeds.sh JF_BINARY OUT_DIR TEST_DATA_DIR
 set -eu
 jf=$1 out=$2 data=$3
-rm -rf "$out"; mkdir -p "$out/jfr" "$out/wds" "$out/mix" "$out/manifest" "$out/rule" "$out/work" "$out/weights" "$out/tokenizer" "$out/html" "$out/image" "$out/parquet" "$out/bench" "$out/colpart"
+rm -rf "$out"; mkdir -p "$out/jfr" "$out/wds" "$out/mix" "$out/manifest" "$out/rule" "$out/work" "$out/weights" "$out/tokenizer" "$out/html" "$out/image" "$out/parquet" "$out/bench" "$out/colpart" "$out/train"
 cp "$data"/ckpt/zip.pth "$data"/ckpt/legacy.pth "$data"/ckpt/evil.pth "$out/weights/"
 cp "$data"/janus_tiny/model.safetensors "$out/weights/tiny.safetensors"
 cp "$data"/janus_tiny/tokenizer.json "$out/tokenizer/tiny.json"
@@ -33,6 +33,15 @@ head -c 20000 "$out/work/input/laion/00000.tar" > "$out/wds/laion_head.tar"
 head -c 9000 "$out/work/input/sa1b/sa_000000.tar" > "$out/wds/sa1b_head.tar"
 head -c 30000 "$out/work/input/laion/00000.tar" | gzip -c > "$out/wds/laion.tar.gz"
 cp "$out/work/mix.json" "$out/mix/demo.json"
+# training samples: the tiny model they are tokenized for, and conversations of every shape
+"$jf" model random "$out/model" > /dev/null 2>&1 || { echo "seeds: jf model random failed" >&2; exit 1; }
+printf '\0\2[{"from": "human", "value": "<image>\\nWhat is it?"}, {"from": "gpt", "value": "A cat."}]' > "$out/train/und.bin"
+printf '\0\4[{"from": "system", "value": "Be brief."}, {"from": "human", "value": "<image> and <image_placeholder>"}, {"from": "gpt", "value": "x"}, {"from": "human", "value": "more"}, {"from": "gpt", "value": "y"}]' > "$out/train/multi.bin"
+printf '\0\2[{"from": "gpt", "value": "first"}, {"from": "human", "value": "<image>"}]' > "$out/train/order.bin"
+printf '\1\3a caption of a photo' > "$out/train/caption.bin"
+printf '\2\3a prompt for an image' > "$out/train/gen.bin"
+printf '\3\1plain text for the language model' > "$out/train/text.bin"
+printf '\3\0{"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "hello"}]}' > "$out/train/textconv.bin"
 # column parts: a complete one over the dataset's keys, one cut short, one with a wrong type
 printf '%s\n' '{"format": "jf-column-part-1", "job": "job", "part": "0/1", "columns": [{"name": "s", "type": "REAL", "description": "d"}, {"name": "l", "type": "TEXT", "description": ""}, {"name": "n", "type": "INTEGER", "description": ""}]}' \
   '{"key": "k1", "v": [0.5, "en", 3]}' '{"key": "k2", "v": [null, null, null]}' '{"key": "zz", "v": [1e308, "x", -1]}' '{"done": 3}' > "$out/colpart/whole.jsonl"
