@@ -52,6 +52,23 @@ static int common_opt(int c, cli_opts *o)
     return 1;
 }
 
+/* The options of a command that takes only --json, --quiet and --help: 0 to go on, -1 after
+ * printing the help (the command returns 0), or the usage error's exit code. */
+static int common_only(const char *cmd, const char *help, int argc, char **argv, cli_opts *o)
+{
+    static struct option lo[] = {COMMON_LONGOPTS, {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        if (c == OPT_HELP) {
+            fputs(help, stdout);
+            return -1;
+        }
+        if (!common_opt(c, o))
+            return usage_error(cmd, "unknown option");
+    }
+    return 0;
+}
+
 /* verify and reindex report problems and progress through one user pointer. */
 typedef struct report_ctx {
     jw *w;        /* JSON lines, or NULL for text on stderr */
@@ -103,16 +120,9 @@ static int shard_ls(int argc, char **argv)
     static const char help[] = "usage: jf shard ls DATASET [--json]\n"
                                "Lists the shards of the index (id, state, records, bytes, path) and partial files on disk.\n";
     cli_opts o = {0};
-    static struct option lo[] = {COMMON_LONGOPTS, {0, 0, 0, 0}};
-    int c;
-    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-        if (c == OPT_HELP) {
-            fputs(help, stdout);
-            return 0;
-        }
-        if (!common_opt(c, &o))
-            return usage_error("shard ls", "unknown option");
-    }
+    int opt_rc = common_only("shard ls", help, argc, argv, &o);
+    if (opt_rc)
+        return opt_rc < 0 ? 0 : opt_rc;
     if (optind + 1 != argc)
         return usage_error("shard ls", "expected one DATASET");
     jf_error err;
@@ -368,16 +378,9 @@ static int shard_stats(int argc, char **argv)
     static const char help[] = "usage: jf shard stats DATASET [--json]\n"
                                "Samples by kind and by source, shard and byte counts, dictionaries, index columns.\n";
     cli_opts o = {0};
-    static struct option lo[] = {COMMON_LONGOPTS, {0, 0, 0, 0}};
-    int c;
-    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-        if (c == OPT_HELP) {
-            fputs(help, stdout);
-            return 0;
-        }
-        if (!common_opt(c, &o))
-            return usage_error("shard stats", "unknown option");
-    }
+    int opt_rc = common_only("shard stats", help, argc, argv, &o);
+    if (opt_rc)
+        return opt_rc < 0 ? 0 : opt_rc;
     if (optind + 1 != argc)
         return usage_error("shard stats", "expected one DATASET");
     jf_error err;
@@ -474,16 +477,9 @@ static int shard_verify(int argc, char **argv)
         "partial files of running or killed writers are warnings.\n"
         "With --json, one JSON object per finding, then a summary object.\n";
     cli_opts o = {0};
-    static struct option lo[] = {COMMON_LONGOPTS, {0, 0, 0, 0}};
-    int c;
-    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-        if (c == OPT_HELP) {
-            fputs(help, stdout);
-            return 0;
-        }
-        if (!common_opt(c, &o))
-            return usage_error("shard verify", "unknown option");
-    }
+    int opt_rc = common_only("shard verify", help, argc, argv, &o);
+    if (opt_rc)
+        return opt_rc < 0 ? 0 : opt_rc;
     if (optind + 1 != argc)
         return usage_error("shard verify", "expected one DATASET");
     jf_error err;
@@ -896,16 +892,9 @@ static int shard_merge_columns(int argc, char **argv)
         "part twice or a part cut short are refused). Each value lands on the sample with its key; keys\n"
         "the dataset lacks are counted and the first named (exit 1).\n";
     cli_opts o = {0};
-    static struct option lo[] = {COMMON_LONGOPTS, {0, 0, 0, 0}};
-    int c;
-    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-        if (c == OPT_HELP) {
-            fputs(help, stdout);
-            return 0;
-        }
-        if (!common_opt(c, &o))
-            return usage_error("shard merge-columns", "unknown option");
-    }
+    int opt_rc = common_only("shard merge-columns", help, argc, argv, &o);
+    if (opt_rc)
+        return opt_rc < 0 ? 0 : opt_rc;
     if (optind + 2 > argc)
         return usage_error("shard merge-columns", "expected DATASET and at least one PART");
     jf_error err;

@@ -283,15 +283,20 @@ jf_status jf_store_merge_column_parts(jf_store *st, const char *const *paths, si
                                  b->n);
     }
     if (!s && n != heads[0].n) {
+        /* the parts are distinct and below N, so N − n are missing: name the first ones */
         char missing[512] = "";
-        size_t used = 0, count = 0;
-        for (unsigned k = 0; k < heads[0].n; k++) {
+        size_t used = 0, listed = 0, count = heads[0].n - n;
+        for (unsigned k = 0; k < heads[0].n && listed < 16; k++) {
             int have = 0;
             for (size_t i = 0; i < n; i++)
                 have |= heads[i].k == k;
-            if (!have && used + 24 < sizeof missing)
-                used += (size_t)snprintf(missing + used, sizeof missing - used, "%s%u/%u", count++ ? ", " : "", k, heads[0].n);
+            if (!have) {
+                used += (size_t)snprintf(missing + used, sizeof missing - used, "%s%u/%u", listed ? ", " : "", k, heads[0].n);
+                listed++;
+            }
         }
+        if (count > listed)
+            snprintf(missing + used, sizeof missing - used, " … (%zu in all)", count);
         s = jf_error_set(err, JF_EARG, "part%s %s of job %s %s missing: nothing merged", count > 1 ? "s" : "", missing,
                          heads[0].job, count > 1 ? "are" : "is");
     }

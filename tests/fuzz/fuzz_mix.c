@@ -1,5 +1,6 @@
 /* libFuzzer target: mix-file parsing and planning on arbitrary JSON, against a small dataset. */
 #include "jf_shards.h"
+#include "small_store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,42 +9,7 @@
 
 static jf_store *st;
 
-static void cleanup(void)
-{
-    char cmd[320];
-    snprintf(cmd, sizeof cmd, "rm -rf /tmp/jf-fuzz-mix-%ld", (long)getpid());
-    if (system(cmd) != 0)
-        fprintf(stderr, "cleanup failed\n");
-}
-
-static void setup(void)
-{
-    atexit(cleanup);
-    char dir[256];
-    snprintf(dir, sizeof dir, "/tmp/jf-fuzz-mix-%ld", (long)getpid());
-    jf_error err;
-    if (jf_store_open(dir, JF_STORE_CREATE, &st, &err))
-        abort();
-    jf_writer_params wp = jf_writer_default_params();
-    wp.fsync = 0;
-    jf_writer *w;
-    if (jf_writer_create(st, &wp, &w, &err))
-        abort();
-    jf_record *r = jf_record_create();
-    for (int i = 0; i < 30; i++) {
-        char key[32];
-        snprintf(key, sizeof key, "k%d", i);
-        jf_record_reset(r);
-        jf_record_set_key(r, key, &err);
-        jf_record_set_kind(r, (jf_kind)(1 + i % 3));
-        jf_record_add_field(r, "txt", JF_FIELD_TEXT, key, strlen(key), &err);
-        if (jf_writer_add(w, r, &err))
-            abort();
-    }
-    jf_record_destroy(r);
-    if (jf_writer_close(w, &err))
-        abort();
-}
+static void setup(void) { st = fuzz_small_store("mix", 30, NULL); }
 
 /* Schedules of many steps are valid but slow to plan under sanitizers; the fuzzer is after
  * parsing and planning logic, so inputs naming more than 100000 steps anywhere are skipped. */
