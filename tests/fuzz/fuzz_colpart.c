@@ -11,7 +11,7 @@
 
 static jf_store *st;
 
-static void setup(void) { st = fuzz_small_store("colpart", 8, NULL); }
+static void setup(void) { st = fuzz_small_store("colpart", 8, NULL, NULL); }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -9,7 +9,7 @@
 
 static jf_store *st;
 
-static void setup(void) { st = fuzz_small_store("mix", 30, NULL); }
+static void setup(void) { st = fuzz_small_store("mix", 30, NULL, NULL); }
 
 /* Schedules of many steps are valid but slow to plan under sanitizers; the fuzzer is after
  * parsing and planning logic, so inputs naming more than 100000 steps anywhere are skipped. */

@@ -1,6 +1,6 @@
 /* A small dataset for the fuzz targets that need one: n records keyed k0, k1, … with kinds in
- * turn (generation, understanding, text) and their key as caption, in /tmp/jf-fuzz-NAME-PID,
- * removed at exit. `fill` (may be NULL) adds fields or columns to record i. */
+ * turn (generation, understanding, text) and `caption` as their txt field (NULL: the key), in
+ * /tmp/jf-fuzz-NAME-PID, removed at exit. `fill` (may be NULL) adds columns to record i. */
 #ifndef JF_FUZZ_SMALL_STORE_H
 #define JF_FUZZ_SMALL_STORE_H
 
@@ -21,7 +21,7 @@ static void fuzz_store_cleanup(void)
         fprintf(stderr, "cleanup failed\n");
 }
 
-static jf_store *fuzz_small_store(const char *name, int n, void (*fill)(jf_record *r, int i))
+static jf_store *fuzz_small_store(const char *name, int n, const char *caption, void (*fill)(jf_record *r, int i))
 {
     snprintf(fuzz_store_dir, sizeof fuzz_store_dir, "/tmp/jf-fuzz-%s-%ld", name, (long)getpid());
     atexit(fuzz_store_cleanup);
@@ -41,7 +41,8 @@ static jf_store *fuzz_small_store(const char *name, int n, void (*fill)(jf_recor
         jf_record_reset(r);
         jf_record_set_key(r, key, &err);
         jf_record_set_kind(r, (jf_kind)(1 + i % 3));
-        jf_record_add_field(r, "txt", JF_FIELD_TEXT, key, strlen(key), &err);
+        const char *txt = caption ? caption : key;
+        jf_record_add_field(r, "txt", JF_FIELD_TEXT, txt, strlen(txt), &err);
         if (fill)
             fill(r, i);
         if (jf_writer_add(w, r, &err))
