@@ -64,3 +64,5 @@ done
 printf 'overhead per task (4 tasks vs 1, same cores): %.2f s\n' "$(echo "(${wall[4]} - ${wall[1]}) / 3" | bc -l)"
 printf 'jf shard merge of 4 parts, %d index rows: %.2f s (%.2f s per million rows)\n' "$merged_rows" "$merge" \
   "$(echo "$merge / ($merged_rows / 1000000)" | bc -l)"
+# and the column merge (no Slurm needed; its own script)
+bench/bench_colmerge.sh "$rows"

@@ -32,7 +32,8 @@ static const char SHARD_HELP[] =
     "HTTP(S) in place (DATASET = https://host/path/ds): the index is downloaded once into the cache\n"
     "($JF_CACHE_DIR, else ~/.cache/jf; fetched again when the server's copy changes), records come by\n"
     "Range requests in 1 MiB blocks (8 at a time on sequential reads), cut transfers resume, a server\n"
-    "that ignores Range is read whole, and every record checksum is checked as for local files.\n"
+    "that ignores Range is read whole, and every record checksum is checked as for local files. HTTPS\n"
+    "uses the system's CAs, or the bundle named by $CURL_CA_BUNDLE / $SSL_CERT_FILE (as curl does).\n"
     "\n"
     "common options: --json (machine-readable output), --quiet (no progress), --help\n"
     "exit codes: 0 ok, 1 problems found, 2 usage error, 3.. the error's jf_status\n";
@@ -474,7 +475,8 @@ static int shard_verify(int argc, char **argv)
         "usage: jf shard verify DATASET [--json]\n"
         "Reads every record (zstd checksum), every footer and whole-file checksum, and compares every index row\n"
         "with the files. Each finding names the file and byte offset. Exit status 1 if any error was found;\n"
-        "partial files of running or killed writers are warnings.\n"
+        "partial files of running or killed writers are warnings. For a dataset URL, record files the index\n"
+        "lacks are looked for in the server's listing of shards/ (a warning when the server lists no folders).\n"
         "With --json, one JSON object per finding, then a summary object.\n";
     cli_opts o = {0};
     int opt_rc = common_only("shard verify", help, argc, argv, &o);
@@ -507,6 +509,8 @@ static int shard_verify(int argc, char **argv)
         jw_kint(&w, "errors", (long long)rep.errors);
         jw_kint(&w, "warnings", (long long)rep.warnings);
         jw_kint(&w, "partial_files", (long long)rep.partial_files);
+        jw_key(&w, "folder_listed");
+        jw_bool(&w, rep.folder_listed);
         jw_end_obj(&w);
         jw_newline(&w);
     } else if (!o.quiet || rep.errors) {

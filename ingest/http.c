@@ -12,6 +12,16 @@
 #include <time.h>
 #include <unistd.h>
 
+
+/* The CA bundle the environment names (jf_tls_ca_bundle), as every jf HTTPS client takes it. */
+static void tls_options(CURL *e)
+{
+    if (jf_tls_ca_bundle())
+        curl_easy_setopt(e, CURLOPT_CAINFO, jf_tls_ca_bundle());
+    if (jf_tls_ca_dir())
+        curl_easy_setopt(e, CURLOPT_CAPATH, jf_tls_ca_dir());
+}
+
 static double mono(void)
 {
     struct timespec ts;
@@ -146,6 +156,7 @@ static int stream_start(jf__http_stream *s)
     user_agent(&s->p, ua, sizeof ua);
     curl_easy_setopt(s->e, CURLOPT_URL, s->url);
     curl_easy_setopt(s->e, CURLOPT_USERAGENT, ua);
+    tls_options(s->e);
     curl_easy_setopt(s->e, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(s->e, CURLOPT_MAXREDIRS, 8L);
     curl_easy_setopt(s->e, CURLOPT_NOSIGNAL, 1L);
@@ -314,6 +325,7 @@ int jf__http_range(const char *url, const jf_http_params *p, uint64_t offset, si
         snprintf(range, sizeof range, "%llu-%llu", (unsigned long long)offset, (unsigned long long)(offset + (n ? n : 1) - 1));
         curl_easy_setopt(e, CURLOPT_URL, url);
         curl_easy_setopt(e, CURLOPT_RANGE, range);
+        tls_options(e);
         curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, range_write);
         curl_easy_setopt(e, CURLOPT_WRITEDATA, &r);
         curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, range_header);
@@ -554,6 +566,7 @@ static int start(jf__downloader *d, xfer *x)
     user_agent(&d->p, ua, sizeof ua);
     curl_easy_setopt(x->e, CURLOPT_URL, x->url);
     curl_easy_setopt(x->e, CURLOPT_USERAGENT, ua);
+    tls_options(x->e);
     curl_easy_setopt(x->e, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(x->e, CURLOPT_MAXREDIRS, 8L);
     curl_easy_setopt(x->e, CURLOPT_NOSIGNAL, 1L);

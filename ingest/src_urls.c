@@ -511,7 +511,8 @@ static void first_line(const jf__probe *pb, char line[512])
 }
 
 /* CSV/TSV: a header line whose fields (split on the separator, quotes stripped) name a URL
- * column (--url-col, or url/URL/image_url/img_url). */
+ * column (--url-col, or url/URL/image_url/img_url). A header of that one name alone is a
+ * one-column file (img2dataset reads those): TSV when the name ends in .tsv, CSV otherwise. */
 static int header_has_url(const jf__probe *pb, const char *sep)
 {
     char line[512];
@@ -526,7 +527,8 @@ static int header_has_url(const jf__probe *pb, const char *sep)
             t[tl - 1] = 0;
         names[nn++] = t;
     }
-    return nn > 1 && jf__url_column_named(names, nn, pb->p->url_col) >= 0;
+    int one_column_ok = !strcmp(sep, "\t") == !strcmp(pb->ext, "tsv");
+    return (nn > 1 || (nn == 1 && one_column_ok)) && jf__url_column_named(names, nn, pb->p->url_col) >= 0;
 }
 
 static int probe_urls(const jf__probe *pb)

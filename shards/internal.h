@@ -178,6 +178,15 @@ void jf__remote_close(jf__remote *r);
 /* The dataset's index.sqlite downloaded into the local cache (kept while the server's size and
  * ETag/Last-Modified are unchanged); *index_path is malloc'd. */
 jf_status jf__remote_index(const char *base_url, char **index_path, jf_error *err);
+/* Names (as "shards/NAME") of the .jfr and .jfr.partial files a server's listing of
+ * BASE_URL/shards/ links to — the autoindex pages of nginx, Apache, Caddy and python's
+ * http.server. When the server gives no listing (403, 404, a page without links), `why` says so
+ * and the list is empty; that is not an error. Errors are for memory and the local temp file. */
+typedef struct jf__name_list {
+    char **v;
+    size_t n;
+} jf__name_list;
+jf_status jf__remote_list_shards(const char *base_url, jf__name_list *out, char *why, size_t why_len, jf_error *err);
 int jf__fsync_dir(const char *dir);
 jf_status jf__write_all(int fd, const void *buf, size_t n, const char *path, uint64_t offset,
                         jf_error *err);

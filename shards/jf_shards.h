@@ -336,8 +336,18 @@ enum {
     JF_STORE_CREATE = 2  /* create the dataset if it does not exist (implies WRITE) */
 };
 
+/* `dir` may also be a URL (http:// or https://) of a dataset folder served by any static server:
+ * the store is then read-only, its index cached locally and its records read with Range requests.
+ * HTTPS certificates are checked against the system's CAs, or against the bundle that
+ * jf_tls_ca_bundle names. */
 jf_status jf_store_open(const char *dir, int flags, jf_store **out, jf_error *err);
 void jf_store_close(jf_store *st);
+/* The CA bundle for HTTPS that the environment names, as the curl tool reads it:
+ * $CURL_CA_BUNDLE, else $SSL_CERT_FILE; NULL for the system's default. (Private object stores and
+ * test servers have their own CA.) Every jf HTTPS client uses it, the downloader's too. */
+const char *jf_tls_ca_bundle(void);
+/* Likewise $SSL_CERT_DIR (a folder of hashed CA certificates), or NULL. */
+const char *jf_tls_ca_dir(void);
 const char *jf_store_dir(const jf_store *st);
 /* The index connection (sqlite3 *), for modules that query the index directly (filter, mix).
  * Borrowed; valid until jf_store_close. */
@@ -418,6 +428,10 @@ typedef void (*jf_progress_fn)(void *user, uint64_t done, uint64_t total);
 
 typedef struct jf_verify_report {
     uint64_t shards, shards_ok, records, records_ok, index_rows, errors, warnings, partial_files;
+    /* The shards folder's files were compared with the index (always, for a local dataset; for a
+     * URL, when the server gives a folder listing). 0: record files missing from the index could
+     * not be looked for (a warning says so). */
+    int folder_listed;
 } jf_verify_report;
 
 /* Checks every record checksum, every footer and file hash, and every index row against the

@@ -35,10 +35,7 @@ __attribute__((format(printf, 5, 6))) static void report(reporter *r, int error,
 }
 
 /* Names in DIR/shards ending in .jfr or .jfr.partial, sorted. */
-typedef struct name_list {
-    char **v;
-    size_t n;
-} name_list;
+typedef jf__name_list name_list;
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
@@ -54,6 +51,15 @@ static void names_free(name_list *l)
 static jf_status list_shard_files(const char *dir, name_list *out, jf_error *err)
 {
     memset(out, 0, sizeof *out);
+    if (jf__remote_is_url(dir)) { /* read-only: the server's listing, when it gives one */
+        char why[1100];
+        jf_status s = jf__remote_list_shards(dir, out, why, sizeof why, err);
+        if (s == JF_OK && why[0])
+            return jf_error_set(err, JF_ENOTFOUND, "%s", why);
+        if (s == JF_OK)
+            qsort(out->v, out->n, sizeof *out->v, cmp_str);
+        return s;
+    }
     char *sd = jf__path_join(dir, "shards");
     if (!sd)
         return jf_error_set(err, JF_ENOMEM, "out of memory");
@@ -248,9 +254,21 @@ jf_status jf_store_verify(jf_store *st, jf_problem_fn on_problem, jf_progress_fn
     jf_verify_report rep = {0};
     reporter rp = {on_problem, user, 0, 0};
     name_list files;
-    jf_status s = list_shard_files(st->dir, &files, err);
-    if (s != JF_OK)
+    jf_error le = {0};
+    jf_status s = list_shard_files(st->dir, &files, &le);
+    int remote = jf__remote_is_url(st->dir);
+    rep.folder_listed = s == JF_OK;
+    if (s == JF_ENOTFOUND && remote) { /* the server lists no folders: the files are still all read */
+        report(&rp, 0, "shards/", -1,
+               "the server gives no listing of the shards folder (%s): record files that the index does not list "
+               "were not looked for",
+               le.msg);
+        s = JF_OK;
+    } else if (s != JF_OK) {
+        if (err)
+            *err = le;
         return s;
+    }
     char *seen = calloc(files.n ? files.n : 1, 1);
     sqlite3_stmt *q = NULL;
     uint64_t total = 0, done = 0;
@@ -271,18 +289,20 @@ jf_status jf_store_verify(jf_store *st, jf_problem_fn on_problem, jf_progress_fn
         const char *writer = (const char *)sqlite3_column_text(q, 6);
         char partial[600];
         snprintf(partial, sizeof partial, "%s.partial", rel);
-        for (size_t i = 0; i < files.n; i++)
-            if (!strcmp(files.v[i], rel) || !strcmp(files.v[i], partial))
+        int final_exists = 0;
+        for (size_t i = 0; i < files.n; i++) {
+            if (!strcmp(files.v[i], rel))
+                seen[i] = 1, final_exists = 1;
+            else if (!strcmp(files.v[i], partial))
                 seen[i] = 1;
+        }
         if (!strcmp(state, "complete")) {
             rep.shards++;
             s = verify_shard(st, &rp, id, rel, (uint64_t)sqlite3_column_int64(q, 3),
                              (uint64_t)sqlite3_column_int64(q, 4), (const char *)sqlite3_column_text(q, 5), &rep,
                              progress, user, &done, total, err);
         } else {
-            char *fp = jf__path_join(st->dir, rel);
-            struct stat sb;
-            if (fp && stat(fp, &sb) == 0)
+            if (final_exists)
                 report(&rp, 1, rel, -1,
                        "finalized on disk but not indexed (the writer %s stopped between rename and index commit); "
                        "`jf shard reindex` adds it",
@@ -292,7 +312,6 @@ jf_status jf_store_verify(jf_store *st, jf_problem_fn on_problem, jf_progress_fn
                 report(&rp, 0, partial, -1, "partial shard of writer %s, not listed (still writing, or killed; "
                        "`jf shard gc` removes abandoned ones)", writer ? writer : "?");
             }
-            free(fp);
         }
     }
     sqlite3_finalize(q);

@@ -116,6 +116,21 @@ static size_t on_header(char *p, size_t sz, size_t nm, void *u)
     return n;
 }
 
+const char *jf_tls_ca_bundle(void)
+{
+    const char *e = getenv("CURL_CA_BUNDLE");
+    if (e && *e)
+        return e;
+    e = getenv("SSL_CERT_FILE");
+    return e && *e ? e : NULL;
+}
+
+const char *jf_tls_ca_dir(void)
+{
+    const char *e = getenv("SSL_CERT_DIR");
+    return e && *e ? e : NULL;
+}
+
 static void setup(CURL *c, const char *url, xfer *x)
 {
     curl_easy_reset(c);
@@ -127,6 +142,10 @@ static void setup(CURL *c, const char *url, xfer *x)
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "jf-shard/0.1");
+    if (jf_tls_ca_bundle())
+        curl_easy_setopt(c, CURLOPT_CAINFO, jf_tls_ca_bundle());
+    if (jf_tls_ca_dir())
+        curl_easy_setopt(c, CURLOPT_CAPATH, jf_tls_ca_dir());
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
@@ -328,6 +347,119 @@ static jf_status fetch_whole(CURL *c, const char *url, const char *dest, FILE *i
     if (size_out)
         *size_out = got;
     free(partial);
+    return s;
+}
+
+/* ---- a folder listing ---- */
+
+static int hexval(int c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* The last path part of one href value (without query or fragment), percent-decoded; "" for
+ * links to folders, parents and elsewhere-with-a-trailing-slash. */
+static void href_name(const char *v, size_t n, char *out, size_t out_len)
+{
+    size_t end = 0;
+    while (end < n && v[end] != '?' && v[end] != '#')
+        end++;
+    size_t start = end;
+    while (start > 0 && v[start - 1] != '/')
+        start--;
+    size_t k = 0;
+    for (size_t i = start; i < end && k + 1 < out_len; i++) {
+        int h1, h2;
+        if (v[i] == '%' && i + 2 < end && (h1 = hexval(v[i + 1])) >= 0 && (h2 = hexval(v[i + 2])) >= 0) {
+            out[k++] = (char)(h1 * 16 + h2);
+            i += 2;
+        } else {
+            out[k++] = v[i];
+        }
+    }
+    out[k] = 0;
+    if (memchr(out, '/', k) || memchr(out, 0, k)) /* %2F or %00: not a plain file name */
+        out[0] = 0;
+}
+
+static int name_wanted(const char *nm)
+{
+    size_t n = strlen(nm);
+    return (n > 4 && !strcmp(nm + n - 4, ".jfr")) || (n > 12 && !strcmp(nm + n - 12, ".jfr.partial"));
+}
+
+jf_status jf__remote_list_shards(const char *base_url, jf__name_list *out, char *why, size_t why_len, jf_error *err)
+{
+    pthread_once(&curl_once, curl_init_once);
+    memset(out, 0, sizeof *out);
+    why[0] = 0;
+    char *url = jf__path_join(base_url, "shards/");
+    CURL *c = curl_easy_init();
+    FILE *f = tmpfile();
+    jf_status s = url && c ? JF_OK : jf_error_set(err, JF_ENOMEM, "out of memory");
+    if (s == JF_OK && !f)
+        s = jf__errno(err, errno, "cannot make a temporary file for", url, -1);
+    uint64_t got = 0;
+    if (s == JF_OK) {
+        jf_error fe = {0};
+        jf_status fs = fetch_whole(c, url, "listing", f, &got, NULL, 0, NULL, 0, &fe);
+        if (fs != JF_OK) /* 403, 404, an error: no listing here, which is not the dataset's fault */
+            snprintf(why, why_len, "%s", fe.msg[0] ? fe.msg : "no answer");
+        else if (got > (64u << 20))
+            snprintf(why, why_len, "%s: an answer of %llu bytes is not a folder listing", url, (unsigned long long)got);
+    }
+    char *page = NULL;
+    if (s == JF_OK && !why[0]) {
+        page = malloc(got + 1);
+        if (!page)
+            s = jf_error_set(err, JF_ENOMEM, "out of memory");
+        else if (fseek(f, 0, SEEK_SET) != 0 || fread(page, 1, got, f) != got)
+            s = jf__errno(err, errno ? errno : EIO, "cannot read back the listing of", url, -1);
+        else
+            page[got] = 0;
+    }
+    size_t cap = 0;
+    for (const char *p = page; s == JF_OK && !why[0] && p && (p = strcasestr(p, "href=")); ) {
+        p += 5;
+        char q = *p == '"' || *p == '\'' ? *p++ : 0;
+        size_t n = 0;
+        while (p[n] && (q ? p[n] != q : p[n] != ' ' && p[n] != '>'))
+            n++;
+        char nm[512];
+        href_name(p, n, nm, sizeof nm);
+        p += n;
+        if (!name_wanted(nm))
+            continue;
+        if (out->n == cap) {
+            cap = cap ? cap * 2 : 64;
+            char **v = realloc(out->v, cap * sizeof *v);
+            if (!v) {
+                s = jf_error_set(err, JF_ENOMEM, "out of memory");
+                break;
+            }
+            out->v = v;
+        }
+        size_t len = strlen(nm) + 8;
+        if (!(out->v[out->n] = malloc(len))) {
+            s = jf_error_set(err, JF_ENOMEM, "out of memory");
+            break;
+        }
+        snprintf(out->v[out->n++], len, "shards/%s", nm);
+    }
+    if (s == JF_OK && !why[0] && page && !out->n && !strcasestr(page, "href="))
+        snprintf(why, why_len, "%s: the answer has no links (not a folder listing)", url);
+    if (s != JF_OK || why[0]) {
+        for (size_t i = 0; i < out->n; i++)
+            free(out->v[i]);
+        free(out->v);
+        memset(out, 0, sizeof *out);
+    }
+    free(page);
+    if (f)
+        fclose(f);
+    if (c)
+        curl_easy_cleanup(c);
+    free(url);
     return s;
 }
 

@@ -1,9 +1,13 @@
 #!/usr/bin/python3
 """A static server for a dataset folder on 127.0.0.1, good and bad, for the remote-dataset tests.
 
-usage: ds_server.py ROOT PORTFILE LOGFILE — serves ROOT; writes its port to PORTFILE and one line
-per request ("MODE PATH RANGE STATUS") to LOGFILE. The first path part picks the behaviour:
-  /ok/P       Range supported (206 with Content-Range), ETag and Last-Modified
+usage: ds_server.py ROOT PORTFILE LOGFILE [CERT KEY] — serves ROOT (over HTTPS with CERT and KEY);
+writes its port to PORTFILE and one line per request ("MODE PATH RANGE STATUS") to LOGFILE. The
+first path part picks the behaviour:
+  /ok/P       Range supported (206 with Content-Range), ETag and Last-Modified; folders listed as
+              python's http.server lists them
+  /nolist/P   as /ok/, but folders answer 403 (an object store without listing)
+  /stray/P    as /ok/, but the listing of a shards folder also links a file the index lacks
   /cut/P      every second answer is cut after half its body (the connection closed)
   /norange/P  Range ignored: 200 with the whole file
   /html/P     index and .jfr requests answered 200 text/html with an error page
@@ -12,9 +16,12 @@ per request ("MODE PATH RANGE STATUS") to LOGFILE. The first path part picks the
   /flip/P     .jfr ranges answered with one byte of the body changed
 """
 import email.utils
+import html
 import os
+import ssl
 import sys
 import threading
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ROOT = sys.argv[1]
@@ -48,6 +55,18 @@ class Handler(BaseHTTPRequestHandler):
         mode, rel = (parts[1], parts[2]) if len(parts) == 3 else ("", "")
         path = os.path.normpath(os.path.join(ROOT, rel))
         rng = self.headers.get("Range")
+        if path.startswith(os.path.abspath(ROOT)) and os.path.isdir(path) and rel.endswith("/"):
+            if mode == "nolist":
+                LOG.write(f"{mode} {rel} {rng} 403\n")
+                return self.answer(403, b"<Error><Code>AccessDenied</Code></Error>", [("Content-Type", "application/xml")])
+            names = sorted(os.listdir(path))
+            if mode == "stray" and rel.endswith("shards/"):
+                names.append("00009999.jfr")
+            links = "".join(f'<li><a href="{urllib.parse.quote(n)}">{html.escape(n)}</a></li>\n' for n in names)
+            page = f"<!DOCTYPE HTML>\n<html><head><title>Directory listing for /{rel}</title></head>\n<body>\n" \
+                   f"<h1>Directory listing for /{rel}</h1>\n<hr>\n<ul>\n{links}</ul>\n<hr>\n</body></html>\n"
+            LOG.write(f"{mode} {rel} {rng} 200\n")
+            return self.answer(200, page.encode(), [("Content-Type", "text/html; charset=utf-8")])
         if not path.startswith(os.path.abspath(ROOT)) or not os.path.isfile(path):
             LOG.write(f"{mode} {rel} {rng} 404\n")
             return self.answer(404, b"not found", [("Content-Type", "text/plain")])
@@ -93,6 +112,10 @@ class Server(ThreadingHTTPServer):
 
 def main():
     srv = Server(("127.0.0.1", 0), Handler)
+    if len(sys.argv) > 5:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(sys.argv[4], sys.argv[5])
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     with open(sys.argv[2] + ".tmp", "w") as f:
         f.write(str(srv.server_address[1]))
     os.rename(sys.argv[2] + ".tmp", sys.argv[2])

@@ -55,6 +55,43 @@ expect 1 "lengths that lie" "$jf" shard verify "$base/lie/dataset"
 cat "$work/out" "$work/err" | grep -q "error: shards/00000001.jfr" && ok "each file's damage named" || bad "lie: $(head -3 "$work/out")"
 expect 1 "bytes changed in transit" "$jf" shard verify "$base/flip/dataset"
 cat "$work/out" "$work/err" | grep -q "$base/flip/dataset/shards/00000001.jfr" && ok "named with its URL" || bad "flip: $(head -3 "$work/out")"
+expect 0 "verify with the server's folder listing" "$jf" shard verify "$u" --json
+grep -q '"warnings":0,"partial_files":0,"folder_listed":true' "$work/out" && ok "the listing was compared with the index" ||
+  bad "listing: $(tail -1 "$work/out")"
+expect 1 "a record file the index lacks, in the server's listing" "$jf" shard verify "$base/stray/dataset" --json
+grep -q '"file":"shards/00009999.jfr","offset":-1,"message":"record file not in the index' "$work/out" &&
+  ok "named, as for a local folder" || bad "stray: $(head -3 "$work/out")"
+expect 0 "a server without folder listings (403)" "$jf" shard verify "$base/nolist/dataset" --json
+grep -q '"severity":"warning","file":"shards/".*gives no listing.*HTTP 403' "$work/out" &&
+  grep -q '"errors":0,"warnings":1,"partial_files":0,"folder_listed":false' "$work/out" &&
+  ok "a warning says stray files were not looked for" || bad "nolist: $(head -3 "$work/out")"
+
+# HTTPS: a server with its own CA, named by CURL_CA_BUNDLE (or SSL_CERT_FILE) as for the curl tool
+if openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/key.pem" -out "$work/cert.pem" -days 2 \
+     -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 > /dev/null 2>&1; then
+  mkdir -p "$work/demo/img"
+  "$jf" shard cat "$ds" laion/000000001 --field jpg > "$work/demo/img/a.jpg"
+  /usr/bin/python3 "$src/tests/ds_server.py" "$work/demo" "$work/tport" "$work/tlog" "$work/cert.pem" "$work/key.pem" &
+  tsrv=$!
+  trap 'kill $srv $tsrv 2>/dev/null; rm -rf "$work"' EXIT
+  for _ in $(seq 50); do [ -s "$work/tport" ] && break; sleep 0.1; done
+  tu="https://127.0.0.1:$(cat "$work/tport")/ok/dataset"
+  expect 3 "HTTPS with an unknown CA is refused" "$jf" shard stats "$tu"
+  grep -qi "certificate" "$work/err" && ok "said: certificate" || bad "tls: $(cat "$work/err")"
+  export CURL_CA_BUNDLE="$work/cert.pem"
+  same "ls over HTTPS equals ls of the folder" "$tu" shard ls "$tu"
+  expect 0 "verify over HTTPS, with the listing" "$jf" shard verify "$tu" --json
+  grep -q '"records":102,"index_rows":102,"errors":0,"warnings":0,"partial_files":0,"folder_listed":true' "$work/out" &&
+    ok "every record read and checked over HTTPS" || bad "https verify: $(tail -1 "$work/out")"
+  printf 'url\nhttps://127.0.0.1:%s/ok/img/a.jpg\n' "$(cat "$work/tport")" > "$work/urls.csv"
+  expect 0 "ingest downloads over HTTPS with the same CA" "$jf" ingest "$work/dl" "$work/urls.csv" --json
+  [ "$(sqlite3 "$work/dl/index.sqlite" "select count(*) from samples")" = 1 ] && ok "the image stored" ||
+    bad "https ingest: $(tail -2 "$work/out") $(tail -2 "$work/err")"
+  unset CURL_CA_BUNDLE
+  SSL_CERT_FILE="$work/cert.pem" "$jf" shard stats "$tu" > /dev/null 2>&1 && ok "SSL_CERT_FILE names the CA too" || bad "SSL_CERT_FILE ignored"
+else
+  echo "skip: openssl cannot make a test certificate here"
+fi
 expect 9 "no dataset at the URL" "$jf" shard ls "$base/ok/nothing"
 expect 2 "writing to a URL is refused" "$jf" ingest "$u" "$work/demo/input/text/corpus.jsonl"
 [ "$fails" = 0 ] || { echo "$fails failures"; exit 1; }

@@ -19,9 +19,9 @@ static char tmpdir[256];
 
 static const char *tmp(const char *name)
 {
-    static char buf[8][512];
+    static char buf[16][512];
     static int k;
-    k = (k + 1) % 8;
+    k = (k + 1) % 16;
     if (!tmpdir[0]) {
         snprintf(tmpdir, sizeof tmpdir, "%s/jf-ingest-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
         if (!mkdtemp(tmpdir))
@@ -776,6 +776,7 @@ static void test_resize_modes(void)
 /* ---- downloads against a local, misbehaving server ---- */
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 static pid_t server_pid;
@@ -796,6 +797,7 @@ static int start_server(const char *root)
     unlink(portfile);
     server_pid = fork();
     if (server_pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM); /* a test that crashes takes its server along (ctest waits on it) */
         execl("/usr/bin/python3", "python3", JF_TEST_SRC "/http_server.py", root, portfile, (char *)NULL);
         _exit(127);
     }
@@ -847,6 +849,14 @@ static void test_url_list_formats(void)
     f = fopen(txt, "w");
     fprintf(f, "%s/img/b.png\n", base);
     fclose(f);
+    /* one-column lists: the header names the url column and nothing else */
+    const char *csv1 = tmp("onecol.csv"), *tsv1 = tmp("onecol_t.tsv");
+    f = fopen(csv1, "w");
+    fprintf(f, "url\n%s/img/a.jpg\n", base);
+    fclose(f);
+    f = fopen(tsv1, "w");
+    fprintf(f, "\"URL\"\r\n%s/img/b.png\r\n", base);
+    fclose(f);
     /* gzip-compressed lists (.csv.gz, .txt.gz) and pandas' to_json column layout */
     const char *csvgz = tmp("zipped.csv.gz");
     gzFile g = gzopen(csvgz, "wb");
@@ -887,15 +897,15 @@ static void test_url_list_formats(void)
     pr.http.retries = 0;
     pr.threads = 2;
     jf_ingest_stats s;
-    const char *inputs[] = {tsv, csv, txt, csvgz, txtgz, pj, rcsv, rjsonl, rpq};
+    const char *inputs[] = {tsv, csv, txt, csvgz, txtgz, pj, rcsv, rjsonl, rpq, csv1, tsv1};
     const char *ds = tmp("lists_ds");
-    CHECK_OK(run(ds, inputs, 9, &pr, &s, &err));
+    CHECK_OK(run(ds, inputs, 11, &pr, &s, &err));
     for (int k = 0; k < JF_OUT_COUNT_; k++)
         if (s.outcome[k])
             printf("    %-20s %llu\n", jf_outcome_name((jf_outcome)k), (unsigned long long)s.outcome[k]);
     printf("    inputs %llu, failed %llu, incomplete %llu\n", (unsigned long long)s.inputs, (unsigned long long)s.inputs_failed,
            (unsigned long long)s.inputs_incomplete);
-    CHECK_EQ_INT(s.outcome[JF_OUT_OK], 15); /* 11 from the lists, 4 images of the remote parquet */
+    CHECK_EQ_INT(s.outcome[JF_OUT_OK], 17); /* 13 from the lists, 4 images of the remote parquet */
     CHECK_EQ_INT((int)s.inputs_failed, 0);
     CHECK_EQ_INT((int)s.outcome[JF_OUT_MISSING_IMAGE], 1);
     CHECK_EQ_INT((int)s.outcome[JF_OUT_DECODE_ERROR], 1);
@@ -942,10 +952,14 @@ static void test_url_list_formats(void)
     CHECK_OK(jf_store_get(st, "hf_remote/000000001", r, &err));
     t = jf_record_find_field(r, "txt");
     CHECK(t && t->size == 15 && !memcmp(t->data, "a red rectangle", 15) && jf_record_find_field(r, "png"));
+    CHECK_OK(jf_store_get(st, "onecol/000000000", r, &err));
+    CHECK(jf_record_find_field(r, "jpg"));
+    CHECK_OK(jf_store_get(st, "onecol_t/000000000", r, &err));
+    CHECK(jf_record_find_field(r, "png"));
     jf_record_destroy(r);
     jf_store_close(st);
-    printf("    quoted TSV, CRLF CSV, plain list, empty caption, PNG as png, .csv.gz, .txt.gz, pandas JSON, a remote CSV "
-           "and a remote .jsonl.gz: 11 samples as img2dataset reads them; a remote parquet read by byte ranges\n");
+    printf("    quoted TSV, CRLF CSV, plain list, empty caption, PNG as png, .csv.gz, .txt.gz, pandas JSON, a remote CSV, "
+           "a remote .jsonl.gz and one-column CSV/TSV: 13 samples as img2dataset reads them; a remote parquet read by byte ranges\n");
 }
 
 /* img2dataset's --compute_hash / --verify_hash: the digest stored as a column; a row whose
