@@ -1243,6 +1243,122 @@ static void add_metric_2f(jf_bench_report *r, const char *name, double v)
 /* sum(l) / len(l) as eval.py's avg(), then × 100 */
 static double gqa_avg100(double sum, size_t n) { return n ? sum / (double)n * 100 : 0; }
 
+/* GQA predictions: eval.py's [{questionId, prediction}], or LLaVA's answers.jsonl; with `convert`
+ * the latter are made into the former as convert_gqa_for_eval.py does (text.rstrip('.').lower()),
+ * else kept as written. */
+static int read_gqa_predictions(const char *path, int convert, strmap *pred, jf_bench_report *r, jf_error *err)
+{
+    FILE *f = fopen(path, "r");
+    int c = f ? fgetc(f) : EOF;
+    while (c == ' ' || c == '\n' || c == '\r' || c == '\t')
+        c = fgetc(f);
+    if (f)
+        fclose(f);
+    if (c == '[') {
+        yajl_val doc = read_json(path, err);
+        if (!doc)
+            return -1;
+        for (size_t i = 0; YAJL_IS_ARRAY(doc) && i < doc->u.array.len; i++) {
+            char id[64];
+            id_text(member(doc->u.array.values[i], "questionId"), id, sizeof id);
+            const char *p = member_str(doc->u.array.values[i], "prediction");
+            if (!id[0] || !p) {
+                problem(r, "%s: entry %zu needs questionId and a prediction string", path, i);
+                continue;
+            }
+            free(sm_put(pred, id, xdup(p)));
+        }
+        yajl_tree_free(doc);
+        return 0;
+    }
+    jsonl lines;
+    if (read_jsonl(path, &lines, r, err))
+        return -1;
+    for (size_t i = 0; i < lines.n; i++) {
+        char id[64];
+        id_text(member(lines.v[i], "question_id"), id, sizeof id);
+        const char *t = member_str(lines.v[i], "text");
+        if (!id[0] || !t) {
+            problem(r, "%s:%d: needs question_id and text", path, lines.line[i]);
+            continue;
+        }
+        char *val;
+        if (convert) {
+            char *s = jf__py_strip(t, ".");
+            /* rstrip only: put back what the left strip took */
+            size_t lead = strspn(t, ".");
+            char *rs = malloc(strlen(s) + lead + 1);
+            memcpy(rs, t, lead);
+            strcpy(rs + lead, s);
+            free(s);
+            val = jf__py_lower(rs);
+            free(rs);
+        } else {
+            val = xdup(t);
+        }
+        char *old = sm_put(pred, id, val);
+        if (old)
+            r->duplicates++;
+        free(old);
+    }
+    jsonl_free(&lines);
+    return 0;
+}
+
+/* lmms-eval's exact_match (api/metrics.py, ignore_case and ignore_punctuation as gqa.yaml sets
+ * them): lower-cased, string.punctuation deleted, then equal. */
+static char *lmms_em_form(const char *s)
+{
+    char *low = jf__py_lower(s);
+    size_t k = 0;
+    for (size_t i = 0; low[i]; i++)
+        if (!((unsigned char)low[i] < 128 && ispunct((unsigned char)low[i])))
+            low[k++] = low[i];
+    low[k] = 0;
+    return low;
+}
+
+/* lmms-eval's gqa task: every question of the file is a document (its dataset is the balanced
+ * testdev set), the response stripped, exact_match averaged. */
+static jf_status score_gqa_lmms(const char *qpath, yajl_val qs, const jf_bench_inputs *in, jf_bench_report *r,
+                                jf_error *err)
+{
+    strmap pred = {0};
+    if (read_gqa_predictions(in->predictions, 0, &pred, r, err))
+        return err->code;
+    long hits = 0, n = 0;
+    for (size_t q = 0; q < qs->u.object.len; q++) {
+        const char *qid = qs->u.object.keys[q];
+        const char *gold = member_str(qs->u.object.values[q], "answer");
+        const char *p = sm_get(&pred, qid);
+        if (!p) {
+            problem(r, "%s: no prediction for question %s; scored as an empty response", in->predictions, qid);
+            r->missing++;
+        }
+        char *res = jf__py_strip(p ? p : "", NULL);
+        char *a = lmms_em_form(res), *b = lmms_em_form(gold ? gold : "");
+        int ok = !strcmp(a, b);
+        hits += ok;
+        n++;
+        add_item(r, qid, "testdev_balanced", p ? p : "", res, gold ? gold : "", ok);
+        free(res);
+        free(a);
+        free(b);
+    }
+    for (size_t i = 0; i < pred.cap; i++)
+        if (pred.keys && pred.keys[i] && !member(qs, pred.keys[i])) {
+            problem(r, "%s: prediction for %s, which %s does not hold; not scored", in->predictions, pred.keys[i], qpath);
+            r->unknown++;
+        }
+    if (n)
+        add_metric(r, "exact_match", (double)hits / (double)n);
+    else
+        problem(r, "%s: no questions", qpath);
+    snprintf(r->headline, sizeof r->headline, "exact_match");
+    free_predictions(&pred);
+    return JF_OK;
+}
+
 static jf_status score_gqa(const jf_bench_inputs *in, jf_bench_report *r, jf_error *err)
 {
     char path[4096];
@@ -1259,59 +1375,15 @@ static jf_status score_gqa(const jf_bench_inputs *in, jf_bench_report *r, jf_err
         return jf_error_set(err, JF_EFORMAT, "%s: not an object of questions by id", qpath);
     }
     snprintf(r->split, sizeof r->split, "testdev_balanced");
+    if (r->protocol == JF_BENCH_LMMS_EVAL) {
+        jf_status ls = score_gqa_lmms(qpath, qs, in, r, err);
+        yajl_tree_free(qs);
+        return ls;
+    }
     strmap pred = {0};
-    /* predictions: eval.py's [{questionId, prediction}], or LLaVA's answers.jsonl, which its
-     * convert_gqa_for_eval.py turns into that: text.rstrip('.').lower() */
-    FILE *f = fopen(in->predictions, "r");
-    int c = f ? fgetc(f) : EOF;
-    while (c == ' ' || c == '\n' || c == '\r' || c == '\t')
-        c = fgetc(f);
-    if (f)
-        fclose(f);
-    if (c == '[') {
-        yajl_val doc = read_json(in->predictions, err);
-        if (!doc) {
-            yajl_tree_free(qs);
-            return err->code;
-        }
-        for (size_t i = 0; YAJL_IS_ARRAY(doc) && i < doc->u.array.len; i++) {
-            char id[64];
-            id_text(member(doc->u.array.values[i], "questionId"), id, sizeof id);
-            const char *p = member_str(doc->u.array.values[i], "prediction");
-            if (!id[0] || !p) {
-                problem(r, "%s: entry %zu needs questionId and a prediction string", in->predictions, i);
-                continue;
-            }
-            free(sm_put(&pred, id, xdup(p)));
-        }
-        yajl_tree_free(doc);
-    } else {
-        jsonl lines;
-        if (read_jsonl(in->predictions, &lines, r, err)) {
-            yajl_tree_free(qs);
-            return err->code;
-        }
-        for (size_t i = 0; i < lines.n; i++) {
-            char id[64];
-            id_text(member(lines.v[i], "question_id"), id, sizeof id);
-            const char *t = member_str(lines.v[i], "text");
-            if (!id[0] || !t) {
-                problem(r, "%s:%d: needs question_id and text", in->predictions, lines.line[i]);
-                continue;
-            }
-            char *s = jf__py_strip(t, ".");
-            /* rstrip only: put back what the left strip took */
-            size_t lead = strspn(t, ".");
-            char *rs = malloc(strlen(s) + lead + 1);
-            memcpy(rs, t, lead);
-            strcpy(rs + lead, s);
-            free(s);
-            char *low = jf__py_lower(rs);
-            free(rs);
-            if (sm_put(&pred, id, low))
-                r->duplicates++;
-        }
-        jsonl_free(&lines);
+    if (read_gqa_predictions(in->predictions, 1, &pred, r, err)) {
+        yajl_tree_free(qs);
+        return err->code;
     }
     double acc = 0, bin = 0, open = 0;
     size_t n_acc = 0, n_bin = 0, n_open = 0;
@@ -1492,8 +1564,9 @@ jf_status jf_bench_score(jf_bench_kind kind, const jf_bench_inputs *in, jf_bench
     jf_bench_protocol p = in->protocol;
     /* which protocols each benchmark has here */
     int supported = kind == JF_BENCH_MMBENCH ? p == JF_BENCH_OFFICIAL || p == JF_BENCH_VLMEVALKIT
-                    : kind == JF_BENCH_SEED  ? p == JF_BENCH_LLAVA || p == JF_BENCH_VLMEVALKIT
-                    : kind == JF_BENCH_GQA || kind == JF_BENCH_MMMU ? p == JF_BENCH_OFFICIAL || (p == JF_BENCH_LLAVA && kind == JF_BENCH_GQA)
+                    : kind == JF_BENCH_SEED  ? p == JF_BENCH_LLAVA || p == JF_BENCH_VLMEVALKIT || p == JF_BENCH_LMMS_EVAL
+                    : kind == JF_BENCH_GQA   ? p == JF_BENCH_OFFICIAL || p == JF_BENCH_LLAVA || p == JF_BENCH_LMMS_EVAL
+                    : kind == JF_BENCH_MMMU  ? p == JF_BENCH_OFFICIAL || p == JF_BENCH_LMMS_EVAL
                     : kind == JF_BENCH_MME ? p == JF_BENCH_OFFICIAL || p == JF_BENCH_LMMS_EVAL
                                            : p == JF_BENCH_OFFICIAL || p == JF_BENCH_LLAVA || p == JF_BENCH_LMMS_EVAL;
     if (kind == JF_BENCH_SEED && p == JF_BENCH_OFFICIAL)
@@ -1514,6 +1587,8 @@ jf_status jf_bench_score(jf_bench_kind kind, const jf_bench_inputs *in, jf_bench
         rc = jf__score_mcq_vlmevalkit(in, 1, r, err);
     else if (kind == JF_BENCH_SEED && p == JF_BENCH_LLAVA)
         rc = jf__score_seed_llava(in, r, err);
+    else if (kind == JF_BENCH_SEED && p == JF_BENCH_LMMS_EVAL)
+        rc = jf__score_seed_lmms(in, r, err);
     else if (kind == JF_BENCH_SEED)
         rc = jf__score_mcq_vlmevalkit(in, 0, r, err);
     else

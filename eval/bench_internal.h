@@ -42,6 +42,7 @@ int jf__pandas_na(const char *s);                         /* one of pandas' NA w
 jf_status jf__score_mcq_vlmevalkit(const jf_bench_inputs *in, int circular, jf_bench_report *r, jf_error *err);
 jf_status jf__score_seed_llava(const jf_bench_inputs *in, jf_bench_report *r, jf_error *err);
 jf_status jf__score_seed_official(const jf_bench_inputs *in, jf_bench_report *r, jf_error *err);
+jf_status jf__score_seed_lmms(const jf_bench_inputs *in, jf_bench_report *r, jf_error *err);
 /* SEED-Bench's likelihood ranking of options (bench_run.c): each option's mean loss */
 jf_status jf__seed_option_losses(jf_janus *m, const char *prompt, const float *pixels, const char *const *options,
                                  size_t n_options, double *losses, jf_error *err);

@@ -562,25 +562,15 @@ jf_status jf__score_mcq_vlmevalkit(const jf_bench_inputs *in, int circular, jf_b
 
 static const char *sv(yajl_val v) { return YAJL_IS_STRING(v) && v->u.string ? v->u.string : ""; }
 
-jf_status jf__score_seed_llava(const jf_bench_inputs *in, jf_bench_report *r, jf_error *err)
+/* LLaVA's answers.jsonl ({question_id, text}; also {question_id, prediction} lines): ids as text
+ * (integers printed), texts in file order (a later line for the same id wins where a dict keeps it). */
+static int read_seed_answers(const char *path, char ***ids_out, char ***texts_out, size_t *n_out, jf_bench_report *r,
+                             jf_error *err)
 {
-    if (!in->data)
-        return jf_error_set(err, JF_EARG, "seed: --data names SEED-Bench.json");
-    snprintf(r->split, sizeof r->split, "SEED-Bench (all questions)");
-    yajl_val d = jf__bench_read_json(in->data, err);
-    if (!d)
-        return err->code;
-    const char *qp[] = {"questions", NULL}, *tp[] = {"question_type", NULL};
-    yajl_val qs = yajl_tree_get(d, qp, yajl_t_array), types = yajl_tree_get(d, tp, yajl_t_object);
-    if (!qs) {
-        yajl_tree_free(d);
-        return jf_error_set(err, JF_EFORMAT, "%s: no \"questions\" list", in->data);
-    }
-    /* answers: question_id → text (the last line wins, as the dict keeps it) */
-    FILE *f = fopen(in->predictions, "r");
+    FILE *f = fopen(path, "r");
     if (!f) {
-        yajl_tree_free(d);
-        return jf_error_set(err, JF_ENOTFOUND, "%s: %s", in->predictions, strerror(errno));
+        jf_error_set(err, JF_ENOTFOUND, "%s: %s", path, strerror(errno));
+        return -1;
     }
     size_t na = 0, acap = 0;
     char **aid = NULL, **atext = NULL;
@@ -593,10 +583,12 @@ jf_status jf__score_seed_llava(const jf_bench_inputs *in, jf_bench_report *r, jf
             continue;
         char eb[128];
         yajl_val v = yajl_tree_parse(line, eb, sizeof eb);
-        const char *ip[] = {"question_id", NULL}, *xp[] = {"text", NULL};
+        const char *ip[] = {"question_id", NULL}, *xp[] = {"text", NULL}, *pp[] = {"prediction", NULL};
         yajl_val id = v ? yajl_tree_get(v, ip, yajl_t_any) : NULL, tx = v ? yajl_tree_get(v, xp, yajl_t_string) : NULL;
+        if (!tx && v)
+            tx = yajl_tree_get(v, pp, yajl_t_string);
         if (!id || !tx) {
-            jf__bench_problem(r, "%s:%d: needs question_id and text (the tool stops)", in->predictions, lineno);
+            jf__bench_problem(r, "%s:%d: needs question_id and text (the tool stops)", path, lineno);
             yajl_tree_free(v);
             continue;
         }
@@ -616,6 +608,133 @@ jf_status jf__score_seed_llava(const jf_bench_inputs *in, jf_bench_report *r, jf
     }
     free(line);
     fclose(f);
+    *ids_out = aid;
+    *texts_out = atext;
+    *n_out = na;
+    return 0;
+}
+
+static void free_seed_answers(char **aid, char **atext, size_t na)
+{
+    for (size_t k = 0; k < na; k++) {
+        free(aid[k]);
+        free(atext[k]);
+    }
+    free(aid);
+    free(atext);
+}
+
+/* The question's id as the answers file spells it: int(question_id) when it is one. */
+static void seed_qid(yajl_val qid, char *idb, size_t n)
+{
+    if (YAJL_IS_INTEGER(qid))
+        snprintf(idb, n, "%lld", (long long)YAJL_GET_INTEGER(qid));
+    else
+        snprintf(idb, n, "%s", YAJL_IS_STRING(qid) ? YAJL_GET_STRING(qid) : "");
+    char *end;
+    long long as_int = strtoll(idb, &end, 10);
+    if (*idb && !*end)
+        snprintf(idb, n, "%lld", as_int);
+}
+
+/* lmms-eval's seedbench task (75571cf): every question of SEED-Bench.json is a document; its
+ * response stripped and cut to its first character (pred[0] when longer), then compared with the
+ * answer, both lower-cased and stripped; seed_image, seed_video and seed_all are the means. A
+ * question without an answer is scored as the empty response (wrong) and listed. */
+jf_status jf__score_seed_lmms(const jf_bench_inputs *in, jf_bench_report *r, jf_error *err)
+{
+    if (!in->data)
+        return jf_error_set(err, JF_EARG, "seed: --data names SEED-Bench.json");
+    snprintf(r->split, sizeof r->split, "SEED-Bench (all questions)");
+    yajl_val d = jf__bench_read_json(in->data, err);
+    if (!d)
+        return err->code;
+    const char *qp[] = {"questions", NULL};
+    yajl_val qs = yajl_tree_get(d, qp, yajl_t_array);
+    if (!qs) {
+        yajl_tree_free(d);
+        return jf_error_set(err, JF_EFORMAT, "%s: no \"questions\" list", in->data);
+    }
+    size_t na = 0;
+    char **aid = NULL, **atext = NULL;
+    if (read_seed_answers(in->predictions, &aid, &atext, &na, r, err)) {
+        yajl_tree_free(d);
+        return err->code;
+    }
+    long n[3] = {0}, hit[3] = {0}; /* image, video, all */
+    for (size_t i = 0; i < qs->u.array.len; i++) {
+        yajl_val q = qs->u.array.values[i];
+        const char *dp[] = {"data_type", NULL}, *idp[] = {"question_id", NULL}, *anp[] = {"answer", NULL};
+        yajl_val dt = yajl_tree_get(q, dp, yajl_t_string), qid = yajl_tree_get(q, idp, yajl_t_any),
+                 an = yajl_tree_get(q, anp, yajl_t_string);
+        char idb[64];
+        seed_qid(qid, idb, sizeof idb);
+        const char *text = NULL;
+        for (size_t k = 0; k < na; k++)
+            if (!strcmp(aid[k], idb))
+                text = atext[k];
+        if (!text) {
+            jf__bench_problem(r, "%s: no answer for question %s; scored as an empty response", in->predictions, idb);
+            r->missing++;
+        }
+        char *pred = jf__py_strip(text ? text : "", NULL);
+        if (jf__utf8_count(pred) > 1) { /* pred[0]: the first code point */
+            size_t len = 1;
+            while (pred[len] && ((unsigned char)pred[len] & 0xC0) == 0x80)
+                len++;
+            pred[len] = 0;
+        }
+        char *pl = jf__py_lower(pred), *ps = jf__py_strip(pl, NULL);
+        char *al = jf__py_lower(an ? sv(an) : ""), *as = jf__py_strip(al, NULL);
+        int ok = !strcmp(ps, as);
+        int kind = dt && !strcmp(sv(dt), "image") ? 0 : dt && !strcmp(sv(dt), "video") ? 1 : -1;
+        if (kind >= 0) {
+            n[kind]++;
+            hit[kind] += ok;
+        }
+        n[2]++;
+        hit[2] += ok;
+        jf__bench_item(r, idb, dt ? sv(dt) : "?", text ? text : "", pred, an ? sv(an) : "", ok);
+        free(pred);
+        free(pl);
+        free(ps);
+        free(al);
+        free(as);
+    }
+    static const char *const names[3] = {"seed_image", "seed_video", "seed_all"};
+    for (int k = 0; k < 3; k++) {
+        if (n[k])
+            jf__bench_metric(r, names[k], (double)hit[k] / (double)n[k]);
+        else
+            jf__bench_problem(r, "%s: no %s questions (lmms-eval divides by zero for %s)", in->data,
+                              k == 0 ? "image" : k == 1 ? "video" : "", names[k]);
+    }
+    snprintf(r->headline, sizeof r->headline, "seed_all");
+    free_seed_answers(aid, atext, na);
+    yajl_tree_free(d);
+    return JF_OK;
+}
+
+jf_status jf__score_seed_llava(const jf_bench_inputs *in, jf_bench_report *r, jf_error *err)
+{
+    if (!in->data)
+        return jf_error_set(err, JF_EARG, "seed: --data names SEED-Bench.json");
+    snprintf(r->split, sizeof r->split, "SEED-Bench (all questions)");
+    yajl_val d = jf__bench_read_json(in->data, err);
+    if (!d)
+        return err->code;
+    const char *qp[] = {"questions", NULL}, *tp[] = {"question_type", NULL};
+    yajl_val qs = yajl_tree_get(d, qp, yajl_t_array), types = yajl_tree_get(d, tp, yajl_t_object);
+    if (!qs) {
+        yajl_tree_free(d);
+        return jf_error_set(err, JF_EFORMAT, "%s: no \"questions\" list", in->data);
+    }
+    size_t na = 0;
+    char **aid = NULL, **atext = NULL;
+    if (read_seed_answers(in->predictions, &aid, &atext, &na, r, err)) {
+        yajl_tree_free(d);
+        return err->code;
+    }
     /* three passes, as the script runs: all, image only, video only */
     const char *only[3] = {NULL, "image", "video"};
     for (int pass = 0; pass < 3; pass++) {
@@ -633,15 +752,7 @@ jf_status jf__score_seed_llava(const jf_bench_inputs *in, jf_bench_report *r, jf
                 continue;
             type_count[type]++;
             char idb[64];
-            if (YAJL_IS_INTEGER(qid))
-                snprintf(idb, sizeof idb, "%lld", (long long)YAJL_GET_INTEGER(qid));
-            else
-                snprintf(idb, sizeof idb, "%s", YAJL_IS_STRING(qid) ? YAJL_GET_STRING(qid) : "");
-            /* int(question_id) when it is one */
-            char *end;
-            long long as_int = strtoll(idb, &end, 10);
-            if (*idb && !*end)
-                snprintf(idb, sizeof idb, "%lld", as_int);
+            seed_qid(qid, idb, sizeof idb);
             const char *text = NULL;
             for (size_t k = 0; k < na; k++)
                 if (!strcmp(aid[k], idb))
@@ -686,12 +797,7 @@ jf_status jf__score_seed_llava(const jf_bench_inputs *in, jf_bench_report *r, jf
         }
     }
     snprintf(r->headline, sizeof r->headline, "Total accuracy");
-    for (size_t k = 0; k < na; k++) {
-        free(aid[k]);
-        free(atext[k]);
-    }
-    free(aid);
-    free(atext);
+    free_seed_answers(aid, atext, na);
     yajl_tree_free(d);
     return JF_OK;
 }

@@ -363,9 +363,29 @@ static int eval_open(yajl_val gold, const plist *pred)
     return correct;
 }
 
+/* lmms-eval's open questions: eval_open(gold, str(parsed[0])) iterates the characters of that
+ * string, so a gold answer matches only as a substring of one character: the empty string, which is
+ * what normalize_str makes of an empty (or all-blank) answer — a gold list's repr never is. The
+ * first parsed element is the first of CPython's set order, which jf takes as the first parsed; it
+ * only matters for an empty gold answer with a response that also parses to "". */
+static int eval_open_first_as_text(yajl_val gold, const plist *pred)
+{
+    if (!YAJL_IS_STRING(gold) || !pred->n)
+        return 0;
+    plist norm = {0};
+    normalize_str(YAJL_GET_STRING(gold), &norm);
+    int empty_gold = 0;
+    for (size_t k = 0; k < norm.n; k++)
+        empty_gold |= !norm.v[k].is_num && !norm.v[k].str[0];
+    pl_free(&norm);
+    int first_nonempty = pred->v[0].is_num || pred->v[0].str[0];
+    return empty_gold && first_nonempty;
+}
+
 /* parse_multi_choice_response: "(X)", then " X ", then (over five words) option texts; none:
  * random.choice(all_choices); several: the one found last. */
-static char *parse_mc(const char *response, yajl_val all_choices, yajl_val index2ans, jf__pyrandom *rng, int *random_pick)
+static char *parse_mc(const char *response, yajl_val all_choices, yajl_val index2ans, jf__pyrandom *rng, int *random_pick,
+                      int lmms)
 {
     char *r = strdup(response);
     const char *strip_chars[] = {",", ".", "!", "?", ";", ":", "'"};
@@ -391,10 +411,19 @@ static char *parse_mc(const char *response, yajl_val all_choices, yajl_val index
             brack = 1;
         }
     }
+    /* lmms-eval's copy (_task_utils/mmmu_mcq_utils.py) looks for "X " without the leading space,
+     * then for "X." */
     if (!ncand)
         for (size_t i = 0; i < nc; i++) {
             const char *c = YAJL_GET_STRING(all_choices->u.array.values[i]);
-            snprintf(buf, sizeof buf, " %s ", c ? c : "");
+            snprintf(buf, sizeof buf, lmms ? "%s " : " %s ", c ? c : "");
+            if (c && strstr(resp, buf))
+                cand[ncand++] = c;
+        }
+    if (!ncand && lmms)
+        for (size_t i = 0; i < nc; i++) {
+            const char *c = YAJL_GET_STRING(all_choices->u.array.values[i]);
+            snprintf(buf, sizeof buf, "%s.", c ? c : "");
             if (c && strstr(resp, buf))
                 cand[ncand++] = c;
         }
@@ -493,7 +522,8 @@ static yajl_val member(yajl_val o, const char *k)
 }
 
 /* calculate_ins_level_acc: Σ acc·num / Σ num in the given order, rounded to 3 as printed. */
-static void add_level(jf_bench_report *r, const char *name, const double *acc, const long *num, const int *which, int n)
+static void add_level(jf_bench_report *r, const char *name, const double *acc, const long *num, const int *which, int n,
+                      int digits)
 {
     double a = 0;
     long ins = 0;
@@ -504,7 +534,7 @@ static void add_level(jf_bench_report *r, const char *name, const double *acc, c
     char key[160];
     snprintf(key, sizeof key, "%s/acc", name);
     if (ins)
-        jf__bench_metric(r, key, jf__py_round(a / (double)ins, 3));
+        jf__bench_metric(r, key, jf__py_round(a / (double)ins, digits));
     else
         jf__bench_count(r, key, 0); /* the int 0 the tool returns for no examples */
     snprintf(key, sizeof key, "%s/num", name);
@@ -517,9 +547,19 @@ jf_status jf__score_mmmu(const jf_bench_inputs *in, jf_bench_report *r, jf_error
     double acc[N_CATS] = {0};
     long num[N_CATS] = {0};
     int have[N_CATS] = {0};
+    /* lmms-eval (75571cf): the same parsers but its own multiple-choice copy, the fallback drawn from
+     * Python's global random, which lmms-eval seeds with --seed (default 0) before the run (jf draws
+     * from random.seed(0) in document order: subjects alphabetically, as the HF dataset is ordered);
+     * only the first parsed open answer is kept, as a string, and eval_open then walks its
+     * characters, so an open question is right only when its answer normalises to "" (the tool's
+     * behaviour, reproduced); accuracies rounded to 5. */
+    int lmms = in->protocol == JF_BENCH_LMMS_EVAL;
     jf__pyrandom rng;
-    jf__pyrandom_seed(&rng, 42); /* random.seed(42) when eval_utils is imported */
+    jf__pyrandom_seed(&rng, lmms ? 0 : 42); /* random.seed(42) when eval_utils is imported */
     long random_picks = 0;
+    if (lmms && !jf__bench_is_dir(in->predictions))
+        return jf_error_set(err, JF_EARG, "mmmu --protocol lmms-eval: --predictions names a folder of <Subject>/output.json "
+                                          "(the responses with their options)");
     if (jf__bench_is_dir(in->predictions)) {
         /* main_parse_and_eval.py --subject ALL: PATH/<Category>/output.json, subjects in order */
         for (size_t c = 0; c < N_CATS; c++) {
@@ -545,11 +585,13 @@ jf_status jf__score_mmmu(const jf_bench_inputs *in, jf_bench_report *r, jf_error
                 char *parsed;
                 if (!strcmp(qt, "multiple-choice")) {
                     int rnd;
-                    parsed = parse_mc(response, member(o, "all_choices"), member(o, "index2ans"), &rng, &rnd);
+                    parsed = parse_mc(response, member(o, "all_choices"), member(o, "index2ans"), &rng, &rnd, lmms);
                     random_picks += rnd;
                     yajl_val gold = member(o, "answer");
                     ok = 0;
-                    if (YAJL_IS_ARRAY(gold)) {
+                    if (YAJL_IS_ARRAY(gold) && lmms) {
+                        ok = 0; /* the dataset's answer is a string: a list's repr never equals a letter */
+                    } else if (YAJL_IS_ARRAY(gold)) {
                         for (size_t k = 0; k < gold->u.array.len; k++)
                             ok |= YAJL_IS_STRING(gold->u.array.values[k]) && !strcmp(str_of(gold->u.array.values[k]), parsed);
                     } else {
@@ -564,7 +606,7 @@ jf_status jf__score_mmmu(const jf_bench_inputs *in, jf_bench_report *r, jf_error
                 } else {
                     plist pl = {0};
                     parse_open_response(response, &pl);
-                    ok = eval_open(member(o, "answer"), &pl);
+                    ok = lmms ? eval_open_first_as_text(member(o, "answer"), &pl) : eval_open(member(o, "answer"), &pl);
                     size_t cap = 64, len = 0;
                     parsed = malloc(cap);
                     parsed[0] = 0;
@@ -663,19 +705,24 @@ jf_status jf__score_mmmu(const jf_bench_inputs *in, jf_bench_report *r, jf_error
                     which[nw++] = (int)c;
         char name[128];
         snprintf(name, sizeof name, "Overall-%s", DOMAINS[d].name);
-        add_level(r, name, acc, num, which, nw);
+        add_level(r, name, acc, num, which, nw, lmms ? 5 : 3);
     }
     for (size_t c = 0; c < N_CATS; c++)
         if (have[c]) {
             char key[160];
             snprintf(key, sizeof key, "%s/acc", CATEGORIES[c]);
-            jf__bench_metric(r, key, acc[c]);
+            jf__bench_metric(r, key, lmms ? jf__py_round(acc[c], 5) : acc[c]);
             snprintf(key, sizeof key, "%s/num", CATEGORIES[c]);
             jf__bench_count(r, key, num[c]);
             idx[n_idx++] = (int)c;
         }
-    add_level(r, "Overall", acc, num, idx, n_idx);
+    add_level(r, "Overall", acc, num, idx, n_idx, lmms ? 5 : 3);
+    if (lmms && r->n_metrics >= 2) { /* what the task returns: Overall's acc, printed alike */
+        size_t overall = r->n_metrics - 2;
+        jf__bench_metric(r, "mmmu_acc", r->metrics[overall].value);
+        memcpy(r->metrics[r->n_metrics - 1].text, r->metrics[overall].text, sizeof r->metrics[overall].text);
+    }
     jf__bench_count(r, "random_picks", random_picks);
-    snprintf(r->headline, sizeof r->headline, "Overall/acc");
+    snprintf(r->headline, sizeof r->headline, lmms ? "mmmu_acc" : "Overall/acc");
     return JF_OK;
 }

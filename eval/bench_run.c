@@ -577,7 +577,7 @@ static int seed_questions(const jf_janus *m, const jf_bench_run_params *p, bqs *
                 q->choices[k] = strdup(nb);
             }
         }
-        if (p->protocol == JF_BENCH_LLAVA) {
+        if (p->protocol == JF_BENCH_LLAVA || p->protocol == JF_BENCH_LMMS_EVAL) { /* seed_doc_to_text: the same words */
             size_t cap = strlen(q->question) + 256;
             for (int k = 0; k < 4; k++)
                 cap += strlen(q->choices[k]);
@@ -1059,8 +1059,6 @@ jf_status jf_bench_answer(jf_janus *m, jf_bench_kind kind, const jf_bench_run_pa
         return jf_error_set(err, JF_EARG, "%s: answering with the built-in model is implemented for pope, mme, mmbench, seed, "
                                           "vqav2 and gqa",
                             jf_bench_name(kind));
-    if (kind == JF_BENCH_SEED && p->protocol == JF_BENCH_LMMS_EVAL)
-        return jf_error_set(err, JF_EARG, "seed: protocol lmms-eval is not implemented yet (official, llava, vlmevalkit)");
     int seed_ranking = kind == JF_BENCH_SEED && p->protocol == JF_BENCH_OFFICIAL;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -83,6 +83,13 @@ expect 0 "pope lmms-eval" "$jf" eval bench pope --protocol lmms-eval --data "$b/
 cp out pm.json; compare pope/lmms-eval pm.json && ok "lmms-eval's pooled POPE metrics (exact yes/no; its yes ratio)" || bad "pope lmms-eval"
 expect 0 "mme lmms-eval" "$jf" eval bench mme --protocol lmms-eval --predictions "$b/mme" --json
 cp out mm.json; compare mme/lmms-eval mm.json && ok "lmms-eval's MME (its parser; pairs by image)" || bad "mme lmms-eval"
+expect 0 "gqa lmms-eval" "$jf" eval bench gqa --protocol lmms-eval --data "$b/gqa" --predictions "$b/gqa_llava_answers.jsonl" --json --items
+cp out gm.json; compare gqa/lmms-eval gm.json && ok "lmms-eval's exact_match (case and ASCII punctuation ignored), every question" || bad "gqa lmms-eval"
+expect 1 "seed lmms-eval (5 unanswered)" "$jf" eval bench seed --protocol lmms-eval --data "$b/seed_bench.json" --predictions "$b/seed_llava_answers.jsonl" --json --items
+cp out sm.json; compare seed/lmms-eval sm.json && ok "seed_image, seed_video, seed_all (first character of the response)" || bad "seed lmms-eval"
+expect 0 "mmmu lmms-eval" "$jf" eval bench mmmu --protocol lmms-eval --predictions "$b/mmmu" --json --items
+cp out mum.json; compare mmmu/lmms-eval mum.json && ok "its own multiple-choice parser, random.seed(0) draws, first open answer as text; rounded to 5" || bad "mmmu lmms-eval"
+expect 2 "mmmu lmms-eval needs the responses with their options" "$jf" eval bench mmmu --protocol lmms-eval --predictions "$b/mmmu_output.json" --data "$b/mmmu_answer_dict.json"
 
 # bad input: named with file and line, counted, exit 1
 head -c 300 "$b/vqav2_results.json" > cut.json

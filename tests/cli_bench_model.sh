@@ -126,6 +126,9 @@ expect 1 "SEED results with a rerun's line and an unknown id" "$jf" eval bench s
 grep -q '"duplicates":1' out && grep -q '"unknown":1' out && ok "duplicate and unknown counted" || bad "seed bad input"
 expect 1 "SEED llava: the letter asked with the options (the video question counted wrong: exit 1)" "$jf" eval bench seed --protocol llava --model tiny --data seed.json --images coco --out seed_l.jsonl --max-new-tokens 2
 grep -q 'A. red\\nB. a blue cat' seed_l.jsonl && ok "options in the prompt" || bad "seed llava prompt"
+expect 1 "SEED lmms-eval: seed_doc_to_text's prompt, scored by its first character (the video question unanswered)" \
+  "$jf" eval bench seed --protocol lmms-eval --model tiny --data seed.json --images coco --out seed_m.jsonl --max-new-tokens 2 --json
+grep -q '"seed_all"' out && grep -q 'A. red\\nB. a blue cat' seed_m.jsonl && ok "seed_all reported; options in the prompt" || bad "seed lmms-eval run"
 
 # VQAv2 and GQA: the official question files (the committed test sets), images made here;
 # answers.jsonl written, resumable, and scored by the same code as anyone's

@@ -21,8 +21,9 @@ The official code is not committed; fetch it and pass its folders:
   open-compass/VLMEvalKit       (vlmeval/utils/matching_util.py, vlmeval/dataset/utils/multiple_choice.py:
                                 mcq_circular_eval / mcq_vanilla_eval with the exact_matching policy, report_acc;
                                 its vlmeval.smp helpers are stubbed with pandas equivalents below)
-  EvolvingLMMs-Lab/lmms-eval   (lmms_eval/tasks/{vqav2,pope,mme}/utils.py,
-                                lmms_eval/tasks/_task_utils/vqa_eval_metric.py; used at 75571cf)
+  EvolvingLMMs-Lab/lmms-eval   (lmms_eval/tasks/{vqav2,pope,mme,gqa,seedbench,mmmu}/utils.py,
+                                lmms_eval/tasks/mmmu/_default_template_yaml, lmms_eval/api/metrics.py,
+                                lmms_eval/tasks/_task_utils/{vqa_eval_metric,mmmu_mcq_utils}.py; used at 75571cf)
 
   /usr/bin/python3 tests/reference/bench_official.py VQA_DIR POPE_DIR LLAVA_DIR MME_TOOL_DIR LMMS_EVAL_DIR GQA_EVAL_PY MMMU_DIR VLMEVALKIT_DIR tests/data/bench
 
@@ -637,6 +638,73 @@ for l in buf.getvalue().splitlines():
     k, v = l.rsplit(": ", 1)
     m[k] = v.rstrip("%")
 expected["seed/llava"] = {"metrics": m}
+
+# ---------------------------------------------------------------- lmms-eval: GQA, SEED-Bench, MMMU
+# The same answers as above, scored by lmms-eval's task code (75571cf): lmms_eval/api/metrics.py's
+# exact_match_hf_evaluate (taken out of the module by its source, the rest of which needs the whole
+# package), lmms_eval/tasks/{gqa,seedbench,mmmu}/utils.py and _task_utils/mmmu_mcq_utils.py. A
+# question without an answer is scored as the empty response.
+import ast  # noqa: E402
+import random as pyrandom  # noqa: E402
+msrc = open(os.path.join(LMMS_DIR, "lmms_eval/api/metrics.py")).read()
+fdef = next(n for n in ast.parse(msrc).body if isinstance(n, ast.FunctionDef) and n.name == "exact_match_hf_evaluate")
+emns = {"np": np, "re": re, "string": string}
+exec(compile(ast.Module(body=[fdef], type_ignores=[]), "metrics.py", "exec"), emns)
+gqa_text = {a["question_id"]: a["text"] for a in gqa_answers}
+scores, items = [], {}
+for qid, q in qs.items():  # lmms-eval's GQA docs: every question of the file, in its order
+    res = (gqa_text.get(qid) or "").strip()  # generate_until results are stripped
+    sc = emns["exact_match_hf_evaluate"](predictions=[res], references=[q["answer"]], ignore_case=True,
+                                         ignore_punctuation=True)["exact_match"]
+    scores.append(sc)
+    items[qid] = repr(float(sc))
+expected["gqa/lmms-eval"] = {"metrics": {"exact_match": repr(float(np.mean(scores)))}, "items": items}
+
+ls_ = load_module("lmms_seed", os.path.join(LMMS_DIR, "lmms_eval/tasks/seedbench/utils.py"))
+seed_text = {str(a["question_id"]): a["text"] for a in seed_ans}
+per, items = {}, {}
+for q in seed_qs:
+    r = ls_.seed_process_result({"question_id": q["question_id"], "answer": q["answer"], "data_type": q["data_type"]},
+                                [seed_text.get(q["question_id"], "")])
+    for k, v in r.items():
+        per.setdefault(k, []).append(v)
+    items[q["question_id"]] = "1.0" if r["seed_all"]["pred"].lower().strip() == q["answer"].lower().strip() else "0.0"
+expected["seed/lmms-eval"] = {"metrics": {k: repr(ls_.seed_aggregation_result(v)) for k, v in per.items()}, "items": items}
+
+for name in ["yaml", "lmms_eval.verifiers", "lmms_eval.verifiers.openai"]:
+    sys.modules[name] = types.ModuleType(name)
+sys.modules["yaml"].safe_load = lambda text: {"metadata": {"interleaved_format": False}}
+sys.modules["lmms_eval.verifiers"].VerificationPipeline = object
+sys.modules["lmms_eval.verifiers.openai"].OpenAIVerifier = object
+sys.modules["lmms_eval.tasks._task_utils.file_utils"].generate_submission_file = lambda *a, **k: "/dev/null"
+load_module("lmms_eval.tasks._task_utils.mmmu_mcq_utils", os.path.join(LMMS_DIR, "lmms_eval/tasks/_task_utils/mmmu_mcq_utils.py"))
+sys.modules["lmms_eval.tasks._task_utils.mmmu_mcq_utils"] = load_module(
+    "lmms_eval.tasks._task_utils.mmmu_mcq_utils", os.path.join(LMMS_DIR, "lmms_eval/tasks/_task_utils/mmmu_mcq_utils.py"))
+lmu = load_module("lmms_mmmu", os.path.join(LMMS_DIR, "lmms_eval/tasks/mmmu/utils.py"))
+# lmms-eval seeds Python's global random with --seed (default 0) before the run; its multiple-choice
+# fallback draws from it, here in document order (subjects alphabetically, as the HF dataset is)
+pyrandom.seed(0)
+results, items, random_picks = [], {}, 0
+for cat in sorted(os.listdir(mmdir)):
+    for o in json.load(open(os.path.join(mmdir, cat, "output.json"))):
+        opts = list(o.get("index2ans", {}).values())
+        doc = {"id": o["id"], "question_type": o["question_type"], "options": repr(opts),
+               "answer": o["answer"] if isinstance(o["answer"], str) else repr(o["answer"])}
+        st = pyrandom.getstate()
+        r = lmu.mmmu_process_results(doc, [o["response"]])["mmmu_acc"]
+        random_picks += pyrandom.getstate() != st
+        results.append(r)
+        _, md = lmu.evaluate_mmmu([r])
+        items[o["id"]] = repr(float(md["acc"]))
+buf = io.StringIO()
+with contextlib.redirect_stdout(buf):
+    overall = lmu.mmmu_aggregate_results(results)
+printed = ast.literal_eval(buf.getvalue().strip())
+m = {"mmmu_acc": repr(overall), "random_picks": str(random_picks)}
+for k, v in printed.items():
+    m[f"{k}/acc"] = repr(v["acc"])
+    m[f"{k}/num"] = str(v["num"])
+expected["mmmu/lmms-eval"] = {"metrics": m, "items": items}
 
 json.dump(expected, open(os.path.join(OUT, "expected.json"), "w"), indent=1, ensure_ascii=False, sort_keys=True)
 print("wrote", OUT)
