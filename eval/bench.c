@@ -353,7 +353,11 @@ static int has_digit_comma(const char *s, int comma_runs)
  * has a digit-comma-digit), otherwise replaced by a space; then periodStrip, whose look-behind is
  * malformed ((?!<=\d) always succeeds), removes each "." not followed by a digit — at most 32,
  * because re.UNICODE (32) is passed where sub() takes its count. */
-static char *vqa_punctuation(const char *in, int comma_runs)
+static char *vqa_punctuation(const char *in, int comma_runs) { return jf__vqa_punctuation(in, comma_runs, 0); }
+
+/* digit_lookbehind: VLMEvalKit's copy (smp/misc.py) spells periodStrip right, (?<!\d)\.(?!\d):
+ * a "." after a digit of the text stays too (still at most 32 removed). */
+char *jf__vqa_punctuation(const char *in, int comma_runs, int digit_lookbehind)
 {
     char *out = xdup(in);
     int comma = has_digit_comma(in, comma_runs);
@@ -371,10 +375,13 @@ static char *vqa_punctuation(const char *in, int comma_runs)
     char *res = malloc(strlen(out) + 1);
     size_t o = 0;
     int removed = 0;
+    int32_t prev = 0; /* the look-behind sees the text sub() scans, removed periods included */
     for (size_t i = 0; out[i];) {
         size_t start = i;
         int32_t c = jf__utf8_next(out, &i);
-        if (c == '.' && removed < 32) {
+        int32_t before = prev;
+        prev = c;
+        if (c == '.' && removed < 32 && !(digit_lookbehind && jf__py_is_decimal(before))) {
             size_t j = i;
             int32_t n = out[j] ? jf__utf8_next(out, &j) : 0;
             if (!jf__py_is_decimal(n)) {
@@ -1567,12 +1574,15 @@ jf_status jf_bench_score(jf_bench_kind kind, const jf_bench_inputs *in, jf_bench
                     : kind == JF_BENCH_SEED  ? p == JF_BENCH_LLAVA || p == JF_BENCH_VLMEVALKIT || p == JF_BENCH_LMMS_EVAL
                     : kind == JF_BENCH_GQA   ? p == JF_BENCH_OFFICIAL || p == JF_BENCH_LLAVA || p == JF_BENCH_LMMS_EVAL
                     : kind == JF_BENCH_MMMU  ? p == JF_BENCH_OFFICIAL || p == JF_BENCH_LMMS_EVAL
-                    : kind == JF_BENCH_MME ? p == JF_BENCH_OFFICIAL || p == JF_BENCH_LMMS_EVAL
+                    : kind == JF_BENCH_MME ? p == JF_BENCH_OFFICIAL || p == JF_BENCH_LMMS_EVAL || p == JF_BENCH_VLMEVALKIT
+                    : kind == JF_BENCH_POPE ? 1
                                            : p == JF_BENCH_OFFICIAL || p == JF_BENCH_LLAVA || p == JF_BENCH_LMMS_EVAL;
     if (kind == JF_BENCH_SEED && p == JF_BENCH_OFFICIAL)
         rc = jf__score_seed_official(in, r, err);
     else if (!supported)
         rc = jf_error_set(err, JF_EARG, "%s: protocol %s is not implemented yet", jf_bench_name(kind), jf_bench_protocol_name(p));
+    else if ((kind == JF_BENCH_MME || kind == JF_BENCH_POPE) && p == JF_BENCH_VLMEVALKIT)
+        rc = jf__score_yorn_vlmevalkit(in, kind == JF_BENCH_POPE, r, err);
     else if (kind == JF_BENCH_VQAV2)
         rc = score_vqav2(in, r, err);
     else if (kind == JF_BENCH_POPE)

@@ -11,6 +11,9 @@ void jf__bench_count(jf_bench_report *r, const char *name, long long value);
 void jf__bench_item(jf_bench_report *r, const char *id, const char *group, const char *prediction, const char *parsed,
                     const char *gold, double score);
 void jf__bench_problem(jf_bench_report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* vqaEval's processPunctuation (bench.c); comma_runs: EvalAI's digit-comma rule; digit_lookbehind:
+ * VLMEvalKit's periodStrip, which keeps a "." that follows a digit. */
+char *jf__vqa_punctuation(const char *in, int comma_runs, int digit_lookbehind);
 /* A whole JSON file (NULL with err set). */
 yajl_val jf__bench_read_json(const char *path, jf_error *err);
 int jf__bench_is_dir(const char *path);
@@ -43,6 +46,8 @@ jf_status jf__score_mcq_vlmevalkit(const jf_bench_inputs *in, int circular, jf_b
 jf_status jf__score_seed_llava(const jf_bench_inputs *in, jf_bench_report *r, jf_error *err);
 jf_status jf__score_seed_official(const jf_bench_inputs *in, jf_bench_report *r, jf_error *err);
 jf_status jf__score_seed_lmms(const jf_bench_inputs *in, jf_bench_report *r, jf_error *err);
+/* VLMEvalKit's yes/no datasets (image_yorn.py with the exact_matching judge): MME and POPE */
+jf_status jf__score_yorn_vlmevalkit(const jf_bench_inputs *in, int pope, jf_bench_report *r, jf_error *err);
 /* SEED-Bench's likelihood ranking of options (bench_run.c): each option's mean loss */
 jf_status jf__seed_option_losses(jf_janus *m, const char *prompt, const float *pixels, const char *const *options,
                                  size_t n_options, double *losses, jf_error *err);

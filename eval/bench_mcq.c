@@ -72,6 +72,10 @@ int jf__read_tsv(const char *path, table *t, jf_error *err)
     memset(t, 0, sizeof *t);
     uint8_t *buf = NULL;
     size_t cap = 0, len = 0;
+    if (jf__bench_is_dir(path)) {
+        jf_error_set(err, JF_EFORMAT, "%s is a folder, not a TSV file", path);
+        return -1;
+    }
     if (jf__eval_read_file(path, &buf, &cap, &len) != 0) {
         jf_error_set(err, JF_ENOTFOUND, "%s: %s", path, strerror(errno));
         return -1;
@@ -943,5 +947,221 @@ jf_status jf__score_seed_official(const jf_bench_inputs *in, jf_bench_report *r,
         free(qid[i]);
     free(qid), free(qtype), free(qans), free(qimage), free(seen);
     yajl_tree_free(d);
+    return JF_OK;
+}
+
+/* ---- VLMEvalKit's yes/no datasets: MME and POPE (vlmeval/dataset/image_yorn.py) ---- */
+
+/* YOrN_Extraction: lower case, its process_punctuation, split; "yes" without "no" is Yes, "no"
+ * without "yes" is No, anything else Unknown (the GPT judge that would look again is not run:
+ * the exact_matching judge). */
+static const char *yorn_extract(const char *prediction)
+{
+    char *low = jf__py_lower(prediction);
+    char *pp = jf__vqa_punctuation(low, 0, 1);
+    char **w;
+    size_t n = jf__py_split(pp ? pp : "", &w);
+    int yes = 0, no = 0;
+    for (size_t i = 0; i < n; i++) {
+        yes |= !strcmp(w[i], "yes");
+        no |= !strcmp(w[i], "no");
+    }
+    jf__py_split_free(w, n);
+    free(pp);
+    free(low);
+    return yes && !no ? "Yes" : no && !yes ? "No" : "Unknown";
+}
+
+typedef struct yorn_row {
+    const char *category, *image, *answer, *extracted;
+    int score;
+} yorn_row;
+
+/* POPE_rating's cal_f1_score over the rows of one split (all rows when split is NULL). */
+static void pope_split_metrics(jf_bench_report *r, const yorn_row *rows, size_t n, const char *split)
+{
+    long tp = 0, fp = 0, fn = 0, hits = 0, count = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (split && (!rows[i].category || strcmp(rows[i].category, split)))
+            continue;
+        int t = rows[i].answer && !strcmp(rows[i].answer, "Yes"), p = !strcmp(rows[i].extracted, "Yes");
+        tp += t && p;
+        fp += !t && p;
+        fn += t && !p;
+        hits += rows[i].score;
+        count++;
+    }
+    double precision = tp + fp ? (double)tp / (double)(tp + fp) : 0, recall = tp + fn ? (double)tp / (double)(tp + fn) : 0;
+    double f1 = precision + recall != 0 ? 2 * (precision * recall) / (precision + recall) : 0;
+    char key[160];
+    const char *name = split ? split : "Overall";
+    snprintf(key, sizeof key, "%s/Overall", name);
+    jf__bench_metric(r, key, f1 * 100);
+    snprintf(key, sizeof key, "%s/acc", name);
+    jf__bench_metric(r, key, count ? (double)hits / (double)count * 100 : NAN);
+    snprintf(key, sizeof key, "%s/precision", name);
+    jf__bench_metric(r, key, precision * 100);
+    snprintf(key, sizeof key, "%s/recall", name);
+    jf__bench_metric(r, key, recall * 100);
+}
+
+jf_status jf__score_yorn_vlmevalkit(const jf_bench_inputs *in, int pope, jf_bench_report *r, jf_error *err)
+{
+    table t;
+    if (jf__read_tsv(in->predictions, &t, err))
+        return err->code;
+    int ci = jf__col_index(&t, "index"), cp = jf__col_index(&t, "prediction"), ca = jf__col_index(&t, "answer"),
+        cc = jf__col_index(&t, "category"), cimg = jf__col_index(&t, "image_path");
+    if (ci < 0 || cp < 0 || ca < 0 || cc < 0 || (!pope && cimg < 0)) {
+        jf__free_table(&t);
+        return jf_error_set(err, JF_EFORMAT, "%s: needs the columns index, answer, category, %sprediction (VLMEvalKit's %s "
+                                             "prediction TSV)",
+                            in->predictions, pope ? "" : "image_path, ", pope ? "POPE" : "MME");
+    }
+    snprintf(r->split, sizeof r->split, "%s", pope ? "POPE (VLMEvalKit's TSV)" : "MME");
+    char **idx = column_texts(&t, ci), **pred = column_texts(&t, cp), **ans = column_texts(&t, ca),
+         **cat = column_texts(&t, cc), **img = cimg >= 0 ? column_texts(&t, cimg) : NULL;
+    /* ans_map by index: a repeated index takes its last row's extraction for every row */
+    const char **ext = calloc(t.n_rows ? t.n_rows : 1, sizeof *ext);
+    for (size_t i = 0; i < t.n_rows; i++)
+        ext[i] = yorn_extract(pred[i] ? pred[i] : "nan");
+    for (size_t i = 0; i < t.n_rows; i++)
+        for (size_t j = i + 1; j < t.n_rows; j++)
+            if (idx[i] && idx[j] && !strcmp(idx[i], idx[j])) {
+                ext[i] = ext[j]; /* the last row with this index wins (j runs to the end) */
+                jf__bench_problem(r, "%s: index %s appears twice (lines %zu and %zu): VLMEvalKit keeps the later line's "
+                                     "answer for both",
+                                  in->predictions, idx[i], i + 2, j + 2);
+                r->duplicates++;
+            }
+    /* POPE: a category "a,b" counts in both splits (explode) */
+    size_t cap = t.n_rows * 2 + 1, n = 0;
+    yorn_row *rows = calloc(cap, sizeof *rows);
+    long unknown = 0;
+    for (size_t i = 0; i < t.n_rows; i++) {
+        if (!strcmp(ext[i], "Unknown"))
+            unknown++;
+        int score = ans[i] && !strcmp(ans[i], ext[i]);
+        jf__bench_item(r, idx[i] ? idx[i] : "?", cat[i] ? cat[i] : "nan", pred[i] ? pred[i] : "nan", ext[i],
+                       ans[i] ? ans[i] : "nan", score);
+        char *c = cat[i];
+        if (pope && c && strchr(c, ',')) {
+            for (char *save = NULL, *part = strtok_r(c, ",", &save); part; part = strtok_r(NULL, ",", &save)) {
+                if (n == cap) {
+                    cap *= 2;
+                    rows = realloc(rows, cap * sizeof *rows);
+                }
+                rows[n++] = (yorn_row){part, NULL, ans[i], ext[i], score};
+            }
+        } else {
+            rows[n++] = (yorn_row){c, img ? img[i] : NULL, ans[i], ext[i], score};
+        }
+    }
+    if (pope) {
+        pope_split_metrics(r, rows, n, NULL);
+        /* the splits, in sorted order (the tool's order is a set's) */
+        const char **names = calloc(n + 1, sizeof *names);
+        size_t nn = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (!rows[i].category)
+                continue;
+            size_t k = 0;
+            while (k < nn && strcmp(names[k], rows[i].category))
+                k++;
+            if (k == nn)
+                names[nn++] = rows[i].category;
+        }
+        for (size_t a = 0; a < nn; a++)
+            for (size_t b = a + 1; b < nn; b++)
+                if (strcmp(names[a], names[b]) > 0) {
+                    const char *x = names[a];
+                    names[a] = names[b];
+                    names[b] = x;
+                }
+        for (size_t k = 0; k < nn; k++)
+            pope_split_metrics(r, rows, n, names[k]);
+        free(names);
+        snprintf(r->headline, sizeof r->headline, "Overall/Overall");
+    } else {
+        /* MME_rating: per category, acc (every question) + acc+ (both questions of an image right),
+         * ×100; perception and reasoning sum their subtasks */
+        static const char *const perception[] = {"OCR", "artwork", "celebrity", "color", "count", "existence",
+                                                 "landmark", "position", "posters", "scene"};
+        static const char *const reasoning[] = {"code_reasoning", "commonsense_reasoning", "numerical_calculation",
+                                                "text_translation"};
+        const char **cats = calloc(n + 1, sizeof *cats);
+        double *score = calloc(n + 1, sizeof *score);
+        size_t nc = 0;
+        for (size_t i = 0; i < n; i++) {
+            const char *c = rows[i].category ? rows[i].category : "nan";
+            size_t k = 0;
+            while (k < nc && strcmp(cats[k], c))
+                k++;
+            if (k < nc)
+                continue;
+            cats[nc++] = c;
+            long q = 0, hit = 0, images = 0, both = 0;
+            for (size_t j = 0; j < n; j++) {
+                if (strcmp(rows[j].category ? rows[j].category : "nan", c))
+                    continue;
+                q++;
+                hit += rows[j].score;
+                /* the image's first appearance: its first two scores */
+                int first = 1;
+                for (size_t e = 0; e < j && first; e++)
+                    first = !(!strcmp(rows[e].category ? rows[e].category : "nan", c) && rows[e].image && rows[j].image &&
+                              !strcmp(rows[e].image, rows[j].image));
+                if (!first)
+                    continue;
+                int got = 0, prod = 1;
+                for (size_t e = j; e < n && got < 2; e++)
+                    if (!strcmp(rows[e].category ? rows[e].category : "nan", c) && rows[e].image && rows[j].image &&
+                        !strcmp(rows[e].image, rows[j].image)) {
+                        prod &= rows[e].score;
+                        got++;
+                    }
+                if (got < 2)
+                    jf__bench_problem(r, "%s: image %s of %s has one question: VLMEvalKit's acc+ fails here (IndexError)",
+                                      in->predictions, rows[j].image ? rows[j].image : "?", c);
+                images++;
+                both += got == 2 && prod;
+            }
+            score[k] = (double)hit / (double)q * 100 + (images ? (double)both / (double)images * 100 : NAN);
+        }
+        const char *const *groups[2] = {perception, reasoning};
+        size_t sizes[2] = {10, 4};
+        static const char *const gname[2] = {"perception", "reasoning"};
+        for (int g = 0; g < 2; g++) {
+            double base = 0;
+            for (size_t k = 0; k < sizes[g]; k++) {
+                size_t c = 0;
+                while (c < nc && strcmp(cats[c], groups[g][k]))
+                    c++;
+                if (c == nc) {
+                    jf__bench_problem(r, "%s: no %s questions: VLMEvalKit stops here (KeyError); %s is the sum of the "
+                                         "subtasks present",
+                                      in->predictions, groups[g][k], gname[g]);
+                } else {
+                    base += score[c];
+                }
+            }
+            jf__bench_metric(r, gname[g], base);
+        }
+        for (size_t k = 0; k < nc; k++)
+            jf__bench_metric(r, cats[k], score[k]);
+        free(cats);
+        free(score);
+        snprintf(r->headline, sizeof r->headline, "perception");
+    }
+    jf__bench_count(r, "unknown_answers", unknown);
+    free(rows);
+    free(ext);
+    free_texts(idx, t.n_rows);
+    free_texts(pred, t.n_rows);
+    free_texts(ans, t.n_rows);
+    free_texts(cat, t.n_rows);
+    if (img)
+        free_texts(img, t.n_rows);
+    jf__free_table(&t);
     return JF_OK;
 }

@@ -1059,6 +1059,11 @@ jf_status jf_bench_answer(jf_janus *m, jf_bench_kind kind, const jf_bench_run_pa
         return jf_error_set(err, JF_EARG, "%s: answering with the built-in model is implemented for pope, mme, mmbench, seed, "
                                           "vqav2 and gqa",
                             jf_bench_name(kind));
+    if ((kind == JF_BENCH_POPE || kind == JF_BENCH_MME) && p->protocol == JF_BENCH_VLMEVALKIT)
+        return jf_error_set(err, JF_EARG, "%s: a model run writes %s, which protocol vlmevalkit does not read yet (it scores "
+                                          "VLMEvalKit's prediction TSV); --protocol official asks with the same prompt "
+                                          "(VLMEvalKit's Janus wrapper)",
+                            jf_bench_name(kind), kind == JF_BENCH_POPE ? "POPE answer lines" : "MME's results folder");
     int seed_ranking = kind == JF_BENCH_SEED && p->protocol == JF_BENCH_OFFICIAL;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);

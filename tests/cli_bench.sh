@@ -89,6 +89,13 @@ expect 1 "seed lmms-eval (5 unanswered)" "$jf" eval bench seed --protocol lmms-e
 cp out sm.json; compare seed/lmms-eval sm.json && ok "seed_image, seed_video, seed_all (first character of the response)" || bad "seed lmms-eval"
 expect 0 "mmmu lmms-eval" "$jf" eval bench mmmu --protocol lmms-eval --predictions "$b/mmmu" --json --items
 cp out mum.json; compare mmmu/lmms-eval mum.json && ok "its own multiple-choice parser, random.seed(0) draws, first open answer as text; rounded to 5" || bad "mmmu lmms-eval"
+# VLMEvalKit's yes/no datasets (image_yorn.py, exact_matching judge)
+expect 0 "mme vlmevalkit" "$jf" eval bench mme --protocol vlmevalkit --predictions "$b/mme_vlmevalkit.tsv" --json --items
+cp out mv.json; compare mme/vlmevalkit mv.json && ok "YOrN_Extraction (its periodStrip keeps a digit's period), MME_rating's acc + acc+ per subtask, perception and reasoning" || bad "mme vlmevalkit"
+expect 0 "pope vlmevalkit" "$jf" eval bench pope --protocol vlmevalkit --predictions "$b/pope_vlmevalkit.tsv" --json --items
+cp out pv.json; compare pope/vlmevalkit pv.json && ok "POPE_rating: Overall (questions of two splits counted twice) and per split; Unknown answers wrong" || bad "pope vlmevalkit"
+expect 1 "VLMEvalKit's MME TSV, given MME's results folder" "$jf" eval bench mme --protocol vlmevalkit --predictions "$b/mme"
+grep -q "is a folder, not a TSV file" err && ok "said so" || bad "folder for a TSV: $(cat err)"
 expect 2 "mmmu lmms-eval needs the responses with their options" "$jf" eval bench mmmu --protocol lmms-eval --predictions "$b/mmmu_output.json" --data "$b/mmmu_answer_dict.json"
 
 # bad input: named with file and line, counted, exit 1
@@ -104,7 +111,7 @@ printf 'a.jpg\tq?\tYes\n' >> mme2/color.txt
 expect 1 "MME with a subtask missing and a line short of fields" "$jf" eval bench mme --predictions mme2
 grep -q "1 subtask file missing (OCR)" err && grep -q "color.txt:.*3 tab-separated fields" err && ok "the missing file and the bad line named" || { bad "mme bad"; cat err; }
 expect 2 "an unknown protocol" "$jf" eval bench pope --protocol nope --data x --predictions y
-expect 2 "a protocol not implemented yet" "$jf" eval bench mme --protocol vlmevalkit --predictions "$b/mme"
+expect 2 "a protocol not implemented yet" "$jf" eval bench gqa --protocol vlmevalkit --data "$b/gqa" --predictions "$b/gqa_predictions.json"
 grep -q "not implemented yet" err && ok "said so" || bad "not implemented message"
 
 exit $((fails > 0))

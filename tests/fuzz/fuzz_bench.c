@@ -27,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     jf_bench_inputs in = {0};
     jf_bench_kind kind = JF_BENCH_VQAV2;
-    switch (data[0] % 6) {
+    switch (data[0] % 10) {
     case 0: in.data = JF_TEST_DATA "/bench/vqav2"; in.predictions = path; break;
     case 1: in.data = JF_TEST_DATA "/bench/vqav2"; in.predictions = path; in.protocol = JF_BENCH_LLAVA; break;
     case 2: kind = JF_BENCH_POPE; in.data = JF_TEST_DATA "/bench/pope/coco_pope_random.json"; in.predictions = path; break;
@@ -35,6 +35,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 5: /* VLMEvalKit prediction TSVs: the TSV reader, pandas' NA and number rules, can_infer */
         kind = JF_BENCH_MMBENCH;
         in.predictions = path;
+        break;
+    case 6: /* VLMEvalKit's yes/no TSVs: YOrN_Extraction, MME pairs by image_path, POPE's exploded splits */
+    case 7:
+        kind = data[0] % 10 == 6 ? JF_BENCH_MME : JF_BENCH_POPE;
+        in.predictions = path;
+        in.protocol = JF_BENCH_VLMEVALKIT;
+        break;
+    case 8: /* lmms-eval GQA: answer lines against the committed questions */
+        kind = JF_BENCH_GQA;
+        in.data = JF_TEST_DATA "/bench/gqa/testdev_balanced_questions.json";
+        in.predictions = path;
+        in.protocol = JF_BENCH_LMMS_EVAL;
+        break;
+    case 9: /* lmms-eval SEED: answer lines, first characters of any bytes */
+        kind = JF_BENCH_SEED;
+        in.data = JF_TEST_DATA "/bench/seed_bench.json";
+        in.predictions = path;
+        in.protocol = JF_BENCH_LMMS_EVAL;
         break;
     default: /* MMMU outputs (main_eval_only): the open-answer parser's regexes and float() rules */
         kind = JF_BENCH_MMMU;

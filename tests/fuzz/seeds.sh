@@ -10,13 +10,18 @@ cp "$data"/janus_tiny/model.safetensors "$out/weights/tiny.safetensors"
 cp "$data"/janus_tiny/tokenizer.json "$out/tokenizer/tiny.json"
 cp "$data"/parquet/laion_none_dict_v1.parquet "$data"/parquet/laion_snappy_dict_v1.parquet \
    "$data"/parquet/laion_gzip_plain_v2.parquet "$data"/parquet/laion_zstd_delta_v2.parquet "$out/parquet/"
-# bench: the first byte picks the case (0 VQAv2 results, 1 LLaVA answer lines, 2 POPE answers, 3 annotations, 4 MMMU, 5 MMBench TSV)
+# bench: the first byte % 10 picks the case (0 VQAv2 results, 1 LLaVA answer lines, 2 POPE answers, 3 annotations, 4 MMMU,
+# 5 MMBench TSV, 6/7 VLMEvalKit MME/POPE TSVs, 8 GQA and 9 SEED answer lines under lmms-eval)
 { printf '\0'; cat "$data"/bench/vqav2_results.json; } > "$out/bench/vqa_results"
 { printf '\1'; cat "$data"/bench/vqav2_llava_answers.jsonl; } > "$out/bench/vqa_llava"
 { printf '\2'; cat "$data"/bench/pope_random_answers.jsonl; } > "$out/bench/pope"
 { printf '\3'; head -c 3000 "$data"/bench/vqav2/v2_mscoco_val2014_annotations.json; } > "$out/bench/annotations_cut"
 { printf '\4'; cat "$data"/bench/mmmu_output.json; } > "$out/bench/mmmu"
 { printf '\5'; cat "$data"/bench/mmbench_dev_predictions.tsv; } > "$out/bench/mmbench"
+{ printf '\6'; cat "$data"/bench/mme_vlmevalkit.tsv; } > "$out/bench/mme_vlm"
+{ printf '\7'; cat "$data"/bench/pope_vlmevalkit.tsv; } > "$out/bench/pope_vlm"
+{ printf '\10'; cat "$data"/bench/gqa_llava_answers.jsonl; } > "$out/bench/gqa_lmms"
+{ printf '\11'; cat "$data"/bench/seed_llava_answers.jsonl; } > "$out/bench/seed_lmms"
 printf 'Tom &amp;amp; Jerry &notit; &#x1F600; &#128; &#55296; &ltx &' > "$out/html/refs"
 printf '&CounterClockwiseContourIntegral; caf\303\251 &eacute &#99999999999;' > "$out/html/long"
 printf '{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]},"normalizer":{"type":"Lowercase"},"pre_tokenizer":{"type":"Whitespace"},"added_tokens":[{"id":3,"content":"<s>","special":true}]}' > "$out/tokenizer/small.json"

@@ -18,7 +18,8 @@ The official code is not committed; fetch it and pass its folders:
                                 playground/data/eval/gqa/data/eval/eval.py, e.g. SHI-Labs/VCoder)
   MMMU-Benchmark/MMMU          (mmmu/utils/eval_utils.py, mmmu/utils/data_utils.py: main_parse_and_eval.py's
                                 flow is run below as that script runs it with --subject ALL)
-  open-compass/VLMEvalKit       (vlmeval/utils/matching_util.py, vlmeval/dataset/utils/multiple_choice.py:
+  open-compass/VLMEvalKit       (vlmeval/dataset/utils/yorn.py, vlmeval/smp/misc.py,
+                                vlmeval/utils/matching_util.py, vlmeval/dataset/utils/multiple_choice.py:
                                 mcq_circular_eval / mcq_vanilla_eval with the exact_matching policy, report_acc;
                                 its vlmeval.smp helpers are stubbed with pandas equivalents below)
   EvolvingLMMs-Lab/lmms-eval   (lmms_eval/tasks/{vqav2,pope,mme,gqa,seedbench,mmmu}/utils.py,
@@ -705,6 +706,67 @@ for k, v in printed.items():
     m[f"{k}/acc"] = repr(v["acc"])
     m[f"{k}/num"] = str(v["num"])
 expected["mmmu/lmms-eval"] = {"metrics": m, "items": items}
+
+# ---------------------------------------------------------------- VLMEvalKit: MME and POPE (yes/no)
+# The MME and POPE answers above as VLMEvalKit's prediction TSVs, scored by
+# vlmeval/dataset/image_yorn.py's evaluate with the exact_matching judge (its steps inlined: the
+# rest of the class needs the whole package): YOrN_Extraction (with smp/misc.py's
+# process_punctuation, taken out of that module by its source), score = answer == extracted, then
+# MME_rating / POPE_rating from vlmeval/dataset/utils/yorn.py.
+vsrc = open(os.path.join(VLM_DIR, "vlmeval/smp/misc.py")).read()
+pdefs = [n for n in ast.parse(vsrc).body if isinstance(n, ast.FunctionDef) and n.name in ("process_punctuation", "d2df")]
+vns = {"pd": pd}
+exec(compile(ast.Module(body=pdefs, type_ignores=[]), "misc.py", "exec"), vns)
+smp.process_punctuation, smp.d2df = vns["process_punctuation"], vns["d2df"]
+smp.load = smp_load
+yorn = load_module("vlmeval_yorn", os.path.join(VLM_DIR, "vlmeval/dataset/utils/yorn.py"))
+
+
+def yorn_eval(tsv, rating):
+    data = pd.read_csv(tsv, sep="\t")
+    data["prediction"] = [str(x) for x in data["prediction"]]
+    ans_map = {k: yorn.YOrN_Extraction(v) for k, v in zip(data["index"], data["prediction"])}
+    data["extracted"] = [ans_map[x] for x in data["index"]]
+    data["score"] = data["answer"] == data["extracted"]
+    storage = f"/tmp/jf_yorn_{os.getpid()}.tsv"
+    data.to_csv(storage, sep="\t", index=False)
+    out = rating(storage)
+    items = {str(i): repr(float(sc)) for i, sc in zip(data["index"], data["score"])}
+    return out, items, int((data["extracted"] == "Unknown").sum())
+
+
+rows, i = [], 0
+for t in sorted(os.listdir(mdir)):
+    for line in open(os.path.join(mdir, t)):
+        img, q, gt, resp = line.split("\t")
+        i += 1
+        rows.append({"index": i, "image_path": f"{t[:-4]}/{img}", "question": q, "answer": gt, "category": t[:-4],
+                     "prediction": resp.rstrip("\n")})
+mme_tsv = os.path.join(OUT, "mme_vlmevalkit.tsv")
+pd.DataFrame(rows).to_csv(mme_tsv, sep="\t", index=False)
+out, items, unk = yorn_eval(mme_tsv, yorn.MME_rating)
+m = {k: repr(float(out[k][0])) for k in out.columns}
+m["unknown_answers"] = str(unk)
+expected["mme/vlmevalkit"] = {"metrics": m, "items": items}
+
+rows, i = [], 0
+for split in ["adversarial", "popular", "random"]:
+    labels = [json.loads(l) for l in open(os.path.join(pdir, f"coco_pope_{split}.json"))]
+    cur = [x for x in llava_a if qmap[x["question_id"]]["category"] == split]
+    for lab, a in zip(labels, cur):
+        i += 1
+        cat = split if i % 9 else f"{split},random" if split != "random" else "popular,random"  # asked in two splits
+        rows.append({"index": i, "question": lab["text"], "answer": lab["label"].capitalize(), "category": cat,
+                     "prediction": a["text"]})
+pope_tsv = os.path.join(OUT, "pope_vlmevalkit.tsv")
+pd.DataFrame(rows).to_csv(pope_tsv, sep="\t", index=False)
+out, items, unk = yorn_eval(pope_tsv, yorn.POPE_rating)
+m = {}
+for r_ in range(len(out)):
+    for col in ["Overall", "acc", "precision", "recall"]:
+        m[f"{out['split'][r_]}/{col}"] = repr(float(out[col][r_]))
+m["unknown_answers"] = str(unk)
+expected["pope/vlmevalkit"] = {"metrics": m, "items": items}
 
 json.dump(expected, open(os.path.join(OUT, "expected.json"), "w"), indent=1, ensure_ascii=False, sort_keys=True)
 print("wrote", OUT)
