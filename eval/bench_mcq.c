@@ -566,6 +566,26 @@ jf_status jf__score_mcq_vlmevalkit(const jf_bench_inputs *in, int circular, jf_b
 
 static const char *sv(yajl_val v) { return YAJL_IS_STRING(v) && v->u.string ? v->u.string : ""; }
 
+/* SEED-Bench.json (--data): the whole document, and its "questions" list in *qs. */
+static yajl_val seed_bench_file(const jf_bench_inputs *in, yajl_val *qs, jf_error *err)
+{
+    *qs = NULL;
+    if (!in->data) {
+        jf_error_set(err, JF_EARG, "seed: --data names SEED-Bench.json");
+        return NULL;
+    }
+    yajl_val d = jf__bench_read_json(in->data, err);
+    if (!d)
+        return NULL;
+    const char *qp[] = {"questions", NULL};
+    if (!(*qs = yajl_tree_get(d, qp, yajl_t_array))) {
+        yajl_tree_free(d);
+        jf_error_set(err, JF_EFORMAT, "%s: no \"questions\" list", in->data);
+        return NULL;
+    }
+    return d;
+}
+
 /* LLaVA's answers.jsonl ({question_id, text}; also {question_id, prediction} lines): ids as text
  * (integers printed), texts in file order (a later line for the same id wins where a dict keeps it). */
 static int read_seed_answers(const char *path, char ***ids_out, char ***texts_out, size_t *n_out, jf_bench_report *r,
@@ -647,18 +667,10 @@ static void seed_qid(yajl_val qid, char *idb, size_t n)
  * question without an answer is scored as the empty response (wrong) and listed. */
 jf_status jf__score_seed_lmms(const jf_bench_inputs *in, jf_bench_report *r, jf_error *err)
 {
-    if (!in->data)
-        return jf_error_set(err, JF_EARG, "seed: --data names SEED-Bench.json");
-    snprintf(r->split, sizeof r->split, "SEED-Bench (all questions)");
-    yajl_val d = jf__bench_read_json(in->data, err);
+    yajl_val qs, d = seed_bench_file(in, &qs, err);
     if (!d)
         return err->code;
-    const char *qp[] = {"questions", NULL};
-    yajl_val qs = yajl_tree_get(d, qp, yajl_t_array);
-    if (!qs) {
-        yajl_tree_free(d);
-        return jf_error_set(err, JF_EFORMAT, "%s: no \"questions\" list", in->data);
-    }
+    snprintf(r->split, sizeof r->split, "SEED-Bench (all questions)");
     size_t na = 0;
     char **aid = NULL, **atext = NULL;
     if (read_seed_answers(in->predictions, &aid, &atext, &na, r, err)) {
@@ -721,18 +733,12 @@ jf_status jf__score_seed_lmms(const jf_bench_inputs *in, jf_bench_report *r, jf_
 
 jf_status jf__score_seed_llava(const jf_bench_inputs *in, jf_bench_report *r, jf_error *err)
 {
-    if (!in->data)
-        return jf_error_set(err, JF_EARG, "seed: --data names SEED-Bench.json");
-    snprintf(r->split, sizeof r->split, "SEED-Bench (all questions)");
-    yajl_val d = jf__bench_read_json(in->data, err);
+    yajl_val qs, d = seed_bench_file(in, &qs, err);
     if (!d)
         return err->code;
-    const char *qp[] = {"questions", NULL}, *tp[] = {"question_type", NULL};
-    yajl_val qs = yajl_tree_get(d, qp, yajl_t_array), types = yajl_tree_get(d, tp, yajl_t_object);
-    if (!qs) {
-        yajl_tree_free(d);
-        return jf_error_set(err, JF_EFORMAT, "%s: no \"questions\" list", in->data);
-    }
+    snprintf(r->split, sizeof r->split, "SEED-Bench (all questions)");
+    const char *tp[] = {"question_type", NULL};
+    yajl_val types = yajl_tree_get(d, tp, yajl_t_object);
     size_t na = 0;
     char **aid = NULL, **atext = NULL;
     if (read_seed_answers(in->predictions, &aid, &atext, &na, r, err)) {
@@ -815,17 +821,9 @@ jf_status jf__score_seed_llava(const jf_bench_inputs *in, jf_bench_report *r, jf
  * ("Data type N: xx.xx%"), then the total over the predictions. */
 jf_status jf__score_seed_official(const jf_bench_inputs *in, jf_bench_report *r, jf_error *err)
 {
-    if (!in->data)
-        return jf_error_set(err, JF_EARG, "seed: --data names SEED-Bench.json");
-    yajl_val d = jf__bench_read_json(in->data, err);
+    yajl_val qs, d = seed_bench_file(in, &qs, err);
     if (!d)
         return err->code;
-    const char *qp[] = {"questions", NULL};
-    yajl_val qs = yajl_tree_get(d, qp, yajl_t_array);
-    if (!qs) {
-        yajl_tree_free(d);
-        return jf_error_set(err, JF_EFORMAT, "%s: no \"questions\" list", in->data);
-    }
     size_t nq = qs->u.array.len;
     char **qid = calloc(nq + 1, sizeof *qid);
     long *qtype = calloc(nq + 1, sizeof *qtype);
