@@ -1570,17 +1570,33 @@ jf_status jf_bench_score(jf_bench_kind kind, const jf_bench_inputs *in, jf_bench
     jf_status rc;
     jf_bench_protocol p = in->protocol;
     /* which protocols each benchmark has here */
-    int supported = kind == JF_BENCH_MMBENCH ? p == JF_BENCH_OFFICIAL || p == JF_BENCH_VLMEVALKIT
+    int supported = kind == JF_BENCH_MMBENCH ? p != JF_BENCH_LLAVA
                     : kind == JF_BENCH_SEED  ? p == JF_BENCH_LLAVA || p == JF_BENCH_VLMEVALKIT || p == JF_BENCH_LMMS_EVAL
-                    : kind == JF_BENCH_GQA   ? p == JF_BENCH_OFFICIAL || p == JF_BENCH_LLAVA || p == JF_BENCH_LMMS_EVAL
-                    : kind == JF_BENCH_MMMU  ? p == JF_BENCH_OFFICIAL || p == JF_BENCH_LMMS_EVAL
+                    : kind == JF_BENCH_GQA   ? 1
+                    : kind == JF_BENCH_MMMU  ? p != JF_BENCH_LLAVA
                     : kind == JF_BENCH_MME ? p == JF_BENCH_OFFICIAL || p == JF_BENCH_LMMS_EVAL || p == JF_BENCH_VLMEVALKIT
                     : kind == JF_BENCH_POPE ? 1
                                            : p == JF_BENCH_OFFICIAL || p == JF_BENCH_LLAVA || p == JF_BENCH_LMMS_EVAL;
     if (kind == JF_BENCH_SEED && p == JF_BENCH_OFFICIAL)
         rc = jf__score_seed_official(in, r, err);
+    else if (kind == JF_BENCH_VQAV2 && p == JF_BENCH_VLMEVALKIT)
+        rc = jf_error_set(err, JF_EARG, "vqav2: VLMEvalKit has no VQAv2 dataset (checked at e8e78f0: its ImageVQADataset "
+                                        "lists TextVQA, DocVQA, GQA and others, not VQAv2); use --protocol official, "
+                                        "llava or lmms-eval");
+    else if (kind == JF_BENCH_MME && p == JF_BENCH_LLAVA)
+        rc = jf_error_set(err, JF_EARG, "mme: LLaVA scores MME with MME's own calculation.py, after its "
+                                        "convert_answer_to_mme.py writes the results folder: score that folder with "
+                                        "--protocol official");
+    else if (!supported && p == JF_BENCH_LLAVA)
+        rc = jf_error_set(err, JF_EARG, "%s: LLaVA's repository has no scorer for it (its scripts only convert answers "
+                                        "for the benchmark's own scorer): use --protocol official",
+                          jf_bench_name(kind));
     else if (!supported)
         rc = jf_error_set(err, JF_EARG, "%s: protocol %s is not implemented yet", jf_bench_name(kind), jf_bench_protocol_name(p));
+    else if (kind == JF_BENCH_GQA && p == JF_BENCH_VLMEVALKIT)
+        rc = jf__score_gqa_vlmevalkit(in, r, err);
+    else if (kind == JF_BENCH_MMMU && p == JF_BENCH_VLMEVALKIT)
+        rc = jf__score_mcq_vlmevalkit(in, JF__MCQ_MMMU, r, err);
     else if ((kind == JF_BENCH_MME || kind == JF_BENCH_POPE) && p == JF_BENCH_VLMEVALKIT)
         rc = jf__score_yorn_vlmevalkit(in, kind == JF_BENCH_POPE, r, err);
     else if (kind == JF_BENCH_VQAV2)
@@ -1593,14 +1609,16 @@ jf_status jf_bench_score(jf_bench_kind kind, const jf_bench_inputs *in, jf_bench
         rc = score_gqa(in, r, err);
     else if (kind == JF_BENCH_MMMU)
         rc = jf__score_mmmu(in, r, err);
+    else if (kind == JF_BENCH_MMBENCH && p == JF_BENCH_LMMS_EVAL)
+        rc = jf__score_mmbench_lmms(in, r, err);
     else if (kind == JF_BENCH_MMBENCH)
-        rc = jf__score_mcq_vlmevalkit(in, 1, r, err);
+        rc = jf__score_mcq_vlmevalkit(in, JF__MCQ_CIRCULAR, r, err);
     else if (kind == JF_BENCH_SEED && p == JF_BENCH_LLAVA)
         rc = jf__score_seed_llava(in, r, err);
     else if (kind == JF_BENCH_SEED && p == JF_BENCH_LMMS_EVAL)
         rc = jf__score_seed_lmms(in, r, err);
     else if (kind == JF_BENCH_SEED)
-        rc = jf__score_mcq_vlmevalkit(in, 0, r, err);
+        rc = jf__score_mcq_vlmevalkit(in, JF__MCQ_VANILLA, r, err);
     else
         rc = jf_error_set(err, JF_EARG, "unknown benchmark");
     if (rc != JF_OK) {

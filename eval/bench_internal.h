@@ -42,7 +42,14 @@ int jf__pandas_na(const char *s);                         /* one of pandas' NA w
 
 /* MMBench / SEED-Bench (bench_mcq.c): VLMEvalKit's prediction TSV, circular or vanilla; SEED as
  * LLaVA's script scores it */
-jf_status jf__score_mcq_vlmevalkit(const jf_bench_inputs *in, int circular, jf_bench_report *r, jf_error *err);
+typedef enum jf__mcq_mode {
+    JF__MCQ_VANILLA,  /* mcq_vanilla_eval (SEEDBench_IMG) */
+    JF__MCQ_CIRCULAR, /* mcq_circular_eval (MMBench) */
+    JF__MCQ_MMMU,     /* mcq_vanilla_eval with MMMU_preproc (MMMU_DEV_VAL): open questions as A/B */
+} jf__mcq_mode;
+jf_status jf__score_mcq_vlmevalkit(const jf_bench_inputs *in, jf__mcq_mode mode, jf_bench_report *r, jf_error *err);
+/* GQA_TestDev_Balanced as VLMEvalKit's ImageVQADataset scores it (method 'accuracy') */
+jf_status jf__score_gqa_vlmevalkit(const jf_bench_inputs *in, jf_bench_report *r, jf_error *err);
 jf_status jf__score_seed_llava(const jf_bench_inputs *in, jf_bench_report *r, jf_error *err);
 jf_status jf__score_seed_official(const jf_bench_inputs *in, jf_bench_report *r, jf_error *err);
 jf_status jf__score_seed_lmms(const jf_bench_inputs *in, jf_bench_report *r, jf_error *err);
@@ -51,6 +58,9 @@ jf_status jf__score_yorn_vlmevalkit(const jf_bench_inputs *in, int pope, jf_benc
 /* SEED-Bench's likelihood ranking of options (bench_run.c): each option's mean loss */
 jf_status jf__seed_option_losses(jf_janus *m, const char *prompt, const float *pixels, const char *const *options,
                                  size_t n_options, double *losses, jf_error *err);
+
+/* MMBench as lmms-eval's mmbench_en_dev_static scores it (bench_mmb_lmms.c): its samples log */
+jf_status jf__score_mmbench_lmms(const jf_bench_inputs *in, jf_bench_report *r, jf_error *err);
 
 /* MMMU (bench_mmmu.c) */
 jf_status jf__score_mmmu(const jf_bench_inputs *in, jf_bench_report *r, jf_error *err);

@@ -4,7 +4,8 @@
  * answered right) and vanilla; and SEED-Bench as LLaVA's convert_seed_for_submission.py scores it.
  *
  * VLMEvalKit reads its files with pandas, and what pandas makes of a cell decides some answers: an
- * empty cell or one of its NA words ("None", "NA", "null", …) is NaN (an option that is NaN does
+ * empty cell or one of its NA words ("NA", "null", …; "None" too from pandas 2.0, whose list jf
+ * follows — Debian 12's pandas 1.5 reads "None" as text) is NaN (an option that is NaN does
  * not exist; a prediction that is NaN is the text "nan"), and a column whose every value is a
  * number becomes numbers (option 5 reads "5", or "5.0" in a column with NaN). Both are
  * reproduced. */
@@ -415,8 +416,9 @@ static void report_acc(jf_bench_report *r, const char *prefix, mrow *rows, size_
     }
 }
 
-jf_status jf__score_mcq_vlmevalkit(const jf_bench_inputs *in, int circular, jf_bench_report *r, jf_error *err)
+jf_status jf__score_mcq_vlmevalkit(const jf_bench_inputs *in, jf__mcq_mode mode, jf_bench_report *r, jf_error *err)
 {
+    int circular = mode == JF__MCQ_CIRCULAR, mmmu = mode == JF__MCQ_MMMU;
     table t;
     if (jf__read_tsv(in->predictions, &t, err))
         return err->code;
@@ -424,6 +426,12 @@ jf_status jf__score_mcq_vlmevalkit(const jf_bench_inputs *in, int circular, jf_b
     if (ci < 0 || cp < 0) {
         jf__free_table(&t);
         return jf_error_set(err, JF_EFORMAT, "%s: needs the columns index and prediction (VLMEvalKit's prediction TSV)",
+                            in->predictions);
+    }
+    if (mmmu && ca < 0) {
+        jf__free_table(&t);
+        return jf_error_set(err, JF_EFORMAT, "%s: needs an answer column (VLMEvalKit's MMMU_preproc reads it from the "
+                                             "prediction file)",
                             in->predictions);
     }
     /* answers: from --data (the benchmark TSV, as VLMEvalKit's meta) or the file's own column */
@@ -441,6 +449,20 @@ jf_status jf__score_mcq_vlmevalkit(const jf_bench_inputs *in, int circular, jf_b
             if (!strcmp(t.names[q], nm)) /* option columns keep their capital */
                 c = q;
         opt[k] = c >= 0 ? column_texts(&t, c) : NULL;
+    }
+    long reformulated = 0;
+    if (mmmu) {
+        /* MMMU_preproc: an open question (no option A) becomes "A: its answer, B: Other Answers" */
+        for (int k = 0; k < 2; k++)
+            if (!opt[k])
+                opt[k] = calloc(t.n_rows ? t.n_rows : 1, sizeof *opt[k]);
+        for (size_t i = 0; i < t.n_rows; i++)
+            if (!opt[0][i]) {
+                opt[0][i] = ans[i] ? strdup(ans[i]) : NULL;
+                free(opt[1][i]);
+                opt[1][i] = strdup("Other Answers");
+                reformulated++;
+            }
     }
     char **cat = column_texts(&t, jf__col_index(&t, "category")), **l2 = column_texts(&t, jf__col_index(&t, "l2-category")),
          **split = column_texts(&t, jf__col_index(&t, "split"));
@@ -473,6 +495,8 @@ jf_status jf__score_mcq_vlmevalkit(const jf_bench_inputs *in, int circular, jf_b
                 continue;
             }
         }
+        if (mmmu && !(m->answer && m->answer[0] >= 'A' && m->answer[0] <= 'Z' && !m->answer[1]))
+            m->answer = "A"; /* an open question's gold is "A" after MMMU_preproc (NaN included) */
         if (!m->answer) {
             jf__bench_problem(r, "%s: row %zu has no answer", in->predictions, i + 2);
             continue;
@@ -489,7 +513,7 @@ jf_status jf__score_mcq_vlmevalkit(const jf_bench_inputs *in, int circular, jf_b
         n++;
     }
     qsort(rows, n, sizeof *rows, cmp_index);
-    snprintf(r->split, sizeof r->split, "%s", circular ? (n && rows[0].split ? rows[0].split : "?") : "SEEDBench_IMG");
+    snprintf(r->split, sizeof r->split, "%s", circular ? (n && rows[0].split ? rows[0].split : "?") : mmmu ? "MMMU_DEV_VAL" : "SEEDBench_IMG");
     for (size_t i = 0; i < n; i++)
         can_infer(rows[i].prediction, rows[i].ch, rows[i].nch, rows[i].inferred);
     int *use = calloc(n ? n : 1, sizeof *use);
@@ -542,6 +566,8 @@ jf_status jf__score_mcq_vlmevalkit(const jf_bench_inputs *in, int circular, jf_b
         snprintf(r->headline, sizeof r->headline, "%s/Overall", n && rows[0].split ? rows[0].split : "none");
     }
     jf__bench_count(r, "not_matched", unmatched);
+    if (mmmu)
+        jf__bench_count(r, "open_reformulated", reformulated);
     if (unmatched)
         jf__bench_problem(r, "%ld %s answers matched no option by VLMEvalKit's rules and count as wrong: its GPT judge "
                              "(the default there) is not run — these numbers are its exact_matching ones",
@@ -559,6 +585,203 @@ jf_status jf__score_mcq_vlmevalkit(const jf_bench_inputs *in, int circular, jf_b
     jf__free_table(&t);
     if (have_meta)
         jf__free_table(&meta);
+    return JF_OK;
+}
+
+/* ---- GQA_TestDev_Balanced as VLMEvalKit scores it (image_vqa.py, utils/vqa_eval.py) ---- */
+
+/* numpy's pairwise summation of float64 (np.add.reduce on a contiguous array, under 8192 items:
+ * the first item, plus the pairwise sum of the rest), which np.mean divides by n. */
+static double np_pairwise(const double *a, size_t n)
+{
+    if (n < 8) {
+        double s = 0.;
+        for (size_t i = 0; i < n; i++)
+            s += a[i];
+        return s;
+    }
+    if (n <= 128) {
+        double r[8], s;
+        size_t i;
+        for (int j = 0; j < 8; j++)
+            r[j] = a[j];
+        for (i = 8; i < n - (n % 8); i += 8)
+            for (int j = 0; j < 8; j++)
+                r[j] += a[i + j];
+        s = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for (; i < n; i++)
+            s += a[i];
+        return s;
+    }
+    size_t n2 = n / 2;
+    n2 -= n2 % 8;
+    return np_pairwise(a, n2) + np_pairwise(a + n2, n - n2);
+}
+
+static double np_mean(const double *a, size_t n)
+{
+    if (!n)
+        return NAN;
+    double s = 0;
+    /* numpy reduces in buffers of 8192: each buffer's pairwise sum is added to the running value */
+    for (size_t at = 0; at < n; at += 8192) {
+        size_t len = n - at < 8192 ? n - at : 8192;
+        s = at ? s + np_pairwise(a + at, len) : a[0] + np_pairwise(a + 1, len - 1);
+    }
+    return s / (double)n;
+}
+
+/* The answer's list form: VLMEvalKit eval()s the answer text and takes a list as several answers.
+ * Lists of quoted strings are read; 1 if s is one (items in *out), 0 if not a list, -1 if it looks
+ * like one that jf cannot read. */
+static int py_string_list(const char *s, char ***out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    if (*s != '[')
+        return 0;
+    const char *p = s + 1;
+    size_t cap = 0;
+    char **v = NULL;
+    for (;;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == ']')
+            break;
+        char q = *p;
+        if (q != '\'' && q != '"')
+            goto fail;
+        p++;
+        char *item = malloc(strlen(p) + 1);
+        size_t k = 0;
+        while (*p && *p != q) {
+            if (*p == '\\' && p[1] && strchr("\\'\"", p[1]))
+                p++;
+            else if (*p == '\\') {
+                free(item);
+                goto fail;
+            }
+            item[k++] = *p++;
+        }
+        item[k] = 0;
+        if (*p != q) {
+            free(item);
+            goto fail;
+        }
+        p++;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 4;
+            v = realloc(v, cap * sizeof *v);
+        }
+        v[(*n)++] = item;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == ',')
+            p++;
+        else if (*p != ']')
+            goto fail;
+    }
+    p++;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p)
+        goto fail;
+    *out = v;
+    return 1;
+fail:
+    for (size_t i = 0; i < *n; i++)
+        free(v[i]);
+    free(v);
+    *n = 0;
+    return -1;
+}
+
+jf_status jf__score_gqa_vlmevalkit(const jf_bench_inputs *in, jf_bench_report *r, jf_error *err)
+{
+    table t;
+    if (jf__read_tsv(in->predictions, &t, err))
+        return err->code;
+    int ci = jf__col_index(&t, "index"), cp = jf__col_index(&t, "prediction"), ca = jf__col_index(&t, "answer"),
+        cs = jf__col_index(&t, "split"), cc = jf__col_index(&t, "category");
+    if (ca < 0 || cp < 0) {
+        jf__free_table(&t);
+        return jf_error_set(err, JF_EFORMAT, "%s: needs the columns answer and prediction (VLMEvalKit's "
+                                             "GQA_TestDev_Balanced prediction TSV)",
+                            in->predictions);
+    }
+    snprintf(r->split, sizeof r->split, "GQA_TestDev_Balanced");
+    char **idx = column_texts(&t, ci), **pred = column_texts(&t, cp), **ans = column_texts(&t, ca),
+         **grp = column_texts(&t, cs >= 0 ? cs : cc);
+    double *hit = calloc(t.n_rows ? t.n_rows : 1, sizeof *hit);
+    for (size_t i = 0; i < t.n_rows; i++) {
+        const char *a = ans[i] ? ans[i] : "nan", *p = pred[i] ? pred[i] : "nan";
+        char **list;
+        size_t nl;
+        int is_list = py_string_list(a, &list, &nl);
+        if (is_list < 0)
+            jf__bench_problem(r, "%s: row %zu: the answer '%s' looks like a Python list that jf cannot read (VLMEvalKit "
+                                 "eval()s it); taken as one answer",
+                              in->predictions, i + 2, a);
+        char *ps = jf__py_strip(p, NULL), *pl = jf__py_lower(ps);
+        char *pl2 = jf__py_strip(pl, NULL);
+        double *match = calloc(nl ? nl : 1, sizeof *match);
+        size_t nm = is_list > 0 ? nl : 1;
+        for (size_t k = 0; k < nm; k++) {
+            const char *x = is_list > 0 ? list[k] : a;
+            char *xs = jf__py_strip(x, NULL), *xl = jf__py_lower(xs);
+            match[k] = !strcmp(xl, pl2) ? 1.0 : 0.0;
+            free(xs);
+            free(xl);
+        }
+        hit[i] = np_mean(match, nm); /* an empty list: nan, as np.mean of [] */
+        jf__bench_item(r, idx[i] ? idx[i] : "?", grp[i] ? grp[i] : "", p, pl2, a, hit[i]);
+        free(match);
+        free(ps);
+        free(pl);
+        free(pl2);
+        for (size_t k = 0; k < nl; k++)
+            free(list[k]);
+        free(list);
+    }
+    /* with a split column: each split, then Overall; else Overall, then each category (sorted) */
+    const char **names = calloc(t.n_rows + 1, sizeof *names);
+    size_t nn = 0;
+    if (cs >= 0 || cc >= 0) {
+        for (size_t i = 0; i < t.n_rows; i++) {
+            const char *g = grp[i] ? grp[i] : "nan";
+            size_t k = 0;
+            while (k < nn && strcmp(names[k], g))
+                k++;
+            if (k == nn)
+                names[nn++] = g;
+        }
+        for (size_t a = 1; a < nn; a++)
+            for (size_t b = a; b > 0 && strcmp(names[b - 1], names[b]) > 0; b--) {
+                const char *x = names[b];
+                names[b] = names[b - 1];
+                names[b - 1] = x;
+            }
+    }
+    double *sub = calloc(t.n_rows ? t.n_rows : 1, sizeof *sub);
+    jf__bench_metric(r, "Overall", np_mean(hit, t.n_rows) * 100);
+    for (size_t k = 0; k < nn; k++) {
+        size_t m = 0;
+        for (size_t i = 0; i < t.n_rows; i++)
+            if (!strcmp(grp[i] ? grp[i] : "nan", names[k]))
+                sub[m++] = hit[i];
+        jf__bench_metric(r, names[k], np_mean(sub, m) * 100);
+    }
+    snprintf(r->headline, sizeof r->headline, "Overall");
+    free(sub);
+    free(names);
+    free(hit);
+    free_texts(idx, t.n_rows);
+    free_texts(pred, t.n_rows);
+    free_texts(ans, t.n_rows);
+    free_texts(grp, t.n_rows);
+    jf__free_table(&t);
     return JF_OK;
 }
 

@@ -1059,11 +1059,21 @@ jf_status jf_bench_answer(jf_janus *m, jf_bench_kind kind, const jf_bench_run_pa
         return jf_error_set(err, JF_EARG, "%s: answering with the built-in model is implemented for pope, mme, mmbench, seed, "
                                           "vqav2 and gqa",
                             jf_bench_name(kind));
-    if ((kind == JF_BENCH_POPE || kind == JF_BENCH_MME) && p->protocol == JF_BENCH_VLMEVALKIT)
+    /* protocols whose scorer reads a file a model run does not write yet: refused before any work */
+    if ((kind == JF_BENCH_POPE || kind == JF_BENCH_MME || kind == JF_BENCH_GQA) && p->protocol == JF_BENCH_VLMEVALKIT)
         return jf_error_set(err, JF_EARG, "%s: a model run writes %s, which protocol vlmevalkit does not read yet (it scores "
                                           "VLMEvalKit's prediction TSV); --protocol official asks with the same prompt "
                                           "(VLMEvalKit's Janus wrapper)",
-                            jf_bench_name(kind), kind == JF_BENCH_POPE ? "POPE answer lines" : "MME's results folder");
+                            jf_bench_name(kind), kind == JF_BENCH_POPE ? "POPE answer lines"
+                                                 : kind == JF_BENCH_MME ? "MME's results folder"
+                                                                        : "LLaVA's answers.jsonl");
+    if (kind == JF_BENCH_VQAV2 && p->protocol == JF_BENCH_VLMEVALKIT)
+        return jf_error_set(err, JF_EARG, "vqav2: VLMEvalKit has no VQAv2 dataset; use --protocol official, llava or "
+                                          "lmms-eval");
+    if (kind == JF_BENCH_MMBENCH && p->protocol == JF_BENCH_LMMS_EVAL)
+        return jf_error_set(err, JF_EARG, "mmbench: a model run writes VLMEvalKit's prediction TSV, and protocol lmms-eval "
+                                          "scores lmms-eval's samples log: not implemented yet; --protocol vlmevalkit "
+                                          "(the official scorer) reads what the run writes");
     int seed_ranking = kind == JF_BENCH_SEED && p->protocol == JF_BENCH_OFFICIAL;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -96,6 +96,21 @@ expect 0 "pope vlmevalkit" "$jf" eval bench pope --protocol vlmevalkit --predict
 cp out pv.json; compare pope/vlmevalkit pv.json && ok "POPE_rating: Overall (questions of two splits counted twice) and per split; Unknown answers wrong" || bad "pope vlmevalkit"
 expect 1 "VLMEvalKit's MME TSV, given MME's results folder" "$jf" eval bench mme --protocol vlmevalkit --predictions "$b/mme"
 grep -q "is a folder, not a TSV file" err && ok "said so" || bad "folder for a TSV: $(cat err)"
+# VLMEvalKit: GQA_TestDev_Balanced (accuracy) and MMMU_DEV_VAL (vanilla MCQ with MMMU_preproc)
+for l in category split; do
+  expect 0 "gqa vlmevalkit ($l column)" "$jf" eval bench gqa --protocol vlmevalkit --predictions "$b/gqa_vlmevalkit_$l.tsv" --json --items
+  cp out gv_$l.json; compare gqa/vlmevalkit_$l gv_$l.json && ok "strip + lower exact match, list answers as means (np.mean), per $l" || bad "gqa vlmevalkit $l"
+done
+expect 1 "mmmu vlmevalkit (answers no rule maps: said, exit 1)" "$jf" eval bench mmmu --protocol vlmevalkit --data "$b/mmmu_dev_val.tsv" \
+  --predictions "$b/mmmu_dev_val_predictions.tsv" --json --items
+cp out muv.json; compare mmmu/vlmevalkit muv.json && ok "open questions as A (the answer) / B (Other Answers), per split and subject" || bad "mmmu vlmevalkit"
+grep -q '"open_reformulated":{"value":15' muv.json && ok "15 open questions reformulated" || bad "open_reformulated count"
+# lmms-eval's MMBench without a GPT judge (mmbench_en_dev_static), from its samples log
+expect 0 "mmbench lmms-eval" "$jf" eval bench mmbench --protocol lmms-eval --predictions "$b/mmbench_lmms_samples.jsonl" --json --items
+cp out mbl.json; compare mmbench/lmms-eval mbl.json && ok "its own can_infer, then mcq_extract; circular; per category and L2" || bad "mmbench lmms-eval"
+printf '{"gpt_eval_score": {"index": 1}}\nnot json\n' > badlog.jsonl
+expect 1 "an lmms-eval samples log with broken lines" "$jf" eval bench mmbench --protocol lmms-eval --predictions badlog.jsonl
+grep -q "badlog.jsonl:1: no \"gpt_eval_score\" dict" err && grep -q "badlog.jsonl:2: not a JSON object" err && ok "both lines named" || { bad "badlog"; cat err; }
 expect 2 "mmmu lmms-eval needs the responses with their options" "$jf" eval bench mmmu --protocol lmms-eval --predictions "$b/mmmu_output.json" --data "$b/mmmu_answer_dict.json"
 
 # bad input: named with file and line, counted, exit 1
@@ -111,7 +126,11 @@ printf 'a.jpg\tq?\tYes\n' >> mme2/color.txt
 expect 1 "MME with a subtask missing and a line short of fields" "$jf" eval bench mme --predictions mme2
 grep -q "1 subtask file missing (OCR)" err && grep -q "color.txt:.*3 tab-separated fields" err && ok "the missing file and the bad line named" || { bad "mme bad"; cat err; }
 expect 2 "an unknown protocol" "$jf" eval bench pope --protocol nope --data x --predictions y
-expect 2 "a protocol not implemented yet" "$jf" eval bench gqa --protocol vlmevalkit --data "$b/gqa" --predictions "$b/gqa_predictions.json"
-grep -q "not implemented yet" err && ok "said so" || bad "not implemented message"
+expect 2 "vqav2 under VLMEvalKit, which has no VQAv2" "$jf" eval bench vqav2 --protocol vlmevalkit --data "$b/vqav2" --predictions "$b/vqav2_results.json"
+grep -q "VLMEvalKit has no VQAv2 dataset" err && ok "said so" || bad "vqav2 vlmevalkit message"
+expect 2 "mmmu under LLaVA, which has no scorer for it" "$jf" eval bench mmmu --protocol llava --predictions "$b/mmmu"
+grep -q "no scorer for it" err && ok "said so" || bad "mmmu llava message"
+expect 2 "mme under LLaVA: MME's own scorer" "$jf" eval bench mme --protocol llava --predictions "$b/mme"
+grep -q "protocol official" err && ok "pointed to official" || bad "mme llava message"
 
 exit $((fails > 0))

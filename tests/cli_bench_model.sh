@@ -78,6 +78,8 @@ expect 1 "answer MMBench (random answers match no option: said, exit 1)" "$jf" e
 head -1 mmb_pred.tsv | grep -q "prediction" && [ "$(wc -l < mmb_pred.tsv)" = 10 ] && ! grep -q "image" <(head -1 mmb_pred.tsv) \
   && ok "9 rows with prediction, no image column" || { bad "mmbench output"; head -2 mmb_pred.tsv | cut -c1-200; }
 grep -q '"dev/Overall"' out && ok "scored circular" || bad "mmbench scored"
+expect 2 "a model run of MMBench under lmms-eval is refused before it starts" "$jf" eval bench mmbench --protocol lmms-eval --model tiny --data mmb.tsv --out ml.tsv
+grep -q "scores lmms-eval's samples log" err && [ ! -e ml.tsv ] && ok "said, nothing written" || bad "mmbench lmms run: $(cat err)"
 
 # MME: the eval tool's question file, images under IMAGES/<subtask>/; a cut results file resumes
 mkdir -p mmeq mmei/existence

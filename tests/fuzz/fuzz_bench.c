@@ -27,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     jf_bench_inputs in = {0};
     jf_bench_kind kind = JF_BENCH_VQAV2;
-    switch (data[0] % 10) {
+    switch (data[0] % 13) {
     case 0: in.data = JF_TEST_DATA "/bench/vqav2"; in.predictions = path; break;
     case 1: in.data = JF_TEST_DATA "/bench/vqav2"; in.predictions = path; in.protocol = JF_BENCH_LLAVA; break;
     case 2: kind = JF_BENCH_POPE; in.data = JF_TEST_DATA "/bench/pope/coco_pope_random.json"; in.predictions = path; break;
@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     case 6: /* VLMEvalKit's yes/no TSVs: YOrN_Extraction, MME pairs by image_path, POPE's exploded splits */
     case 7:
-        kind = data[0] % 10 == 6 ? JF_BENCH_MME : JF_BENCH_POPE;
+        kind = data[0] % 13 == 6 ? JF_BENCH_MME : JF_BENCH_POPE;
         in.predictions = path;
         in.protocol = JF_BENCH_VLMEVALKIT;
         break;
@@ -53,6 +53,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         in.data = JF_TEST_DATA "/bench/seed_bench.json";
         in.predictions = path;
         in.protocol = JF_BENCH_LMMS_EVAL;
+        break;
+    case 10: /* lmms-eval's samples log for MMBench: NaN tokens, pandas typing, can_infer, mcq_extract */
+        kind = JF_BENCH_MMBENCH;
+        in.predictions = path;
+        in.protocol = JF_BENCH_LMMS_EVAL;
+        break;
+    case 11: /* VLMEvalKit GQA TSV: list answers, Unicode strip/lower, np.mean */
+        kind = JF_BENCH_GQA;
+        in.predictions = path;
+        in.protocol = JF_BENCH_VLMEVALKIT;
+        break;
+    case 12: /* VLMEvalKit MMMU TSV: MMMU_preproc against the committed meta */
+        kind = JF_BENCH_MMMU;
+        in.data = JF_TEST_DATA "/bench/mmmu_dev_val.tsv";
+        in.predictions = path;
+        in.protocol = JF_BENCH_VLMEVALKIT;
         break;
     default: /* MMMU outputs (main_eval_only): the open-answer parser's regexes and float() rules */
         kind = JF_BENCH_MMMU;

@@ -10,8 +10,9 @@ cp "$data"/janus_tiny/model.safetensors "$out/weights/tiny.safetensors"
 cp "$data"/janus_tiny/tokenizer.json "$out/tokenizer/tiny.json"
 cp "$data"/parquet/laion_none_dict_v1.parquet "$data"/parquet/laion_snappy_dict_v1.parquet \
    "$data"/parquet/laion_gzip_plain_v2.parquet "$data"/parquet/laion_zstd_delta_v2.parquet "$out/parquet/"
-# bench: the first byte % 10 picks the case (0 VQAv2 results, 1 LLaVA answer lines, 2 POPE answers, 3 annotations, 4 MMMU,
-# 5 MMBench TSV, 6/7 VLMEvalKit MME/POPE TSVs, 8 GQA and 9 SEED answer lines under lmms-eval)
+# bench: the first byte % 13 picks the case (0 VQAv2 results, 1 LLaVA answer lines, 2 POPE answers, 3 annotations, 4 MMMU,
+# 5 MMBench TSV, 6/7 VLMEvalKit MME/POPE TSVs, 8 GQA and 9 SEED answer lines under lmms-eval, 10 lmms-eval's MMBench
+# samples log, 11/12 VLMEvalKit GQA/MMMU TSVs)
 { printf '\0'; cat "$data"/bench/vqav2_results.json; } > "$out/bench/vqa_results"
 { printf '\1'; cat "$data"/bench/vqav2_llava_answers.jsonl; } > "$out/bench/vqa_llava"
 { printf '\2'; cat "$data"/bench/pope_random_answers.jsonl; } > "$out/bench/pope"
@@ -22,6 +23,9 @@ cp "$data"/parquet/laion_none_dict_v1.parquet "$data"/parquet/laion_snappy_dict_
 { printf '\7'; cat "$data"/bench/pope_vlmevalkit.tsv; } > "$out/bench/pope_vlm"
 { printf '\10'; cat "$data"/bench/gqa_llava_answers.jsonl; } > "$out/bench/gqa_lmms"
 { printf '\11'; cat "$data"/bench/seed_llava_answers.jsonl; } > "$out/bench/seed_lmms"
+{ printf '\12'; head -n 12 "$data"/bench/mmbench_lmms_samples.jsonl; } > "$out/bench/mmbench_lmms"
+{ printf '\13'; cat "$data"/bench/gqa_vlmevalkit_category.tsv; } > "$out/bench/gqa_vlm"
+{ printf '\14'; cat "$data"/bench/mmmu_dev_val_predictions.tsv; } > "$out/bench/mmmu_vlm"
 printf 'Tom &amp;amp; Jerry &notit; &#x1F600; &#128; &#55296; &ltx &' > "$out/html/refs"
 printf '&CounterClockwiseContourIntegral; caf\303\251 &eacute &#99999999999;' > "$out/html/long"
 printf '{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]},"normalizer":{"type":"Lowercase"},"pre_tokenizer":{"type":"Whitespace"},"added_tokens":[{"id":3,"content":"<s>","special":true}]}' > "$out/tokenizer/small.json"

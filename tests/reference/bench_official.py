@@ -20,11 +20,14 @@ The official code is not committed; fetch it and pass its folders:
                                 flow is run below as that script runs it with --subject ALL)
   open-compass/VLMEvalKit       (vlmeval/dataset/utils/yorn.py, vlmeval/smp/misc.py,
                                 vlmeval/utils/matching_util.py, vlmeval/dataset/utils/multiple_choice.py:
-                                mcq_circular_eval / mcq_vanilla_eval with the exact_matching policy, report_acc;
+                                mcq_circular_eval / mcq_vanilla_eval (MMMU_preproc for MMMU_DEV_VAL) with the
+                                exact_matching policy, report_acc; vlmeval/dataset/image_vqa.py's
+                                evaluate_heuristic with utils/vqa_eval.py for GQA_TestDev_Balanced;
                                 its vlmeval.smp helpers are stubbed with pandas equivalents below)
   EvolvingLMMs-Lab/lmms-eval   (lmms_eval/tasks/{vqav2,pope,mme,gqa,seedbench,mmmu}/utils.py,
                                 lmms_eval/tasks/mmmu/_default_template_yaml, lmms_eval/api/metrics.py,
-                                lmms_eval/tasks/_task_utils/{vqa_eval_metric,mmmu_mcq_utils}.py; used at 75571cf)
+                                lmms_eval/tasks/_task_utils/{vqa_eval_metric,mmmu_mcq_utils,mcq_extract}.py,
+                                lmms_eval/tasks/mmbench/mmbench_evals.py; used at 75571cf)
 
   /usr/bin/python3 tests/reference/bench_official.py VQA_DIR POPE_DIR LLAVA_DIR MME_TOOL_DIR LMMS_EVAL_DIR GQA_EVAL_PY MMMU_DIR VLMEVALKIT_DIR tests/data/bench
 
@@ -522,7 +525,7 @@ mc = load_module("vlmeval_multiple_choice", os.path.join(VLM_DIR, "vlmeval/datas
 
 mcq_questions = [
     ("What is shown?", ["a cat", "a dog", "a bird", "a fish"], "logic_reasoning", "reasoning"),
-    ("Which color?", ["red", "None", "blue"], "coarse_perception", "perception"),  # "None" is NaN to pandas
+    ("Which color?", ["red", "None", "blue"], "coarse_perception", "perception"),  # NaN from pandas 2.0 (not 1.5)
     ("How many?", ["5", "10", "15", "20"], "finegrained_perception (instance-level)", "perception"),
     ("Where is it?", ["left", "right"], "relation_reasoning", "reasoning"),
     ("What time?", ["noon", "midnight", "dawn", "dusk"], "attribute_reasoning", "reasoning"),
@@ -767,6 +770,163 @@ for r_ in range(len(out)):
         m[f"{out['split'][r_]}/{col}"] = repr(float(out[col][r_]))
 m["unknown_answers"] = str(unk)
 expected["pope/vlmevalkit"] = {"metrics": m, "items": items}
+
+# ---------------------------------------------------------------- VLMEvalKit: GQA_TestDev_Balanced
+# ImageVQADataset.evaluate_heuristic (vlmeval/dataset/image_vqa.py) taken out of its class by its
+# source and run on the prediction TSV, with utils/vqa_eval.py's process_line ('accuracy') and
+# hit_calculate; its process pool is replaced by a plain map (the results are the same) and its
+# relative import by the names themselves.
+mdefs = [n for n in ast.parse(vsrc).body if isinstance(n, ast.FunctionDef) and n.name in ("istype", "listinstr")]
+exec(compile(ast.Module(body=mdefs, type_ignores=[]), "misc.py", "exec"), vns)
+smp.istype_real, smp.listinstr = vns["istype"], vns["listinstr"]
+_stub_istype = smp.istype
+smp.istype = vns["istype"]
+vqae = load_module("vlmeval_vqa_eval", os.path.join(VLM_DIR, "vlmeval/dataset/utils/vqa_eval.py"))
+smp.istype = _stub_istype
+isrc = open(os.path.join(VLM_DIR, "vlmeval/dataset/image_vqa.py")).read()
+cls = [n for n in ast.parse(isrc).body if isinstance(n, ast.ClassDef) and n.name == "ImageVQADataset"][0]
+fdef = [n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "evaluate_heuristic"][0]
+fsrc = ast.get_source_segment(isrc, fdef)
+fsrc = "\n".join(l[4:] if k else l for k, l in enumerate(fsrc.split("\n"))).replace("from .utils.vqa_eval import hit_calculate, process_line", "pass")
+
+
+class _Pool:
+    def __init__(self, n):
+        pass
+
+    def map(self, f, xs):
+        return [f(x) for x in xs]
+
+
+import functools  # noqa: E402
+gns = {"np": np, "pd": pd, "mp": types.SimpleNamespace(Pool=_Pool), "partial": functools.partial, "load": smp_load,
+       "dump": smp_dump, "listinstr": vns["listinstr"], "d2df": vns["d2df"], "hit_calculate": vqae.hit_calculate,
+       "process_line": vqae.process_line,
+       "get_intermediate_file_path": lambda f, suf, fmt=None: f.replace(".tsv", f"{suf}.tsv")}
+exec(compile(fsrc, "image_vqa.py", "exec"), gns)
+gqa_cats = {}
+rows = []
+for i, (qid, q) in enumerate(qs.items()):
+    if not q["isBalanced"]:
+        continue
+    a = gqa_text.get(qid)
+    pred = a if a is not None else ""
+    if i % 11 == 3:
+        pred = "\u00a0" + pred.upper() + " \t"  # str.strip() takes the no-break space too
+    ans = q["answer"]
+    if i % 13 == 4:
+        ans = repr([ans, ans.capitalize() + " ", "something else"])  # a list answer: eval()ed, mean of matches
+    rows.append({"index": len(rows) + 1, "question": q["question"], "answer": ans, "category": q["types"]["structural"],
+                 "prediction": pred})
+# NA words: str() of NaN is "nan" on both sides ("None" is one only from pandas 2.0, which jf follows)
+rows.append({"index": len(rows) + 1, "question": "q?", "answer": "NA", "category": "verify", "prediction": "nan"})
+for layout in ["category", "split"]:
+    df = pd.DataFrame(rows)
+    if layout == "split":
+        df = df.rename(columns={"category": "split"})
+    path = os.path.join(OUT, f"gqa_vlmevalkit_{layout}.tsv")
+    df.to_csv(path, sep="\t", index=False)
+    work = f"/tmp/jf_gqa_vlm_{os.getpid()}.tsv"
+    df.to_csv(work, sep="\t", index=False)
+    ret = gns["evaluate_heuristic"](types.SimpleNamespace(dataset_name="GQA_TestDev_Balanced"), work)
+    m = {k: repr(float(ret[k][0])) for k in ret.columns}
+    data = pd.read_csv(work, sep="\t")
+    data["prediction"] = [str(x) for x in data["prediction"]]
+    data["answer"] = [str(x) for x in data["answer"]]
+    items = {str(data["index"][r_]): repr(float(np.mean(vqae.process_line(data.iloc[r_], method="accuracy")["match"])))
+             for r_ in range(len(data))}
+    expected[f"gqa/vlmevalkit_{layout}"] = {"metrics": m, "items": items}
+
+# ---------------------------------------------------------------- VLMEvalKit: MMMU_DEV_VAL
+# mcq_vanilla_eval with MMMU_preproc (open questions become "A: the answer, B: Other Answers", their
+# gold "A"), report_acc per split and subject.
+mm_opts = [["Aurelia", "Matilda", "Hermione", "Juno"], ["trees growing fast", "rocks", "water", "sky"],
+           ["red", "blue", "green", "yellow", "white"]]
+rows, preds = [], []
+for i in range(45):
+    split = "dev" if i % 5 == 0 else "validation"
+    cat = ["Art", "Math", "Physics"][i % 3]
+    row = {"index": i + 1, "question": f"question {i}?"}
+    if i % 3 == 2:
+        k = rng.randrange(len(open_responses))
+        g = golds_open[k]
+        row.update({c: float("nan") for c in "ABCDE"})
+        row["answer"] = g if isinstance(g, str) else g[0]
+        p = open_responses[k] if rng.random() < 0.6 else rng.choice(["Other Answers", "A", "B", row["answer"]])
+    else:
+        op = rng.choice(mm_opts)
+        for j, c in enumerate("ABCDE"):
+            row[c] = op[j] if j < len(op) else float("nan")
+        row["answer"] = rng.choice("ABCDE"[:len(op)])
+        p = rng.choice(mc_responses) if rng.random() < 0.7 else rng.choice(op)
+    row["category"], row["split"] = cat, split
+    rows.append(row)
+    preds.append(p)
+meta = pd.DataFrame(rows)
+mm_meta = os.path.join(OUT, "mmmu_dev_val.tsv")
+meta.to_csv(mm_meta, sep="\t", index=False)
+ev = meta.copy()
+ev["prediction"] = preds
+mm_pred = os.path.join(OUT, "mmmu_dev_val_predictions.tsv")
+ev.to_csv(mm_pred, sep="\t", index=False)
+m, items = vlm_eval(mm_meta, mm_pred, False, "MMMU_DEV_VAL")
+expected["mmmu/vlmevalkit"] = {"metrics": m, "items": items}
+
+# ---------------------------------------------------------------- lmms-eval: MMBench (static)
+# mmbench_en_dev_static: MMBench_Evaluator.eval_result(results, eval_method="static") from
+# lmms_eval/tasks/mmbench/mmbench_evals.py with _task_utils/mcq_extract.py, on the "gpt_eval_score"
+# dicts of a samples log (--log_samples) as mmbench_process_results writes them.
+sys.modules["loguru"].logger = logging.getLogger("loguru")
+mcqx = load_module("lmms_eval.tasks._task_utils.mcq_extract", os.path.join(LMMS_DIR, "lmms_eval/tasks/_task_utils/mcq_extract.py"))
+sys.modules["lmms_eval.tasks._task_utils.mcq_extract"] = mcqx
+sys.modules["lmms_eval.tasks._task_utils"].mcq_extract = mcqx
+sys.modules.setdefault("requests", types.ModuleType("requests"))
+mbe = load_module("lmms_mmbench_evals", os.path.join(LMMS_DIR, "lmms_eval/tasks/mmbench/mmbench_evals.py"))
+mb_preds = ["A", "B.", "The answer is C", "(D) is right", "I think the answer is B because A is wrong", "a cat", "the dog",
+            "Answer: C", "C) blue", "答案是B", "My choice is D, the last one", "", "A B", "E", "The correct option is (A).",
+            "blue", "It is A large dog", "nothing matches", "B, since it is red", "b", "(C).", ":D", "I pick A", "nan",
+            "The image shows a banana", "Option B or C", "D", "Cat", "A.", "**B**"]
+mb_opts = [["a cat", "the dog", "a bird", "a fish"], ["red", "blue", "nan", None], ["5", "10", "15", "20"],
+           ["left", "right", None, None], ["banana", "apple", "cherry", "date"]]
+samples = []
+for q in range(24):
+    opts4 = mb_opts[q % len(mb_opts)]
+    n_opt = len([o for o in opts4 if o is not None])
+    ans = rng.randrange(n_opt)
+    cat = ["object_localization", "attribute_recognition", "image_scene", "ocr"][q % 4]
+    l2 = ["finegrained_perception (instance-level)", "coarse_perception", "logic_reasoning"][q % 3]
+    for k in range(n_opt):
+        rot = opts4[:n_opt][k:] + opts4[:n_opt][:k]
+        rot = rot + [None] * (4 - n_opt)
+        a = (ans - k) % n_opt
+        pred = rng.choice(mb_preds) if rng.random() < 0.35 else rng.choice(["ABCD"[a], f"The answer is {'ABCD'[a]}."])
+        d = {"index": q + 1 + k * 1000000, "question": f"Question {q}?", "answer": "ABCD"[a], "prediction": pred.strip(),
+             "hint": "nan" if q % 2 else "a hint", "source": "synthetic", "split": "dev", "category": cat, "L2-category": l2}
+        for j, c in enumerate("ABCD"):
+            d[c] = rot[j] if rot[j] is not None else (float("nan") if q % 5 == 3 else None)
+        samples.append({"doc_id": len(samples), "target": d["answer"], "filtered_resps": [pred], "gpt_eval_score": d,
+                        "submission": d})
+rng.shuffle(samples)  # ranks gather in any order: the aggregation sorts by index
+mb_log = os.path.join(OUT, "mmbench_lmms_samples.jsonl")
+with open(mb_log, "w") as f:
+    for smp_ in samples:
+        f.write(json.dumps(smp_, ensure_ascii=False) + "\n")  # NaN written bare, as lmms-eval's log does
+buf = io.StringIO()
+with contextlib.redirect_stdout(buf):
+    ev_ = mbe.MMBench_Evaluator(sys_prompt="There are several options:")
+    overall, cat_acc, l2_acc = ev_.eval_result([json.loads(l)["gpt_eval_score"] for l in open(mb_log)], eval_method="static")
+m = {"gpt_eval_score": repr(float(overall * 100)), "overall_acc": repr(float(overall))}
+m.update({f"category_acc/{k}": repr(float(v)) for k, v in cat_acc.items()})
+m.update({f"l2_category_acc/{k}": repr(float(v)) for k, v in l2_acc.items()})
+# per question: eval_sub_data on the frame eval_result builds (its first steps, as written there)
+data = pd.DataFrame([json.loads(l)["gpt_eval_score"] for l in open(mb_log)]).sort_values(by="index")
+data["prediction"] = [str(x) for x in data["prediction"]]
+for k in list(data.keys()):
+    data[k.lower() if k not in "ABCD" else k] = data.pop(k)
+amap = {i: c for i, c in zip(data["index"], data["answer"])}
+items = {str(i): repr(float(ev_.eval_sub_data(data[data["index"] % int(1e6) == i], amap, static_only=True)))
+         for i in data["index"] if i < int(1e6)}
+expected["mmbench/lmms-eval"] = {"metrics": m, "items": items}
 
 json.dump(expected, open(os.path.join(OUT, "expected.json"), "w"), indent=1, ensure_ascii=False, sort_keys=True)
 print("wrote", OUT)
