@@ -987,7 +987,7 @@ static const char BENCH_HELP[] =
     "         the first parsed open answer kept, as text, which its eval_open then walks by character,\n"
     "         so open questions score 0 unless the answer is empty, as the tool does; rounded to 5)\n"
     "\n"
-    "With the built-in model (pope, mme, mmbench, seed, vqav2, gqa):\n"
+    "With the built-in model (pope, mme, mmbench, seed, vqav2, gqa, mmmu):\n"
     "  jf eval bench NAME --model DIR --data D [--images DIR] --out P [--protocol P] [--limit N]\n"
     "         [--part K/N|slurm] [--batch N] [--max-new-tokens N] [--no-shared-prefix]\n"
     "  answers the questions P does not hold yet (a killed run resumes), greedy, in batches, with the\n"
@@ -1037,9 +1037,15 @@ static const char BENCH_HELP[] =
     "  mmbench and mmmu (LLaVA only converts answers for the official scorers), llava for mme (LLaVA\n"
     "  runs MME's calculation.py: --protocol official).\n"
     "\n"
-    "Not implemented yet: the model on MMMU; a model run under vlmevalkit for POPE/MME/GQA and under\n"
-    "lmms-eval for MMBench (each is refused before it starts: those scorers read files the run does\n"
-    "not write yet).\n"
+    "  mmmu (official): --data Hugging Face's MMMU/MMMU folder (each subject's validation-*.parquet), or\n"
+    "  the rows as JSON/JSONL (image_1 a path, or {\"bytes\": base64}); asked as MMMU's run_llava.py asks:\n"
+    "  image_1 alone, construct_prompt with configs/llava1.5.yaml's formats, 128 new tokens (greedy: the\n"
+    "  script samples with 5 beams); a question whose options hold several images is answered as\n"
+    "  call_llava_engine_df intends (a letter drawn from random.seed(42) in dataset order; its code\n"
+    "  stops there), without the model. --out a folder of <Subject>/output.json, scored as above.\n"
+    "\n"
+    "Not implemented yet: a model run under vlmevalkit for POPE/MME/GQA, under lmms-eval for MMBench and\n"
+    "MMMU (each is refused before it starts); merging MMMU parts.\n"
     "Bad input (missing, unknown or duplicate ids, lines that are not JSON, wrong field counts) is named\n"
     "with file and line, counted, and makes the exit status 1; the numbers are still printed.\n"
     "  --json    every metric (value and the tool's printed text), the problems and, with --items, each\n"
@@ -1159,12 +1165,12 @@ static int eval_bench(int argc, char **argv)
             return err.code == JF_EARG ? EXIT_USAGE : (int)s;
         }
         if (!quiet && !json)
-            printf("answered %zu of %zu questions (%zu already in %s, %zu failed) in %.1f s, %llu new tokens, %zu image "
+            printf("answered %zu of %zu questions (%zu already in %s, %zu failed) in %.3f s, %llu new tokens, %zu image "
                    "prefixes shared\n",
                    st.answered, st.questions, st.already_answered, rp.out, st.failed, st.seconds,
                    (unsigned long long)st.new_tokens, st.shared_prefixes);
         in.predictions = rp.out;
-        if (kind == JF_BENCH_MME)
+        if (kind == JF_BENCH_MME || kind == JF_BENCH_MMMU) /* the scorer reads the written folder alone */
             in.data = NULL;
         answered_failed = st.failed;
     }

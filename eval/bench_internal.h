@@ -62,7 +62,22 @@ jf_status jf__seed_option_losses(jf_janus *m, const char *prompt, const float *p
 /* MMBench as lmms-eval's mmbench_en_dev_static scores it (bench_mmb_lmms.c): its samples log */
 jf_status jf__score_mmbench_lmms(const jf_bench_inputs *in, jf_bench_report *r, jf_error *err);
 
+/* A Python list literal of quoted strings (bench_mcq.c): 1 and the items, 0 not a list, -1 unreadable */
+int jf__py_string_list(const char *s, char ***out, size_t *n);
+
 /* MMMU (bench_mmmu.c) */
 jf_status jf__score_mmmu(const jf_bench_inputs *in, jf_bench_report *r, jf_error *err);
+
+/* MMMU's rows as published (bench_mmmu_rows.c): Hugging Face parquet (a folder of subject folders,
+ * the split's files) or JSON/JSONL; image_1 only. */
+typedef struct jf__mmmu_row {
+    char *id, *question, *options, *answer, *question_type;
+    uint8_t *image; /* image_1's bytes, or NULL (then image_path, or no image) */
+    size_t image_len;
+    char *image_path;
+    char where[300]; /* file and row, for messages */
+} jf__mmmu_row;
+int jf__mmmu_read_rows(const char *data, const char *split, jf__mmmu_row **rows, size_t *n, jf_error *err);
+void jf__mmmu_rows_free(jf__mmmu_row *rows, size_t n);
 
 #endif

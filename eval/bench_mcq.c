@@ -631,10 +631,9 @@ static double np_mean(const double *a, size_t n)
     return s / (double)n;
 }
 
-/* The answer's list form: VLMEvalKit eval()s the answer text and takes a list as several answers.
- * Lists of quoted strings are read; 1 if s is one (items in *out), 0 if not a list, -1 if it looks
- * like one that jf cannot read. */
-static int py_string_list(const char *s, char ***out, size_t *n)
+/* A Python list literal of quoted strings, as eval() reads it (escapes \\ \' \" \n \t \r): 1 if s
+ * is one (items in *out), 0 if it is not a list, -1 if it looks like one that jf cannot read. */
+int jf__py_string_list(const char *s, char ***out, size_t *n)
 {
     *out = NULL;
     *n = 0;
@@ -657,9 +656,13 @@ static int py_string_list(const char *s, char ***out, size_t *n)
         char *item = malloc(strlen(p) + 1);
         size_t k = 0;
         while (*p && *p != q) {
-            if (*p == '\\' && p[1] && strchr("\\'\"", p[1]))
+            if (*p == '\\' && p[1] && strchr("\\'\"", p[1])) {
                 p++;
-            else if (*p == '\\') {
+            } else if (*p == '\\' && p[1] && strchr("ntr", p[1])) {
+                item[k++] = p[1] == 'n' ? '\n' : p[1] == 't' ? '\t' : '\r';
+                p += 2;
+                continue;
+            } else if (*p == '\\') {
                 free(item);
                 goto fail;
             }
@@ -719,7 +722,7 @@ jf_status jf__score_gqa_vlmevalkit(const jf_bench_inputs *in, jf_bench_report *r
         const char *a = ans[i] ? ans[i] : "nan", *p = pred[i] ? pred[i] : "nan";
         char **list;
         size_t nl;
-        int is_list = py_string_list(a, &list, &nl);
+        int is_list = jf__py_string_list(a, &list, &nl);
         if (is_list < 0)
             jf__bench_problem(r, "%s: row %zu: the answer '%s' looks like a Python list that jf cannot read (VLMEvalKit "
                                  "eval()s it); taken as one answer",

@@ -32,6 +32,9 @@ typedef struct bq {
     char *choices[4]; /* SEED: the options' texts */
     int id_is_int;   /* SEED: the question id was a JSON number */
     double losses[4]; /* SEED official: each option's mean loss */
+    uint8_t *image_bytes; /* MMMU: image_1 as stored in the dataset */
+    size_t image_len;
+    char *preset;     /* MMMU: the answer MMMU's run gives without asking the model */
     char error[300];
 } bq;
 
@@ -65,6 +68,8 @@ static void bqs_free(bqs *l)
         free(q->answer);
         for (int k = 0; k < 4; k++)
             free(q->choices[k]);
+        free(q->image_bytes);
+        free(q->preset);
     }
     free(l->v);
 }
@@ -316,6 +321,108 @@ static int mmbench_questions(const jf_janus *m, const jf_bench_run_params *p, jf
         free(text);
     }
     return 0;
+}
+
+/* MMMU as its own run_llava.py asks it: process_single_sample (image_1; none when the options
+ * hold more than one <img='...'>), construct_prompt with configs/llava1.5.yaml ("{question}\n\n
+ * (A) option\n...\n\nAnswer with the option's letter from the given choices directly." or
+ * "{question}\n\nAnswer the question using a single word or phrase."), the image before the text
+ * in the model's own template. The output is main_parse_and_eval.py's input: <Subject>/output.json
+ * lists of {id, question_type, answer, all_choices, index2ans, response}. */
+static void json_str(FILE *f, const char *s);
+
+static char *json_quoted(const char *s)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    json_str(f, s);
+    fclose(f);
+    return buf;
+}
+
+static int mmmu_questions(const jf_janus *m, const jf_bench_run_params *p, bqs *out, jf_error *err)
+{
+    jf__mmmu_row *rows;
+    size_t n;
+    if (jf__mmmu_read_rows(p->data, "validation", &rows, &n, err))
+        return -1;
+    jf__pyrandom rnd; /* set_seed(42): what a question without its image draws */
+    jf__pyrandom_seed(&rnd, 42);
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        jf__mmmu_row *r = &rows[i];
+        char **opts = NULL;
+        size_t no = 0;
+        if (jf__py_string_list(r->options, &opts, &no) != 1) {
+            rc = (jf_error_set(err, JF_EFORMAT, "%s: options %.80s is not a list of quoted strings", r->where, r->options), -1);
+            break;
+        }
+        int mc = !strcmp(r->question_type, "multiple-choice");
+        /* "_".join(id.split("_")[1:-1]): the subject */
+        const char *us = strchr(r->id, '_'), *ue = strrchr(r->id, '_');
+        bq *q = bq_add(out);
+        q->id = strdup(r->id);
+        q->key = strdup(r->id);
+        q->group = us && ue > us ? strndup(us + 1, (size_t)(ue - us - 1)) : strdup("");
+        q->question = strdup(r->question);
+        char *text = NULL, *rec = NULL;
+        size_t tl = 0, rl = 0;
+        FILE *tf = open_memstream(&text, &tl), *rf = open_memstream(&rec, &rl);
+        char *qid = json_quoted(r->id), *qt = json_quoted(r->question_type), *qa = json_quoted(r->answer);
+        fprintf(rf, "{\"id\": %s, \"question_type\": %s, \"answer\": %s", qid, qt, qa);
+        free(qid);
+        free(qt);
+        free(qa);
+        int option_images = 0;
+        for (size_t k = 0; k < no; k++)
+            for (const char *x = opts[k]; (x = strstr(x, "<img='")); x += 6)
+                option_images += strstr(x + 6, "'>") != NULL;
+        if (mc) {
+            fprintf(tf, "%s\n\n", r->question);
+            fputs(", \"all_choices\": [", rf);
+            for (size_t k = 0; k < no; k++) {
+                fprintf(tf, "(%c) %s\n", (char)('A' + k), opts[k]);
+                fprintf(rf, "%s\"%c\"", k ? ", " : "", (char)('A' + k));
+            }
+            fputs("], \"index2ans\": {", rf);
+            for (size_t k = 0; k < no; k++) {
+                char *o = json_quoted(opts[k]);
+                fprintf(rf, "%s\"%c\": %s", k ? ", " : "", (char)('A' + k), o);
+                free(o);
+            }
+            fputs("}", rf);
+            fputs("\n\nAnswer with the option's letter from the given choices directly.", tf);
+        } else {
+            fprintf(tf, "%s\n\nAnswer the question using a single word or phrase.", r->question);
+        }
+        fclose(tf);
+        fclose(rf);
+        q->prompt = chat(m, JF_BENCH_LLAVA, text);
+        q->line = rec;
+        free(text);
+        if (option_images > 1) {
+            /* call_llava_engine_df's branch for several images: a random letter (the script calls
+             * random.choice on the function it imported as random: it stops there) or its text */
+            if (mc && no) {
+                char l[2] = {(char)('A' + jf__pyrandom_randbelow(&rnd, no)), 0};
+                q->preset = strdup(l);
+            } else {
+                q->preset = strdup("INVALID GENERATION FOR MULTIPLE IMAGE INPUTS");
+            }
+        } else if (r->image) {
+            q->image_bytes = r->image;
+            q->image_len = r->image_len;
+            r->image = NULL;
+        } else if (r->image_path) {
+            q->image = strdup(r->image_path);
+        }
+        for (size_t k = 0; k < no; k++)
+            free(opts[k]);
+        free(opts);
+    }
+    jf__mmmu_rows_free(rows, n);
+    return rc;
 }
 
 /* ---- images ---- */
@@ -752,6 +859,12 @@ static float *load_pixels(jf_janus *m, bq *q)
         }
     } else if (q->image_b64 && !jf__pandas_na(q->image_b64)) {
         data = b64_decode(q->image_b64, &len);
+    } else if (q->image_bytes) {
+        char msg[256];
+        float *px = pixels_of(m, q->image_bytes, q->image_len, msg, sizeof msg);
+        if (!px)
+            snprintf(q->error, sizeof q->error, "%s: image_1: %s", q->key, msg);
+        return px;
     } else {
         snprintf(q->error, sizeof q->error, "no image");
         return NULL;
@@ -841,6 +954,44 @@ static int write_out(jf_bench_kind kind, const jf_bench_run_params *p, const bqs
         }
         return 0;
     }
+    if (kind == JF_BENCH_MMMU) {
+        mkdir(p->out, 0777);
+        for (size_t i = 0; i < l->n; i++) {
+            int first_of_subject = 1;
+            for (size_t j = 0; j < i && first_of_subject; j++)
+                first_of_subject = strcmp(l->v[j].group, l->v[i].group) != 0;
+            if (!first_of_subject)
+                continue;
+            snprintf(tmp, sizeof tmp, "%s/%s", p->out, l->v[i].group);
+            mkdir(tmp, 0777);
+            snprintf(tmp, sizeof tmp, "%s/%s/output.json.part", p->out, l->v[i].group);
+            FILE *f = fopen(tmp, "w");
+            if (!f)
+                return jf_error_set(err, JF_EIO, "%s: %s", tmp, strerror(errno)), -1;
+            int any = 0;
+            fputs("[", f);
+            for (size_t k = i; k < l->n; k++) {
+                const bq *q = &l->v[k];
+                if (strcmp(q->group, l->v[i].group) || !q->answer)
+                    continue;
+                fprintf(f, "%s\n  %s, \"prompt\": ", any ? "," : "", q->line);
+                json_str(f, q->prompt);
+                fputs(", \"response\": ", f);
+                json_str(f, q->answer);
+                fputs("}", f);
+                any = 1;
+            }
+            fputs("\n]\n", f);
+            int bad = ferror(f);
+            if (fclose(f) || bad)
+                return jf_error_set(err, JF_EIO, "%s: write failed", tmp), -1;
+            char final[4200];
+            snprintf(final, sizeof final, "%s/%s/output.json", p->out, l->v[i].group);
+            if (rename(tmp, final))
+                return jf_error_set(err, JF_EIO, "%s: %s", final, strerror(errno)), -1;
+        }
+        return 0;
+    }
     snprintf(tmp, sizeof tmp, "%s.part", p->out);
     FILE *f = fopen(tmp, "w");
     if (!f)
@@ -925,6 +1076,34 @@ static int write_out(jf_bench_kind kind, const jf_bench_run_params *p, const bqs
  * MMBench rows by index. */
 static void read_done(jf_bench_kind kind, const jf_bench_run_params *p, bqs *l)
 {
+    if (kind == JF_BENCH_MMMU) {
+        for (size_t i = 0; i < l->n; i++) {
+            int first_of_subject = 1;
+            for (size_t j = 0; j < i && first_of_subject; j++)
+                first_of_subject = strcmp(l->v[j].group, l->v[i].group) != 0;
+            if (!first_of_subject)
+                continue;
+            char path[4200];
+            snprintf(path, sizeof path, "%s/%s/output.json", p->out, l->v[i].group);
+            struct stat sb;
+            if (stat(path, &sb))
+                continue;
+            jf_error e;
+            yajl_val d = jf__bench_read_json(path, &e);
+            for (size_t k = 0; d && YAJL_IS_ARRAY(d) && k < d->u.array.len; k++) {
+                const char *ip[] = {"id", NULL}, *rp[] = {"response", NULL};
+                yajl_val id = yajl_tree_get(d->u.array.values[k], ip, yajl_t_string),
+                         re = yajl_tree_get(d->u.array.values[k], rp, yajl_t_string);
+                for (size_t j = i; id && re && j < l->n; j++)
+                    if (!l->v[j].answer && !strcmp(l->v[j].key, id->u.string)) {
+                        l->v[j].answer = strdup(re->u.string);
+                        break;
+                    }
+            }
+            yajl_tree_free(d);
+        }
+        return;
+    }
     if ((kind == JF_BENCH_SEED && p->protocol != JF_BENCH_VLMEVALKIT) || kind == JF_BENCH_VQAV2 || kind == JF_BENCH_GQA) {
         FILE *f = fopen(p->out, "r");
         char *line = NULL;
@@ -1042,6 +1221,8 @@ jf_bench_run_params jf_bench_run_default_params(void)
  * VLMEvalKit's Janus wrapper: 2048). */
 static int default_max_new(jf_bench_kind kind, jf_bench_protocol proto)
 {
+    if (kind == JF_BENCH_MMMU)
+        return 128; /* call_llava_engine_df */
     if (proto == JF_BENCH_LMMS_EVAL)
         return kind == JF_BENCH_MME || kind == JF_BENCH_VQAV2 || kind == JF_BENCH_GQA ? 16 : kind == JF_BENCH_POPE ? 128 : 1024;
     if (proto == JF_BENCH_LLAVA)
@@ -1055,10 +1236,10 @@ jf_status jf_bench_answer(jf_janus *m, jf_bench_kind kind, const jf_bench_run_pa
     memset(st, 0, sizeof *st);
     if (!p->data || !p->out)
         return jf_error_set(err, JF_EARG, "bench: the benchmark's files (--data) and the output (--out) are needed");
-    if (kind == JF_BENCH_MMMU)
-        return jf_error_set(err, JF_EARG, "%s: answering with the built-in model is implemented for pope, mme, mmbench, seed, "
-                                          "vqav2 and gqa",
-                            jf_bench_name(kind));
+    if (kind == JF_BENCH_MMMU && p->protocol != JF_BENCH_OFFICIAL)
+        return jf_error_set(err, JF_EARG, "mmmu: a model run asks as MMMU's own run_llava.py does (--protocol official; "
+                                          "its output folder is what --protocol lmms-eval scores too); lmms-eval's and "
+                                          "VLMEvalKit's MMMU prompts are not implemented yet");
     /* protocols whose scorer reads a file a model run does not write yet: refused before any work */
     if ((kind == JF_BENCH_POPE || kind == JF_BENCH_MME || kind == JF_BENCH_GQA) && p->protocol == JF_BENCH_VLMEVALKIT)
         return jf_error_set(err, JF_EARG, "%s: a model run writes %s, which protocol vlmevalkit does not read yet (it scores "
@@ -1084,6 +1265,7 @@ jf_status jf_bench_answer(jf_janus *m, jf_bench_kind kind, const jf_bench_run_pa
              : kind == JF_BENCH_MME ? mme_questions(m, p, &l, err)
              : kind == JF_BENCH_SEED && p->protocol != JF_BENCH_VLMEVALKIT ? seed_questions(m, p, &l, &videos, err)
              : kind == JF_BENCH_VQAV2 || kind == JF_BENCH_GQA ? vqa_questions(m, kind, p, &l, err)
+             : kind == JF_BENCH_MMMU                          ? mmmu_questions(m, p, &l, err)
                                     : mmbench_questions(m, p, &t, &l, err);
     if (!rc && videos && p->on_problem) {
         char msg[160];
@@ -1106,10 +1288,18 @@ jf_status jf_bench_answer(jf_janus *m, jf_bench_kind kind, const jf_bench_run_pa
             break;
         taken++;
         st->questions++;
-        if (l.v[i].answer)
+        if (l.v[i].answer) {
             st->already_answered++;
-        else
+        } else if (l.v[i].preset) {
+            /* MMMU's run answers these without the model (several images in the options) */
+            l.v[i].answer = strdup(l.v[i].preset);
+            st->answered++;
+            if (p->on_problem)
+                p->on_problem(p->user, l.v[i].key, "its options hold several images: answered as MMMU's run_llava.py "
+                                                   "does, without the model");
+        } else {
             todo[n_todo++] = i;
+        }
     }
     jf_gen_params gp = jf_gen_default_params();
     gp.max_new_tokens = p->max_new_tokens > 0 ? p->max_new_tokens : default_max_new(kind, p->protocol);
@@ -1249,7 +1439,8 @@ jf_status jf_bench_merge(jf_bench_kind kind, const jf_bench_run_params *p, const
     if (!p->data || !p->out || !n_parts)
         return jf_error_set(err, JF_EARG, "bench merge: the benchmark's files (--data), the parts and the output are needed");
     if (kind == JF_BENCH_MMMU)
-        return jf_error_set(err, JF_EARG, "mmmu: merging parts is not implemented (jf does not answer MMMU yet)");
+        return jf_error_set(err, JF_EARG, "mmmu: merging parts is not implemented yet (score each part's folder, or run "
+                                          "whole: a run resumes from its folder)");
     for (size_t i = 0; i < n_parts; i++) {
         struct stat sb;
         if (stat(parts[i], &sb) != 0)

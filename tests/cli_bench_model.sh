@@ -81,6 +81,63 @@ grep -q '"dev/Overall"' out && ok "scored circular" || bad "mmbench scored"
 expect 2 "a model run of MMBench under lmms-eval is refused before it starts" "$jf" eval bench mmbench --protocol lmms-eval --model tiny --data mmb.tsv --out ml.tsv
 grep -q "scores lmms-eval's samples log" err && [ ! -e ml.tsv ] && ok "said, nothing written" || bad "mmbench lmms run: $(cat err)"
 
+# MMMU as its own run_llava.py asks it: rows (JSONL here; Hugging Face parquet below), image_1
+# only, construct_prompt's wording, <Subject>/output.json as main_parse_and_eval.py reads it
+/usr/bin/python3 - <<'PY'
+import base64, json
+b64 = base64.b64encode(open("coco/COCO_val2014_000000000001.jpg", "rb").read()).decode()
+rows = [
+ {"id": "validation_Art_1", "question": "Who painted <image 1>?", "options": "['Monet', 'Manet', \"Van Gogh's\"]",
+  "answer": "A", "question_type": "multiple-choice", "image_1": "coco/COCO_val2014_000000000000.jpg"},
+ {"id": "validation_Art_2", "question": "How many people?", "options": "[]", "answer": "3", "question_type": "open",
+  "image_1": {"bytes": b64, "path": None}},
+ {"id": "validation_Math_1", "question": "Which graph?", "options": "[\"<img='a.png'>\", \"<img='b.png'>\"]",
+  "answer": "B", "question_type": "multiple-choice", "image_1": "coco/COCO_val2014_000000000002.jpg"},
+]
+with open("mmmu_rows.jsonl", "w") as f:
+    for r in rows:
+        f.write(json.dumps(r) + "\n")
+PY
+expect 0 "answer MMMU (a question with option images answered without the model: said)" \
+  "$jf" eval bench mmmu --model tiny --data mmmu_rows.jsonl --out mmmu_o --max-new-tokens 3 --json
+cp out mmmu_run.json
+grep -q "validation_Math_1: its options hold several images" err && ok "the question answered without the model is said" || bad "option-image note"
+/usr/bin/python3 - <<'PY' && ok "two subjects' output.json; construct_prompt's text; the option-image question drawn from seed 42" || bad "mmmu run output"
+import json, random
+art = json.load(open("mmmu_o/Art/output.json")); math = json.load(open("mmmu_o/Math/output.json"))
+assert [r["id"] for r in art] == ["validation_Art_1", "validation_Art_2"], art
+a1 = art[0]
+assert a1["all_choices"] == ["A", "B", "C"] and a1["index2ans"]["C"] == "Van Gogh's", a1
+assert "Who painted <image 1>?\n\n(A) Monet\n(B) Manet\n(C) Van Gogh's\n\n\nAnswer with the option's letter from the given choices directly." in a1["prompt"], a1["prompt"]
+assert "How many people?\n\nAnswer the question using a single word or phrase." in art[1]["prompt"], art[1]
+assert "all_choices" not in art[1] and art[1]["answer"] == "3"
+random.seed(42)
+assert math[0]["response"] == random.choice(["A", "B"]), math  # call_llava_engine_df's intent, seed 42
+m = json.load(open("mmmu_run.json"))
+assert m["benchmark"] == "mmmu" and m["protocol"] == "official" and "Overall/acc" in m["metrics"], m["metrics"].keys()
+PY
+expect 0 "the written folder scored alone gives the same numbers" "$jf" eval bench mmmu --predictions mmmu_o --json
+/usr/bin/python3 -c "import json,sys; a=json.load(open('mmmu_run.json'))['metrics']; b=json.load(open('out'))['metrics']; sys.exit(a!=b)" \
+  && ok "answer-and-score equals scoring the folder" || bad "mmmu scores differ"
+cp mmmu_o/Art/output.json art_full.json
+/usr/bin/python3 -c "import json; a=json.load(open('mmmu_o/Art/output.json')); json.dump(a[:1], open('mmmu_o/Art/output.json','w'))"
+expect 0 "MMMU resume" "$jf" eval bench mmmu --model tiny --data mmmu_rows.jsonl --out mmmu_o --max-new-tokens 3
+grep -q "answered 1 of 3 questions (2 already" out && cmp -s mmmu_o/Art/output.json art_full.json && ok "1 asked again; the same file" || { bad "mmmu resume"; head -1 out; }
+expect 0 "answer MMMU from Hugging Face's parquet layout (the validation files of each subject folder)" \
+  "$jf" eval bench mmmu --model tiny --data "$src/tests/data/bench/mmmu_hf" --out mmmu_hf_o --max-new-tokens 3
+/usr/bin/python3 - <<'PY' && ok "Art 2 and Physics 1 questions (the dev file not read); image_1 from the struct's bytes" || bad "mmmu parquet run"
+import json
+art = json.load(open("mmmu_hf_o/Art/output.json")); phys = json.load(open("mmmu_hf_o/Physics/output.json"))
+assert [r["id"] for r in art] == ["validation_Art_1", "validation_Art_2"] and [r["id"] for r in phys] == ["validation_Physics_1"], (art, phys)
+assert phys[0]["index2ans"]["D"] == "none of these" and "(D) none of these" in phys[0]["prompt"], phys
+PY
+grep -q "answered 3 of 3 questions" out && ok "3 answered by the model" || bad "mmmu parquet count: $(head -1 out)"
+expect 2 "MMMU under lmms-eval's prompt is refused before it starts" "$jf" eval bench mmmu --protocol lmms-eval --model tiny --data mmmu_rows.jsonl --out mmmu_l
+[ ! -e mmmu_l ] && ok "nothing written" || bad "mmmu lmms run wrote"
+echo '{"id": "validation_Art_9", "question": "q", "options": "oops", "answer": "A", "question_type": "multiple-choice"}' > bad_rows.jsonl
+expect 6 "MMMU rows whose options are not a list" "$jf" eval bench mmmu --model tiny --data bad_rows.jsonl --out mmmu_bad
+grep -q "options oops is not a list" err && ok "the row named" || bad "mmmu bad options: $(cat err)"
+
 # MME: the eval tool's question file, images under IMAGES/<subtask>/; a cut results file resumes
 mkdir -p mmeq mmei/existence
 for i in 0 1 2; do
@@ -168,5 +225,6 @@ cmp -s mme_merged/existence.txt mme_full.txt && ok "MME merged: the whole run's 
 rm coco/COCO_val2014_000000000003.jpg
 expect 1 "an image missing" "$jf" eval bench pope --model tiny --data pope/coco_pope_random.json --images coco --out m.jsonl --max-new-tokens 3
 grep -q "COCO_val2014_000000000003.jpg" err && grep -q "1 failed" out && ok "named and counted" || { bad "missing image"; cat err out | head; }
-expect 2 "a benchmark the model does not answer yet" "$jf" eval bench mmmu --model tiny --data pope --out x.json
+expect 9 "an MMMU folder without validation files" "$jf" eval bench mmmu --model tiny --data pope --out x.json
+grep -q "no validation-\*.parquet" err && ok "said which files it looked for" || bad "mmmu folder message: $(cat err)"
 exit $((fails > 0))
