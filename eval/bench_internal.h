@@ -62,6 +62,8 @@ jf_status jf__seed_option_losses(jf_janus *m, const char *prompt, const float *p
 /* MMBench as lmms-eval's mmbench_en_dev_static scores it (bench_mmb_lmms.c): its samples log */
 jf_status jf__score_mmbench_lmms(const jf_bench_inputs *in, jf_bench_report *r, jf_error *err);
 
+/* Base64 to bytes (bench_run.c): padding and line breaks skipped */
+uint8_t *jf__b64_decode(const char *s, size_t *len);
 /* A Python list literal of quoted strings (bench_mcq.c): 1 and the items, 0 not a list, -1 unreadable */
 int jf__py_string_list(const char *s, char ***out, size_t *n);
 

@@ -39,35 +39,6 @@ static jf__mmmu_row *add_row(jf__mmmu_row **rows, size_t *n, size_t *cap)
     return r;
 }
 
-static int b64v(int c)
-{
-    return c >= 'A' && c <= 'Z' ? c - 'A' : c >= 'a' && c <= 'z' ? c - 'a' + 26 : c >= '0' && c <= '9' ? c - '0' + 52
-           : c == '+'                                                                                 ? 62
-           : c == '/'                                                                                 ? 63
-                                                                                                      : -1;
-}
-
-static uint8_t *b64(const char *s, size_t *len)
-{
-    size_t n = strlen(s), o = 0;
-    uint8_t *out = malloc(n / 4 * 3 + 3);
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        int v = b64v((unsigned char)s[i]);
-        if (v < 0)
-            continue;
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (uint8_t)(acc >> bits);
-        }
-    }
-    *len = o;
-    return out;
-}
-
 /* A JSON value as text: strings as they are, numbers as Python prints them. */
 static char *json_text(yajl_val v)
 {
@@ -131,7 +102,7 @@ static int row_from_json(yajl_val o, const char *file, long line, jf__mmmu_row *
     yajl_val bytes = img && YAJL_IS_OBJECT(img) ? yajl_tree_get(img, bp, yajl_t_string) : NULL;
     yajl_val path = img && YAJL_IS_OBJECT(img) ? yajl_tree_get(img, pp, yajl_t_string) : img && YAJL_IS_STRING(img) ? img : NULL;
     if (bytes) {
-        r->image = b64(bytes->u.string, &r->image_len);
+        r->image = jf__b64_decode(bytes->u.string, &r->image_len);
     } else if (path && path->u.string[0]) {
         char dir[4096];
         snprintf(dir, sizeof dir, "%s", file);

@@ -425,6 +425,15 @@ static int mmmu_questions(const jf_janus *m, const jf_bench_run_params *p, bqs *
     return rc;
 }
 
+/* Whether question i is the first of its group (MMMU: its subject's output.json is handled there). */
+static int first_of_group(const bqs *l, size_t i)
+{
+    for (size_t j = 0; j < i; j++)
+        if (!strcmp(l->v[j].group, l->v[i].group))
+            return 0;
+    return 1;
+}
+
 /* ---- images ---- */
 
 /* A question's id (a JSON number or string) as its key, remembering which it was (written back so). */
@@ -807,7 +816,7 @@ static int b64_val(int c)
                                                                                                       : -1;
 }
 
-static uint8_t *b64_decode(const char *s, size_t *len)
+uint8_t *jf__b64_decode(const char *s, size_t *len)
 {
     size_t n = strlen(s), o = 0;
     uint8_t *out = malloc(n / 4 * 3 + 3);
@@ -858,7 +867,7 @@ static float *load_pixels(jf_janus *m, bq *q)
             return NULL;
         }
     } else if (q->image_b64 && !jf__pandas_na(q->image_b64)) {
-        data = b64_decode(q->image_b64, &len);
+        data = jf__b64_decode(q->image_b64, &len);
     } else if (q->image_bytes) {
         char msg[256];
         float *px = pixels_of(m, q->image_bytes, q->image_len, msg, sizeof msg);
@@ -957,10 +966,7 @@ static int write_out(jf_bench_kind kind, const jf_bench_run_params *p, const bqs
     if (kind == JF_BENCH_MMMU) {
         mkdir(p->out, 0777);
         for (size_t i = 0; i < l->n; i++) {
-            int first_of_subject = 1;
-            for (size_t j = 0; j < i && first_of_subject; j++)
-                first_of_subject = strcmp(l->v[j].group, l->v[i].group) != 0;
-            if (!first_of_subject)
+            if (!first_of_group(l, i))
                 continue;
             snprintf(tmp, sizeof tmp, "%s/%s", p->out, l->v[i].group);
             mkdir(tmp, 0777);
@@ -1078,10 +1084,7 @@ static void read_done(jf_bench_kind kind, const jf_bench_run_params *p, bqs *l)
 {
     if (kind == JF_BENCH_MMMU) {
         for (size_t i = 0; i < l->n; i++) {
-            int first_of_subject = 1;
-            for (size_t j = 0; j < i && first_of_subject; j++)
-                first_of_subject = strcmp(l->v[j].group, l->v[i].group) != 0;
-            if (!first_of_subject)
+            if (!first_of_group(l, i))
                 continue;
             char path[4200];
             snprintf(path, sizeof path, "%s/%s/output.json", p->out, l->v[i].group);
