@@ -29,6 +29,7 @@ typedef struct lrow {
     long long index;
     char *prediction, *answer, *category, *l2;
     char *opt[4]; /* NULL: no option (null / NaN) */
+    const char *gt; /* the answer map's value for this index: the last row with it (the tool's dict) */
     int hit;
     int line;
 } lrow;
@@ -466,6 +467,9 @@ jf_status jf__score_mmbench_lmms(const jf_bench_inputs *in, jf_bench_report *r, 
                               in->predictions, rows[i].line, rows[i].index, rows[i - 1].line);
             r->duplicates++;
         }
+    /* rows are sorted by index: the last of each run of equal indexes holds the dict's answer */
+    for (size_t i = n; i-- > 0;)
+        rows[i].gt = i + 1 < n && rows[i + 1].index == rows[i].index ? rows[i + 1].gt : rows[i].answer;
     long unread = 0, questions = 0, hits = 0;
     for (size_t i = 0; i < n; i++) {
         if (rows[i].index >= 1000000)
@@ -484,11 +488,7 @@ jf_status jf__score_mmbench_lmms(const jf_bench_inputs *in, jf_bench_report *r, 
         const char *why = "every rotation right";
         int hit = 1;
         for (size_t k = 0; k < nsub && hit; k++) {
-            /* the answer map: the last row with this index (the tool's dict) */
-            const char *gt = sub[k]->answer;
-            for (size_t j = 0; j < n; j++)
-                if (rows[j].index == sub[k]->index)
-                    gt = rows[j].answer;
+            const char *gt = sub[k]->gt;
             pred[k] = prefetch(sub[k]);
             if (pred[k] && !(gt && gt[0] == pred[k] && !gt[1])) {
                 hit = 0;
@@ -498,10 +498,7 @@ jf_status jf__score_mmbench_lmms(const jf_bench_inputs *in, jf_bench_report *r, 
         for (size_t k = 0; k < nsub && hit; k++) {
             if (pred[k])
                 continue;
-            const char *gt = sub[k]->answer;
-            for (size_t j = 0; j < n; j++)
-                if (rows[j].index == sub[k]->index)
-                    gt = rows[j].answer;
+            const char *gt = sub[k]->gt;
             char ch[5] = {0};
             int m = 0;
             for (int o = 0; o < 4; o++)
