@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
@@ -1045,7 +1046,7 @@ static const char BENCH_HELP[] =
     "  stops there), without the model. --out a folder of <Subject>/output.json, scored as above.\n"
     "\n"
     "Not implemented yet: a model run under vlmevalkit for POPE/MME/GQA, under lmms-eval for MMBench and\n"
-    "MMMU (each is refused before it starts); merging MMMU parts.\n"
+    "MMMU (each is refused before it starts).\n"
     "Bad input (missing, unknown or duplicate ids, lines that are not JSON, wrong field counts) is named\n"
     "with file and line, counted, and makes the exit status 1; the numbers are still printed.\n"
     "  --json    every metric (value and the tool's printed text), the problems and, with --items, each\n"
@@ -1056,6 +1057,13 @@ static const char BENCH_HELP[] =
     "order, as one run writes them (POPE's position matching and MME's pairs see the same lines), kept\n"
     "at --out when given, and scored as one. A question answered by two parts keeps the first part's\n"
     "answer; the rest are said and make the exit status 1; a missing part is named.\n";
+
+static int remove_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)sb, (void)type, (void)ftw;
+    remove(path); /* best effort: a leftover temporary file is harmless */
+    return 0;
+}
 
 static void bench_progress(void *user, size_t done, size_t total) { progress_update(user, done, total, "questions"); }
 
@@ -1182,7 +1190,9 @@ static int eval_bench(int argc, char **argv)
          * scored as one; kept at --out when given */
         if (!in.data)
             return usage_error("eval bench", "several --predictions are merged in the benchmark's order: --data is needed");
-        char tmpl[] = "/tmp/jf-bench-merge-XXXXXX";
+        char tmpl[4096];
+        const char *tmpdir = getenv("TMPDIR");
+        snprintf(tmpl, sizeof tmpl, "%s/jf-bench-merge-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
         if (!rp.out) {
             if (!mkdtemp(tmpl)) {
                 fprintf(stderr, "jf eval bench: cannot make a temporary folder: %s\n", strerror(errno));
@@ -1212,23 +1222,8 @@ static int eval_bench(int argc, char **argv)
     jf_bench_report *r;
     jf_error err;
     jf_status scored = jf_bench_score(kind, &in, &r, &err);
-    if (merged) { /* the temporary union is not kept */
-        struct stat sb;
-        if (stat(merged, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-            DIR *d = opendir(merged);
-            struct dirent *e;
-            while (d && (e = readdir(d))) {
-                char f[4400];
-                snprintf(f, sizeof f, "%s/%s", merged, e->d_name);
-                if (e->d_name[0] != '.')
-                    unlink(f);
-            }
-            if (d)
-                closedir(d);
-            rmdir(merged);
-        } else {
-            unlink(merged);
-        }
+    if (merged) { /* the temporary union is not kept (MMMU's: a folder of subject folders) */
+        nftw(merged, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
         char *slash = strrchr(merged, '/');
         if (slash) {
             *slash = 0;

@@ -1094,12 +1094,15 @@ static void read_done(jf_bench_kind kind, const jf_bench_run_params *p, bqs *l)
             jf_error e;
             yajl_val d = jf__bench_read_json(path, &e);
             for (size_t k = 0; d && YAJL_IS_ARRAY(d) && k < d->u.array.len; k++) {
-                const char *ip[] = {"id", NULL}, *rp[] = {"response", NULL};
+                const char *ip[] = {"id", NULL}, *rp[] = {"response", NULL}, *pp[] = {"prompt", NULL};
                 yajl_val id = yajl_tree_get(d->u.array.values[k], ip, yajl_t_string),
-                         re = yajl_tree_get(d->u.array.values[k], rp, yajl_t_string);
+                         re = yajl_tree_get(d->u.array.values[k], rp, yajl_t_string),
+                         pr = yajl_tree_get(d->u.array.values[k], pp, yajl_t_string);
                 for (size_t j = i; id && re && j < l->n; j++)
                     if (!l->v[j].answer && !strcmp(l->v[j].key, id->u.string)) {
                         l->v[j].answer = strdup(re->u.string);
+                        if (!l->v[j].prompt) /* merging parts: the prompt as the part wrote it */
+                            l->v[j].prompt = strdup(pr ? pr->u.string : "");
                         break;
                     }
             }
@@ -1412,7 +1415,25 @@ static size_t count_records(jf_bench_kind kind, int tsv, const char *path)
     size_t n = 0;
     char *line = NULL;
     size_t cap = 0;
-    if (kind == JF_BENCH_MME) {
+    if (kind == JF_BENCH_MMMU) { /* the entries of every <Subject>/output.json */
+        DIR *d = opendir(path);
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+            if (e->d_name[0] == '.')
+                continue;
+            char f[4200];
+            snprintf(f, sizeof f, "%s/%s/output.json", path, e->d_name);
+            struct stat sb;
+            if (stat(f, &sb))
+                continue;
+            jf_error je;
+            yajl_val v = jf__bench_read_json(f, &je);
+            n += v && YAJL_IS_ARRAY(v) ? v->u.array.len : 0;
+            yajl_tree_free(v);
+        }
+        if (d)
+            closedir(d);
+    } else if (kind == JF_BENCH_MME) {
         for (size_t k = 0; k < sizeof MME_TASKS / sizeof MME_TASKS[0]; k++) {
             char f[4200];
             snprintf(f, sizeof f, "%s/%s.txt", path, MME_TASKS[k]);
@@ -1441,9 +1462,8 @@ jf_status jf_bench_merge(jf_bench_kind kind, const jf_bench_run_params *p, const
     memset(st, 0, sizeof *st);
     if (!p->data || !p->out || !n_parts)
         return jf_error_set(err, JF_EARG, "bench merge: the benchmark's files (--data), the parts and the output are needed");
-    if (kind == JF_BENCH_MMMU)
-        return jf_error_set(err, JF_EARG, "mmmu: merging parts is not implemented yet (score each part's folder, or run "
-                                          "whole: a run resumes from its folder)");
+    if (kind == JF_BENCH_MMMU && p->protocol != JF_BENCH_OFFICIAL)
+        return jf_error_set(err, JF_EARG, "mmmu: only MMMU's own run (--protocol official) writes parts to merge");
     for (size_t i = 0; i < n_parts; i++) {
         struct stat sb;
         if (stat(parts[i], &sb) != 0)
@@ -1457,6 +1477,7 @@ jf_status jf_bench_merge(jf_bench_kind kind, const jf_bench_run_params *p, const
              : kind == JF_BENCH_MME ? mme_questions(NULL, p, &l, err)
              : kind == JF_BENCH_SEED && !tsv ? seed_questions(NULL, p, &l, &videos, err)
              : kind == JF_BENCH_VQAV2 || kind == JF_BENCH_GQA ? vqa_questions(NULL, kind, p, &l, err)
+             : kind == JF_BENCH_MMMU                          ? mmmu_questions(NULL, p, &l, err)
                                     : mmbench_questions(NULL, p, &t, &l, err);
     if (rc) {
         bqs_free(&l);

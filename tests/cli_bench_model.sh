@@ -123,6 +123,18 @@ cp mmmu_o/Art/output.json art_full.json
 /usr/bin/python3 -c "import json; a=json.load(open('mmmu_o/Art/output.json')); json.dump(a[:1], open('mmmu_o/Art/output.json','w'))"
 expect 0 "MMMU resume" "$jf" eval bench mmmu --model tiny --data mmmu_rows.jsonl --out mmmu_o --max-new-tokens 3
 grep -q "answered 1 of 3 questions (2 already" out && cmp -s mmmu_o/Art/output.json art_full.json && ok "1 asked again; the same file" || { bad "mmmu resume"; head -1 out; }
+# MMMU in two parts (subject folders split between them), merged back into the whole run's folder
+expect 0 "MMMU part 0/2" "$jf" eval bench mmmu --model tiny --data mmmu_rows.jsonl --out mmmu_p0 --max-new-tokens 3 --part 0/2 --quiet
+expect 0 "MMMU part 1/2" "$jf" eval bench mmmu --model tiny --data mmmu_rows.jsonl --out mmmu_p1 --max-new-tokens 3 --part 1/2 --quiet
+expect 0 "MMMU parts merged" "$jf" eval bench mmmu --data mmmu_rows.jsonl --predictions mmmu_p0 --predictions mmmu_p1 --out mmmu_m --json
+cmp -s mmmu_m/Art/output.json mmmu_o/Art/output.json && cmp -s mmmu_m/Math/output.json mmmu_o/Math/output.json \
+  && ok "MMMU merged: the whole run's output.json files, byte for byte" || { bad "MMMU merge"; diff mmmu_m/Art/output.json mmmu_o/Art/output.json | head -4; }
+/usr/bin/python3 -c "import json,sys; a=json.load(open('mmmu_run.json'))['metrics']; b=json.load(open('out'))['metrics']; sys.exit(a!=b)" \
+  && ok "the merged parts score as the whole run" || bad "mmmu merged scores differ"
+mkdir -p tmpd
+TMPDIR=$PWD/tmpd expect 1 "MMMU parts that answer the same questions" "$jf" eval bench mmmu --data mmmu_rows.jsonl --predictions mmmu_p0 --predictions mmmu_o
+grep -q "2 of its 3 answers repeat" err && ok "the repeated answers said" || bad "mmmu merge repeats: $(cat err)"
+ls tmpd | grep -q . && bad "the temporary merged folder was left" || ok "the temporary merged folder removed"
 expect 0 "answer MMMU from Hugging Face's parquet layout (the validation files of each subject folder)" \
   "$jf" eval bench mmmu --model tiny --data "$src/tests/data/bench/mmmu_hf" --out mmmu_hf_o --max-new-tokens 3
 /usr/bin/python3 - <<'PY' && ok "Art 2 and Physics 1 questions (the dev file not read); image_1 from the struct's bytes" || bad "mmmu parquet run"

@@ -5,7 +5,7 @@
 set -u
 . "$(dirname "$0")/cli_lib.sh" "$1"
 
-expect 0 "demo runs" $jf demo --dir "$work/demo" --quiet
+expect 0 "the demo's output (ctest fixture)" demo_copy "$work/demo"
 ds="$work/demo/dataset"
 # eval: FID between a folder and a tar of the same images is 0; statistics saved as .npz give
 # the same number; a broken image is counted and named (exit 1); bad inputs are named

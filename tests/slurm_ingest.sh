@@ -11,7 +11,7 @@ trap 'cluster_stop; rm -rf "$work"' EXIT
 cluster_start; rc=$?
 [ $rc = 0 ] || exit $rc
 
-"$jf" demo --dir d --quiet >/dev/null 2>&1 || { bad "sample set"; exit 1; }
+demo_copy d || { bad "sample set"; exit 1; }
 in="d/input/laion/00000.tar d/input/sa1b/sa_000000.tar d/input/sharegpt4v/sharegpt4v_demo.json d/input/text/corpus.jsonl"
 root=d/input/sharegpt4v/data
 expect 1 "single-process ingest (the planted damage: exit 1)" "$jf" ingest single $in --image-root $root --quiet
