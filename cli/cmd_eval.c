@@ -940,7 +940,10 @@ static const char BENCH_HELP[] =
     "                   question type, round(·, 2) as Python 3 rounds)\n"
     "         llava:    LLaVA's convert_vqav2_for_submission.py first (MMF's EvalAI answer processor,\n"
     "                   missing answers uploaded as \"\"), then the official scorer\n"
-    "  pope   --data coco_pope_<split>.json (label lines) or a folder of the three\n"
+    "  pope   --data coco_pope_<split>.json (label lines) or a folder of the three, or a jf dataset\n"
+    "         (DS or DS#SUBSET) that `jf ingest DS coco_pope_*.json --image-root val2014` made: each\n"
+    "         record keeps its label line and its checked image; the splits are the sources (no --images);\n"
+    "         questions whose image failed on ingest are named and refused\n"
     "         --predictions answer lines ({\"text\"} as LLaVA writes them, or {\"answer\"})\n"
     "         official: POPE's evaluate.py: the first sentence, then no/not/No → no, else yes;\n"
     "                   answers matched to labels by position; accuracy, precision, recall, F1, yes ratio\n"
@@ -1073,7 +1076,7 @@ static void bench_problem(void *user, const char *key, const char *message)
     fprintf(stderr, "problem: %s: %s\n", key, message);
 }
 
-static int eval_bench(int argc, char **argv)
+static int eval_bench_args(int argc, char **argv, const char *from_dataset)
 {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs(BENCH_HELP, argc < 2 ? stderr : stdout);
@@ -1252,6 +1255,8 @@ static int eval_bench(int argc, char **argv)
         jw_kstr(&w, "benchmark", jf_bench_name(kind));
         jw_kstr(&w, "protocol", jf_bench_protocol_name(r->protocol));
         jw_kstr(&w, "split", r->split);
+        if (from_dataset)
+            jw_kstr(&w, "dataset", from_dataset);
         jw_kstr(&w, "headline", r->headline);
         if (model_dir) { /* the predictions were made here: say by which weights */
             jw_kstr(&w, "model", model_dir);
@@ -1315,6 +1320,65 @@ static int eval_bench(int argc, char **argv)
     }
     int rc = r->n_problems || answered_failed ? EXIT_PROBLEMS : 0;
     jf_bench_report_free(r);
+    return rc;
+}
+
+/* --data DS[#SUBSET]: the benchmark that jf ingest took into a dataset, written back in its
+ * official layout into a scratch folder (removed afterwards) and read from there as --data and
+ * --images. */
+static int eval_bench(int argc, char **argv)
+{
+    jf_bench_kind kind;
+    int at = -1;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--"))
+            break;
+        if (!strcmp(argv[i], "--data") && i + 1 < argc)
+            at = i + 1;
+        else if (!strncmp(argv[i], "--data=", 7))
+            at = i;
+    }
+    const char *spec = at < 0 ? NULL : !strncmp(argv[at], "--data=", 7) ? argv[at] + 7 : argv[at];
+    if (argc < 2 || jf_bench_parse(argv[1], &kind) || !spec || !jf_bench_is_dataset(spec))
+        return eval_bench_args(argc, argv, NULL);
+    for (int i = 2; i < argc; i++)
+        if (!strcmp(argv[i], "--images") || !strncmp(argv[i], "--images=", 9))
+            return usage_error("eval bench", "--data %s is a jf dataset: its records hold the images (no --images)", spec);
+    char scratch[4096];
+    const char *tmpdir = getenv("TMPDIR");
+    snprintf(scratch, sizeof scratch, "%s/jf-bench-data-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    if (!mkdtemp(scratch)) {
+        fprintf(stderr, "jf eval bench: cannot make a temporary folder: %s\n", strerror(errno));
+        return JF_EIO;
+    }
+    jf_bench_dataset_files files;
+    jf_error err = {0};
+    int rc;
+    if (jf_bench_from_dataset(kind, spec, scratch, &files, &err) != JF_OK) {
+        fprintf(stderr, "jf eval bench: %s\n", err.msg);
+        rc = err.code == JF_EARG ? EXIT_USAGE : (int)err.code;
+    } else {
+        char **args = calloc((size_t)argc + 3, sizeof *args);
+        int n = 0;
+        for (int i = 0; i < argc; i++) {
+            if (i == at && !strncmp(argv[i], "--data=", 7))
+                args[n++] = "--data";
+            args[n++] = i == at ? files.data : argv[i];
+        }
+        args[n++] = "--images";
+        args[n++] = files.images;
+        int json = 0;
+        for (int i = 2; i < argc; i++)
+            json |= !strcmp(argv[i], "--json");
+        for (int i = 2; i < argc; i++)
+            json |= !strcmp(argv[i], "--quiet");
+        if (!json)
+            fprintf(stderr, "jf eval bench: %zu questions in %zu split%s read from %s\n", files.questions, files.splits,
+                    files.splits == 1 ? "" : "s", spec);
+        rc = eval_bench_args(n, args, spec);
+        free(args);
+    }
+    nftw(scratch, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     return rc;
 }
 

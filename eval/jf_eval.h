@@ -361,6 +361,21 @@ jf_status jf_bench_score(jf_bench_kind kind, const jf_bench_inputs *in, jf_bench
 const jf_bench_metric *jf_bench_find_metric(const jf_bench_report *r, const char *name);
 void jf_bench_report_free(jf_bench_report *r);
 
+/* ---- a benchmark read from a jf dataset (bench_dataset.c) ---- */
+/* Whether --data names a jf dataset (DIR or DIR#SUBSET with an index.sqlite). */
+int jf_bench_is_dataset(const char *spec);
+typedef struct jf_bench_dataset_files {
+    char data[4200];   /* the benchmark's files, in its official layout (POPE: coco_pope_<split>.json) */
+    char images[4200]; /* the questions' images, under their original relative paths */
+    size_t questions, splits;
+} jf_bench_dataset_files;
+/* Writes the questions that `jf ingest` took from a benchmark's own files (each record's .json
+ * row, image and image_path) back into `scratch` in the official layout, for jf_bench_answer and
+ * jf_bench_score to read. POPE only (other benchmarks: said). Questions whose image failed on
+ * ingest make it fail, naming them. */
+jf_status jf_bench_from_dataset(jf_bench_kind kind, const char *spec, const char *scratch, jf_bench_dataset_files *out,
+                                jf_error *err);
+
 /* ---- answering benchmarks with the built-in model (bench_run.c) ---- */
 typedef struct jf_bench_run_params {
     jf_bench_protocol protocol; /* whose prompt wording and generation length */

@@ -116,6 +116,76 @@ static int normalize_conversation(jf__item *it, yajl_val conv, jf__sbuf *out, in
     return *turns ? 0 : -1;
 }
 
+/* A JSON value written back as JSON (numbers as their original text). */
+static void sb_json_value(jf__sbuf *b, yajl_val v)
+{
+    if (YAJL_IS_STRING(v)) {
+        jf__sb_json_str(b, v->u.string);
+    } else if (YAJL_IS_NUMBER(v)) {
+        jf__sb_puts(b, v->u.number.r);
+    } else if (YAJL_IS_OBJECT(v)) {
+        jf__sb_puts(b, "{");
+        for (size_t i = 0; i < v->u.object.len; i++) {
+            jf__sb_puts(b, i ? ", " : "");
+            jf__sb_json_str(b, v->u.object.keys[i]);
+            jf__sb_puts(b, ": ");
+            sb_json_value(b, v->u.object.values[i]);
+        }
+        jf__sb_puts(b, "}");
+    } else if (YAJL_IS_ARRAY(v)) {
+        jf__sb_puts(b, "[");
+        for (size_t i = 0; i < v->u.array.len; i++) {
+            jf__sb_puts(b, i ? ", " : "");
+            sb_json_value(b, v->u.array.values[i]);
+        }
+        jf__sb_puts(b, "]");
+    } else {
+        jf__sb_puts(b, YAJL_IS_TRUE(v) ? "true" : YAJL_IS_FALSE(v) ? "false" : "null");
+    }
+}
+
+/* The members the manifest reader turns into fields and columns itself. */
+static int consumed_key(const char *k)
+{
+    static const char *const known[] = {"conversations", "messages", "image", "file_name", "filepath", "image_path", "path",
+                                        "images", "caption", "title", "txt", "TEXT", "text", "content", "id", "uid", "key"};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (!strcmp(k, known[i]))
+            return 1;
+    return 0;
+}
+
+/* A row with members of its own (a benchmark's question_id, label, category, answer, ...) keeps
+ * them: the whole row as the record's .json field (what jf eval bench --data DS reads back), and
+ * its other scalar members as index columns (for jf filter and subsets), as a WebDataset
+ * sample's .json gives them. Conversation and caption manifests are left as they were. */
+static void keep_row_members(jf__item *it, yajl_val o)
+{
+    int own = 0;
+    for (size_t i = 0; i < o->u.object.len && !own; i++)
+        own = !consumed_key(o->u.object.keys[i]);
+    if (!own)
+        return;
+    jf__sbuf sb = {0};
+    sb_json_value(&sb, o);
+    jf_record_add_field(it->out, "json", JF_FIELD_JSON, sb.p, sb.len, NULL);
+    /* the own members alone, through the rule a WebDataset .json member's columns follow */
+    sb.len = 0;
+    jf__sb_puts(&sb, "{");
+    int n = 0;
+    for (size_t i = 0; i < o->u.object.len; i++) {
+        if (consumed_key(o->u.object.keys[i]))
+            continue;
+        jf__sb_puts(&sb, n++ ? ", " : "");
+        jf__sb_json_str(&sb, o->u.object.keys[i]);
+        jf__sb_puts(&sb, ": ");
+        sb_json_value(&sb, o->u.object.values[i]);
+    }
+    jf__sb_puts(&sb, "}");
+    jf_record_json_columns(it->out, (const uint8_t *)sb.p, sb.len, NULL);
+    free(sb.p);
+}
+
 static void process_manifest_item(const jf__ctx *r, jf__item *it)
 {
     jf_error err;
@@ -202,6 +272,7 @@ static void process_manifest_item(const jf__ctx *r, jf__item *it)
                  (long long)it->offset);
         return;
     }
+    keep_row_members(it, o);
     it->outcome = JF_OUT_OK;
 }
 

@@ -53,6 +53,39 @@ cmp -s s12.jsonl full.jsonl && ok "batch 12 with sharing = batch 8 and the resum
 expect 0 "--no-shared-prefix" "$jf" eval bench pope --model tiny --data pope --images coco --out u.jsonl --max-new-tokens 5 --no-shared-prefix
 grep -q " 0 image prefixes shared" out && ok "no sharing when asked" || bad "no-shared-prefix"
 
+# POPE from a jf dataset: the label files ingested with their images (each record keeps its line
+# as .json), answered and scored as the files are; a subset is a selection of questions; a question
+# whose image failed on ingest is named and refused until a rerun takes it
+expect 0 "ingest the POPE label files" "$jf" ingest pds pope/coco_pope_adversarial.json pope/coco_pope_random.json --image-root coco --quiet
+mkdir -p tdir
+TMPDIR=$PWD/tdir expect 0 "answer POPE from the dataset" "$jf" eval bench pope --model tiny --data pds --out d.jsonl --max-new-tokens 5 --json
+cmp -s d.jsonl full.jsonl && ok "the same answers file as from the published layout" || { bad "dataset answers differ"; diff d.jsonl full.jsonl | head -4; }
+/usr/bin/python3 -c "import json,sys; a=json.load(open('run.json'))['metrics']; b=json.load(open('out')); sys.exit(a!=b['metrics'] or b['dataset']!='pds')" \
+  && ok "the same numbers, and the JSON names the dataset" || bad "dataset scores differ"
+"$jf" filter pds --where "label = 'yes'" --into yes --quiet
+expect 1 "score against a subset (the yes questions: the other answers are said)" "$jf" eval bench pope --data 'pds#yes' --predictions d.jsonl --json
+/usr/bin/python3 -c "import json,sys; m=json.load(open('out'))['metrics']; sys.exit(m['adversarial/TP']['value']+m['adversarial/FN']['value']!=3)" \
+  && ok "3 labels per split in the subset" || bad "subset labels"
+expect 9 "a subset that does not exist" "$jf" eval bench pope --data 'pds#nope' --predictions d.jsonl
+grep -q "no subset named 'nope'" err && ok "named" || bad "missing subset: $(cat err)"
+expect 2 "a dataset with --images" "$jf" eval bench pope --data pds --images coco --predictions d.jsonl
+expect 2 "MME from a dataset is not offered (said)" "$jf" eval bench mme --data pds --predictions d.jsonl
+grep -q "offered for pope" err && ok "said" || bad "mme dataset: $(cat err)"
+mv coco/COCO_val2014_000000000003.jpg gone.jpg
+expect 1 "ingest with an image missing" "$jf" ingest pds2 pope/coco_pope_adversarial.json pope/coco_pope_random.json --image-root coco --quiet
+expect 6 "a benchmark missing questions in the dataset is refused" "$jf" eval bench pope --model tiny --data pds2 --out d2.jsonl
+grep -q "2 questions of this benchmark did not make it into the dataset (first: coco_pope_adversarial/00000003" err && [ ! -e d2.jsonl ] \
+  && ok "the failed questions counted and the first named; nothing answered" || bad "failed questions: $(cat err)"
+mv gone.jpg coco/COCO_val2014_000000000003.jpg
+expect 0 "the ingest rerun takes them" "$jf" ingest pds2 pope/coco_pope_adversarial.json pope/coco_pope_random.json --image-root coco --quiet
+expect 0 "then the dataset answers whole" "$jf" eval bench pope --model tiny --data pds2 --out d2.jsonl --max-new-tokens 5 --quiet
+[ "$(wc -l < d2.jsonl)" = 12 ] && ok "12 answers" || bad "after the rerun: $(wc -l < d2.jsonl)"
+[ -z "$(ls -A tdir)" ] && ok "the scratch folder removed" || bad "scratch left: $(ls tdir)"
+printf '{"image": "COCO_val2014_000000000001.jpg", "caption": "a caption"}\n' > caps.jsonl
+"$jf" ingest caps caps.jsonl --image-root coco --quiet
+expect 6 "a dataset of captions is not a benchmark" "$jf" eval bench pope --data caps --predictions d.jsonl
+grep -q "record caps/00000000 is not a benchmark question" err && ok "the record named" || bad "caption dataset: $(cat err)"
+
 # parts and limit
 expect 1 "part 1/2, limit 2 (a part scores incomplete: said, exit 1)" "$jf" eval bench pope --model tiny --data pope --images coco --out p.jsonl --max-new-tokens 5 --part 1/2 --limit 2
 [ "$(wc -l < p.jsonl)" = 2 ] && head -1 p.jsonl | grep -q '"question_id": 2' && ok "every second question from the second, two of them" || { bad "part"; cat p.jsonl; }
