@@ -277,9 +277,26 @@ static int mme_questions(const jf_janus *m, const jf_bench_run_params *p, bqs *o
     return 0;
 }
 
-/* MMBench: the benchmark TSV (index, question, hint, A.., image as base64). VLMEvalKit's Janus
- * prompt: "\nHint: …\n" (or "\n"), the question, "A. …\n" lines, then the instruction. */
-static int mmbench_questions(const jf_janus *m, const jf_bench_run_params *p, jf__table *t, bqs *out, jf_error *err)
+/* Whether a run reads and writes VLMEvalKit's TSVs: the benchmark TSV (index, question, ..., image
+ * as base64) in, the prediction TSV (its columns but the image, and prediction) out. */
+static int vlmevalkit_tsv(jf_bench_kind kind, jf_bench_protocol proto)
+{
+    return kind == JF_BENCH_MMBENCH ||
+           (proto == JF_BENCH_VLMEVALKIT && (kind == JF_BENCH_SEED || kind == JF_BENCH_POPE || kind == JF_BENCH_MME ||
+                                             kind == JF_BENCH_GQA));
+}
+
+/* A VLMEvalKit benchmark TSV (MMBench, SEEDBench_IMG, POPE, MME, GQA_TestDev_Balanced) asked
+ * with VLMEvalKit's Janus wrapper's prompts:
+ *   multiple choice (build_prompt, MCQ): "\nHint: …\n" (or "\n"), the question, "A. …" lines,
+ *     then the instruction;
+ *   yes/no (build_prompt, Y/N): "\n" + question (POPE: " Please answer yes or no." removed) +
+ *     "\nAnswer the question using a single word or phrase.";
+ *   GQA (no custom prompt: ImageVQADataset.build_prompt): the question + the same suffix.
+ * An image cell of at most 64 characters names the row whose image it shares, as
+ * ImageBaseDataset.__init__ resolves it. */
+static int tsv_questions(const jf_janus *m, jf_bench_kind kind, const jf_bench_run_params *p, jf__table *t, bqs *out,
+                         jf_error *err)
 {
     if (jf__read_tsv(p->data, t, err))
         return -1;
@@ -294,6 +311,28 @@ static int mmbench_questions(const jf_janus *m, const jf_bench_run_params *p, jf
         q->key = strdup(q->id);
         q->row = r;
         q->image_b64 = row[cimg];
+        if (row[cimg] && strlen(row[cimg]) <= 64) {
+            const char *target = NULL;
+            for (size_t k = 0; k < t->n_rows && !target; k++)
+                if (t->rows[k][ci] && !strcmp(t->rows[k][ci], row[cimg]))
+                    target = t->rows[k][cimg];
+            if (!target || strlen(target) <= 64)
+                return jf_error_set(err, JF_EFORMAT,
+                                    "%s: row %zu (index %s): its image '%s' names no row with an image of its own",
+                                    p->data, r + 2, q->id, row[cimg]),
+                       -1;
+            q->image_b64 = target;
+        }
+        if (kind == JF_BENCH_POPE || kind == JF_BENCH_MME || kind == JF_BENCH_GQA) {
+            const char *question = row[cq] ? row[cq] : "";
+            char *qt = kind == JF_BENCH_POPE ? jf__str_replace(question, " Please answer yes or no.", "") : strdup(question);
+            char *text = concat3(kind == JF_BENCH_GQA ? "" : "\n", qt, SHORT_ANSWER);
+            q->question = strdup(question);
+            q->prompt = chat(m, p->protocol, text);
+            free(qt);
+            free(text);
+            continue;
+        }
         const char *hint = ch >= 0 && !jf__pandas_na(row[ch]) ? row[ch] : NULL;
         size_t cap = 4096 + strlen(row[cq] ? row[cq] : "") + (hint ? strlen(hint) : 0);
         char *text = malloc(cap);
@@ -929,7 +968,8 @@ static void tsv_field(FILE *f, const char *s)
 static int write_out(jf_bench_kind kind, const jf_bench_run_params *p, const bqs *l, const jf__table *t, jf_error *err)
 {
     char tmp[4200];
-    if (kind == JF_BENCH_MME) {
+    int tsv = vlmevalkit_tsv(kind, p->protocol);
+    if (kind == JF_BENCH_MME && !tsv) {
         mkdir(p->out, 0777);
         for (size_t k = 0; k < sizeof MME_TASKS / sizeof MME_TASKS[0]; k++) {
             int any = 0;
@@ -1002,7 +1042,7 @@ static int write_out(jf_bench_kind kind, const jf_bench_run_params *p, const bqs
     FILE *f = fopen(tmp, "w");
     if (!f)
         return jf_error_set(err, JF_EIO, "%s: %s", tmp, strerror(errno)), -1;
-    if ((kind == JF_BENCH_SEED && p->protocol != JF_BENCH_VLMEVALKIT) || kind == JF_BENCH_VQAV2 || kind == JF_BENCH_GQA) {
+    if (!tsv && (kind == JF_BENCH_SEED || kind == JF_BENCH_VQAV2 || kind == JF_BENCH_GQA)) {
         /* VQAv2, GQA: LLaVA's answers.jsonl (both scorers read it);
          * SEED official: SEED-Bench eval.py's results lines {question_id, prediction} (+ the four losses);
          * llava: answers.jsonl {question_id, prompt, text} as model_vqa_loader writes it */
@@ -1027,7 +1067,7 @@ static int write_out(jf_bench_kind kind, const jf_bench_run_params *p, const bqs
                 fputs(", \"model_id\": \"jf-janusflow\"}\n", f);
             }
         }
-    } else if (kind == JF_BENCH_POPE) {
+    } else if (kind == JF_BENCH_POPE && !tsv) {
         /* LLaVA's answers.jsonl, with the split as "category" (so every protocol can score it) */
         for (size_t i = 0; i < l->n; i++) {
             const bq *q = &l->v[i];
@@ -1110,7 +1150,8 @@ static void read_done(jf_bench_kind kind, const jf_bench_run_params *p, bqs *l)
         }
         return;
     }
-    if ((kind == JF_BENCH_SEED && p->protocol != JF_BENCH_VLMEVALKIT) || kind == JF_BENCH_VQAV2 || kind == JF_BENCH_GQA) {
+    int tsv = vlmevalkit_tsv(kind, p->protocol);
+    if (!tsv && (kind == JF_BENCH_SEED || kind == JF_BENCH_VQAV2 || kind == JF_BENCH_GQA)) {
         FILE *f = fopen(p->out, "r");
         char *line = NULL;
         size_t cap = 0;
@@ -1142,7 +1183,7 @@ static void read_done(jf_bench_kind kind, const jf_bench_run_params *p, bqs *l)
         free(line);
         if (f)
             fclose(f);
-    } else if (kind == JF_BENCH_POPE) {
+    } else if (kind == JF_BENCH_POPE && !tsv) {
         FILE *f = fopen(p->out, "r");
         char *line = NULL;
         size_t cap = 0;
@@ -1169,7 +1210,7 @@ static void read_done(jf_bench_kind kind, const jf_bench_run_params *p, bqs *l)
         free(line);
         if (f)
             fclose(f);
-    } else if (kind == JF_BENCH_MME) {
+    } else if (kind == JF_BENCH_MME && !tsv) {
         /* each subtask's results file read once; its lines matched to the questions by image and
          * question (the questions of a subtask are consecutive in the list) */
         for (size_t i = 0; i < l->n;) {
@@ -1246,14 +1287,6 @@ jf_status jf_bench_answer(jf_janus *m, jf_bench_kind kind, const jf_bench_run_pa
         return jf_error_set(err, JF_EARG, "mmmu: a model run asks as MMMU's own run_llava.py does (--protocol official; "
                                           "its output folder is what --protocol lmms-eval scores too); lmms-eval's and "
                                           "VLMEvalKit's MMMU prompts are not implemented yet");
-    /* protocols whose scorer reads a file a model run does not write yet: refused before any work */
-    if ((kind == JF_BENCH_POPE || kind == JF_BENCH_MME || kind == JF_BENCH_GQA) && p->protocol == JF_BENCH_VLMEVALKIT)
-        return jf_error_set(err, JF_EARG, "%s: a model run writes %s, which protocol vlmevalkit does not read yet (it scores "
-                                          "VLMEvalKit's prediction TSV); --protocol official asks with the same prompt "
-                                          "(VLMEvalKit's Janus wrapper)",
-                            jf_bench_name(kind), kind == JF_BENCH_POPE ? "POPE answer lines"
-                                                 : kind == JF_BENCH_MME ? "MME's results folder"
-                                                                        : "LLaVA's answers.jsonl");
     if (kind == JF_BENCH_VQAV2 && p->protocol == JF_BENCH_VLMEVALKIT)
         return jf_error_set(err, JF_EARG, "vqav2: VLMEvalKit has no VQAv2 dataset; use --protocol official, llava or "
                                           "lmms-eval");
@@ -1267,12 +1300,13 @@ jf_status jf_bench_answer(jf_janus *m, jf_bench_kind kind, const jf_bench_run_pa
     bqs l = {0};
     jf__table t = {0};
     size_t videos = 0;
-    int rc = kind == JF_BENCH_POPE ? pope_questions(m, p, &l, err)
+    int rc = vlmevalkit_tsv(kind, p->protocol)        ? tsv_questions(m, kind, p, &t, &l, err)
+             : kind == JF_BENCH_POPE ? pope_questions(m, p, &l, err)
              : kind == JF_BENCH_MME ? mme_questions(m, p, &l, err)
              : kind == JF_BENCH_SEED && p->protocol != JF_BENCH_VLMEVALKIT ? seed_questions(m, p, &l, &videos, err)
              : kind == JF_BENCH_VQAV2 || kind == JF_BENCH_GQA ? vqa_questions(m, kind, p, &l, err)
              : kind == JF_BENCH_MMMU                          ? mmmu_questions(m, p, &l, err)
-                                    : mmbench_questions(m, p, &t, &l, err);
+                                    : tsv_questions(m, kind, p, &t, &l, err);
     if (!rc && videos && p->on_problem) {
         char msg[160];
         snprintf(msg, sizeof msg, "%zu video questions not answered (jf answers SEED-Bench's image questions, dimensions 1-9)",
@@ -1433,7 +1467,7 @@ static size_t count_records(jf_bench_kind kind, int tsv, const char *path)
         }
         if (d)
             closedir(d);
-    } else if (kind == JF_BENCH_MME) {
+    } else if (kind == JF_BENCH_MME && !tsv) {
         for (size_t k = 0; k < sizeof MME_TASKS / sizeof MME_TASKS[0]; k++) {
             char f[4200];
             snprintf(f, sizeof f, "%s/%s.txt", path, MME_TASKS[k]);
@@ -1472,13 +1506,14 @@ jf_status jf_bench_merge(jf_bench_kind kind, const jf_bench_run_params *p, const
     bqs l = {0};
     jf__table t = {0};
     size_t videos = 0;
-    int tsv = kind == JF_BENCH_MMBENCH || (kind == JF_BENCH_SEED && p->protocol == JF_BENCH_VLMEVALKIT);
-    int rc = kind == JF_BENCH_POPE ? pope_questions(NULL, p, &l, err)
+    int tsv = vlmevalkit_tsv(kind, p->protocol);
+    int rc = vlmevalkit_tsv(kind, p->protocol)        ? tsv_questions(NULL, kind, p, &t, &l, err)
+             : kind == JF_BENCH_POPE ? pope_questions(NULL, p, &l, err)
              : kind == JF_BENCH_MME ? mme_questions(NULL, p, &l, err)
              : kind == JF_BENCH_SEED && !tsv ? seed_questions(NULL, p, &l, &videos, err)
              : kind == JF_BENCH_VQAV2 || kind == JF_BENCH_GQA ? vqa_questions(NULL, kind, p, &l, err)
              : kind == JF_BENCH_MMMU                          ? mmmu_questions(NULL, p, &l, err)
-                                    : mmbench_questions(NULL, p, &t, &l, err);
+                                    : tsv_questions(NULL, kind, p, &t, &l, err);
     if (rc) {
         bqs_free(&l);
         jf__free_table(&t);

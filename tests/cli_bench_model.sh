@@ -31,8 +31,6 @@ cp out run.json
 head -1 a.jsonl | grep -q '"prompt": "User: <image_placeholder>\\nIs there a thing0 in the image?\\nAnswer the question using a single word or phrase.\\n\\nAssistant:"' \
   && ok "VLMEvalKit's Janus prompt (no system prompt)" || { bad "vlmevalkit prompt"; head -1 a.jsonl; }
 grep -q '"category": "adversarial"' a.jsonl && grep -q '"category": "random"' a.jsonl && ok "each answer carries its split" || bad "categories"
-expect 2 "a model run under vlmevalkit for POPE is refused before it starts" "$jf" eval bench pope --protocol vlmevalkit --model tiny --data pope --images coco --out v.jsonl
-grep -q "protocol vlmevalkit does not read yet" err && [ ! -e v.jsonl ] && ok "said, nothing written" || bad "pope vlmevalkit run: $(cat err)"
 expect 0 "the same file scored on its own" "$jf" eval bench pope --data pope --predictions a.jsonl --json
 /usr/bin/python3 -c "import json,sys; a=json.load(open('run.json'))['metrics']; b=json.load(open('out'))['metrics']; sys.exit(a!=b)" \
   && ok "answer-and-score equals scoring the written predictions" || bad "scores differ"
@@ -194,6 +192,66 @@ expect 1 "answer MME (the other subtasks absent: said, exit 1)" "$jf" eval bench
 cp mmeo/existence.txt mme_full.txt; head -2 mme_full.txt > mmeo/existence.txt
 expect 1 "MME resume" "$jf" eval bench mme --model tiny --data mmeq --images mmei --out mmeo --max-new-tokens 4
 grep -q "answered 4 of 6 questions (2 already" out && cmp -s mmeo/existence.txt mme_full.txt && ok "4 asked again; the same file" || { bad "mme resume"; head -1 out; }
+
+# VLMEvalKit's own TSVs (POPE.tsv, MME.tsv, GQA_TestDev_Balanced.tsv: base64 images, a short image
+# cell naming the row whose image it shares) answered with its Janus prompts and written as its
+# prediction TSV. The yes/no prompts are the ones the official runs above use, so the answers equal
+# theirs; the written TSV scores as any VLMEvalKit prediction file.
+/usr/bin/python3 - <<'PY'
+import base64, json
+def b64(p): return base64.b64encode(open(p, "rb").read()).decode()
+rows = ["index\tquestion\tanswer\tcategory\timage"]
+first = {}
+for split in ["adversarial", "random"]:
+    for line in open(f"pope/coco_pope_{split}.json"):
+        q = json.loads(line); idx = len(rows)
+        img = q["image"]
+        cell = first.setdefault(img, str(idx)) if img in first else b64("coco/" + img)
+        first.setdefault(img, str(idx))
+        rows.append(f"{idx}\t{q['text']} Please answer yes or no.\t{q['label'].capitalize()}\t{split}\t{cell}")
+open("POPE.tsv", "w").write("\n".join(rows) + "\n")
+rows = ["index\tquestion\tanswer\tcategory\timage_path\timage"]
+for n, line in enumerate(open("mmeq/existence.txt")):
+    img, q, a = line.rstrip("\n").split("\t")
+    cell = str(n) if n % 2 else b64("mmei/existence/" + img)  # the pair's second question shares the first's image
+    rows.append(f"{n + 1 if n % 2 == 0 else n + 1}\t{q}\t{a}\texistence\t{img}\t{cell}")
+open("MME.tsv", "w").write("\n".join(rows) + "\n")
+rows = ["index\tquestion\tanswer\tcategory\timage"]
+for i in range(4):
+    rows.append(f"{i}\tWhat color is it?\tblue\tcat{i % 2}\t{b64(f'coco/COCO_val2014_{i:012d}.jpg')}")
+open("GQA.tsv", "w").write("\n".join(rows) + "\n")
+PY
+expect 0 "answer POPE.tsv under vlmevalkit" "$jf" eval bench pope --protocol vlmevalkit --model tiny --data POPE.tsv --out pope_pred.tsv --max-new-tokens 5 --json
+cp out pope_v.json
+/usr/bin/python3 - <<'PY' && ok "the prediction TSV: the benchmark's columns but the image, and the official run's answers" || bad "pope vlmevalkit predictions"
+import csv, json
+rows = list(csv.DictReader(open("pope_pred.tsv"), delimiter="\t"))
+assert list(rows[0].keys()) == ["index", "question", "answer", "category", "prediction"], rows[0].keys()
+full = [json.loads(l)["text"] for l in open("full.jsonl")]
+assert [r["prediction"] for r in rows] == full, ([r["prediction"] for r in rows], full)
+m = json.load(open("pope_v.json"))
+assert m["protocol"] == "vlmevalkit" and "Overall/Overall" in m["metrics"], m["metrics"].keys()
+PY
+grep -q '"shared_prefixes":[1-9]' pope_v.json || "$jf" eval bench pope --protocol vlmevalkit --model tiny --data POPE.tsv --out pope_pred2.tsv --max-new-tokens 5 | grep -q " [1-9][0-9]* image prefixes shared" \
+  && ok "questions naming another row's image share its prefix" || bad "no prefix shared from referenced images"
+expect 0 "the written TSV scored on its own" "$jf" eval bench pope --protocol vlmevalkit --predictions pope_pred.tsv --json
+/usr/bin/python3 -c "import json,sys; a=json.load(open('pope_v.json'))['metrics']; b=json.load(open('out'))['metrics']; sys.exit(a!=b)" \
+  && ok "answer-and-score equals scoring the file" || bad "pope vlmevalkit scores differ"
+head -5 pope_pred.tsv > pope_cut.tsv
+expect 0 "resume a VLMEvalKit prediction TSV" "$jf" eval bench pope --protocol vlmevalkit --model tiny --data POPE.tsv --out pope_cut.tsv --max-new-tokens 5
+grep -q "answered 8 of 12 questions (4 already" out && cmp -s pope_cut.tsv pope_pred.tsv && ok "8 asked; the same file" || { bad "tsv resume"; head -1 out; }
+expect 1 "answer MME.tsv under vlmevalkit (the other subtasks absent: said)" "$jf" eval bench mme --protocol vlmevalkit --model tiny --data MME.tsv --out mme_pred.tsv --max-new-tokens 4
+/usr/bin/python3 - <<'PY' && ok "MME: the official run's responses (VLMEvalKit keeps 'Please answer yes or no.')" || bad "mme vlmevalkit predictions"
+import csv
+rows = list(csv.DictReader(open("mme_pred.tsv"), delimiter="\t"))
+full = [l.rstrip("\n").split("\t")[3] for l in open("mme_full.txt")]
+assert [r["prediction"] for r in rows] == full and "image" not in rows[0] and rows[0]["image_path"] == "img0.jpg", (rows, full)
+PY
+expect 0 "answer GQA.tsv under vlmevalkit" "$jf" eval bench gqa --protocol vlmevalkit --model tiny --data GQA.tsv --out gqa_pred.tsv --max-new-tokens 3 --json
+grep -q '"Overall"' out && [ "$(wc -l < gqa_pred.tsv)" = 5 ] && ok "4 predictions, scored per category" || bad "gqa vlmevalkit run"
+printf 'index\tquestion\tanswer\tcategory\timage\n1\tq\tYes\tx\t77\n' > badref.tsv
+expect 6 "an image cell naming no row" "$jf" eval bench pope --protocol vlmevalkit --model tiny --data badref.tsv --out br.tsv
+grep -q "row 2 (index 1): its image '77' names no row" err && ok "the row named" || bad "bad reference: $(cat err)"
 
 # SEED-Bench: the official likelihood ranking (each option's mean loss after one shared prefill),
 # results lines as its eval.py writes them; image questions only (a video question is said)
