@@ -222,6 +222,8 @@ typedef struct jf_npy_array {
     const void *data;
 } jf_npy_array;
 jf_status jf_npz_write(const char *path, const jf_npy_array *arrays, size_t n, int deflate, jf_error *err);
+/* The same .npz bytes (stored) in memory: *buf malloc'd, the caller frees it. */
+jf_status jf_npz_write_memory(const jf_npy_array *arrays, size_t n, uint8_t **buf, size_t *len, jf_error *err);
 /* One array as .npy bytes (malloc'd; NULL for an unsupported dtype or rank, or no memory). */
 uint8_t *jf_npy_encode(const jf_npy_array *a, size_t *len);
 /* A .npy held in memory (float64, float32 or float16) → float32 values as jf_npy_read_f32;

@@ -291,18 +291,47 @@ jf_status jf_npy_write_f32(const char *path, const float *v, size_t rows, size_t
     return s;
 }
 
+/* A growing buffer libarchive writes into (jf_npz_write_memory). */
+typedef struct membuf {
+    uint8_t *p;
+    size_t len, cap;
+} membuf;
+
+static la_ssize_t membuf_write(struct archive *a, void *user, const void *data, size_t n)
+{
+    membuf *m = user;
+    if (m->len + n > m->cap) {
+        size_t cap = m->cap ? m->cap : 1 << 16;
+        while (cap < m->len + n)
+            cap *= 2;
+        uint8_t *p = realloc(m->p, cap);
+        if (!p) {
+            archive_set_error(a, ENOMEM, "out of memory");
+            return -1;
+        }
+        m->p = p;
+        m->cap = cap;
+    }
+    memcpy(m->p + m->len, data, n);
+    m->len += n;
+    return (la_ssize_t)n;
+}
+
 /* The zip of named members, written beside the target and renamed: a reader never sees half a
- * file. */
-static jf_status write_npz_opt(const char *path, const char *const *names, uint8_t *const *bufs, const size_t *lens,
-                               int count, int deflate, jf_error *err)
+ * file. With `mem`, the same bytes go to memory instead (path names them in messages). */
+static jf_status write_npz_to(const char *path, membuf *mem, const char *const *names, uint8_t *const *bufs,
+                              const size_t *lens, int count, int deflate, jf_error *err)
 {
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.partial", path);
+    snprintf(tmp, sizeof tmp, mem ? "%s" : "%s.partial", path);
     struct archive *a = archive_write_new();
     archive_write_set_format_zip(a);
     archive_write_set_options(a, deflate ? "zip:compression=deflate" : "zip:compression=store");
+    /* memory: one write per block as a file gets (no padding of the last block) */
+    archive_write_set_bytes_in_last_block(a, 1);
     jf_status s = JF_OK;
-    if (archive_write_open_filename(a, tmp) != ARCHIVE_OK)
+    if ((mem ? archive_write_open2(a, mem, NULL, membuf_write, NULL, NULL) : archive_write_open_filename(a, tmp)) !=
+        ARCHIVE_OK)
         s = jf_error_set(err, JF_EIO, "%s: %s", tmp, archive_error_string(a));
     for (int k = 0; !s && k < count; k++) {
         struct archive_entry *e = archive_entry_new();
@@ -318,11 +347,19 @@ static jf_status write_npz_opt(const char *path, const char *const *names, uint8
     if (archive_write_close(a) != ARCHIVE_OK && !s)
         s = jf_error_set(err, JF_EIO, "%s: %s", tmp, archive_error_string(a));
     archive_write_free(a);
+    if (mem)
+        return s;
     if (!s && rename(tmp, path) != 0)
         s = jf_error_set(err, JF_EIO, "%s: cannot rename into place", path);
     if (s)
         remove(tmp);
     return s;
+}
+
+static jf_status write_npz_opt(const char *path, const char *const *names, uint8_t *const *bufs, const size_t *lens,
+                               int count, int deflate, jf_error *err)
+{
+    return write_npz_to(path, NULL, names, bufs, lens, count, deflate, err);
 }
 
 static size_t descr_size(const char *d)
@@ -339,7 +376,7 @@ uint8_t *jf_npy_encode(const jf_npy_array *a, size_t *len)
     return make_npy_shaped(a->data, a->descr, elem, a->ndim, a->shape, len);
 }
 
-jf_status jf_npz_write(const char *path, const jf_npy_array *arrays, size_t n, int deflate, jf_error *err)
+static jf_status npz_write(const char *path, membuf *mem, const jf_npy_array *arrays, size_t n, int deflate, jf_error *err)
 {
     uint8_t **bufs = calloc(n ? n : 1, sizeof *bufs);
     size_t *lens = calloc(n ? n : 1, sizeof *lens);
@@ -360,7 +397,7 @@ jf_status jf_npz_write(const char *path, const jf_npy_array *arrays, size_t n, i
             sprintf(names[i], "%s.npy", arrays[i].name);
     }
     if (!s)
-        s = write_npz_opt(path, (const char *const *)names, bufs, lens, (int)n, deflate, err);
+        s = write_npz_to(path, mem, (const char *const *)names, bufs, lens, (int)n, deflate, err);
     for (size_t i = 0; bufs && names && i < n; i++) {
         free(bufs[i]);
         free(names[i]);
@@ -369,6 +406,24 @@ jf_status jf_npz_write(const char *path, const jf_npy_array *arrays, size_t n, i
     free(lens);
     free(names);
     return s;
+}
+
+jf_status jf_npz_write(const char *path, const jf_npy_array *arrays, size_t n, int deflate, jf_error *err)
+{
+    return npz_write(path, NULL, arrays, n, deflate, err);
+}
+
+jf_status jf_npz_write_memory(const jf_npy_array *arrays, size_t n, uint8_t **buf, size_t *len, jf_error *err)
+{
+    membuf m = {0};
+    jf_status s = npz_write("(memory)", &m, arrays, n, 0, err);
+    if (s) {
+        free(m.p);
+        return s;
+    }
+    *buf = m.p;
+    *len = m.len;
+    return JF_OK;
 }
 
 static jf_status write_npz(const char *path, const char *const *names, uint8_t *const *bufs, const size_t *lens, int count,

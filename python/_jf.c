@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "jf_shards.h"
+#include "jf_train.h"
 
 #include <sqlite3.h>
 
@@ -796,6 +797,185 @@ static PyTypeObject MixType = {
     .tp_doc = "Mix(store, json): a training mix resolved against the store's index (shards/MIX.md).",
 };
 
+/* ---- Batches: jf train batches as .npz bytes, one step at a time ---- */
+
+typedef struct {
+    PyObject_HEAD
+    MixObject *mix;
+    jf_janus *model;
+    jf_vae *vae;
+    jf_store *latents;
+    jf_train *t;
+    jf_mix_iter *it;
+    int pack;
+    pid_t pid;
+} BatchesObject;
+
+static PyTypeObject BatchesType;
+
+static void batches_release(BatchesObject *o)
+{
+    if (o->pid != getpid()) /* a forked child: the parent owns the C objects */
+        return;
+    jf_mix_iter_destroy(o->it);
+    jf_train_destroy(o->t);
+    jf_store_close(o->latents);
+    jf_vae_free(o->vae);
+    jf_janus_free(o->model);
+    o->it = NULL, o->t = NULL, o->latents = NULL, o->vae = NULL, o->model = NULL;
+}
+
+static int batches_init(BatchesObject *o, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"mix", "model", "vae", "latents", "rank", "world", "start_step", "end_step", "pack",
+                             "seq_len", "prompt_drop", "refuse_overlong", "latent_mean", "threads", "roles", NULL};
+    PyObject *mix, *roles = NULL;
+    const char *model_dir, *vae_dir = NULL, *latents_dir = NULL;
+    unsigned int rank = 0, world = 1, seq_len = 0;
+    unsigned long long start = 0, end = 0;
+    int pack = 0, refuse = 0, latent_mean = 0, threads = 0;
+    double drop = -1;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!s|zzIIKKpIdppiO", kwlist, &MixType, &mix, &model_dir, &vae_dir,
+                                     &latents_dir, &rank, &world, &start, &end, &pack, &seq_len, &drop, &refuse,
+                                     &latent_mean, &threads, &roles))
+        return -1;
+    if (!mix_ready((MixObject *)mix))
+        return -1;
+    if (roles && roles != Py_None && !PyDict_Check(roles)) {
+        PyErr_SetString(ArgumentError, "roles: a dict of mix source name -> und, caption, gen or text");
+        return -1;
+    }
+    batches_release(o);
+    Py_CLEAR(o->mix);
+    o->pid = getpid();
+    o->pack = pack;
+    jf_train_options to = jf_train_default_options();
+    if (seq_len)
+        to.seq_len = seq_len;
+    if (drop >= 0)
+        to.prompt_drop = drop;
+    to.refuse_overlong = refuse;
+    to.latent_mean = latent_mean;
+    if (threads > 0) {
+        to.threads = threads;
+        jf_model_set_threads(threads);
+    }
+    jf_model_error me = {0};
+    jf_error err = {0};
+    jf_status rc = JF_OK;
+    Py_BEGIN_ALLOW_THREADS
+    if (jf_janus_load(model_dir, &o->model, NULL, NULL, NULL, &me) || (vae_dir && jf_vae_load(vae_dir, &o->vae, &me)))
+        rc = JF_EFORMAT;
+    Py_END_ALLOW_THREADS
+    if (rc) {
+        batches_release(o);
+        raise_jf(JF_EFORMAT, me.msg);
+        return -1;
+    }
+    jf_store *st = store_get(((MixObject *)mix)->store);
+    if (!st) {
+        batches_release(o);
+        return -1;
+    }
+    rc = jf_train_create(st, ((MixObject *)mix)->mix, o->model, o->vae, &to, &o->t, &err);
+    if (!rc && latents_dir && !(rc = jf_store_open(latents_dir, JF_STORE_READONLY, &o->latents, &err)))
+        rc = jf_train_set_latents(o->t, o->latents, &err);
+    PyObject *k, *v;
+    Py_ssize_t pos = 0;
+    while (!rc && roles && roles != Py_None && PyDict_Next(roles, &pos, &k, &v)) {
+        const char *name = PyUnicode_Check(k) ? PyUnicode_AsUTF8(k) : NULL, *rs = PyUnicode_Check(v) ? PyUnicode_AsUTF8(v) : NULL;
+        jf_train_role r;
+        if (!name || !rs || jf_train_role_parse(rs, &r)) {
+            batches_release(o);
+            PyErr_Format(ArgumentError, "roles: %R -> %R: a source name and und, caption, gen or text", k, v);
+            return -1;
+        }
+        rc = jf_train_set_role(o->t, name, r, &err);
+    }
+    jf_mix_slice sl = {.rank = rank, .world = world, .worker = 0, .num_workers = 1, .start_step = start, .end_step = end};
+    if (!rc)
+        rc = jf_mix_iter_create(((MixObject *)mix)->mix, &sl, &o->it, &err);
+    if (rc) {
+        batches_release(o);
+        raise_jf(rc, err.msg);
+        return -1;
+    }
+    o->mix = (MixObject *)Py_NewRef(mix);
+    return 0;
+}
+
+static void batches_dealloc(BatchesObject *o)
+{
+    batches_release(o);
+    Py_XDECREF(o->mix);
+    Py_TYPE(o)->tp_free((PyObject *)o);
+}
+
+/* (step, npz bytes, {"outcomes": {status: count}, "problems": [(key, status, detail)], "latents": {...}}) */
+static PyObject *batches_next(BatchesObject *o)
+{
+    if (!o->t || !o->it) {
+        PyErr_SetString(ArgumentError, "Batches is not initialised (or was made in another process)");
+        return NULL;
+    }
+    jf_train_batch b = {0};
+    jf_error err = {0};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    jf_status rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = jf_train_next(o->t, o->it, &b, &err);
+    if (rc == JF_OK)
+        rc = jf_train_batch_npz(o->t, &b, o->pack, &buf, &len, &err);
+    Py_END_ALLOW_THREADS
+    if (rc != JF_OK) {
+        jf_train_batch_free(&b);
+        if (rc == JF_ENOTFOUND)
+            return NULL; /* StopIteration */
+        return raise_jf(rc, err.msg);
+    }
+    PyObject *outcomes = PyDict_New(), *problems = PyList_New(0);
+    for (int k = 0; outcomes && k < JF_TS_COUNT; k++) {
+        PyObject *n = PyLong_FromUnsignedLongLong(b.status_counts[k]);
+        PyDict_SetItemString(outcomes, jf_train_status_name((jf_train_status)k), n);
+        Py_XDECREF(n);
+    }
+    for (size_t i = 0; problems && i < b.n; i++) {
+        const jf_train_sample *sm = &b.samples[i];
+        if (!sm->status)
+            continue;
+        PyObject *t = Py_BuildValue("(sss)", sm->key, jf_train_status_name(sm->status), sm->detail);
+        if (t)
+            PyList_Append(problems, t);
+        Py_XDECREF(t);
+    }
+    PyObject *res = outcomes && problems
+                        ? Py_BuildValue("(Ky#{s:O,s:O,s:{s:K,s:K,s:K}})", (unsigned long long)b.step, (const char *)buf,
+                                        (Py_ssize_t)len, "outcomes", outcomes, "problems", problems, "latents", "stored",
+                                        (unsigned long long)b.latents_stored, "encoded", (unsigned long long)b.latents_encoded,
+                                        "missing", (unsigned long long)b.latents_missing)
+                        : NULL;
+    Py_XDECREF(outcomes);
+    Py_XDECREF(problems);
+    free(buf);
+    jf_train_batch_free(&b);
+    return res;
+}
+
+static PyTypeObject BatchesType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "jf._jf.Batches",
+    .tp_basicsize = sizeof(BatchesObject),
+    .tp_dealloc = (destructor)batches_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_iter = PyObject_SelfIter,
+    .tp_iternext = (iternextfunc)batches_next,
+    .tp_init = (initproc)batches_init,
+    .tp_new = PyType_GenericNew,
+    .tp_doc = "Batches(mix, model, vae=None, latents=None, rank=0, world=1, start_step=0, end_step=0, pack=False, "
+              "seq_len=0, prompt_drop=-1, refuse_overlong=False, latent_mean=False, threads=0, roles=None): the steps "
+              "of a mix as jf train batches writes them; iterating gives (step, npz bytes, info).",
+};
+
 /* ---- module ---- */
 
 static PyMethodDef module_methods[] = {
@@ -822,7 +1002,7 @@ static int add_exc(PyObject *m, PyObject **slot, const char *name, PyObject *bas
 PyMODINIT_FUNC PyInit__jf(void)
 {
     if (PyType_Ready(&ViewType) < 0 || PyType_Ready(&StoreType) < 0 || PyType_Ready(&RecordType) < 0 ||
-        PyType_Ready(&MixType) < 0 || PyType_Ready(&MixIterType) < 0)
+        PyType_Ready(&MixType) < 0 || PyType_Ready(&MixIterType) < 0 || PyType_Ready(&BatchesType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (!m)
@@ -861,8 +1041,10 @@ PyMODINIT_FUNC PyInit__jf(void)
     Py_INCREF(&StoreType);
     Py_INCREF(&RecordType);
     Py_INCREF(&MixType);
+    Py_INCREF(&BatchesType);
     if (PyModule_AddObject(m, "View", (PyObject *)&ViewType) < 0 || PyModule_AddObject(m, "Store", (PyObject *)&StoreType) < 0 ||
-        PyModule_AddObject(m, "Record", (PyObject *)&RecordType) < 0 || PyModule_AddObject(m, "Mix", (PyObject *)&MixType) < 0)
+        PyModule_AddObject(m, "Record", (PyObject *)&RecordType) < 0 || PyModule_AddObject(m, "Mix", (PyObject *)&MixType) < 0 ||
+        PyModule_AddObject(m, "Batches", (PyObject *)&BatchesType) < 0)
         goto fail;
     return m;
 fail:

@@ -47,6 +47,44 @@ for s in range(2):
     if a != b:
         sys.exit(1)
 PY
+# the Python binding gives the same batches: the .npz bytes jf train batches wrote, as numpy
+# arrays or torch tensors (the binding is not built under the sanitizers)
+if ls "$build"/python/jf/_jf*.so > /dev/null 2>&1; then
+PYTHONPATH="$build/python" $py - <<'PY' && ok "jf.batches: the written files' bytes; numpy arrays and torch tensors; problems named" || bad "python batches"
+import jf, numpy as np, torch
+roles = {"cap": "caption", "gen": "gen"}
+ds = jf.Dataset("ds", images="none")
+mix = jf.Mix(ds, "mix.json")
+raw = list(jf._jf.Batches(mix._mix, "m", "v", None, 0, 1, 0, 2, True, 600, 0.5, False, False, 0, roles))
+assert [r[0] for r in raw] == [0, 1], [r[0] for r in raw]
+for step, npz, info in raw:
+    assert npz == open(f"B/r0000_s{step:09d}.npz", "rb").read(), step
+probs = [p for r in raw for p in r[2]["problems"]]
+assert ("manifest/00000006", "placeholder_mismatch", "0 image placeholder(s) in the text, 1 image(s) in the record") in probs, probs
+assert sum(r[2]["outcomes"]["truncated"] for r in raw) == 1
+bs = list(jf.batches(ds, "mix.json", "m", vae="v", end_step=2, pack=True, seq_len=600, prompt_drop=0.5, roles=roles,
+                     as_torch=True))
+z = np.load("B/r0000_s000000001.npz")
+assert bs[1]["info"]["step"] == 1 and set(z.files) == set(bs[1]) - {"info"}
+for k in z.files:
+    assert isinstance(bs[1][k], torch.Tensor) and np.array_equal(bs[1][k].numpy(), z[k]), k
+r1 = list(jf.batches(ds, "mix.json", "m", vae="v", start_step=1, end_step=2, pack=True, seq_len=600, prompt_drop=0.5,
+                     roles=roles))
+assert len(r1) == 1 and all(np.array_equal(r1[0][k], z[k]) for k in z.files)
+try:
+    next(jf.batches(ds, "mix.json", "m", roles={"cap": "nonsense"}))
+    raise SystemExit("a bad role was accepted")
+except jf.ArgumentError as e:
+    assert "nonsense" in str(e)
+try:
+    next(jf.batches(ds, "mix.json", "no-such-model"))
+    raise SystemExit("a missing model was accepted")
+except jf.Error as e:
+    assert "no-such-model" in str(e), e
+PY
+else
+  echo "skip jf.batches (the Python binding is not built here)"
+fi
 # without a VAE the batches carry the crops, no latents; the loss refuses generation samples
 expect 1 "batches without a VAE" $jf train batches ds mix.json --model m --steps 1 --out NV --role cap=caption
 $py -c "import numpy as np; z = np.load('NV/r0000_s000000000.npz'); assert 'gen_latent' not in z.files and z['gen_image'].shape[0] > 0" \

@@ -163,6 +163,8 @@ jf_status jf_train_encode_latents(jf_store *src, const int64_t *ids, size_t n, j
  * names are documented in train/BATCHES.md. pack = 1 packs the sequences into rows of
  * seq_len with position ids restarting per sample. */
 jf_status jf_train_write_npz(jf_train *t, const jf_train_batch *b, int pack, const char *path, jf_error *err);
+/* The same .npz bytes in memory (*buf malloc'd; the Python binding's batches). */
+jf_status jf_train_batch_npz(jf_train *t, const jf_train_batch *b, int pack, uint8_t **buf, size_t *len, jf_error *err);
 
 /* ---- losses (spec §6.1) ---- */
 typedef struct jf_train_loss_options {

@@ -55,7 +55,9 @@ static void put_sample(const jf_train *t, const jf_train_sample *s, int32_t idx,
     }
 }
 
-jf_status jf_train_write_npz(jf_train *t, const jf_train_batch *b, int pack, const char *path, jf_error *err)
+/* The batch's arrays as .npz: into `path`, or (path NULL) into *buf. */
+static jf_status batch_npz(jf_train *t, const jf_train_batch *b, int pack, const char *path, uint8_t **buf, size_t *buf_len,
+                           jf_error *err)
 {
     size_t S = b->n, L = 0, R = 0;
     size_t *row = calloc(S ? S : 1, sizeof *row), *col = calloc(S ? S : 1, sizeof *col);
@@ -206,11 +208,21 @@ jf_status jf_train_write_npz(jf_train *t, const jf_train_batch *b, int pack, con
         size_t n_arr = sizeof arr / sizeof arr[0];
         if (!any_latent)
             n_arr--; /* no VAE and no stored latents: the crops are there to encode */
-        st = jf_npz_write(path, arr, n_arr, 0, err);
+        st = path ? jf_npz_write(path, arr, n_arr, 0, err) : jf_npz_write_memory(arr, n_arr, buf, buf_len, err);
     }
     free(a.ids), free(a.labels), free(a.pos), free(a.index), free(a.mask), free(a.slot);
     free(sid), free(step), free(epoch), free(draw), free(posb), free(src), free(len), free(nimg), free(srow), free(scol);
     free(role), free(status), free(mpad), free(und), free(und_s), free(gs), free(gcrop), free(gt), free(gnoise);
     free(glat), free(gdrop), free(ghas), free(gimg), free(row), free(col);
     return st;
+}
+
+jf_status jf_train_write_npz(jf_train *t, const jf_train_batch *b, int pack, const char *path, jf_error *err)
+{
+    return batch_npz(t, b, pack, path, NULL, NULL, err);
+}
+
+jf_status jf_train_batch_npz(jf_train *t, const jf_train_batch *b, int pack, uint8_t **buf, size_t *len, jf_error *err)
+{
+    return batch_npz(t, b, pack, NULL, buf, len, err);
 }

@@ -30,7 +30,7 @@ from . import _jf
 from ._jf import (Error, ArgumentError, IOError, NoSpaceError, CorruptError, TruncatedError, FormatError,  # noqa: F401
                   NoMemoryError, DatabaseError, NotFoundError, ExistsError, LimitError, InterruptedError)
 
-__all__ = ["Dataset", "Mix", "Error", "ArgumentError", "IOError", "NoSpaceError", "CorruptError", "TruncatedError",
+__all__ = ["Dataset", "Mix", "batches", "Error", "ArgumentError", "IOError", "NoSpaceError", "CorruptError", "TruncatedError",
            "FormatError", "NoMemoryError", "DatabaseError", "NotFoundError", "ExistsError", "LimitError",
            "InterruptedError", "decode_image"]
 
@@ -320,3 +320,36 @@ class Mix(_IterableBase):
     def __repr__(self):
         return "jf.Mix(%r, %d steps x %d, fingerprint %s)" % (self.dataset.path, self.steps, self.global_batch,
                                                             self.info["fingerprint"])
+
+
+def batches(dataset, mix, model, vae=None, latents=None, rank=0, world=1, start_step=0, end_step=0, pack=False,
+            seq_len=0, prompt_drop=None, refuse_overlong=False, latent_mean=False, threads=0, roles=None,
+            as_torch=False):
+    """The training batches of a mix's steps for one rank, exactly as `jf train batches` writes them
+    (the same .npz bytes; array names in train/BATCHES.md): a generator of dicts of numpy arrays
+    (torch tensors with as_torch=True), plus "info": the batch's step, the outcome counts, each
+    sample that was not usable with its reason, and where the generation latents came from.
+
+    model: the JanusFlow folder (tokenizer, processor, grid); vae: the SDXL-VAE folder (latents
+    encoded here) or None; latents: a dataset of stored latents (jf shard encode-latents);
+    roles: {mix source name: "und" | "caption" | "gen" | "text"}. start_step/end_step resume
+    and bound the slice (end 0: the schedule's end)."""
+    if _np is None:
+        raise ArgumentError("jf.batches needs numpy")
+    import io as _io
+    ds = dataset if isinstance(dataset, Dataset) else Dataset(dataset, images="none")
+    m = Mix(ds, mix, rank=rank, world=world)
+    it = _jf.Batches(m._mix, _os.fspath(model), None if vae is None else _os.fspath(vae),
+                     None if latents is None else _os.fspath(latents), rank, world, start_step, end_step, bool(pack),
+                     seq_len, -1.0 if prompt_drop is None else float(prompt_drop), bool(refuse_overlong),
+                     bool(latent_mean), threads, roles)
+    if as_torch:
+        import torch as _torch
+    for step, npz, info in it:
+        with _np.load(_io.BytesIO(npz)) as z:
+            out = {k: z[k] for k in z.files}
+        if as_torch:
+            out = {k: _torch.from_numpy(v) for k, v in out.items()}
+        info["step"] = step  # (the "step" array holds each sample's step)
+        out["info"] = info
+        yield out
