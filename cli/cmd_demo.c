@@ -168,7 +168,9 @@ static int demo_bench(const char *dir, const cli_opts *o)
         fprintf(mme, "%s\tIs there a %s in this image? Please answer yes or no.\tNo\n", names[i], objects[(i + 1) % 3]);
         char link[4500], target[4500];
         snprintf(link, sizeof link, "%s/mme-images/existence/%s", bench, names[i]);
-        snprintf(target, sizeof target, "%s/%s", coco, names[i]);
+        /* relative to the link's own folder (bench/mme-images/existence): a link that names a path
+         * relative to the working directory breaks when --dir is relative, or the folder moves */
+        snprintf(target, sizeof target, "../../../input/sharegpt4v/data/coco/train2017/%s", names[i]);
         unlink(link);
         if (symlink(target, link)) {
             fprintf(stderr, "jf demo: %s: %s\n", link, strerror(errno));
@@ -212,6 +214,24 @@ static int demo_bench(const char *dir, const cli_opts *o)
         /* a random model's answers leave the other MME subtasks absent: problems, not failures */
         if (rc != 0 && rc != EXIT_PROBLEMS)
             return rc;
+    }
+    /* ... but every question must have been answered: a question the model could not ask (an
+     * image not found) fails the demo */
+    char res[4400];
+    snprintf(res, sizeof res, "%s/existence.txt", mme_out);
+    const char *files[2] = {pope_out, res};
+    const int want[2] = {3 * n, 2 * n};
+    for (int k = 0; k < 2; k++) {
+        FILE *f = fopen(files[k], "r");
+        int lines = 0, ch;
+        while (f && (ch = fgetc(f)) != EOF)
+            lines += ch == '\n';
+        if (f)
+            fclose(f);
+        if (lines != want[k]) {
+            fprintf(stderr, "jf demo: %s holds %d answers of %d (the problems above say why)\n", files[k], lines, want[k]);
+            return EXIT_PROBLEMS;
+        }
     }
     return 0;
 }

@@ -26,6 +26,9 @@ sqlite3 "$ds/index.sqlite" "select count(*) from samples where clip_formula is n
 sqlite3 "$ds/index.sqlite" "select count(*) from samples where gen_seed is not null and kind = 'generation'" > "$work/n" 2>/dev/null
 [ "$(cat "$work/n")" = 2 ] && ok "demo generated two images into the dataset" || bad "demo generation samples: $(cat "$work/n")"
 # the demo's report holds its six evaluation results (FID/KID, CLIP score, POPE and MME under two protocols)
+# every benchmark question answered by the model: the MME results hold a response per question
+[ "$(wc -l < "$work/demo/bench/mme_results/existence.txt")" = 6 ] && [ "$(wc -l < "$work/demo/bench/pope_answers.jsonl")" = 9 ] \
+  && ok "demo answered its 6 MME and 9 POPE questions" || bad "demo benchmark answers: $(wc -l "$work/demo/bench/mme_results/existence.txt" "$work/demo/bench/pope_answers.jsonl")"
 n=$(grep -o '<h3>benchmark \|<h3>FID / KID\|<h3>CLIP score' "$work/demo/report.html" 2>/dev/null | wc -l)
 [ "$n" = 6 ] && ok "demo wrote its report with six results" || bad "demo report: $n results"
 expect 0 "filter on the CLIP score column" $jf filter "$ds" --where "clip_formula > -1000" --dry-run
