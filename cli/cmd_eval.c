@@ -1372,12 +1372,10 @@ static int eval_bench(int argc, char **argv)
         }
         args[n++] = "--images";
         args[n++] = files.images;
-        int json = 0;
+        int silent = 0; /* --json or --quiet: no line of our own */
         for (int i = 2; i < argc; i++)
-            json |= !strcmp(argv[i], "--json");
-        for (int i = 2; i < argc; i++)
-            json |= !strcmp(argv[i], "--quiet");
-        if (!json)
+            silent |= !strcmp(argv[i], "--json") || !strcmp(argv[i], "--quiet");
+        if (!silent)
             fprintf(stderr, "jf eval bench: %zu questions in %zu split%s read from %s\n", files.questions, files.splits,
                     files.splits == 1 ? "" : "s", spec);
         rc = eval_bench_args(n, args, spec);
