@@ -356,8 +356,10 @@ __attribute__((target("avx2"))) static void hpass_rgb_avx2(const uint8_t *const 
         /* clamp to 0..255 by saturating packs: [A | B] and [C | D] → bytes A B C D of 4 each */
         __m256i p16 = _mm256_packs_epi32(vAB, vCD);      /* lane0: A(4) C(4); lane1: B(4) D(4) */
         __m256i p8 = _mm256_packus_epi16(p16, p16);      /* lane0: A C A C; lane1: B D B D */
-        uint32_t a = (uint32_t)_mm256_extract_epi32(p8, 0), c = (uint32_t)_mm256_extract_epi32(p8, 1);
-        uint32_t b = (uint32_t)_mm256_extract_epi32(p8, 4), d = (uint32_t)_mm256_extract_epi32(p8, 5);
+        /* one vector store and four scalar loads: lane extracts would crowd the shuffle port */
+        uint32_t lanes[8];
+        _mm256_storeu_si256((__m256i *)lanes, p8);
+        uint32_t a = lanes[0], c = lanes[1], b = lanes[4], d = lanes[5];
         if (xx + 1 < ow) { /* 4-byte stores; the spilled byte is the next pixel's */
             memcpy(o[0] + (size_t)xx * 3, &a, 4);
             memcpy(o[1] + (size_t)xx * 3, &b, 4);
@@ -373,134 +375,288 @@ __attribute__((target("avx2"))) static void hpass_rgb_avx2(const uint8_t *const 
 }
 #endif
 
+#if defined(JF_HAVE_AVX2_KERNEL)
+/* The vertical pass of one output row with AVX2: its taps' rows summed in registers, 32 bytes at
+ * a time (the int32 products are the generic loop's, so the bytes are too). */
+__attribute__((target("avx2"))) static void vpass_avx2(const uint8_t *src, size_t stride, int n, const int32_t *k,
+                                                      uint8_t *dst, size_t len)
+{
+    const __m256i half = _mm256_set1_epi32(1 << (PRECISION_BITS - 1));
+    size_t x = 0;
+    for (; x + 32 <= len; x += 32) {
+        __m256i a0 = half, a1 = half, a2 = half, a3 = half;
+        const uint8_t *p = src + x;
+        for (int t = 0; t < n; t++, p += stride) {
+            __m256i kk = _mm256_set1_epi32(k[t]);
+            a0 = _mm256_add_epi32(a0, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p)), kk));
+            a1 = _mm256_add_epi32(a1, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p + 8))), kk));
+            a2 = _mm256_add_epi32(a2, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p + 16))), kk));
+            a3 = _mm256_add_epi32(a3, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p + 24))), kk));
+        }
+        /* >> PRECISION_BITS, then saturating packs clamp to 0..255; the permute undoes the packs'
+         * lane interleave */
+        __m256i p01 = _mm256_permute4x64_epi64(
+            _mm256_packs_epi32(_mm256_srai_epi32(a0, PRECISION_BITS), _mm256_srai_epi32(a1, PRECISION_BITS)), 0xD8);
+        __m256i p23 = _mm256_permute4x64_epi64(
+            _mm256_packs_epi32(_mm256_srai_epi32(a2, PRECISION_BITS), _mm256_srai_epi32(a3, PRECISION_BITS)), 0xD8);
+        __m256i b = _mm256_permute4x64_epi64(_mm256_packus_epi16(p01, p23), 0xD8);
+        _mm256_storeu_si256((__m256i *)(dst + x), b);
+    }
+    for (; x < len; x++) {
+        int32_t a = 1 << (PRECISION_BITS - 1);
+        for (int t = 0; t < n; t++)
+            a += (int32_t)src[x + (size_t)t * stride] * k[t];
+        a >>= PRECISION_BITS;
+        dst[x] = (uint8_t)(a < 0 ? 0 : a > 255 ? 255 : a);
+    }
+}
+#endif
+
 /* Separable resampling of 8-bit images with `ch` interleaved channels (1 or 3), Pillow's
  * algorithm and arithmetic: the horizontal pass, its results rounded to 8 bits, then the
- * vertical pass. Both are contiguous int32 row loops (the horizontal one on strips of rows held
- * transposed); integer sums make the bytes Pillow's exactly, in any order. */
+ * vertical pass. A plan computes one region of the resized image (the crop a caller keeps):
+ * each output pixel depends only on its own taps, so a region's bytes are those of the whole
+ * resize. Input rows arrive in order, STRIP at most at a time (from memory or straight from a
+ * decoder), go through the horizontal pass over the region's columns, and the vertical pass
+ * runs once all have arrived. Integer sums make the bytes Pillow's exactly, in any order. */
+typedef struct rs_plan {
+    int w, ch;
+    int rw, rh;           /* the region's size */
+    int first, rows;      /* the input rows the region needs */
+    int *bh, *bv;         /* per region column / row: first input index (rows: from `first`), count */
+    int32_t *kh, *kv;
+    int ksh, ksv;
+    size_t orow;          /* bytes in a row of the horizontal pass's output */
+    uint8_t *tmp;         /* rows × orow (+4 slack) */
+    size_t row_read;      /* bytes from a row's start that the horizontal pass may read */
+    int avx2;
+#ifdef JF_HAVE_AVX2_KERNEL
+    hweights hw;
+#endif
+    uint8_t *strip, *sout; /* the generic horizontal pass's transposed strips */
+    int32_t *acc;
+    /* the whole coefficient tables (bh/kh/bv/kv point into them) */
+    int *bh_all, *bv_all;
+    int32_t *kh_all, *kv_all;
+} rs_plan;
+
+static void plan_free(rs_plan *p)
+{
+#ifdef JF_HAVE_AVX2_KERNEL
+    hweights_free(&p->hw);
+#endif
+    free(p->tmp);
+    free(p->strip);
+    free(p->sout);
+    free(p->acc);
+    free(p->bh_all);
+    free(p->bv_all);
+    free(p->kh_all);
+    free(p->kv_all);
+    memset(p, 0, sizeof *p);
+}
+
+/* The coefficients of a region, and the input columns [*x0, *x1) it reads. */
+static int plan_coeffs(rs_plan *p, int w, int h, int ch, const jf_image_region *r, jf_resample method, int *x0, int *x1)
+{
+    memset(p, 0, sizeof *p);
+    if (w <= 0 || h <= 0 || r->ow <= 0 || r->oh <= 0 || r->w <= 0 || r->h <= 0 || r->x < 0 || r->y < 0 ||
+        r->x + r->w > r->ow || r->y + r->h > r->oh)
+        return -1;
+    filter f = filter_of(method);
+    p->w = w;
+    p->ch = ch;
+    p->rw = r->w;
+    p->rh = r->h;
+    p->ksh = precompute(w, 0, w, r->ow, f, &p->bh_all, &p->kh_all);
+    p->ksv = p->ksh > 0 ? precompute(h, 0, h, r->oh, f, &p->bv_all, &p->kv_all) : -1;
+    if (p->ksh < 0 || p->ksv < 0) {
+        plan_free(p);
+        return -1;
+    }
+    p->bh = p->bh_all + (size_t)r->x * 2;
+    p->kh = p->kh_all + (size_t)r->x * p->ksh;
+    p->bv = p->bv_all + (size_t)r->y * 2;
+    p->kv = p->kv_all + (size_t)r->y * p->ksv;
+    p->first = p->bv[0];
+    p->rows = p->bv[(r->h - 1) * 2] + p->bv[(r->h - 1) * 2 + 1] - p->first;
+    for (int yy = 0; yy < r->h; yy++)
+        p->bv[yy * 2] -= p->first;
+    *x0 = p->bh[0];
+    *x1 = p->bh[(r->w - 1) * 2] + p->bh[(r->w - 1) * 2 + 1];
+    return 0;
+}
+
+/* The buffers, for input rows that hold columns [x_off, x_off + row_w) of the image (a decoder
+ * that crops its rows); the region's column bounds become relative to x_off. */
+static int plan_buffers(rs_plan *p, int x_off, int row_w)
+{
+    int ch = p->ch;
+    for (int xx = 0; xx < p->rw; xx++)
+        p->bh[xx * 2] -= x_off;
+    p->w = row_w;
+    p->orow = (size_t)p->rw * ch;
+    p->row_read = (size_t)row_w * ch;
+    p->tmp = malloc(p->orow * (size_t)p->rows + 4);
+    if (!p->tmp) {
+        plan_free(p);
+        return -1;
+    }
+#ifdef JF_HAVE_AVX2_KERNEL
+    p->avx2 = !atomic_load(&jf__resample_generic) && __builtin_cpu_supports("avx2");
+    if (ch == 3 && p->avx2) {
+        if (hweights_make(p->bh, p->kh, p->ksh, p->rw, row_w, &p->hw)) {
+            plan_free(p);
+            return -1;
+        }
+        if ((size_t)p->hw.max_read + 16 > p->row_read)
+            p->row_read = (size_t)p->hw.max_read + 16;
+        return 0;
+    }
+#endif
+    p->strip = malloc((size_t)row_w * STRIP * ch + 4);
+    p->sout = malloc(p->orow * STRIP);
+    p->acc = malloc(p->orow * sizeof *p->acc);
+    if (!p->strip || !p->sout || !p->acc) {
+        plan_free(p);
+        return -1;
+    }
+    return 0;
+}
+
+static int plan_init(rs_plan *p, int w, int h, int ch, const jf_image_region *r, jf_resample method)
+{
+    int x0, x1;
+    return plan_coeffs(p, w, h, ch, r, method, &x0, &x1) ? -1 : plan_buffers(p, 0, w);
+}
+
+/* The horizontal pass over input rows r0 .. r0 + n − 1 (counted from p->first; n ≤ STRIP), each
+ * readable for p->row_read bytes. */
+static void plan_hrows(rs_plan *p, const uint8_t *const *rowp, size_t r0, size_t n)
+{
+    int ch = p->ch, w = p->w, ow = p->rw;
+    size_t orow = p->orow;
+#ifdef JF_HAVE_AVX2_KERNEL
+    if (p->hw.k) {
+        for (size_t i = 0; i < n; i += 4) {
+            const uint8_t *rp[4];
+            uint8_t *op[4];
+            for (size_t j = 0; j < 4; j++) {
+                size_t q = i + j < n ? i + j : n - 1; /* a short group repeats its last row */
+                rp[j] = rowp[q];
+                op[j] = p->tmp + (r0 + q) * orow;
+            }
+            hpass_rgb_avx2(rp, op, ow, p->bh, &p->hw);
+        }
+        return;
+    }
+#endif
+    size_t col = n * (size_t)ch;
+    uint8_t *strip = p->strip, *sout = p->sout, *tmp = p->tmp;
+    /* transpose the strip in, [w][n][ch]: each column's n pixels written together, from n row
+     * streams */
+    if (ch == 3) {
+        /* 4-byte moves for 3-byte pixels: each store's extra byte is overwritten by the next pixel
+         * (the strip has 4 bytes of slack); the last column reads 3 bytes only, so no load passes
+         * the end of a row */
+        for (int x = 0; x + 1 < w; x++) {
+            uint8_t *d = strip + (size_t)x * col;
+            for (size_t r = 0; r < n; r++, d += 3)
+                memcpy(d, rowp[r] + (size_t)x * 3, 4);
+        }
+        uint8_t *d = strip + (size_t)(w - 1) * col;
+        for (size_t r = 0; r < n; r++, d += 3)
+            memcpy(d, rowp[r] + (size_t)(w - 1) * 3, 3);
+    } else {
+        for (int x = 0; x < w; x++)
+            for (size_t r = 0; r < n; r++)
+                strip[(size_t)x * col + r] = rowp[r][x];
+    }
+    hpass_strip(strip, col, ow, p->bh, p->kh, p->ksh, sout);
+    /* and out, [n][ow][ch]: each output column's n pixels read together */
+    if (ch == 3) {
+        /* the same 4-byte moves (tmp has 4 bytes of slack; columns go left to right, so a spilled
+         * byte is overwritten by the next column's pixel); the last output column of the strip is
+         * read with 3-byte moves so no load passes sout's end */
+        for (int xx = 0; xx + 1 < ow; xx++) {
+            const uint8_t *sp = sout + (size_t)xx * col;
+            for (size_t r = 0; r < n; r++, sp += 3)
+                memcpy(tmp + (r0 + r) * orow + (size_t)xx * 3, sp, 4);
+        }
+        const uint8_t *sp = sout + (size_t)(ow - 1) * col;
+        for (size_t r = 0; r < n; r++, sp += 3)
+            memcpy(tmp + (r0 + r) * orow + (size_t)(ow - 1) * 3, sp, 3);
+    } else {
+        for (int xx = 0; xx < ow; xx++)
+            for (size_t r = 0; r < n; r++)
+                tmp[(r0 + r) * orow + (size_t)xx] = sout[(size_t)xx * col + r];
+    }
+}
+
+/* The vertical pass into the region's rows (stride bytes apart). */
+static void plan_vpass(rs_plan *p, uint8_t *out, size_t stride)
+{
+    size_t orow = p->orow;
+    for (int yy = 0; yy < p->rh; yy++) {
+        int ymin = p->bv[yy * 2], ymax = p->bv[yy * 2 + 1];
+        const int32_t *k = &p->kv[(size_t)yy * p->ksv];
+        uint8_t *dst = out + (size_t)yy * stride;
+#ifdef JF_HAVE_AVX2_KERNEL
+        if (p->avx2) {
+            vpass_avx2(p->tmp + (size_t)ymin * orow, orow, ymax, k, dst, orow);
+            continue;
+        }
+#endif
+        acc_init(p->acc, orow);
+        for (int y = 0; y < ymax; y++)
+            acc_add(p->acc, p->tmp + (size_t)(y + ymin) * orow, orow, k[y]);
+        acc_store(dst, p->acc, orow);
+    }
+}
+
+/* A region of the resize of an image in memory: its rows go through the horizontal pass
+ * STRIP at a time, those whose reads would pass the image's end from zero-padded copies. */
+static int resample_region(const uint8_t *in, int w, int h, int ch, const jf_image_region *r, jf_resample method)
+{
+    rs_plan p;
+    if (plan_init(&p, w, h, ch, r, method))
+        return -1;
+    const uint8_t *in_end = in + (size_t)w * h * ch;
+    uint8_t *pad = malloc(STRIP * p.row_read);
+    if (!pad) {
+        plan_free(&p);
+        return -1;
+    }
+    for (size_t r0 = 0; r0 < (size_t)p.rows; r0 += STRIP) {
+        size_t n = (size_t)p.rows - r0 < STRIP ? (size_t)p.rows - r0 : STRIP;
+        const uint8_t *rowp[STRIP];
+        for (size_t i = 0; i < n; i++) {
+            const uint8_t *src = in + (size_t)(p.first + (int)(r0 + i)) * w * ch;
+            if ((size_t)(in_end - src) < p.row_read) {
+                uint8_t *cp = pad + i * p.row_read;
+                memset(cp, 0, p.row_read);
+                memcpy(cp, src, (size_t)(in_end - src));
+                src = cp;
+            }
+            rowp[i] = src;
+        }
+        plan_hrows(&p, rowp, r0, n);
+    }
+    plan_vpass(&p, r->out, r->stride);
+    free(pad);
+    plan_free(&p);
+    return 0;
+}
+
 static int resample(const uint8_t *in, int w, int h, int ch, uint8_t *out, int ow, int oh, jf_resample method)
 {
-    filter f = filter_of(method);
-    int *bh = NULL, *bv = NULL;
-    int32_t *kh = NULL, *kv = NULL;
-    int ksh = precompute(w, 0, w, ow, f, &bh, &kh);
-    int ksv = ksh > 0 ? precompute(h, 0, h, oh, f, &bv, &kv) : -1;
-    if (ksh < 0 || ksv < 0) {
-        free(bh);
-        free(kh);
-        return -1;
-    }
-    int first = bv[0], last = bv[(oh - 1) * 2] + bv[(oh - 1) * 2 + 1];
-    size_t rows = (size_t)(last - first);
-    size_t orow = (size_t)ow * ch;
-    uint8_t *strip = malloc((size_t)w * STRIP * ch + 4), *sout = malloc((size_t)ow * STRIP * ch), *tmp = malloc(orow * rows + 4);
-    int32_t *acc = malloc(orow * sizeof *acc);
-    if (!strip || !sout || !tmp || !acc) {
-        free(strip);
-        free(sout);
-        free(tmp);
-        free(acc);
-        free(bh);
-        free(kh);
-        free(bv);
-        free(kv);
-        return -1;
-    }
-    int hdone = 0; /* the horizontal pass is done (by the AVX2 kernel) */
-#ifdef JF_HAVE_AVX2_KERNEL
-    hweights hw = {0};
-    if (ch == 3 && !atomic_load(&jf__resample_generic) && __builtin_cpu_supports("avx2") &&
-        hweights_make(bh, kh, ksh, ow, w, &hw) == 0) {
-        /* rows whose loads would pass the end of the image are read from zero-padded copies */
-        const uint8_t *in_end = in + (size_t)w * h * 3;
-        uint8_t *pad = calloc(4, (size_t)hw.max_read + 16), *dummy = malloc(orow + 4);
-        if (pad && dummy) {
-            for (size_t r0 = 0; r0 < rows; r0 += 4) {
-                const uint8_t *rp[4];
-                uint8_t *op[4];
-                for (size_t i = 0; i < 4; i++) {
-                    size_t rr = r0 + i < rows ? r0 + i : rows - 1;
-                    const uint8_t *src = in + (size_t)(first + (int)rr) * w * 3;
-                    if ((size_t)(in_end - src) < (size_t)hw.max_read + 16) {
-                        uint8_t *cp = pad + i * ((size_t)hw.max_read + 16);
-                        memset(cp, 0, (size_t)hw.max_read + 16);
-                        memcpy(cp, src, (size_t)w * 3 < (size_t)hw.max_read ? (size_t)w * 3 : (size_t)hw.max_read);
-                        src = cp;
-                    }
-                    rp[i] = src;
-                    op[i] = r0 + i < rows ? tmp + (r0 + i) * orow : dummy;
-                }
-                hpass_rgb_avx2(rp, op, ow, bh, &hw);
-            }
-            hdone = 1;
-        }
-        free(pad);
-        free(dummy);
-    }
-    hweights_free(&hw);
-#endif
-    /* horizontal pass over the rows the vertical pass reads, STRIP rows at a time */
-    for (size_t r0 = 0; !hdone && r0 < rows; r0 += STRIP) {
-        size_t n = rows - r0 < STRIP ? rows - r0 : STRIP, col = n * (size_t)ch;
-        /* transpose the strip in, [w][n][ch]: each column's n pixels written together, from n
-         * row streams */
-        const uint8_t *rowp[STRIP];
-        for (size_t r = 0; r < n; r++)
-            rowp[r] = in + (size_t)(first + (int)(r0 + r)) * w * ch;
-        if (ch == 3) {
-            /* 4-byte moves for 3-byte pixels: each store's extra byte is overwritten by the next
-             * pixel (the strip has 4 bytes of slack); the last column reads 3 bytes only, so no
-             * load passes the end of a row */
-            for (int x = 0; x + 1 < w; x++) {
-                uint8_t *d = strip + (size_t)x * col;
-                for (size_t r = 0; r < n; r++, d += 3)
-                    memcpy(d, rowp[r] + (size_t)x * 3, 4);
-            }
-            uint8_t *d = strip + (size_t)(w - 1) * col;
-            for (size_t r = 0; r < n; r++, d += 3)
-                memcpy(d, rowp[r] + (size_t)(w - 1) * 3, 3);
-        }
-        else
-            for (int x = 0; x < w; x++)
-                for (size_t r = 0; r < n; r++)
-                    strip[(size_t)x * col + r] = rowp[r][x];
-        hpass_strip(strip, col, ow, bh, kh, ksh, sout);
-        /* and out, [n][ow][ch]: each output column's n pixels read together */
-        if (ch == 3) {
-            /* the same 4-byte moves (tmp has 4 bytes of slack; columns go left to right, so a
-             * spilled byte is overwritten by the next column's pixel); the last output
-             * column of the strip is read with 3-byte moves so no load passes sout's end */
-            for (int xx = 0; xx + 1 < ow; xx++) {
-                const uint8_t *sp = sout + (size_t)xx * col;
-                for (size_t r = 0; r < n; r++, sp += 3)
-                    memcpy(tmp + (r0 + r) * orow + (size_t)xx * 3, sp, 4);
-            }
-            const uint8_t *sp = sout + (size_t)(ow - 1) * col;
-            for (size_t r = 0; r < n; r++, sp += 3)
-                memcpy(tmp + (r0 + r) * orow + (size_t)(ow - 1) * 3, sp, 3);
-        }
-        else
-            for (int xx = 0; xx < ow; xx++)
-                for (size_t r = 0; r < n; r++)
-                    tmp[(r0 + r) * orow + (size_t)xx] = sout[(size_t)xx * col + r];
-    }
-    /* vertical pass: whole rows at a time */
-    for (int yy = 0; yy < oh; yy++) {
-        int ymin = bv[yy * 2] - first, ymax = bv[yy * 2 + 1];
-        const int32_t *k = &kv[(size_t)yy * ksv];
-        acc_init(acc, orow);
-        for (int y = 0; y < ymax; y++)
-            acc_add(acc, tmp + (size_t)(y + ymin) * orow, orow, k[y]);
-        acc_store(out + (size_t)yy * orow, acc, orow);
-    }
-    free(strip);
-    free(sout);
-    free(tmp);
-    free(acc);
-    free(bh);
-    free(kh);
-    free(bv);
-    free(kv);
-    return 0;
+    jf_image_region r = {ow, oh, 0, 0, ow, oh, out, (size_t)ow * ch};
+    return resample_region(in, w, h, ch, &r, method);
+}
+
+int jf_resample_rgb_region(const uint8_t *in, int w, int h, const jf_image_region *r, jf_resample method)
+{
+    return resample_region(in, w, h, 3, r, method);
 }
 
 int jf_resample_rgb(const uint8_t *in, int w, int h, uint8_t *out, int ow, int oh, jf_resample method)
@@ -514,6 +670,23 @@ int jf_resample_gray(const uint8_t *in, int w, int h, uint8_t *out, int ow, int 
 }
 
 /* ---- decoding to RGB ---- */
+
+/* CMYK to RGB as Pillow converts it; Adobe CMYK JPEGs store inverted values (0 = full ink). */
+static void cmyk_to_rgb(const uint8_t *row, uint8_t *o, int w, int inverted)
+{
+    for (int x = 0; x < w; x++) {
+        int C = row[x * 4], M = row[x * 4 + 1], Y = row[x * 4 + 2], K = row[x * 4 + 3];
+        if (!inverted) {
+            C = 255 - C;
+            M = 255 - M;
+            Y = 255 - Y;
+            K = 255 - K;
+        }
+        o[x * 3] = (uint8_t)((C * K + 127) / 255);
+        o[x * 3 + 1] = (uint8_t)((M * K + 127) / 255);
+        o[x * 3 + 2] = (uint8_t)((Y * K + 127) / 255);
+    }
+}
 
 /* Decodes a JPEG to RGB, at the smallest DCT scale (1/8 .. 1) that stays at or above
  * min_w x min_h, so that large shrinks cost a fraction of a full decode. */
@@ -558,23 +731,8 @@ static uint8_t *jpeg_rgb(const uint8_t *data, size_t size, int min_w, int min_h,
         unsigned y = c.output_scanline;
         JSAMPROW rp = cmyk ? row : out + (size_t)y * *w * 3;
         jpeg_read_scanlines(&c, &rp, 1);
-        if (cmyk) {
-            /* Adobe CMYK JPEGs store inverted values (0 = full ink) */
-            int inv = c.saw_Adobe_marker;
-            uint8_t *o = out + (size_t)y * *w * 3;
-            for (int x = 0; x < *w; x++) {
-                int C = row[x * 4], M = row[x * 4 + 1], Y = row[x * 4 + 2], K = row[x * 4 + 3];
-                if (!inv) {
-                    C = 255 - C;
-                    M = 255 - M;
-                    Y = 255 - Y;
-                    K = 255 - K;
-                }
-                o[x * 3] = (uint8_t)((C * K + 127) / 255);
-                o[x * 3 + 1] = (uint8_t)((M * K + 127) / 255);
-                o[x * 3 + 2] = (uint8_t)((Y * K + 127) / 255);
-            }
-        }
+        if (cmyk)
+            cmyk_to_rgb(row, out + (size_t)y * *w * 3, *w, c.saw_Adobe_marker);
     }
     free(row);
     jpeg_finish_decompress(&c);
@@ -712,33 +870,179 @@ jf_status jf_image_decode_rgb(const uint8_t *data, size_t size, const uint8_t *a
     return *rgb ? JF_OK : jf_error_set(err, JF_ECORRUPT, "%s", detail);
 }
 
+/* A JPEG into a region: scanlines decoded STRIP at a time into a ring that feeds the horizontal
+ * pass; rows outside the region's reach skipped (entropy-decoded, not colour-converted). Returns
+ * 0, 1 when fn refused (why in detail), -1 on damage or no memory (detail says which). */
+static int jpeg_region(const uint8_t *data, size_t size, jf_resample method, jf_image_region_fn fn, void *ctx,
+                       char *detail, size_t n)
+{
+    struct jpeg_decompress_struct c;
+    jf__jpeg_err e;
+    rs_plan p;
+    memset(&p, 0, sizeof p);
+    uint8_t *volatile ring = NULL, *volatile cmyk_row = NULL;
+    volatile int refused = 0;
+    c.err = jf__jpeg_err_init(&e);
+    if (setjmp(e.jump)) {
+        if (!refused)
+            snprintf(detail, n, "jpeg: %s", e.msg);
+        jpeg_destroy_decompress(&c);
+        free(ring);
+        free(cmyk_row);
+        plan_free(&p);
+        return refused ? 1 : -1;
+    }
+    jpeg_create_decompress(&c);
+    jpeg_mem_src(&c, data, (unsigned long)size);
+    jpeg_read_header(&c, TRUE);
+    int cmyk = c.jpeg_color_space == JCS_CMYK || c.jpeg_color_space == JCS_YCCK;
+    c.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
+    int w = (int)c.image_width, h = (int)c.image_height;
+    jf_image_region r;
+    memset(&r, 0, sizeof r);
+    if (fn(ctx, w, h, &r, detail, n)) {
+        refused = 1;
+        longjmp(e.jump, 1);
+    }
+    int x0, x1;
+    if (plan_coeffs(&p, w, h, 3, &r, method, &x0, &x1)) {
+        snprintf(e.msg, sizeof e.msg, "cannot resize %dx%d to %dx%d (region %dx%d at %d,%d): out of memory or outside", w,
+                 h, r.ow, r.oh, r.w, r.h, r.x, r.y);
+        longjmp(e.jump, 1);
+    }
+    jpeg_start_decompress(&c);
+    /* only the columns the region reads are decoded (libjpeg widens the span to whole iMCUs); a
+     * margin of one column keeps the span's edge columns, whose chroma upsampling lacks a
+     * neighbour, out of the region's reach */
+    JDIMENSION x_off = (JDIMENSION)(x0 > 0 ? x0 - 1 : 0), row_w = (JDIMENSION)((x1 < w ? x1 + 1 : w) - (int)x_off);
+    if (x_off > 0 || (int)row_w < w)
+        jpeg_crop_scanline(&c, &x_off, &row_w);
+    if (plan_buffers(&p, (int)x_off, (int)row_w)) {
+        snprintf(e.msg, sizeof e.msg, "out of memory");
+        longjmp(e.jump, 1);
+    }
+    ring = malloc(STRIP * p.row_read);
+    cmyk_row = cmyk ? malloc((size_t)row_w * 4) : NULL;
+    if (!ring || (cmyk && !cmyk_row)) {
+        snprintf(e.msg, sizeof e.msg, "out of memory");
+        longjmp(e.jump, 1);
+    }
+    memset(ring, 0, STRIP * p.row_read); /* the padding the horizontal pass may read */
+    if (p.first > 0)
+        jpeg_skip_scanlines(&c, (JDIMENSION)p.first);
+    for (size_t r0 = 0; r0 < (size_t)p.rows; r0 += STRIP) {
+        size_t cnt = (size_t)p.rows - r0 < STRIP ? (size_t)p.rows - r0 : STRIP;
+        const uint8_t *rowp[STRIP];
+        for (size_t i = 0; i < cnt; i++) {
+            uint8_t *row = ring + i * p.row_read;
+            JSAMPROW rp = cmyk ? cmyk_row : row;
+            jpeg_read_scanlines(&c, &rp, 1);
+            if (cmyk)
+                cmyk_to_rgb(cmyk_row, row, (int)row_w, c.saw_Adobe_marker);
+            rowp[i] = row;
+        }
+        plan_hrows(&p, rowp, r0, cnt);
+    }
+    /* the rest of the stream: skipped but for its last row, which is read (skipping to the end
+     * would stop reading the data, and damage there would go unseen) */
+    if (c.output_scanline + 1 < c.output_height)
+        jpeg_skip_scanlines(&c, c.output_height - c.output_scanline - 1);
+    if (c.output_scanline < c.output_height) {
+        JSAMPROW rp = cmyk ? cmyk_row : ring;
+        jpeg_read_scanlines(&c, &rp, 1);
+    }
+    jpeg_finish_decompress(&c);
+    jpeg_destroy_decompress(&c);
+    free(ring);
+    free(cmyk_row);
+    if (e.warnings) {
+        snprintf(detail, n, "jpeg: %s", e.msg);
+        plan_free(&p);
+        return -1;
+    }
+    plan_vpass(&p, r.out, r.stride);
+    plan_free(&p);
+    return 0;
+}
+
+jf_status jf_image_decode_region(const uint8_t *data, size_t size, const uint8_t *alpha_bg, jf_resample method,
+                                 jf_image_region_fn fn, void *ctx, jf_error *err)
+{
+    const char *fmt = jf_image_format_of(data, size);
+    if (!fmt || (strcmp(fmt, "jpeg") && strcmp(fmt, "png") && strcmp(fmt, "webp")))
+        return jf_error_set(err, JF_EFORMAT, "not a JPEG, PNG or WebP image");
+    char detail[300] = "";
+    if (!strcmp(fmt, "jpeg")) {
+        int rc = jpeg_region(data, size, method, fn, ctx, detail, sizeof detail);
+        return rc == 0 ? JF_OK : jf_error_set(err, rc > 0 ? JF_EARG : JF_ECORRUPT, "%s", detail);
+    }
+    uint8_t *rgb = NULL;
+    int w = 0, h = 0;
+    jf_status st = jf_image_decode_rgb(data, size, alpha_bg, &rgb, &w, &h, err);
+    if (st)
+        return st;
+    jf_image_region r;
+    memset(&r, 0, sizeof r);
+    if (fn(ctx, w, h, &r, detail, sizeof detail))
+        st = jf_error_set(err, JF_EARG, "%s", detail);
+    else if (jf_resample_rgb_region(rgb, w, h, &r, method))
+        st = jf_error_set(err, JF_ENOMEM, "cannot resize %dx%d to %dx%d (region %dx%d at %d,%d)", w, h, r.ow, r.oh,
+                          r.w, r.h, r.x, r.y);
+    free(rgb);
+    return st;
+}
+
+/* The JanusFlow processor's letterbox: the sizes as it computes them (int() truncation, then
+ * min_side), and expand2square's centring offsets ((size - short) // 2). */
+typedef struct letterbox_geom {
+    int size, min_side;
+    const uint8_t *bg;
+    uint8_t *out;
+} letterbox_geom;
+
+static int letterbox_region(void *ctx, int w, int h, jf_image_region *r, char *why, size_t wl)
+{
+    letterbox_geom *g = ctx;
+    int size = g->size;
+    if (w <= 0 || h <= 0 || size <= 0) {
+        snprintf(why, wl, "letterbox of a %dx%d image to %d", w, h, size);
+        return -1;
+    }
+    int m = w > h ? w : h;
+    int nh = (int)((double)h / m * size), nw = (int)((double)w / m * size);
+    if (nh < g->min_side)
+        nh = g->min_side;
+    if (nw < g->min_side)
+        nw = g->min_side;
+    if (nh > size || nw > size) {
+        snprintf(why, wl, "letterbox: min side %d exceeds size %d", g->min_side, size);
+        return -1;
+    }
+    for (size_t i = 0; i < (size_t)size * size; i++)
+        memcpy(g->out + i * 3, g->bg, 3);
+    int x0 = (size - nw) / 2, y0 = (size - nh) / 2;
+    *r = (jf_image_region){nw, nh, 0, 0, nw, nh, g->out + ((size_t)y0 * size + x0) * 3, (size_t)size * 3};
+    return 0;
+}
+
+jf_status jf_image_letterbox_decode(const uint8_t *data, size_t size, const uint8_t *alpha_bg, int size_px,
+                                    int min_side, const uint8_t bg[3], jf_resample method, uint8_t *out,
+                                    jf_error *err)
+{
+    letterbox_geom g = {size_px, min_side, bg, out};
+    return jf_image_decode_region(data, size, alpha_bg, method, letterbox_region, &g, err);
+}
+
 jf_status jf_image_letterbox(const uint8_t *rgb, int w, int h, int size, int min_side, const uint8_t bg[3],
                              jf_resample method, uint8_t *out, jf_error *err)
 {
-    if (w <= 0 || h <= 0 || size <= 0)
-        return jf_error_set(err, JF_EARG, "letterbox of a %dx%d image to %d", w, h, size);
-    /* the sizes as the JanusFlow processor computes them: int() truncation, then min_side */
-    int m = w > h ? w : h;
-    int nh = (int)((double)h / m * size), nw = (int)((double)w / m * size);
-    if (nh < min_side)
-        nh = min_side;
-    if (nw < min_side)
-        nw = min_side;
-    if (nh > size || nw > size)
-        return jf_error_set(err, JF_EARG, "letterbox: min side %d exceeds size %d", min_side, size);
-    uint8_t *res = malloc((size_t)nw * nh * 3);
-    if (!res || jf_resample_rgb(rgb, w, h, res, nw, nh, method) != 0) {
-        free(res);
-        return jf_error_set(err, JF_ENOMEM, "out of memory resizing %dx%d to %dx%d", w, h, nw, nh);
-    }
-    /* expand2square on the resized image: its long side is size (int(long / long * size)), the
-     * image centred with offsets (size - short) // 2 */
-    for (size_t i = 0; i < (size_t)size * size; i++)
-        memcpy(out + i * 3, bg, 3);
-    int x0 = (size - nw) / 2, y0 = (size - nh) / 2;
-    for (int y = 0; y < nh; y++)
-        memcpy(out + ((size_t)(y + y0) * size + x0) * 3, res + (size_t)y * nw * 3, (size_t)nw * 3);
-    free(res);
+    letterbox_geom g = {size, min_side, bg, out};
+    jf_image_region r;
+    char why[200];
+    if (letterbox_region(&g, w, h, &r, why, sizeof why))
+        return jf_error_set(err, JF_EARG, "%s", why);
+    if (jf_resample_rgb_region(rgb, w, h, &r, method))
+        return jf_error_set(err, JF_ENOMEM, "out of memory resizing %dx%d to %dx%d", w, h, r.ow, r.oh);
     return JF_OK;
 }
 

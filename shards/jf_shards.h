@@ -197,6 +197,37 @@ typedef enum jf_resample { JF_RESAMPLE_LANCZOS = 0, JF_RESAMPLE_BICUBIC, JF_RESA
  * Returns 0, or -1 when out of memory. */
 int jf_resample_rgb(const uint8_t *in, int w, int h, uint8_t *out, int ow, int oh, jf_resample method);
 
+/* The part of a resize that a caller keeps (a crop of it, or all of it): the image resized to
+ * ow x oh, of which columns [x, x + w) and rows [y, y + h) are written to `out`, `stride` bytes
+ * between rows. Its bytes are those of the whole resize at that place. */
+typedef struct jf_image_region {
+    int ow, oh;
+    int x, y, w, h;
+    uint8_t *out;
+    size_t stride;
+} jf_image_region;
+
+/* jf_resample_rgb computing only a region of the result. Returns 0, or -1 when out of memory
+ * or when the region is not inside ow x oh. */
+int jf_resample_rgb_region(const uint8_t *in, int w, int h, const jf_image_region *r, jf_resample method);
+
+/* Called once an image's size is known; fills *r (its out and stride included), or returns
+ * nonzero with a message in `why` to refuse the image. */
+typedef int (*jf_image_region_fn)(void *ctx, int w, int h, jf_image_region *r, char *why, size_t why_len);
+
+/* Decodes an image (as jf_image_decode_rgb) and resamples it into the region `fn` chooses. A
+ * JPEG streams: its rows go through the horizontal pass as they are decoded (no full-size
+ * image), rows the region does not need are skipped without colour conversion, and the whole
+ * stream is still read, so damage anywhere is reported as it is by a full decode. The bytes
+ * equal decode + jf_resample_rgb + crop. Refusal by `fn` is JF_EARG with its message. */
+jf_status jf_image_decode_region(const uint8_t *data, size_t size, const uint8_t *alpha_bg, jf_resample method,
+                                 jf_image_region_fn fn, void *ctx, jf_error *err);
+
+/* jf_image_letterbox straight from the encoded image (through jf_image_decode_region). */
+jf_status jf_image_letterbox_decode(const uint8_t *data, size_t size, const uint8_t *alpha_bg, int size_px,
+                                    int min_side, const uint8_t bg[3], jf_resample method, uint8_t *out,
+                                    jf_error *err);
+
 /* Decodes a JPEG, PNG or WebP completely to RGB (3 bytes per pixel), as PIL's
  * Image.open(...).convert("RGB"): alpha dropped, or composited on alpha_bg when it is given.
  * *rgb is malloc'd. */

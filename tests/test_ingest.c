@@ -698,6 +698,164 @@ static void test_resample_vs_pil(void)
     atomic_store(&jf__resample_generic, 0);
 }
 
+/* jf_image_decode_region (a JPEG streamed through the resampler, rows outside the region
+ * skipped, columns outside it not decoded) against decode + jf_resample_rgb + crop: the same bytes, for every chroma sampling,
+ * progressive, restart intervals, gray and CMYK, regions touching every edge; damage reported. */
+typedef struct region_case {
+    jf_image_region r;
+} region_case;
+
+static int region_from_case(void *ctx, int w, int h, jf_image_region *r, char *why, size_t wl)
+{
+    (void)w, (void)h, (void)why, (void)wl;
+    *r = ((region_case *)ctx)->r;
+    return 0;
+}
+
+static int region_refuse(void *ctx, int w, int h, jf_image_region *r, char *why, size_t wl)
+{
+    (void)ctx, (void)r;
+    snprintf(why, wl, "refused %dx%d", w, h);
+    return -1;
+}
+
+static uint8_t *jpeg_make_sampled(int w, int h, J_COLOR_SPACE cs, int progressive, int hs, int vs, int restart,
+                                  size_t *len)
+{
+    int comps = cs == JCS_GRAYSCALE ? 1 : cs == JCS_CMYK ? 4 : 3;
+    uint8_t *px = malloc((size_t)w * h * 4);
+    jf_synth_picture(px, w, h, (uint64_t)w * 31 + (uint64_t)h);
+    if (comps != 3)
+        for (size_t i = 0; i < (size_t)w * h * comps; i++)
+            px[i] = (uint8_t)(px[i % ((size_t)w * h * 3)] ^ (i >> 9));
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr e;
+    unsigned char *out = NULL;
+    unsigned long n = 0;
+    c.err = jpeg_std_error(&e);
+    jpeg_create_compress(&c);
+    jpeg_mem_dest(&c, &out, &n);
+    c.image_width = (JDIMENSION)w;
+    c.image_height = (JDIMENSION)h;
+    c.input_components = comps;
+    c.in_color_space = cs;
+    jpeg_set_defaults(&c);
+    jpeg_set_quality(&c, 90, TRUE);
+    if (comps == 3) {
+        c.comp_info[0].h_samp_factor = hs;
+        c.comp_info[0].v_samp_factor = vs;
+    }
+    c.restart_in_rows = restart;
+    if (progressive)
+        jpeg_simple_progression(&c);
+    jpeg_start_compress(&c, TRUE);
+    while (c.next_scanline < c.image_height) {
+        JSAMPROW row = px + (size_t)c.next_scanline * w * comps;
+        jpeg_write_scanlines(&c, &row, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    free(px);
+    *len = n;
+    return out;
+}
+
+static void test_decode_region(void)
+{
+    static const struct {
+        int w, h;
+        J_COLOR_SPACE cs;
+        int progressive, hs, vs, restart;
+    } imgs[] = {
+        {643, 481, JCS_RGB, 0, 2, 2, 0},  {481, 643, JCS_RGB, 0, 2, 2, 0}, {500, 333, JCS_RGB, 0, 2, 1, 0},
+        {333, 517, JCS_RGB, 0, 1, 1, 0},  {619, 417, JCS_RGB, 1, 2, 2, 0}, {417, 619, JCS_RGB, 0, 2, 2, 3},
+        {401, 299, JCS_GRAYSCALE, 0, 1, 1, 0}, {257, 390, JCS_CMYK, 0, 1, 1, 0}, {1000, 120, JCS_RGB, 0, 1, 2, 0},
+    };
+    static const jf_resample methods[] = {JF_RESAMPLE_BILINEAR, JF_RESAMPLE_BICUBIC, JF_RESAMPLE_LANCZOS};
+    uint64_t rng = 0x9e3779b97f4a7c15ull;
+    int cases = 0, exact = 0, damaged = 0;
+    for (size_t i = 0; i < sizeof imgs / sizeof imgs[0]; i++) {
+        size_t len;
+        uint8_t *jpg = jpeg_make_sampled(imgs[i].w, imgs[i].h, imgs[i].cs, imgs[i].progressive, imgs[i].hs, imgs[i].vs,
+                                         imgs[i].restart, &len);
+        uint8_t *rgb = NULL;
+        int w, h;
+        jf_error err = {0};
+        CHECK_OK(jf_image_decode_rgb(jpg, len, NULL, &rgb, &w, &h, &err));
+        for (int k = 0; k < 16; k++) {
+            /* a shrink to a short side of 64..383 (or a stretch, k = 7), then a crop of it: the
+             * whole (k = 0), at the bottom (1), the right edge (2), the left edge (3), anywhere */
+            rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+            int side = 64 + (int)((rng >> 33) % 320);
+            int ow = w <= h ? side : (int)((double)side * w / h), oh = w <= h ? (int)((double)side * h / w) : side;
+            if (k == 7)
+                ow = w + 37, oh = h * 2;
+            int cw = 1 + (int)((rng >> 20) % (uint64_t)ow), chh = 1 + (int)((rng >> 40) % (uint64_t)oh);
+            if (k == 0)
+                cw = ow, chh = oh;
+            int x = (int)((rng >> 13) % (uint64_t)(ow - cw + 1)), y = (int)((rng >> 50) % (uint64_t)(oh - chh + 1));
+            if (k == 1)
+                y = oh - chh;
+            if (k == 2)
+                x = ow - cw;
+            if (k == 3)
+                x = 0;
+            jf_resample m = methods[(i + (size_t)k) % 3];
+            uint8_t *full = malloc((size_t)ow * oh * 3), *got = malloc((size_t)cw * chh * 3 + 1);
+            CHECK(jf_resample_rgb(rgb, w, h, full, ow, oh, m) == 0);
+            got[(size_t)cw * chh * 3] = 0xA5;
+            region_case rc = {{ow, oh, x, y, cw, chh, got, (size_t)cw * 3}};
+            CHECK_OK(jf_image_decode_region(jpg, len, NULL, m, region_from_case, &rc, &err));
+            int same = got[(size_t)cw * chh * 3] == 0xA5;
+            for (int yy = 0; same && yy < chh; yy++)
+                same = !memcmp(got + (size_t)yy * cw * 3, full + ((size_t)(y + yy) * ow + x) * 3, (size_t)cw * 3);
+            /* the in-memory region path too */
+            rc.r.out = got;
+            CHECK(jf_resample_rgb_region(rgb, w, h, &rc.r, m) == 0);
+            for (int yy = 0; same && yy < chh; yy++)
+                same = !memcmp(got + (size_t)yy * cw * 3, full + ((size_t)(y + yy) * ow + x) * 3, (size_t)cw * 3);
+            if (!same)
+                fprintf(stderr, "    image %zu (%dx%d): region %dx%d at %d,%d of %dx%d (filter %d) differs\n", i, w, h,
+                        cw, chh, x, y, ow, oh, (int)m);
+            exact += same;
+            cases++;
+            free(full);
+            free(got);
+        }
+        /* damage: truncated streams fail, whatever the region */
+        uint8_t out[64 * 64 * 3];
+        region_case rc = {{64, 64, 0, 0, 8, 8, out, 24}};
+        CHECK(jf_image_decode_region(jpg, len * 2 / 3, NULL, JF_RESAMPLE_BILINEAR, region_from_case, &rc, &err) ==
+              JF_ECORRUPT);
+        CHECK(jf_image_decode_region(jpg, len, NULL, JF_RESAMPLE_BILINEAR, region_refuse, NULL, &err) == JF_EARG &&
+              strstr(err.msg, "refused"));
+        /* damage inside: the streamed decode fails exactly when the full one does */
+        for (int k = 0; k < 6; k++) {
+            uint8_t *bad = malloc(len);
+            memcpy(bad, jpg, len);
+            size_t at = len / 3 + (size_t)k * (len / 12);
+            for (size_t b = at; b < at + 24 && b + 2 < len; b++)
+                bad[b] = (uint8_t)(bad[b] * 37 + 11);
+            uint8_t *full = NULL;
+            int fw, fh;
+            jf_status want = jf_image_decode_rgb(bad, len, NULL, &full, &fw, &fh, &err);
+            free(full);
+            jf_status got = jf_image_decode_region(bad, len, NULL, JF_RESAMPLE_BILINEAR, region_from_case, &rc, &err);
+            CHECK_MSG(got == want, "image %zu damaged at %zu: full decode %d, streamed %d", i, at, (int)want, (int)got);
+            damaged += want != JF_OK;
+            free(bad);
+        }
+        rc.r.x = 60; /* outside the resize */
+        CHECK(jf_image_decode_region(jpg, len, NULL, JF_RESAMPLE_BILINEAR, region_from_case, &rc, &err) != JF_OK);
+        free(rgb);
+        free(jpg);
+    }
+    printf("    %d/%d streamed regions identical to decode + resize + crop; %d damaged streams refused by both\n",
+           exact, cases, damaged);
+    CHECK(damaged > 0);
+    CHECK_EQ_INT(exact, cases);
+}
+
 static void test_letterbox_vs_pil(void)
 {
     FILE *f = fopen(JF_TEST_DATA "/letterbox_pil.bin", "rb");
@@ -1278,6 +1436,7 @@ static const test_case cases[] = {
     {"robots_rule", test_robots_rule},
     {"resample_vs_pil", test_resample_vs_pil},
     {"letterbox_vs_pil", test_letterbox_vs_pil},
+    {"decode_region", test_decode_region},
     {"resize_modes", test_resize_modes},
     {"image_checks", test_image_checks},
     {"patterns", test_patterns},

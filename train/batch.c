@@ -617,6 +617,22 @@ jf_status jf__train_prepare(jf_train *t, jf_train_sample *s, const jf_record *re
     return tokenize_sample(t, s, rec, err);
 }
 
+/* The sample's draws: prompt drop, t and the noise (run on the image workers: the noise is a
+ * few percent of a batch's work). s->noise stays NULL when out of memory. */
+static void gen_draws(jf_train *t, jf_train_sample *s)
+{
+    size_t Z = (size_t)t->lat_c * t->lat_s * t->lat_s;
+    uint64_t a = t->o.eval_mode ? 0 : s->item.source, d = t->o.eval_mode ? (uint64_t)s->item.sample_id : s->item.draw;
+    s->dropped = !t->o.eval_mode && unit(jf__train_key(t->seed, 2, a, d)) < t->o.prompt_drop;
+    float n;
+    jf_t2i_noise(jf__train_key(t->seed, 3, a, d), &n, 1);
+    double x = t->o.logit_mean + t->o.logit_std * n;
+    s->t = (float)(1.0 / (1.0 + exp(-x)));
+    s->noise = malloc(Z * sizeof *s->noise);
+    if (s->noise)
+        jf_t2i_noise(jf__train_key(t->seed, 4, a, d), s->noise, Z);
+}
+
 /* ---- phase 2: images ---- */
 
 typedef struct image_job {
@@ -625,55 +641,87 @@ typedef struct image_job {
     const jf_record *rec;
 } image_job;
 
+/* The generation crop as a region of the resize: torchvision Resize(side) on the short side, then
+ * a square crop at a position drawn from the sample's key, or the crop its stored latent was
+ * encoded from. */
+typedef struct gen_region_ctx {
+    jf_train *t;
+    jf_train_sample *s;
+    int latent_mismatch;
+} gen_region_ctx;
+
+static int gen_region(void *ctx, int w, int h, jf_image_region *r, char *why, size_t wl)
+{
+    gen_region_ctx *g = ctx;
+    jf_train *t = g->t;
+    jf_train_sample *s = g->s;
+    if (s->stored) {
+        int geo[5];
+        jf__train_crop_geometry(t->crop, w, h, 1, 0, geo);
+        if (geo[0] != s->stored->crop[0] || geo[1] != s->stored->crop[1]) {
+            snprintf(why, wl, "the stored latent is of a %dx%d resize; this %dx%d image gives %dx%d",
+                     s->stored->crop[0], s->stored->crop[1], w, h, geo[0], geo[1]);
+            g->latent_mismatch = 1;
+            return -1;
+        }
+        memcpy(s->crop, s->stored->crop, sizeof s->crop);
+    } else {
+        jf__train_crop_geometry(t->crop, w, h, 0, jf__train_key(t->seed, 1, (uint64_t)s->item.sample_id, s->item.epoch),
+                                s->crop);
+    }
+    int side = s->crop[4];
+    if (side != t->crop) {
+        snprintf(why, wl, "the stored latent is of a %d px crop; this run crops %d px", side, t->crop);
+        g->latent_mismatch = 1;
+        return -1;
+    }
+    if (s->crop[2] < 0 || s->crop[3] < 0 || s->crop[2] + side > s->crop[0] || s->crop[3] + side > s->crop[1]) {
+        snprintf(why, wl, "cannot crop %dx%d at (%d, %d) from %dx%d", side, side, s->crop[2], s->crop[3], s->crop[0],
+                 s->crop[1]);
+        g->latent_mismatch = s->stored != NULL;
+        return -1;
+    }
+    *r = (jf_image_region){s->crop[0], s->crop[1], s->crop[2], s->crop[3], side, side, s->crop_rgb, (size_t)side * 3};
+    return 0;
+}
+
 static void image_work(image_job *j)
 {
     jf_train *t = j->t;
     jf_train_sample *s = j->s;
     size_t S = (size_t)t->spec.size;
-    if (s->role == JF_TRAIN_UND || s->role == JF_TRAIN_CAPTION) {
-        s->images = s->n_images ? malloc(s->n_images * S * S * 3) : NULL;
-        if (s->n_images && !s->images) {
-            set_status(s, JF_TS_BAD_IMAGE, "out of memory");
-            return;
-        }
-    }
-    for (size_t k = 0; k < (s->role == JF_TRAIN_GEN ? 1 : s->n_images); k++) {
-        const jf_field *f = nth_image(j->rec, k);
-        uint8_t *rgb = NULL;
-        int w = 0, h = 0;
+    if (s->role == JF_TRAIN_GEN) {
+        const jf_field *f = nth_image(j->rec, 0);
         jf_error e;
-        if (!f || jf_image_decode_rgb(f->data, f->size, NULL, &rgb, &w, &h, &e)) {
+        gen_region_ctx g = {t, s, 0};
+        s->crop_rgb = malloc((size_t)t->crop * t->crop * 3);
+        if (!s->crop_rgb)
+            set_status(s, JF_TS_BAD_IMAGE, "out of memory");
+        else if (!f)
+            set_status(s, JF_TS_BAD_IMAGE, "image 0 (?): missing");
+        else if (jf_image_decode_region(f->data, f->size, NULL, t->o.gen_resample, gen_region, &g, &e)) {
+            set_status(s, g.latent_mismatch ? JF_TS_BAD_LATENT : JF_TS_BAD_IMAGE, g.latent_mismatch ? "%s%s" : "image 0 (%s): %s",
+                       g.latent_mismatch ? "" : f->name, e.msg);
+            free(s->crop_rgb);
+            s->crop_rgb = NULL;
+        }
+        if (!s->status || s->status == JF_TS_TRUNCATED)
+            gen_draws(t, s);
+        return;
+    }
+    s->images = s->n_images ? malloc(s->n_images * S * S * 3) : NULL;
+    if (s->n_images && !s->images) {
+        set_status(s, JF_TS_BAD_IMAGE, "out of memory");
+        return;
+    }
+    for (size_t k = 0; k < s->n_images; k++) {
+        const jf_field *f = nth_image(j->rec, k);
+        jf_error e;
+        if (!f || jf_image_letterbox_decode(f->data, f->size, NULL, (int)S, t->spec.min_size, t->spec.background,
+                                            JF_RESAMPLE_BICUBIC, s->images + k * S * S * 3, &e)) {
             set_status(s, JF_TS_BAD_IMAGE, "image %zu (%s): %s", k, f ? f->name : "?", f ? e.msg : "missing");
-            free(rgb);
             return;
         }
-        if (s->role == JF_TRAIN_GEN) {
-            /* torchvision Resize(side) on the short side, then a square crop at a position drawn
-             * from the sample's key, or the crop its stored latent was encoded from */
-            if (s->stored) {
-                int g[5];
-                jf__train_crop_geometry(t->crop, w, h, 1, 0, g);
-                if (g[0] != s->stored->crop[0] || g[1] != s->stored->crop[1]) {
-                    set_status(s, JF_TS_BAD_LATENT, "the stored latent is of a %dx%d resize; this %dx%d image gives %dx%d",
-                               s->stored->crop[0], s->stored->crop[1], w, h, g[0], g[1]);
-                    free(rgb);
-                    return;
-                }
-                memcpy(s->crop, s->stored->crop, sizeof s->crop);
-            } else {
-                jf__train_crop_geometry(t->crop, w, h, 0,
-                                        jf__train_key(t->seed, 1, (uint64_t)s->item.sample_id, s->item.epoch), s->crop);
-            }
-            if (jf__train_crop(rgb, w, h, s->crop, t->o.gen_resample, &s->crop_rgb))
-                set_status(s, s->stored ? JF_TS_BAD_LATENT : JF_TS_BAD_IMAGE, "cannot crop %dx%d at (%d, %d) from %dx%d",
-                           s->crop[4], s->crop[4], s->crop[2], s->crop[3], w, h);
-        } else if (jf_image_letterbox(rgb, w, h, (int)S, t->spec.min_size, t->spec.background, JF_RESAMPLE_BICUBIC,
-                                      s->images + k * S * S * 3, &e)) {
-            set_status(s, JF_TS_BAD_IMAGE, "image %zu (%s): %s", k, f->name, e.msg);
-        }
-        free(rgb);
-        if (s->status && s->status != JF_TS_TRUNCATED)
-            return;
     }
 }
 
@@ -684,16 +732,10 @@ static void image_work_at(void *ctx, size_t i) { image_work(&((image_job *)ctx)[
 static jf_status gen_targets(jf_train *t, jf_train_sample *s, jf_error *err)
 {
     size_t C = (size_t)t->lat_c, S = (size_t)t->lat_s, Z = C * S * S;
-    uint64_t a = t->o.eval_mode ? 0 : s->item.source, d = t->o.eval_mode ? (uint64_t)s->item.sample_id : s->item.draw;
-    s->dropped = !t->o.eval_mode && unit(jf__train_key(t->seed, 2, a, d)) < t->o.prompt_drop;
-    float n;
-    jf_t2i_noise(jf__train_key(t->seed, 3, a, d), &n, 1);
-    double x = t->o.logit_mean + t->o.logit_std * n;
-    s->t = (float)(1.0 / (1.0 + exp(-x)));
-    s->noise = malloc(Z * sizeof *s->noise);
+    if (!s->noise)
+        gen_draws(t, s);
     if (!s->noise)
         return jf_error_set(err, JF_ENOMEM, "out of memory");
-    jf_t2i_noise(jf__train_key(t->seed, 4, a, d), s->noise, Z);
     if (!s->crop_rgb || (!t->vae && !s->stored))
         return JF_OK;
     float *mean = NULL, *logvar = NULL, *img = NULL;
