@@ -24,10 +24,21 @@ run() { # run ROLE [--dry-run] → samples/s
     --json --quiet | /usr/bin/python3 -c 'import json, sys; print("%.1f" % json.load(sys.stdin)["samples_per_second"])'
 }
 lim=$(/usr/bin/python3 -c "import json; print(2 * json.load(open('$data/limit.json'))['decode_limit_ips'])")
+# the machine's cost of writing the same bytes (dd into the page cache: CPU time in the kernel),
+# added to the decode limit's per-sample cost: the limit for building and writing on 2 cores
+write_limit() { # BYTES SAMPLES → samples/s of building + writing at the two limits
+  local t0 t1
+  t0=$(date +%s.%N)
+  dd if=/dev/zero of="$out/ddtest" bs=1M count=$(( $1 / 1048576 )) 2> /dev/null
+  t1=$(date +%s.%N)
+  rm -f "$out/ddtest"
+  /usr/bin/python3 -c "d = 2 / $lim; w = ($t1 - $t0) / $2; print('%.1f' % (2 / (d + w)))"
+}
 for role in gen caption; do
   jf=$(run $role)
+  wl=$(write_limit "$(du -sb "$out/B" | cut -f1)" $(( steps * 32 )))
   dry=$(run $role --dry-run)
   py=$(/usr/bin/python3 bench/train_pil.py $role "$data/jpgs" $(( steps * 32 )))
-  printf '%-8s jf %7s samples/s (%7s without writing .npz)   Python+PIL %7s   decode limit (2 cores) %7s   jf/PIL %5.2fx   jf/limit %4.2f (%4.2f)\n' \
-    "$role" "$jf" "$dry" "$py" "$lim" "$(echo "$jf / $py" | bc -l)" "$(echo "$jf / $lim" | bc -l)" "$(echo "$dry / $lim" | bc -l)"
+  printf '%-8s jf %7s samples/s (%7s without writing .npz)   Python+PIL %7s   decode limit (2 cores) %7s (with writing %7s)   jf/PIL %5.2fx   jf/limit %4.2f (dry %4.2f)\n' \
+    "$role" "$jf" "$dry" "$py" "$lim" "$wl" "$(echo "$jf / $py" | bc -l)" "$(echo "$jf / $wl" | bc -l)" "$(echo "$dry / $lim" | bc -l)"
 done
