@@ -1,5 +1,5 @@
 /* Stored VAE latents (jf shard encode-latents) and the pieces the batch builder shares with them:
- * the generation crop's geometry, the crop itself, and a small parallel-for.
+ * the generation crop's geometry and a small parallel-for.
  *
  * A latent store is a jf dataset beside the training data, one record per generation sample,
  * keyed by the sample's key: the field `latent.npy` holds [2, C, S, S] (the posterior's mean and
@@ -49,31 +49,6 @@ void jf__train_crop_geometry(int side, int w, int h, int center, uint64_t key, i
         crop[2] = (int)(jf__train_mix64(key) % (uint64_t)(ow - side + 1));
         crop[3] = (int)(jf__train_mix64(key + 1) % (uint64_t)(oh - side + 1));
     }
-}
-
-int jf__train_crop(const uint8_t *rgb, int w, int h, const int crop[5], jf_resample method, uint8_t **out)
-{
-    int ow = crop[0], oh = crop[1], side = crop[4];
-    *out = NULL;
-    if (crop[2] < 0 || crop[3] < 0 || crop[2] + side > ow || crop[3] + side > oh)
-        return -1;
-    const uint8_t *rs = rgb;
-    uint8_t *tmp = NULL;
-    if (ow != w || oh != h) {
-        tmp = malloc((size_t)ow * oh * 3);
-        if (!tmp || jf_resample_rgb(rgb, w, h, tmp, ow, oh, method)) {
-            free(tmp);
-            return -1;
-        }
-        rs = tmp;
-    }
-    uint8_t *c = malloc((size_t)side * side * 3);
-    if (c)
-        for (int y = 0; y < side; y++)
-            memcpy(c + (size_t)y * side * 3, rs + ((size_t)(y + crop[3]) * ow + crop[2]) * 3, (size_t)side * 3);
-    free(tmp);
-    *out = c;
-    return c ? 0 : -1;
 }
 
 typedef struct par_ctx {
@@ -236,6 +211,25 @@ typedef struct enc_ctx {
     enc_item *items;
 } enc_ctx;
 
+/* The crop of an item, decoded straight into (the item is found by the thread's current index). */
+typedef struct enc_region_ctx {
+    enc_ctx *c;
+    enc_item *it;
+} enc_region_ctx;
+
+static int enc_region(void *arg, int w, int h, jf_image_region *r, char *why, size_t wl)
+{
+    enc_region_ctx *g = arg;
+    const jf_latent_params *p = g->c->p;
+    enc_item *it = g->it;
+    uint64_t key = jf__train_key(p->seed, 1, (uint64_t)it->id, p->epoch);
+    jf__train_crop_geometry(p->crop_size, w, h, p->center, key, it->crop);
+    (void)why, (void)wl;
+    *r = (jf_image_region){it->crop[0], it->crop[1], it->crop[2], it->crop[3], it->crop[4], it->crop[4], it->crop_rgb,
+                           (size_t)it->crop[4] * 3};
+    return 0;
+}
+
 static void enc_prepare(void *arg, size_t i)
 {
     enc_ctx *c = arg;
@@ -248,19 +242,17 @@ static void enc_prepare(void *arg, size_t i)
         snprintf(it->why, sizeof it->why, "no image field");
         return;
     }
-    uint8_t *rgb = NULL;
-    int w, h;
     jf_error e;
-    if (jf_image_decode_rgb(f->data, f->size, NULL, &rgb, &w, &h, &e)) {
-        snprintf(it->why, sizeof it->why, "image %s: %s", f->name, e.msg);
-        free(rgb);
+    it->crop_rgb = malloc((size_t)c->p->crop_size * c->p->crop_size * 3);
+    if (!it->crop_rgb)
+        snprintf(it->why, sizeof it->why, "out of memory");
+    else if (jf_image_decode_region(f->data, f->size, NULL, c->p->resample, enc_region, &(enc_region_ctx){c, it}, &e) ==
+             JF_OK)
         return;
-    }
-    uint64_t key = jf__train_key(c->p->seed, 1, (uint64_t)it->id, c->p->epoch);
-    jf__train_crop_geometry(c->p->crop_size, w, h, c->p->center, key, it->crop);
-    if (jf__train_crop(rgb, w, h, it->crop, c->p->resample, &it->crop_rgb))
-        snprintf(it->why, sizeof it->why, "out of memory cropping a %dx%d image", w, h);
-    free(rgb);
+    else
+        snprintf(it->why, sizeof it->why, "image %s: %s", f->name, e.msg);
+    free(it->crop_rgb);
+    it->crop_rgb = NULL;
 }
 
 /* The job's fingerprint: the source dataset, the selection and every parameter that changes a

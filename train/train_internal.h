@@ -53,9 +53,6 @@ int jf__train_stored_latent(jf_train *t, const char *key, jf__stored_latent *out
 /* torchvision Resize(side) sizes of a w×h image and a square crop in them: centred as
  * CenterCrop does, or at a position drawn from `key`. crop = {resized w, h, x, y, side}. */
 void jf__train_crop_geometry(int side, int w, int h, int center, uint64_t key, int crop[5]);
-/* The crop of an RGB image (resized with `method` first when its size differs): 0, or -1 for no
- * memory or a crop outside the resized image. */
-int jf__train_crop(const uint8_t *rgb, int w, int h, const int crop[5], jf_resample method, uint8_t **out);
 /* [3][side][side] in [−1, 1] as the VAE encoder takes it. */
 void jf__train_crop_to_unit(const uint8_t *rgb, size_t side, float *img);
 /* fn(ctx, i) for i < n on up to `threads` threads (the caller's among them). */
