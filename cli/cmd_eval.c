@@ -1022,6 +1022,10 @@ static const char BENCH_HELP[] =
     "  characters names the row whose image it shares, as VLMEvalKit resolves it); the Janus wrapper's\n"
     "  prompts (GQA: the dataset's, question + the short-answer line); written as VLMEvalKit's\n"
     "  prediction TSV (the benchmark's columns but the image, then prediction), resumable.\n"
+    "  mmbench --protocol lmms-eval: the same TSV asked as task mmbench_en_dev asks (\"{hint} {question}\n"
+    "  There are several options:\\nA. …\" + \"\\n\\nAnswer with the option's letter from the given choices\n"
+    "  directly.\", in the model's template; 1024 new tokens, cut at \"ASSISTANT:\"), written as lmms-eval's\n"
+    "  samples log (doc_id, target, input, filtered_resps and the two dicts its scorer reads), resumable.\n"
     "\n"
     "  --protocol vlmevalkit for mme and pope: --predictions VLMEvalKit's prediction TSV (index, question,\n"
     "         answer Yes/No, category, image_path for MME, prediction): YOrN_Extraction (its own\n"
@@ -1053,7 +1057,7 @@ static const char BENCH_HELP[] =
     "  call_llava_engine_df intends (a letter drawn from random.seed(42) in dataset order; its code\n"
     "  stops there), without the model. --out a folder of <Subject>/output.json, scored as above.\n"
     "\n"
-    "Not implemented yet: a model run under lmms-eval for MMBench and MMMU, under vlmevalkit for MMMU\n"
+    "Not implemented yet: a model run under lmms-eval or vlmevalkit for MMMU (interleaved images)\n"
     "(each is refused before it starts).\n"
     "Bad input (missing, unknown or duplicate ids, lines that are not JSON, wrong field counts) is named\n"
     "with file and line, counted, and makes the exit status 1; the numbers are still printed.\n"
@@ -1098,6 +1102,8 @@ static int eval_bench_args(int argc, char **argv, const char *from_dataset)
     size_t n_pred_parts = 0;
     char *merged = NULL;
     size_t answered_failed = 0;
+    jf_bench_run_stats run_st;
+    memset(&run_st, 0, sizeof run_st);
     static const struct option opts[] = {{"data", required_argument, 0, 'd'},      {"predictions", required_argument, 0, 'p'},
                                          {"questions", required_argument, 0, 'q'}, {"protocol", required_argument, 0, 'P'},
                                          {"json", no_argument, 0, 'j'},            {"items", no_argument, 0, 'i'},
@@ -1189,6 +1195,7 @@ static int eval_bench_args(int argc, char **argv, const char *from_dataset)
         if (kind == JF_BENCH_MME || kind == JF_BENCH_MMMU) /* the scorer reads the written folder alone */
             in.data = NULL;
         answered_failed = st.failed;
+        run_st = st;
     }
     if (!in.predictions)
         return usage_error("eval bench", "--predictions (answers to score) or --model (answer with the built-in model)");
@@ -1266,6 +1273,19 @@ static int eval_bench_args(int argc, char **argv, const char *from_dataset)
         if (model_dir) { /* the predictions were made here: say by which weights */
             jw_kstr(&w, "model", model_dir);
             jw_kstr(&w, "weights_hash", model_hash);
+        }
+        if (model_dir) { /* what this run asked, and what it found already answered */
+            jw_key(&w, "run");
+            jw_obj(&w);
+            jw_kstr(&w, "predictions", in.predictions);
+            jw_kint(&w, "questions", (long long)run_st.questions);
+            jw_kint(&w, "answered", (long long)run_st.answered);
+            jw_kint(&w, "already_answered", (long long)run_st.already_answered);
+            jw_kint(&w, "failed", (long long)run_st.failed);
+            jw_knum(&w, "seconds", run_st.seconds);
+            jw_kint(&w, "new_tokens", (long long)run_st.new_tokens);
+            jw_kint(&w, "shared_prefixes", (long long)run_st.shared_prefixes);
+            jw_end_obj(&w);
         }
         jw_key(&w, "metrics");
         jw_obj(&w);

@@ -286,6 +286,51 @@ static int vlmevalkit_tsv(jf_bench_kind kind, jf_bench_protocol proto)
                                              kind == JF_BENCH_GQA));
 }
 
+/* MMBench asked as lmms-eval's task mmbench_en_dev does: the same TSV in, lmms-eval's samples
+ * log out. */
+static int lmms_mmbench(jf_bench_kind kind, jf_bench_protocol proto)
+{
+    return kind == JF_BENCH_MMBENCH && proto == JF_BENCH_LMMS_EVAL;
+}
+
+/* The MMBench TSV's L2 category column (VLMEvalKit's files spell it in lower case). */
+static int l2_column(const jf__table *t)
+{
+    int c = jf__col_index(t, "L2-category");
+    return c >= 0 ? c : jf__col_index(t, "l2-category");
+}
+
+/* lmms-eval's MMBench prompt (tasks/mmbench/en_utils.py mmbench_doc_to_text with
+ * MMBench_Evaluator.create_options_prompt, at 75571cf): "There are several options:\n" and the
+ * options A–E that are non-empty, not NaN and not "nan" as "K. text" lines, trailing newlines
+ * stripped; "{hint} {question} {options}" (the hint only when it is neither NaN nor "nan"), then
+ * "\n" + the post prompt "\nAnswer with the option's letter from the given choices directly.". */
+static char *lmms_mmbench_text(const jf__table *t, char **row)
+{
+    int cq = jf__col_index(t, "question"), ch = jf__col_index(t, "hint");
+    const char *hint = ch >= 0 && !jf__pandas_na(row[ch]) && strcmp(row[ch], "nan") ? row[ch] : NULL;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return NULL;
+    if (hint)
+        fprintf(f, "%s ", hint);
+    fprintf(f, "%s There are several options:\n", cq >= 0 && row[cq] ? row[cq] : "");
+    for (int k = 0; k < 5; k++) {
+        char nm[2] = {(char)('A' + k), 0};
+        int c = jf__col_index(t, nm);
+        if (c >= 0 && row[c] && *row[c] && !jf__pandas_na(row[c]) && strcmp(row[c], "nan"))
+            fprintf(f, "%s. %s\n", nm, row[c]);
+    }
+    fclose(f);
+    while (len && buf[len - 1] == '\n')
+        buf[--len] = 0;
+    char *out = concat3(buf, "\n", "\nAnswer with the option's letter from the given choices directly.");
+    free(buf);
+    return out;
+}
+
 /* A VLMEvalKit benchmark TSV (MMBench, SEEDBench_IMG, POPE, MME, GQA_TestDev_Balanced) asked
  * with VLMEvalKit's Janus wrapper's prompts:
  *   multiple choice (build_prompt, MCQ): "\nHint: …\n" (or "\n"), the question, "A. …" lines,
@@ -331,6 +376,15 @@ static int tsv_questions(const jf_janus *m, jf_bench_kind kind, const jf_bench_r
             q->prompt = chat(m, p->protocol, text);
             free(qt);
             free(text);
+            continue;
+        }
+        if (lmms_mmbench(kind, p->protocol)) {
+            char *text = lmms_mmbench_text(t, row);
+            if (!text)
+                return jf_error_set(err, JF_ENOMEM, "out of memory"), -1;
+            q->question = strdup(row[cq] ? row[cq] : "");
+            q->prompt = chat(m, p->protocol, text);
+            q->line = text; /* the samples log's "input": the task's text before the chat template */
             continue;
         }
         const char *hint = ch >= 0 && !jf__pandas_na(row[ch]) ? row[ch] : NULL;
@@ -1067,6 +1121,50 @@ static int write_out(jf_bench_kind kind, const jf_bench_run_params *p, const bqs
                 fputs(", \"model_id\": \"jf-janusflow\"}\n", f);
             }
         }
+    } else if (lmms_mmbench(kind, p->protocol)) {
+        /* lmms-eval's samples log (--log_samples) as its MMBench scorer reads it: per document its
+         * position, target, response and the two dicts mmbench_process_results builds (the
+         * prediction stripped; a NaN cell null; an option column the file lacks "nan", as
+         * doc.get(c, "nan") gives it) */
+        static const char *const cols[] = {"index", "question", "answer", "prediction", "hint", "source", "split", "category",
+                                           "L2-category", "A", "B", "C", "D", "E"};
+        int ca = jf__col_index(t, "answer");
+        for (size_t i = 0; i < l->n; i++) {
+            const bq *q = &l->v[i];
+            if (!q->answer)
+                continue;
+            char **row = t->rows[q->row];
+            char *stripped = jf__py_strip(q->answer, NULL);
+            fprintf(f, "{\"doc_id\": %zu, \"target\": ", q->row);
+            json_str(f, ca >= 0 && row[ca] ? row[ca] : "");
+            fputs(", \"input\": ", f);
+            json_str(f, q->line ? q->line : "");
+            fputs(", \"filtered_resps\": [", f);
+            json_str(f, q->answer);
+            fputs("]", f);
+            for (int d = 0; d < 2; d++) {
+                fprintf(f, ", \"%s\": {", d ? "submission" : "gpt_eval_score");
+                for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++) {
+                    fprintf(f, "%s\"%s\": ", c ? ", " : "", cols[c]);
+                    int col = !strcmp(cols[c], "L2-category") ? l2_column(t) : jf__col_index(t, cols[c]);
+                    const char *v = col >= 0 ? row[col] : NULL;
+                    char *end = NULL;
+                    if (!strcmp(cols[c], "prediction"))
+                        json_str(f, stripped);
+                    else if (col < 0)
+                        fputs(c >= 9 ? "\"nan\"" : "null", f);
+                    else if (!v || jf__pandas_na(v))
+                        fputs("null", f);
+                    else if (c == 0 && (strtoll(v, &end, 10), *v && end && !*end))
+                        fputs(v, f); /* the index is an integer in the dataset */
+                    else
+                        json_str(f, v);
+                }
+                fputs("}", f);
+            }
+            fputs("}\n", f);
+            free(stripped);
+        }
     } else if (kind == JF_BENCH_POPE && !tsv) {
         /* LLaVA's answers.jsonl, with the split as "category" (so every protocol can score it) */
         for (size_t i = 0; i < l->n; i++) {
@@ -1151,7 +1249,33 @@ static void read_done(jf_bench_kind kind, const jf_bench_run_params *p, bqs *l)
         return;
     }
     int tsv = vlmevalkit_tsv(kind, p->protocol);
-    if (!tsv && (kind == JF_BENCH_SEED || kind == JF_BENCH_VQAV2 || kind == JF_BENCH_GQA)) {
+    if (lmms_mmbench(kind, p->protocol)) {
+        /* the samples log: each line's index and its unstripped response */
+        FILE *f = fopen(p->out, "r");
+        char *line = NULL;
+        size_t cap = 0;
+        while (f && getline(&line, &cap, f) >= 0) {
+            char eb[64];
+            yajl_val v = yajl_tree_parse(line, eb, sizeof eb);
+            const char *ip[] = {"gpt_eval_score", "index", NULL}, *rp[] = {"filtered_resps", NULL};
+            yajl_val id = v ? yajl_tree_get(v, ip, yajl_t_any) : NULL, re = v ? yajl_tree_get(v, rp, yajl_t_array) : NULL;
+            char key[64] = "";
+            if (id && YAJL_IS_INTEGER(id))
+                snprintf(key, sizeof key, "%lld", (long long)YAJL_GET_INTEGER(id));
+            else if (id && YAJL_IS_STRING(id))
+                snprintf(key, sizeof key, "%s", YAJL_GET_STRING(id));
+            yajl_val tx = re && re->u.array.len && YAJL_IS_STRING(re->u.array.values[0]) ? re->u.array.values[0] : NULL;
+            for (size_t i = 0; tx && *key && i < l->n; i++)
+                if (!l->v[i].answer && !strcmp(l->v[i].key, key)) {
+                    l->v[i].answer = strdup(sv(tx));
+                    break;
+                }
+            yajl_tree_free(v);
+        }
+        free(line);
+        if (f)
+            fclose(f);
+    } else if (!tsv && (kind == JF_BENCH_SEED || kind == JF_BENCH_VQAV2 || kind == JF_BENCH_GQA)) {
         FILE *f = fopen(p->out, "r");
         char *line = NULL;
         size_t cap = 0;
@@ -1290,10 +1414,6 @@ jf_status jf_bench_answer(jf_janus *m, jf_bench_kind kind, const jf_bench_run_pa
     if (kind == JF_BENCH_VQAV2 && p->protocol == JF_BENCH_VLMEVALKIT)
         return jf_error_set(err, JF_EARG, "vqav2: VLMEvalKit has no VQAv2 dataset; use --protocol official, llava or "
                                           "lmms-eval");
-    if (kind == JF_BENCH_MMBENCH && p->protocol == JF_BENCH_LMMS_EVAL)
-        return jf_error_set(err, JF_EARG, "mmbench: a model run writes VLMEvalKit's prediction TSV, and protocol lmms-eval "
-                                          "scores lmms-eval's samples log: not implemented yet; --protocol vlmevalkit "
-                                          "(the official scorer) reads what the run writes");
     int seed_ranking = kind == JF_BENCH_SEED && p->protocol == JF_BENCH_OFFICIAL;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -1415,6 +1535,9 @@ jf_status jf_bench_answer(jf_janus *m, jf_bench_kind kind, const jf_bench_run_pa
                     p->on_problem(p->user, q->key, q->error);
             } else {
                 q->answer = jf_tokenizer_decode(jf_janus_tokenizer(m), req[k].out_ids, req[k].n_out, 1);
+                char *until = lmms_mmbench(kind, p->protocol) && q->answer ? strstr(q->answer, "ASSISTANT:") : NULL;
+                if (until) /* the task's generation_kwargs.until, cut as lmms-eval's models cut it */
+                    *until = 0;
                 st->answered++;
                 st->new_tokens += req[k].n_out;
             }
@@ -1527,7 +1650,7 @@ jf_status jf_bench_merge(jf_bench_kind kind, const jf_bench_run_params *p, const
         size_t taken = 0;
         for (size_t k = 0; k < l.n; k++)
             taken += l.v[k].answer != NULL;
-        size_t recs = count_records(kind, tsv, parts[i]);
+        size_t recs = count_records(kind, tsv && !lmms_mmbench(kind, p->protocol), parts[i]);
         records += recs;
         if (recs > taken - taken_before && p->on_problem) {
             char msg[4400];

@@ -109,8 +109,40 @@ expect 1 "answer MMBench (random answers match no option: said, exit 1)" "$jf" e
 head -1 mmb_pred.tsv | grep -q "prediction" && [ "$(wc -l < mmb_pred.tsv)" = 10 ] && ! grep -q "image" <(head -1 mmb_pred.tsv) \
   && ok "9 rows with prediction, no image column" || { bad "mmbench output"; head -2 mmb_pred.tsv | cut -c1-200; }
 grep -q '"dev/Overall"' out && ok "scored circular" || bad "mmbench scored"
-expect 2 "a model run of MMBench under lmms-eval is refused before it starts" "$jf" eval bench mmbench --protocol lmms-eval --model tiny --data mmb.tsv --out ml.tsv
-grep -q "scores lmms-eval's samples log" err && [ ! -e ml.tsv ] && ok "said, nothing written" || bad "mmbench lmms run: $(cat err)"
+# MMBench under lmms-eval (task mmbench_en_dev): its prompt, its samples log, its scorer
+expect 0 "answer MMBench under lmms-eval (its static scorer counts unreadable answers as wrong)" "$jf" eval bench mmbench --protocol lmms-eval --model tiny --data mmb.tsv --out ml.jsonl --max-new-tokens 4 --json
+grep -q '"protocol":"lmms-eval"' out && grep -q '"items":3,' out && grep -q '"no_letter":{"value":3' out && ok "scored by lmms-eval's MMBench rules (3 questions, no letter in any answer)" \
+  || { bad "mmbench lmms score"; head -c 600 out; }
+/usr/bin/python3 - <<'PY' && ok "samples log: 9 documents, lmms-eval's prompt text for each, its dicts" || bad "mmbench lmms samples log"
+import csv, json
+rows = list(csv.DictReader(open("mmb.tsv"), delimiter="\t"))
+na = lambda v: v is None or v in ("", "nan", "NaN")  # what pandas reads as NaN here
+logs = {json.loads(l)["gpt_eval_score"]["index"]: json.loads(l) for l in open("ml.jsonl")}
+assert len(logs) == 9, len(logs)
+for row in rows:
+    # mmbench_doc_to_text as lmms-eval builds it (written here from its definition)
+    opts = "There are several options:\n"
+    for c in "ABCDE":
+        if c in row and row[c] and not na(row[c]):
+            opts += f"{c}. {row[c]}\n"
+    opts = opts.rstrip("\n")
+    hint = row["hint"]
+    q = f"{hint} {row['question']} {opts}" if not na(hint) else f"{row['question']} {opts}"
+    want = q + "\n" + "\nAnswer with the option's letter from the given choices directly."
+    log = logs[int(row["index"])]
+    assert log["input"] == want, (log["input"], want)
+    g = log["gpt_eval_score"]
+    assert g["prediction"] == log["filtered_resps"][0].strip() and g["answer"] == row["answer"] == log["target"], g
+    assert g["L2-category"] == "l2" and g["E"] == "nan" and g["A"] == row["A"], g
+    assert log["submission"] == g
+PY
+cp ml.jsonl ml0.jsonl
+expect 0 "rerun: everything already answered" "$jf" eval bench mmbench --protocol lmms-eval --model tiny --data mmb.tsv --out ml.jsonl --max-new-tokens 4 --json
+grep -q '"already_answered":9' out && cmp -s ml.jsonl ml0.jsonl && ok "resumed from the samples log, file unchanged" || bad "mmbench lmms resume"
+expect 0 "part 0/2" "$jf" eval bench mmbench --protocol lmms-eval --model tiny --data mmb.tsv --out mp0.jsonl --max-new-tokens 4 --part 0/2 --quiet
+expect 0 "part 1/2" "$jf" eval bench mmbench --protocol lmms-eval --model tiny --data mmb.tsv --out mp1.jsonl --max-new-tokens 4 --part 1/2 --quiet
+expect 0 "the parts merged" "$jf" eval bench mmbench --protocol lmms-eval --data mmb.tsv --predictions mp1.jsonl --predictions mp0.jsonl --out mm.jsonl --quiet
+cmp -s mm.jsonl ml.jsonl && ok "two parts merge into the whole run's samples log, byte for byte" || { bad "mmbench lmms merge"; diff mm.jsonl ml.jsonl | head -4; }
 
 # MMMU as its own run_llava.py asks it: rows (JSONL here; Hugging Face parquet below), image_1
 # only, construct_prompt's wording, <Subject>/output.json as main_parse_and_eval.py reads it
