@@ -1026,6 +1026,10 @@ static const char BENCH_HELP[] =
     "  There are several options:\\nA. …\" + \"\\n\\nAnswer with the option's letter from the given choices\n"
     "  directly.\", in the model's template; 1024 new tokens, cut at \"ASSISTANT:\"), written as lmms-eval's\n"
     "  samples log (doc_id, target, input, filtered_resps and the two dicts its scorer reads), resumable.\n"
+    "  mmmu --protocol vlmevalkit: MMMU_DEV_VAL.tsv asked as the Janus wrapper asks any MCQ (every image\n"
+    "  of the row first, one tag each — an image cell may be a Python list of base64 images — then the\n"
+    "  MCQ text; \"<image k>\" stays in the question as that wrapper leaves it), 2048 new tokens, written\n"
+    "  as VLMEvalKit's prediction TSV and scored as below.\n"
     "\n"
     "  --protocol vlmevalkit for mme and pope: --predictions VLMEvalKit's prediction TSV (index, question,\n"
     "         answer Yes/No, category, image_path for MME, prediction): YOrN_Extraction (its own\n"
@@ -1057,7 +1061,7 @@ static const char BENCH_HELP[] =
     "  call_llava_engine_df intends (a letter drawn from random.seed(42) in dataset order; its code\n"
     "  stops there), without the model. --out a folder of <Subject>/output.json, scored as above.\n"
     "\n"
-    "Not implemented yet: a model run under lmms-eval or vlmevalkit for MMMU (interleaved images)\n"
+    "Not implemented yet: a model run under lmms-eval for MMMU (its interleaved messages)\n"
     "(each is refused before it starts).\n"
     "Bad input (missing, unknown or duplicate ids, lines that are not JSON, wrong field counts) is named\n"
     "with file and line, counted, and makes the exit status 1; the numbers are still printed.\n"
@@ -1192,7 +1196,8 @@ static int eval_bench_args(int argc, char **argv, const char *from_dataset)
                    st.answered, st.questions, st.already_answered, rp.out, st.failed, st.seconds,
                    (unsigned long long)st.new_tokens, st.shared_prefixes);
         in.predictions = rp.out;
-        if (kind == JF_BENCH_MME || kind == JF_BENCH_MMMU) /* the scorer reads the written folder alone */
+        /* the scorer reads the written folder alone (VLMEvalKit's MMMU scorer checks the TSV too) */
+        if (kind == JF_BENCH_MME || (kind == JF_BENCH_MMMU && in.protocol != JF_BENCH_VLMEVALKIT))
             in.data = NULL;
         answered_failed = st.failed;
         run_st = st;

@@ -26,6 +26,8 @@ typedef struct bq {
     char *question;  /* the question text as the tool writes it back */
     char *image;     /* image path, or NULL with image_b64 */
     const char *image_b64;
+    char **b64s;     /* a TSV image cell holding a list (MMMU): each image's base64, in order */
+    size_t n_b64;
     char *line;      /* MME: the question line as read (written back with the answer) */
     size_t row;      /* MMBench: the TSV row */
     char *answer;    /* generated (or already in the output) */
@@ -70,6 +72,9 @@ static void bqs_free(bqs *l)
             free(q->choices[k]);
         free(q->image_bytes);
         free(q->preset);
+        for (size_t k = 0; k < q->n_b64; k++)
+            free(q->b64s[k]);
+        free(q->b64s);
     }
     free(l->v);
 }
@@ -77,13 +82,18 @@ static void bqs_free(bqs *l)
 /* The chat prompt: the protocol's question text after the image tag. VLMEvalKit's Janus wrapper
  * empties the system prompt and gives "<image_placeholder>" + its text; LLaVA's and lmms-eval's
  * wordings go into the model's own template with its system prompt (the JanusFlow demo's). */
-static char *chat(const jf_janus *m, jf_bench_protocol proto, const char *text)
+static char *chat_n(const jf_janus *m, jf_bench_protocol proto, const char *text, size_t n_images)
 {
     if (proto == JF_BENCH_OFFICIAL || proto == JF_BENCH_VLMEVALKIT) {
-        /* apply_sft_template: "User: " + content.strip() + "\n\n" + "Assistant:", stripped */
-        size_t n = strlen(text) + 64;
+        /* apply_sft_template: "User: " + content.strip() + "\n\n" + "Assistant:", stripped; the
+         * wrapper's content is one tag per image, then the text */
+        static const char tag[] = "<image_placeholder>";
+        size_t n = strlen(text) + 64 + n_images * (sizeof tag - 1);
         char *content = malloc(n), *out = malloc(n + 32);
-        snprintf(content, n, "<image_placeholder>%s", text);
+        size_t o = 0;
+        for (size_t k = 0; k < n_images; k++)
+            o += (size_t)snprintf(content + o, n - o, "%s", tag);
+        snprintf(content + o, n - o, "%s", text);
         char *st = jf__py_strip(content, NULL);
         snprintf(out, n + 32, "User: %s\n\nAssistant:", st);
         free(st);
@@ -91,6 +101,49 @@ static char *chat(const jf_janus *m, jf_bench_protocol proto, const char *text)
         return out;
     }
     return m ? jf_janus_chat_prompt(m, text, 1) : NULL; /* no model: merging parts (prompts read back) */
+}
+
+static char *chat(const jf_janus *m, jf_bench_protocol proto, const char *text) { return chat_n(m, proto, text, 1); }
+
+/* VLMEvalKit's toliststr on an image cell: "[...]" is eval()ed to a list of strings. The lists
+ * its files hold are of quoted base64 (no escapes); anything else is refused. Returns the count
+ * (0: not a list), or -1. */
+static long py_str_list(const char *s, char ***out)
+{
+    size_t len = strlen(s);
+    *out = NULL;
+    if (len < 2 || s[0] != '[' || s[len - 1] != ']')
+        return 0;
+    char **v = NULL;
+    size_t n = 0;
+    const char *p = s + 1, *end = s + len - 1;
+    for (;;) {
+        while (p < end && (*p == ' ' || *p == ','))
+            p++;
+        if (p >= end)
+            break;
+        char qc = *p;
+        const char *close = qc == '\'' || qc == '"' ? memchr(p + 1, qc, (size_t)(end - p - 1)) : NULL;
+        if (!close || memchr(p + 1, '\\', (size_t)(close - p - 1)))
+            goto bad;
+        char **nv = realloc(v, (n + 1) * sizeof *v);
+        if (!nv)
+            goto bad;
+        v = nv;
+        v[n++] = strndup(p + 1, (size_t)(close - p - 1));
+        p = close + 1;
+        while (p < end && *p == ' ')
+            p++;
+        if (p < end && *p != ',')
+            goto bad;
+    }
+    *out = v;
+    return (long)n;
+bad:
+    for (size_t k = 0; k < n; k++)
+        free(v[k]);
+    free(v);
+    return -1;
 }
 
 static char *concat3(const char *a, const char *b, const char *c)
@@ -283,7 +336,7 @@ static int vlmevalkit_tsv(jf_bench_kind kind, jf_bench_protocol proto)
 {
     return kind == JF_BENCH_MMBENCH ||
            (proto == JF_BENCH_VLMEVALKIT && (kind == JF_BENCH_SEED || kind == JF_BENCH_POPE || kind == JF_BENCH_MME ||
-                                             kind == JF_BENCH_GQA));
+                                             kind == JF_BENCH_GQA || kind == JF_BENCH_MMMU));
 }
 
 /* MMBench asked as lmms-eval's task mmbench_en_dev does: the same TSV in, lmms-eval's samples
@@ -368,6 +421,19 @@ static int tsv_questions(const jf_janus *m, jf_bench_kind kind, const jf_bench_r
                        -1;
             q->image_b64 = target;
         }
+        long nl = q->image_b64 ? py_str_list(q->image_b64, &q->b64s) : 0;
+        if (nl < 0)
+            return jf_error_set(err, JF_EFORMAT, "%s: row %zu (index %s): its image cell starts with '[' but is not a list of "
+                                                 "quoted strings",
+                                p->data, r + 2, q->id),
+                   -1;
+        q->n_b64 = (size_t)nl;
+        if (nl > 1 && kind != JF_BENCH_MMMU)
+            return jf_error_set(err, JF_EFORMAT, "%s: row %zu (index %s): %ld images in one row; only MMMU rows hold several",
+                                p->data, r + 2, q->id, nl),
+                   -1;
+        if (nl == 1)
+            q->image_b64 = q->b64s[0];
         if (kind == JF_BENCH_POPE || kind == JF_BENCH_MME || kind == JF_BENCH_GQA) {
             const char *question = row[cq] ? row[cq] : "";
             char *qt = kind == JF_BENCH_POPE ? jf__str_replace(question, " Please answer yes or no.", "") : strdup(question);
@@ -410,7 +476,7 @@ static int tsv_questions(const jf_janus *m, jf_bench_kind kind, const jf_bench_r
         snprintf(text + o, cap - o, "%s",
                  n_opt ? "\nAnswer with the option's letter from the given choices directly." : "Answer the question directly. ");
         q->question = strdup(row[cq] ? row[cq] : "");
-        q->prompt = chat(m, p->protocol, text);
+        q->prompt = chat_n(m, p->protocol, text, q->n_b64 > 1 ? q->n_b64 : 1);
         free(text);
     }
     return 0;
@@ -979,6 +1045,44 @@ static float *load_pixels(jf_janus *m, bq *q)
     return px;
 }
 
+/* The question's images: one, or each of a TSV list cell's. 0, or -1 with q->error set. */
+static int load_images(jf_janus *m, bq *q, float ***px, size_t *n)
+{
+    size_t want = q->n_b64 > 1 ? q->n_b64 : 1;
+    *px = calloc(want, sizeof **px);
+    *n = 0;
+    if (!*px) {
+        snprintf(q->error, sizeof q->error, "out of memory");
+        return -1;
+    }
+    if (want == 1) {
+        if (!((*px)[0] = load_pixels(m, q)))
+            return -1;
+        *n = 1;
+        return 0;
+    }
+    for (size_t k = 0; k < want; k++) {
+        size_t len = 0;
+        uint8_t *data = jf__b64_decode(q->b64s[k], &len);
+        char msg[256];
+        (*px)[k] = pixels_of(m, data, len, msg, sizeof msg);
+        free(data);
+        if (!(*px)[k]) {
+            snprintf(q->error, sizeof q->error, "image %zu of %zu in its cell: %.200s", k + 1, want, msg);
+            return -1;
+        }
+        *n = k + 1;
+    }
+    return 0;
+}
+
+static void free_images(float **px, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        free(px[k]);
+    free(px);
+}
+
 /* ---- writing the tool's formats ---- */
 
 static void json_str(FILE *f, const char *s)
@@ -1057,7 +1161,7 @@ static int write_out(jf_bench_kind kind, const jf_bench_run_params *p, const bqs
         }
         return 0;
     }
-    if (kind == JF_BENCH_MMMU) {
+    if (kind == JF_BENCH_MMMU && !tsv) {
         mkdir(p->out, 0777);
         for (size_t i = 0; i < l->n; i++) {
             if (!first_of_group(l, i))
@@ -1220,7 +1324,7 @@ static int write_out(jf_bench_kind kind, const jf_bench_run_params *p, const bqs
  * MMBench rows by index. */
 static void read_done(jf_bench_kind kind, const jf_bench_run_params *p, bqs *l)
 {
-    if (kind == JF_BENCH_MMMU) {
+    if (kind == JF_BENCH_MMMU && !vlmevalkit_tsv(kind, p->protocol)) {
         for (size_t i = 0; i < l->n; i++) {
             if (!first_of_group(l, i))
                 continue;
@@ -1392,7 +1496,7 @@ jf_bench_run_params jf_bench_run_default_params(void)
  * VLMEvalKit's Janus wrapper: 2048). */
 static int default_max_new(jf_bench_kind kind, jf_bench_protocol proto)
 {
-    if (kind == JF_BENCH_MMMU)
+    if (kind == JF_BENCH_MMMU && proto == JF_BENCH_OFFICIAL)
         return 128; /* call_llava_engine_df */
     if (proto == JF_BENCH_LMMS_EVAL)
         return kind == JF_BENCH_MME || kind == JF_BENCH_VQAV2 || kind == JF_BENCH_GQA ? 16 : kind == JF_BENCH_POPE ? 128 : 1024;
@@ -1407,10 +1511,11 @@ jf_status jf_bench_answer(jf_janus *m, jf_bench_kind kind, const jf_bench_run_pa
     memset(st, 0, sizeof *st);
     if (!p->data || !p->out)
         return jf_error_set(err, JF_EARG, "bench: the benchmark's files (--data) and the output (--out) are needed");
-    if (kind == JF_BENCH_MMMU && p->protocol != JF_BENCH_OFFICIAL)
+    if (kind == JF_BENCH_MMMU && p->protocol != JF_BENCH_OFFICIAL && p->protocol != JF_BENCH_VLMEVALKIT)
         return jf_error_set(err, JF_EARG, "mmmu: a model run asks as MMMU's own run_llava.py does (--protocol official; "
-                                          "its output folder is what --protocol lmms-eval scores too); lmms-eval's and "
-                                          "VLMEvalKit's MMMU prompts are not implemented yet");
+                                          "its output folder is what --protocol lmms-eval scores too) or as VLMEvalKit's "
+                                          "Janus wrapper does (--protocol vlmevalkit, MMMU_DEV_VAL.tsv); lmms-eval's "
+                                          "interleaved MMMU prompt is not implemented yet");
     if (kind == JF_BENCH_VQAV2 && p->protocol == JF_BENCH_VLMEVALKIT)
         return jf_error_set(err, JF_EARG, "vqav2: VLMEvalKit has no VQAv2 dataset; use --protocol official, llava or "
                                           "lmms-eval");
@@ -1508,19 +1613,20 @@ jf_status jf_bench_answer(jf_janus *m, jf_bench_kind kind, const jf_bench_run_pa
     for (size_t b = 0; !seed_ranking && b < n_todo && status == JF_OK; b += (size_t)bs) {
         size_t nb = n_todo - b < (size_t)bs ? n_todo - b : (size_t)bs;
         jf_janus_request *req = calloc(nb, sizeof *req);
-        float **px = calloc(nb, sizeof *px);
+        float ***px = calloc(nb, sizeof *px);
+        size_t *npx = calloc(nb, sizeof *npx);
         size_t *map = calloc(nb, sizeof *map), nr = 0;
         for (size_t k = 0; k < nb; k++) {
             bq *q = &l.v[todo[b + k]];
-            if (!(px[k] = load_pixels(m, q))) {
+            if (load_images(m, q, &px[k], &npx[k])) {
                 st->failed++;
                 if (p->on_problem)
                     p->on_problem(p->user, q->key, q->error);
                 continue;
             }
             req[nr].prompt = q->prompt;
-            req[nr].images = (const float *const *)&px[k];
-            req[nr].n_images = 1;
+            req[nr].images = (const float *const *)px[k];
+            req[nr].n_images = npx[k];
             map[nr++] = todo[b + k];
         }
         jf_model_error me;
@@ -1544,8 +1650,9 @@ jf_status jf_bench_answer(jf_janus *m, jf_bench_kind kind, const jf_bench_run_pa
             free(req[k].out_ids);
         }
         for (size_t k = 0; k < nb; k++)
-            free(px[k]);
+            free_images(px[k], npx[k]);
         free(px);
+        free(npx);
         free(req);
         free(map);
         /* the output is rewritten after every batch, whole and in the benchmark's order: a run
@@ -1572,7 +1679,7 @@ static size_t count_records(jf_bench_kind kind, int tsv, const char *path)
     size_t n = 0;
     char *line = NULL;
     size_t cap = 0;
-    if (kind == JF_BENCH_MMMU) { /* the entries of every <Subject>/output.json */
+    if (kind == JF_BENCH_MMMU && !tsv) { /* the entries of every <Subject>/output.json */
         DIR *d = opendir(path);
         struct dirent *e;
         while (d && (e = readdir(d))) {
@@ -1619,8 +1726,9 @@ jf_status jf_bench_merge(jf_bench_kind kind, const jf_bench_run_params *p, const
     memset(st, 0, sizeof *st);
     if (!p->data || !p->out || !n_parts)
         return jf_error_set(err, JF_EARG, "bench merge: the benchmark's files (--data), the parts and the output are needed");
-    if (kind == JF_BENCH_MMMU && p->protocol != JF_BENCH_OFFICIAL)
-        return jf_error_set(err, JF_EARG, "mmmu: only MMMU's own run (--protocol official) writes parts to merge");
+    if (kind == JF_BENCH_MMMU && p->protocol != JF_BENCH_OFFICIAL && p->protocol != JF_BENCH_VLMEVALKIT)
+        return jf_error_set(err, JF_EARG, "mmmu: only MMMU's own run (--protocol official) and VLMEvalKit's "
+                                          "(--protocol vlmevalkit) write parts to merge");
     for (size_t i = 0; i < n_parts; i++) {
         struct stat sb;
         if (stat(parts[i], &sb) != 0)

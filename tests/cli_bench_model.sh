@@ -207,8 +207,30 @@ assert [r["id"] for r in art] == ["validation_Art_1", "validation_Art_2"] and [r
 assert phys[0]["index2ans"]["D"] == "none of these" and "(D) none of these" in phys[0]["prompt"], phys
 PY
 grep -q "answered 3 of 3 questions" out && ok "3 answered by the model" || bad "mmmu parquet count: $(head -1 out)"
-expect 2 "MMMU under lmms-eval's prompt is refused before it starts" "$jf" eval bench mmmu --protocol lmms-eval --model tiny --data mmmu_rows.jsonl --out mmmu_l
+expect 2 "MMMU under lmms-eval's interleaved prompt is refused before it starts" "$jf" eval bench mmmu --protocol lmms-eval --model tiny --data mmmu_rows.jsonl --out mmmu_l
 [ ! -e mmmu_l ] && ok "nothing written" || bad "mmmu lmms run wrote"
+# MMMU as VLMEvalKit's Janus wrapper asks it (MMMU_DEV_VAL.tsv): every image of the row first,
+# one tag each (an image cell may be a Python list of base64 strings), then the MCQ text
+/usr/bin/python3 - <<'PY'
+import base64, io
+from PIL import Image
+def b64(c):
+    b = io.BytesIO(); Image.new("RGB", (24, 20), c).save(b, "PNG"); return base64.b64encode(b.getvalue()).decode()
+rows = ["index\tquestion\tA\tB\tC\tD\tanswer\tcategory\tsplit\timage"]
+rows.append(f"1\t<image 1> and <image 2>: which?\tleft\tright\tboth\tnone\tA\tArt\tvalidation\t['{b64((200, 0, 0))}', '{b64((0, 200, 0))}']")
+rows.append(f"2\tWhat is <image 1>?\tred\tgreen\t\t\tB\tArt\tvalidation\t['{b64((0, 0, 200))}']")
+rows.append(f"3\tHow many?\t\t\t\t\t3\tMath\tvalidation\t{b64((9, 9, 9))}")
+rows.append(f"4\tAgain <image 1>?\tyes\tno\t\t\tA\tMath\tvalidation\t3")
+rows.append(f"5\t<image 1> <image 2>\tx\ty\t\t\tB\tArt\tvalidation\t['{b64((1, 2, 3))}', 'bm90IGFuIGltYWdl']")
+open("mmmu_vlm.tsv", "w").write("\n".join(rows) + "\n")
+PY
+expect 1 "answer MMMU_DEV_VAL under vlmevalkit (a row's second image broken: said, exit 1)" \
+  "$jf" eval bench mmmu --protocol vlmevalkit --model tiny --data mmmu_vlm.tsv --out mmmu_vlm_pred.tsv --max-new-tokens 3
+grep -q "answered 4 of 5 questions" out && grep -q "image 2 of 2 in its cell" err && ok "4 answered (two images in one prompt), the broken second image named" \
+  || { bad "mmmu vlmevalkit run"; head -3 out; cat err | head -3; }
+head -1 mmmu_vlm_pred.tsv | grep -q "prediction" && [ "$(wc -l < mmmu_vlm_pred.tsv)" = 5 ] && ! head -1 mmmu_vlm_pred.tsv | grep -q image \
+  && ok "VLMEvalKit's prediction TSV: 4 rows, no image column" || { bad "mmmu vlmevalkit output"; head -2 mmmu_vlm_pred.tsv | cut -c1-200; }
+grep -q "validation" out && ok "scored by VLMEvalKit's MMMU rules" || bad "mmmu vlmevalkit scored: $(head -5 out)"
 echo '{"id": "validation_Art_9", "question": "q", "options": "oops", "answer": "A", "question_type": "multiple-choice"}' > bad_rows.jsonl
 expect 6 "MMMU rows whose options are not a list" "$jf" eval bench mmmu --model tiny --data bad_rows.jsonl --out mmmu_bad
 grep -q "options oops is not a list" err && ok "the row named" || bad "mmmu bad options: $(cat err)"
