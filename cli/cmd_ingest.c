@@ -248,16 +248,10 @@ int cmd_ingest(int argc, char **argv)
                 return usage_error("ingest", "--size needs 1..65500 pixels");
             p.resize.size = (int)v;
             break;
-        case 'F': {
-            static const char *const f[] = {"lanczos", "bicubic", "bilinear", "box", NULL};
-            int k = 0;
-            while (f[k] && strcmp(f[k], optarg))
-                k++;
-            if (!f[k])
+        case 'F':
+            if (jf_resample_parse(optarg, &p.resize.filter))
                 return usage_error("ingest", "--resize-filter takes lanczos, bicubic, bilinear or box");
-            p.resize.filter = (jf_resample)k;
             break;
-        }
         case 'O': p.resize.only_shrink = 1; break;
         case 'T':
             if (strcmp(optarg, "jpg") && strcmp(optarg, "png") && strcmp(optarg, "webp"))

@@ -42,6 +42,7 @@
     "  --prompt-drop P      generation prompts dropped for CFG [0.1]\n"                                                \
     "  --logit-normal M,S   t = sigmoid(N(M, S)) [0,1]\n"                                                              \
     "  --latent sample|mean the VAE posterior's sample or mean [sample]\n"                                              \
+    "  --gen-resample F     the generation crop's short-side resize: bilinear, bicubic, lanczos, box [bilinear]\n"  \
     "  --gen-format chat|plain      \"User: {p}\\n\\nAssistant:\" + tag, or BOS {p} tag [chat]\n"                        \
     "  --caption-format plain|chat  \"<image>Generate the caption of this picture. {c}\" [plain]\n"                    \
     "  --no-system-prompt   conversations without the processor's system prompt\n"                                     \
@@ -93,7 +94,7 @@ static int parse_steps(const char *s, uint64_t *a, uint64_t *b)
 
 enum { O_MODEL = 256, O_VAE, O_OUT, O_RANK, O_WORLD, O_STEPS, O_PACK, O_SEQ, O_REFUSE, O_ROLE, O_DROP, O_LOGIT,
        O_LATENT, O_GENF, O_CAPF, O_NOSYS, O_REPA, O_REPAR, O_REPAW, O_REPAL, O_FIXT, O_THREADS, O_COLUMN, O_DRY,
-       O_LATENTS, O_PART, O_CPART };
+       O_LATENTS, O_PART, O_CPART, O_GENRS };
 
 static int parse_args(const char *cmd, int argc, char **argv, train_cli *c)
 {
@@ -112,7 +113,7 @@ static int parse_args(const char *cmd, int argc, char **argv, train_cli *c)
         {"fixed-t", required_argument, 0, O_FIXT}, {"threads", required_argument, 0, O_THREADS},
         {"column", required_argument, 0, O_COLUMN}, {"dry-run", no_argument, 0, O_DRY},
         {"latents", required_argument, 0, O_LATENTS}, {"part", required_argument, 0, O_PART},
-        {"column-part", required_argument, 0, O_CPART}, {0, 0, 0, 0}};
+        {"column-part", required_argument, 0, O_CPART}, {"gen-resample", required_argument, 0, O_GENRS}, {0, 0, 0, 0}};
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -181,6 +182,10 @@ static int parse_args(const char *cmd, int argc, char **argv, train_cli *c)
             if (strcmp(optarg, "sample") && strcmp(optarg, "mean"))
                 return usage_error(cmd, "--latent is sample or mean, got '%s'", optarg);
             c->to.latent_mean = !strcmp(optarg, "mean");
+            break;
+        case O_GENRS:
+            if (jf_resample_parse(optarg, &c->to.gen_resample))
+                return usage_error(cmd, "--gen-resample is bilinear, bicubic, lanczos or box, got '%s'", optarg);
             break;
         case O_GENF:
             if (strcmp(optarg, "chat") && strcmp(optarg, "plain"))
@@ -917,6 +922,8 @@ int cmd_train(int argc, char **argv)
     "                       --epoch (the mix's seed) [center]\n"                                                        \
     "  --seed S --epoch E   (keyed) [0, 0]\n"                                                                           \
     "  --dtype f16|f32      stored moments [f16]\n"                                                                      \
+    "  --resample F         the short-side resize: bilinear, bicubic, lanczos, box [bilinear]; recorded,\n"         \
+    "                       and batches built with another --gen-resample refuse the latent\n"                          \
     "  --part K/N|slurm     samples i (in id order) with i %% N == K [0/1]\n"                                           \
     "  --threads N          threads [all cores]\n"                                                                     \
     "  --json, --quiet, --help\n"                                                                                      \
@@ -948,14 +955,15 @@ int cmd_shard_encode_latents(int argc, char **argv)
     latent_cli l = {.cmd = "shard encode-latents"};
     const char *cmd = l.cmd, *vae_dir = NULL, *out_dir = NULL, *where = NULL;
     jf_latent_params p = jf_latent_default_params();
-    enum { L_VAE = 300, L_OUT, L_WHERE, L_SIZE, L_CROP, L_SEED, L_EPOCH, L_DTYPE, L_PART, L_THREADS };
+    enum { L_VAE = 300, L_OUT, L_WHERE, L_SIZE, L_CROP, L_SEED, L_EPOCH, L_DTYPE, L_PART, L_THREADS, L_RESAMPLE };
     static struct option lo[] = {{"json", no_argument, 0, 'j'},          {"quiet", no_argument, 0, 'q'},
                                  {"help", no_argument, 0, 'h'},          {"vae", required_argument, 0, L_VAE},
                                  {"out", required_argument, 0, L_OUT},   {"where", required_argument, 0, L_WHERE},
                                  {"size", required_argument, 0, L_SIZE}, {"crop", required_argument, 0, L_CROP},
                                  {"seed", required_argument, 0, L_SEED}, {"epoch", required_argument, 0, L_EPOCH},
                                  {"dtype", required_argument, 0, L_DTYPE}, {"part", required_argument, 0, L_PART},
-                                 {"threads", required_argument, 0, L_THREADS}, {0, 0, 0, 0}};
+                                 {"threads", required_argument, 0, L_THREADS}, {"resample", required_argument, 0, L_RESAMPLE},
+                                 {0, 0, 0, 0}};
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -987,6 +995,10 @@ int cmd_shard_encode_latents(int argc, char **argv)
             if (parse_u64(optarg, &v))
                 return usage_error(cmd, "option needs a non-negative integer, got '%s'", optarg);
             *(ch == L_SEED ? &p.seed : &p.epoch) = v;
+            break;
+        case L_RESAMPLE:
+            if (jf_resample_parse(optarg, &p.resample))
+                return usage_error(cmd, "--resample is bilinear, bicubic, lanczos or box, got '%s'", optarg);
             break;
         case L_DTYPE:
             if (strcmp(optarg, "f16") && strcmp(optarg, "f32"))

@@ -1320,6 +1320,51 @@ static int write_out(jf_bench_kind kind, const jf_bench_run_params *p, const bqs
     return 0;
 }
 
+/* One line of a JSONL output (LLaVA's answers.jsonl, SEED's results lines, POPE's answers,
+ * lmms-eval's samples log): the question key it answers, its response, and the prompt and losses
+ * it may carry. */
+typedef struct done_line {
+    char key[256];
+    yajl_val text, prompt, losses;
+    int every_match; /* POPE: a line answers every question with its split/id */
+} done_line;
+
+static void id_key(yajl_val id, char *key, size_t n)
+{
+    if (id && YAJL_IS_INTEGER(id))
+        snprintf(key, n, "%lld", (long long)YAJL_GET_INTEGER(id));
+    else if (id && YAJL_IS_STRING(id))
+        snprintf(key, n, "%s", YAJL_GET_STRING(id));
+}
+
+static void done_fields(jf_bench_kind kind, jf_bench_protocol proto, yajl_val v, done_line *d)
+{
+    memset(d, 0, sizeof *d);
+    const char *qp[] = {"question_id", NULL}, *pp[] = {"prompt", NULL};
+    if (lmms_mmbench(kind, proto)) { /* the index, and the unstripped response */
+        const char *ip[] = {"gpt_eval_score", "index", NULL}, *rp[] = {"filtered_resps", NULL};
+        yajl_val re = yajl_tree_get(v, rp, yajl_t_array);
+        id_key(yajl_tree_get(v, ip, yajl_t_any), d->key, sizeof d->key);
+        d->text = re && re->u.array.len && YAJL_IS_STRING(re->u.array.values[0]) ? re->u.array.values[0] : NULL;
+        return;
+    }
+    d->prompt = yajl_tree_get(v, pp, yajl_t_string);
+    if (kind == JF_BENCH_POPE) { /* split/id, the split in "category" */
+        const char *tp[] = {"text", NULL}, *cp[] = {"category", NULL};
+        yajl_val id = yajl_tree_get(v, qp, yajl_t_any), ca = yajl_tree_get(v, cp, yajl_t_string);
+        d->text = yajl_tree_get(v, tp, yajl_t_string);
+        if (id && ca)
+            snprintf(d->key, sizeof d->key, "%s/%lld", sv(ca), YAJL_IS_INTEGER(id) ? (long long)YAJL_GET_INTEGER(id) : 0);
+        d->every_match = 1;
+        return;
+    }
+    int official = kind == JF_BENCH_SEED && proto == JF_BENCH_OFFICIAL;
+    const char *tp[] = {official ? "prediction" : "text", NULL}, *lp[] = {"losses", NULL};
+    id_key(yajl_tree_get(v, qp, yajl_t_any), d->key, sizeof d->key);
+    d->text = yajl_tree_get(v, tp, yajl_t_string);
+    d->losses = yajl_tree_get(v, lp, yajl_t_array);
+}
+
 /* Answers already in the output (resume): POPE lines by split/id, MME lines by subtask/line,
  * MMBench rows by index. */
 static void read_done(jf_bench_kind kind, const jf_bench_run_params *p, bqs *l)
@@ -1353,86 +1398,27 @@ static void read_done(jf_bench_kind kind, const jf_bench_run_params *p, bqs *l)
         return;
     }
     int tsv = vlmevalkit_tsv(kind, p->protocol);
-    if (lmms_mmbench(kind, p->protocol)) {
-        /* the samples log: each line's index and its unstripped response */
+    if (lmms_mmbench(kind, p->protocol) || (kind == JF_BENCH_POPE && !tsv) ||
+        (!tsv && (kind == JF_BENCH_SEED || kind == JF_BENCH_VQAV2 || kind == JF_BENCH_GQA))) {
         FILE *f = fopen(p->out, "r");
         char *line = NULL;
         size_t cap = 0;
         while (f && getline(&line, &cap, f) >= 0) {
             char eb[64];
             yajl_val v = yajl_tree_parse(line, eb, sizeof eb);
-            const char *ip[] = {"gpt_eval_score", "index", NULL}, *rp[] = {"filtered_resps", NULL};
-            yajl_val id = v ? yajl_tree_get(v, ip, yajl_t_any) : NULL, re = v ? yajl_tree_get(v, rp, yajl_t_array) : NULL;
-            char key[64] = "";
-            if (id && YAJL_IS_INTEGER(id))
-                snprintf(key, sizeof key, "%lld", (long long)YAJL_GET_INTEGER(id));
-            else if (id && YAJL_IS_STRING(id))
-                snprintf(key, sizeof key, "%s", YAJL_GET_STRING(id));
-            yajl_val tx = re && re->u.array.len && YAJL_IS_STRING(re->u.array.values[0]) ? re->u.array.values[0] : NULL;
-            for (size_t i = 0; tx && *key && i < l->n; i++)
-                if (!l->v[i].answer && !strcmp(l->v[i].key, key)) {
-                    l->v[i].answer = strdup(sv(tx));
-                    break;
+            done_line d;
+            if (v)
+                done_fields(kind, p->protocol, v, &d);
+            for (size_t i = 0; v && d.text && *d.key && i < l->n; i++)
+                if (!l->v[i].answer && !strcmp(l->v[i].key, d.key)) {
+                    l->v[i].answer = strdup(sv(d.text));
+                    if (!l->v[i].prompt && d.prompt) /* merging parts: the prompt as the part wrote it */
+                        l->v[i].prompt = strdup(sv(d.prompt));
+                    for (size_t k = 0; d.losses && k < 4 && k < d.losses->u.array.len; k++)
+                        l->v[i].losses[k] = YAJL_IS_NUMBER(d.losses->u.array.values[k]) ? YAJL_GET_DOUBLE(d.losses->u.array.values[k]) : 0;
+                    if (!d.every_match)
+                        break;
                 }
-            yajl_tree_free(v);
-        }
-        free(line);
-        if (f)
-            fclose(f);
-    } else if (!tsv && (kind == JF_BENCH_SEED || kind == JF_BENCH_VQAV2 || kind == JF_BENCH_GQA)) {
-        FILE *f = fopen(p->out, "r");
-        char *line = NULL;
-        size_t cap = 0;
-        int official = kind == JF_BENCH_SEED && p->protocol == JF_BENCH_OFFICIAL;
-        while (f && getline(&line, &cap, f) >= 0) {
-            char eb[64];
-            yajl_val v = yajl_tree_parse(line, eb, sizeof eb);
-            const char *ip[] = {"question_id", NULL}, *tp[] = {official ? "prediction" : "text", NULL}, *lp[] = {"losses", NULL};
-            yajl_val id = v ? yajl_tree_get(v, ip, yajl_t_any) : NULL, tx = v ? yajl_tree_get(v, tp, yajl_t_string) : NULL,
-                     ls = v ? yajl_tree_get(v, lp, yajl_t_array) : NULL;
-            char key[64] = "";
-            if (id && YAJL_IS_INTEGER(id))
-                snprintf(key, sizeof key, "%lld", (long long)YAJL_GET_INTEGER(id));
-            else if (id && YAJL_IS_STRING(id))
-                snprintf(key, sizeof key, "%s", YAJL_GET_STRING(id));
-            for (size_t i = 0; tx && *key && i < l->n; i++)
-                if (!l->v[i].answer && !strcmp(l->v[i].key, key)) {
-                    l->v[i].answer = strdup(sv(tx));
-                    const char *pp[] = {"prompt", NULL};
-                    yajl_val pr = yajl_tree_get(v, pp, yajl_t_string);
-                    if (!l->v[i].prompt && pr)
-                        l->v[i].prompt = strdup(sv(pr));
-                    for (size_t k = 0; ls && k < 4 && k < ls->u.array.len; k++)
-                        l->v[i].losses[k] = YAJL_IS_NUMBER(ls->u.array.values[k]) ? YAJL_GET_DOUBLE(ls->u.array.values[k]) : 0;
-                    break;
-                }
-            yajl_tree_free(v);
-        }
-        free(line);
-        if (f)
-            fclose(f);
-    } else if (kind == JF_BENCH_POPE && !tsv) {
-        FILE *f = fopen(p->out, "r");
-        char *line = NULL;
-        size_t cap = 0;
-        while (f && getline(&line, &cap, f) >= 0) {
-            char eb[64];
-            yajl_val v = yajl_tree_parse(line, eb, sizeof eb);
-            const char *ip[] = {"question_id", NULL}, *tp[] = {"text", NULL}, *cp[] = {"category", NULL};
-            yajl_val id = v ? yajl_tree_get(v, ip, yajl_t_any) : NULL, tx = v ? yajl_tree_get(v, tp, yajl_t_string) : NULL,
-                     ca = v ? yajl_tree_get(v, cp, yajl_t_string) : NULL;
-            if (id && tx && ca) {
-                char key[256];
-                snprintf(key, sizeof key, "%s/%lld", sv(ca), YAJL_IS_INTEGER(id) ? (long long)YAJL_GET_INTEGER(id) : 0);
-                for (size_t i = 0; i < l->n; i++)
-                    if (!l->v[i].answer && !strcmp(l->v[i].key, key)) {
-                        l->v[i].answer = strdup(sv(tx));
-                        const char *pp[] = {"prompt", NULL};
-                        yajl_val pr = yajl_tree_get(v, pp, yajl_t_string);
-                        if (!l->v[i].prompt && pr)
-                            l->v[i].prompt = strdup(sv(pr));
-                    }
-            }
             yajl_tree_free(v);
         }
         free(line);

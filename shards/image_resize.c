@@ -52,6 +52,20 @@ static double sinc(double x)
 }
 static double lanczos_filter(double x) { return -3.0 <= x && x < 3.0 ? sinc(x) * sinc(x / 3) : 0.0; }
 
+static const char *const resample_names[] = {"lanczos", "bicubic", "bilinear", "box"};
+
+const char *jf_resample_name(jf_resample r) { return (unsigned)r < 4 ? resample_names[r] : "?"; }
+
+int jf_resample_parse(const char *name, jf_resample *r)
+{
+    for (int k = 0; k < 4; k++)
+        if (!strcmp(name, resample_names[k])) {
+            *r = (jf_resample)k;
+            return 0;
+        }
+    return -1;
+}
+
 typedef struct filter {
     double (*fn)(double);
     double support;

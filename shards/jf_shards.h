@@ -191,6 +191,9 @@ jf_image_status jf_image_check(const uint8_t *data, size_t size, const jf_image_
 /* ---- resizing ---- */
 
 typedef enum jf_resample { JF_RESAMPLE_LANCZOS = 0, JF_RESAMPLE_BICUBIC, JF_RESAMPLE_BILINEAR, JF_RESAMPLE_BOX } jf_resample;
+/* "lanczos", "bicubic", "bilinear", "box" (Pillow's names); parse returns 0, or -1 for another name. */
+const char *jf_resample_name(jf_resample r);
+int jf_resample_parse(const char *name, jf_resample *r);
 
 /* Resamples RGB (3 bytes per pixel) from w x h to ow x oh with Pillow's 8-bit algorithm
  * (antialiased when shrinking); the output equals PIL.Image.resize with the same filter.

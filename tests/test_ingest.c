@@ -43,12 +43,12 @@ static void cleanup(void)
 
 /* ---- image makers ---- */
 
-static uint8_t *jpeg_make(int w, int h, J_COLOR_SPACE cs, int progressive, size_t *len)
+/* Encodes px (1, 3 or 4 components by cs) with libjpeg: quality 0 and hs 0 keep its defaults;
+ * hs/vs set the luma sampling factors of a colour image, restart its restart interval in rows. */
+static uint8_t *jpeg_encode_px(const uint8_t *px, int w, int h, J_COLOR_SPACE cs, int progressive, int quality, int hs,
+                               int vs, int restart, size_t *len)
 {
     int comps = cs == JCS_GRAYSCALE ? 1 : cs == JCS_CMYK ? 4 : 3;
-    uint8_t *px = malloc((size_t)w * h * comps);
-    for (int i = 0; i < w * h * comps; i++)
-        px[i] = (uint8_t)((i * 7) ^ (i >> 5));
     struct jpeg_compress_struct c;
     struct jpeg_error_mgr e;
     unsigned char *out = NULL;
@@ -61,17 +61,34 @@ static uint8_t *jpeg_make(int w, int h, J_COLOR_SPACE cs, int progressive, size_
     c.input_components = comps;
     c.in_color_space = cs;
     jpeg_set_defaults(&c);
+    if (quality)
+        jpeg_set_quality(&c, quality, TRUE);
+    if (comps == 3 && hs) {
+        c.comp_info[0].h_samp_factor = hs;
+        c.comp_info[0].v_samp_factor = vs;
+    }
+    c.restart_in_rows = restart;
     if (progressive)
         jpeg_simple_progression(&c);
     jpeg_start_compress(&c, TRUE);
     while (c.next_scanline < c.image_height) {
-        JSAMPROW row = px + (size_t)c.next_scanline * w * comps;
+        JSAMPROW row = (JSAMPROW)px + (size_t)c.next_scanline * w * comps;
         jpeg_write_scanlines(&c, &row, 1);
     }
     jpeg_finish_compress(&c);
     jpeg_destroy_compress(&c);
-    free(px);
     *len = n;
+    return out;
+}
+
+static uint8_t *jpeg_make(int w, int h, J_COLOR_SPACE cs, int progressive, size_t *len)
+{
+    int comps = cs == JCS_GRAYSCALE ? 1 : cs == JCS_CMYK ? 4 : 3;
+    uint8_t *px = malloc((size_t)w * h * comps);
+    for (int i = 0; i < w * h * comps; i++)
+        px[i] = (uint8_t)((i * 7) ^ (i >> 5));
+    uint8_t *out = jpeg_encode_px(px, w, h, cs, progressive, 0, 0, 0, 0, len);
+    free(px);
     return out;
 }
 
@@ -728,35 +745,8 @@ static uint8_t *jpeg_make_sampled(int w, int h, J_COLOR_SPACE cs, int progressiv
     if (comps != 3)
         for (size_t i = 0; i < (size_t)w * h * comps; i++)
             px[i] = (uint8_t)(px[i % ((size_t)w * h * 3)] ^ (i >> 9));
-    struct jpeg_compress_struct c;
-    struct jpeg_error_mgr e;
-    unsigned char *out = NULL;
-    unsigned long n = 0;
-    c.err = jpeg_std_error(&e);
-    jpeg_create_compress(&c);
-    jpeg_mem_dest(&c, &out, &n);
-    c.image_width = (JDIMENSION)w;
-    c.image_height = (JDIMENSION)h;
-    c.input_components = comps;
-    c.in_color_space = cs;
-    jpeg_set_defaults(&c);
-    jpeg_set_quality(&c, 90, TRUE);
-    if (comps == 3) {
-        c.comp_info[0].h_samp_factor = hs;
-        c.comp_info[0].v_samp_factor = vs;
-    }
-    c.restart_in_rows = restart;
-    if (progressive)
-        jpeg_simple_progression(&c);
-    jpeg_start_compress(&c, TRUE);
-    while (c.next_scanline < c.image_height) {
-        JSAMPROW row = px + (size_t)c.next_scanline * w * comps;
-        jpeg_write_scanlines(&c, &row, 1);
-    }
-    jpeg_finish_compress(&c);
-    jpeg_destroy_compress(&c);
+    uint8_t *out = jpeg_encode_px(px, w, h, cs, progressive, 90, hs, vs, restart, len);
     free(px);
-    *len = n;
     return out;
 }
 

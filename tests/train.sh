@@ -188,6 +188,16 @@ grep -q 'not in the latent store LP0 (and no --vae to encode it)' err && grep -q
   && ok "  ... the missing one named" || bad "missing latent"
 expect 1 "... with a VAE the rest is encoded" $jf train batches "${common[@]}" --latents LP0 --steps 1 --out BE
 grep -q '1 stored, 1 encoded, 0 none' out && ok "  ... counted" || bad "encoded fallback count"
+# the resize filter is recorded: batches resizing with another filter refuse the latent; with the
+# same filter they take it
+expect 0 "encode-latents with bicubic resizes" $jf shard encode-latents ds --vae v --out LB --crop keyed --seed 11 \
+  --size 64 --dtype f32 --resample bicubic
+expect 1 "batches (bilinear) from bicubic latents" $jf train batches "${nov[@]}" --latents LB --steps 1 --out BB1
+grep -q 'bad_latent: the stored latent is of a bicubic resize; the batches resize with bilinear (--gen-resample)' err \
+  && grep -q '2 bad_latent' out && ok "  ... refused, named" || bad "resample mismatch: $(head -3 err)"
+expect 1 "batches --gen-resample bicubic from them" $jf train batches "${nov[@]}" --latents LB --steps 1 --out BB2 --gen-resample bicubic
+grep -q 'generation latents: 2 stored, 0 encoded, 0 none' out && ok "  ... taken" || bad "bicubic latents not taken"
+expect 2 "an unknown filter" $jf train batches "${nov[@]}" --steps 1 --out BB3 --gen-resample nearest
 # the loss reads stored latents too: same per-sample losses as the VAE on the fly (epoch 0)
 expect 1 "loss from stored latents" $jf train loss "${nov[@]}" --latents LK --steps 1 --json
 $py - loss.jsonl out <<'PY' && ok "  ... equal to the VAE's" || bad "loss from stored latents"

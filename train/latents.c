@@ -5,8 +5,8 @@
  * keyed by the sample's key: the field `latent.npy` holds [2, C, S, S] (the posterior's mean and
  * log-variance, float16 or float32, as the encoder gives them: before shift and scaling), and index
  * columns record the crop (crop_w, crop_h: the resized image; crop_x, crop_y, crop_side), the VAE
- * (latent_vae: weights hash; latent_scaling, latent_shift) and how the crop was chosen
- * (latent_crop). Storing the moments rather than one sample keeps the posterior sample a
+ * (latent_vae: weights hash; latent_scaling, latent_shift) and how the crop was chosen and resized
+ * (latent_crop, latent_resample). Storing the moments rather than one sample keeps the posterior sample a
  * training-time draw: the builder draws it with the same key as from a freshly encoded crop. */
 #include "jf_eval.h"
 #include "jf_train.h"
@@ -160,6 +160,14 @@ int jf__train_stored_latent(jf_train *t, const char *key, jf__stored_latent *out
     }
     if (col_real(t->lat_rec, "latent_scaling", &out->scale) || col_real(t->lat_rec, "latent_shift", &out->shift)) {
         snprintf(why, wl, "the stored latent has no latent_scaling / latent_shift columns");
+        goto bad;
+    }
+    /* the resize filter (stores written before it was recorded: bilinear, the only one then) */
+    const jf_column *rs = jf_record_find_column(t->lat_rec, "latent_resample");
+    const char *filter = rs && rs->type == JF_COL_TEXT ? rs->s : "bilinear";
+    if (strcmp(filter, jf_resample_name(t->o.gen_resample))) {
+        snprintf(why, wl, "the stored latent is of a %s resize; the batches resize with %s (--gen-resample)", filter,
+                 jf_resample_name(t->o.gen_resample));
         goto bad;
     }
     const jf_column *vh = jf_record_find_column(t->lat_rec, "latent_vae");
@@ -322,6 +330,8 @@ static jf_status encode_one(jf_vae *vae, const jf_latent_params *p, const char *
         s = jf_record_set_real(out, "latent_shift", vc->shift_factor, err);
     if (!s)
         s = jf_record_set_text(out, "latent_crop", mode, err);
+    if (!s)
+        s = jf_record_set_text(out, "latent_resample", jf_resample_name(p->resample), err);
     if (!s)
         s = jf_record_set_text(out, "latent_dtype", p->f32 ? "float32" : "float16", err);
     if (!s)
