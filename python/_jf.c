@@ -828,17 +828,22 @@ static void batches_release(BatchesObject *o)
 static int batches_init(BatchesObject *o, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"mix", "model", "vae", "latents", "rank", "world", "start_step", "end_step", "pack",
-                             "seq_len", "prompt_drop", "refuse_overlong", "latent_mean", "threads", "roles", NULL};
+                             "seq_len", "prompt_drop", "refuse_overlong", "latent_mean", "threads", "roles", "gen_resample", NULL};
     PyObject *mix, *roles = NULL;
-    const char *model_dir, *vae_dir = NULL, *latents_dir = NULL;
+    const char *model_dir, *vae_dir = NULL, *latents_dir = NULL, *gen_resample = NULL;
     unsigned int rank = 0, world = 1, seq_len = 0;
     unsigned long long start = 0, end = 0;
     int pack = 0, refuse = 0, latent_mean = 0, threads = 0;
     double drop = -1;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!s|zzIIKKpIdppiO", kwlist, &MixType, &mix, &model_dir, &vae_dir,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!s|zzIIKKpIdppiOz", kwlist, &MixType, &mix, &model_dir, &vae_dir,
                                      &latents_dir, &rank, &world, &start, &end, &pack, &seq_len, &drop, &refuse,
-                                     &latent_mean, &threads, &roles))
+                                     &latent_mean, &threads, &roles, &gen_resample))
         return -1;
+    jf_resample gen_filter = JF_RESAMPLE_BILINEAR;
+    if (gen_resample && jf_resample_parse(gen_resample, &gen_filter)) {
+        PyErr_Format(ArgumentError, "gen_resample: bilinear, bicubic, lanczos or box, not '%s'", gen_resample);
+        return -1;
+    }
     if (!mix_ready((MixObject *)mix))
         return -1;
     if (roles && roles != Py_None && !PyDict_Check(roles)) {
@@ -856,6 +861,7 @@ static int batches_init(BatchesObject *o, PyObject *args, PyObject *kw)
         to.prompt_drop = drop;
     to.refuse_overlong = refuse;
     to.latent_mean = latent_mean;
+    to.gen_resample = gen_filter;
     if (threads > 0) {
         to.threads = threads;
         jf_model_set_threads(threads);
@@ -972,7 +978,7 @@ static PyTypeObject BatchesType = {
     .tp_init = (initproc)batches_init,
     .tp_new = PyType_GenericNew,
     .tp_doc = "Batches(mix, model, vae=None, latents=None, rank=0, world=1, start_step=0, end_step=0, pack=False, "
-              "seq_len=0, prompt_drop=-1, refuse_overlong=False, latent_mean=False, threads=0, roles=None): the steps "
+              "seq_len=0, prompt_drop=-1, refuse_overlong=False, latent_mean=False, threads=0, roles=None, gen_resample=None): the steps "
               "of a mix as jf train batches writes them; iterating gives (step, npz bytes, info).",
 };
 

@@ -77,6 +77,11 @@ try:
 except jf.ArgumentError as e:
     assert "nonsense" in str(e)
 try:
+    next(jf.batches(ds, "mix.json", "m", gen_resample="nearest"))
+    raise SystemExit("an unknown filter was accepted")
+except jf.ArgumentError as e:
+    assert "nearest" in str(e)
+try:
     next(jf.batches(ds, "mix.json", "no-such-model"))
     raise SystemExit("a missing model was accepted")
 except jf.Error as e:

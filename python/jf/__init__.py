@@ -324,7 +324,7 @@ class Mix(_IterableBase):
 
 def batches(dataset, mix, model, vae=None, latents=None, rank=0, world=1, start_step=0, end_step=0, pack=False,
             seq_len=0, prompt_drop=None, refuse_overlong=False, latent_mean=False, threads=0, roles=None,
-            as_torch=False):
+            gen_resample=None, as_torch=False):
     """The training batches of a mix's steps for one rank, exactly as `jf train batches` writes them
     (the same .npz bytes; array names in train/BATCHES.md): a generator of dicts of numpy arrays
     (torch tensors with as_torch=True), plus "info": the batch's step, the outcome counts, each
@@ -332,7 +332,8 @@ def batches(dataset, mix, model, vae=None, latents=None, rank=0, world=1, start_
 
     model: the JanusFlow folder (tokenizer, processor, grid); vae: the SDXL-VAE folder (latents
     encoded here) or None; latents: a dataset of stored latents (jf shard encode-latents);
-    roles: {mix source name: "und" | "caption" | "gen" | "text"}. start_step/end_step resume
+    roles: {mix source name: "und" | "caption" | "gen" | "text"}; gen_resample: the generation
+    crop's resize filter ("bilinear" default, "bicubic", "lanczos", "box"). start_step/end_step resume
     and bound the slice (end 0: the schedule's end)."""
     if _np is None:
         raise ArgumentError("jf.batches needs numpy")
@@ -342,7 +343,7 @@ def batches(dataset, mix, model, vae=None, latents=None, rank=0, world=1, start_
     it = _jf.Batches(m._mix, _os.fspath(model), None if vae is None else _os.fspath(vae),
                      None if latents is None else _os.fspath(latents), rank, world, start_step, end_step, bool(pack),
                      seq_len, -1.0 if prompt_drop is None else float(prompt_drop), bool(refuse_overlong),
-                     bool(latent_mean), threads, roles)
+                     bool(latent_mean), threads, roles, gen_resample)
     if as_torch:
         import torch as _torch
     for step, npz, info in it:
