@@ -1032,9 +1032,18 @@ static int letterbox_region(void *ctx, int w, int h, jf_image_region *r, char *w
         snprintf(why, wl, "letterbox: min side %d exceeds size %d", g->min_side, size);
         return -1;
     }
-    for (size_t i = 0; i < (size_t)size * size; i++)
-        memcpy(g->out + i * 3, g->bg, 3);
+    /* the background only where the image will not be: the bars above and below, and beside it */
     int x0 = (size - nw) / 2, y0 = (size - nh) / 2;
+    size_t row = (size_t)size * 3;
+    for (size_t i = 0; i < (size_t)size; i++)
+        memcpy(g->out + i * 3, g->bg, 3);
+    for (int y = 1; y < size; y++)
+        if (y < y0 || y >= y0 + nh)
+            memcpy(g->out + (size_t)y * row, g->out, row);
+    for (int y = y0; y < y0 + nh; y++) {
+        memcpy(g->out + (size_t)y * row, g->out, (size_t)x0 * 3);
+        memcpy(g->out + (size_t)y * row + (size_t)(x0 + nw) * 3, g->out, (size_t)(size - x0 - nw) * 3);
+    }
     *r = (jf_image_region){nw, nh, 0, 0, nw, nh, g->out + ((size_t)y0 * size + x0) * 3, (size_t)size * 3};
     return 0;
 }
