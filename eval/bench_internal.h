@@ -82,4 +82,9 @@ typedef struct jf__mmmu_row {
 int jf__mmmu_read_rows(const char *data, const char *split, jf__mmmu_row **rows, size_t *n, jf_error *err);
 void jf__mmmu_rows_free(jf__mmmu_row *rows, size_t n);
 
+/* VLMEvalKit's toliststr on an image cell: "[...]" is eval()ed to a list of strings. The lists
+ * its files hold are of quoted base64 (no escapes); anything else is refused. Returns the count
+ * with *out the malloc'd strings (0: not a list, *out NULL), or -1. */
+long jf__py_str_list(const char *s, char ***out);
+
 #endif

@@ -105,10 +105,7 @@ static char *chat_n(const jf_janus *m, jf_bench_protocol proto, const char *text
 
 static char *chat(const jf_janus *m, jf_bench_protocol proto, const char *text) { return chat_n(m, proto, text, 1); }
 
-/* VLMEvalKit's toliststr on an image cell: "[...]" is eval()ed to a list of strings. The lists
- * its files hold are of quoted base64 (no escapes); anything else is refused. Returns the count
- * (0: not a list), or -1. */
-static long py_str_list(const char *s, char ***out)
+long jf__py_str_list(const char *s, char ***out)
 {
     size_t len = strlen(s);
     *out = NULL;
@@ -421,7 +418,7 @@ static int tsv_questions(const jf_janus *m, jf_bench_kind kind, const jf_bench_r
                        -1;
             q->image_b64 = target;
         }
-        long nl = q->image_b64 ? py_str_list(q->image_b64, &q->b64s) : 0;
+        long nl = q->image_b64 ? jf__py_str_list(q->image_b64, &q->b64s) : 0;
         if (nl < 0)
             return jf_error_set(err, JF_EFORMAT, "%s: row %zu (index %s): its image cell starts with '[' but is not a list of "
                                                  "quoted strings",

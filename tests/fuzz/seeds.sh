@@ -4,7 +4,7 @@
 # Usage: seeds.sh JF_BINARY OUT_DIR TEST_DATA_DIR
 set -eu
 jf=$1 out=$2 data=$3
-rm -rf "$out"; mkdir -p "$out/jfr" "$out/wds" "$out/mix" "$out/manifest" "$out/rule" "$out/work" "$out/weights" "$out/tokenizer" "$out/html" "$out/image" "$out/parquet" "$out/bench" "$out/colpart" "$out/train"
+rm -rf "$out"; mkdir -p "$out/jfr" "$out/wds" "$out/mix" "$out/manifest" "$out/rule" "$out/work" "$out/weights" "$out/tokenizer" "$out/html" "$out/image" "$out/parquet" "$out/bench" "$out/colpart" "$out/train" "$out/mmmu"
 cp "$data"/ckpt/zip.pth "$data"/ckpt/legacy.pth "$data"/ckpt/evil.pth "$out/weights/"
 cp "$data"/janus_tiny/model.safetensors "$out/weights/tiny.safetensors"
 cp "$data"/janus_tiny/tokenizer.json "$out/tokenizer/tiny.json"
@@ -26,6 +26,11 @@ cp "$data"/parquet/laion_none_dict_v1.parquet "$data"/parquet/laion_snappy_dict_
 { printf '\12'; head -n 12 "$data"/bench/mmbench_lmms_samples.jsonl; } > "$out/bench/mmbench_lmms"
 { printf '\13'; cat "$data"/bench/gqa_vlmevalkit_category.tsv; } > "$out/bench/gqa_vlm"
 { printf '\14'; cat "$data"/bench/mmmu_dev_val_predictions.tsv; } > "$out/bench/mmmu_vlm"
+# MMMU rows (byte 1: JSONL, 0: a JSON list) and image cells that are Python lists
+{ printf '\1'; printf '%b\n' '{"id": "validation_Art_1", "question": "<image 1> which?", "options": "[\x27a\x27, \x27b\x27]", "answer": "A", "question_type": "multiple-choice", "image_1": {"bytes": "iVBORw0KGgo="}}' \
+  '{"id": "validation_Art_2", "question": "q", "options": ["x", "y\x27s"], "answer": "1.5", "question_type": "open", "image_1": "img/a.png"}'; } > "$out/mmmu/rows.jsonl"
+printf '\0[{"id": "validation_Math_1", "question": "q", "options": "[]", "answer": "B", "question_type": "multiple-choice", "image_1": null}]' > "$out/mmmu/rows.json"
+printf '\0[\x27aGVsbG8=\x27, "d29ybGQ=", \x27\x27]' > "$out/mmmu/cell"
 printf 'Tom &amp;amp; Jerry &notit; &#x1F600; &#128; &#55296; &ltx &' > "$out/html/refs"
 printf '&CounterClockwiseContourIntegral; caf\303\251 &eacute &#99999999999;' > "$out/html/long"
 printf '{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]},"normalizer":{"type":"Lowercase"},"pre_tokenizer":{"type":"Whitespace"},"added_tokens":[{"id":3,"content":"<s>","special":true}]}' > "$out/tokenizer/small.json"
