@@ -1258,8 +1258,11 @@ jf_status jf__score_yorn_vlmevalkit(const jf_bench_inputs *in, int pope, jf_benc
                                   in->predictions, idx[i], i + 2, j + 2);
                 r->duplicates++;
             }
-    /* POPE: a category "a,b" counts in both splits (explode) */
-    size_t cap = t.n_rows * 2 + 1, n = 0;
+    /* POPE: a category "a,b" counts in both splits (explode): a row gives at most its commas + 1 */
+    size_t cap = t.n_rows + 1, n = 0;
+    for (size_t i = 0; pope && i < t.n_rows; i++)
+        for (const char *c = cat[i]; c && *c; c++)
+            cap += *c == ',';
     yorn_row *rows = calloc(cap, sizeof *rows);
     long unknown = 0;
     for (size_t i = 0; i < t.n_rows; i++) {
@@ -1271,10 +1274,6 @@ jf_status jf__score_yorn_vlmevalkit(const jf_bench_inputs *in, int pope, jf_benc
         char *c = cat[i];
         if (pope && c && strchr(c, ',')) {
             for (char *save = NULL, *part = strtok_r(c, ",", &save); part; part = strtok_r(NULL, ",", &save)) {
-                if (n == cap) {
-                    cap *= 2;
-                    rows = realloc(rows, cap * sizeof *rows);
-                }
                 rows[n++] = (yorn_row){part, NULL, ans[i], ext[i], score};
             }
         } else {

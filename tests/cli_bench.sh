@@ -94,6 +94,13 @@ expect 0 "mme vlmevalkit" "$jf" eval bench mme --protocol vlmevalkit --predictio
 cp out mv.json; compare mme/vlmevalkit mv.json && ok "YOrN_Extraction (its periodStrip keeps a digit's period), MME_rating's acc + acc+ per subtask, perception and reasoning" || bad "mme vlmevalkit"
 expect 0 "pope vlmevalkit" "$jf" eval bench pope --protocol vlmevalkit --predictions "$b/pope_vlmevalkit.tsv" --json --items
 cp out pv.json; compare pope/vlmevalkit pv.json && ok "POPE_rating: Overall (questions of two splits counted twice) and per split; Unknown answers wrong" || bad "pope vlmevalkit"
+# a question in nine splits, then plain ones: the exploded rows outnumber the file's (the fuzzer
+# found the table overrun here under ASan)
+{ printf 'index\tquestion\tanswer\tcategory\tprediction\n'
+  printf '1\tIs there a cat?\tYes\ts1,s2,s3,s4,s5,s6,s7,s8,s9\tYes\n'
+  for i in 2 3 4; do printf '%d\tIs there a dog?\tNo\trandom\tNo\n' $i; done; } > pope9.tsv
+expect 0 "pope vlmevalkit: a question of nine splits, then plain ones" "$jf" eval bench pope --protocol vlmevalkit --predictions pope9.tsv --json
+grep -q '"s9/Overall"' out && grep -q '"random/Overall"' out && ok "each split scored" || bad "pope nine splits: $(head -c 300 out)"
 expect 1 "VLMEvalKit's MME TSV, given MME's results folder" "$jf" eval bench mme --protocol vlmevalkit --predictions "$b/mme"
 grep -q "is a folder, not a TSV file" err && ok "said so" || bad "folder for a TSV: $(cat err)"
 # VLMEvalKit: GQA_TestDev_Balanced (accuracy) and MMMU_DEV_VAL (vanilla MCQ with MMMU_preproc)
