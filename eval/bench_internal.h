@@ -71,12 +71,13 @@ int jf__py_string_list(const char *s, char ***out, size_t *n);
 jf_status jf__score_mmmu(const jf_bench_inputs *in, jf_bench_report *r, jf_error *err);
 
 /* MMMU's rows as published (bench_mmmu_rows.c): Hugging Face parquet (a folder of subject folders,
- * the split's files) or JSON/JSONL; image_1 only. */
+ * the split's files) or JSON/JSONL; image_1 .. image_7. */
+enum { JF_MMMU_IMAGES = 7 };
 typedef struct jf__mmmu_row {
     char *id, *question, *options, *answer, *question_type;
-    uint8_t *image; /* image_1's bytes, or NULL (then image_path, or no image) */
-    size_t image_len;
-    char *image_path;
+    uint8_t *image[JF_MMMU_IMAGES]; /* image_k's bytes, or NULL (then image_path[k], or no image) */
+    size_t image_len[JF_MMMU_IMAGES];
+    char *image_path[JF_MMMU_IMAGES];
     char where[300]; /* file and row, for messages */
 } jf__mmmu_row;
 int jf__mmmu_read_rows(const char *data, const char *split, jf__mmmu_row **rows, size_t *n, jf_error *err);

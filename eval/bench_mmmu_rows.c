@@ -1,8 +1,8 @@
 /* MMMU's questions as published: the Hugging Face dataset MMMU/MMMU (one folder per subject of
  * <split>-0000N-of-0000M.parquet files; columns id, question, options — a Python list literal —,
  * answer, question_type, image_1..image_7 as {bytes, path} structs), or the same rows as JSON /
- * JSONL (image_1 a path beside the file, or {"bytes": base64} / {"path": ...}). Only image_1 is
- * read: MMMU's own run (run_llava.py) gives the model that image alone. */
+ * JSONL (image_k a path beside the file, or {"bytes": base64} / {"path": ...}). MMMU's own run
+ * (run_llava.py) gives the model image_1 alone; lmms-eval gives every image its question names. */
 #include "bench_internal.h"
 
 #include "jf_parquet.h"
@@ -22,8 +22,10 @@ void jf__mmmu_rows_free(jf__mmmu_row *rows, size_t n)
         free(rows[i].options);
         free(rows[i].answer);
         free(rows[i].question_type);
-        free(rows[i].image);
-        free(rows[i].image_path);
+        for (int k = 0; k < JF_MMMU_IMAGES; k++) {
+            free(rows[i].image[k]);
+            free(rows[i].image_path[k]);
+        }
     }
     free(rows);
 }
@@ -97,23 +99,28 @@ static int row_from_json(yajl_val o, const char *file, long line, jf__mmmu_row *
         return jf_error_set(err, JF_EFORMAT, "%s:%ld: an MMMU row needs id, question, options, answer and question_type",
                             file, line),
                -1;
-    yajl_val img = yajl_tree_get(o, mp, yajl_t_any);
-    const char *bp[] = {"bytes", NULL}, *pp[] = {"path", NULL};
-    yajl_val bytes = img && YAJL_IS_OBJECT(img) ? yajl_tree_get(img, bp, yajl_t_string) : NULL;
-    yajl_val path = img && YAJL_IS_OBJECT(img) ? yajl_tree_get(img, pp, yajl_t_string) : img && YAJL_IS_STRING(img) ? img : NULL;
-    if (bytes) {
-        r->image = jf__b64_decode(bytes->u.string, &r->image_len);
-    } else if (path && path->u.string[0]) {
-        char dir[4096];
-        snprintf(dir, sizeof dir, "%s", file);
-        char *slash = strrchr(dir, '/');
-        if (path->u.string[0] == '/' || !slash)
-            r->image_path = strdup(path->u.string);
-        else {
-            slash[1] = 0;
-            size_t n = strlen(dir) + strlen(path->u.string) + 1;
-            r->image_path = malloc(n);
-            snprintf(r->image_path, n, "%s%s", dir, path->u.string);
+    for (int k = 0; k < JF_MMMU_IMAGES; k++) {
+        char name[16];
+        snprintf(name, sizeof name, "image_%d", k + 1);
+        mp[0] = name;
+        yajl_val img = yajl_tree_get(o, mp, yajl_t_any);
+        const char *bp[] = {"bytes", NULL}, *pp[] = {"path", NULL};
+        yajl_val bytes = img && YAJL_IS_OBJECT(img) ? yajl_tree_get(img, bp, yajl_t_string) : NULL;
+        yajl_val path = img && YAJL_IS_OBJECT(img) ? yajl_tree_get(img, pp, yajl_t_string) : img && YAJL_IS_STRING(img) ? img : NULL;
+        if (bytes) {
+            r->image[k] = jf__b64_decode(bytes->u.string, &r->image_len[k]);
+        } else if (path && path->u.string[0]) {
+            char dir[4096];
+            snprintf(dir, sizeof dir, "%s", file);
+            char *slash = strrchr(dir, '/');
+            if (path->u.string[0] == '/' || !slash)
+                r->image_path[k] = strdup(path->u.string);
+            else {
+                slash[1] = 0;
+                size_t n = strlen(dir) + strlen(path->u.string) + 1;
+                r->image_path[k] = malloc(n);
+                snprintf(r->image_path[k], n, "%s%s", dir, path->u.string);
+            }
         }
     }
     snprintf(r->where, sizeof r->where, "%.250s:%ld", file, line);
@@ -167,9 +174,12 @@ static int read_parquet_rows(const char *file, jf__mmmu_row **rows, size_t *n, s
     jf_parquet *pq;
     if (jf_parquet_open(file, &pq, err))
         return -1;
-    static const char *const names[] = {"id", "question", "options", "answer", "question_type", "image_1.bytes"};
-    int col[6];
-    for (int k = 0; k < 6; k++) {
+    enum { NC = 5 + JF_MMMU_IMAGES };
+    static const char *const names[NC] = {"id",           "question",     "options",      "answer",
+                                          "question_type", "image_1.bytes", "image_2.bytes", "image_3.bytes",
+                                          "image_4.bytes", "image_5.bytes", "image_6.bytes", "image_7.bytes"};
+    int col[NC];
+    for (int k = 0; k < NC; k++) {
         col[k] = jf_parquet_find_column(pq, names[k]);
         if (col[k] < 0 && k < 5) {
             jf_parquet_close(pq);
@@ -182,9 +192,9 @@ static int read_parquet_rows(const char *file, jf__mmmu_row **rows, size_t *n, s
     int rc = 0;
     uint64_t base = 0;
     for (int rg = 0; !rc && rg < jf_parquet_num_row_groups(pq); rg++) {
-        jf_pq_values v[6];
+        jf_pq_values v[NC];
         memset(v, 0, sizeof v);
-        for (int k = 0; !rc && k < 6; k++)
+        for (int k = 0; !rc && k < NC; k++)
             if (col[k] >= 0 && jf_parquet_read_column(pq, rg, col[k], &v[k], err))
                 rc = -1;
         for (size_t r = 0; !rc && r < v[0].rows; r++) {
@@ -204,14 +214,17 @@ static int read_parquet_rows(const char *file, jf__mmmu_row **rows, size_t *n, s
                       -1);
                 break;
             }
-            if (col[5] >= 0 && v[5].present[r] && v[5].offsets) {
-                row->image_len = (size_t)(v[5].offsets[r + 1] - v[5].offsets[r]);
-                row->image = malloc(row->image_len ? row->image_len : 1);
-                memcpy(row->image, v[5].bytes + v[5].offsets[r], row->image_len);
+            for (int k = 0; k < JF_MMMU_IMAGES; k++) {
+                jf_pq_values *c = &v[5 + k];
+                if (col[5 + k] < 0 || !c->present[r] || !c->offsets)
+                    continue;
+                row->image_len[k] = (size_t)(c->offsets[r + 1] - c->offsets[r]);
+                row->image[k] = malloc(row->image_len[k] ? row->image_len[k] : 1);
+                memcpy(row->image[k], c->bytes + c->offsets[r], row->image_len[k]);
             }
         }
         base += v[0].rows;
-        for (int k = 0; k < 6; k++)
+        for (int k = 0; k < NC; k++)
             jf_pq_values_free(&v[k]);
     }
     jf_parquet_close(pq);

@@ -28,6 +28,12 @@ typedef struct bq {
     const char *image_b64;
     char **b64s;     /* a TSV image cell holding a list (MMMU): each image's base64, in order */
     size_t n_b64;
+    int multi;       /* lmms-eval MMMU: the images below, in the prompt's order (maybe none) */
+    size_t n_imgs;
+    uint8_t *imgs[JF_MMMU_IMAGES];
+    size_t imgs_len[JF_MMMU_IMAGES];
+    char *imgs_path[JF_MMMU_IMAGES];
+    int imgs_num[JF_MMMU_IMAGES]; /* k of image_k */
     char *line;      /* MME: the question line as read (written back with the answer) */
     size_t row;      /* MMBench: the TSV row */
     char *answer;    /* generated (or already in the output) */
@@ -75,6 +81,10 @@ static void bqs_free(bqs *l)
         for (size_t k = 0; k < q->n_b64; k++)
             free(q->b64s[k]);
         free(q->b64s);
+        for (size_t k = 0; k < q->n_imgs; k++) {
+            free(q->imgs[k]);
+            free(q->imgs_path[k]);
+        }
     }
     free(l->v);
 }
@@ -497,6 +507,110 @@ static char *json_quoted(const char *s)
     return buf;
 }
 
+/* MMMU as lmms-eval's task mmmu_val asks it (tasks/mmmu/utils.py at 75571cf, prompt_type
+ * "format"): construct_prompt — "{question}\n" + "A. opt" lines joined by "\n" + "\n\n" + "Answer
+ * with the option's letter from the given choices directly." (open: "{question}\n\nAnswer the
+ * question using a single word or phrase.") —, then doc_to_messages, which the task defines and
+ * which forces the interleaved format: "<image 1>" .. "<image 7>" become "<image>", the text is
+ * split there, and the visuals — image_N for each distinct "<image N>" of the prompt, sorted by
+ * name — take the places in order: text piece i (stripped, if not empty), visual i, ..., then the
+ * last piece (stripped). Pieces beyond the visuals but the last are dropped, as the tool drops
+ * them. lmms-eval has no Janus model; jf renders the message as VLMEvalKit's Janus wrapper does
+ * its own (texts and "<image_placeholder>" tags concatenated) in the model's template (system
+ * prompt), 128 new tokens. */
+static int cmp_digits(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static int mmmu_lmms_question(const jf_janus *m, jf__mmmu_row *r, char **opts, size_t no, int mc, bq *q, jf_error *err)
+{
+    char *text = NULL, *msg = NULL;
+    size_t tl = 0, ml = 0;
+    FILE *tf = open_memstream(&text, &tl);
+    if (mc) {
+        fprintf(tf, "%s\n", r->question);
+        for (size_t k = 0; k < no; k++)
+            fprintf(tf, "%s%c. %s", k ? "\n" : "", (char)('A' + k), opts[k]);
+        fputs("\n\nAnswer with the option's letter from the given choices directly.", tf);
+    } else {
+        fprintf(tf, "%s\n\nAnswer the question using a single word or phrase.", r->question);
+    }
+    fclose(tf);
+    /* the visuals: the distinct "<image N>" of the prompt, sorted as their names sort */
+    char *names[64];
+    size_t nv = 0;
+    for (const char *x = text; (x = strstr(x, "<image ")); x++) {
+        const char *d = x + 7, *e = d;
+        while (*e >= '0' && *e <= '9')
+            e++;
+        if (e == d || *e != '>')
+            continue;
+        char *num = strndup(d, (size_t)(e - d));
+        int seen = 0;
+        for (size_t k = 0; k < nv && !seen; k++)
+            seen = !strcmp(names[k], num);
+        if (seen || nv == 64)
+            free(num);
+        else
+            names[nv++] = num;
+    }
+    qsort(names, nv, sizeof *names, cmp_digits);
+    int rc = 0;
+    for (size_t k = 0; k < nv; k++) {
+        long n = strtol(names[k], NULL, 10);
+        if (!rc && (n < 1 || n > JF_MMMU_IMAGES || (!r->image[n - 1] && !r->image_path[n - 1])))
+            rc = (jf_error_set(err, JF_EFORMAT, "%s: its prompt names <image %s>, which the row does not hold", r->where,
+                               names[k]),
+                  -1);
+        if (!rc && k < JF_MMMU_IMAGES) {
+            q->imgs[k] = r->image[n - 1];
+            q->imgs_len[k] = r->image_len[n - 1];
+            r->image[n - 1] = NULL;
+            q->imgs_path[k] = r->image_path[n - 1] ? strdup(r->image_path[n - 1]) : NULL;
+            q->imgs_num[k] = (int)n;
+            q->n_imgs = k + 1;
+        }
+    }
+    for (size_t k = 0; k < nv; k++)
+        free(names[k]);
+    q->multi = 1;
+    /* replace_images_tokens, the split at "<image>", and the message */
+    char *inter = strdup(text);
+    for (int i = 1; i <= 7; i++) {
+        char tok[16];
+        snprintf(tok, sizeof tok, "<image %d>", i);
+        char *t = jf__str_replace(inter, tok, "<image>");
+        free(inter);
+        inter = t;
+    }
+    size_t n_seg = 1;
+    for (const char *x = inter; (x = strstr(x, "<image>")); x += 7)
+        n_seg++;
+    FILE *mf = open_memstream(&msg, &ml);
+    const char *seg = inter;
+    for (size_t i = 0; i < q->n_imgs; i++) {
+        const char *end = strstr(seg, "<image>");
+        if (i < n_seg - 1 && end) {
+            char *piece = strndup(seg, (size_t)(end - seg)), *st = jf__py_strip(piece, NULL);
+            fputs(st, mf);
+            free(st);
+            free(piece);
+            seg = end + 7;
+        }
+        fputs("<image_placeholder>", mf);
+    }
+    const char *last = inter; /* the piece after the last "<image>" */
+    for (const char *x = inter; (x = strstr(x, "<image>")); x += 7)
+        last = x + 7;
+    char *st = jf__py_strip(last, NULL);
+    fputs(st, mf);
+    free(st);
+    fclose(mf);
+    free(inter);
+    q->prompt = m ? jf_janus_chat_prompt(m, msg, 0) : NULL; /* no model: merging parts (prompts read back) */
+    free(msg);
+    free(text);
+    return rc;
+}
+
 static int mmmu_questions(const jf_janus *m, const jf_bench_run_params *p, bqs *out, jf_error *err)
 {
     jf__mmmu_row *rows;
@@ -554,8 +668,16 @@ static int mmmu_questions(const jf_janus *m, const jf_bench_run_params *p, bqs *
         }
         fclose(tf);
         fclose(rf);
-        q->prompt = chat(m, JF_BENCH_LLAVA, text);
         q->line = rec;
+        if (p->protocol == JF_BENCH_LMMS_EVAL) {
+            rc = mmmu_lmms_question(m, r, opts, no, mc, q, err);
+            for (size_t k = 0; k < no; k++)
+                free(opts[k]);
+            free(opts);
+            free(text);
+            continue;
+        }
+        q->prompt = chat(m, JF_BENCH_LLAVA, text);
         free(text);
         if (option_images > 1) {
             /* call_llava_engine_df's branch for several images: a random letter (the script calls
@@ -566,12 +688,12 @@ static int mmmu_questions(const jf_janus *m, const jf_bench_run_params *p, bqs *
             } else {
                 q->preset = strdup("INVALID GENERATION FOR MULTIPLE IMAGE INPUTS");
             }
-        } else if (r->image) {
-            q->image_bytes = r->image;
-            q->image_len = r->image_len;
-            r->image = NULL;
-        } else if (r->image_path) {
-            q->image = strdup(r->image_path);
+        } else if (r->image[0]) {
+            q->image_bytes = r->image[0];
+            q->image_len = r->image_len[0];
+            r->image[0] = NULL;
+        } else if (r->image_path[0]) {
+            q->image = strdup(r->image_path[0]);
         }
         for (size_t k = 0; k < no; k++)
             free(opts[k]);
@@ -1045,6 +1167,33 @@ static float *load_pixels(jf_janus *m, bq *q)
 /* The question's images: one, or each of a TSV list cell's. 0, or -1 with q->error set. */
 static int load_images(jf_janus *m, bq *q, float ***px, size_t *n)
 {
+    if (q->multi) { /* lmms-eval MMMU: the row's images its prompt names (maybe none) */
+        *px = calloc(q->n_imgs ? q->n_imgs : 1, sizeof **px);
+        *n = 0;
+        if (!*px) {
+            snprintf(q->error, sizeof q->error, "out of memory");
+            return -1;
+        }
+        for (size_t k = 0; k < q->n_imgs; k++) {
+            uint8_t *data = q->imgs[k];
+            size_t len = q->imgs_len[k], cap = 0;
+            if (!data && jf__eval_read_file(q->imgs_path[k], &data, &cap, &len) != 0) {
+                snprintf(q->error, sizeof q->error, "image_%d: %.200s: %s", q->imgs_num[k], q->imgs_path[k], strerror(errno));
+                free(data);
+                return -1;
+            }
+            char msg[256];
+            (*px)[k] = pixels_of(m, data, len, msg, sizeof msg);
+            if (data != q->imgs[k])
+                free(data);
+            if (!(*px)[k]) {
+                snprintf(q->error, sizeof q->error, "image_%d: %.200s", q->imgs_num[k], msg);
+                return -1;
+            }
+            *n = k + 1;
+        }
+        return 0;
+    }
     size_t want = q->n_b64 > 1 ? q->n_b64 : 1;
     *px = calloc(want, sizeof **px);
     *n = 0;
@@ -1479,8 +1628,8 @@ jf_bench_run_params jf_bench_run_default_params(void)
  * VLMEvalKit's Janus wrapper: 2048). */
 static int default_max_new(jf_bench_kind kind, jf_bench_protocol proto)
 {
-    if (kind == JF_BENCH_MMMU && proto == JF_BENCH_OFFICIAL)
-        return 128; /* call_llava_engine_df */
+    if (kind == JF_BENCH_MMMU && proto != JF_BENCH_VLMEVALKIT)
+        return 128; /* call_llava_engine_df; lmms-eval's _default_template_yaml */
     if (proto == JF_BENCH_LMMS_EVAL)
         return kind == JF_BENCH_MME || kind == JF_BENCH_VQAV2 || kind == JF_BENCH_GQA ? 16 : kind == JF_BENCH_POPE ? 128 : 1024;
     if (proto == JF_BENCH_LLAVA)
@@ -1494,11 +1643,9 @@ jf_status jf_bench_answer(jf_janus *m, jf_bench_kind kind, const jf_bench_run_pa
     memset(st, 0, sizeof *st);
     if (!p->data || !p->out)
         return jf_error_set(err, JF_EARG, "bench: the benchmark's files (--data) and the output (--out) are needed");
-    if (kind == JF_BENCH_MMMU && p->protocol != JF_BENCH_OFFICIAL && p->protocol != JF_BENCH_VLMEVALKIT)
-        return jf_error_set(err, JF_EARG, "mmmu: a model run asks as MMMU's own run_llava.py does (--protocol official; "
-                                          "its output folder is what --protocol lmms-eval scores too) or as VLMEvalKit's "
-                                          "Janus wrapper does (--protocol vlmevalkit, MMMU_DEV_VAL.tsv); lmms-eval's "
-                                          "interleaved MMMU prompt is not implemented yet");
+    if (kind == JF_BENCH_MMMU && p->protocol == JF_BENCH_LLAVA)
+        return jf_error_set(err, JF_EARG, "mmmu: LLaVA has no MMMU run of its own (--protocol official: MMMU's "
+                                          "run_llava.py; lmms-eval; vlmevalkit)");
     if (kind == JF_BENCH_VQAV2 && p->protocol == JF_BENCH_VLMEVALKIT)
         return jf_error_set(err, JF_EARG, "vqav2: VLMEvalKit has no VQAv2 dataset; use --protocol official, llava or "
                                           "lmms-eval");
@@ -1709,9 +1856,9 @@ jf_status jf_bench_merge(jf_bench_kind kind, const jf_bench_run_params *p, const
     memset(st, 0, sizeof *st);
     if (!p->data || !p->out || !n_parts)
         return jf_error_set(err, JF_EARG, "bench merge: the benchmark's files (--data), the parts and the output are needed");
-    if (kind == JF_BENCH_MMMU && p->protocol != JF_BENCH_OFFICIAL && p->protocol != JF_BENCH_VLMEVALKIT)
-        return jf_error_set(err, JF_EARG, "mmmu: only MMMU's own run (--protocol official) and VLMEvalKit's "
-                                          "(--protocol vlmevalkit) write parts to merge");
+    if (kind == JF_BENCH_MMMU && p->protocol == JF_BENCH_LLAVA)
+        return jf_error_set(err, JF_EARG, "mmmu: LLaVA has no MMMU run of its own (--protocol official, lmms-eval or "
+                                          "vlmevalkit)");
     for (size_t i = 0; i < n_parts; i++) {
         struct stat sb;
         if (stat(parts[i], &sb) != 0)

@@ -207,30 +207,55 @@ assert [r["id"] for r in art] == ["validation_Art_1", "validation_Art_2"] and [r
 assert phys[0]["index2ans"]["D"] == "none of these" and "(D) none of these" in phys[0]["prompt"], phys
 PY
 grep -q "answered 3 of 3 questions" out && ok "3 answered by the model" || bad "mmmu parquet count: $(head -1 out)"
-expect 2 "MMMU under lmms-eval's interleaved prompt is refused before it starts" "$jf" eval bench mmmu --protocol lmms-eval --model tiny --data mmmu_rows.jsonl --out mmmu_l
-[ ! -e mmmu_l ] && ok "nothing written" || bad "mmmu lmms run wrote"
-# MMMU as VLMEvalKit's Janus wrapper asks it (MMMU_DEV_VAL.tsv): every image of the row first,
-# one tag each (an image cell may be a Python list of base64 strings), then the MCQ text
+# MMMU as lmms-eval's mmmu_val asks it: its doc_to_messages (images at the "<image>" places, in
+# the order of their sorted names, pieces beyond the visuals dropped), 128 new tokens
 /usr/bin/python3 - <<'PY'
-import base64, io
-from PIL import Image
-def b64(c):
-    b = io.BytesIO(); Image.new("RGB", (24, 20), c).save(b, "PNG"); return base64.b64encode(b.getvalue()).decode()
-rows = ["index\tquestion\tA\tB\tC\tD\tanswer\tcategory\tsplit\timage"]
-rows.append(f"1\t<image 1> and <image 2>: which?\tleft\tright\tboth\tnone\tA\tArt\tvalidation\t['{b64((200, 0, 0))}', '{b64((0, 200, 0))}']")
-rows.append(f"2\tWhat is <image 1>?\tred\tgreen\t\t\tB\tArt\tvalidation\t['{b64((0, 0, 200))}']")
-rows.append(f"3\tHow many?\t\t\t\t\t3\tMath\tvalidation\t{b64((9, 9, 9))}")
-rows.append(f"4\tAgain <image 1>?\tyes\tno\t\t\tA\tMath\tvalidation\t3")
-rows.append(f"5\t<image 1> <image 2>\tx\ty\t\t\tB\tArt\tvalidation\t['{b64((1, 2, 3))}', 'bm90IGFuIGltYWdl']")
-open("mmmu_vlm.tsv", "w").write("\n".join(rows) + "\n")
+import base64, json
+b = lambda i: {"bytes": base64.b64encode(open(f"coco/COCO_val2014_00000000000{i}.jpg", "rb").read()).decode(), "path": None}
+rows = [
+ {"id": "validation_Art_1", "question": "Compare <image 2> with <image 1>: which is brighter?", "options": "['left', 'right']",
+  "answer": "A", "question_type": "multiple-choice", "image_1": b(0), "image_2": b(1)},
+ {"id": "validation_Art_2", "question": "<image 1> and again <image 1>?", "options": "['yes', 'no']",
+  "answer": "B", "question_type": "multiple-choice", "image_1": b(2)},
+ {"id": "validation_Math_1", "question": "What is 2 + 2?", "options": "[]", "answer": "4", "question_type": "open"},
+]
+with open("mmmu_lmms_rows.jsonl", "w") as f:
+    for r in rows:
+        f.write(json.dumps(r) + "\n")
+with open("mmmu_lmms_bad.jsonl", "w") as f:
+    f.write(json.dumps(dict(rows[0], question="See <image 3>.")) + "\n")
 PY
-expect 1 "answer MMMU_DEV_VAL under vlmevalkit (a row's second image broken: said, exit 1)" \
-  "$jf" eval bench mmmu --protocol vlmevalkit --model tiny --data mmmu_vlm.tsv --out mmmu_vlm_pred.tsv --max-new-tokens 3
-grep -q "answered 4 of 5 questions" out && grep -q "image 2 of 2 in its cell" err && ok "4 answered (two images in one prompt), the broken second image named" \
-  || { bad "mmmu vlmevalkit run"; head -3 out; cat err | head -3; }
-head -1 mmmu_vlm_pred.tsv | grep -q "prediction" && [ "$(wc -l < mmmu_vlm_pred.tsv)" = 5 ] && ! head -1 mmmu_vlm_pred.tsv | grep -q image \
-  && ok "VLMEvalKit's prediction TSV: 4 rows, no image column" || { bad "mmmu vlmevalkit output"; head -2 mmmu_vlm_pred.tsv | cut -c1-200; }
-grep -q "validation" out && ok "scored by VLMEvalKit's MMMU rules" || bad "mmmu vlmevalkit scored: $(head -5 out)"
+expect 0 "answer MMMU under lmms-eval (interleaved images)" \
+  "$jf" eval bench mmmu --protocol lmms-eval --model tiny --data mmmu_lmms_rows.jsonl --out mmmu_lo --max-new-tokens 3 --json
+/usr/bin/python3 - <<'PY' && ok "its messages: images at the <image> places by sorted name, pieces past the visuals dropped, no image when none is named" || bad "mmmu lmms-eval prompts"
+import ast, json, re
+rows = [json.loads(l) for l in open("mmmu_lmms_rows.jsonl")]
+got = {r["id"]: r for s in ("Art", "Math") for r in json.load(open(f"mmmu_lo/{s}/output.json"))}
+for doc in rows:
+    # construct_prompt and doc_to_messages as lmms-eval defines them (written here from their text)
+    q = doc["question"]
+    if doc["question_type"] == "multiple-choice":
+        opts = "\n".join(f"{chr(65 + i)}. {o}" for i, o in enumerate(ast.literal_eval(doc["options"])))
+        q = f"{q}\n{opts}\n\nAnswer with the option's letter from the given choices directly."
+    else:
+        q = f"{q}\n\nAnswer the question using a single word or phrase."
+    visuals = sorted(set(t.strip("<>").replace(" ", "_") for t in re.findall(r"<image \d+>", q)))
+    for i in range(1, 8):
+        q = q.replace(f"<image {i}>", "<image>")
+    parts = q.split("<image>")
+    msg = ""
+    for i in range(len(visuals)):
+        if i < len(parts) - 1 and parts[i].strip():
+            msg += parts[i].strip()
+        msg += "<image_placeholder>"
+    msg += parts[-1].strip()
+    p = got[doc["id"]]["prompt"]
+    assert p.endswith("User: " + msg + "\n\nAssistant:"), (p, msg)
+    assert p.count("<image_placeholder>") == len(visuals)
+PY
+grep -q '"protocol":"lmms-eval"' out && grep -q '"answered":3' out && ok "3 answered, scored by lmms-eval's MMMU rules" || bad "mmmu lmms run: $(head -c 300 out)"
+expect 6 "a prompt naming an image the row lacks" "$jf" eval bench mmmu --protocol lmms-eval --model tiny --data mmmu_lmms_bad.jsonl --out mmmu_lb
+grep -q "names <image 3>, which the row does not hold" err && [ ! -e mmmu_lb ] && ok "refused before it starts, the row named" || bad "mmmu lmms bad image: $(cat err)"
 echo '{"id": "validation_Art_9", "question": "q", "options": "oops", "answer": "A", "question_type": "multiple-choice"}' > bad_rows.jsonl
 expect 6 "MMMU rows whose options are not a list" "$jf" eval bench mmmu --model tiny --data bad_rows.jsonl --out mmmu_bad
 grep -q "options oops is not a list" err && ok "the row named" || bad "mmmu bad options: $(cat err)"
