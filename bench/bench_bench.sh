@@ -30,8 +30,8 @@ threads=$(nproc); [ "$threads" -gt 2 ] && threads=2
 printf '%-6s %-30s %10s %12s %10s\n' model mode seconds questions/s "vs torch"
 for m in "${models[@]}"; do
   declare -A rate=() wall=()
-  for mode in shared whole; do
-    extra=(); [ $mode = whole ] && extra=(--no-shared-prefix)
+  for mode in shared shared+f32 whole; do
+    extra=(); [ $mode = whole ] && extra=(--no-shared-prefix); [ $mode = shared+f32 ] && extra=(--f32-weights)
     rm -f "$dir/out.jsonl"
     t0=$(date +%s.%N)
     "$jf" eval bench pope --model "$dir/$m" --data "$dir/labels.json" --images "$dir/imgs" --out "$dir/out.jsonl" \
@@ -49,11 +49,12 @@ for m in "${models[@]}"; do
   "$build/bench/bench_prompt_ids" "$dir/$m" < "$dir/prompts.jsonl" > "$dir/ids.jsonl"
   t=$(/usr/bin/python3 "$(dirname "$0")/pope_torch.py" "$dir/$m" "$dir/ids.jsonl" "$dir/labels.json" "$dir/imgs" "$threads" 2)
   torch_rate=$(echo "$t" | /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print(d['questions'] / d['seconds'])")
-  for mode in shared whole; do
+  for mode in shared shared+f32 whole; do
     printf '%-6s %-30s %10.2f %12.3f %9.2fx   (%.2f s with loading)\n' "$m" "jf, $mode prefill" "$(echo "$n_img * 3 / ${rate[$mode]}" | bc -l)" "${rate[$mode]}" \
       "$(echo "${rate[$mode]} / $torch_rate" | bc -l)" "${wall[$mode]}"
   done
   printf '%-6s %-30s %10.2f %12.3f %10s\n' "$m" "PyTorch reference, one by one" "$(echo "$n_img * 3 / $torch_rate" | bc -l)" "$torch_rate" ""
 done
-echo "(threads: $threads; at most 2 new tokens a question; seconds: answering, after the weights are loaded, as the"
+echo "(threads: $threads; at most 2 new tokens a question; shared+f32: --f32-weights, f32 copies of the matrices as the"
+echo " PyTorch reference holds them; seconds: answering, after the weights are loaded, as the"
 echo " PyTorch reference times itself; vs torch: jf's questions/s over the PyTorch reference's)"

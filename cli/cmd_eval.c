@@ -993,7 +993,7 @@ static const char BENCH_HELP[] =
     "\n"
     "With the built-in model (pope, mme, mmbench, seed, vqav2, gqa, mmmu):\n"
     "  jf eval bench NAME --model DIR --data D [--images DIR] --out P [--protocol P] [--limit N]\n"
-    "         [--part K/N|slurm] [--batch N] [--max-new-tokens N] [--no-shared-prefix]\n"
+    "         [--part K/N|slurm] [--batch N] [--max-new-tokens N] [--no-shared-prefix] [--f32-weights]\n"
     "  answers the questions P does not hold yet (a killed run resumes), greedy, in batches, with the\n"
     "  prompt of the protocol (official/vlmevalkit: VLMEvalKit's Janus wrapper — empty system prompt,\n"
     "  \"\\n\" + question + \"\\nAnswer the question using a single word or phrase.\", POPE without\n"
@@ -1005,7 +1005,8 @@ static const char BENCH_HELP[] =
     "  The questions about one image in a batch share its prefill (one SigLIP pass, one prefill of the\n"
     "  prompt up to the image; the questions' own tokens then go through together): answers can\n"
     "  differ from a whole-prompt prefill, or between batch sizes, only by float rounding;\n"
-    "  --no-shared-prefix prefills every question whole.\n"
+    "  --no-shared-prefix prefills every question whole. --f32-weights keeps f32 copies of the matrices\n"
+    "  for the prefills (≈ 6.4 GB more at full size; no per-call widening from BF16; the same numbers).\n"
     "\n"
     "  seed --protocol official ranks the four options as SEED-Bench's decoder-only interface does: the\n"
     "  conversation with each option as the answer (model template, question without options), the\n"
@@ -1120,10 +1121,12 @@ static int eval_bench_args(int argc, char **argv, const char *from_dataset)
                                          {"part", required_argument, 0, 'k'},      {"batch", required_argument, 0, 'b'},
                                          {"max-new-tokens", required_argument, 0, 'n'},
                                          {"no-shared-prefix", no_argument, 0, 'S'},
+                                         {"f32-weights", no_argument, 0, 'F'},
                                          {"json-out", required_argument, 0, 'J'},
                                          {0, 0, 0, 0}};
     jf_bench_run_params rp = jf_bench_run_default_params();
     const char *model_dir = NULL;
+    int f32_weights = 0;
     optind = 2;
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -1152,6 +1155,7 @@ static int eval_bench_args(int argc, char **argv, const char *from_dataset)
         case 'b': rp.batch = atoi(optarg); break;
         case 'n': rp.max_new_tokens = atoi(optarg); break;
         case 'S': rp.no_shared_prefix = 1; break;
+        case 'F': f32_weights = 1; break;
         case 'k': {
             char msg[200];
             if (parse_part(optarg, &rp.part_k, &rp.part_n, msg, sizeof msg))
@@ -1172,6 +1176,11 @@ static int eval_bench_args(int argc, char **argv, const char *from_dataset)
         jf_model_error me;
         if (jf_janus_load(model_dir, &m, NULL, NULL, NULL, &me)) {
             fprintf(stderr, "jf eval bench: %s\n", me.msg);
+            return EXIT_PROBLEMS;
+        }
+        if (f32_weights && jf_janus_keep_f32(m, &me)) {
+            fprintf(stderr, "jf eval bench: --f32-weights: %s\n", me.msg);
+            jf_janus_free(m);
             return EXIT_PROBLEMS;
         }
         cli_opts o = {json, quiet};

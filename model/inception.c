@@ -152,10 +152,10 @@ jf_model_status jf_inception_load(const char *path, jf_inception **out, jf_model
             st = jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
             break;
         }
-        jf__w tw = {t[0]->data, t[0]->dtype, s->out, (int64_t)kk};
+        jf__w tw = {t[0]->data, t[0]->dtype, s->out, (int64_t)kk, NULL};
         jf__w_to_f32(&tw, 0, (size_t)s->out * kk, c->w);
         for (int k = 1; k < 5; k++) {
-            jf__w tb = {t[k]->data, t[k]->dtype, 1, s->out};
+            jf__w tb = {t[k]->data, t[k]->dtype, 1, s->out, NULL};
             jf__w_to_f32(&tb, 0, (size_t)s->out, bn + (size_t)(k - 1) * s->out);
         }
         for (int o = 0; o < s->out; o++) {

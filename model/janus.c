@@ -42,6 +42,9 @@ struct jf_janus {
     /* names bound to a tensor, for the unknown-tensor report */
     char **bound;
     size_t n_bound;
+    /* widened copies of the GEMM weights (jf_janus_keep_f32), freed with the model */
+    float **f32_copies;
+    size_t n_f32;
     char hash[17]; /* jf_weights_content_hash, once asked for */
 };
 
@@ -541,7 +544,58 @@ void jf_janus_free(jf_janus *m)
     for (size_t i = 0; i < m->n_bound; i++)
         free(m->bound[i]);
     free(m->bound);
+    for (size_t i = 0; i < m->n_f32; i++)
+        free(m->f32_copies[i]);
+    free(m->f32_copies);
     free(m);
+}
+
+jf_model_status jf_janus_keep_f32(jf_janus *m, jf_model_error *err)
+{
+    const jf_janus_config *c = &m->cfg;
+    size_t per_layer = 7, per_block = 4, n = (size_t)c->layers * per_layer + (size_t)c->vit_layers * per_block;
+    if (m->n_f32)
+        return JF_MODEL_OK;
+    jf__w **ws = malloc(n * sizeof *ws);
+    m->f32_copies = calloc(n, sizeof *m->f32_copies);
+    if (!ws || !m->f32_copies) {
+        free(ws);
+        return jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
+    }
+    size_t k = 0;
+    for (int l = 0; l < c->layers; l++) {
+        llm_layer *L = &m->layers[l];
+        jf__w *lw[7] = {&L->q, &L->k, &L->v, &L->o, &L->gate, &L->up, &L->down};
+        for (int i = 0; i < 7; i++)
+            ws[k++] = lw[i];
+    }
+    for (int b = 0; b < c->vit_layers; b++) {
+        vit_block *B = &m->blocks[b];
+        jf__w *bw[4] = {&B->qkv_w, &B->proj_w, &B->fc1_w, &B->fc2_w};
+        for (int i = 0; i < 4; i++)
+            ws[k++] = bw[i];
+    }
+    jf_model_status s = JF_MODEL_OK;
+    for (size_t i = 0; i < k && !s; i++) {
+        if (ws[i]->dt == JF_F32)
+            continue;
+        float *f = jf__w_widen(ws[i]);
+        if (!f)
+            s = jf__merr(err, JF_MODEL_ENOMEM, "out of memory widening the weights to f32 (%zu of %zu matrices done)", i, k);
+        else {
+            m->f32_copies[m->n_f32++] = f;
+            ws[i]->f32 = f;
+        }
+    }
+    if (s) { /* all or nothing */
+        for (size_t i = 0; i < k; i++)
+            ws[i]->f32 = NULL;
+        for (size_t i = 0; i < m->n_f32; i++)
+            free(m->f32_copies[i]);
+        m->n_f32 = 0;
+    }
+    free(ws);
+    return s;
 }
 
 const jf_janus_config *jf_janus_get_config(const jf_janus *m)
@@ -710,7 +764,9 @@ static jf_model_status cache_reserve(const jf_janus *m, kv_seq *q, size_t need, 
         return jf__merr(err, JF_MODEL_ELIMIT, "%zu positions exceed the model's context of %d", need, c->max_positions);
     if (need <= q->cap)
         return JF_MODEL_OK;
-    size_t cap = q->cap ? q->cap : 256;
+    /* a new cache is sized as asked (a prompt plus its generation budget: fresh pages cost), a
+     * growing one doubles */
+    size_t cap = q->cap ? q->cap : need;
     while (cap < need)
         cap *= 2;
     if (cap > (size_t)c->max_positions)

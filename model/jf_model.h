@@ -170,6 +170,11 @@ jf_model_status jf_janus_load(const char *dir, jf_janus **out, jf_janus_load_sta
                               void (*on_unknown)(void *user, const char *name), void *user,
                               jf_model_error *err);
 void jf_janus_free(jf_janus *m);
+/* Keeps f32 copies of the language model's and SigLIP's matrices for the matrix products of
+ * prefills (4 bytes a parameter more: ≈ 6.4 GB at the release's size), so that they are not
+ * widened from BF16 at every call; decoding still reads the stored dtype. The numbers are the
+ * same. All or nothing (JF_MODEL_ENOMEM leaves the model as it was). */
+jf_model_status jf_janus_keep_f32(jf_janus *m, jf_model_error *err);
 const jf_janus_config *jf_janus_get_config(const jf_janus *m);
 /* jf_weights_content_hash of the model's weights (computed once, then kept; "" on failure). */
 const char *jf_janus_weights_hash(jf_janus *m);

@@ -62,6 +62,7 @@ typedef struct jf__w {
     const void *p;
     jf_dtype dt;
     int64_t rows, cols; /* a matrix [rows, cols] (or a vector with rows = 1) */
+    const float *f32;   /* a widened copy the GEMMs use (jf_janus_keep_f32), or NULL: widened per call */
 } jf__w;
 
 /* Binds a float tensor (BF16/F16/F32) checked for ndim and shape (dims < 0 unchecked) as a
@@ -71,6 +72,8 @@ jf_model_status jf__weights_bind(const jf_weights *st, const char *name, int ndi
 
 /* Copies (widens) n values of w starting at element `off` into f32. */
 void jf__w_to_f32(const jf__w *w, size_t off, size_t n, float *out);
+/* The whole of w widened to f32, malloc'd (in parallel), or NULL when out of memory. */
+float *jf__w_widen(const jf__w *w);
 
 /* ---- the generation heads (gen_heads.c) ---- */
 /* A tensor binder: checks and binds `name`, remembering it as used. */

@@ -290,6 +290,18 @@ static void conv_rows(void *user, size_t i)
     jf__w_to_f32(j->w, (j->row0 + r0) * (size_t)j->w->cols, (r1 - r0) * (size_t)j->w->cols, j->dst + r0 * (size_t)j->w->cols);
 }
 
+float *jf__w_widen(const jf__w *w)
+{
+    size_t rows = (size_t)w->rows, cols = (size_t)w->cols;
+    float *out = malloc((rows * cols > 0 ? rows * cols : 1) * sizeof *out);
+    if (!out)
+        return NULL;
+    size_t per = (rows + 31) / 32;
+    conv_job cj = {w, 0, per ? per : 1, rows, out};
+    jf__parallel_for((rows + cj.rows_per - 1) / cj.rows_per, conv_rows, &cj);
+    return out;
+}
+
 /* Dot products of a few activation rows with many weight rows, straight from BF16/F16/F32. */
 typedef struct gemv_job {
     const float *x;
@@ -457,9 +469,9 @@ void jf__linear(const float *x, size_t m, const jf__w *w, const jf__w *bias, flo
         jf__parallel_for((rows + chunk - 1) / chunk, gemv_rows, &j);
         return;
     }
-    if (w->dt == JF_F32) {
+    if (w->dt == JF_F32 || w->f32) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)rows, (int)cols, 1.0f, x, (int)cols,
-                    (const float *)w->p, (int)cols, 0.0f, y, (int)rows);
+                    w->dt == JF_F32 ? (const float *)w->p : w->f32, (int)cols, 0.0f, y, (int)rows);
     } else {
         /* widen a block of weight rows at a time, then sgemm into the matching output columns */
         /* big blocks: few, large sgemm calls; the scratch stays under 64 MB */

@@ -311,9 +311,9 @@ jf_model_status jf_repa_project(const jf_repa *r, const float *x, size_t rows, f
         free(b);
         return jf__merr(err, JF_MODEL_ENOMEM, "out of memory");
     }
-    jf__w w0 = {r->w[0], JF_F32, r->width, r->in}, b0 = {r->b[0], JF_F32, 1, r->width};
-    jf__w w1 = {r->w[1], JF_F32, r->width, r->width}, b1 = {r->b[1], JF_F32, 1, r->width};
-    jf__w w2 = {r->w[2], JF_F32, r->out, r->width}, b2 = {r->b[2], JF_F32, 1, r->out};
+    jf__w w0 = {r->w[0], JF_F32, r->width, r->in, NULL}, b0 = {r->b[0], JF_F32, 1, r->width, NULL};
+    jf__w w1 = {r->w[1], JF_F32, r->width, r->width, NULL}, b1 = {r->b[1], JF_F32, 1, r->width, NULL};
+    jf__w w2 = {r->w[2], JF_F32, r->out, r->width, NULL}, b2 = {r->b[2], JF_F32, 1, r->out, NULL};
     jf__linear(x, rows, &w0, &b0, a);
     jf__silu(a, rows * wd);
     jf__linear(a, rows, &w1, &b1, b);

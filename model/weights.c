@@ -414,6 +414,7 @@ jf_model_status jf__weights_bind(const jf_weights *st, const char *name, int ndi
         return s;
     w->p = t->data;
     w->dt = t->dtype;
+    w->f32 = NULL;
     w->rows = ndim == 1 ? 1 : t->shape[0];
     w->cols = ndim == 1 ? t->shape[0] : 1;
     for (int i = 1; i < ndim; i++)

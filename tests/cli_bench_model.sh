@@ -31,6 +31,8 @@ cp out run.json
 head -1 a.jsonl | grep -q '"prompt": "User: <image_placeholder>\\nIs there a thing0 in the image?\\nAnswer the question using a single word or phrase.\\n\\nAssistant:"' \
   && ok "VLMEvalKit's Janus prompt (no system prompt)" || { bad "vlmevalkit prompt"; head -1 a.jsonl; }
 grep -q '"category": "adversarial"' a.jsonl && grep -q '"category": "random"' a.jsonl && ok "each answer carries its split" || bad "categories"
+expect 0 "the same with f32 copies of the weights" "$jf" eval bench pope --model tiny --data pope --images coco --out af.jsonl --max-new-tokens 5 --f32-weights
+cmp -s a.jsonl af.jsonl && ok "  ... the same answers, byte for byte" || bad "--f32-weights changed the answers"
 expect 0 "the same file scored on its own" "$jf" eval bench pope --data pope --predictions a.jsonl --json
 /usr/bin/python3 -c "import json,sys; a=json.load(open('run.json'))['metrics']; b=json.load(open('out'))['metrics']; sys.exit(a!=b)" \
   && ok "answer-and-score equals scoring the written predictions" || bad "scores differ"

@@ -1040,7 +1040,7 @@ static void check_ckpt(const char *path, yajl_val expected)
                 got = (double)((const int64_t *)t->data)[k];
             else {
                 float f;
-                jf__w tw = {t->data, t->dtype, 1, (int64_t)vals->u.array.len};
+                jf__w tw = {t->data, t->dtype, 1, (int64_t)vals->u.array.len, NULL};
                 jf__w_to_f32(&tw, k, 1, &f);
                 got = f;
             }
