@@ -944,6 +944,9 @@ static const char BENCH_HELP[] =
     "         (DS or DS#SUBSET) that `jf ingest DS coco_pope_*.json --image-root val2014` made: each\n"
     "         record keeps its label line and its checked image; the splits are the sources (no --images);\n"
     "         questions whose image failed on ingest are named and refused\n"
+    "         (the VLMEvalKit TSVs — MMBench; POPE, MME, GQA, SEED, MMMU under --protocol vlmevalkit —\n"
+    "         read from a dataset too: `jf ingest DS MMBench_DEV_EN.tsv` keeps each row as .json and\n"
+    "         decodes and checks its images; the TSV is written back from them)\n"
     "         --predictions answer lines ({\"text\"} as LLaVA writes them, or {\"answer\"})\n"
     "         official: POPE's evaluate.py: the first sentence, then no/not/No → no, else yes;\n"
     "                   answers matched to labels by position; accuracy, precision, recall, F1, yes ratio\n"
@@ -1396,7 +1399,13 @@ static int eval_bench(int argc, char **argv)
     jf_bench_dataset_files files;
     jf_error err = {0};
     int rc;
-    if (jf_bench_from_dataset(kind, spec, scratch, &files, &err) != JF_OK) {
+    jf_bench_protocol proto = JF_BENCH_OFFICIAL;
+    for (int i = 2; i < argc; i++) {
+        const char *pv = !strncmp(argv[i], "--protocol=", 11) ? argv[i] + 11 : !strcmp(argv[i], "--protocol") && i + 1 < argc ? argv[i + 1] : NULL;
+        if (pv && jf_bench_protocol_parse(pv, &proto))
+            return usage_error("eval bench", "unknown protocol '%s' (official, llava, lmms-eval, vlmevalkit)", pv);
+    }
+    if (jf_bench_from_dataset(kind, proto, spec, scratch, &files, &err) != JF_OK) {
         fprintf(stderr, "jf eval bench: %s\n", err.msg);
         rc = err.code == JF_EARG ? EXIT_USAGE : (int)err.code;
     } else {
@@ -1407,8 +1416,10 @@ static int eval_bench(int argc, char **argv)
                 args[n++] = "--data";
             args[n++] = i == at ? files.data : argv[i];
         }
-        args[n++] = "--images";
-        args[n++] = files.images;
+        if (files.images[0]) {
+            args[n++] = "--images";
+            args[n++] = files.images;
+        }
         int silent = 0; /* --json or --quiet: no line of our own */
         for (int i = 2; i < argc; i++)
             silent |= !strcmp(argv[i], "--json") || !strcmp(argv[i], "--quiet");

@@ -59,14 +59,90 @@ static int write_file(const char *path, const char *mode, const void *data, size
     return fclose(f) != 0 || w != len ? -1 : 0;
 }
 
-jf_status jf_bench_from_dataset(jf_bench_kind kind, const char *spec, const char *scratch, jf_bench_dataset_files *out,
-                                jf_error *err)
+/* A TSV cell as pandas' to_csv(sep="\t") writes it: quoted when it holds a tab, a line end or a
+ * quote (quotes doubled). */
+static void tsv_cell(FILE *f, const char *s)
+{
+    if (!strpbrk(s, "\t\r\n\"")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+/* One record as a VLMEvalKit TSV row: its .json row's cells in the header's order, then its
+ * images as base64 (a Python list literal when there are several). The header is written from
+ * the first record. */
+static jf_status tsv_row(FILE *f, const jf_record *rec, const char *key, int first, char ***cols, size_t *n_cols,
+                         const char *dir, jf_error *err)
+{
+    const jf_field *row = jf_record_find_field(rec, "json");
+    char eb[128];
+    char *text = row ? strndup((const char *)row->data, row->size) : NULL;
+    yajl_val o = text ? yajl_tree_parse(text, eb, sizeof eb) : NULL;
+    free(text);
+    const char *ip[] = {"index", NULL};
+    if (!o || !YAJL_IS_OBJECT(o) || !yajl_tree_get(o, ip, yajl_t_any)) {
+        yajl_tree_free(o);
+        return jf_error_set(err, JF_EFORMAT,
+                            "%s: record %s is not a row of a benchmark TSV (it needs its row, with an index, as .json: "
+                            "ingest VLMEvalKit's TSV itself, e.g. jf ingest DS MMBench_DEV_EN.tsv)",
+                            dir, key);
+    }
+    if (first) {
+        *cols = calloc(o->u.object.len + 1, sizeof **cols);
+        for (size_t i = 0; *cols && i < o->u.object.len; i++) {
+            (*cols)[(*n_cols)++] = strdup(o->u.object.keys[i]);
+            tsv_cell(f, o->u.object.keys[i]);
+            fputc('\t', f);
+        }
+        fputs("image\n", f);
+    }
+    for (size_t c = 0; c < *n_cols; c++) {
+        const char *kp[] = {(*cols)[c], NULL};
+        yajl_val v = yajl_tree_get(o, kp, yajl_t_any);
+        if (v && YAJL_IS_STRING(v))
+            tsv_cell(f, v->u.string);
+        else if (v && YAJL_IS_NUMBER(v))
+            fputs(v->u.number.r, f);
+        fputc('\t', f);
+    }
+    yajl_tree_free(o);
+    size_t n_img = 0;
+    for (size_t i = 0; i < jf_record_field_count(rec); i++)
+        n_img += jf_record_field(rec, i)->type == JF_FIELD_IMAGE;
+    if (n_img > 1)
+        fputs("[", f);
+    for (size_t i = 0, k = 0; i < jf_record_field_count(rec); i++) {
+        const jf_field *fl = jf_record_field(rec, i);
+        if (fl->type != JF_FIELD_IMAGE)
+            continue;
+        char *b64 = jf_base64_encode(fl->data, fl->size);
+        if (!b64)
+            return jf_error_set(err, JF_ENOMEM, "out of memory");
+        fprintf(f, n_img > 1 ? "%s'%s'" : "%s%s", k++ ? ", " : "", b64);
+        free(b64);
+    }
+    fputs(n_img > 1 ? "]\n" : "\n", f);
+    return ferror(f) ? jf_error_set(err, JF_EIO, "writing the benchmark TSV: %s", strerror(errno)) : JF_OK;
+}
+
+jf_status jf_bench_from_dataset(jf_bench_kind kind, jf_bench_protocol proto, const char *spec, const char *scratch,
+                                jf_bench_dataset_files *out, jf_error *err)
 {
     memset(out, 0, sizeof *out);
-    if (kind != JF_BENCH_POPE)
+    int tsv = jf__bench_reads_tsv(kind, proto);
+    if (kind != JF_BENCH_POPE && !tsv)
         return jf_error_set(err, JF_EARG,
-                            "%s: reading the benchmark from a jf dataset is offered for pope (its label files are JSON "
-                            "rows with an image each, which jf ingest keeps); give %s's published files to --data",
+                            "%s: reading the benchmark from a jf dataset is offered for pope (its label files) and for "
+                            "the benchmarks read from VLMEvalKit's TSVs (mmbench; pope, mme, gqa, seed, mmmu with "
+                            "--protocol vlmevalkit); give %s's published files to --data",
                             jf_bench_name(kind), jf_bench_name(kind));
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", spec);
@@ -115,12 +191,40 @@ jf_status jf_bench_from_dataset(jf_bench_kind kind, const char *spec, const char
     char prev_source[512] = "";
     size_t n_sources = 0;
     int r;
+    FILE *tf = NULL; /* the TSV being written */
+    char **cols = NULL;
+    size_t n_cols = 0;
     while (!s && (r = sqlite3_step(q)) == SQLITE_ROW) {
         const char *key = (const char *)sqlite3_column_text(q, 1), *source = (const char *)sqlite3_column_text(q, 2);
         char key_copy[600];
         snprintf(key_copy, sizeof key_copy, "%s", key ? key : "");
         if ((s = jf_store_get_row(st, sqlite3_column_int64(q, 0), rec, err)))
             break;
+        if (tsv) {
+            if (strcmp(prev_source, source ? source : "")) {
+                if (n_sources++) {
+                    s = jf_error_set(err, JF_EARG,
+                                     "%s: the selection holds two benchmark TSVs (%s and %s); %s reads one: select it with a "
+                                     "subset (jf filter ... --subset NAME, then --data %s#NAME)",
+                                     dir, prev_source, source, jf_bench_name(kind), dir);
+                    break;
+                }
+                snprintf(prev_source, sizeof prev_source, "%s", source ? source : "");
+                if (!safe_relative(prev_source) || strchr(prev_source, '/')) {
+                    s = jf_error_set(err, JF_EFORMAT, "%s: source '%s' is not a file name", dir, prev_source);
+                    break;
+                }
+                snprintf(out->data, sizeof out->data, "%s/data/%s.tsv", scratch, prev_source);
+                out->images[0] = 0; /* the images are inside */
+                if (!(tf = fopen(out->data, "w"))) {
+                    s = jf_error_set(err, JF_EIO, "%s: %s", out->data, strerror(errno));
+                    break;
+                }
+            }
+            s = tsv_row(tf, rec, key_copy, out->questions == 0, &cols, &n_cols, dir, err);
+            out->questions += !s;
+            continue;
+        }
         const jf_field *row = jf_record_find_field(rec, "json"), *img = NULL;
         for (size_t i = 0; i < jf_record_field_count(rec) && !img; i++)
             if (jf_record_field(rec, i)->type == JF_FIELD_IMAGE)
@@ -158,6 +262,11 @@ jf_status jf_bench_from_dataset(jf_bench_kind kind, const char *spec, const char
         out->questions++;
     }
     jf_record_destroy(rec);
+    for (size_t i = 0; i < n_cols; i++)
+        free(cols[i]);
+    free(cols);
+    if (tf && fclose(tf) && !s)
+        s = jf_error_set(err, JF_EIO, "%s: %s", out->data, strerror(errno));
     if (!s && !out->questions) {
         s = jf_error_set(err, JF_ENOTFOUND, "%s: no questions in %s%s", dir, subset ? "subset " : "the dataset",
                          subset ? subset : "");
@@ -175,9 +284,11 @@ jf_status jf_bench_from_dataset(jf_bench_kind kind, const char *spec, const char
             if (strchr(src, '/'))
                 *strchr(src, '/') = 0;
             char file[8400];
-            snprintf(file, sizeof file, "%s/%s.json", out->data, src);
-            if (stat(file, &sb) != 0)
+            if (tsv && strcmp(src, prev_source))
                 continue; /* another source of the dataset */
+            snprintf(file, sizeof file, "%s/%s.json", out->data, src);
+            if (!tsv && stat(file, &sb) != 0)
+                continue;
             if (!failed++)
                 snprintf(first, sizeof first, "%s (%s, record %lld: %s: %s)", fkey, (const char *)sqlite3_column_text(fq, 1),
                          (long long)sqlite3_column_int64(fq, 2), (const char *)sqlite3_column_text(fq, 3),

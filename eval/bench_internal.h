@@ -62,8 +62,6 @@ jf_status jf__seed_option_losses(jf_janus *m, const char *prompt, const float *p
 /* MMBench as lmms-eval's mmbench_en_dev_static scores it (bench_mmb_lmms.c): its samples log */
 jf_status jf__score_mmbench_lmms(const jf_bench_inputs *in, jf_bench_report *r, jf_error *err);
 
-/* Base64 to bytes (bench_run.c): padding and line breaks skipped */
-uint8_t *jf__b64_decode(const char *s, size_t *len);
 /* A Python list literal of quoted strings (bench_mcq.c): 1 and the items, 0 not a list, -1 unreadable */
 int jf__py_string_list(const char *s, char ***out, size_t *n);
 
@@ -83,9 +81,9 @@ typedef struct jf__mmmu_row {
 int jf__mmmu_read_rows(const char *data, const char *split, jf__mmmu_row **rows, size_t *n, jf_error *err);
 void jf__mmmu_rows_free(jf__mmmu_row *rows, size_t n);
 
-/* VLMEvalKit's toliststr on an image cell: "[...]" is eval()ed to a list of strings. The lists
- * its files hold are of quoted base64 (no escapes); anything else is refused. Returns the count
- * with *out the malloc'd strings (0: not a list, *out NULL), or -1. */
-long jf__py_str_list(const char *s, char ***out);
+/* Whether a benchmark under a protocol is read from a VLMEvalKit TSV (MMBench always; POPE, MME,
+ * GQA, SEED, MMMU under vlmevalkit) (bench_run.c). */
+int jf__bench_reads_tsv(jf_bench_kind kind, jf_bench_protocol proto);
+
 
 #endif

@@ -108,7 +108,7 @@ static int row_from_json(yajl_val o, const char *file, long line, jf__mmmu_row *
         yajl_val bytes = img && YAJL_IS_OBJECT(img) ? yajl_tree_get(img, bp, yajl_t_string) : NULL;
         yajl_val path = img && YAJL_IS_OBJECT(img) ? yajl_tree_get(img, pp, yajl_t_string) : img && YAJL_IS_STRING(img) ? img : NULL;
         if (bytes) {
-            r->image[k] = jf__b64_decode(bytes->u.string, &r->image_len[k]);
+            r->image[k] = jf_base64_decode(bytes->u.string, strlen(bytes->u.string), &r->image_len[k]);
         } else if (path && path->u.string[0]) {
             char dir[4096];
             snprintf(dir, sizeof dir, "%s", file);

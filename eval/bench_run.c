@@ -115,43 +115,6 @@ static char *chat_n(const jf_janus *m, jf_bench_protocol proto, const char *text
 
 static char *chat(const jf_janus *m, jf_bench_protocol proto, const char *text) { return chat_n(m, proto, text, 1); }
 
-long jf__py_str_list(const char *s, char ***out)
-{
-    size_t len = strlen(s);
-    *out = NULL;
-    if (len < 2 || s[0] != '[' || s[len - 1] != ']')
-        return 0;
-    char **v = NULL;
-    size_t n = 0;
-    const char *p = s + 1, *end = s + len - 1;
-    for (;;) {
-        while (p < end && (*p == ' ' || *p == ','))
-            p++;
-        if (p >= end)
-            break;
-        char qc = *p;
-        const char *close = qc == '\'' || qc == '"' ? memchr(p + 1, qc, (size_t)(end - p - 1)) : NULL;
-        if (!close || memchr(p + 1, '\\', (size_t)(close - p - 1)))
-            goto bad;
-        char **nv = realloc(v, (n + 1) * sizeof *v);
-        if (!nv)
-            goto bad;
-        v = nv;
-        v[n++] = strndup(p + 1, (size_t)(close - p - 1));
-        p = close + 1;
-        while (p < end && *p == ' ')
-            p++;
-        if (p < end && *p != ',')
-            goto bad;
-    }
-    *out = v;
-    return (long)n;
-bad:
-    for (size_t k = 0; k < n; k++)
-        free(v[k]);
-    free(v);
-    return -1;
-}
 
 static char *concat3(const char *a, const char *b, const char *c)
 {
@@ -339,7 +302,7 @@ static int mme_questions(const jf_janus *m, const jf_bench_run_params *p, bqs *o
 
 /* Whether a run reads and writes VLMEvalKit's TSVs: the benchmark TSV (index, question, ..., image
  * as base64) in, the prediction TSV (its columns but the image, and prediction) out. */
-static int vlmevalkit_tsv(jf_bench_kind kind, jf_bench_protocol proto)
+int jf__bench_reads_tsv(jf_bench_kind kind, jf_bench_protocol proto)
 {
     return kind == JF_BENCH_MMBENCH ||
            (proto == JF_BENCH_VLMEVALKIT && (kind == JF_BENCH_SEED || kind == JF_BENCH_POPE || kind == JF_BENCH_MME ||
@@ -428,7 +391,7 @@ static int tsv_questions(const jf_janus *m, jf_bench_kind kind, const jf_bench_r
                        -1;
             q->image_b64 = target;
         }
-        long nl = q->image_b64 ? jf__py_str_list(q->image_b64, &q->b64s) : 0;
+        long nl = q->image_b64 ? jf_base64_cell_list(q->image_b64, &q->b64s) : 0;
         if (nl < 0)
             return jf_error_set(err, JF_EFORMAT, "%s: row %zu (index %s): its image cell starts with '[' but is not a list of "
                                                  "quoted strings",
@@ -1086,35 +1049,6 @@ jf_status jf__seed_option_losses(jf_janus *m, const char *prompt, const float *p
     return st;
 }
 
-static int b64_val(int c)
-{
-    return c >= 'A' && c <= 'Z' ? c - 'A' : c >= 'a' && c <= 'z' ? c - 'a' + 26 : c >= '0' && c <= '9' ? c - '0' + 52
-           : c == '+'                                                                                 ? 62
-           : c == '/'                                                                                 ? 63
-                                                                                                      : -1;
-}
-
-uint8_t *jf__b64_decode(const char *s, size_t *len)
-{
-    size_t n = strlen(s), o = 0;
-    uint8_t *out = malloc(n / 4 * 3 + 3);
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        int v = b64_val((unsigned char)s[i]);
-        if (v < 0)
-            continue; /* padding, line breaks */
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (uint8_t)(acc >> bits);
-        }
-    }
-    *len = o;
-    return out;
-}
-
 static float *pixels_of(jf_janus *m, const uint8_t *data, size_t len, char *msg, size_t msg_len)
 {
     jf_janus_image_spec spec = jf_janus_image_spec_of(m);
@@ -1145,7 +1079,7 @@ static float *load_pixels(jf_janus *m, bq *q)
             return NULL;
         }
     } else if (q->image_b64 && !jf__pandas_na(q->image_b64)) {
-        data = jf__b64_decode(q->image_b64, &len);
+        data = jf_base64_decode(q->image_b64, strlen(q->image_b64), &len);
     } else if (q->image_bytes) {
         char msg[256];
         float *px = pixels_of(m, q->image_bytes, q->image_len, msg, sizeof msg);
@@ -1209,7 +1143,7 @@ static int load_images(jf_janus *m, bq *q, float ***px, size_t *n)
     }
     for (size_t k = 0; k < want; k++) {
         size_t len = 0;
-        uint8_t *data = jf__b64_decode(q->b64s[k], &len);
+        uint8_t *data = jf_base64_decode(q->b64s[k], strlen(q->b64s[k]), &len);
         char msg[256];
         (*px)[k] = pixels_of(m, data, len, msg, sizeof msg);
         free(data);
@@ -1272,7 +1206,7 @@ static void tsv_field(FILE *f, const char *s)
 static int write_out(jf_bench_kind kind, const jf_bench_run_params *p, const bqs *l, const jf__table *t, jf_error *err)
 {
     char tmp[4200];
-    int tsv = vlmevalkit_tsv(kind, p->protocol);
+    int tsv = jf__bench_reads_tsv(kind, p->protocol);
     if (kind == JF_BENCH_MME && !tsv) {
         mkdir(p->out, 0777);
         for (size_t k = 0; k < sizeof MME_TASKS / sizeof MME_TASKS[0]; k++) {
@@ -1515,7 +1449,7 @@ static void done_fields(jf_bench_kind kind, jf_bench_protocol proto, yajl_val v,
  * MMBench rows by index. */
 static void read_done(jf_bench_kind kind, const jf_bench_run_params *p, bqs *l)
 {
-    if (kind == JF_BENCH_MMMU && !vlmevalkit_tsv(kind, p->protocol)) {
+    if (kind == JF_BENCH_MMMU && !jf__bench_reads_tsv(kind, p->protocol)) {
         for (size_t i = 0; i < l->n; i++) {
             if (!first_of_group(l, i))
                 continue;
@@ -1543,7 +1477,7 @@ static void read_done(jf_bench_kind kind, const jf_bench_run_params *p, bqs *l)
         }
         return;
     }
-    int tsv = vlmevalkit_tsv(kind, p->protocol);
+    int tsv = jf__bench_reads_tsv(kind, p->protocol);
     if (lmms_mmbench(kind, p->protocol) || (kind == JF_BENCH_POPE && !tsv) ||
         (!tsv && (kind == JF_BENCH_SEED || kind == JF_BENCH_VQAV2 || kind == JF_BENCH_GQA))) {
         FILE *f = fopen(p->out, "r");
@@ -1655,7 +1589,7 @@ jf_status jf_bench_answer(jf_janus *m, jf_bench_kind kind, const jf_bench_run_pa
     bqs l = {0};
     jf__table t = {0};
     size_t videos = 0;
-    int rc = vlmevalkit_tsv(kind, p->protocol)        ? tsv_questions(m, kind, p, &t, &l, err)
+    int rc = jf__bench_reads_tsv(kind, p->protocol)        ? tsv_questions(m, kind, p, &t, &l, err)
              : kind == JF_BENCH_POPE ? pope_questions(m, p, &l, err)
              : kind == JF_BENCH_MME ? mme_questions(m, p, &l, err)
              : kind == JF_BENCH_SEED && p->protocol != JF_BENCH_VLMEVALKIT ? seed_questions(m, p, &l, &videos, err)
@@ -1867,8 +1801,8 @@ jf_status jf_bench_merge(jf_bench_kind kind, const jf_bench_run_params *p, const
     bqs l = {0};
     jf__table t = {0};
     size_t videos = 0;
-    int tsv = vlmevalkit_tsv(kind, p->protocol);
-    int rc = vlmevalkit_tsv(kind, p->protocol)        ? tsv_questions(NULL, kind, p, &t, &l, err)
+    int tsv = jf__bench_reads_tsv(kind, p->protocol);
+    int rc = jf__bench_reads_tsv(kind, p->protocol)        ? tsv_questions(NULL, kind, p, &t, &l, err)
              : kind == JF_BENCH_POPE ? pope_questions(NULL, p, &l, err)
              : kind == JF_BENCH_MME ? mme_questions(NULL, p, &l, err)
              : kind == JF_BENCH_SEED && !tsv ? seed_questions(NULL, p, &l, &videos, err)

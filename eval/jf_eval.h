@@ -371,12 +371,14 @@ typedef struct jf_bench_dataset_files {
     char images[4200]; /* the questions' images, under their original relative paths */
     size_t questions, splits;
 } jf_bench_dataset_files;
-/* Writes the questions that `jf ingest` took from a benchmark's own files (each record's .json
- * row, image and image_path) back into `scratch` in the official layout, for jf_bench_answer and
- * jf_bench_score to read. POPE only (other benchmarks: said). Questions whose image failed on
- * ingest make it fail, naming them. */
-jf_status jf_bench_from_dataset(jf_bench_kind kind, const char *spec, const char *scratch, jf_bench_dataset_files *out,
-                                jf_error *err);
+/* Writes the questions that `jf ingest` took from a benchmark's own files back into `scratch` in
+ * the official layout, for jf_bench_answer and jf_bench_score to read: POPE's label files (each
+ * record's .json row, image and image_path), or the VLMEvalKit TSV that the benchmark under the
+ * protocol reads (MMBench; POPE, MME, GQA, SEED, MMMU under vlmevalkit: each record's .json row
+ * and its images as base64, one list cell when a row has several). Other benchmarks: said.
+ * Questions whose image failed on ingest make it fail, naming them. */
+jf_status jf_bench_from_dataset(jf_bench_kind kind, jf_bench_protocol proto, const char *spec, const char *scratch,
+                                jf_bench_dataset_files *out, jf_error *err);
 
 /* ---- answering benchmarks with the built-in model (bench_run.c) ---- */
 typedef struct jf_bench_run_params {

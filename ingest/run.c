@@ -474,8 +474,9 @@ void jf__triage_row(jf__run *s, const char *source, int64_t index, char *key, si
 /* ---- inputs ---- */
 
 /* The kinds of input, in the order they are tried: a probe sees the name and first bytes. */
-static const jf__source *const SOURCES[] = {&jf__src_parquet, &jf__src_tar,  &jf__src_pandas, &jf__src_json,
-                                            &jf__src_jsonl,   &jf__src_urls, &jf__src_tsv,    &jf__src_csv};
+static const jf__source *const SOURCES[] = {&jf__src_parquet, &jf__src_tar,       &jf__src_pandas, &jf__src_json,
+                                            &jf__src_jsonl,   &jf__src_urls,      &jf__src_bench_tsv,
+                                            &jf__src_tsv,     &jf__src_csv};
 #define N_SOURCES (sizeof SOURCES / sizeof SOURCES[0])
 
 size_t jf__probe_text_start(const jf__probe *pb)

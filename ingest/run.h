@@ -195,7 +195,7 @@ enum {
 };
 
 extern const jf__source jf__src_parquet, jf__src_tar, jf__src_pandas, jf__src_json, jf__src_jsonl, jf__src_csv,
-    jf__src_tsv, jf__src_urls;
+    jf__src_tsv, jf__src_urls, jf__src_bench_tsv;
 
 /* Where a text input's content starts (after a byte-order mark and white space). */
 size_t jf__probe_text_start(const jf__probe *pb);

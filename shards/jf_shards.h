@@ -152,6 +152,19 @@ const jf_column *jf_record_find_column(const jf_record *rec, const char *name);
  * from the first bytes. Returns 0 on success, -1 if not recognised. */
 int jf_image_sniff(const uint8_t *data, size_t size, const char **format, int *width, int *height);
 
+/* ---- base64 (images inside benchmark TSVs and JSON rows) ----------------------------------- */
+
+/* Decodes standard base64 (RFC 4648 alphabet; padding, whitespace and other bytes skipped, as
+ * Python's b64decode skips them without validate=True); *len gets the byte count. NULL when out
+ * of memory. */
+uint8_t *jf_base64_decode(const char *s, size_t n, size_t *len);
+/* Encodes with padding, no line breaks; a NUL-terminated malloc'd string, or NULL. */
+char *jf_base64_encode(const uint8_t *data, size_t n);
+/* VLMEvalKit's toliststr on an image cell: "[...]" is eval()ed to a list of strings. The lists
+ * its files hold are of quoted base64 (no escapes); anything else is refused. Returns the count
+ * with *out the malloc'd strings (0: not a list, *out NULL), or -1. */
+long jf_base64_cell_list(const char *s, char ***out);
+
 /* ---- images: decode, check, analyse, resize (shared by ingest, filter and eval) ---------- */
 
 typedef enum jf_image_status {

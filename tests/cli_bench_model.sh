@@ -258,6 +258,43 @@ PY
 grep -q '"protocol":"lmms-eval"' out && grep -q '"answered":3' out && ok "3 answered, scored by lmms-eval's MMMU rules" || bad "mmmu lmms run: $(head -c 300 out)"
 expect 6 "a prompt naming an image the row lacks" "$jf" eval bench mmmu --protocol lmms-eval --model tiny --data mmmu_lmms_bad.jsonl --out mmmu_lb
 grep -q "names <image 3>, which the row does not hold" err && [ ! -e mmmu_lb ] && ok "refused before it starts, the row named" || bad "mmmu lmms bad image: $(cat err)"
+# MMMU as VLMEvalKit's Janus wrapper asks it (MMMU_DEV_VAL.tsv): every image of the row first,
+# one tag each (an image cell may be a Python list of base64 strings), then the MCQ text
+/usr/bin/python3 - <<'PY'
+import base64, io
+from PIL import Image
+def b64(c):
+    b = io.BytesIO(); Image.new("RGB", (24, 20), c).save(b, "PNG"); return base64.b64encode(b.getvalue()).decode()
+rows = ["index\tquestion\tA\tB\tC\tD\tanswer\tcategory\tsplit\timage"]
+rows.append(f"1\t<image 1> and <image 2>: which?\tleft\tright\tboth\tnone\tA\tArt\tvalidation\t['{b64((200, 0, 0))}', '{b64((0, 200, 0))}']")
+rows.append(f"2\tWhat is <image 1>?\tred\tgreen\t\t\tB\tArt\tvalidation\t['{b64((0, 0, 200))}']")
+rows.append(f"3\tHow many?\t\t\t\t\t3\tMath\tvalidation\t{b64((9, 9, 9))}")
+rows.append(f"4\tAgain <image 1>?\tyes\tno\t\t\tA\tMath\tvalidation\t3")
+rows.append(f"5\t<image 1> <image 2>\tx\ty\t\t\tB\tArt\tvalidation\t['{b64((1, 2, 3))}', 'bm90IGFuIGltYWdl']")
+open("mmmu_vlm.tsv", "w").write("\n".join(rows) + "\n")
+PY
+expect 1 "answer MMMU_DEV_VAL under vlmevalkit (a row's second image broken: said, exit 1)" \
+  "$jf" eval bench mmmu --protocol vlmevalkit --model tiny --data mmmu_vlm.tsv --out mmmu_vlm_pred.tsv --max-new-tokens 3
+grep -q "answered 4 of 5 questions" out && grep -q "image 2 of 2 in its cell" err && ok "4 answered (two images in one prompt), the broken second image named" \
+  || { bad "mmmu vlmevalkit run"; head -3 out; cat err | head -3; }
+head -1 mmmu_vlm_pred.tsv | grep -q "prediction" && [ "$(wc -l < mmmu_vlm_pred.tsv)" = 5 ] && ! head -1 mmmu_vlm_pred.tsv | grep -q image \
+  && ok "VLMEvalKit's prediction TSV: 4 rows, no image column" || { bad "mmmu vlmevalkit output"; head -2 mmmu_vlm_pred.tsv | cut -c1-200; }
+grep -q "validation" out && ok "scored by VLMEvalKit's MMMU rules" || bad "mmmu vlmevalkit scored: $(head -5 out)"
+
+# the VLMEvalKit TSVs ingested into a dataset (rows as .json, images decoded and checked), then
+# read back from it: the same predictions as from the published file
+expect 0 "ingest MMBench's TSV" "$jf" ingest dsb mmb.tsv --quiet
+expect 1 "answer MMBench from the dataset" "$jf" eval bench mmbench --model tiny --data dsb --out mmb_ds.tsv --max-new-tokens 4
+grep -q "9 questions in 1 split read from dsb" err && cmp -s mmb_ds.tsv mmb_pred.tsv \
+  && ok "9 questions read back; the predictions equal those from the TSV, byte for byte" || { bad "mmbench from a dataset"; head -3 err; }
+expect 0 "... under lmms-eval too" "$jf" eval bench mmbench --protocol lmms-eval --model tiny --data dsb --out ml_ds.jsonl --max-new-tokens 4
+cmp -s ml_ds.jsonl ml0.jsonl && ok "  ... the same samples log" || bad "mmbench lmms from a dataset"
+expect 1 "ingest MMMU_DEV_VAL's TSV (a row's second image broken)" "$jf" ingest dsv mmmu_vlm.tsv --quiet
+expect 6 "MMMU from that dataset" "$jf" eval bench mmmu --protocol vlmevalkit --model tiny --data dsv --out mmmu_ds.tsv
+grep -q "1 question of this benchmark did not make it into the dataset (first: mmmu_vlm/00000004" err && [ ! -e mmmu_ds.tsv ] \
+  && ok "refused, the question whose image failed named" || bad "mmmu from a damaged dataset: $(cat err)"
+expect 2 "VQAv2 from a dataset" "$jf" eval bench vqav2 --model tiny --data dsb --out v.jsonl
+grep -q "offered for pope (its label files) and for the benchmarks read from VLMEvalKit's TSVs" err && ok "said which are offered" || bad "vqav2 from a dataset: $(cat err)"
 echo '{"id": "validation_Art_9", "question": "q", "options": "oops", "answer": "A", "question_type": "multiple-choice"}' > bad_rows.jsonl
 expect 6 "MMMU rows whose options are not a list" "$jf" eval bench mmmu --model tiny --data bad_rows.jsonl --out mmmu_bad
 grep -q "options oops is not a list" err && ok "the row named" || bad "mmmu bad options: $(cat err)"

@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(cell, data + 1, size - 1);
     cell[size - 1] = 0;
     char **list = NULL;
-    long n = jf__py_str_list(cell, &list);
+    long n = jf_base64_cell_list(cell, &list);
     for (long k = 0; k < n; k++)
         free(list[k]);
     free(list);
