@@ -1,7 +1,9 @@
 /* libFuzzer target: the manifest readers of jf ingest on arbitrary bytes — JSON arrays streamed
  * element by element, JSON lines, record interpretation (conversations, images, captions, text),
- * the SA-1B caption-file loader, and the CSV/TSV record reader of URL lists. First byte modulo
- * 4: 0 = a manifest input, 1 = a caption file, 2 = CSV records, 3 = TSV records. */
+ * the SA-1B caption-file loader, the CSV/TSV record reader of URL lists, and VLMEvalKit's
+ * benchmark TSVs (base64 images, shared-image references, list cells). First byte modulo 4: 0 = a
+ * manifest input (named .tsv when bit 2 is set), 1 = a caption file, 2 = CSV records, 3 = TSV
+ * records. */
 #include "ingest_internal.h"
 
 #include <stdio.h>
@@ -73,7 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* A new file name each time, so that no input counts as finished from an earlier one. */
         static unsigned long k;
         char moved[320];
-        snprintf(moved, sizeof moved, "%s/input-%lu.json", dir, k++);
+        snprintf(moved, sizeof moved, "%s/input-%lu.%s", dir, k++, data[0] & 4 ? "tsv" : "json");
         if (rename(path, moved) == 0) {
             inputs[0] = moved;
             jf_ingest_run(st, inputs, 1, &p, &s, &err);

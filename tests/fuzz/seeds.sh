@@ -70,6 +70,9 @@ printf '\1{"image": "sa_1.jpg", "caption": "a"}\n{"image_id": 2, "text": "b"}\n'
 printf '\0[{"id": 1, "images": ["a.jpg"], "messages": [{"role": "user", "content": "hi"}]}, {"text": "t"}]' > "$out/manifest/llava.json"
 printf '\2url,caption,similarity\nhttp://127.0.0.1:9/a.jpg,"a, quoted ""caption""",0.3\n' > "$out/manifest/urls.csv"
 printf '\3URL\tTEXT\nhttp://127.0.0.1:9/a.jpg\tcap\n' > "$out/manifest/urls.tsv"
+png=iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==
+printf '\4index\tquestion\tanswer\timage\n1\tq?\tA\t%s\n2\t"two\nlines"\tB\t1\n3\tq3\tC\t['"'"'%s'"'"', '"'"'%s'"'"']\n4\tq4\tD\t9\n' \
+  "$png" "$png" "$png" > "$out/manifest/bench.tsv"
 printf "short_side >= 256 and punsafe < 0.1" > "$out/rule/a"
 printf "status in ('success', 'x') or not (width / height between 1 and 3)" > "$out/rule/b"
 printf "lower(status) like 'suc%%' and coalesce(punsafe, 1) * 2 < 1.5 and kind = 'generation'" > "$out/rule/c"
