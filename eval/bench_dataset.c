@@ -59,23 +59,6 @@ static int write_file(const char *path, const char *mode, const void *data, size
     return fclose(f) != 0 || w != len ? -1 : 0;
 }
 
-/* A TSV cell as pandas' to_csv(sep="\t") writes it: quoted when it holds a tab, a line end or a
- * quote (quotes doubled). */
-static void tsv_cell(FILE *f, const char *s)
-{
-    if (!strpbrk(s, "\t\r\n\"")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 /* One record as a VLMEvalKit TSV row: its .json row's cells in the header's order, then its
  * images as base64 (a Python list literal when there are several). The header is written from
  * the first record. */
@@ -99,7 +82,7 @@ static jf_status tsv_row(FILE *f, const jf_record *rec, const char *key, int fir
         *cols = calloc(o->u.object.len + 1, sizeof **cols);
         for (size_t i = 0; *cols && i < o->u.object.len; i++) {
             (*cols)[(*n_cols)++] = strdup(o->u.object.keys[i]);
-            tsv_cell(f, o->u.object.keys[i]);
+            jf__tsv_field(f, o->u.object.keys[i]);
             fputc('\t', f);
         }
         fputs("image\n", f);
@@ -108,7 +91,7 @@ static jf_status tsv_row(FILE *f, const jf_record *rec, const char *key, int fir
         const char *kp[] = {(*cols)[c], NULL};
         yajl_val v = yajl_tree_get(o, kp, yajl_t_any);
         if (v && YAJL_IS_STRING(v))
-            tsv_cell(f, v->u.string);
+            jf__tsv_field(f, v->u.string);
         else if (v && YAJL_IS_NUMBER(v))
             fputs(v->u.number.r, f);
         fputc('\t', f);

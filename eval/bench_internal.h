@@ -4,6 +4,7 @@
 
 #include "eval_internal.h"
 
+#include <stdio.h>
 #include <yajl/yajl_tree.h>
 
 void jf__bench_metric(jf_bench_report *r, const char *name, double value); /* text: Python's repr */
@@ -84,6 +85,9 @@ void jf__mmmu_rows_free(jf__mmmu_row *rows, size_t n);
 /* Whether a benchmark under a protocol is read from a VLMEvalKit TSV (MMBench always; POPE, MME,
  * GQA, SEED, MMMU under vlmevalkit) (bench_run.c). */
 int jf__bench_reads_tsv(jf_bench_kind kind, jf_bench_protocol proto);
+/* A TSV cell as pandas' to_csv(sep="\t") writes it (quoted when it holds a tab, a line end or a
+ * quote) (bench_run.c). */
+void jf__tsv_field(FILE *f, const char *s);
 
 
 #endif

@@ -1188,7 +1188,9 @@ static void json_str(FILE *f, const char *s)
 }
 
 /* A TSV field as pandas writes it: quoted (quotes doubled) when it holds a tab, line end or quote. */
-static void tsv_field(FILE *f, const char *s)
+/* A TSV cell as pandas' to_csv(sep="\t") writes it: quoted when it holds a tab, a line end or a
+ * quote (quotes doubled). */
+void jf__tsv_field(FILE *f, const char *s)
 {
     if (!strpbrk(s, "\t\n\r\"")) {
         fputs(s, f);
@@ -1371,7 +1373,7 @@ static int write_out(jf_bench_kind kind, const jf_bench_run_params *p, const bqs
             if (c == cimg)
                 continue;
             fputs(first ? "" : "\t", f);
-            tsv_field(f, t->names[c]);
+            jf__tsv_field(f, t->names[c]);
             first = 0;
         }
         fputs("\tprediction\n", f);
@@ -1384,11 +1386,11 @@ static int write_out(jf_bench_kind kind, const jf_bench_run_params *p, const bqs
                 if (c == cimg)
                     continue;
                 fputs(first ? "" : "\t", f);
-                tsv_field(f, t->rows[q->row][c] ? t->rows[q->row][c] : "");
+                jf__tsv_field(f, t->rows[q->row][c] ? t->rows[q->row][c] : "");
                 first = 0;
             }
             fputc('\t', f);
-            tsv_field(f, q->answer);
+            jf__tsv_field(f, q->answer);
             fputc('\n', f);
         }
     }
