@@ -489,6 +489,16 @@ size_t jf__probe_text_start(const jf__probe *pb)
     return k;
 }
 
+/* The first line of a text input (at most 511 bytes), without its line end. */
+void jf__probe_first_line(const jf__probe *pb, char line[512])
+{
+    size_t k = jf__probe_text_start(pb);
+    size_t ll = pb->n - k < 511 ? pb->n - k : 511;
+    memcpy(line, pb->head + k, ll);
+    line[ll] = 0;
+    line[strcspn(line, "\r\n")] = 0;
+}
+
 /* img2dataset writes NNNNN_stats.json and NNNNN.parquet beside each tar NNNNN.tar: not samples.
  * A parquet file without such a tar beside it is an input (LAION/DataComp metadata). */
 static int is_side_file(const char *path, const uint8_t *h, size_t got)

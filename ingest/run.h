@@ -199,5 +199,7 @@ extern const jf__source jf__src_parquet, jf__src_tar, jf__src_pandas, jf__src_js
 
 /* Where a text input's content starts (after a byte-order mark and white space). */
 size_t jf__probe_text_start(const jf__probe *pb);
+/* The first line of a text input (at most 511 bytes), without its line end. */
+void jf__probe_first_line(const jf__probe *pb, char line[512]);
 
 #endif

@@ -16,12 +16,8 @@
 /* The header's fields (quotes stripped) of the first line. */
 static int header_has(const jf__probe *pb, const char *want)
 {
-    size_t k = jf__probe_text_start(pb);
-    char line[2048];
-    size_t ll = pb->n - k < sizeof line - 1 ? pb->n - k : sizeof line - 1;
-    memcpy(line, pb->head + k, ll);
-    line[ll] = 0;
-    line[strcspn(line, "\r\n")] = 0;
+    char line[512];
+    jf__probe_first_line(pb, line);
     for (char *save = NULL, *t = strtok_r(line, "\t", &save); t; t = strtok_r(NULL, "\t", &save)) {
         size_t tl = strlen(t);
         if (*t == '"' && tl >= 2 && t[tl - 1] == '"')

@@ -500,15 +500,6 @@ static jf_status read_urls(jf__run *s, const char *path, const char *source, int
     return read_list(s, path, source, 0, incomplete, err);
 }
 
-/* The first line of a text input (at most 511 bytes), without its line end. */
-static void first_line(const jf__probe *pb, char line[512])
-{
-    size_t k = jf__probe_text_start(pb);
-    size_t ll = pb->n - k < 511 ? pb->n - k : 511;
-    memcpy(line, pb->head + k, ll);
-    line[ll] = 0;
-    line[strcspn(line, "\r\n")] = 0;
-}
 
 /* CSV/TSV: a header line whose fields (split on the separator, quotes stripped) name a URL
  * column (--url-col, or url/URL/image_url/img_url). A header of that one name alone is a
@@ -516,7 +507,7 @@ static void first_line(const jf__probe *pb, char line[512])
 static int header_has_url(const jf__probe *pb, const char *sep)
 {
     char line[512];
-    first_line(pb, line);
+    jf__probe_first_line(pb, line);
     char *names[64];
     int nn = 0;
     for (char *save = NULL, *t = strtok_r(line, sep, &save); t && nn < 64; t = strtok_r(NULL, sep, &save)) {
@@ -536,7 +527,7 @@ static int probe_urls(const jf__probe *pb)
     if (pb->remote)
         return !strcmp(pb->ext, "txt");
     char line[512];
-    first_line(pb, line);
+    jf__probe_first_line(pb, line);
     return !strncmp(line, "http://", 7) || !strncmp(line, "https://", 8);
 }
 
