@@ -586,7 +586,7 @@ static const jf__source *classify(const char *path, const jf_ingest_params *p, i
     for (size_t i = 0; i < N_SOURCES; i++)
         if (SOURCES[i]->probe(&pb))
             return SOURCES[i];
-    snprintf(why, n, "not a parquet file, tar, JSON, JSON-lines, CSV/TSV with a url column, or URL list");
+    snprintf(why, n, "not a parquet file, tar, JSON, JSON-lines, CSV/TSV with a url column, URL list, or benchmark TSV (index and image columns; uncompressed)");
     return NULL;
 }
 

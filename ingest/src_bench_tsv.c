@@ -28,9 +28,12 @@ static int header_has(const jf__probe *pb, const char *want)
     return 0;
 }
 
+/* A local, uncompressed .tsv (rows shared by reference are read again at their offsets) whose
+ * header names index and image and no URL column. */
 static int probe_bench_tsv(const jf__probe *pb)
 {
-    return !pb->remote && !strcmp(pb->ext, "tsv") && header_has(pb, "index") && header_has(pb, "image") &&
+    int gz = pb->n_raw >= 2 && pb->raw[0] == 0x1f && pb->raw[1] == 0x8b;
+    return !pb->remote && !gz && !strcmp(pb->ext, "tsv") && header_has(pb, "index") && header_has(pb, "image") &&
            !header_has(pb, "url") && !header_has(pb, "URL");
 }
 
