@@ -504,7 +504,7 @@ static jf_status parse_footer(jf_parquet *pq, const uint8_t *p, size_t n, uint64
         if (id == 2 && type == T_LIST) { /* schema */
             int et;
             uint64_t cnt = t_list(&b, &et);
-            if (b.bad || et != T_STRUCT || cnt > 100000) {
+            if (b.bad || et != T_STRUCT || cnt > 100000 || schema) { /* a second schema: damage */
                 b.bad = 1;
                 break;
             }
@@ -522,7 +522,7 @@ static jf_status parse_footer(jf_parquet *pq, const uint8_t *p, size_t n, uint64
         } else if (id == 4 && type == T_LIST) { /* row_groups */
             int et;
             uint64_t cnt = t_list(&b, &et);
-            if (b.bad || et != T_STRUCT || cnt > 10000000) {
+            if (b.bad || et != T_STRUCT || cnt > 10000000 || pq->rgs) { /* a second row group list: damage */
                 b.bad = 1;
                 break;
             }

@@ -9,7 +9,8 @@ cp "$data"/ckpt/zip.pth "$data"/ckpt/legacy.pth "$data"/ckpt/evil.pth "$out/weig
 cp "$data"/janus_tiny/model.safetensors "$out/weights/tiny.safetensors"
 cp "$data"/janus_tiny/tokenizer.json "$out/tokenizer/tiny.json"
 cp "$data"/parquet/laion_none_dict_v1.parquet "$data"/parquet/laion_snappy_dict_v1.parquet \
-   "$data"/parquet/laion_gzip_plain_v2.parquet "$data"/parquet/laion_zstd_delta_v2.parquet "$out/parquet/"
+   "$data"/parquet/laion_gzip_plain_v2.parquet "$data"/parquet/laion_zstd_delta_v2.parquet \
+   "$data"/parquet/regress_footer_repeated_field.parquet "$out/parquet/"  # a footer listing its schema twice leaked it
 # bench: the first byte % 13 picks the case (0 VQAv2 results, 1 LLaVA answer lines, 2 POPE answers, 3 annotations, 4 MMMU,
 # 5 MMBench TSV, 6/7 VLMEvalKit MME/POPE TSVs, 8 GQA and 9 SEED answer lines under lmms-eval, 10 lmms-eval's MMBench
 # samples log, 11/12 VLMEvalKit GQA/MMMU TSVs)
