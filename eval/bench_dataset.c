@@ -116,16 +116,270 @@ static jf_status tsv_row(FILE *f, const jf_record *rec, const char *key, int fir
     return ferror(f) ? jf_error_set(err, JF_EIO, "writing the benchmark TSV: %s", strerror(errno)) : JF_OK;
 }
 
+/* ---- questions files of GQA, VQAv2, SEED-Bench and MME (ingest's src_bench_json.c) ---- */
+
+static void json_value(FILE *f, yajl_val v)
+{
+    if (!v || YAJL_IS_NULL(v))
+        fputs("null", f);
+    else if (YAJL_IS_TRUE(v))
+        fputs("true", f);
+    else if (YAJL_IS_FALSE(v))
+        fputs("false", f);
+    else if (YAJL_IS_NUMBER(v))
+        fputs(v->u.number.r, f);
+    else if (YAJL_IS_STRING(v))
+        jf__json_str(f, v->u.string);
+    else if (YAJL_IS_ARRAY(v)) {
+        fputc('[', f);
+        for (size_t i = 0; i < v->u.array.len; i++) {
+            fputs(i ? ", " : "", f);
+            json_value(f, v->u.array.values[i]);
+        }
+        fputc(']', f);
+    } else {
+        fputc('{', f);
+        for (size_t i = 0; i < v->u.object.len; i++) {
+            fputs(i ? ", " : "", f);
+            jf__json_str(f, v->u.object.keys[i]);
+            fputs(": ", f);
+            json_value(f, v->u.object.values[i]);
+        }
+        fputc('}', f);
+    }
+}
+
+/* ---- MMMU's rows (ingest's Hugging Face parquet: the row as .json, image_1..image_7 as fields) ---- */
+
+/* One row as a JSON line: its cells (the image_K.path columns left out), then image_K as
+ * {"bytes": base64}, as bench_mmmu_rows.c reads rows. */
+static jf_status mmmu_row(FILE *f, const jf_record *rec, const char *key, const char *dir, jf_error *err)
+{
+    const jf_field *row = jf_record_find_field(rec, "json");
+    char eb[128];
+    char *text = row ? strndup((const char *)row->data, row->size) : NULL;
+    yajl_val o = text ? yajl_tree_parse(text, eb, sizeof eb) : NULL;
+    free(text);
+    const char *ip[] = {"id", NULL}, *op[] = {"options", NULL};
+    if (!o || !YAJL_IS_OBJECT(o) || !yajl_tree_get(o, ip, yajl_t_string) || !yajl_tree_get(o, op, yajl_t_any)) {
+        yajl_tree_free(o);
+        return jf_error_set(err, JF_EFORMAT,
+                            "%s: record %s is not an MMMU row (it needs its row, with id and options, as .json: ingest "
+                            "MMMU's parquet files themselves, e.g. jf ingest DS MMMU/*/validation-*.parquet)",
+                            dir, key);
+    }
+    fputc('{', f);
+    size_t n = 0;
+    for (size_t i = 0; i < o->u.object.len; i++) {
+        const char *k = o->u.object.keys[i];
+        if (!strncmp(k, "image_", 6))
+            continue;
+        fputs(n++ ? ", " : "", f);
+        jf__json_str(f, k);
+        fputs(": ", f);
+        json_value(f, o->u.object.values[i]);
+    }
+    yajl_tree_free(o);
+    int first = 1;
+    for (size_t i = 0; i < jf_record_field_count(rec); i++) {
+        const jf_field *fl = jf_record_field(rec, i);
+        if (fl->type != JF_FIELD_IMAGE)
+            continue;
+        int k = 1;
+        if (!first && sscanf(fl->name, "image_%d", &k) != 1)
+            continue;
+        first = 0;
+        char *b64 = jf_base64_encode(fl->data, fl->size);
+        if (!b64)
+            return jf_error_set(err, JF_ENOMEM, "out of memory");
+        fprintf(f, ", \"image_%d\": {\"bytes\": \"%s\"}", k, b64);
+        free(b64);
+    }
+    fputs("}\n", f);
+    return ferror(f) ? jf_error_set(err, JF_EIO, "writing MMMU's rows: %s", strerror(errno)) : JF_OK;
+}
+
+/* The layout each benchmark's question file has under a protocol that does not read a TSV. */
+static const char *doc_layout(jf_bench_kind kind)
+{
+    return kind == JF_BENCH_GQA ? "gqa" : kind == JF_BENCH_VQAV2 ? "vqav2" : kind == JF_BENCH_SEED ? "seed"
+         : kind == JF_BENCH_MME ? "mme" : NULL;
+}
+
+typedef struct doc_writer {
+    const char *layout;
+    FILE *f, *ann;          /* the questions document; VQAv2's annotations */
+    size_t n, n_ann;
+    char path[4400], ann_path[4400];
+} doc_writer;
+
+static jf_status doc_close(doc_writer *w, jf_error *err)
+{
+    jf_status s = JF_OK;
+    if (w->f) {
+        fputs(!strcmp(w->layout, "gqa") ? "}\n" : "]}\n", w->f);
+        if (fclose(w->f) && !s)
+            s = jf_error_set(err, JF_EIO, "%s: %s", w->path, strerror(errno));
+    }
+    if (w->ann) {
+        fputs("]}\n", w->ann);
+        if (fclose(w->ann) && !s)
+            s = jf_error_set(err, JF_EIO, "%s: %s", w->ann_path, strerror(errno));
+    }
+    w->f = w->ann = NULL;
+    return s;
+}
+
+/* One record's question into the document (opened with the first), its image under images/. */
+static jf_status doc_row(doc_writer *w, const jf_record *rec, const char *key, const char *source, const char *dir,
+                         jf_bench_dataset_files *out, const char *scratch, jf_error *err)
+{
+    const jf_field *row = jf_record_find_field(rec, "json");
+    char eb[128];
+    char *text = row ? strndup((const char *)row->data, row->size) : NULL;
+    yajl_val o = text ? yajl_tree_parse(text, eb, sizeof eb) : NULL;
+    free(text);
+    const char *bp[] = {"bench", NULL}, *rp[] = {"row", NULL};
+    yajl_val bench = o ? yajl_tree_get(o, bp, yajl_t_string) : NULL, q = o ? yajl_tree_get(o, rp, yajl_t_object) : NULL;
+    if (!bench || !q || strcmp(bench->u.string, w->layout)) {
+        jf_status s = jf_error_set(err, JF_EFORMAT,
+                                   "%s: record %s is not a question of %s's own files (%s%s; ingest the benchmark's "
+                                   "question file itself, e.g. jf ingest DS testdev_balanced_questions.json "
+                                   "--image-root images)",
+                                   dir, key, w->layout, bench ? "it is one of " : "no question row",
+                                   bench ? bench->u.string : "");
+        yajl_tree_free(o);
+        return s;
+    }
+    jf_status s = JF_OK;
+    const char *sp[] = {"subtask", NULL}, *up[] = {"data_subtype", NULL}, *dp[] = {"document", NULL},
+               *ap[] = {"annotation", NULL}, *qp[] = {"qid", NULL};
+    if (!strcmp(w->layout, "mme")) {
+        yajl_val st = yajl_tree_get(o, sp, yajl_t_string);
+        const char *ip[] = {"image", NULL}, *tp[] = {"question", NULL}, *anp[] = {"answer", NULL};
+        yajl_val im = yajl_tree_get(q, ip, yajl_t_string), tq = yajl_tree_get(q, tp, yajl_t_string),
+                 an = yajl_tree_get(q, anp, yajl_t_string);
+        if (!st || !im || !tq || !an || !safe_relative(st->u.string) || strchr(st->u.string, '/')) {
+            yajl_tree_free(o);
+            return jf_error_set(err, JF_EFORMAT, "%s: record %s: an MME question needs its subtask, image, question and answer",
+                                dir, key);
+        }
+        snprintf(w->path, sizeof w->path, "%s/%s.txt", out->data, st->u.string);
+        FILE *f = fopen(w->path, "a");
+        if (!f || fprintf(f, "%s\t%s\t%s\n", im->u.string, tq->u.string, an->u.string) < 0 || fclose(f)) {
+            yajl_tree_free(o);
+            return jf_error_set(err, JF_EIO, "%s: %s", w->path, strerror(errno));
+        }
+    } else {
+        if (!w->f) {
+            int vqa = !strcmp(w->layout, "vqav2");
+            snprintf(w->path, sizeof w->path, "%s/%s%s.json", out->data, source,
+                     vqa && !strstr(source, "questions") ? "_questions" : "");
+            if (!(w->f = fopen(w->path, "w"))) {
+                yajl_tree_free(o);
+                return jf_error_set(err, JF_EIO, "%s: %s", w->path, strerror(errno));
+            }
+            if (vqa) {
+                yajl_val sub = yajl_tree_get(o, up, yajl_t_string);
+                fputs("{\"data_subtype\": ", w->f);
+                jf__json_str(w->f, sub ? sub->u.string : "");
+                fputs(", \"questions\": [", w->f);
+            } else if (!strcmp(w->layout, "seed")) {
+                yajl_val d = yajl_tree_get(o, dp, yajl_t_object);
+                fputc('{', w->f);
+                for (size_t i = 0; d && i < d->u.object.len; i++) {
+                    jf__json_str(w->f, d->u.object.keys[i]);
+                    fputs(": ", w->f);
+                    json_value(w->f, d->u.object.values[i]);
+                    fputs(", ", w->f);
+                }
+                fputs("\"questions\": [", w->f);
+            } else {
+                fputc('{', w->f);
+            }
+        }
+        fputs(w->n++ ? ", " : "", w->f);
+        if (!strcmp(w->layout, "gqa")) {
+            yajl_val qid = yajl_tree_get(o, qp, yajl_t_string);
+            jf__json_str(w->f, qid ? qid->u.string : key);
+            fputs(": ", w->f);
+        }
+        json_value(w->f, q);
+        yajl_val ann = yajl_tree_get(o, ap, yajl_t_object);
+        if (ann) {
+            if (!w->ann) {
+                yajl_val sub = yajl_tree_get(o, up, yajl_t_string);
+                snprintf(w->ann_path, sizeof w->ann_path, "%s/v2_mscoco_%s_annotations.json", out->data,
+                         sub ? sub->u.string : "");
+                if (!(w->ann = fopen(w->ann_path, "w"))) {
+                    yajl_tree_free(o);
+                    return jf_error_set(err, JF_EIO, "%s: %s", w->ann_path, strerror(errno));
+                }
+                fputs("{\"annotations\": [", w->ann);
+            }
+            fputs(w->n_ann++ ? ", " : "", w->ann);
+            json_value(w->ann, ann);
+        }
+        if (ferror(w->f) || (w->ann && ferror(w->ann)))
+            s = jf_error_set(err, JF_EIO, "%s: %s", w->path, strerror(errno));
+    }
+    yajl_tree_free(o);
+    /* the image where the benchmark's reader looks for it */
+    const jf_field *img = NULL;
+    for (size_t i = 0; i < jf_record_field_count(rec) && !img; i++)
+        if (jf_record_field(rec, i)->type == JF_FIELD_IMAGE)
+            img = jf_record_field(rec, i);
+    const jf_column *path = jf_record_find_column(rec, "image_path");
+    if (!s && img && path && path->type == JF_COL_TEXT) {
+        if (!safe_relative(path->s))
+            return jf_error_set(err, JF_EFORMAT, "%s: record %s: image path '%s' leaves its folder", dir, key, path->s);
+        char file[8400];
+        struct stat sb;
+        snprintf(file, sizeof file, "%s/%s", out->images, path->s);
+        if (stat(file, &sb) != 0 && (mkdirs_for(file) || write_file(file, "wb", img->data, img->size)))
+            s = jf_error_set(err, JF_EIO, "%s: %s", file, strerror(errno));
+    }
+    (void)scratch;
+    return s;
+}
+
+static void add_source(char ***l, size_t *n, const char *s)
+{
+    char **g = realloc(*l, (*n + 1) * sizeof **l);
+    if (g) {
+        *l = g;
+        g[(*n)++] = strdup(s);
+    }
+}
+
+static int has_source(char **l, size_t n, const char *s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (l[i] && !strcmp(l[i], s))
+            return 1;
+    return 0;
+}
+
 jf_status jf_bench_from_dataset(jf_bench_kind kind, jf_bench_protocol proto, const char *spec, const char *scratch,
                                 jf_bench_dataset_files *out, jf_error *err)
 {
     memset(out, 0, sizeof *out);
+    char **written = NULL; /* the sources written (GQA, VQAv2, SEED, MME) */
+    size_t n_written = 0;
     int tsv = jf__bench_reads_tsv(kind, proto);
-    if (kind != JF_BENCH_POPE && !tsv)
+    if (kind == JF_BENCH_MMMU && proto == JF_BENCH_LLAVA)
+        return jf_error_set(err, JF_EARG, "mmmu: LLaVA has no MMMU run of its own (--protocol official, lmms-eval or "
+                                          "vlmevalkit)");
+    if (kind == JF_BENCH_VQAV2 && proto == JF_BENCH_VLMEVALKIT)
+        return jf_error_set(err, JF_EARG, "vqav2: VLMEvalKit has no VQAv2 dataset; use --protocol official, llava or "
+                                          "lmms-eval");
+    doc_writer dw = {.layout = tsv ? NULL : doc_layout(kind)};
+    int mmmu = !tsv && kind == JF_BENCH_MMMU;
+    if (kind != JF_BENCH_POPE && !tsv && !dw.layout && !mmmu)
         return jf_error_set(err, JF_EARG,
-                            "%s: reading the benchmark from a jf dataset is offered for pope (its label files) and for "
-                            "the benchmarks read from VLMEvalKit's TSVs (mmbench; pope, mme, gqa, seed, mmmu with "
-                            "--protocol vlmevalkit); give %s's published files to --data",
+                            "%s: reading the benchmark from a jf dataset is offered for pope, gqa, vqav2, seed and mme "
+                            "(their question files), mmmu (its parquet rows) and for the benchmarks read from VLMEvalKit's "
+                            "TSVs (mmbench); give %s's published files to --data",
                             jf_bench_name(kind), jf_bench_name(kind));
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", spec);
@@ -170,6 +424,14 @@ jf_status jf_bench_from_dataset(jf_bench_kind kind, jf_bench_protocol proto, con
     }
     if (subset)
         sqlite3_bind_text(q, 1, subset, -1, SQLITE_TRANSIENT);
+    int only_validation = 0;
+    if (mmmu) {
+        sqlite3_stmt *v = NULL;
+        only_validation = sqlite3_prepare_v2(db, "SELECT count(*) FROM sources WHERE name LIKE '%validation%'", -1, &v,
+                                             NULL) == SQLITE_OK &&
+                          sqlite3_step(v) == SQLITE_ROW && sqlite3_column_int(v, 0) > 0;
+        sqlite3_finalize(v);
+    }
     jf_record *rec = jf_record_create();
     char prev_source[512] = "";
     size_t n_sources = 0;
@@ -205,6 +467,48 @@ jf_status jf_bench_from_dataset(jf_bench_kind kind, jf_bench_protocol proto, con
                 }
             }
             s = tsv_row(tf, rec, key_copy, out->questions == 0, &cols, &n_cols, dir, err);
+            out->questions += !s;
+            continue;
+        }
+        if (mmmu) {
+            if (!tf) {
+                snprintf(out->data, sizeof out->data, "%s/data/mmmu_rows.jsonl", scratch);
+                out->images[0] = 0; /* the images are inside */
+                if (!(tf = fopen(out->data, "w"))) {
+                    s = jf_error_set(err, JF_EIO, "%s: %s", out->data, strerror(errno));
+                    break;
+                }
+            }
+            /* the validation split, as MMMU's folder is read, when the selection has it */
+            if (only_validation && !strstr(source ? source : "", "validation"))
+                continue;
+            if (strcmp(prev_source, source ? source : "")) {
+                snprintf(prev_source, sizeof prev_source, "%s", source ? source : "");
+                add_source(&written, &n_written, prev_source);
+                n_sources++;
+            }
+            s = mmmu_row(tf, rec, key_copy, dir, err);
+            out->questions += !s;
+            continue;
+        }
+        if (dw.layout) {
+            /* one document (GQA, VQAv2, SEED) comes from one source; MME has a file per subtask */
+            if (strcmp(prev_source, source ? source : "")) {
+                if (n_sources++ && strcmp(dw.layout, "mme")) {
+                    s = jf_error_set(err, JF_EARG,
+                                     "%s: the selection holds two question files (%s and %s); %s reads one: select it with "
+                                     "a subset (jf filter ... --subset NAME, then --data %s#NAME)",
+                                     dir, prev_source, source, jf_bench_name(kind), dir);
+                    break;
+                }
+                snprintf(prev_source, sizeof prev_source, "%s", source ? source : "");
+                if (!safe_relative(prev_source) || strchr(prev_source, '/')) {
+                    s = jf_error_set(err, JF_EFORMAT, "%s: source '%s' is not a file name", dir, prev_source);
+                    break;
+                }
+                add_source(&written, &n_written, prev_source);
+            }
+            s = doc_row(&dw, rec, key_copy, prev_source, dir, out, scratch, err);
             out->questions += !s;
             continue;
         }
@@ -245,6 +549,19 @@ jf_status jf_bench_from_dataset(jf_bench_kind kind, jf_bench_protocol proto, con
         out->questions++;
     }
     jf_record_destroy(rec);
+    if (dw.layout) {
+        jf_status cs = doc_close(&dw, err);
+        if (!s)
+            s = cs;
+        /* the files the benchmark's reader is given: GQA's and SEED's document; VQAv2's and
+         * MME's folder */
+        if (!s && (!strcmp(dw.layout, "gqa") || !strcmp(dw.layout, "seed"))) {
+            if (strlen(dw.path) >= sizeof out->data)
+                s = jf_error_set(err, JF_EARG, "%s: path too long", dw.path);
+            else
+                memcpy(out->data, dw.path, strlen(dw.path) + 1);
+        }
+    }
     for (size_t i = 0; i < n_cols; i++)
         free(cols[i]);
     free(cols);
@@ -270,7 +587,13 @@ jf_status jf_bench_from_dataset(jf_bench_kind kind, jf_bench_protocol proto, con
             if (tsv && strcmp(src, prev_source))
                 continue; /* another source of the dataset */
             snprintf(file, sizeof file, "%s/%s.json", out->data, src);
-            if (!tsv && stat(file, &sb) != 0)
+            /* the failures of the sources read, and of sources whose every question failed: MME's
+             * subtask files, MMMU's validation shards */
+            int ours = mmmu                              ? !only_validation || strstr(src, "validation")
+                       : dw.layout && !strcmp(dw.layout, "mme") ? has_source(written, n_written, src) || jf__mme_task(src)
+                       : dw.layout                              ? has_source(written, n_written, src)
+                                                                : tsv || stat(file, &sb) == 0;
+            if (!ours)
                 continue;
             if (!failed++)
                 snprintf(first, sizeof first, "%s (%s, record %lld: %s: %s)", fkey, (const char *)sqlite3_column_text(fq, 1),
@@ -285,6 +608,9 @@ jf_status jf_bench_from_dataset(jf_bench_kind kind, jf_bench_protocol proto, con
     }
     out->splits = n_sources;
 done:
+    for (size_t i = 0; i < n_written; i++)
+        free(written[i]);
+    free(written);
     sqlite3_finalize(q);
     sqlite3_finalize(fq);
     jf_store_close(st);

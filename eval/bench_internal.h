@@ -88,6 +88,10 @@ int jf__bench_reads_tsv(jf_bench_kind kind, jf_bench_protocol proto);
 /* A TSV cell as pandas' to_csv(sep="\t") writes it (quoted when it holds a tab, a line end or a
  * quote) (bench_run.c). */
 void jf__tsv_field(FILE *f, const char *s);
+/* 1 if name is one of MME's 14 subtasks (its question files' names). */
+int jf__mme_task(const char *name);
+/* A JSON string (NULL as ""). */
+void jf__json_str(FILE *f, const char *s);
 
 
 #endif

@@ -233,6 +233,14 @@ static const char *const MME_TASKS[] = {"existence", "count", "position", "color
                                         "landmark", "artwork", "OCR", "commonsense_reasoning", "numerical_calculation",
                                         "text_translation", "code_reasoning"};
 
+int jf__mme_task(const char *name)
+{
+    for (size_t t = 0; t < sizeof MME_TASKS / sizeof MME_TASKS[0]; t++)
+        if (!strcmp(name, MME_TASKS[t]))
+            return 1;
+    return 0;
+}
+
 static int mme_questions(const jf_janus *m, const jf_bench_run_params *p, bqs *out, jf_error *err)
 {
     for (size_t t = 0; t < sizeof MME_TASKS / sizeof MME_TASKS[0]; t++) {
@@ -458,14 +466,13 @@ static int tsv_questions(const jf_janus *m, jf_bench_kind kind, const jf_bench_r
  * "{question}\n\nAnswer the question using a single word or phrase."), the image before the text
  * in the model's own template. The output is main_parse_and_eval.py's input: <Subject>/output.json
  * lists of {id, question_type, answer, all_choices, index2ans, response}. */
-static void json_str(FILE *f, const char *s);
 
 static char *json_quoted(const char *s)
 {
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    json_str(f, s);
+    jf__json_str(f, s);
     fclose(f);
     return buf;
 }
@@ -1165,7 +1172,7 @@ static void free_images(float **px, size_t n)
 
 /* ---- writing the tool's formats ---- */
 
-static void json_str(FILE *f, const char *s)
+void jf__json_str(FILE *f, const char *s)
 {
     if (!s)
         s = "";
@@ -1187,7 +1194,6 @@ static void json_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
-/* A TSV field as pandas writes it: quoted (quotes doubled) when it holds a tab, line end or quote. */
 /* A TSV cell as pandas' to_csv(sep="\t") writes it: quoted when it holds a tab, a line end or a
  * quote (quotes doubled). */
 void jf__tsv_field(FILE *f, const char *s)
@@ -1261,9 +1267,9 @@ static int write_out(jf_bench_kind kind, const jf_bench_run_params *p, const bqs
                 if (strcmp(q->group, l->v[i].group) || !q->answer)
                     continue;
                 fprintf(f, "%s\n  %s, \"prompt\": ", any ? "," : "", q->line);
-                json_str(f, q->prompt);
+                jf__json_str(f, q->prompt);
                 fputs(", \"response\": ", f);
-                json_str(f, q->answer);
+                jf__json_str(f, q->answer);
                 fputs("}", f);
                 any = 1;
             }
@@ -1294,16 +1300,16 @@ static int write_out(jf_bench_kind kind, const jf_bench_run_params *p, const bqs
             if (q->id_is_int)
                 fputs(q->id, f);
             else
-                json_str(f, q->id);
+                jf__json_str(f, q->id);
             if (kind == JF_BENCH_SEED && p->protocol == JF_BENCH_OFFICIAL) {
                 fputs(", \"prediction\": ", f);
-                json_str(f, q->answer);
+                jf__json_str(f, q->answer);
                 fprintf(f, ", \"losses\": [%.17g, %.17g, %.17g, %.17g]}\n", q->losses[0], q->losses[1], q->losses[2], q->losses[3]);
             } else {
                 fputs(", \"prompt\": ", f);
-                json_str(f, q->prompt);
+                jf__json_str(f, q->prompt);
                 fputs(", \"text\": ", f);
-                json_str(f, q->answer);
+                jf__json_str(f, q->answer);
                 fputs(", \"model_id\": \"jf-janusflow\"}\n", f);
             }
         }
@@ -1322,11 +1328,11 @@ static int write_out(jf_bench_kind kind, const jf_bench_run_params *p, const bqs
             char **row = t->rows[q->row];
             char *stripped = jf__py_strip(q->answer, NULL);
             fprintf(f, "{\"doc_id\": %zu, \"target\": ", q->row);
-            json_str(f, ca >= 0 && row[ca] ? row[ca] : "");
+            jf__json_str(f, ca >= 0 && row[ca] ? row[ca] : "");
             fputs(", \"input\": ", f);
-            json_str(f, q->line ? q->line : "");
+            jf__json_str(f, q->line ? q->line : "");
             fputs(", \"filtered_resps\": [", f);
-            json_str(f, q->answer);
+            jf__json_str(f, q->answer);
             fputs("]", f);
             for (int d = 0; d < 2; d++) {
                 fprintf(f, ", \"%s\": {", d ? "submission" : "gpt_eval_score");
@@ -1336,7 +1342,7 @@ static int write_out(jf_bench_kind kind, const jf_bench_run_params *p, const bqs
                     const char *v = col >= 0 ? row[col] : NULL;
                     char *end = NULL;
                     if (!strcmp(cols[c], "prediction"))
-                        json_str(f, stripped);
+                        jf__json_str(f, stripped);
                     else if (col < 0)
                         fputs(c >= 9 ? "\"nan\"" : "null", f);
                     else if (!v || jf__pandas_na(v))
@@ -1344,7 +1350,7 @@ static int write_out(jf_bench_kind kind, const jf_bench_run_params *p, const bqs
                     else if (c == 0 && (strtoll(v, &end, 10), *v && end && !*end))
                         fputs(v, f); /* the index is an integer in the dataset */
                     else
-                        json_str(f, v);
+                        jf__json_str(f, v);
                 }
                 fputs("}", f);
             }
@@ -1358,11 +1364,11 @@ static int write_out(jf_bench_kind kind, const jf_bench_run_params *p, const bqs
             if (!q->answer)
                 continue;
             fprintf(f, "{\"question_id\": %s, \"prompt\": ", q->id);
-            json_str(f, q->prompt);
+            jf__json_str(f, q->prompt);
             fputs(", \"text\": ", f);
-            json_str(f, q->answer);
+            jf__json_str(f, q->answer);
             fputs(", \"category\": ", f);
-            json_str(f, q->group);
+            jf__json_str(f, q->group);
             fputs(", \"model_id\": \"jf-janusflow\"}\n", f);
         }
     } else {

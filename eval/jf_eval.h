@@ -367,16 +367,19 @@ void jf_bench_report_free(jf_bench_report *r);
 /* Whether --data names a jf dataset (DIR or DIR#SUBSET with an index.sqlite). */
 int jf_bench_is_dataset(const char *spec);
 typedef struct jf_bench_dataset_files {
-    char data[4200];   /* the benchmark's files, in its official layout (POPE: coco_pope_<split>.json) */
-    char images[4200]; /* the questions' images, under their original relative paths */
+    char data[4200];   /* the benchmark's file or folder, in its published layout, for --data */
+    char images[4200]; /* the questions' images under their relative paths, for --images ("": inside) */
     size_t questions, splits;
 } jf_bench_dataset_files;
 /* Writes the questions that `jf ingest` took from a benchmark's own files back into `scratch` in
- * the official layout, for jf_bench_answer and jf_bench_score to read: POPE's label files (each
- * record's .json row, image and image_path), or the VLMEvalKit TSV that the benchmark under the
- * protocol reads (MMBench; POPE, MME, GQA, SEED, MMMU under vlmevalkit: each record's .json row
- * and its images as base64, one list cell when a row has several). Other benchmarks: said.
- * Questions whose image failed on ingest make it fail, naming them. */
+ * the published layout, for jf_bench_answer and jf_bench_score to read: POPE's label files (each
+ * record's .json row, image and image_path); GQA's questions document, VQAv2's questions and
+ * annotations, SEED-Bench.json, MME's <subtask>.txt files (records of ingest's benchmark question
+ * files: .json {bench, row, ...}, images under their image_path); MMMU's rows as JSON lines with
+ * base64 images (the validation shards when the dataset has them); or the VLMEvalKit TSV that the
+ * benchmark under the protocol reads (each record's .json row and its images as base64, one list
+ * cell when a row has several). Questions whose image failed on ingest make it fail, naming them;
+ * a record of another layout is named. */
 jf_status jf_bench_from_dataset(jf_bench_kind kind, jf_bench_protocol proto, const char *spec, const char *scratch,
                                 jf_bench_dataset_files *out, jf_error *err);
 

@@ -398,3 +398,35 @@ int jf__in_list(const char *list, const char *name)
     return 0;
 }
 
+
+void jf__sb_json_value(jf__sbuf *b, yajl_val v)
+{
+    if (!v || YAJL_IS_NULL(v)) {
+        jf__sb_puts(b, "null");
+    } else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v)) {
+        jf__sb_puts(b, YAJL_IS_TRUE(v) ? "true" : "false");
+    } else if (YAJL_IS_NUMBER(v)) {
+        jf__sb_puts(b, v->u.number.r);
+    } else if (YAJL_IS_STRING(v)) {
+        int rep = 0;
+        char *clean = jf__utf8_repair(v->u.string, strlen(v->u.string), &rep);
+        jf__sb_json_str(b, clean ? clean : "");
+        free(clean);
+    } else if (YAJL_IS_ARRAY(v)) {
+        jf__sb_puts(b, "[");
+        for (size_t i = 0; i < v->u.array.len; i++) {
+            jf__sb_puts(b, i ? ", " : "");
+            jf__sb_json_value(b, v->u.array.values[i]);
+        }
+        jf__sb_puts(b, "]");
+    } else {
+        jf__sb_puts(b, "{");
+        for (size_t i = 0; i < v->u.object.len; i++) {
+            jf__sb_puts(b, i ? ", " : "");
+            jf__sb_json_str(b, v->u.object.keys[i]);
+            jf__sb_puts(b, ": ");
+            jf__sb_json_value(b, v->u.object.values[i]);
+        }
+        jf__sb_puts(b, "}");
+    }
+}

@@ -11,6 +11,9 @@
 /* Streaming JSON: one top-level array element (or top-level object value) at a time. */
 typedef struct jf__jsonstream jf__jsonstream;
 jf__jsonstream *jf__jsonstream_create(void);
+/* on: the elements of an array that is a member of a top-level object come out one by one, each
+ * as {member: element} (VQAv2's {"questions": [...]} in bounded memory); other members as before. */
+void jf__jsonstream_stream_members(jf__jsonstream *js, int on);
 /* Feeds bytes (n = 0: end of input). Returns 0, or -1 with a message naming the byte offset. */
 int jf__jsonstream_feed(jf__jsonstream *js, const uint8_t *data, size_t n, uint64_t base_offset, char *err,
                         size_t errlen);

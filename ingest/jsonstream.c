@@ -17,6 +17,8 @@ struct jf__jsonstream {
     yajl_val *ready;        /* completed elements not yet taken */
     size_t n_ready, cap_ready, taken;
     int top_is_object;      /* the document is one object, not an array */
+    int stream_members;     /* an array member of a top-level object comes out element by element */
+    int streaming;          /* inside such an array (depth 2, no container of our own) */
     int failed;
     int64_t err_offset;     /* byte of the input where parsing failed */
     char errbuf[512];
@@ -37,27 +39,38 @@ static int push_ready(jf__jsonstream *js, yajl_val v)
 }
 
 /* Adds a finished value to its parent (or hands it out when it is a top-level element). */
+/* {key: v} handed out (takes key and v). */
+static int push_member(jf__jsonstream *js, char *key, yajl_val v)
+{
+    yajl_val w = calloc(1, sizeof *w);
+    const char **keys = malloc(sizeof *keys);
+    yajl_val *vals = malloc(sizeof *vals);
+    if (!w || !keys || !vals || !key) {
+        free(w);
+        free(keys);
+        free(vals);
+        free(key);
+        yajl_tree_free(v);
+        return 0;
+    }
+    w->type = yajl_t_object;
+    keys[0] = key;
+    vals[0] = v;
+    w->u.object.keys = keys;
+    w->u.object.values = vals;
+    w->u.object.len = 1;
+    return push_ready(js, w);
+}
+
 static int attach(jf__jsonstream *js, yajl_val v)
 {
+    if (js->depth == 2 && js->streaming) /* an element of a streamed member array: {member: element} */
+        return push_member(js, strdup(js->pending_key[0] ? js->pending_key[0] : ""), v);
     if (js->depth == 1 && js->top_is_object) {
         /* a member of a top-level object comes out as a one-member object {key: value} */
-        yajl_val w = calloc(1, sizeof *w);
-        const char **keys = malloc(sizeof *keys);
-        yajl_val *vals = malloc(sizeof *vals);
-        if (!w || !keys || !vals) {
-            free(w);
-            free(keys);
-            free(vals);
-            return 0;
-        }
-        w->type = yajl_t_object;
-        keys[0] = js->pending_key[0] ? js->pending_key[0] : strdup("");
+        char *key = js->pending_key[0] ? js->pending_key[0] : strdup("");
         js->pending_key[0] = NULL;
-        vals[0] = v;
-        w->u.object.keys = keys;
-        w->u.object.values = vals;
-        w->u.object.len = 1;
-        return push_ready(js, w);
+        return push_member(js, key, v);
     }
     if (js->depth == 1)
         return push_ready(js, v);
@@ -146,6 +159,11 @@ static int open_container(jf__jsonstream *js, yajl_type t)
     }
     if (js->depth >= MAX_DEPTH)
         return 0;
+    if (js->depth == 1 && js->top_is_object && js->stream_members && t == yajl_t_array) {
+        js->stack[js->depth++] = NULL; /* its elements are handed out, not kept */
+        js->streaming = 1;
+        return 1;
+    }
     yajl_val v = new_val(t);
     if (!v)
         return 0;
@@ -156,6 +174,13 @@ static int close_container(jf__jsonstream *js)
 {
     if (js->depth == 1) {
         js->depth = 0;
+        return 1;
+    }
+    if (js->depth == 2 && js->streaming) {
+        js->depth = 1;
+        js->streaming = 0;
+        free(js->pending_key[0]);
+        js->pending_key[0] = NULL;
         return 1;
     }
     yajl_val v = js->stack[--js->depth];
@@ -197,6 +222,8 @@ jf__jsonstream *jf__jsonstream_create(void)
     yajl_config(js->h, yajl_dont_validate_strings, 1); /* invalid UTF-8 is repaired later, not fatal */
     return js;
 }
+
+void jf__jsonstream_stream_members(jf__jsonstream *js, int on) { js->stream_members = on; }
 
 int jf__jsonstream_feed(jf__jsonstream *js, const uint8_t *data, size_t n, uint64_t base_offset, char *err, size_t errlen)
 {

@@ -474,9 +474,10 @@ void jf__triage_row(jf__run *s, const char *source, int64_t index, char *key, si
 /* ---- inputs ---- */
 
 /* The kinds of input, in the order they are tried: a probe sees the name and first bytes. */
-static const jf__source *const SOURCES[] = {&jf__src_parquet, &jf__src_tar,       &jf__src_pandas, &jf__src_json,
-                                            &jf__src_jsonl,   &jf__src_urls,      &jf__src_bench_tsv,
-                                            &jf__src_tsv,     &jf__src_csv};
+static const jf__source *const SOURCES[] = {&jf__src_parquet,    &jf__src_tar,       &jf__src_pandas,
+                                            &jf__src_bench_json, &jf__src_json,      &jf__src_jsonl,
+                                            &jf__src_bench_mme,  &jf__src_urls,      &jf__src_bench_tsv,
+                                            &jf__src_tsv,        &jf__src_csv};
 #define N_SOURCES (sizeof SOURCES / sizeof SOURCES[0])
 
 size_t jf__probe_text_start(const jf__probe *pb)
@@ -586,7 +587,7 @@ static const jf__source *classify(const char *path, const jf_ingest_params *p, i
     for (size_t i = 0; i < N_SOURCES; i++)
         if (SOURCES[i]->probe(&pb))
             return SOURCES[i];
-    snprintf(why, n, "not a parquet file, tar, JSON, JSON-lines, CSV/TSV with a url column, URL list, or benchmark TSV (index and image columns; uncompressed)");
+    snprintf(why, n, "not a parquet file, tar, JSON, JSON-lines, CSV/TSV with a url column, URL list, benchmark TSV (index and image columns; uncompressed), or a benchmark's question file (GQA, VQAv2, SEED-Bench JSON; MME <subtask>.txt)");
     return NULL;
 }
 
@@ -601,13 +602,23 @@ static void default_source(const char *path, const jf__source *kind, char *out, 
     if (dot && dot != stem)
         *dot = 0;
     const char *parent = NULL;
-    if ((kind->flags & JF__SRC_SOURCE_FOLDER) && tmp) {
-        char *d = dirname(tmp);
-        const char *pb = strrchr(d, '/') ? strrchr(d, '/') + 1 : d;
-        if (strcmp(pb, ".") && strcmp(pb, "/") && *pb)
-            parent = pb;
-    }
-    snprintf(out, n, "%.120s", parent ? parent : stem);
+    char *d = tmp ? dirname(tmp) : NULL;
+    const char *pb = d ? (strrchr(d, '/') ? strrchr(d, '/') + 1 : d) : NULL;
+    if (pb && (!strcmp(pb, ".") || !strcmp(pb, "/") || !*pb))
+        pb = NULL;
+    if ((kind->flags & JF__SRC_SOURCE_FOLDER) && pb)
+        parent = pb;
+    /* A Hugging Face shard (Art/validation-00000-of-00001.parquet): every config folder has
+     * the same file names, so the folder is part of the name (Art-validation-00000-of-00001). */
+    unsigned a, b;
+    int used = 0;
+    const char *dash = strrchr(stem, '-');
+    int hf = dash && strlen(stem) > 15 && sscanf(stem + strlen(stem) - 15, "-%5u-of-%5u%n", &a, &b, &used) == 2 &&
+             used == 15 && dash == stem + strlen(stem) - 6;
+    if (hf && pb && !parent)
+        snprintf(out, n, "%.60s-%.60s", pb, stem);
+    else
+        snprintf(out, n, "%.120s", parent ? parent : stem);
     free(tmp);
 }
 

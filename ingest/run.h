@@ -34,6 +34,9 @@ void jf__sb_put(jf__sbuf *b, const char *s, size_t n);
 void jf__sb_puts(jf__sbuf *b, const char *s);
 void jf__sb_printf(jf__sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void jf__sb_json_str(jf__sbuf *b, const char *s);
+/* A JSON value written back as JSON: numbers as their original text, strings repaired to valid
+ * UTF-8. */
+void jf__sb_json_value(jf__sbuf *b, yajl_val v);
 
 /* The first of names that o has as a string member, or NULL. */
 const char *jf__obj_str(yajl_val o, const char *const *names);
@@ -105,6 +108,7 @@ struct jf__item {
     uint64_t image_bytes;
     long http_status;
     int reported;           /* the reader already reported why it went: counted, recorded, not printed again */
+    int keep_row;           /* a table's row also kept whole as the .json field (a benchmark's rows) */
 };
 void jf__item_clear(jf__item *it);
 
@@ -156,6 +160,13 @@ jf_status jf__drain_downloads(jf__run *s, jf_error *err);
 /* The process function of a downloaded image (or an image found in a table) with its row. */
 void jf__process_downloaded(const jf__ctx *r, jf__item *it);
 
+/* ---- images named by manifests (src_llava.c) ---- */
+
+/* The image at relative path `rel` (under the run's image roots, or beside the manifest: the
+ * item's manifest_dir), checked and added as field `field`. 0; -1 with the item's outcome set
+ * (missing, damaged, refused by the size rules); -2 when try_only and it is not there. */
+int jf__load_manifest_image(const jf__ctx *r, jf__item *it, const char *rel, const char *field, int first, int try_only);
+
 /* ---- SA-1B (src_sa1b.c) ---- */
 
 /* The SA-1B pairing rules of a tar sample: 0, or -1 with the item's outcome set. */
@@ -195,7 +206,7 @@ enum {
 };
 
 extern const jf__source jf__src_parquet, jf__src_tar, jf__src_pandas, jf__src_json, jf__src_jsonl, jf__src_csv,
-    jf__src_tsv, jf__src_urls, jf__src_bench_tsv;
+    jf__src_tsv, jf__src_urls, jf__src_bench_tsv, jf__src_bench_json, jf__src_bench_mme;
 
 /* Where a text input's content starts (after a byte-order mark and white space). */
 size_t jf__probe_text_start(const jf__probe *pb);

@@ -41,7 +41,7 @@ static void path_prefix(const char *p, char *out, size_t n)
         snprintf(out, n, ".");
 }
 
-static int load_manifest_image(const jf__ctx *r, jf__item *it, const char *rel, const char *field, int first)
+int jf__load_manifest_image(const jf__ctx *r, jf__item *it, const char *rel, const char *field, int first, int try_only)
 {
     char path[4096];
     uint8_t *data = NULL;
@@ -67,6 +67,8 @@ static int load_manifest_image(const jf__ctx *r, jf__item *it, const char *rel, 
             found = read_whole(path, &data, &len) == 0;
         }
     }
+    if (!found && try_only)
+        return -2;
     if (!found) {
         it->outcome = JF_OUT_MISSING_IMAGE;
         snprintf(it->detail, sizeof it->detail, "image '%s' not found under %s", rel,
@@ -116,35 +118,6 @@ static int normalize_conversation(jf__item *it, yajl_val conv, jf__sbuf *out, in
     return *turns ? 0 : -1;
 }
 
-/* A JSON value written back as JSON (numbers as their original text). */
-static void sb_json_value(jf__sbuf *b, yajl_val v)
-{
-    if (YAJL_IS_STRING(v)) {
-        jf__sb_json_str(b, v->u.string);
-    } else if (YAJL_IS_NUMBER(v)) {
-        jf__sb_puts(b, v->u.number.r);
-    } else if (YAJL_IS_OBJECT(v)) {
-        jf__sb_puts(b, "{");
-        for (size_t i = 0; i < v->u.object.len; i++) {
-            jf__sb_puts(b, i ? ", " : "");
-            jf__sb_json_str(b, v->u.object.keys[i]);
-            jf__sb_puts(b, ": ");
-            sb_json_value(b, v->u.object.values[i]);
-        }
-        jf__sb_puts(b, "}");
-    } else if (YAJL_IS_ARRAY(v)) {
-        jf__sb_puts(b, "[");
-        for (size_t i = 0; i < v->u.array.len; i++) {
-            jf__sb_puts(b, i ? ", " : "");
-            sb_json_value(b, v->u.array.values[i]);
-        }
-        jf__sb_puts(b, "]");
-    } else {
-        jf__sb_puts(b, YAJL_IS_TRUE(v) ? "true" : YAJL_IS_FALSE(v) ? "false" : "null");
-    }
-}
-
-/* The members the manifest reader turns into fields and columns itself. */
 static int consumed_key(const char *k)
 {
     static const char *const known[] = {"conversations", "messages", "image", "file_name", "filepath", "image_path", "path",
@@ -167,7 +140,7 @@ static void keep_row_members(jf__item *it, yajl_val o)
     if (!own)
         return;
     jf__sbuf sb = {0};
-    sb_json_value(&sb, o);
+    jf__sb_json_value(&sb, o);
     jf_record_add_field(it->out, "json", JF_FIELD_JSON, sb.p, sb.len, NULL);
     /* the own members alone, through the rule a WebDataset .json member's columns follow */
     sb.len = 0;
@@ -179,7 +152,7 @@ static void keep_row_members(jf__item *it, yajl_val o)
         jf__sb_puts(&sb, n++ ? ", " : "");
         jf__sb_json_str(&sb, o->u.object.keys[i]);
         jf__sb_puts(&sb, ": ");
-        sb_json_value(&sb, o->u.object.values[i]);
+        jf__sb_json_value(&sb, o->u.object.values[i]);
     }
     jf__sb_puts(&sb, "}");
     jf_record_json_columns(it->out, (const uint8_t *)sb.p, sb.len, NULL);
@@ -224,7 +197,7 @@ static void process_manifest_item(const jf__ctx *r, jf__item *it)
             *c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
         if (!jf__is_image_ext(field))
             snprintf(field, sizeof field, "jpg");
-        if (load_manifest_image(r, it, image, field, 1) != 0)
+        if (jf__load_manifest_image(r, it, image, field, 1, 0) != 0)
             return;
         n_img++;
     }
@@ -240,7 +213,7 @@ static void process_manifest_item(const jf__ctx *r, jf__item *it)
             snprintf(field, sizeof field, "%d.jpg", n_img);
         if (n_img == 0)
             jf_record_set_text(it->out, "image_path", p, &err);
-        if (load_manifest_image(r, it, p, field, n_img == 0) != 0)
+        if (jf__load_manifest_image(r, it, p, field, n_img == 0, 0) != 0)
             return;
         n_img++;
     }

@@ -124,6 +124,25 @@ static jf_status read_parquet(jf__run *s, const char *path, const char *source, 
             if (c >= 0 && jf_parquet_column(pq, c)->kind == JF_PQK_BYTES)
                 icol = c;
         }
+    /* MMMU's layout: image_1..image_7 as {bytes, path} structs, the first always present; the
+     * row is kept whole as .json (what jf eval bench mmmu --data DS writes back) */
+    enum { N_EXTRA = 6 };
+    int xcol[N_EXTRA], numbered = 0;
+    for (int k = 0; k < N_EXTRA; k++)
+        xcol[k] = -1;
+    if (ucol < 0 && icol < 0 && !p->url_col) {
+        int c = jf_parquet_find_column(pq, "image_1.bytes");
+        if (c >= 0 && jf_parquet_column(pq, c)->kind == JF_PQK_BYTES) {
+            icol = c;
+            numbered = 1;
+            for (int k = 0; k < N_EXTRA; k++) {
+                char name[32];
+                snprintf(name, sizeof name, "image_%d.bytes", k + 2);
+                int x = jf_parquet_find_column(pq, name);
+                xcol[k] = x >= 0 && jf_parquet_column(pq, x)->kind == JF_PQK_BYTES ? x : -1;
+            }
+        }
+    }
     if (ucol >= 0 && jf_parquet_column(pq, ucol)->kind != JF_PQK_STRING &&
         jf_parquet_column(pq, ucol)->kind != JF_PQK_BYTES) {
         jf__problem(s, path, -1, "input not read: column %s is not text, it cannot hold URLs", jf_parquet_column(pq, ucol)->path);
@@ -136,7 +155,7 @@ static jf_status read_parquet(jf__run *s, const char *path, const char *source, 
             jf__problem(s, path, -1, "input not read: no column %s (--url-col)", p->url_col);
         else
             jf__problem(s, path, -1, "input not read: no url column (url, URL, image_url, img_url) and no image bytes "
-                                 "column (image.bytes, image, jpg, png, bytes)");
+                                 "column (image.bytes, image, jpg, png, bytes, image_1.bytes)");
         *incomplete = 1;
         jf_parquet_close(pq);
         return JF_OK;
@@ -150,7 +169,7 @@ static jf_status read_parquet(jf__run *s, const char *path, const char *source, 
     /* the columns read: the URL (or image) and caption, then every scalar column, or only
      * those of --keep-columns; byte columns other than text are images, not metadata */
     int *cols = malloc((size_t)(n ? n : 1) * sizeof *cols), nc = 0;
-    jf_pq_values *vals = calloc((size_t)(n ? n : 1) + 1, sizeof *vals);
+    jf_pq_values *vals = calloc((size_t)(n ? n : 1) + 1 + N_EXTRA, sizeof *vals);
     if (!cols || !vals) {
         free(cols);
         free(vals);
@@ -207,8 +226,8 @@ static jf_status read_parquet(jf__run *s, const char *path, const char *source, 
             continue;
         }
         int bad = 0;
-        for (int k = 0; k <= nc && !bad; k++) {
-            int c = k < nc ? cols[k] : icol;
+        for (int k = 0; k <= nc + N_EXTRA && !bad; k++) {
+            int c = k < nc ? cols[k] : k == nc ? icol : xcol[k - nc - 1];
             if (c < 0)
                 continue;
             if (jf_parquet_read_column(pq, rg, c, &vals[k], &pe)) {
@@ -218,7 +237,7 @@ static jf_status read_parquet(jf__run *s, const char *path, const char *source, 
         }
         if (bad) {
             *incomplete = 1;
-            for (int k = 0; k <= nc; k++)
+            for (int k = 0; k <= nc + N_EXTRA; k++)
                 jf_pq_values_free(&vals[k]);
             index += (int64_t)rows;
             continue;
@@ -279,7 +298,7 @@ static jf_status read_parquet(jf__run *s, const char *path, const char *source, 
                     /* counted under the column, as manifests count under their folder */
                     snprintf(it->missing_prefix, sizeof it->missing_prefix, "column %.100s",
                              jf_parquet_column(pq, icol)->path);
-                } else if (!(it->m = calloc(1, sizeof *it->m)) || !(it->m[0].data = malloc(len))) {
+                } else if (!(it->m = calloc(1 + N_EXTRA, sizeof *it->m)) || !(it->m[0].data = malloc(len))) {
                     rc = jf_error_set(err, JF_ENOMEM, "out of memory");
                 } else {
                     memcpy(it->m[0].data, iv->bytes + iv->offsets[r], len);
@@ -287,6 +306,26 @@ static jf_status read_parquet(jf__run *s, const char *path, const char *source, 
                     const char *fmt = jf_image_format_of(it->m[0].data, len);
                     it->m[0].ext = jf__xstrdup(jf__ext_for_format(fmt ? fmt : "jpeg"));
                     it->n_m = 1;
+                    it->keep_row = numbered;
+                    /* image_2..image_7 where present: fields image_2.<ext>, ... */
+                    for (int k = 0; k < N_EXTRA && rc == JF_OK; k++) {
+                        const jf_pq_values *xv = &vals[nc + 1 + k];
+                        size_t xl = xcol[k] >= 0 && xv->present[r] ? (size_t)(xv->offsets[r + 1] - xv->offsets[r]) : 0;
+                        if (!xl)
+                            continue;
+                        jf__member *m = &it->m[it->n_m];
+                        const char *xf = jf_image_format_of(xv->bytes + xv->offsets[r], xl);
+                        char name[40];
+                        snprintf(name, sizeof name, "image_%d.%s", k + 2, jf__ext_for_format(xf ? xf : "jpeg"));
+                        m->ext = jf__xstrdup(name);
+                        it->n_m++; /* owned by the item from here */
+                        if (!(m->data = malloc(xl)) || !m->ext) {
+                            rc = jf_error_set(err, JF_ENOMEM, "out of memory");
+                            break;
+                        }
+                        memcpy(m->data, xv->bytes + xv->offsets[r], xl);
+                        m->size = xl;
+                    }
                 }
             } else {
                 const jf_pq_values *uv = &vals[url_k];
@@ -303,7 +342,7 @@ static jf_status read_parquet(jf__run *s, const char *path, const char *source, 
                 free(url);
             }
         }
-        for (int k = 0; k <= nc; k++)
+        for (int k = 0; k <= nc + N_EXTRA; k++)
             jf_pq_values_free(&vals[k]);
     }
     if (rc == JF_OK)

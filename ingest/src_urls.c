@@ -54,6 +54,16 @@ void jf__process_downloaded(const jf__ctx *r, jf__item *it)
     }
     if (it->n_m < 1 || jf__add_image(r, it, it->m[0].ext ? it->m[0].ext : "jpg", it->m[0].data, it->m[0].size, 1) != 0)
         return;
+    /* a table row's further images (MMMU's image_2..image_7) */
+    for (size_t k = 1; k < it->n_m; k++)
+        if (jf__add_image(r, it, it->m[k].ext, it->m[k].data, it->m[k].size, 0) != 0)
+            return;
+    if (it->keep_row && it->rec) {
+        jf__sbuf sb = {0};
+        jf__sb_json_value(&sb, it->rec);
+        jf_record_add_field(it->out, "json", JF_FIELD_JSON, sb.p, sb.len, NULL);
+        free(sb.p);
+    }
     static const char *const caption_keys[] = {"caption", "TEXT", "text", "txt", "title", NULL};
     const char *caption = it->rec ? jf__obj_str(it->rec, caption_keys) : NULL;
     /* one rule for every list format, as img2dataset writes it: a caption column gives a txt

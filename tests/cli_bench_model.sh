@@ -69,8 +69,8 @@ expect 1 "score against a subset (the yes questions: the other answers are said)
 expect 9 "a subset that does not exist" "$jf" eval bench pope --data 'pds#nope' --predictions d.jsonl
 grep -q "no subset named 'nope'" err && ok "named" || bad "missing subset: $(cat err)"
 expect 2 "a dataset with --images" "$jf" eval bench pope --data pds --images coco --predictions d.jsonl
-expect 2 "MME from a dataset is not offered (said)" "$jf" eval bench mme --data pds --predictions d.jsonl
-grep -q "offered for pope" err && ok "said" || bad "mme dataset: $(cat err)"
+expect 6 "MME from a dataset of POPE's files" "$jf" eval bench mme --data pds --predictions d.jsonl
+grep -q "is not a question of mme's own files" err && ok "said" || bad "mme dataset: $(cat err)"
 mv coco/COCO_val2014_000000000003.jpg gone.jpg
 expect 1 "ingest with an image missing" "$jf" ingest pds2 pope/coco_pope_adversarial.json pope/coco_pope_random.json --image-root coco --quiet
 expect 6 "a benchmark missing questions in the dataset is refused" "$jf" eval bench pope --model tiny --data pds2 --out d2.jsonl
@@ -202,13 +202,13 @@ grep -q "2 of its 3 answers repeat" err && ok "the repeated answers said" || bad
 ls tmpd | grep -q . && bad "the temporary merged folder was left" || ok "the temporary merged folder removed"
 expect 0 "answer MMMU from Hugging Face's parquet layout (the validation files of each subject folder)" \
   "$jf" eval bench mmmu --model tiny --data "$src/tests/data/bench/mmmu_hf" --out mmmu_hf_o --max-new-tokens 3
-/usr/bin/python3 - <<'PY' && ok "Art 2 and Physics 1 questions (the dev file not read); image_1 from the struct's bytes" || bad "mmmu parquet run"
+/usr/bin/python3 - <<'PY' && ok "Art 2 and Physics 2 questions (the dev file not read); image_1 from the struct's bytes" || bad "mmmu parquet run"
 import json
 art = json.load(open("mmmu_hf_o/Art/output.json")); phys = json.load(open("mmmu_hf_o/Physics/output.json"))
-assert [r["id"] for r in art] == ["validation_Art_1", "validation_Art_2"] and [r["id"] for r in phys] == ["validation_Physics_1"], (art, phys)
+assert [r["id"] for r in art] == ["validation_Art_1", "validation_Art_2"] and [r["id"] for r in phys] == ["validation_Physics_1", "validation_Physics_2"], (art, phys)
 assert phys[0]["index2ans"]["D"] == "none of these" and "(D) none of these" in phys[0]["prompt"], phys
 PY
-grep -q "answered 3 of 3 questions" out && ok "3 answered by the model" || bad "mmmu parquet count: $(head -1 out)"
+grep -q "answered 4 of 4 questions" out && ok "4 answered by the model" || bad "mmmu parquet count: $(head -1 out)"
 # MMMU as lmms-eval's mmmu_val asks it: its doc_to_messages (images at the "<image>" places, in
 # the order of their sorted names, pieces beyond the visuals dropped), 128 new tokens
 /usr/bin/python3 - <<'PY'
@@ -293,8 +293,9 @@ expect 1 "ingest MMMU_DEV_VAL's TSV (a row's second image broken)" "$jf" ingest 
 expect 6 "MMMU from that dataset" "$jf" eval bench mmmu --protocol vlmevalkit --model tiny --data dsv --out mmmu_ds.tsv
 grep -q "1 question of this benchmark did not make it into the dataset (first: mmmu_vlm/00000004" err && [ ! -e mmmu_ds.tsv ] \
   && ok "refused, the question whose image failed named" || bad "mmmu from a damaged dataset: $(cat err)"
-expect 2 "VQAv2 from a dataset" "$jf" eval bench vqav2 --model tiny --data dsb --out v.jsonl
-grep -q "offered for pope (its label files) and for the benchmarks read from VLMEvalKit's TSVs" err && ok "said which are offered" || bad "vqav2 from a dataset: $(cat err)"
+expect 6 "VQAv2 from a dataset of MMBench's TSV" "$jf" eval bench vqav2 --model tiny --data dsb --out v.jsonl
+grep -q "record mmb/00000000 is not a question of vqav2's own files" err && ok "the record named" || bad "vqav2 from an mmbench dataset: $(cat err)"
+expect 2 "MMMU under llava from a dataset (LLaVA has no MMMU run)" "$jf" eval bench mmmu --protocol llava --model tiny --data dsb --out v.jsonl
 echo '{"id": "validation_Art_9", "question": "q", "options": "oops", "answer": "A", "question_type": "multiple-choice"}' > bad_rows.jsonl
 expect 6 "MMMU rows whose options are not a list" "$jf" eval bench mmmu --model tiny --data bad_rows.jsonl --out mmmu_bad
 grep -q "options oops is not a list" err && ok "the row named" || bad "mmmu bad options: $(cat err)"
@@ -436,6 +437,52 @@ expect 0 "VQAv2 rerun asks nothing" "$jf" eval bench vqav2 --model tiny --data "
 grep -q "answered 0 of 30 questions (30 already" out && ok "vqav2 resumed" || bad "vqav2 resume"
 expect 0 "GQA answered (lmms-eval wording, 16 tokens)" "$jf" eval bench gqa --protocol llava --model tiny --data "$b/gqa/testdev_balanced_questions.json" --images gqa_img --out gqa.jsonl
 [ "$(wc -l < gqa.jsonl)" = 40 ] && head -1 gqa.jsonl | grep -q '"question_id": "2000000", "prompt": "You are a helpful' && ok "40 answers, ids as strings" || { bad "gqa answers"; head -1 gqa.jsonl; }
+
+# The benchmarks' own question files ingested into datasets (images checked on the way) and read
+# back: the same answers, byte for byte, and the same numbers as from the published files
+same_run() { # label, then the args after --data of a files run and of a dataset run, split by --
+  local label=$1; shift; local a=() ; while [ "$1" != -- ]; do a+=("$1"); shift; done; shift
+  "$jf" eval bench "${a[@]}" --json > f_run.json 2>/dev/null; local rf=$?
+  "$jf" eval bench "$@" --json > d_run.json 2>d_err; local rd=$?
+  local fo=${a[-1]} do=${@: -1}
+  if [ $rf = $rd ] && diff -r "$fo" "$do" >/dev/null && /usr/bin/python3 -c "import json,sys; a=json.load(open('f_run.json'))['metrics']; b=json.load(open('d_run.json')); sys.exit(a!=b['metrics'] or not b.get('dataset'))"; then
+    ok "$label: the same answers and numbers (exit $rd)"
+  else bad "$label (exit $rf vs $rd)"; head -3 d_err; diff -r "$fo" "$do" | head -4; fi
+}
+expect 0 "ingest GQA's questions" "$jf" ingest gqads "$b/gqa/testdev_balanced_questions.json" --image-root gqa_img --quiet
+same_run "GQA (llava) from the dataset" gqa --protocol llava --model tiny --data "$b/gqa/testdev_balanced_questions.json" --images gqa_img --max-new-tokens 3 --out gq1.jsonl -- \
+  gqa --protocol llava --model tiny --data gqads --max-new-tokens 3 --out gq2.jsonl
+expect 0 "ingest VQAv2's questions (their annotations joined from the file beside them)" "$jf" ingest vqads "$b/vqav2/v2_OpenEnded_mscoco_val2014_questions.json" --image-root vqa_img --quiet
+same_run "VQAv2 from the dataset" vqav2 --model tiny --data "$b/vqav2" --images vqa_img --max-new-tokens 3 --out vq1.jsonl -- \
+  vqav2 --model tiny --data vqads --max-new-tokens 3 --out vq2.jsonl
+mkdir -p vq_noann && cp "$b/vqav2/v2_OpenEnded_mscoco_val2014_questions.json" vq_noann/
+expect 0 "VQAv2 questions without annotations beside them" "$jf" ingest vqads2 vq_noann/v2_OpenEnded_mscoco_val2014_questions.json --image-root vqa_img
+grep -q "no .*v2_mscoco_val2014_annotations.json beside it" err && ok "said: kept without their answers" || bad "vqav2 no annotations: $(cat err)"
+expect 0 "ingest SEED-Bench.json (the video question kept as a text-only record)" "$jf" ingest seedds seed.json --image-root coco --quiet
+same_run "SEED official (likelihood ranking) from the dataset" seed --model tiny --data seed.json --images coco --out se1.jsonl -- seed --model tiny --data seedds --out se2.jsonl
+same_run "SEED llava from the dataset" seed --protocol llava --model tiny --data seed.json --images coco --max-new-tokens 2 --out sl1.jsonl -- \
+  seed --protocol llava --model tiny --data seedds --max-new-tokens 2 --out sl2.jsonl
+mkdir -p mmei/count/images mmeq2
+for i in 0 1; do cp coco/COCO_val2014_00000000000$i.jpg mmei/count/images/c$i.jpg
+  printf 'c%d.jpg\tAre there two cats? Please answer yes or no.\tYes\tYes\nc%d.jpg\tAre there three cats? Please answer yes or no.\tNo\tNo\n' $i $i >> mmeq2/count.txt; done
+cp mmeq/existence.txt mmeq2/
+expect 0 "ingest MME's question files (images in <subtask>/ and <subtask>/images/)" "$jf" ingest mmeds mmeq2/existence.txt mmeq2/count.txt --image-root mmei --quiet
+same_run "MME official from the dataset" mme --model tiny --data mmeq2 --images mmei --max-new-tokens 4 --out mq1 -- mme --model tiny --data mmeds --max-new-tokens 4 --out mq2
+same_run "MME lmms-eval from the dataset" mme --protocol lmms-eval --model tiny --data mmeq2 --images mmei --max-new-tokens 4 --out mql1 -- \
+  mme --protocol lmms-eval --model tiny --data mmeds --max-new-tokens 4 --out mql2
+mv mmei/count/images/c1.jpg c1.jpg
+expect 1 "MME ingest with an image missing" "$jf" ingest mmeds2 mmeq2/existence.txt mmeq2/count.txt --image-root mmei --quiet
+expect 6 "MME from it is refused" "$jf" eval bench mme --model tiny --data mmeds2 --out mq3
+grep -q "2 questions of this benchmark did not make it into the dataset (first: count/" err && ok "the missing questions named" || bad "mme missing: $(cat err)"
+mv c1.jpg mmei/count/images/c1.jpg
+expect 0 "ingest MMMU's parquet folder (every split; a row with two images)" "$jf" ingest mmmuds $(find "$src/tests/data/bench/mmmu_hf" -name '*.parquet' | sort) --quiet
+same_run "MMMU official from the dataset (the validation shards, as the folder is read)" mmmu --model tiny --data "$src/tests/data/bench/mmmu_hf" --max-new-tokens 3 --out mu1 -- \
+  mmmu --model tiny --data mmmuds --max-new-tokens 3 --out mu2
+same_run "MMMU lmms-eval from the dataset (both images of the two-image row)" mmmu --protocol lmms-eval --model tiny --data "$src/tests/data/bench/mmmu_hf" --max-new-tokens 3 --out mul1.jsonl -- \
+  mmmu --protocol lmms-eval --model tiny --data mmmuds --max-new-tokens 3 --out mul2.jsonl
+expect 0 "a second GQA file in one dataset" "$jf" ingest gqads "$b/gqa/testdev_balanced_questions.json" --source other --image-root gqa_img --quiet
+expect 2 "two question files are refused" "$jf" eval bench gqa --model tiny --data gqads --out gq3.jsonl
+grep -q "the selection holds two question files (other and testdev_balanced_questions)" err && ok "said, with the way out (a subset)" || bad "two gqa files: $(cat err)"
 
 # MME in two parts: the pairs of a question file split between them, merged back in order
 expect 1 "MME part 0/2" "$jf" eval bench mme --model tiny --data mmeq --images mmei --out mme_p0 --max-new-tokens 4 --part 0/2

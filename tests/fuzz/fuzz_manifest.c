@@ -1,14 +1,16 @@
 /* libFuzzer target: the manifest readers of jf ingest on arbitrary bytes — JSON arrays streamed
  * element by element, JSON lines, record interpretation (conversations, images, captions, text),
  * the SA-1B caption-file loader, the CSV/TSV record reader of URL lists, and VLMEvalKit's
- * benchmark TSVs (base64 images, shared-image references, list cells). First byte modulo 4: 0 = a
- * manifest input (named .tsv when bit 2 is set), 1 = a caption file, 2 = CSV records, 3 = TSV
- * records. */
+ * benchmark TSVs (base64 images, shared-image references, list cells), and the benchmarks' own
+ * question files (GQA, VQAv2 and SEED-Bench JSON documents streamed member by member; MME's
+ * <subtask>.txt). First byte modulo 4: 0 = a manifest input (named .tsv when bit 2 is set, MME's
+ * existence.txt when bit 3 is), 1 = a caption file, 2 = CSV records, 3 = TSV records. */
 #include "ingest_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static jf_store *st;
@@ -75,11 +77,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* A new file name each time, so that no input counts as finished from an earlier one. */
         static unsigned long k;
         char moved[320];
-        snprintf(moved, sizeof moved, "%s/input-%lu.%s", dir, k++, data[0] & 4 ? "tsv" : "json");
+        if (data[0] & 8) /* MME's question files are named after their subtask; one folder per run */
+            snprintf(moved, sizeof moved, "%s/%lu/existence.txt", dir, k);
+        else
+            snprintf(moved, sizeof moved, "%s/input-%lu.%s", dir, k, data[0] & 4 ? "tsv" : "json");
+        char sub[300];
+        snprintf(sub, sizeof sub, "%s/%lu", dir, k++);
+        char source[64];
+        snprintf(source, sizeof source, "mme%lu", k);
+        if (data[0] & 8) {
+            mkdir(sub, 0777);
+            p.source = source; /* new keys each time, so each run's questions are processed */
+        }
         if (rename(path, moved) == 0) {
             inputs[0] = moved;
             jf_ingest_run(st, inputs, 1, &p, &s, &err);
             unlink(moved);
+            if (data[0] & 8)
+                rmdir(sub);
         }
     }
     return 0;

@@ -69,6 +69,12 @@ printf '{"seed":1,"global_batch":3,"sources":[{"name":"a","where":"kind=%s"}],"s
 printf '\1{"sa_1.jpg": "a caption", "sa_2": {"caption": "x"}}' > "$out/manifest/captions.json"
 printf '\1{"image": "sa_1.jpg", "caption": "a"}\n{"image_id": 2, "text": "b"}\n' > "$out/manifest/captions.jsonl"
 printf '\0[{"id": 1, "images": ["a.jpg"], "messages": [{"role": "user", "content": "hi"}]}, {"text": "t"}]' > "$out/manifest/llava.json"
+# benchmarks' own question files: GQA, VQAv2 (its annotations beside it are not in the corpus), SEED-Bench
+# (an image and a video question), and MME's <subtask>.txt (bit 3 of the first byte names the input existence.txt)
+printf '\0{"201": {"imageId": "n1", "question": "Is it red?", "answer": "no", "types": {"structural": "verify"}}, "202": {"imageId": 7}}' > "$out/manifest/gqa.json"
+printf '\0{"info": {}, "data_subtype": "val2014", "questions": [{"question_id": 1000, "image_id": 42, "question": "?"}, {"question_id": "x"}]}' > "$out/manifest/vqav2.json"
+printf '\0{"question_type": {"Scene": 1}, "questions": [{"question_id": "1", "question": "q", "choice_a": "a", "data_id": "x/1.jpg", "data_type": "image"}, {"question_id": 2, "choice_a": "b", "data_id": "v.mp4", "data_type": "video"}]}' > "$out/manifest/seed.json"
+printf '\10a.jpg\tIs it? Please answer yes or no.\tYes\nb.jpg\tno tabs\n\nc.jpg\tq\tNo\tNo, extra\n' > "$out/manifest/mme.txt"
 printf '\2url,caption,similarity\nhttp://127.0.0.1:9/a.jpg,"a, quoted ""caption""",0.3\n' > "$out/manifest/urls.csv"
 printf '\3URL\tTEXT\nhttp://127.0.0.1:9/a.jpg\tcap\n' > "$out/manifest/urls.tsv"
 png=iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==

@@ -43,7 +43,7 @@ function subject(name, split, rows) {
     explanation: str(rows.map(() => "")),
     image_1: images(rows.map((r) => r.img)),
   };
-  for (let k = 2; k <= 7; k++) cols[`image_${k}`] = images(rows.map(() => null));
+  for (let k = 2; k <= 7; k++) cols[`image_${k}`] = images(rows.map((r) => (k === 2 && r.img2 !== undefined ? r.img2 : null)));
   Object.assign(cols, {
     img_type: str(rows.map(() => "['Photographs']")),
     answer: str(rows.map((r) => r.answer)),
@@ -65,6 +65,7 @@ subject("Art", "validation", [
 ]);
 subject("Physics", "validation", [
   { k: 1, q: "Which force acts in <image 1>?", options: "['gravity', 'friction', 'tension', 'none of these']", answer: "A", type: "multiple-choice", img: 2 },
+  { k: 2, q: "Is <image 1> heavier than <image 2>?", options: "['yes', 'no']", answer: "B", type: "multiple-choice", img: 1, img2: 0 },
 ]);
 subject("Art", "dev", [  // another split: not read for --data the folder (validation)
   { k: 1, q: "dev question", options: "['a', 'b']", answer: "A", type: "multiple-choice", img: 0 },
