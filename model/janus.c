@@ -18,9 +18,14 @@ typedef struct vit_block {
 } vit_block;
 
 /* One sequence's KV cache: [layers][cap][kv_heads * head_dim] for keys, the same for values. */
+/* A sequence's keys and values per layer. Its first pn positions may live in another sequence's
+ * cache (pk, pv, layer stride pcap: an image prefix shared by the questions about one image,
+ * read in place rather than copied); k and v hold positions pn .. n_past-1, cap of them. */
 typedef struct kv_seq {
     float *k, *v;
     size_t cap, n_past;
+    const float *pk, *pv;
+    size_t pcap, pn;
 } kv_seq;
 
 struct jf_janus {
@@ -762,6 +767,7 @@ static jf_model_status cache_reserve(const jf_janus *m, kv_seq *q, size_t need, 
     const jf_janus_config *c = &m->cfg;
     if (need > (size_t)c->max_positions)
         return jf__merr(err, JF_MODEL_ELIMIT, "%zu positions exceed the model's context of %d", need, c->max_positions);
+    need -= q->pn; /* the shared prefix's positions are not held here */
     if (need <= q->cap)
         return JF_MODEL_OK;
     /* a new cache is sized as asked (a prompt plus its generation budget: fresh pages cost), a
@@ -779,8 +785,8 @@ static jf_model_status cache_reserve(const jf_janus *m, kv_seq *q, size_t need, 
         return jf__merr(err, JF_MODEL_ENOMEM, "out of memory for a KV cache of %zu positions", cap);
     }
     for (size_t l = 0; q->k && l < L; l++) {
-        memcpy(kc + l * cap * kv, q->k + l * q->cap * kv, q->n_past * kv * sizeof *kc);
-        memcpy(vc + l * cap * kv, q->v + l * q->cap * kv, q->n_past * kv * sizeof *vc);
+        memcpy(kc + l * cap * kv, q->k + l * q->cap * kv, (q->n_past - q->pn) * kv * sizeof *kc);
+        memcpy(vc + l * cap * kv, q->v + l * q->cap * kv, (q->n_past - q->pn) * kv * sizeof *vc);
     }
     free(q->k);
     free(q->v);
@@ -822,14 +828,16 @@ static void llm_layer_forward(const jf_janus *m, int l, kv_seq *sq, float *x, si
     const llm_layer *L = &m->layers[l];
     size_t H = (size_t)c->hidden, KV = (size_t)c->kv_heads * c->head_dim;
     float *kc = sq->k + (size_t)l * sq->cap * KV, *vc = sq->v + (size_t)l * sq->cap * KV;
+    size_t own = sq->n_past - sq->pn; /* positions held in kc/vc before these */
     jf__rmsnorm(x, T, H, &L->in_norm, c->rms_eps, h);
     jf__linear(h, T, &L->q, NULL, q);
-    jf__linear(h, T, &L->k, NULL, kc + sq->n_past * KV);
-    jf__linear(h, T, &L->v, NULL, vc + sq->n_past * KV);
+    jf__linear(h, T, &L->k, NULL, kc + own * KV);
+    jf__linear(h, T, &L->v, NULL, vc + own * KV);
     jf__rope(q, T, c->heads, c->head_dim, positions, c->rope_theta);
-    jf__rope(kc + sq->n_past * KV, T, c->kv_heads, c->head_dim, positions, c->rope_theta);
-    jf__attention(q, T, kc, vc, sq->n_past + T, c->heads, c->kv_heads, c->head_dim, 1.0f / sqrtf((float)c->head_dim),
-                  1, sq->n_past, att);
+    jf__rope(kc + own * KV, T, c->kv_heads, c->head_dim, positions, c->rope_theta);
+    jf__attention_split(q, T, sq->pk ? sq->pk + (size_t)l * sq->pcap * KV : NULL,
+                        sq->pv ? sq->pv + (size_t)l * sq->pcap * KV : NULL, sq->pn, kc, vc, own + T, c->heads, c->kv_heads,
+                        c->head_dim, 1.0f / sqrtf((float)c->head_dim), 1, sq->n_past, att);
     layer_tail(m, L, att, T, x, h, g, u);
 }
 
@@ -1264,14 +1272,16 @@ static jf_model_status extend_batch(jf_janus *m, kv_seq **sq, const size_t *T, s
         for (size_t i = 0; i < n; i++) {
             kv_seq *e = sq[i];
             float *kc = e->k + (size_t)l * e->cap * KV, *vc = e->v + (size_t)l * e->cap * KV;
+            size_t own = e->n_past - e->pn;
             for (size_t t = 0; t < T[i]; t++)
                 pos[t] = (int)(e->n_past + t);
             jf__rope(q + off * H, T[i], c->heads, c->head_dim, pos, c->rope_theta);
             jf__rope(k + off * KV, T[i], c->kv_heads, c->head_dim, pos, c->rope_theta);
-            memcpy(kc + e->n_past * KV, k + off * KV, T[i] * KV * sizeof *k);
-            memcpy(vc + e->n_past * KV, v + off * KV, T[i] * KV * sizeof *v);
-            jf__attention(q + off * H, T[i], kc, vc, e->n_past + T[i], c->heads, c->kv_heads, c->head_dim,
-                          1.0f / sqrtf((float)c->head_dim), 1, e->n_past, att + off * H);
+            memcpy(kc + own * KV, k + off * KV, T[i] * KV * sizeof *k);
+            memcpy(vc + own * KV, v + off * KV, T[i] * KV * sizeof *v);
+            jf__attention_split(q + off * H, T[i], e->pk ? e->pk + (size_t)l * e->pcap * KV : NULL,
+                                e->pv ? e->pv + (size_t)l * e->pcap * KV : NULL, e->pn, kc, vc, own + T[i], c->heads,
+                                c->kv_heads, c->head_dim, 1.0f / sqrtf((float)c->head_dim), 1, e->n_past, att + off * H);
             off += T[i];
         }
         layer_tail(m, L, att, R, x, h, g, u);
@@ -1336,9 +1346,10 @@ static void prefixes_free(prefix_set *s)
     memset(s, 0, sizeof *s);
 }
 
-/* Fills seq's first positions with the prompt's image prefix — computed alone once, then copied
- * for every request with the same tokens and pixels up to there — and returns their count in
- * *split (0 when the prompt has no image end tag before its last token). */
+/* Gives seq (empty, no cache of its own yet) the prompt's image prefix as its first positions —
+ * computed alone once, then shared by every request with the same tokens and pixels up to there
+ * — and returns their count in *split (0 when the prompt has no image end tag before its last
+ * token). */
 static jf_model_status shared_prefix(jf_janus *m, prefix_set *set, const int32_t *ids, size_t n, const float *const *images,
                                      size_t n_images, kv_seq *seq, size_t *split, size_t *shared, jf_model_error *err)
 {
@@ -1395,11 +1406,13 @@ static jf_model_status shared_prefix(jf_janus *m, prefix_set *set, const int32_t
         }
         set->n++;
     }
-    size_t kv = (size_t)c->kv_heads * c->head_dim;
-    for (size_t l = 0; l < (size_t)c->layers; l++) {
-        memcpy(seq->k + l * seq->cap * kv, hit->kv.k + l * hit->kv.cap * kv, end * kv * sizeof(float));
-        memcpy(seq->v + l * seq->cap * kv, hit->kv.v + l * hit->kv.cap * kv, end * kv * sizeof(float));
-    }
+    /* read in place by every sequence that shares it (the set outlives them); copying a
+     * full-size prefix (~240 MB of f32 keys and values) into each fresh cache cost more than
+     * the question's own tokens */
+    seq->pk = hit->kv.k;
+    seq->pv = hit->kv.v;
+    seq->pcap = hit->kv.cap;
+    seq->pn = end;
     seq->n_past = end;
     *split = end;
     return JF_MODEL_OK;
@@ -1445,11 +1458,11 @@ jf_model_status jf_janus_generate_batch(jf_janus *m, jf_janus_request *reqs, siz
         float *emb = rs ? NULL : malloc(ni * H * sizeof *emb);
         if (!rs && !emb)
             rs = jf__merr(&e, JF_MODEL_ENOMEM, "out of memory");
-        if (!rs)
-            rs = cache_reserve(m, &seqs[i], ni + cap, &e);
-        size_t split = 0; /* positions filled from a shared image prefix */
+        size_t split = 0; /* positions taken from a shared image prefix */
         if (!rs && p.share_image_prefix && r->n_images)
             rs = shared_prefix(m, &prefixes, ids, ni, r->images, r->n_images, &seqs[i], &split, p.shared_prefixes, &e);
+        if (!rs)
+            rs = cache_reserve(m, &seqs[i], ni + cap, &e);
         if (!rs)
             rs = embed_prompt(m, ids + split, ni - split, split ? NULL : r->images, split ? 0 : r->n_images, emb, &e);
         if (!rs && p.share_image_prefix) {
@@ -1623,22 +1636,18 @@ jf_model_status jf__janus_llm_extend_batch(jf_janus *m, const jf__kv *const *pre
 {
     const jf_janus_config *c = &m->cfg;
     size_t H = (size_t)c->hidden, I = (size_t)c->intermediate, KV = (size_t)c->kv_heads * c->head_dim, R = n * T;
-    size_t most = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         if ((size_t)pos0[i] + T > (size_t)c->max_positions)
             return jf__merr(err, JF_MODEL_ELIMIT, "positions up to %zu exceed the model's context of %d",
                             (size_t)pos0[i] + T, c->max_positions);
-        if (prefix[i]->n_past > most)
-            most = prefix[i]->n_past;
-    }
     (void)jf__ops_failed();
     /* rows of all sequences go through the linears together; each sequence's attention runs over
-     * its prefix's cached keys and values followed by its own new ones, in a scratch copy */
+     * its prefix's cached keys and values (read in place) followed by its own new ones */
     float *h = malloc(R * H * sizeof *h), *q = malloc(R * H * sizeof *q), *att = malloc(R * H * sizeof *att);
     float *k = malloc(R * KV * sizeof *k), *v = malloc(R * KV * sizeof *v), *g = malloc(R * I * sizeof *g);
-    float *u = malloc(R * I * sizeof *u), *ks = malloc((most + T) * KV * sizeof *ks), *vs = malloc((most + T) * KV * sizeof *vs);
+    float *u = malloc(R * I * sizeof *u);
     int *positions = malloc(R * sizeof *positions);
-    jf_model_status s = h && q && att && k && v && g && u && ks && vs && positions
+    jf_model_status s = h && q && att && k && v && g && u && positions
                             ? JF_MODEL_OK
                             : jf__merr(err, JF_MODEL_ENOMEM, "out of memory for %zu sequences of %zu positions", n, T);
     for (size_t i = 0; !s && i < n; i++)
@@ -1655,12 +1664,9 @@ jf_model_status jf__janus_llm_extend_batch(jf_janus *m, const jf__kv *const *pre
             size_t P = e->n_past;
             jf__rope(q + i * T * H, T, c->heads, c->head_dim, positions + i * T, c->rope_theta);
             jf__rope(k + i * T * KV, T, c->kv_heads, c->head_dim, positions + i * T, c->rope_theta);
-            memcpy(ks, e->k + (size_t)l * e->cap * KV, P * KV * sizeof *ks);
-            memcpy(vs, e->v + (size_t)l * e->cap * KV, P * KV * sizeof *vs);
-            memcpy(ks + P * KV, k + i * T * KV, T * KV * sizeof *ks);
-            memcpy(vs + P * KV, v + i * T * KV, T * KV * sizeof *vs);
-            jf__attention(q + i * T * H, T, ks, vs, P + T, c->heads, c->kv_heads, c->head_dim,
-                          1.0f / sqrtf((float)c->head_dim), 1, P, att + i * T * H);
+            jf__attention_split(q + i * T * H, T, e->k + (size_t)l * e->cap * KV, e->v + (size_t)l * e->cap * KV, P,
+                                k + i * T * KV, v + i * T * KV, T, c->heads, c->kv_heads, c->head_dim,
+                                1.0f / sqrtf((float)c->head_dim), 1, P, att + i * T * H);
         }
         layer_tail(m, L, att, R, x, h, g, u);
     }
@@ -1675,8 +1681,6 @@ jf_model_status jf__janus_llm_extend_batch(jf_janus *m, const jf__kv *const *pre
     free(v);
     free(g);
     free(u);
-    free(ks);
-    free(vs);
     free(positions);
     return kernels_status(s, err);
 }

@@ -112,6 +112,13 @@ void jf__rope(float *x, size_t m, int heads, int head_dim, const int *positions,
  * values; causal masks key j > q_offset + i. */
 void jf__attention(const float *q, size_t tq, const float *k, const float *v, size_t tk, int heads, int kv_heads,
                    int d, float scale, int causal, size_t q_offset, float *out);
+/* The same over keys and values in two segments — pn rows in (pk, pv) (a prefix shared by
+ * several sequences, not copied), then tk in (k, v) — as if concatenated; q_offset counts from
+ * the first segment's start. The value product is summed per segment (rounding may differ from
+ * one concatenated product in the last bits). */
+void jf__attention_split(const float *q, size_t tq, const float *pk, const float *pv, size_t pn, const float *k,
+                         const float *v, size_t tk, int heads, int kv_heads, int d, float scale, int causal,
+                         size_t q_offset, float *out);
 /* Conv2d with stride = kernel (a patch embedding): [c, h, w] → [(h/k)*(w/k), out]. */
 void jf__patch_embed(const float *img, int c, int h, int w, int k, const jf__w *weight, const jf__w *bias, float *out);
 

@@ -734,8 +734,8 @@ void jf__rope(float *x, size_t m, int heads, int d, const int *positions, double
 /* ---- attention ---- */
 
 typedef struct attn_job {
-    const float *q, *k, *v;
-    size_t tq, tk, q_offset;
+    const float *q, *pk, *pv, *k, *v;
+    size_t tq, pn, tk, q_offset; /* keys: pn in (pk, pv), then tk in (k, v) */
     int heads, kv_heads, d, causal;
     float scale;
     float *out;
@@ -748,9 +748,9 @@ static void attn_head(void *user, size_t h)
 {
     attn_job *j = user;
     int kvh = (int)h / (j->heads / j->kv_heads);
-    size_t ldq = (size_t)j->heads * j->d, ldk = (size_t)j->kv_heads * j->d;
+    size_t ldq = (size_t)j->heads * j->d, ldk = (size_t)j->kv_heads * j->d, total = j->pn + j->tk;
     size_t tile = j->tq < ATTN_TILE ? j->tq : ATTN_TILE;
-    float *s = malloc(tile * j->tk * sizeof *s);
+    float *s = malloc(tile * total * sizeof *s);
     if (!s) {
         note_failure();
         return;
@@ -758,11 +758,19 @@ static void attn_head(void *user, size_t h)
     for (size_t i0 = 0; i0 < j->tq; i0 += tile) {
         size_t nq = j->tq - i0 < tile ? j->tq - i0 : tile;
         /* keys past the tile's last causal position get no weight: leave them out of both products */
-        size_t tk = j->tk;
+        size_t tk = total;
         if (j->causal && j->q_offset + i0 + nq < tk)
             tk = j->q_offset + i0 + nq;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)tk, j->d, j->scale,
-                    j->q + i0 * ldq + h * (size_t)j->d, (int)ldq, j->k + (size_t)kvh * j->d, (int)ldk, 0.0f, s, (int)tk);
+        /* the scores of the two key segments side by side in one row (each dot product is the
+         * same whichever segment holds its key) */
+        size_t np = j->pn < tk ? j->pn : tk, no = tk - np;
+        const float *qh = j->q + i0 * ldq + h * (size_t)j->d;
+        if (np)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)np, j->d, j->scale, qh, (int)ldq,
+                        j->pk + (size_t)kvh * j->d, (int)ldk, 0.0f, s, (int)tk);
+        if (no)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)no, j->d, j->scale, qh, (int)ldq,
+                        j->k + (size_t)kvh * j->d, (int)ldk, 0.0f, s + np, (int)tk);
         for (size_t i = 0; i < nq; i++) {
             float *row = s + i * tk;
             size_t valid = j->causal ? j->q_offset + i0 + i + 1 : tk;
@@ -772,20 +780,32 @@ static void attn_head(void *user, size_t h)
             for (size_t c = valid; c < tk; c++)
                 row[c] = 0;
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nq, j->d, (int)tk, 1.0f, s, (int)tk,
-                    j->v + (size_t)kvh * j->d, (int)ldk, 0.0f, j->out + i0 * ldq + h * (size_t)j->d, (int)ldq);
+        float *oh = j->out + i0 * ldq + h * (size_t)j->d;
+        if (np)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nq, j->d, (int)np, 1.0f, s, (int)tk,
+                        j->pv + (size_t)kvh * j->d, (int)ldk, 0.0f, oh, (int)ldq);
+        if (no)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nq, j->d, (int)no, 1.0f, s + np, (int)tk,
+                        j->v + (size_t)kvh * j->d, (int)ldk, np ? 1.0f : 0.0f, oh, (int)ldq);
     }
     free(s);
+}
+
+void jf__attention_split(const float *q, size_t tq, const float *pk, const float *pv, size_t pn, const float *k,
+                         const float *v, size_t tk, int heads, int kv_heads, int d, float scale, int causal,
+                         size_t q_offset, float *out)
+{
+    attn_job j = {q, pk, pv, k, v, tq, pn, tk, q_offset, heads, kv_heads, d, causal, scale, out};
+    /* heads run in parallel on the pool, each with single-threaded sgemm */
+    openblas_set_num_threads(1);
+    jf__parallel_for((size_t)heads, attn_head, &j);
+    openblas_set_num_threads(jf_model_threads());
 }
 
 void jf__attention(const float *q, size_t tq, const float *k, const float *v, size_t tk, int heads, int kv_heads, int d,
                    float scale, int causal, size_t q_offset, float *out)
 {
-    attn_job j = {q, k, v, tq, tk, q_offset, heads, kv_heads, d, causal, scale, out};
-    /* heads run in parallel on the pool, each with single-threaded sgemm */
-    openblas_set_num_threads(1);
-    jf__parallel_for((size_t)heads, attn_head, &j);
-    openblas_set_num_threads(jf_model_threads());
+    jf__attention_split(q, tq, NULL, NULL, 0, k, v, tk, heads, kv_heads, d, scale, causal, q_offset, out);
 }
 
 /* ---- patch embedding ---- */
