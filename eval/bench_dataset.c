@@ -343,6 +343,31 @@ static jf_status doc_row(doc_writer *w, const jf_record *rec, const char *key, c
     return s;
 }
 
+/* A record of another source than the last (prev, updated): counted and checked as a file name;
+ * a second source is refused when the benchmark reads one file of `one_of` (NULL: several files
+ * are fine). 1 when the source changed, 0 when not, -1 with *s set. */
+static int source_change(const char *dir, const char *source, char prev[512], size_t *n_sources, const char *one_of,
+                         jf_bench_kind kind, jf_status *s, jf_error *err)
+{
+    if (!source)
+        source = "";
+    if (!strcmp(prev, source))
+        return 0;
+    if ((*n_sources)++ && one_of) {
+        *s = jf_error_set(err, JF_EARG,
+                          "%s: the selection holds two %s (%s and %s); %s reads one: select it with a subset (jf filter "
+                          "... --subset NAME, then --data %s#NAME)",
+                          dir, one_of, prev, source, jf_bench_name(kind), dir);
+        return -1;
+    }
+    snprintf(prev, 512, "%s", source);
+    if (!safe_relative(prev) || strchr(prev, '/')) {
+        *s = jf_error_set(err, JF_EFORMAT, "%s: source '%s' is not a file name", dir, prev);
+        return -1;
+    }
+    return 1;
+}
+
 static void add_source(char ***l, size_t *n, const char *s)
 {
     char **g = realloc(*l, (*n + 1) * sizeof **l);
@@ -446,19 +471,10 @@ jf_status jf_bench_from_dataset(jf_bench_kind kind, jf_bench_protocol proto, con
         if ((s = jf_store_get_row(st, sqlite3_column_int64(q, 0), rec, err)))
             break;
         if (tsv) {
-            if (strcmp(prev_source, source ? source : "")) {
-                if (n_sources++) {
-                    s = jf_error_set(err, JF_EARG,
-                                     "%s: the selection holds two benchmark TSVs (%s and %s); %s reads one: select it with a "
-                                     "subset (jf filter ... --subset NAME, then --data %s#NAME)",
-                                     dir, prev_source, source, jf_bench_name(kind), dir);
-                    break;
-                }
-                snprintf(prev_source, sizeof prev_source, "%s", source ? source : "");
-                if (!safe_relative(prev_source) || strchr(prev_source, '/')) {
-                    s = jf_error_set(err, JF_EFORMAT, "%s: source '%s' is not a file name", dir, prev_source);
-                    break;
-                }
+            int changed = source_change(dir, source, prev_source, &n_sources, "benchmark TSVs", kind, &s, err);
+            if (changed < 0)
+                break;
+            if (changed) {
                 snprintf(out->data, sizeof out->data, "%s/data/%s.tsv", scratch, prev_source);
                 out->images[0] = 0; /* the images are inside */
                 if (!(tf = fopen(out->data, "w"))) {
@@ -493,21 +509,12 @@ jf_status jf_bench_from_dataset(jf_bench_kind kind, jf_bench_protocol proto, con
         }
         if (dw.layout) {
             /* one document (GQA, VQAv2, SEED) comes from one source; MME has a file per subtask */
-            if (strcmp(prev_source, source ? source : "")) {
-                if (n_sources++ && strcmp(dw.layout, "mme")) {
-                    s = jf_error_set(err, JF_EARG,
-                                     "%s: the selection holds two question files (%s and %s); %s reads one: select it with "
-                                     "a subset (jf filter ... --subset NAME, then --data %s#NAME)",
-                                     dir, prev_source, source, jf_bench_name(kind), dir);
-                    break;
-                }
-                snprintf(prev_source, sizeof prev_source, "%s", source ? source : "");
-                if (!safe_relative(prev_source) || strchr(prev_source, '/')) {
-                    s = jf_error_set(err, JF_EFORMAT, "%s: source '%s' is not a file name", dir, prev_source);
-                    break;
-                }
+            int changed = source_change(dir, source, prev_source, &n_sources,
+                                        strcmp(dw.layout, "mme") ? "question files" : NULL, kind, &s, err);
+            if (changed < 0)
+                break;
+            if (changed)
                 add_source(&written, &n_written, prev_source);
-            }
             s = doc_row(&dw, rec, key_copy, prev_source, dir, out, scratch, err);
             out->questions += !s;
             continue;

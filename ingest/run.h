@@ -167,6 +167,12 @@ void jf__process_downloaded(const jf__ctx *r, jf__item *it);
  * (missing, damaged, refused by the size rules); -2 when try_only and it is not there. */
 int jf__load_manifest_image(const jf__ctx *r, jf__item *it, const char *rel, const char *field, int first, int try_only);
 
+/* Record `index` of a manifest (path, in folder dir) as a sample keyed SOURCE/<index>, made by
+ * fn on a worker; orig (the record's own id) may be NULL. Takes rec. A record of another --part
+ * is dropped. */
+jf_status jf__manifest_record(jf__run *s, const char *path, const char *dir, const char *source, int64_t index,
+                              const char *orig, jf__process_fn fn, yajl_val rec, jf_error *err);
+
 /* ---- SA-1B (src_sa1b.c) ---- */
 
 /* The SA-1B pairing rules of a tar sample: 0, or -1 with the item's outcome set. */

@@ -233,27 +233,6 @@ static jf_status question(jf__run *s, const char *path, const char *dir, const c
                           const char *bench, const char *orig, yajl_val row, const char *img1, const char *img2,
                           yajl_val extra, jf_error *err)
 {
-    if (!jf__in_part(s, (uint64_t)index)) {
-        yajl_tree_free(row);
-        yajl_tree_free(extra);
-        return JF_OK;
-    }
-    jf_status rc = JF_OK;
-    jf__item *it = jf__item_new(s, err, &rc);
-    if (!it) {
-        yajl_tree_free(row);
-        yajl_tree_free(extra);
-        return rc;
-    }
-    char key[600];
-    snprintf(key, sizeof key, "%s/%08lld", source, (long long)index);
-    it->process = process_bench_question;
-    it->key = jf__xstrdup(key);
-    it->orig = jf__xstrdup(orig);
-    it->source = source;
-    it->input = path;
-    it->manifest_dir = jf__xstrdup(dir);
-    it->offset = index;
     yajl_val o = jf__new_row(4);
     put(o, "bench", new_string(bench));
     put(o, "row", row);
@@ -264,11 +243,7 @@ static jf_status question(jf__run *s, const char *path, const char *dir, const c
     yajl_tree_free(extra);
     if (img1)
         put(o, "image_path", string_list(img1, img2));
-    it->rec = o;
-    if (!it->key || !it->manifest_dir || !o)
-        return jf_error_set(err, JF_ENOMEM, "out of memory");
-    jf__triage(s, it);
-    return JF_OK;
+    return jf__manifest_record(s, path, dir, source, index, orig, process_bench_question, o, err);
 }
 
 typedef jf_status (*member_fn)(void *user, const char *member, yajl_val v, jf_error *err);

@@ -264,6 +264,12 @@ static jf_status manifest_item(jf__run *s, const char *path, const char *dir, co
             return jf__url_row(s, path, source, index, u, rec, err);
         }
     }
+    return jf__manifest_record(s, path, dir, source, index, NULL, process_manifest_item, rec, err);
+}
+
+jf_status jf__manifest_record(jf__run *s, const char *path, const char *dir, const char *source, int64_t index,
+                              const char *orig, jf__process_fn fn, yajl_val rec, jf_error *err)
+{
     if (!jf__in_part(s, (uint64_t)index)) {
         yajl_tree_free(rec);
         return JF_OK;
@@ -276,14 +282,15 @@ static jf_status manifest_item(jf__run *s, const char *path, const char *dir, co
     }
     char key[600];
     snprintf(key, sizeof key, "%s/%08lld", source, (long long)index);
-    it->process = process_manifest_item;
+    it->process = fn;
     it->key = jf__xstrdup(key);
+    it->orig = jf__xstrdup(orig);
     it->source = source;
     it->input = path;
     it->manifest_dir = jf__xstrdup(dir); /* the item's own: it may be processed after this input is closed */
     it->offset = index;
     it->rec = rec;
-    if (!it->key || !it->manifest_dir)
+    if (!it->key || !it->manifest_dir || !rec)
         return jf_error_set(err, JF_ENOMEM, "out of memory");
     jf__triage(s, it);
     return JF_OK;

@@ -821,6 +821,33 @@ static void self_checks(void)
         CHECK(fabs(g[i] - 0.5 * v * (1.0 + erf(v / sqrt(2.0)))) < 2e-6);
         CHECK(fabs(sl[i] - v / (1.0 + exp(-v))) < 2e-6);
     }
+    /* attention over keys in two segments (a shared prefix read in place, then a sequence's own)
+     * equals attention over the concatenation: every prefix length, causal queries after it,
+     * grouped heads; the value products are summed per segment, so to rounding */
+    enum { HEADS = 4, KVH = 2, D = 16, PN = 37, OWN = 9, TQ = 5 };
+    size_t ldq = HEADS * D, ldk = KVH * D;
+    float *q = malloc(TQ * ldq * sizeof *q), *k = malloc((PN + OWN) * ldk * sizeof *k),
+          *v = malloc((PN + OWN) * ldk * sizeof *v), *o1 = malloc(TQ * ldq * sizeof *o1), *o2 = malloc(TQ * ldq * sizeof *o2);
+    for (size_t i = 0; i < TQ * ldq; i++)
+        q[i] = (float)((i * 7919) % 1013) / 500.0f - 1.0f;
+    for (size_t i = 0; i < (PN + OWN) * ldk; i++) {
+        k[i] = (float)((i * 104729) % 997) / 400.0f - 1.2f;
+        v[i] = (float)((i * 31) % 101) / 50.0f - 1.0f;
+    }
+    double worst = 0;
+    for (size_t pn = 0; pn <= PN; pn += 4) {
+        size_t total = pn + OWN; /* the TQ queries are the last of the sequence */
+        jf__attention(q, TQ, k, v, total, HEADS, KVH, D, 0.25f, 1, total - TQ, o1);
+        jf__attention_split(q, TQ, k, v, pn, k + pn * ldk, v + pn * ldk, OWN, HEADS, KVH, D, 0.25f, 1, total - TQ, o2);
+        for (size_t i = 0; i < TQ * ldq; i++)
+            worst = fmax(worst, fabs((double)o1[i] - o2[i]));
+    }
+    CHECK_MSG(worst < 1e-5, "split attention differs by %g", worst);
+    free(q);
+    free(k);
+    free(v);
+    free(o1);
+    free(o2);
 }
 
 /* A prompt plus new tokens beyond the context is refused, naming the limit. */
