@@ -28,6 +28,8 @@ grep -q 'manifest/00000006 (id 7): placeholder_mismatch: 0 image placeholder(s) 
   || bad "bad samples named"
 expect 1 "losses" $jf train loss "${common[@]}" --steps 2 --json --repa-random 7 --repa-width 48 --repa-layer 1
 cp out loss.jsonl
+expect 1 "losses with --f32-weights" $jf train loss "${common[@]}" --steps 2 --json --repa-random 7 --repa-width 48 --repa-layer 1 --f32-weights
+cmp -s out loss.jsonl && ok "  ... the same losses, to the last digit" || { bad "--f32-weights changed the losses"; diff out loss.jsonl | head -4; }
 $py "$src/tests/reference/train_ref.py" check "$g" B loss.jsonl > check.out 2>&1 && ok "$(tail -1 check.out)" \
   || { bad "batches and losses against the reference"; sed 's/^/    /' check.out | head -20; }
 
