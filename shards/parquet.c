@@ -1151,8 +1151,9 @@ static int dict_put(colctx *c, uint32_t id, size_t r)
     case JF_PQ_DOUBLE: c->out->f64[r] = c->dict.f64[id]; return 0;
     default: {
         c->out->offsets[r] = c->bytes.len;
-        int rc = bytes_put(&c->bytes, c->dict.bytes + c->dict.off[id], (size_t)(c->dict.off[id + 1] - c->dict.off[id]),
-                           c->pq->max_chunk);
+        size_t n = (size_t)(c->dict.off[id + 1] - c->dict.off[id]);
+        /* a dictionary of empty strings has no bytes at all (no pointer to offset) */
+        int rc = n ? bytes_put(&c->bytes, c->dict.bytes + c->dict.off[id], n, c->pq->max_chunk) : 0;
         if (rc)
             return rc == -2 ? -2 : -3;
         c->out->offsets[r + 1] = c->bytes.len;

@@ -11,6 +11,9 @@ cp "$data"/janus_tiny/tokenizer.json "$out/tokenizer/tiny.json"
 cp "$data"/parquet/laion_none_dict_v1.parquet "$data"/parquet/laion_snappy_dict_v1.parquet \
    "$data"/parquet/laion_gzip_plain_v2.parquet "$data"/parquet/laion_zstd_delta_v2.parquet \
    "$data"/parquet/regress_footer_repeated_field.parquet "$out/parquet/"  # a footer listing its schema twice leaked it
+# MMMU's layout: image_K.bytes struct columns, dictionary-encoded, mostly null (a dictionary of empty
+# strings once offset a null pointer)
+cp "$data"/bench/mmmu_hf/Physics/validation-00000-of-00001.parquet "$out/parquet/mmmu_physics.parquet"
 # bench: the first byte % 13 picks the case (0 VQAv2 results, 1 LLaVA answer lines, 2 POPE answers, 3 annotations, 4 MMMU,
 # 5 MMBench TSV, 6/7 VLMEvalKit MME/POPE TSVs, 8 GQA and 9 SEED answer lines under lmms-eval, 10 lmms-eval's MMBench
 # samples log, 11/12 VLMEvalKit GQA/MMMU TSVs)
