@@ -59,17 +59,24 @@ static int write_file(const char *path, const char *mode, const void *data, size
     return fclose(f) != 0 || w != len ? -1 : 0;
 }
 
-/* One record as a VLMEvalKit TSV row: its .json row's cells in the header's order, then its
- * images as base64 (a Python list literal when there are several). The header is written from
- * the first record. */
-static jf_status tsv_row(FILE *f, const jf_record *rec, const char *key, int first, char ***cols, size_t *n_cols,
-                         const char *dir, jf_error *err)
+/* The record's .json field parsed (NULL when it has none or it is not JSON). */
+static yajl_val record_row(const jf_record *rec)
 {
     const jf_field *row = jf_record_find_field(rec, "json");
     char eb[128];
     char *text = row ? strndup((const char *)row->data, row->size) : NULL;
     yajl_val o = text ? yajl_tree_parse(text, eb, sizeof eb) : NULL;
     free(text);
+    return o;
+}
+
+/* One record as a VLMEvalKit TSV row: its .json row's cells in the header's order, then its
+ * images as base64 (a Python list literal when there are several). The header is written from
+ * the first record. */
+static jf_status tsv_row(FILE *f, const jf_record *rec, const char *key, int first, char ***cols, size_t *n_cols,
+                         const char *dir, jf_error *err)
+{
+    yajl_val o = record_row(rec);
     const char *ip[] = {"index", NULL};
     if (!o || !YAJL_IS_OBJECT(o) || !yajl_tree_get(o, ip, yajl_t_any)) {
         yajl_tree_free(o);
@@ -155,11 +162,7 @@ static void json_value(FILE *f, yajl_val v)
  * {"bytes": base64}, as bench_mmmu_rows.c reads rows. */
 static jf_status mmmu_row(FILE *f, const jf_record *rec, const char *key, const char *dir, jf_error *err)
 {
-    const jf_field *row = jf_record_find_field(rec, "json");
-    char eb[128];
-    char *text = row ? strndup((const char *)row->data, row->size) : NULL;
-    yajl_val o = text ? yajl_tree_parse(text, eb, sizeof eb) : NULL;
-    free(text);
+    yajl_val o = record_row(rec);
     const char *ip[] = {"id", NULL}, *op[] = {"options", NULL};
     if (!o || !YAJL_IS_OBJECT(o) || !yajl_tree_get(o, ip, yajl_t_string) || !yajl_tree_get(o, op, yajl_t_any)) {
         yajl_tree_free(o);
@@ -234,11 +237,7 @@ static jf_status doc_close(doc_writer *w, jf_error *err)
 static jf_status doc_row(doc_writer *w, const jf_record *rec, const char *key, const char *source, const char *dir,
                          jf_bench_dataset_files *out, const char *scratch, jf_error *err)
 {
-    const jf_field *row = jf_record_find_field(rec, "json");
-    char eb[128];
-    char *text = row ? strndup((const char *)row->data, row->size) : NULL;
-    yajl_val o = text ? yajl_tree_parse(text, eb, sizeof eb) : NULL;
-    free(text);
+    yajl_val o = record_row(rec);
     const char *bp[] = {"bench", NULL}, *rp[] = {"row", NULL};
     yajl_val bench = o ? yajl_tree_get(o, bp, yajl_t_string) : NULL, q = o ? yajl_tree_get(o, rp, yajl_t_object) : NULL;
     if (!bench || !q || strcmp(bench->u.string, w->layout)) {
