@@ -181,7 +181,9 @@ static char **column_texts(const table *t, int c)
     char **out = calloc(t->n_rows ? t->n_rows : 1, sizeof *out);
     if (c < 0)
         return out;
-    int all_num = 1, all_int = 1, any_na = 0;
+    /* a column of integers without NaN is int64, else uint64 (no negative values); one past both
+     * stays text (object: each cell as the file has it); with NaN or a non-integer it is float64 */
+    int all_num = 1, all_int = 1, any_na = 0, any_neg = 0, past_int64 = 0, past_uint64 = 0;
     for (size_t r = 0; r < t->n_rows; r++) {
         const char *s = t->rows[r][c];
         if (jf__pandas_na(s)) {
@@ -194,8 +196,23 @@ static char **column_texts(const table *t, int c)
             all_num = 0;
             break;
         }
+        if (ii) {
+            errno = 0;
+            (void)strtoll(s, NULL, 10);
+            if (errno == ERANGE) {
+                errno = 0;
+                (void)strtoull(s, NULL, 10);
+                if (errno == ERANGE || strchr(s, '-'))
+                    past_uint64 = 1;
+                else
+                    past_int64 = 1;
+            }
+            any_neg |= strchr(s, '-') != NULL;
+        }
         all_int &= ii;
     }
+    if (all_num && all_int && !any_na && (past_uint64 || (past_int64 && any_neg)))
+        all_num = 0; /* pandas keeps such a column as text */
     for (size_t r = 0; r < t->n_rows; r++) {
         const char *s = t->rows[r][c];
         if (jf__pandas_na(s))
@@ -208,8 +225,10 @@ static char **column_texts(const table *t, int c)
         double v;
         numeric(s, &ii, &v);
         char buf[64];
-        if (all_int && !any_na)
-            snprintf(buf, sizeof buf, "%lld", (long long)v);
+        if (all_int && !any_na && past_int64)
+            snprintf(buf, sizeof buf, "%llu", strtoull(s, NULL, 10));
+        else if (all_int && !any_na)
+            snprintf(buf, sizeof buf, "%lld", strtoll(s, NULL, 10));
         else
             jf__py_repr(v, buf, sizeof buf);
         out[r] = strdup(buf);

@@ -68,6 +68,13 @@ expect 1 "mmbench vlmevalkit (5 questions unmatched: said, exit 1)" "$jf" eval b
   --predictions "$b/mmbench_dev_predictions.tsv" --json --items
 cp out mb.json; compare mmbench/vlmevalkit mb.json && ok "circular and vanilla, overall and per ability; every group" || bad "mmbench"
 grep -q "GPT judge" mb.json && ok "the missing judge said" || bad "judge message"
+# options that are integers past uint64: pandas keeps such a column as text, so an answer that
+# repeats the option's digits matches it (read through a double it would be 3.0000300000000002e+28;
+# converting it to long long was undefined behaviour, found by fuzz.bench)
+printf 'index\tquestion\tA\tB\tanswer\tcategory\tl2-category\tsplit\n1\tHow many?\t30000300000000000000000000000\t7\tA\tc\tl\tdev\n' > big.tsv
+printf 'index\tquestion\tA\tB\tanswer\tcategory\tl2-category\tsplit\tprediction\n1\tHow many?\t30000300000000000000000000000\t7\tA\tc\tl\tdev\tIt is 30000300000000000000000000000.\n' > big_pred.tsv
+expect 0 "mmbench options past uint64" "$jf" eval bench mmbench --data big.tsv --predictions big_pred.tsv --json --items
+grep -q '"dev/Overall":{"value":1,' out && ok "the option's digits matched as text" || { bad "big integer options"; head -c 400 out; }
 expect 1 "seed vlmevalkit" "$jf" eval bench seed --protocol vlmevalkit --data "$b/seed_img.tsv" --predictions "$b/seed_img_predictions.tsv" --json --items
 cp out sd.json; compare seed/vlmevalkit sd.json && ok "SEEDBench_IMG, vanilla, per category" || bad "seed vlmevalkit"
 expect 1 "seed llava (5 unanswered)" "$jf" eval bench seed --protocol llava --data "$b/seed_bench.json" --predictions "$b/seed_llava_answers.jsonl" --json
