@@ -452,6 +452,9 @@ same_run() { # label, then the args after --data of a files run and of a dataset
 expect 0 "ingest GQA's questions" "$jf" ingest gqads "$b/gqa/testdev_balanced_questions.json" --image-root gqa_img --quiet
 same_run "GQA (llava) from the dataset" gqa --protocol llava --model tiny --data "$b/gqa/testdev_balanced_questions.json" --images gqa_img --max-new-tokens 3 --out gq1.jsonl -- \
   gqa --protocol llava --model tiny --data gqads --max-new-tokens 3 --out gq2.jsonl
+head -c 3000 "$b/gqa/testdev_balanced_questions.json" > gqa_cut.json
+expect 1 "a GQA question file cut short" "$jf" ingest gqacut gqa_cut.json --image-root gqa_img
+grep -q "gqa_cut.json.*broken JSON at byte" err && grep -q "ok  *[1-9]" out && ok "the damage named with its offset; the questions before it kept" || { bad "cut gqa"; cat err out | head -5; }
 expect 0 "ingest VQAv2's questions (their annotations joined from the file beside them)" "$jf" ingest vqads "$b/vqav2/v2_OpenEnded_mscoco_val2014_questions.json" --image-root vqa_img --quiet
 same_run "VQAv2 from the dataset" vqav2 --model tiny --data "$b/vqav2" --images vqa_img --max-new-tokens 3 --out vq1.jsonl -- \
   vqav2 --model tiny --data vqads --max-new-tokens 3 --out vq2.jsonl
