@@ -300,6 +300,7 @@ typedef struct reader {
     int64_t index;
     int pass; /* 0: the document's other members; 1: the questions */
     yajl_val meta;           /* members kept for every question (SEED's question_type) */
+    char *meta_json;         /* meta as JSON, made once for the questions' copies */
     char subtype[64];        /* VQAv2 */
     char **ann_ids, **ann;   /* VQAv2 annotations by question id, sorted */
     size_t n_ann, cap_ann;
@@ -448,12 +449,14 @@ static jf_status seed_member(void *user, const char *member, yajl_val v, jf_erro
                                "a question needs question_id and data_id", err);
     }
     /* the document's other members (question_type) with every question, to write it back */
+    if (!rd->meta_json) {
+        jf__sbuf sb = {0};
+        jf__sb_json_value(&sb, rd->meta);
+        rd->meta_json = sb.p;
+    }
     yajl_val extra = jf__new_row(1);
-    jf__sbuf sb = {0};
-    jf__sb_json_value(&sb, rd->meta);
     char eb[128];
-    put(extra, "document", sb.p ? yajl_tree_parse(sb.p, eb, sizeof eb) : NULL);
-    free(sb.p);
+    put(extra, "document", rd->meta_json ? yajl_tree_parse(rd->meta_json, eb, sizeof eb) : NULL);
     int image = !type || !strcmp(type, "image");
     return question(rd->s, rd->path, rd->dir, rd->source, rd->index++, "seed", idb, v, image ? data_id : NULL, NULL,
                     extra, err);
@@ -527,6 +530,7 @@ static jf_status read_bench_json(jf__run *s, const char *path, const char *sourc
     free(rd.ann_ids);
     free(rd.ann);
     yajl_tree_free(rd.meta);
+    free(rd.meta_json);
     free(rd.dir);
     return rc;
 }
